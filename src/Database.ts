@@ -1,0 +1,205 @@
+/**
+ * The database a dbkit program talks to: a PostgreSQL server (PgLive, @effect/sql-pg) or the
+ * embedded PGlite database (PgliteLive). Both provide `SqlClient.SqlClient` plus `Database`, a
+ * small description of what the target is and can do, so services never depend on a driver.
+ */
+import * as Reactivity from "@effect/experimental/Reactivity"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as PgClient from "@effect/sql-pg/PgClient"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { DbConfig, type InvalidConfig } from "./Config.js"
+import * as EmbeddedLock from "./embedded/EmbeddedLock.js"
+import type { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
+import * as PgliteClient from "./embedded/PgliteClient.js"
+
+export { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
+
+/** The major PostgreSQL version inside the bundled PGlite; data directories must match it. */
+export const EMBEDDED_PG_MAJOR = "18"
+
+/** What a service may ask about the database it runs on. */
+export interface DatabaseShape {
+  readonly kind: "server" | "embedded"
+  /** Where the database is, safe to print: `user@host:port/db` or the data directory. */
+  readonly target: string
+  readonly database: string
+  /** The server URL, for tools that need their own connection (pg_dump, psql). Server only. */
+  readonly url: Option.Option<Redacted.Redacted<string>>
+  /** Session advisory locks held across processes (false on the single-session embedded db). */
+  readonly sessionLocks: boolean
+}
+
+/** The database capability description. */
+export class Database extends Context.Tag("dbkit/Database")<Database, DatabaseShape>() {}
+
+/** The database cannot be reached or refused us; says where and why, never the password. */
+export class DatabaseUnavailable extends Data.TaggedError("DatabaseUnavailable")<{
+  readonly target: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `cannot connect to ${this.target}: ${this.reason}`
+  }
+}
+
+/** The embedded data directory was made by another PostgreSQL major version. */
+export class EmbeddedVersionMismatch extends Data.TaggedError("EmbeddedVersionMismatch")<{
+  readonly dataDir: string
+  readonly found: string
+  readonly expected: string
+}> {
+  override get message() {
+    return `the embedded database in ${this.dataDir} was created by PostgreSQL ${this.found}, this dbkit embeds PostgreSQL ${this.expected}; back it up with the dbkit that made it, or move the directory away`
+  }
+}
+
+/** A feature that needs a PostgreSQL server was asked of the embedded database. */
+export class NotSupportedOnEmbedded extends Data.TaggedError("NotSupportedOnEmbedded")<{
+  readonly feature: string
+}> {
+  override get message() {
+    return `${this.feature} needs a PostgreSQL server; set DATABASE_URL to run it`
+  }
+}
+
+export type ConnectError = DatabaseUnavailable | EmbeddedInUse | EmbeddedVersionMismatch
+
+/** `user@host:port/database` from a URL, without the password. */
+export const describeUrl = (url: Redacted.Redacted<string>): { target: string; database: string } => {
+  const parsed = new URL(Redacted.value(url))
+  const database = decodeURIComponent(parsed.pathname.replace(/^\//, ""))
+  const user = parsed.username ? `${decodeURIComponent(parsed.username)}@` : ""
+  return { target: `${user}${parsed.hostname}:${parsed.port || "5432"}/${database}`, database }
+}
+
+const errorCode = (cause: unknown): string | undefined => {
+  const code = (cause as { code?: unknown } | undefined)?.code
+  return typeof code === "string" ? code : undefined
+}
+
+/** One line saying why a connection failed, from the driver's error. */
+const connectReason = (cause: unknown, timeout: Duration.Duration, password: string | undefined): string => {
+  const inner = (cause as { cause?: unknown } | undefined)?.cause ?? cause
+  const code = errorCode(inner)
+  const text = inner instanceof Error ? inner.message : String(inner)
+  const reason = code === "ECONNREFUSED"
+    ? "connection refused (is the server running and listening there?)"
+    : code === "ENOTFOUND" || code === "EAI_AGAIN"
+    ? "host not found"
+    : code === "28P01"
+    ? "password authentication failed"
+    : code === "28000"
+    ? `authentication rejected: ${text}`
+    : code === "3D000"
+    ? "database does not exist (create it first, or fix the name in DATABASE_URL)"
+    : /timed? ?out/i.test(text)
+    ? `timed out after ${Duration.format(timeout)}`
+    : text
+  // Belt and braces: a driver message must never carry the password out.
+  return password ? reason.split(password).join("***") : reason
+}
+
+/** A PostgreSQL server over @effect/sql-pg: provides PgClient, SqlClient and Database. */
+export const PgLive = (options: {
+  readonly url: Redacted.Redacted<string>
+  readonly poolSize?: number
+  readonly applicationName?: string
+  readonly connectTimeout?: Duration.DurationInput
+}): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | Database, DatabaseUnavailable> => {
+  const { database, target } = describeUrl(options.url)
+  const timeout = Duration.decode(options.connectTimeout ?? Duration.seconds(5))
+  const password = new URL(Redacted.value(options.url)).password || undefined
+  const client = PgClient.layer({
+    url: options.url,
+    maxConnections: options.poolSize ?? 10,
+    applicationName: options.applicationName ?? "dbkit",
+    connectTimeout: timeout,
+    idleTimeout: Duration.seconds(30)
+  }).pipe(
+    Layer.catchAll((error) =>
+      Layer.fail(new DatabaseUnavailable({ target, reason: connectReason(error.cause ?? error, timeout, password) }))
+    )
+  )
+  const info = Layer.succeed(Database, { kind: "server", target, database, url: Option.some(options.url), sessionLocks: true })
+  return Layer.merge(client, info)
+}
+
+/** Refuses a data directory written by another PostgreSQL major version. */
+const checkDataDirVersion = (dataDir: string) =>
+  Effect.suspend(() => {
+    const versionFile = path.join(dataDir, "PG_VERSION")
+    if (!fs.existsSync(versionFile)) return Effect.void
+    const found = fs.readFileSync(versionFile, "utf8").trim()
+    return found === EMBEDDED_PG_MAJOR
+      ? Effect.void
+      : Effect.fail(new EmbeddedVersionMismatch({ dataDir, found, expected: EMBEDDED_PG_MAJOR }))
+  })
+
+/**
+ * The embedded PGlite database, in `dataDir` (created on first use) or in memory for
+ * `memory://`. A data directory is opened by one process at a time: a lock file held for the
+ * layer's life turns a second opener into `EmbeddedInUse` instead of a corrupted directory.
+ */
+export const PgliteLive = (options: {
+  readonly dataDir: string
+}): Layer.Layer<SqlClient.SqlClient | Database, ConnectError> => {
+  const inMemory = options.dataDir.startsWith("memory://")
+  const target = inMemory ? "embedded (in memory)" : `embedded ${options.dataDir}`
+  const client = Layer.scoped(
+    SqlClient.SqlClient,
+    Effect.gen(function*() {
+      if (!inMemory) {
+        yield* EmbeddedLock.acquire(options.dataDir)
+        yield* checkDataDirVersion(options.dataDir)
+      }
+      const { PGlite } = yield* Effect.promise(() => import("@electric-sql/pglite"))
+      const pg = yield* Effect.acquireRelease(
+        Effect.tryPromise({
+          try: () => PGlite.create(inMemory ? undefined : options.dataDir),
+          catch: (cause) =>
+            new DatabaseUnavailable({
+              target,
+              reason: `could not open the embedded database: ${cause instanceof Error ? cause.message : String(cause)}`
+            })
+        }),
+        (pg) => Effect.promise(() => pg.close()).pipe(Effect.timeoutOption("5 seconds"), Effect.ignore)
+      )
+      return yield* PgliteClient.make(pg)
+    })
+  ).pipe(Layer.provide(Reactivity.layer))
+  const info = Layer.succeed(Database, {
+    kind: "embedded",
+    target,
+    database: "postgres",
+    url: Option.none(),
+    sessionLocks: false
+  })
+  return Layer.merge(client, info)
+}
+
+/** The database chosen by DbConfig: the server when DATABASE_URL is set, else the embedded one. */
+export const DatabaseLive: Layer.Layer<
+  SqlClient.SqlClient | Database,
+  ConnectError | InvalidConfig,
+  DbConfig
+> = Layer.unwrapEffect(
+  Effect.map(DbConfig, (config) =>
+    Option.match(config.databaseUrl, {
+      onNone: () => PgliteLive({ dataDir: config.dataDir }),
+      onSome: (url) =>
+        PgLive({
+          url,
+          poolSize: config.poolSize,
+          applicationName: config.applicationName,
+          connectTimeout: config.connectTimeout
+        })
+    }))
+)

@@ -1,0 +1,41 @@
+/**
+ * Exit codes, one table for every command; README's "Exit codes" section mirrors it.
+ */
+
+/** What each exit code means. */
+export const ExitCode = {
+  ok: 0,
+  /** A bug or a failure dbkit could not classify. */
+  unexpected: 1,
+  /** Bad flags, bad environment variables, an unreadable migrations folder, an unknown name. */
+  usage: 2,
+  /** The database cannot be reached, or the embedded one is in use / from another version. */
+  unavailable: 3,
+  /** A guard refused: confirmation missing, or production not allowed. */
+  refused: 4,
+  /** A migration failed (rolled back, or recorded as failed). */
+  migrationFailed: 5,
+  /** Timed out waiting for another migrator's lock. */
+  lockTimeout: 6,
+  /** History needs a human: changed checksums, out-of-order or blocked migrations. */
+  history: 7
+} as const
+
+/** The exit code for each error tag. */
+export const exitCodeByTag: Readonly<Record<string, number>> = {
+  InvalidConfig: ExitCode.usage,
+  ValidationError: ExitCode.usage,
+  MigrationSourceError: ExitCode.usage,
+  UnknownMigration: ExitCode.usage,
+  DatabaseUnavailable: ExitCode.unavailable,
+  EmbeddedInUse: ExitCode.unavailable,
+  EmbeddedVersionMismatch: ExitCode.unavailable,
+  NotSupportedOnEmbedded: ExitCode.unavailable,
+  ConfirmationRequired: ExitCode.refused,
+  ProductionRefused: ExitCode.refused,
+  MigrationFailed: ExitCode.migrationFailed,
+  MigrationLockTimeout: ExitCode.lockTimeout,
+  ChecksumMismatch: ExitCode.history,
+  OutOfOrder: ExitCode.history,
+  MigrationBlocked: ExitCode.history
+}

@@ -1,0 +1,76 @@
+/**
+ * The `dbkit` command line: assembles the commands, runs them on Node, and maps every typed
+ * error to a one-line message and the exit code documented in README (see exitCodes.ts).
+ * `--verbose` anywhere on the line prints the full cause of a failure.
+ */
+import * as Command from "@effect/cli/Command"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as Cause from "effect/Cause"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Layer from "effect/Layer"
+import * as Logger from "effect/Logger"
+import * as LogLevel from "effect/LogLevel"
+import * as Option from "effect/Option"
+import pkg from "../../package.json" with { type: "json" }
+import { ExitCode, exitCodeByTag } from "./exitCodes.js"
+import { migrate } from "./migrate.js"
+
+const dbkit = Command.make("dbkit").pipe(
+  Command.withDescription(
+    "PostgreSQL migrations, seeds, backups, tenancy and health for Effect programs. " +
+      "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite."
+  ),
+  Command.withSubcommands([migrate])
+)
+
+const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })
+
+const tagOf = (error: unknown): string | undefined =>
+  typeof error === "object" && error !== null && "_tag" in error && typeof error._tag === "string"
+    ? error._tag
+    : undefined
+
+/** The exit code for how the program ended. */
+export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
+  if (Exit.isSuccess(exit)) return ExitCode.ok
+  if (Cause.isInterruptedOnly(exit.cause)) return 130
+  return Option.match(Cause.failureOption(exit.cause), {
+    onNone: () => ExitCode.unexpected,
+    onSome: (error) => exitCodeByTag[tagOf(error) ?? ""] ?? ExitCode.unexpected
+  })
+}
+
+const report = (verbose: boolean) => (cause: Cause.Cause<unknown>) =>
+  Effect.gen(function*() {
+    if (Cause.isInterruptedOnly(cause)) return
+    const failure = Cause.failureOption(cause)
+    if (Option.isSome(failure) && tagOf(failure.value) === "ValidationError") return // @effect/cli printed it
+    const message = Option.match(failure, {
+      onNone: () => `unexpected error: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`,
+      onSome: (error) => (error instanceof Error ? error.message : String(error))
+    })
+    yield* Console.error(`error: ${message}`)
+    if (verbose) yield* Console.error(Cause.pretty(cause))
+    else if (Option.isNone(failure)) yield* Console.error("(run again with --verbose for details)")
+  })
+
+const verbose = process.argv.includes("--verbose")
+const argv = process.argv.filter((arg) => arg !== "--verbose")
+
+const LoggerLive = Layer.merge(
+  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.stringLogger)),
+  Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
+)
+
+const program = Effect.suspend(() => cli(argv)).pipe(
+  Effect.tapErrorCause(report(verbose)),
+  Effect.provide(Layer.merge(NodeContext.layer, LoggerLive))
+)
+
+NodeRuntime.runMain(program, {
+  disableErrorReporting: true,
+  teardown: (exit, onExit) => onExit(exitCodeOf(exit))
+})

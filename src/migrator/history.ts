@@ -1,0 +1,132 @@
+/**
+ * All SQL the Migrator sends about itself: the history table, the advisory lock and its
+ * holder. Everything runs on one reserved connection (`Session`), so the lock, the settings and
+ * the transactions the Migrator opens all live on the same backend.
+ */
+import type { Connection } from "@effect/sql/SqlConnection"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import { createHash } from "node:crypto"
+import * as os from "node:os"
+import type { LockHolder } from "./errors.js"
+import type { HistoryRow } from "./plan.js"
+
+/** Raw SQL on the reserved connection. */
+export type Session = (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, SqlError>
+
+export const session = (conn: Connection): Session => (text, params = []) =>
+  conn.executeUnprepared(text, params, undefined)
+
+/** A schema-qualified table name. */
+export interface HistoryTable {
+  readonly schema: string
+  readonly table: string
+}
+
+export const quoteIdent = (name: string): string => `"${name.replace(/"/g, "\"\"")}"`
+export const qualified = (t: HistoryTable): string => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`
+
+/** Who is applying: the OS user and host of the process (the database role is recorded too). */
+export const appliedBy = (): string => {
+  let user = "unknown"
+  try {
+    user = os.userInfo().username
+  } catch {
+    // no passwd entry (containers): keep "unknown"
+  }
+  return `${user}@${os.hostname()}`
+}
+
+export const ensureTable = (run: Session, t: HistoryTable) =>
+  run(
+    `CREATE SCHEMA IF NOT EXISTS ${quoteIdent(t.schema)};
+CREATE TABLE IF NOT EXISTS ${qualified(t)} (
+  id bigint GENERATED ALWAYS AS IDENTITY,
+  name text PRIMARY KEY,
+  checksum text NOT NULL,
+  status text NOT NULL DEFAULT 'applied' CHECK (status IN ('applied', 'failed', 'running')),
+  applied_at timestamptz NOT NULL DEFAULT now(),
+  duration_ms integer NOT NULL DEFAULT 0,
+  applied_by text NOT NULL,
+  db_user text NOT NULL DEFAULT current_user,
+  failed_statement integer,
+  error text
+)`
+  )
+
+export const tableExists = (run: Session, t: HistoryTable) =>
+  Effect.map(
+    run(`SELECT to_regclass($1) IS NOT NULL AS "exists"`, [qualified(t)]),
+    (rows) => rows[0]?.exists === true
+  )
+
+export const readHistory = (run: Session, t: HistoryTable): Effect.Effect<ReadonlyArray<HistoryRow>, SqlError> =>
+  Effect.flatMap(tableExists(run, t), (exists) =>
+    exists
+      ? Effect.map(
+        run(
+          `SELECT name, checksum, status, to_char(applied_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS applied_at,
+                  duration_ms, applied_by, failed_statement, error
+             FROM ${qualified(t)} ORDER BY id`
+        ),
+        (rows) =>
+          rows.map((r): HistoryRow => ({
+            name: r.name,
+            checksum: r.checksum,
+            status: r.status,
+            appliedAt: r.applied_at,
+            durationMs: Number(r.duration_ms),
+            appliedBy: r.applied_by,
+            failedStatement: r.failed_statement === null ? null : Number(r.failed_statement),
+            error: r.error
+          }))
+      )
+      : Effect.succeed([]))
+
+export const recordApplied = (run: Session, t: HistoryTable, name: string, sum: string, durationMs: number) =>
+  run(
+    `INSERT INTO ${qualified(t)} (name, checksum, status, duration_ms, applied_by) VALUES ($1, $2, 'applied', $3, $4)
+     ON CONFLICT (name) DO UPDATE SET checksum = EXCLUDED.checksum, status = 'applied', applied_at = now(),
+       duration_ms = EXCLUDED.duration_ms, applied_by = EXCLUDED.applied_by, failed_statement = NULL, error = NULL`,
+    [name, sum, Math.round(durationMs), appliedBy()]
+  )
+
+export const recordRunning = (run: Session, t: HistoryTable, name: string, sum: string) =>
+  run(
+    `INSERT INTO ${qualified(t)} (name, checksum, status, applied_by) VALUES ($1, $2, 'running', $3)`,
+    [name, sum, appliedBy()]
+  )
+
+export const recordFailed = (run: Session, t: HistoryTable, name: string, statement: number, error: string) =>
+  run(
+    `UPDATE ${qualified(t)} SET status = 'failed', failed_statement = $2, error = $3 WHERE name = $1`,
+    [name, statement, error.slice(0, 2000)]
+  )
+
+/** The advisory lock key for a history table: 62 bits of its name's sha256 (positive bigint). */
+export const lockKey = (t: HistoryTable): string => {
+  const digest = createHash("sha256").update(`dbkit:migrations:${qualified(t)}`).digest()
+  return (digest.readBigUInt64BE(0) & ((1n << 62n) - 1n)).toString()
+}
+
+export const tryLock = (run: Session, key: string) =>
+  Effect.map(run(`SELECT pg_try_advisory_lock($1::bigint) AS locked`, [key]), (rows) => rows[0]?.locked === true)
+
+export const unlock = (run: Session, key: string) => run(`SELECT pg_advisory_unlock($1::bigint)`, [key])
+
+export const lockHolder = (run: Session, key: string): Effect.Effect<LockHolder | undefined, SqlError> =>
+  Effect.map(
+    run(
+      `SELECT l.pid, coalesce(a.application_name, '') AS application_name,
+              to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since
+         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
+        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
+          AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint
+        LIMIT 1`,
+      [key]
+    ),
+    (rows) =>
+      rows[0] === undefined
+        ? undefined
+        : { pid: Number(rows[0].pid), applicationName: rows[0].application_name, since: rows[0].since ?? undefined }
+  )

@@ -1,0 +1,194 @@
+/**
+ * Where migrations come from: a drizzle-kit folder (meta/_journal.json + <tag>.sql), a folder
+ * of plain `NNNN_name.sql` files with optional `NNNN_name.down.sql`, or migrations given in
+ * code. All become the same `Migration` value, in the order they must be applied.
+ */
+import type * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { MigrationSourceError } from "./errors.js"
+import { cannotRunInTransaction, checksum, NO_TRANSACTION_MARKER, splitStatements, type SqlStatement } from "./sql.js"
+
+/** The body of a migration (or of its rollback). */
+export type MigrationBody =
+  | { readonly _tag: "Sql"; readonly statements: ReadonlyArray<SqlStatement> }
+  | { readonly _tag: "Code"; readonly effect: Effect.Effect<unknown, unknown, SqlClient.SqlClient> }
+
+/** One migration, ready to plan and run. */
+export interface Migration {
+  readonly name: string
+  /** The file it came from, or `code`. */
+  readonly file: string
+  readonly checksum: string
+  /** False when a statement cannot run in a transaction or the file says `-- dbkit:no-transaction`. */
+  readonly transactional: boolean
+  readonly up: MigrationBody
+  readonly down: Option.Option<MigrationBody>
+}
+
+/** Anything that yields the ordered migrations. */
+export type MigrationSource = Effect.Effect<ReadonlyArray<Migration>, MigrationSourceError>
+
+/** A migration defined in code, for library users. */
+export interface CodeMigration {
+  readonly name: string
+  readonly up: Effect.Effect<unknown, unknown, SqlClient.SqlClient>
+  readonly down?: Effect.Effect<unknown, unknown, SqlClient.SqlClient>
+  /** Bump to make a changed code migration count as drift; defaults to the name. */
+  readonly version?: string
+}
+
+const sqlBody = (text: string): MigrationBody => ({ _tag: "Sql", statements: splitStatements(text) })
+
+/** Builds a Migration from SQL text. */
+export const fromSql = (name: string, file: string, text: string, downText?: string): Migration => {
+  const up = splitStatements(text)
+  const transactional = !NO_TRANSACTION_MARKER.test(text) && !up.some((s) => cannotRunInTransaction(s.text))
+  return {
+    name,
+    file,
+    checksum: checksum(text),
+    transactional,
+    up: { _tag: "Sql", statements: up },
+    down: downText === undefined ? Option.none() : Option.some(sqlBody(downText))
+  }
+}
+
+const readText = (file: string) =>
+  Effect.try({
+    try: () => fs.readFileSync(file, "utf8"),
+    catch: (cause) =>
+      new MigrationSourceError({ path: file, reason: `cannot be read: ${(cause as Error).message}` })
+  })
+
+const readOptional = (file: string) =>
+  fs.existsSync(file) ? Effect.map(readText(file), Option.some) : Effect.succeed(Option.none<string>())
+
+interface JournalEntry {
+  readonly idx: number
+  readonly tag: string
+  readonly when?: number
+}
+
+const readJournal = (dir: string) =>
+  Effect.gen(function*() {
+    const file = path.join(dir, "meta", "_journal.json")
+    const text = yield* readText(file)
+    const journal = yield* Effect.try({
+      try: () => JSON.parse(text) as { entries?: unknown },
+      catch: () => new MigrationSourceError({ path: file, reason: "is not valid JSON" })
+    })
+    const entries = journal.entries
+    const valid = Array.isArray(entries) &&
+      entries.every((e) => typeof e?.idx === "number" && typeof e?.tag === "string" && /^[\w.-]+$/.test(e.tag))
+    if (!valid) {
+      return yield* new MigrationSourceError({ path: file, reason: "has no valid `entries` list of { idx, tag }" })
+    }
+    return [...(entries as Array<JournalEntry>)].sort((a, b) => a.idx - b.idx)
+  })
+
+/** A drizzle-kit output folder, in journal order. */
+export const fromDrizzleFolder = (dir: string): MigrationSource =>
+  Effect.gen(function*() {
+    const entries = yield* readJournal(dir)
+    const migrations: Array<Migration> = []
+    for (const entry of entries) {
+      const file = path.join(dir, `${entry.tag}.sql`)
+      if (!fs.existsSync(file)) {
+        return yield* new MigrationSourceError({ path: file, reason: `is listed in meta/_journal.json but missing` })
+      }
+      const text = yield* readText(file)
+      const down = yield* readOptional(path.join(dir, `${entry.tag}.down.sql`))
+      migrations.push(fromSql(entry.tag, file, text, Option.getOrUndefined(down)))
+    }
+    return migrations
+  })
+
+const PLAIN = /^(\d+)[_-]([\w.-]*?)(\.down)?\.sql$/
+
+/** A folder of plain `NNNN_name.sql` (and optional `NNNN_name.down.sql`) files, by number. */
+export const fromPlainFolder = (dir: string): MigrationSource =>
+  Effect.gen(function*() {
+    const files = fs.readdirSync(dir).filter((f) => f.endsWith(".sql")).sort()
+    const ups = new Map<string, { version: bigint; file: string }>()
+    const downs = new Set<string>()
+    const versions = new Map<bigint, string>()
+    for (const file of files) {
+      const match = PLAIN.exec(file)
+      if (!match) {
+        return yield* new MigrationSourceError({
+          path: path.join(dir, file),
+          reason: "is not named NNNN_name.sql (a number, an underscore, a name)"
+        })
+      }
+      const name = file.replace(/(\.down)?\.sql$/, "")
+      if (match[3]) {
+        downs.add(name)
+        continue
+      }
+      const version = BigInt(match[1]!)
+      const clash = versions.get(version)
+      if (clash !== undefined) {
+        return yield* new MigrationSourceError({
+          path: path.join(dir, file),
+          reason: `has the same number as ${clash}.sql; give each migration its own number`
+        })
+      }
+      versions.set(version, name)
+      ups.set(name, { version, file })
+    }
+    for (const name of downs) {
+      if (!ups.has(name)) {
+        return yield* new MigrationSourceError({
+          path: path.join(dir, `${name}.down.sql`),
+          reason: `has no matching ${name}.sql`
+        })
+      }
+    }
+    const ordered = [...ups.entries()].sort(([, a], [, b]) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0))
+    const migrations: Array<Migration> = []
+    for (const [name, { file }] of ordered) {
+      const text = yield* readText(path.join(dir, file))
+      const down = downs.has(name) ? yield* readText(path.join(dir, `${name}.down.sql`)) : undefined
+      migrations.push(fromSql(name, path.join(dir, file), text, down))
+    }
+    return migrations
+  })
+
+/** A folder of migrations: drizzle-kit's layout when meta/_journal.json exists, plain files otherwise. */
+export const fromDirectory = (dir: string): MigrationSource =>
+  Effect.suspend(() => {
+    if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
+      return Effect.fail(new MigrationSourceError({ path: dir, reason: "is not a directory" }))
+    }
+    return fs.existsSync(path.join(dir, "meta", "_journal.json")) ? fromDrizzleFolder(dir) : fromPlainFolder(dir)
+  })
+
+/** Migrations defined in code, applied in the order given. */
+export const fromCode = (migrations: ReadonlyArray<CodeMigration>): MigrationSource =>
+  Effect.sync(() =>
+    migrations.map((m): Migration => ({
+      name: m.name,
+      file: "code",
+      checksum: checksum(`code:${m.name}:${m.version ?? ""}`),
+      transactional: true,
+      up: { _tag: "Code", effect: m.up },
+      down: m.down === undefined ? Option.none() : Option.some({ _tag: "Code", effect: m.down })
+    }))
+  )
+
+/** Several sources, one after the other; names must be unique across them. */
+export const combine = (...sources: ReadonlyArray<MigrationSource>): MigrationSource =>
+  Effect.gen(function*() {
+    const all = (yield* Effect.all(sources)).flat()
+    const seen = new Set<string>()
+    for (const migration of all) {
+      if (seen.has(migration.name)) {
+        return yield* new MigrationSourceError({ path: migration.file, reason: `defines ${migration.name} twice` })
+      }
+      seen.add(migration.name)
+    }
+    return all
+  })

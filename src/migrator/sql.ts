@@ -1,0 +1,132 @@
+/**
+ * Pure SQL text helpers for migrations: splitting a file into statements (so errors name the
+ * statement and non-transactional statements can be sent alone), detecting statements that
+ * cannot run inside a transaction, and the content checksum.
+ */
+import { createHash } from "node:crypto"
+
+/** One statement of a migration file, with where it starts in the file (0-based). */
+export interface SqlStatement {
+  readonly text: string
+  readonly offset: number
+}
+
+const isIdentStart = (c: string) => /[A-Za-z_\u0080-\uffff]/.test(c)
+const isIdent = (c: string) => /[A-Za-z0-9_$\u0080-\uffff]/.test(c)
+
+/** Strips comments and whitespace to see whether a chunk holds any SQL at all. */
+const hasSql = (text: string): boolean => stripComments(text).trim().length > 0
+
+/**
+ * Splits SQL text on top-level semicolons, respecting quotes ('', E'', ""), dollar quotes,
+ * line and (nested) block comments, and SQL-standard `BEGIN ATOMIC … END` function bodies.
+ */
+export const splitStatements = (sql: string): Array<SqlStatement> => {
+  const statements: Array<SqlStatement> = []
+  let start = 0
+  let i = 0
+  let atomicDepth = 0
+  const n = sql.length
+  const push = (end: number) => {
+    const text = sql.slice(start, end)
+    if (hasSql(text)) {
+      const lead = text.length - text.trimStart().length
+      statements.push({ text: text.trim(), offset: start + lead })
+    }
+  }
+  while (i < n) {
+    const c = sql[i]!
+    const next = sql[i + 1]
+    if (c === "-" && next === "-") {
+      const eol = sql.indexOf("\n", i)
+      i = eol === -1 ? n : eol + 1
+    } else if (c === "/" && next === "*") {
+      let depth = 1
+      i += 2
+      while (i < n && depth > 0) {
+        if (sql[i] === "/" && sql[i + 1] === "*") (depth++, i += 2)
+        else if (sql[i] === "*" && sql[i + 1] === "/") (depth--, i += 2)
+        else i++
+      }
+    } else if (c === "'") {
+      const escapes = i > 0 && /[eE]/.test(sql[i - 1]!) && (i < 2 || !isIdent(sql[i - 2]!))
+      i++
+      while (i < n) {
+        if (escapes && sql[i] === "\\") i += 2
+        else if (sql[i] === "'" && sql[i + 1] === "'") i += 2
+        else if (sql[i] === "'") break
+        else i++
+      }
+      i++
+    } else if (c === "\"") {
+      i++
+      while (i < n) {
+        if (sql[i] === "\"" && sql[i + 1] === "\"") i += 2
+        else if (sql[i] === "\"") break
+        else i++
+      }
+      i++
+    } else if (c === "$" && (i === 0 || !isIdent(sql[i - 1]!))) {
+      const match = /^\$([A-Za-z_][A-Za-z0-9_]*)?\$/.exec(sql.slice(i))
+      if (match) {
+        const tag = match[0]
+        const close = sql.indexOf(tag, i + tag.length)
+        i = close === -1 ? n : close + tag.length
+      } else {
+        i++
+      }
+    } else if (isIdentStart(c) && (i === 0 || !isIdent(sql[i - 1]!))) {
+      let j = i
+      while (j < n && isIdent(sql[j]!)) j++
+      const word = sql.slice(i, j).toUpperCase()
+      if (word === "BEGIN" && /^\s+ATOMIC\b/i.test(sql.slice(j))) atomicDepth++
+      else if (atomicDepth > 0 && word === "CASE") atomicDepth++
+      else if (atomicDepth > 0 && word === "END") atomicDepth--
+      i = j
+    } else if (c === ";" && atomicDepth === 0) {
+      push(i)
+      start = i + 1
+      i++
+    } else {
+      i++
+    }
+  }
+  push(n)
+  return statements
+}
+
+/** The text without comments (string contents are kept as they are). */
+export const stripComments = (sql: string): string =>
+  sql.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/--[^\n]*/g, " ")
+
+const noTransactionPatterns: ReadonlyArray<RegExp> = [
+  /^(CREATE|DROP)\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b/i,
+  /^REINDEX\b[\s\S]*\bCONCURRENTLY\b/i,
+  /^VACUUM\b/i,
+  /^(CREATE|DROP)\s+DATABASE\b/i,
+  /^(CREATE|DROP)\s+TABLESPACE\b/i,
+  /^ALTER\s+SYSTEM\b/i,
+  /^ALTER\s+TABLE\b[\s\S]*\bDETACH\s+PARTITION\b[\s\S]*\bCONCURRENTLY\b/i
+]
+
+/** Whether PostgreSQL refuses to run this statement inside a transaction block. */
+export const cannotRunInTransaction = (statement: string): boolean => {
+  const text = stripComments(statement).trim()
+  return noTransactionPatterns.some((pattern) => pattern.test(text))
+}
+
+/** The marker a migration file uses to opt out of its transaction. */
+export const NO_TRANSACTION_MARKER = /^\s*--\s*dbkit:no-transaction\b/m
+
+/** sha256 of the content with line endings normalised, so a CRLF checkout is not "drift". */
+export const checksum = (content: string): string =>
+  createHash("sha256").update(content.replace(/\r\n?/g, "\n")).digest("hex")
+
+/** The 1-based index of the statement that contains a 1-based character position of the file. */
+export const statementAt = (statements: ReadonlyArray<SqlStatement>, position: number): number => {
+  let index = 0
+  for (let k = 0; k < statements.length; k++) {
+    if (statements[k]!.offset < position) index = k
+  }
+  return index + 1
+}
