@@ -150,6 +150,8 @@ const checkDataDirVersion = (dataDir: string) =>
  */
 export const PgliteLive = (options: {
   readonly dataDir: string
+  /** Start from a `dumpDataDir()` tarball instead of running initdb (fast clones for tests). */
+  readonly loadDataDir?: Blob | undefined
 }): Layer.Layer<SqlClient.SqlClient | Database, ConnectError> => {
   const inMemory = options.dataDir.startsWith("memory://")
   const target = inMemory ? "embedded (in memory)" : `embedded ${options.dataDir}`
@@ -163,7 +165,8 @@ export const PgliteLive = (options: {
       const { PGlite } = yield* Effect.promise(() => import("@electric-sql/pglite"))
       const pg = yield* Effect.acquireRelease(
         Effect.tryPromise({
-          try: () => PGlite.create(inMemory ? undefined : options.dataDir),
+          try: () =>
+            PGlite.create(inMemory ? undefined : options.dataDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
           catch: (cause) =>
             new DatabaseUnavailable({
               target,

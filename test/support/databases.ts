@@ -1,0 +1,112 @@
+/**
+ * Real databases for tests: a scratch database per test file on the local server (created with
+ * a unique name, dropped with FORCE afterwards) and in-memory PGlite instances cloned from the
+ * run's template. Server tests run when the server is reachable; with CI=true an unreachable
+ * server fails the file instead of skipping it.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
+import pg from "pg"
+import { inject } from "vitest"
+import { Database, PgliteLive, PgLive } from "../../src/Database.js"
+
+/** The server URL tests use: DATABASE_URL, else the local default. */
+export const serverUrl = process.env.DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres"
+
+/** The same server, another database. */
+export const urlFor = (database: string): string => {
+  const url = new URL(serverUrl)
+  url.pathname = `/${database}`
+  return url.toString()
+}
+
+const adminUrl = urlFor("postgres")
+
+/** Whether the server answers; throws under CI=true when it does not. */
+export const serverAvailable = async (): Promise<boolean> => {
+  const client = new pg.Client({ connectionString: adminUrl, connectionTimeoutMillis: 3000 })
+  try {
+    await client.connect()
+    await client.query("select 1")
+    return true
+  } catch (error) {
+    if (process.env.CI === "true" || process.env.CI === "1") {
+      throw new Error(`PostgreSQL is required (CI=true) but not reachable: ${(error as Error).message}`)
+    }
+    return false
+  } finally {
+    await client.end().catch(() => undefined)
+  }
+}
+
+/** Runs SQL on the server's `postgres` database (create/drop databases). */
+export const admin = async <A = any>(text: string, params: Array<unknown> = []): Promise<Array<A>> => {
+  const client = new pg.Client({ connectionString: adminUrl })
+  await client.connect()
+  try {
+    return (await client.query(text, params)).rows
+  } finally {
+    await client.end()
+  }
+}
+
+const uniqueName = (prefix: string) =>
+  `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+
+/** Creates a scratch database; returns its name and URL. */
+export const createScratchDatabase = async (prefix = "dbkit_test") => {
+  const name = uniqueName(prefix)
+  await admin(`CREATE DATABASE "${name}"`)
+  return { name, url: urlFor(name) }
+}
+
+export const dropScratchDatabase = (name: string) => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+
+/** A scratch database on the server for the life of the layer. */
+export class ScratchDatabase extends Context.Tag("test/ScratchDatabase")<ScratchDatabase, {
+  readonly name: string
+  readonly url: Redacted.Redacted<string>
+}>() {}
+
+export const ScratchDatabaseLive = Layer.scoped(
+  ScratchDatabase,
+  Effect.acquireRelease(
+    Effect.promise(() => createScratchDatabase()),
+    ({ name }) => Effect.promise(() => dropScratchDatabase(name))
+  ).pipe(Effect.map(({ name, url }) => ({ name, url: Redacted.make(url) })))
+)
+
+/** SqlClient + Database over a fresh scratch database on the server. */
+export const ServerLive: Layer.Layer<SqlClient.SqlClient | Database | ScratchDatabase> = Layer.unwrapEffect(
+  Effect.map(ScratchDatabase, (scratch) => PgLive({ url: scratch.url, poolSize: 5 }))
+).pipe(Layer.orDie, Layer.provideMerge(ScratchDatabaseLive))
+
+/** SqlClient + Database over a fresh in-memory PGlite cloned from the run's template. */
+export const EmbeddedLive: Layer.Layer<SqlClient.SqlClient | Database> = Layer.unwrapEffect(
+  Effect.sync(() => {
+    const template = fs.readFileSync(inject("pgliteTemplate"))
+    return PgliteLive({ dataDir: "memory://", loadDataDir: new Blob([template]) })
+  })
+).pipe(Layer.orDie)
+
+/** The backends a behavioural suite runs on: both, or only the embedded one without a server. */
+export const backends = async () => {
+  const server = await serverAvailable()
+  return [
+    ...(server ? [{ name: "server", layer: ServerLive as Layer.Layer<SqlClient.SqlClient | Database> }] : []),
+    { name: "embedded", layer: EmbeddedLive }
+  ]
+}
+
+/** A temporary directory removed when the process exits. */
+export const tempDir = (prefix = "dbkit-") => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
+  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  return dir
+}

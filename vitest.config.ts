@@ -1,0 +1,15 @@
+import { defineConfig } from "vitest/config"
+
+export default defineConfig({
+  test: {
+    include: ["test/**/*.test.ts"],
+    globalSetup: ["test/support/global-setup.ts"],
+    reporters: ["default", "./test/support/summary-reporter.ts"],
+    // Two cores: two test files at a time, each with its own scratch database / PGlite.
+    pool: "forks",
+    poolOptions: { forks: { maxForks: 2, minForks: 1 } },
+    fileParallelism: true,
+    testTimeout: 60_000,
+    hookTimeout: 120_000
+  }
+})
