@@ -24,7 +24,6 @@ export const ExitCode = {
 /** The exit code for each error tag. */
 export const exitCodeByTag: Readonly<Record<string, number>> = {
   InvalidConfig: ExitCode.usage,
-  ValidationError: ExitCode.usage,
   MigrationSourceError: ExitCode.usage,
   UnknownMigration: ExitCode.usage,
   DatabaseUnavailable: ExitCode.unavailable,

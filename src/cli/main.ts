@@ -4,6 +4,7 @@
  * `--verbose` anywhere on the line prints the full cause of a failure.
  */
 import * as Command from "@effect/cli/Command"
+import * as ValidationError from "@effect/cli/ValidationError"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
 import * as Cause from "effect/Cause"
@@ -39,7 +40,10 @@ export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Cause.isInterruptedOnly(exit.cause)) return 130
   return Option.match(Cause.failureOption(exit.cause), {
     onNone: () => ExitCode.unexpected,
-    onSome: (error) => exitCodeByTag[tagOf(error) ?? ""] ?? ExitCode.unexpected
+    onSome: (error) =>
+      ValidationError.isValidationError(error)
+        ? ExitCode.usage
+        : exitCodeByTag[tagOf(error) ?? ""] ?? ExitCode.unexpected
   })
 }
 
@@ -47,7 +51,7 @@ const report = (verbose: boolean) => (cause: Cause.Cause<unknown>) =>
   Effect.gen(function*() {
     if (Cause.isInterruptedOnly(cause)) return
     const failure = Cause.failureOption(cause)
-    if (Option.isSome(failure) && tagOf(failure.value) === "ValidationError") return // @effect/cli printed it
+    if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return // @effect/cli printed it
     const message = Option.match(failure, {
       onNone: () => `unexpected error: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`,
       onSome: (error) => (error instanceof Error ? error.message : String(error))

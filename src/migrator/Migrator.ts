@@ -15,7 +15,9 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Schedule from "effect/Schedule"
-import { DbConfig } from "../Config.js"
+import * as Config from "effect/Config"
+import * as Option from "effect/Option"
+import { DbConfig, InvalidConfig } from "../Config.js"
 import { Database } from "../Database.js"
 import {
   ChecksumMismatch,
@@ -355,12 +357,35 @@ const make = (options: MigratorOptions) =>
 export const layer = (options: MigratorOptions): Layer.Layer<Migrator, never, SqlClient.SqlClient | Database> =>
   Layer.effect(Migrator, make(options))
 
-/** The Migrator over the configured migrations directory (DBKIT_MIGRATIONS_DIR, default `migrations`). */
+/** Timeouts from the environment: DB_MIGRATION_LOCK_WAIT, DB_LOCK_TIMEOUT, DB_STATEMENT_TIMEOUT. */
+const timeoutsConfig = Config.all({
+  lockWait: Config.option(Config.duration("DB_MIGRATION_LOCK_WAIT")),
+  lockTimeout: Config.option(Config.duration("DB_LOCK_TIMEOUT")),
+  statementTimeout: Config.option(Config.duration("DB_STATEMENT_TIMEOUT"))
+})
+
+/**
+ * The Migrator over the configured migrations directory (DBKIT_MIGRATIONS_DIR, default
+ * `migrations`), with timeouts from the environment unless given.
+ */
 export const layerConfig = (
   options: Omit<MigratorOptions, "source"> = {}
-): Layer.Layer<Migrator, never, SqlClient.SqlClient | Database | DbConfig> =>
+): Layer.Layer<Migrator, InvalidConfig, SqlClient.SqlClient | Database | DbConfig> =>
   Layer.unwrapEffect(
-    Effect.map(DbConfig, (config) => layer({ ...options, source: fromDirectory(config.migrationsDir) }))
+    Effect.gen(function*() {
+      const config = yield* DbConfig
+      const timeouts = yield* Effect.mapError(
+        timeoutsConfig,
+        (error) => new InvalidConfig({ variable: "DB_*_TIMEOUT", reason: String(error) })
+      )
+      return layer({
+        lockWait: Option.getOrUndefined(timeouts.lockWait),
+        lockTimeout: Option.getOrUndefined(timeouts.lockTimeout),
+        statementTimeout: Option.getOrUndefined(timeouts.statementTimeout),
+        ...options,
+        source: fromDirectory(config.migrationsDir)
+      })
+    })
   )
 
 export type { MigrationStatus }
