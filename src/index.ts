@@ -1,11 +1,26 @@
 /**
  * dbkit's public API: the services, their layers, errors and types — nothing else.
+ *
+ * Each service is its Context tag with its layers attached, so a program reads
+ * `const migrator = yield* Migrator` and is wired with `Migrator.layer({ ... })`.
  */
-export * as DbConfig from "./Config.js"
-export { DbConfig as DbConfigService, type Environment, environments, InvalidConfig } from "./Config.js"
+import * as ConfigModule from "./Config.js"
+import * as GuardModule from "./Guard.js"
+import * as MigratorModule from "./migrator/Migrator.js"
+
+/** Configuration read from the environment (`DbConfig.layer`) or given (`DbConfig.layerFrom`). */
+export const DbConfig = Object.assign(ConfigModule.DbConfig, {
+  layer: ConfigModule.layer,
+  layerFrom: ConfigModule.layerFrom,
+  load: ConfigModule.load
+})
+export type DbConfig = ConfigModule.DbConfigShape
+export { type Environment, environments, InvalidConfig } from "./Config.js"
+
 export {
   Database,
   DatabaseLive,
+  type DatabaseShape,
   DatabaseUnavailable,
   EmbeddedInUse,
   EmbeddedVersionMismatch,
@@ -13,10 +28,23 @@ export {
   PgliteLive,
   PgLive
 } from "./Database.js"
-export * as Guard from "./Guard.js"
-export { ConfirmationRequired, ProductionRefused } from "./Guard.js"
+
+/** Confirmation and production guards for destructive actions. */
+export const Guard = Object.assign(GuardModule.Guard, { layer: GuardModule.layer })
+export { type Confirmation, ConfirmationRequired, type GuardRequest, ProductionRefused } from "./Guard.js"
+
+/** Migrations: apply, dry-run, status. */
+export const Migrator = Object.assign(MigratorModule.Migrator, {
+  layer: MigratorModule.layer,
+  layerConfig: MigratorModule.layerConfig
+})
+export type {
+  MigrateEvent,
+  MigrateOptions,
+  MigrateResult,
+  MigratorOptions,
+  MigrationStatus
+} from "./migrator/Migrator.js"
 export * as MigrationSource from "./migrator/source.js"
+export type { CodeMigration, Migration } from "./migrator/source.js"
 export * from "./migrator/errors.js"
-export * as Migrator from "./migrator/Migrator.js"
-export type { Migration } from "./migrator/source.js"
-export type { MigrationStatus } from "./migrator/plan.js"
