@@ -1,25 +1,10 @@
 import { describe, expect, it } from "@effect/vitest"
-import * as Terminal from "@effect/platform/Terminal"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Config from "../src/Config.js"
 import * as Guard from "../src/Guard.js"
-
-/** A terminal with scripted answers that records what it was shown. */
-const scriptedTerminal = (tty: boolean, answers: ReadonlyArray<string>) => {
-  const shown: Array<string> = []
-  const queue = [...answers]
-  const layer = Layer.succeed(Terminal.Terminal, {
-    columns: Effect.succeed(80),
-    rows: Effect.succeed(24),
-    isTTY: Effect.succeed(tty),
-    readInput: Effect.die("not used"),
-    readLine: Effect.sync(() => queue.shift() ?? ""),
-    display: (text: string) => Effect.sync(() => void shown.push(text))
-  })
-  return { layer, shown }
-}
+import { scriptedTerminal } from "./support/terminal.js"
 
 const confirm = (
   options: {

@@ -11,6 +11,7 @@ import type { MigrateEvent } from "../src/migrator/Migrator.js"
 import { fromCode } from "../src/migrator/source.js"
 import { checksum } from "../src/migrator/sql.js"
 import { backends, ScratchDatabase, ServerLive } from "./support/databases.js"
+import { NonInteractiveGuard } from "./support/terminal.js"
 import { freshSchema, withMigrator, writeFolder } from "./support/migrations.js"
 
 const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
@@ -203,6 +204,147 @@ for (const backend of await backends()) {
         })
         const result = yield* withMigrator(dir, schema, (m) => m.migrate())
         expect(result.applied.map((a) => a.name)).toEqual(["9_base", "10_uses_base"])
+      }))
+
+    it.effect("rollback runs down files newest first, in transactions, and removes them from history", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const dir = writeFolder({
+          "001_a.sql": "CREATE TABLE a (x int);",
+          "001_a.down.sql": "DROP TABLE a;",
+          "002_b.sql": "CREATE TABLE b (x int);",
+          "002_b.down.sql": "DROP TABLE b;",
+          "003_c.sql": "CREATE TABLE c (x int);",
+          "003_c.down.sql": "DROP TABLE c;"
+        })
+        yield* withMigrator(dir, schema, (m) => m.migrate())
+        const one = yield* withMigrator(dir, schema, (m) => m.rollback({ yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+        expect(one.rolledBack).toEqual(["003_c"])
+        expect(yield* exists(`${schema}.c`)).toBe(false)
+        const toA = yield* withMigrator(dir, schema, (m) => m.rollback({ to: "001_a", yes: true })).pipe(
+          Effect.provide(NonInteractiveGuard())
+        )
+        expect(toA.rolledBack).toEqual(["002_b"])
+        expect(yield* exists(`${schema}.a`)).toBe(true)
+        const status = yield* withMigrator(dir, schema, (m) => m.status)
+        expect(status.applied.map((a) => a.name)).toEqual(["001_a"])
+        expect(status.pending).toEqual(["002_b", "003_c"])
+      }))
+
+    it.effect("rollback without confirmation, or with a missing down file, changes nothing", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const dir = writeFolder({
+          "001_a.sql": "CREATE TABLE a (x int);",
+          "002_b.sql": "CREATE TABLE b (x int);",
+          "002_b.down.sql": "DROP TABLE b;"
+        })
+        yield* withMigrator(dir, schema, (m) => m.migrate())
+        const refused = yield* Effect.flip(
+          withMigrator(dir, schema, (m) => m.rollback()).pipe(Effect.provide(NonInteractiveGuard()))
+        )
+        expect(refused._tag).toBe("ConfirmationRequired")
+        const production = yield* Effect.flip(
+          withMigrator(dir, schema, (m) => m.rollback({ yes: true })).pipe(Effect.provide(NonInteractiveGuard("production")))
+        )
+        expect(production._tag).toBe("ProductionRefused")
+        const missing = yield* Effect.flip(
+          withMigrator(dir, schema, (m) => m.rollback({ steps: 2, yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+        )
+        expect(missing._tag).toBe("MissingDownMigration")
+        expect(missing.message).toContain("001_a")
+        expect(yield* exists(`${schema}.b`)).toBe(true) // 002_b had a down file but nothing ran
+        expect((yield* withMigrator(dir, schema, (m) => m.status)).applied).toHaveLength(2)
+      }))
+
+    it.effect("a failing down migration rolls back and leaves the migration applied", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const dir = writeFolder({
+          "001_a.sql": "CREATE TABLE a (x int);",
+          "001_a.down.sql": "DROP TABLE a;\nDROP TABLE not_there;"
+        })
+        yield* withMigrator(dir, schema, (m) => m.migrate())
+        const error = yield* Effect.flip(
+          withMigrator(dir, schema, (m) => m.rollback({ yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+        )
+        expect(error._tag).toBe("MigrationFailed")
+        if (error._tag === "MigrationFailed") expect(error.file).toBe(path.join(dir, "001_a.down.sql"))
+        expect(yield* exists(`${schema}.a`)).toBe(true)
+        expect((yield* withMigrator(dir, schema, (m) => m.status)).applied).toHaveLength(1)
+      }))
+
+    it.effect("baseline records an existing schema's migrations as applied without running them", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.a (x int); CREATE TABLE ${schema}.b (x int)`)
+        const dir = writeFolder({
+          "001_a.sql": "CREATE TABLE a (x int);",
+          "002_b.sql": "CREATE TABLE b (x int);",
+          "003_c.sql": "CREATE TABLE c (x int);"
+        })
+        const result = yield* withMigrator(dir, schema, (m) => m.baseline({ to: "002_b" }))
+        expect(result.marked).toEqual(["001_a", "002_b"])
+        const applied = yield* withMigrator(dir, schema, (m) => m.migrate())
+        expect(applied.applied.map((a) => a.name)).toEqual(["003_c"])
+      }))
+
+    it.effect("repair accepts a changed checksum and clears a failed record so it runs again", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const dir = writeFolder({
+          "001_a.sql": "CREATE TABLE a (x int);",
+          "002_half.sql": "-- dbkit:no-transaction\nCREATE TABLE half (x int);\nINSERT INTO missing VALUES (1);"
+        })
+        yield* Effect.flip(withMigrator(dir, schema, (m) => m.migrate()))
+        writeFolder({
+          "001_a.sql": "CREATE TABLE a (x int); -- reviewed",
+          "002_half.sql": "-- dbkit:no-transaction\nCREATE TABLE IF NOT EXISTS half (x int);"
+        }, dir)
+        const repaired = yield* withMigrator(dir, schema, (m) => m.repair())
+        expect(repaired).toEqual({ checksumsAccepted: ["001_a"], cleared: ["002_half"], markedApplied: [] })
+        const rerun = yield* withMigrator(dir, schema, (m) => m.migrate())
+        expect(rerun.applied.map((a) => a.name)).toEqual(["002_half"])
+        const status = yield* withMigrator(dir, schema, (m) => m.status)
+        expect(status.changed).toEqual([])
+        expect(status.failed).toEqual([])
+      }))
+
+    it.effect("plan lists the pending SQL and flags risky statements", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const dir = writeFolder({ "001_t.sql": "CREATE TABLE t (x int, y int);" })
+        yield* withMigrator(dir, schema, (m) => m.migrate())
+        writeFolder({
+          "002_risky.sql": "ALTER TABLE t DROP COLUMN y;\nCREATE INDEX t_x ON t (x);",
+          "003_new.sql": "CREATE TABLE fresh (x int);\nCREATE INDEX fresh_x ON fresh (x);"
+        }, dir)
+        const plan = yield* withMigrator(dir, schema, (m) => m.plan())
+        expect(plan.pending.map((p) => p.name)).toEqual(["002_risky", "003_new"])
+        expect(plan.pending[0]!.statements).toEqual(["ALTER TABLE t DROP COLUMN y;", "CREATE INDEX t_x ON t (x);"].map((s) => s.replace(/;$/, "")).map((s) => expect.stringContaining(s)))
+        expect(plan.findings.map((f) => [f.migration, f.statement, f.rule])).toEqual([
+          ["002_risky", 1, "drop-column"],
+          ["002_risky", 2, "create-index-without-concurrently"]
+        ])
+        expect((yield* withMigrator(dir, schema, (m) => m.status)).pending).toHaveLength(2) // plan changed nothing
+      }))
+
+    it.effect("drift finds nothing after a clean migrate, then names each manual change", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const dir = writeFolder({
+          "001_t.sql": "CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL);\nCREATE INDEX t_name ON t (name);"
+        })
+        yield* withMigrator(dir, schema, (m) => m.migrate())
+        const clean = yield* withMigrator(dir, schema, (m) => m.drift)
+        expect(clean.differences).toEqual([])
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`ALTER TABLE ${schema}.t ADD COLUMN extra int; DROP INDEX ${schema}.t_name`)
+        const drifted = yield* withMigrator(dir, schema, (m) => m.drift)
+        const found = drifted.differences.map((d) => `${d.kind} ${d.object}`)
+        expect(found).toContain(`extra column ${schema}.t.extra`)
+        expect(found).toContain(`missing index ${schema}.t_name`)
       }))
 
     it.effect("a badly named file or a duplicate number is a MigrationSourceError before anything runs", () =>

@@ -1,10 +1,17 @@
 // Tiny benchmark library for `pnpm bench` (plain ESM, no build step).
 //
-//   measure(name, fn, { runs, warmup })  runs async fn warmup + runs times, records wall time per run
+//   measure(name, fn, { runs, warmup, setup, teardown })
+//                                         runs async fn warmup + runs times, records wall time per run
 //                                         (process.hrtime.bigint) and, when fn returns { rssKb }, peak RSS.
+//                                         Optional untimed per-run setup() -> state, fn(state), teardown(state).
 //   runProcess(cmd, args, opts)           spawns a child, awaits exit, throws (with its stderr) on a non-zero
 //                                         exit; returns { rssKb, stdout, stderr } (peak RSS via /usr/bin/time).
-//   measureProcess(name, cmd, args, opts) measure() of runProcess(): one whole-process sample per run.
+//   measureProcess(name, cmd, args, opts) measure() of runProcess(): one whole-process sample per run
+//                                         (opts.setup may return { env, args, cwd } overrides for that run).
+//   side(name, fn, { setup, teardown })   / processSide(name, cmd, args, opts): one side of a comparison.
+//   compare(sides, { runs, warmup })      measures several sides interleaved (round r runs every side once,
+//                                         starting at side r mod n: A B, B A, A B, ...), so background load
+//                                         and drift hit every side alike; returns one measure() result per side.
 //   row({ operation, dbkit, baseline, baselineName })  a comparison row of two measurements.
 //   formatTable(rows) / rowsToJson(rows)  render rows.
 import { spawn } from "node:child_process"
@@ -102,27 +109,78 @@ export const runProcess = (cmd, args = [], opts = {}) =>
     })
   })
 
+/** One side of a comparison: fn(state) is timed; setup() -> state and teardown(state) run untimed around it. */
+export const side = (name, fn, { setup, teardown } = {}) => ({ name, fn, setup, teardown })
+
 /**
- * Runs async fn `warmup` times (discarded) then `runs` times, timing each call with process.hrtime.bigint.
- * If fn resolves to an object with a numeric rssKb, it is recorded as that run's peak RSS.
- * Returns { name, runs, timesMs: number[], rssKb: number[] }.
+ * A side whose sample is one whole child process (see runProcess for opts). opts.setup (untimed) may return
+ * an object whose env / args / cwd override those of that run; teardown receives the same object.
  */
-export const measure = async (name, fn, { runs = DEFAULT_RUNS, warmup = DEFAULT_WARMUP } = {}) => {
-  for (let i = 0; i < warmup; i++) await fn()
-  const timesMs = []
-  const rssKb = []
-  for (let i = 0; i < runs; i++) {
-    const t0 = process.hrtime.bigint()
-    const r = await fn()
-    timesMs.push(Number(process.hrtime.bigint() - t0) / 1e6)
-    if (r && typeof r.rssKb === "number") rssKb.push(r.rssKb)
-  }
-  return { name, runs, timesMs, rssKb }
+export const processSide = (name, cmd, args, opts = {}) => {
+  const { setup, teardown, runs: _runs, warmup: _warmup, ...base } = opts
+  return side(
+    name,
+    (state) => {
+      const o = state && typeof state === "object" ? { ...base, ...state } : base
+      return runProcess(cmd, o.args ?? args, o)
+    },
+    { setup, teardown }
+  )
 }
 
-/** measure() where each sample is one whole child process (see runProcess for opts). */
+const once = async (s, record) => {
+  const state = s.setup ? await s.setup() : undefined
+  try {
+    const t0 = process.hrtime.bigint()
+    const r = await s.fn(state)
+    const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    record?.(ms, r)
+  } finally {
+    if (s.teardown) await s.teardown(state)
+  }
+}
+
+/**
+ * Measures every side `warmup` (discarded) + `runs` times, interleaved: in round r each side runs once, in
+ * order rotated by r (A B, B A, A B, ... for two sides), so slow drift and background load are shared alike.
+ * Each timed sample covers fn only; setup/teardown are untimed. If fn resolves to an object with a numeric
+ * rssKb, it is recorded as that run's peak RSS.
+ * Returns one { name, runs, timesMs: number[], rssKb: number[] } per side, in the order given.
+ */
+export const compare = async (sides, { runs = DEFAULT_RUNS, warmup = DEFAULT_WARMUP } = {}) => {
+  const results = sides.map((s) => ({ name: s.name, runs, timesMs: [], rssKb: [] }))
+  const n = sides.length
+  for (let round = 0; round < warmup + runs; round++) {
+    const timed = round >= warmup
+    for (let k = 0; k < n; k++) {
+      const i = (round + k) % n
+      await once(
+        sides[i],
+        timed
+          ? (ms, r) => {
+              results[i].timesMs.push(ms)
+              if (r && typeof r.rssKb === "number") results[i].rssKb.push(r.rssKb)
+            }
+          : undefined
+      )
+    }
+  }
+  return results
+}
+
+/**
+ * Runs async fn `warmup` times (discarded) then `runs` times, timing each call with process.hrtime.bigint.
+ * Optional setup() (untimed, before each call) returns a state passed to fn(state) and teardown(state)
+ * (untimed, after each call, also when fn throws). If fn resolves to an object with a numeric rssKb, it is
+ * recorded as that run's peak RSS.
+ * Returns { name, runs, timesMs: number[], rssKb: number[] }.
+ */
+export const measure = async (name, fn, { runs = DEFAULT_RUNS, warmup = DEFAULT_WARMUP, setup, teardown } = {}) =>
+  (await compare([side(name, fn, { setup, teardown })], { runs, warmup }))[0]
+
+/** measure() where each sample is one whole child process (see runProcess and processSide for opts). */
 export const measureProcess = (name, cmd, args, opts = {}) =>
-  measure(name, () => runProcess(cmd, args, opts), { runs: opts.runs, warmup: opts.warmup })
+  compare([processSide(name, cmd, args, opts)], { runs: opts.runs, warmup: opts.warmup }).then((r) => r[0])
 
 const summarize = (m) =>
   m && {

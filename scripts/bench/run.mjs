@@ -8,7 +8,10 @@
 //
 // A row file exports `async function rows(ctx)` returning an array of row(...) results. ctx:
 //   measure, measureProcess, runProcess, row  (see harness.mjs)
-//   runs, warmup                              from the command line
+//   compare, side, processSide                interleaved measurement of several sides (see harness.mjs);
+//                                             prefer these for comparisons so both sides share the same load
+//   runs, warmup                              from the command line (runsSet: true when --runs was given, so a
+//                                             slow row may pick a smaller default of its own)
 //   scratchDb()                               creates a uniquely named database on the bench server:
 //                                             { url, name, drop() }; all are dropped when the bench ends
 //   tempDir(prefix)                           a fresh temp folder, removed when the bench ends
@@ -25,12 +28,15 @@ import {
   DEFAULT_RUNS,
   DEFAULT_WARMUP,
   cleanupHarness,
+  compare,
   formatTable,
   measure,
   measureProcess,
+  processSide,
   row,
   rowsToJson,
-  runProcess
+  runProcess,
+  side
 } from "./harness.mjs"
 
 const here = dirname(fileURLToPath(import.meta.url))
@@ -40,7 +46,14 @@ const rowsDir = join(here, "rows")
 const usage = "usage: pnpm bench [--json] [--runs N] [--only SUBSTRING] [--build]"
 
 const parseArgs = (argv) => {
-  const opts = { json: false, runs: DEFAULT_RUNS, warmup: DEFAULT_WARMUP, only: undefined, build: false }
+  const opts = {
+    json: false,
+    runs: DEFAULT_RUNS,
+    runsSet: false,
+    warmup: DEFAULT_WARMUP,
+    only: undefined,
+    build: false
+  }
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i]
     const value = () => {
@@ -53,6 +66,7 @@ const parseArgs = (argv) => {
     else if (a === "--build") opts.build = true
     else if (a === "--runs" || a.startsWith("--runs=")) {
       opts.runs = Number(value())
+      opts.runsSet = true
       if (!Number.isInteger(opts.runs) || opts.runs < 1) throw new Error(`--runs must be a positive integer\n${usage}`)
     } else if (a === "--only" || a.startsWith("--only=")) opts.only = value()
     else if (a === "-h" || a === "--help") {
@@ -148,8 +162,12 @@ const main = async () => {
     measureProcess: (name, cmd, args, o = {}) =>
       measureProcess(name, cmd, args, { cwd: repoRoot, runs: opts.runs, warmup: opts.warmup, ...o }),
     runProcess: (cmd, args, o = {}) => runProcess(cmd, args, { cwd: repoRoot, ...o }),
+    compare: (sides, o = {}) => compare(sides, { runs: opts.runs, warmup: opts.warmup, ...o }),
+    side,
+    processSide: (name, cmd, args, o = {}) => processSide(name, cmd, args, { cwd: repoRoot, ...o }),
     row,
     runs: opts.runs,
+    runsSet: opts.runsSet,
     warmup: opts.warmup,
     scratchDb,
     tempDir,
@@ -177,8 +195,11 @@ const main = async () => {
     console.log(rowsToJson(all, { runs: opts.runs, warmup: opts.warmup, node: process.version, totalSeconds: totalS }))
   } else {
     console.log(formatTable(all))
+    // Rows may measure fewer runs than --runs (a slow row's own default); name them in the footer.
+    const other = [...new Set(all.filter((r) => r.dbkit.runs !== opts.runs).map((r) => `${r.dbkit.runs} for ${r.operation}`))]
     console.log(
-      `\nratio < 1 means dbkit is faster. ${opts.runs} runs + ${opts.warmup} warmup per side; ` +
+      `\nratio < 1 means dbkit is faster. ${opts.runs} runs + ${opts.warmup} warmup per side` +
+        `${other.length ? ` (${other.join(", ")})` : ""}, sides interleaved; ` +
         `peak RSS is the max over dbkit's runs; total ${totalS.toFixed(1)} s.`
     )
   }

@@ -18,7 +18,13 @@ export const ExitCode = {
   /** Timed out waiting for another migrator's lock. */
   lockTimeout: 6,
   /** History needs a human: changed checksums, out-of-order or blocked migrations. */
-  history: 7
+  history: 7,
+  /** `migrate verify`: migrations are pending (nothing has drifted). */
+  pending: 8,
+  /** `migrate verify` / `migrate drift`: the database differs from what the migrations say. */
+  drift: 9,
+  /** `migrate plan --strict`: a pending migration does something risky. */
+  lint: 10
 } as const
 
 /** The exit code for each error tag. */
@@ -26,6 +32,8 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   InvalidConfig: ExitCode.usage,
   MigrationSourceError: ExitCode.usage,
   UnknownMigration: ExitCode.usage,
+  InvalidTarget: ExitCode.usage,
+  MissingDownMigration: ExitCode.usage,
   DatabaseUnavailable: ExitCode.unavailable,
   EmbeddedInUse: ExitCode.unavailable,
   EmbeddedVersionMismatch: ExitCode.unavailable,
@@ -36,5 +44,8 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   MigrationLockTimeout: ExitCode.lockTimeout,
   ChecksumMismatch: ExitCode.history,
   OutOfOrder: ExitCode.history,
-  MigrationBlocked: ExitCode.history
+  MigrationBlocked: ExitCode.history,
+  PlanRejected: ExitCode.lint,
+  MigrationsPending: ExitCode.pending,
+  MigrationsDrifted: ExitCode.drift
 }

@@ -12,8 +12,11 @@ import { DatabaseLive } from "../Database.js"
 import * as Guard from "../Guard.js"
 import * as Migrator from "../migrator/Migrator.js"
 
+/** Configuration from the environment. */
+export const ConfigLive = Config.layer
+
 /** Configuration plus the selected database. */
-export const DatabaseFromEnv = DatabaseLive.pipe(Layer.provideMerge(Config.layer))
+export const DatabaseFromEnv = DatabaseLive.pipe(Layer.provideMerge(ConfigLive))
 
 /** A terminal that counts as interactive only when both stdin and stdout are terminals. */
 export const TerminalLive: Layer.Layer<Terminal.Terminal> = Layer.effect(
@@ -28,4 +31,4 @@ export const TerminalLive: Layer.Layer<Terminal.Terminal> = Layer.effect(
 export const MigratorLive = Migrator.layerConfig().pipe(Layer.provideMerge(DatabaseFromEnv))
 
 /** The guard, reading confirmations from the environment and asking on the terminal. */
-export const GuardLive = Guard.layer.pipe(Layer.provide(TerminalLive), Layer.provideMerge(Config.layer))
+export const GuardLive = Guard.layer.pipe(Layer.provide(TerminalLive), Layer.provideMerge(ConfigLive))

@@ -17,7 +17,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import pkg from "../../package.json" with { type: "json" }
 import { ExitCode, exitCodeByTag } from "./exitCodes.js"
-import { migrate } from "./migrate.js"
+import { migrate } from "./migrate/index.js"
 
 const dbkit = Command.make("dbkit").pipe(
   Command.withDescription(

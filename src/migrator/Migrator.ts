@@ -1,45 +1,59 @@
 /**
- * Migrator: applies migrations safely and reports where a database stands.
+ * Migrator: applies, plans, rolls back, baselines, adopts, repairs and checks migrations.
  *
- * One reserved connection per run holds a session advisory lock (server) taken in a poll loop
- * *before* the history table is touched, so racing deploys apply each migration exactly once.
- * Each migration runs in its own transaction with `lock_timeout` set; lock timeouts are retried
- * with jittered backoff. Statements PostgreSQL refuses inside a transaction run one by one,
- * with a `running` history row that turns into `failed` (and blocks later runs) if they stop
- * halfway.
+ * Every run that writes history holds one reserved connection with a session advisory lock
+ * (server) taken in a poll loop *before* the history table is touched, so racing deploys apply
+ * each migration exactly once. Each migration runs in its own transaction with `lock_timeout`
+ * set; lock timeouts are retried with jittered backoff. Statements PostgreSQL refuses inside a
+ * transaction run one by one, under a `running` history row that becomes `failed` (and blocks
+ * later runs until repair) if they stop halfway.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import * as Schedule from "effect/Schedule"
-import * as Config from "effect/Config"
 import * as Option from "effect/Option"
+import * as Schedule from "effect/Schedule"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
 import { DbConfig, InvalidConfig } from "../Config.js"
-import { Database } from "../Database.js"
+import { type ConnectError, Database } from "../Database.js"
+import { Guard, type GuardError } from "../Guard.js"
+import * as Scratch from "../Scratch.js"
+import * as Catalog from "./catalog.js"
 import {
   ChecksumMismatch,
+  InvalidTarget,
   type MigrateError,
   MigrationBlocked,
   MigrationFailed,
   MigrationLockTimeout,
   type MigrationSourceError,
+  MissingDownMigration,
   OutOfOrder,
+  type RollbackError,
   UnknownMigration
 } from "./errors.js"
 import * as History from "./history.js"
+import { type LintFinding, lintMigrations } from "./lint.js"
 import { compare, type HistoryRow, type MigrationStatus, newestAppliedName } from "./plan.js"
-import { fromDirectory, type Migration, type MigrationSource } from "./source.js"
+import { fromDirectory, type Migration, type MigrationBody, type MigrationSource } from "./source.js"
+import { cannotRunInTransaction } from "./sql.js"
 
 /** Progress of a run, one event per migration. */
 export type MigrateEvent =
   | { readonly _tag: "Started"; readonly pending: number; readonly target: string }
   | { readonly _tag: "Applying"; readonly name: string; readonly index: number; readonly total: number }
   | { readonly _tag: "Applied"; readonly name: string; readonly durationMs: number }
+  | { readonly _tag: "RolledBack"; readonly name: string; readonly durationMs: number }
   | { readonly _tag: "Retrying"; readonly name: string; readonly attempt: number; readonly reason: string }
   | { readonly _tag: "WaitingForLock"; readonly holderPid: number | undefined }
+
+type OnEvent = (event: MigrateEvent) => Effect.Effect<void>
 
 export interface MigrateOptions {
   /** Stop after this migration (inclusive). */
@@ -48,7 +62,7 @@ export interface MigrateOptions {
   readonly allowOutOfOrder?: boolean | undefined
   /** Run pending transactional migrations in one transaction and roll it back. */
   readonly dryRun?: boolean | undefined
-  readonly onEvent?: ((event: MigrateEvent) => Effect.Effect<void>) | undefined
+  readonly onEvent?: OnEvent | undefined
 }
 
 export interface MigrateResult {
@@ -57,6 +71,46 @@ export interface MigrateResult {
   readonly skipped: ReadonlyArray<string>
   readonly upToDate: number
   readonly dryRun: boolean
+}
+
+export interface RollbackOptions {
+  /** How many of the most recently applied migrations to roll back (default 1). */
+  readonly steps?: number | undefined
+  /** Roll back everything applied after this migration (it stays applied). */
+  readonly to?: string | undefined
+  /** `--yes`: confirm without DB_ROLLBACK_CONFIRM or a prompt. */
+  readonly yes?: boolean | undefined
+  readonly onEvent?: OnEvent | undefined
+}
+
+/** What `migrate plan` shows: the pending SQL and what looks risky in it. */
+export interface MigrationPlan {
+  readonly target: string
+  readonly pending: ReadonlyArray<{
+    readonly name: string
+    readonly file: string
+    readonly transactional: boolean
+    readonly statements: ReadonlyArray<string>
+  }>
+  readonly findings: ReadonlyArray<LintFinding>
+  readonly status: MigrationStatus
+}
+
+export interface RepairResult {
+  readonly checksumsAccepted: ReadonlyArray<string>
+  readonly cleared: ReadonlyArray<string>
+  readonly markedApplied: ReadonlyArray<string>
+}
+
+export interface AdoptResult {
+  readonly adopted: ReadonlyArray<{ readonly name: string; readonly from: "drizzle" | "@effect/sql" }>
+  /** History rows of the other tool that match no migration here. */
+  readonly unmatched: ReadonlyArray<string>
+}
+
+export interface DriftReport {
+  readonly target: string
+  readonly differences: ReadonlyArray<Catalog.CatalogDifference>
 }
 
 export interface MigratorOptions {
@@ -74,14 +128,35 @@ export interface MigratorOptions {
   readonly lockRetries?: number | undefined
 }
 
+type Failure = MigrationSourceError | SqlError
+
 /** The Migrator service. */
 export class Migrator extends Context.Tag("dbkit/Migrator")<Migrator, {
   /** The migrations known to the source, in order. */
   readonly migrations: Effect.Effect<ReadonlyArray<Migration>, MigrationSourceError>
   /** Applied, pending, changed, missing, out-of-order and failed migrations. Changes nothing. */
-  readonly status: Effect.Effect<MigrationStatus, MigrationSourceError | SqlError>
+  readonly status: Effect.Effect<MigrationStatus, Failure>
+  /** The pending migrations' SQL and lint findings. Changes nothing. */
+  readonly plan: (options?: { readonly to?: string | undefined }) => Effect.Effect<MigrationPlan, Failure | UnknownMigration>
   /** Applies pending migrations (or tries them and rolls back, with `dryRun`). */
   readonly migrate: (options?: MigrateOptions) => Effect.Effect<MigrateResult, MigrateError | SqlError>
+  /** Runs down migrations, newest first, after the guard agrees (DB_ROLLBACK_CONFIRM / --yes). */
+  readonly rollback: (
+    options?: RollbackOptions
+  ) => Effect.Effect<{ readonly rolledBack: ReadonlyArray<string> }, RollbackError | GuardError | SqlError, Guard>
+  /** Records migrations up to `to` as applied without running them (an existing schema). */
+  readonly baseline: (options: { readonly to: string }) => Effect.Effect<
+    { readonly marked: ReadonlyArray<string> },
+    MigrationSourceError | MigrationLockTimeout | UnknownMigration | MigrationBlocked | SqlError
+  >
+  /** Imports drizzle-orm's and @effect/sql's migration history, so nothing re-runs. */
+  readonly adopt: Effect.Effect<AdoptResult, MigrationSourceError | MigrationLockTimeout | SqlError>
+  /** Accepts changed checksums and clears failed records (re-run them, or `markApplied`). */
+  readonly repair: (options?: {
+    readonly markApplied?: ReadonlyArray<string> | undefined
+  }) => Effect.Effect<RepairResult, MigrationSourceError | MigrationLockTimeout | UnknownMigration | SqlError>
+  /** Replays every migration into a scratch database and compares its catalog with this one. */
+  readonly drift: Effect.Effect<DriftReport, MigrateError | ConnectError | SqlError>
 }>() {}
 
 const ms = (d: Duration.DurationInput) => Math.max(0, Math.round(Duration.toMillis(Duration.decode(d))))
@@ -99,7 +174,37 @@ const serverError = (error: SqlError) => {
   }
 }
 
+const isSqlError = (u: unknown): u is SqlError =>
+  typeof u === "object" && u !== null && "_tag" in u && u._tag === "SqlError"
+
+const failure = (migration: Migration, file: string, statement: number, statements: number, cause: unknown) => {
+  const server = isSqlError(cause)
+    ? serverError(cause)
+    : { message: cause instanceof Error ? cause.message : String(cause), code: undefined, detail: undefined, position: undefined }
+  return new MigrationFailed({
+    migration: migration.name,
+    file,
+    statement,
+    statements,
+    serverMessage: server.message,
+    code: server.code,
+    position: server.position,
+    detail: server.detail,
+    transactional: migration.transactional,
+    cause
+  })
+}
+
 const isLockTimeout = (error: unknown) => error instanceof MigrationFailed && error.code === "55P03"
+
+/** What every locked run gets: the session, its connection, the source and the history. */
+interface Locked {
+  readonly run: History.Session
+  readonly conn: Connection
+  readonly migrations: ReadonlyArray<Migration>
+  readonly history: ReadonlyArray<HistoryRow>
+  readonly status: MigrationStatus
+}
 
 const make = (options: MigratorOptions) =>
   Effect.gen(function*() {
@@ -113,23 +218,10 @@ const make = (options: MigratorOptions) =>
     const retries = options.lockRetries ?? 4
     const key = History.lockKey(table)
     const target = options.schema ? `${database.target} (schema ${options.schema})` : database.target
-
-    /** A reserved connection, with search_path set for schema-targeted runs and reset on release. */
-    const reserveSession = Effect.gen(function*() {
-      const conn = yield* sql.reserve
-      const run = History.session(conn)
-      if (options.schema) {
-        const schema = History.quoteIdent(options.schema)
-        yield* Effect.acquireRelease(
-          run(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}, public`),
-          () => Effect.ignore(run(`RESET search_path`))
-        )
-      }
-      return { conn, run } as const
-    })
+    const pool: History.Session = (text, params = []) => sql.unsafe(text, params)
 
     /** Polls for the advisory lock until `lockWait`; the lock is released with the scope. */
-    const lock = (run: History.Session, onEvent: (e: MigrateEvent) => Effect.Effect<void>) =>
+    const lock = (run: History.Session, onEvent: OnEvent) =>
       Effect.gen(function*() {
         if (!database.sessionLocks) return // embedded: one process, one session, already exclusive
         const deadline = Date.now() + lockWaitMs
@@ -141,75 +233,73 @@ const make = (options: MigratorOptions) =>
             yield* onEvent({ _tag: "WaitingForLock", holderPid: holder?.pid })
             yield* Effect.logInfo("waiting for the migration lock").pipe(Effect.annotateLogs("holder", holder?.pid))
           }
-          if (Date.now() >= deadline) {
-            return yield* new MigrationLockTimeout({ timeoutMs: lockWaitMs, holder })
-          }
+          if (Date.now() >= deadline) return yield* new MigrationLockTimeout({ timeoutMs: lockWaitMs, holder })
           yield* Effect.sleep(Duration.millis(150 + Math.floor(Math.random() * 200)))
         }
         yield* Effect.addFinalizer(() => Effect.ignore(History.unlock(run, key)))
       })
+
+    /**
+     * One reserved connection (search_path set for schema runs), the lock, the history table,
+     * then `use`. Everything that writes history goes through here.
+     */
+    const locked = <A, E, R>(onEvent: OnEvent, use: (locked: Locked) => Effect.Effect<A, E, R>) =>
+      Effect.scoped(
+        Effect.gen(function*() {
+          const migrations = yield* options.source
+          const conn = yield* sql.reserve
+          const run = History.session(conn)
+          if (options.schema) {
+            const schema = History.quoteIdent(options.schema)
+            yield* Effect.acquireRelease(
+              run(`CREATE SCHEMA IF NOT EXISTS ${schema}; SET search_path TO ${schema}, public`),
+              () => Effect.ignore(run(`RESET search_path`))
+            )
+          }
+          yield* lock(run, onEvent)
+          yield* History.ensureTable(run, table)
+          const history = yield* History.readHistory(run, table)
+          return yield* use({ run, conn, migrations, history, status: compare(migrations, history) })
+        })
+      )
 
     const timeouts = (local: boolean) => {
       const scope = local ? "LOCAL " : ""
       return `SET ${scope}lock_timeout = ${lockTimeoutMs}; SET ${scope}statement_timeout = ${statementTimeoutMs}`
     }
 
-    /** Runs a migration body; a failure names the statement and keeps the server's message. */
-    const runBody = (run: History.Session, migration: Migration, conn: unknown) =>
+    /** Runs a body; a failure names the file and statement and keeps the server's message. */
+    const runBody = (run: History.Session, conn: Connection, migration: Migration, body: MigrationBody, file: string) =>
       Effect.gen(function*() {
-        const up = migration.up
-        if (up._tag === "Code") {
-          return yield* up.effect.pipe(
-            Effect.provideService(SqlClient.TransactionConnection, [conn as never, 0]),
+        if (body._tag === "Code") {
+          return yield* body.effect.pipe(
+            Effect.provideService(SqlClient.TransactionConnection, [conn, 0]),
             Effect.provideService(SqlClient.SqlClient, sql),
-            Effect.mapError((cause) => failure(migration, 1, 1, cause))
+            Effect.asVoid,
+            Effect.mapError((cause) => failure(migration, file, 1, 1, cause))
           )
         }
-        const total = up.statements.length
+        const total = body.statements.length
         for (let index = 0; index < total; index++) {
-          yield* run(up.statements[index]!.text).pipe(
-            Effect.mapError((error) => failure(migration, index + 1, total, error))
+          yield* run(body.statements[index]!.text).pipe(
+            Effect.mapError((error) => failure(migration, file, index + 1, total, error))
           )
         }
       })
 
-    const failure = (migration: Migration, statement: number, statements: number, cause: unknown) => {
-      const server = cause && typeof cause === "object" && "_tag" in cause && cause._tag === "SqlError"
-        ? serverError(cause as SqlError)
-        : { message: cause instanceof Error ? cause.message : String(cause), code: undefined, detail: undefined, position: undefined }
-      return new MigrationFailed({
-        migration: migration.name,
-        file: migration.file,
-        statement,
-        statements,
-        serverMessage: server.message,
-        code: server.code,
-        position: server.position,
-        detail: server.detail,
-        transactional: migration.transactional,
-        cause
-      })
-    }
-
-    const applyTransactional = (
+    /** `work` in its own transaction with timeouts set, retried on lock timeouts. */
+    const inTransaction = (
       run: History.Session,
-      conn: unknown,
-      migration: Migration,
-      onEvent: (e: MigrateEvent) => Effect.Effect<void>
+      name: string,
+      onEvent: OnEvent,
+      work: Effect.Effect<void, MigrationFailed | SqlError>
     ) => {
       let attempt = 0
       const once = Effect.gen(function*() {
         attempt++
         const started = Date.now()
         yield* run("BEGIN")
-        const outcome = yield* Effect.exit(
-          Effect.gen(function*() {
-            yield* run(timeouts(true))
-            yield* runBody(run, migration, conn)
-            yield* History.recordApplied(run, table, migration.name, migration.checksum, Date.now() - started)
-            yield* run("COMMIT")
-          })
-        )
+        const outcome = yield* Effect.exit(run(timeouts(true)).pipe(Effect.zipRight(work), Effect.zipRight(run("COMMIT"))))
         if (outcome._tag === "Failure") {
           yield* Effect.ignore(run("ROLLBACK"))
           return yield* Effect.failCause(outcome.cause)
@@ -219,8 +309,8 @@ const make = (options: MigratorOptions) =>
       return once.pipe(
         Effect.tapError((error) =>
           isLockTimeout(error) && attempt <= retries
-            ? onEvent({ _tag: "Retrying", name: migration.name, attempt, reason: "lock timeout" }).pipe(
-              Effect.zipRight(Effect.logWarning(`lock timeout in ${migration.name}; retrying (attempt ${attempt + 1})`))
+            ? onEvent({ _tag: "Retrying", name, attempt, reason: "lock timeout" }).pipe(
+              Effect.zipRight(Effect.logWarning(`lock timeout in ${name}; retrying (attempt ${attempt + 1})`))
             )
             : Effect.void
         ),
@@ -231,12 +321,12 @@ const make = (options: MigratorOptions) =>
       )
     }
 
-    const applyOutsideTransaction = (run: History.Session, conn: unknown, migration: Migration) =>
+    const applyOutsideTransaction = (run: History.Session, conn: Connection, migration: Migration) =>
       Effect.gen(function*() {
         const started = Date.now()
         yield* History.recordRunning(run, table, migration.name, migration.checksum)
         yield* run(timeouts(false))
-        yield* runBody(run, migration, conn).pipe(
+        yield* runBody(run, conn, migration, migration.up, migration.file).pipe(
           Effect.tapError((error) =>
             error instanceof MigrationFailed
               ? History.recordFailed(run, table, migration.name, error.statement, error.serverMessage)
@@ -248,18 +338,40 @@ const make = (options: MigratorOptions) =>
         return Date.now() - started
       })
 
-    /** Refuses to run over a history that needs a human first. */
-    const check = (status: MigrationStatus, migrations: ReadonlyArray<Migration>, history: ReadonlyArray<HistoryRow>, allowOutOfOrder: boolean) =>
-      Effect.gen(function*() {
-        const blocked = status.failed[0]
-        if (blocked) {
-          return yield* new MigrationBlocked({
+    const apply = (locked: Locked, migration: Migration, onEvent: OnEvent) =>
+      migration.transactional
+        ? inTransaction(
+          locked.run,
+          migration.name,
+          onEvent,
+          Effect.gen(function*() {
+            const started = Date.now()
+            yield* runBody(locked.run, locked.conn, migration, migration.up, migration.file)
+            yield* History.recordApplied(locked.run, table, migration.name, migration.checksum, Date.now() - started)
+          })
+        )
+        : applyOutsideTransaction(locked.run, locked.conn, migration)
+
+    /** A failed or interrupted non-transactional migration blocks everything until repair. */
+    const ensureNotBlocked = (status: MigrationStatus) => {
+      const blocked = status.failed[0]
+      return blocked
+        ? Effect.fail(
+          new MigrationBlocked({
             migration: blocked.name,
             status: blocked.status,
             statement: blocked.statement ?? undefined,
             error: blocked.error ?? undefined
           })
-        }
+        )
+        : Effect.void
+    }
+
+    /** Refuses to migrate over a history that needs a human first. */
+    const check = (locked: Locked, allowOutOfOrder: boolean) =>
+      Effect.gen(function*() {
+        const { status, migrations, history } = locked
+        yield* ensureNotBlocked(status)
         if (status.changed.length > 0) return yield* new ChecksumMismatch({ migrations: status.changed })
         if (status.outOfOrder.length > 0 && !allowOutOfOrder) {
           return yield* new OutOfOrder({
@@ -272,63 +384,49 @@ const make = (options: MigratorOptions) =>
         }
       })
 
+    const indexOf = (migrations: ReadonlyArray<Migration>, name: string) =>
+      Effect.suspend(() => {
+        const index = migrations.findIndex((m) => m.name === name)
+        return index === -1
+          ? Effect.fail(new UnknownMigration({ name, known: migrations.map((m) => m.name) }))
+          : Effect.succeed(index)
+      })
+
     const selectPending = (migrations: ReadonlyArray<Migration>, status: MigrationStatus, to: string | undefined) =>
       Effect.gen(function*() {
         const pending = new Set(status.pending)
-        let selected = migrations.filter((m) => pending.has(m.name))
-        if (to !== undefined) {
-          const index = migrations.findIndex((m) => m.name === to)
-          if (index === -1) return yield* new UnknownMigration({ name: to, known: migrations.map((m) => m.name) })
-          const allowed = new Set(migrations.slice(0, index + 1).map((m) => m.name))
-          selected = selected.filter((m) => allowed.has(m.name))
-        }
-        return selected
+        const last = to === undefined ? migrations.length - 1 : yield* indexOf(migrations, to)
+        return migrations.filter((m, index) => pending.has(m.name) && index <= last)
       })
 
-    const migrate = (opts: MigrateOptions = {}) =>
-      Effect.gen(function*() {
-        const onEvent = opts.onEvent ?? (() => Effect.void)
-        const migrations = yield* options.source
-        return yield* Effect.scoped(
-          Effect.gen(function*() {
-            const { conn, run } = yield* reserveSession
-            yield* lock(run, onEvent)
-            yield* History.ensureTable(run, table)
-            const history = yield* History.readHistory(run, table)
-            const status = compare(migrations, history)
-            yield* check(status, migrations, history, opts.allowOutOfOrder === true)
-            const pending = yield* selectPending(migrations, status, opts.to)
-            const upToDate = status.applied.length
-            yield* onEvent({ _tag: "Started", pending: pending.length, target })
-            if (opts.dryRun === true) return yield* dryRun(run, conn, pending, upToDate, onEvent)
-            const applied: Array<{ name: string; durationMs: number }> = []
-            for (const [index, migration] of pending.entries()) {
-              yield* onEvent({ _tag: "Applying", name: migration.name, index: index + 1, total: pending.length })
-              const durationMs = migration.transactional
-                ? yield* applyTransactional(run, conn, migration, onEvent)
-                : yield* applyOutsideTransaction(run, conn, migration)
-              applied.push({ name: migration.name, durationMs })
-              yield* onEvent({ _tag: "Applied", name: migration.name, durationMs })
-            }
-            return { applied, skipped: [], upToDate, dryRun: false } satisfies MigrateResult
-          })
-        )
-      })
+    const migrate = (opts: MigrateOptions = {}) => {
+      const onEvent = opts.onEvent ?? (() => Effect.void)
+      return locked(onEvent, (state) =>
+        Effect.gen(function*() {
+          yield* check(state, opts.allowOutOfOrder === true)
+          const pending = yield* selectPending(state.migrations, state.status, opts.to)
+          const upToDate = state.status.applied.length
+          yield* onEvent({ _tag: "Started", pending: pending.length, target })
+          if (opts.dryRun === true) return yield* dryRun(state, pending, upToDate, onEvent)
+          const applied: Array<{ name: string; durationMs: number }> = []
+          for (const [index, migration] of pending.entries()) {
+            yield* onEvent({ _tag: "Applying", name: migration.name, index: index + 1, total: pending.length })
+            const durationMs = yield* apply(state, migration, onEvent)
+            applied.push({ name: migration.name, durationMs })
+            yield* onEvent({ _tag: "Applied", name: migration.name, durationMs })
+          }
+          return { applied, skipped: [], upToDate, dryRun: false } satisfies MigrateResult
+        }))
+    }
 
     /** Every pending transactional migration in one transaction, always rolled back. */
-    const dryRun = (
-      run: History.Session,
-      conn: unknown,
-      pending: ReadonlyArray<Migration>,
-      upToDate: number,
-      onEvent: (e: MigrateEvent) => Effect.Effect<void>
-    ) =>
+    const dryRun = (state: Locked, pending: ReadonlyArray<Migration>, upToDate: number, onEvent: OnEvent) =>
       Effect.gen(function*() {
         const tried: Array<{ name: string; durationMs: number }> = []
         const skipped: Array<string> = []
-        yield* run("BEGIN")
+        yield* state.run("BEGIN")
         yield* Effect.gen(function*() {
-          yield* run(timeouts(true))
+          yield* state.run(timeouts(true))
           for (const [index, migration] of pending.entries()) {
             if (!migration.transactional) {
               skipped.push(migration.name)
@@ -336,21 +434,198 @@ const make = (options: MigratorOptions) =>
             }
             yield* onEvent({ _tag: "Applying", name: migration.name, index: index + 1, total: pending.length })
             const started = Date.now()
-            yield* runBody(run, migration, conn)
+            yield* runBody(state.run, state.conn, migration, migration.up, migration.file)
             tried.push({ name: migration.name, durationMs: Date.now() - started })
             yield* onEvent({ _tag: "Applied", name: migration.name, durationMs: Date.now() - started })
           }
-        }).pipe(Effect.ensuring(Effect.ignore(run("ROLLBACK"))))
+        }).pipe(Effect.ensuring(Effect.ignore(state.run("ROLLBACK"))))
         return { applied: tried, skipped, upToDate, dryRun: true } satisfies MigrateResult
       })
 
     const status = Effect.gen(function*() {
       const migrations = yield* options.source
-      const history = yield* History.readHistory((text, params = []) => sql.unsafe(text, params), table)
-      return compare(migrations, history)
+      return compare(migrations, yield* History.readHistory(pool, table))
     })
 
-    return Migrator.of({ migrations: options.source, status, migrate })
+    const plan = (opts: { readonly to?: string | undefined } = {}) =>
+      Effect.gen(function*() {
+        const migrations = yield* options.source
+        const current = compare(migrations, yield* History.readHistory(pool, table))
+        const pending = yield* selectPending(migrations, current, opts.to)
+        return {
+          target,
+          pending: pending.map((m) => ({
+            name: m.name,
+            file: m.file,
+            transactional: m.transactional,
+            statements: m.up._tag === "Sql" ? m.up.statements.map((s) => s.text) : ["-- (migration defined in code)"]
+          })),
+          findings: lintMigrations(pending),
+          status: current
+        } satisfies MigrationPlan
+      })
+
+    /** Which applied migrations a rollback undoes, newest first. */
+    const rollbackSet = (state: Locked, opts: RollbackOptions) =>
+      Effect.gen(function*() {
+        const applied = state.history.filter((row) => row.status === "applied").map((row) => row.name).reverse()
+        if (opts.to !== undefined) {
+          const at = applied.indexOf(opts.to)
+          if (at === -1) {
+            return yield* state.migrations.some((m) => m.name === opts.to)
+              ? Effect.fail(new InvalidTarget({ name: opts.to, reason: "is not applied, so there is nothing to roll back to" }))
+              : Effect.fail(new UnknownMigration({ name: opts.to, known: applied }))
+          }
+          return applied.slice(0, at)
+        }
+        const steps = opts.steps ?? 1
+        if (!Number.isInteger(steps) || steps < 1) {
+          return yield* new InvalidTarget({ name: String(steps), reason: "--steps must be a positive whole number" })
+        }
+        return applied.slice(0, steps)
+      })
+
+    const rollback = (opts: RollbackOptions = {}) => {
+      const onEvent = opts.onEvent ?? (() => Effect.void)
+      return Effect.flatMap(Guard, (guard) =>
+        locked(onEvent, (state) =>
+          Effect.gen(function*() {
+            yield* ensureNotBlocked(state.status)
+            const names = yield* rollbackSet(state, opts)
+            if (names.length === 0) return { rolledBack: [] }
+            const byName = new Map(state.migrations.map((m) => [m.name, m]))
+            const missing = names.filter((name) => Option.isNone(byName.get(name)?.down ?? Option.none()))
+            if (missing.length > 0) return yield* new MissingDownMigration({ migrations: missing })
+            yield* guard.confirm({
+              action: `roll back ${names.join(", ")}`,
+              variable: "DB_ROLLBACK",
+              target: database.database,
+              yes: opts.yes
+            })
+            const rolledBack: Array<string> = []
+            for (const name of names) {
+              const migration = byName.get(name)!
+              const down = Option.getOrThrow(migration.down)
+              const file = migration.file.replace(/\.sql$/, ".down.sql")
+              const transactional = down._tag === "Code" || !down.statements.some((s) => cannotRunInTransaction(s.text))
+              const work = runBody(state.run, state.conn, migration, down, file).pipe(
+                Effect.zipRight(History.deleteRecord(state.run, table, name))
+              )
+              const started = Date.now()
+              yield* transactional ? inTransaction(state.run, name, onEvent, work) : work
+              rolledBack.push(name)
+              yield* onEvent({ _tag: "RolledBack", name, durationMs: Date.now() - started })
+            }
+            return { rolledBack }
+          })))
+    }
+
+    const baseline = (opts: { readonly to: string }) =>
+      locked(() => Effect.void, (state) =>
+        Effect.gen(function*() {
+          yield* ensureNotBlocked(state.status)
+          const last = yield* indexOf(state.migrations, opts.to)
+          const pending = new Set(state.status.pending)
+          const marked = state.migrations.filter((m, index) => index <= last && pending.has(m.name))
+          for (const m of marked) {
+            yield* History.recordAssumed(state.run, table, m.name, m.checksum, `baseline by ${History.appliedBy()}`)
+          }
+          return { marked: marked.map((m) => m.name) }
+        }))
+
+    const adopt = locked(() => Effect.void, (state) =>
+      Effect.gen(function*() {
+        const known = new Set(state.history.map((row) => row.name))
+        const drizzle = yield* History.drizzleHistory(state.run)
+        const effectSql = yield* History.effectSqlHistory(state.run)
+        const rawHash = (m: Migration) =>
+          m.file === "code" || !fs.existsSync(m.file)
+            ? undefined
+            : createHash("sha256").update(fs.readFileSync(m.file, "utf8")).digest("hex")
+        const byHash = new Map(state.migrations.flatMap((m) => {
+          const hash = rawHash(m)
+          return hash ? [[hash, m] as const] : []
+        }))
+        const byNumber = new Map(state.migrations.flatMap((m) => {
+          const match = /^(\d+)_/.exec(m.name)
+          return match ? [[Number(match[1]), m] as const] : []
+        }))
+        const found = new Map<string, { from: "drizzle" | "@effect/sql"; at: Date }>()
+        const unmatched: Array<string> = []
+        for (const row of drizzle) {
+          const m = byHash.get(row.hash)
+          if (m) found.set(m.name, { from: "drizzle", at: new Date(row.createdAt) })
+          else unmatched.push(`drizzle migration with hash ${row.hash.slice(0, 12)}… (created ${new Date(row.createdAt).toISOString()})`)
+        }
+        for (const row of effectSql) {
+          const m = byNumber.get(row.id)
+          if (m && !found.has(m.name)) found.set(m.name, { from: "@effect/sql", at: new Date(row.createdAt) })
+          else if (!m) unmatched.push(`@effect/sql migration ${row.id}_${row.name}`)
+        }
+        const adopted: Array<{ name: string; from: "drizzle" | "@effect/sql" }> = []
+        for (const m of state.migrations) {
+          const hit = found.get(m.name)
+          if (!hit || known.has(m.name)) continue
+          yield* History.recordAssumed(state.run, table, m.name, m.checksum, `adopted from ${hit.from}`, hit.at)
+          adopted.push({ name: m.name, from: hit.from })
+        }
+        return { adopted, unmatched }
+      }))
+
+    const repair = (opts: { readonly markApplied?: ReadonlyArray<string> | undefined } = {}) =>
+      locked(() => Effect.void, (state) =>
+        Effect.gen(function*() {
+          const failed = new Set(state.status.failed.map((f) => f.name))
+          for (const name of opts.markApplied ?? []) {
+            if (!failed.has(name)) {
+              return yield* new UnknownMigration({ name, known: [...failed] })
+            }
+          }
+          const byName = new Map(state.migrations.map((m) => [m.name, m]))
+          const markApplied = new Set(opts.markApplied ?? [])
+          const result = { checksumsAccepted: [] as Array<string>, cleared: [] as Array<string>, markedApplied: [] as Array<string> }
+          for (const changed of state.status.changed) {
+            yield* History.acceptChecksum(state.run, table, changed.name, changed.current)
+            result.checksumsAccepted.push(changed.name)
+          }
+          for (const name of failed) {
+            const migration = byName.get(name)
+            if (markApplied.has(name) && migration) {
+              yield* History.recordApplied(state.run, table, name, migration.checksum, 0)
+              result.markedApplied.push(name)
+            } else {
+              yield* History.deleteRecord(state.run, table, name)
+              result.cleared.push(name)
+            }
+          }
+          return result
+        }))
+
+    const catalogScope = options.schema ? { schemas: [options.schema] } : {}
+
+    const drift = Effect.scoped(
+      Effect.gen(function*() {
+        const scratch = yield* Scratch.make("dbkit_drift")
+        const replay = Effect.flatMap(Migrator, (m) => m.migrate({ allowOutOfOrder: true })).pipe(
+          Effect.zipRight(Catalog.snapshot(catalogScope))
+        )
+        const expected = yield* replay.pipe(Effect.provide(layer(options).pipe(Layer.provideMerge(scratch))))
+        const actual = yield* Catalog.snapshot(catalogScope).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+        return { target, differences: Catalog.diff(expected, actual) } satisfies DriftReport
+      })
+    ).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.provideService(Database, database))
+
+    return Migrator.of({
+      migrations: options.source,
+      status,
+      plan,
+      migrate,
+      rollback,
+      baseline,
+      adopt,
+      repair,
+      drift
+    })
   })
 
 /** The Migrator over an explicit source (a folder, code migrations, or both). */

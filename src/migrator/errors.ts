@@ -120,3 +120,33 @@ export type MigrateError =
   | OutOfOrder
   | MigrationBlocked
   | UnknownMigration
+
+/** Migrations to roll back that have no down file (or no longer exist); nothing was run. */
+export class MissingDownMigration extends Data.TaggedError("MissingDownMigration")<{
+  readonly migrations: ReadonlyArray<string>
+}> {
+  override get message() {
+    return `cannot roll back: no down migration for ${this.migrations.join(", ")} (add ${
+      this.migrations.length > 1 ? "their" : "its"
+    } .down.sql file); nothing was rolled back`
+  }
+}
+
+/** `rollback --to NAME` or `baseline --to NAME` names a migration in the wrong state. */
+export class InvalidTarget extends Data.TaggedError("InvalidTarget")<{
+  readonly name: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `${this.name}: ${this.reason}`
+  }
+}
+
+export type RollbackError =
+  | MigrationSourceError
+  | MigrationFailed
+  | MigrationLockTimeout
+  | MissingDownMigration
+  | UnknownMigration
+  | InvalidTarget
+  | MigrationBlocked

@@ -130,3 +130,50 @@ export const lockHolder = (run: Session, key: string): Effect.Effect<LockHolder 
         ? undefined
         : { pid: Number(rows[0].pid), applicationName: rows[0].application_name, since: rows[0].since ?? undefined }
   )
+
+export const deleteRecord = (run: Session, t: HistoryTable, name: string) =>
+  run(`DELETE FROM ${qualified(t)} WHERE name = $1`, [name])
+
+export const acceptChecksum = (run: Session, t: HistoryTable, name: string, sum: string) =>
+  run(`UPDATE ${qualified(t)} SET checksum = $2 WHERE name = $1`, [name, sum])
+
+/** Records a migration as applied without running it (baseline, adopt), optionally backdated. */
+export const recordAssumed = (
+  run: Session,
+  t: HistoryTable,
+  name: string,
+  sum: string,
+  by: string,
+  appliedAt?: Date
+) =>
+  run(
+    `INSERT INTO ${qualified(t)} (name, checksum, status, applied_at, duration_ms, applied_by)
+     VALUES ($1, $2, 'applied', coalesce($3::timestamptz, now()), 0, $4)`,
+    [name, sum, appliedAt ? appliedAt.toISOString() : null, by]
+  )
+
+/** drizzle-orm's migrator history, if this database has one: sha256 of each file and its journal time. */
+export const drizzleHistory = (run: Session) =>
+  Effect.flatMap(
+    run(`SELECT to_regclass('drizzle.__drizzle_migrations') IS NOT NULL AS "exists"`),
+    (rows) =>
+      rows[0]?.exists === true
+        ? Effect.map(
+          run(`SELECT hash, created_at::text AS created_at FROM drizzle.__drizzle_migrations ORDER BY id`),
+          (rows) => rows.map((r) => ({ hash: String(r.hash), createdAt: Number(r.created_at) }))
+        )
+        : Effect.succeed([] as Array<{ hash: string; createdAt: number }>)
+  )
+
+/** @effect/sql's migrator history (`effect_sql_migrations` on the search_path), if any. */
+export const effectSqlHistory = (run: Session) =>
+  Effect.flatMap(
+    run(`SELECT to_regclass('effect_sql_migrations') IS NOT NULL AS "exists"`),
+    (rows) =>
+      rows[0]?.exists === true
+        ? Effect.map(
+          run(`SELECT migration_id, name, created_at::text AS created_at FROM effect_sql_migrations ORDER BY migration_id`),
+          (rows) => rows.map((r) => ({ id: Number(r.migration_id), name: String(r.name), createdAt: String(r.created_at) }))
+        )
+        : Effect.succeed([] as Array<{ id: number; name: string; createdAt: string }>)
+  )

@@ -192,3 +192,38 @@ export const combine = (...sources: ReadonlyArray<MigrationSource>): MigrationSo
     }
     return all
   })
+
+/** A migration name from free text: lower case, words joined by underscores. */
+export const slug = (name: string): string =>
+  name.trim().toLowerCase().replace(/[^a-z0-9]+/g, "_").replace(/^_+|_+$/g, "")
+
+/**
+ * Writes the next plain migration (`NNNN_name.sql`) and its `NNNN_name.down.sql` into a plain
+ * folder. drizzle-kit folders get their migrations from `drizzle-kit generate` instead.
+ */
+export const scaffold = (
+  dir: string,
+  name: string
+): Effect.Effect<{ readonly up: string; readonly down: string }, MigrationSourceError> =>
+  Effect.gen(function*() {
+    const base = slug(name)
+    if (base === "") {
+      return yield* new MigrationSourceError({ path: dir, reason: `"${name}" has no letters or digits to name a migration with` })
+    }
+    if (fs.existsSync(path.join(dir, "meta", "_journal.json"))) {
+      return yield* new MigrationSourceError({
+        path: dir,
+        reason: `is a drizzle-kit folder; create the migration with \`pnpm db:generate --custom --name ${base}\` (a ${base}.down.sql beside it is picked up for rollback)`
+      })
+    }
+    fs.mkdirSync(dir, { recursive: true })
+    const existing = fs.readdirSync(dir).map((f) => PLAIN.exec(f)).filter((m) => m !== null)
+    const width = Math.max(4, ...existing.map((m) => m[1]!.length))
+    const next = existing.reduce((max, m) => (BigInt(m[1]!) > max ? BigInt(m[1]!) : max), 0n) + 1n
+    const stem = `${next.toString().padStart(width, "0")}_${base}`
+    const up = path.join(dir, `${stem}.sql`)
+    const down = path.join(dir, `${stem}.down.sql`)
+    fs.writeFileSync(up, `-- ${stem}: ${name.trim()}\n-- Add "-- dbkit:no-transaction" on its own line to run this file outside a transaction.\n\n`, { flag: "wx" })
+    fs.writeFileSync(down, `-- Undoes ${stem} (run by \`dbkit migrate rollback\`).\n\n`, { flag: "wx" })
+    return { up, down }
+  })

@@ -26,12 +26,12 @@ export const writeFolder = (files: Record<string, string>, dir = tempDir("dbkit-
 }
 
 /** Runs `f` with a Migrator over `source` (a folder or a source), targeting `schema`. */
-export const withMigrator = <A, E>(
+export const withMigrator = <A, E, R = never>(
   source: string | MigrationSource,
   schema: string | undefined,
-  f: (migrator: Migrator.Migrator["Type"]) => Effect.Effect<A, E>,
+  f: (migrator: Migrator.Migrator["Type"]) => Effect.Effect<A, E, R>,
   options: Omit<Migrator.MigratorOptions, "source" | "schema"> = {}
-): Effect.Effect<A, E, SqlClient.SqlClient | Database> =>
+): Effect.Effect<A, E, SqlClient.SqlClient | Database | Exclude<R, Migrator.Migrator>> =>
   Effect.flatMap(Migrator.Migrator, f).pipe(
     Effect.provide(
       Migrator.layer({ source: typeof source === "string" ? fromDirectory(source) : source, schema, ...options })

@@ -41,8 +41,10 @@ export async function rows(ctx) {
     await ctx.runProcess(ctx.node, drizzleArgs, { env: drizzleEnv })
     check("dbkit (server)", await countRows(dbA.url, "dbkit.migrations"), want)
     check("drizzle (server)", await countRows(dbB.url, "drizzle.__drizzle_migrations"), want)
-    const dbkit = await ctx.measureProcess("dbkit migrate", ctx.node, dbkitArgs, { env: dbkitEnv })
-    const baseline = await ctx.measureProcess("drizzle migrate", ctx.node, drizzleArgs, { env: drizzleEnv })
+    const [dbkit, baseline] = await ctx.compare([
+      ctx.processSide("dbkit migrate", ctx.node, dbkitArgs, { env: dbkitEnv }),
+      ctx.processSide("drizzle migrate", ctx.node, drizzleArgs, { env: drizzleEnv })
+    ])
     out.push(
       ctx.row({
         operation: "migrate no-op (server)",
@@ -69,8 +71,10 @@ export async function rows(ctx) {
   const st = JSON.parse(status.stdout)
   if (!st.upToDate) throw new Error(`bench setup: dbkit (PGlite) not up to date after migrate:\n${status.stdout}`)
   check("dbkit (PGlite)", st.applied?.length, want)
-  const dbkit = await ctx.measureProcess("dbkit migrate (embedded)", ctx.node, dbkitArgs, { env: dbkitEnv })
-  const baseline = await ctx.measureProcess("drizzle migrate (pglite)", ctx.node, drizzleArgs, { env: drizzleEnv })
+  const [dbkit, baseline] = await ctx.compare([
+    ctx.processSide("dbkit migrate (embedded)", ctx.node, dbkitArgs, { env: dbkitEnv }),
+    ctx.processSide("drizzle migrate (pglite)", ctx.node, drizzleArgs, { env: drizzleEnv })
+  ])
   out.push(
     ctx.row({
       operation: "migrate no-op (embedded PGlite)",

@@ -1,0 +1,46 @@
+/**
+ * Scratch databases: a throwaway database beside the one a program runs on, for replaying
+ * migrations (drift), test restores and the like. On a server it is a new database on the same
+ * server (dropped WITH (FORCE) when the scope closes); on the embedded database it is a fresh
+ * in-memory PGlite.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import type * as Scope from "effect/Scope"
+import { type ConnectError, Database, PgliteLive, PgLive } from "./Database.js"
+
+/** The URL of another database on the same server (same credentials). */
+export const siblingUrl = (url: Redacted.Redacted<string>, database: string): Redacted.Redacted<string> => {
+  const parsed = new URL(Redacted.value(url))
+  parsed.pathname = `/${encodeURIComponent(database)}`
+  return Redacted.make(parsed.toString())
+}
+
+/**
+ * Creates a scratch database for the life of the scope and returns a layer for it. Needs the
+ * CREATEDB privilege on a server.
+ */
+export const make = (
+  prefix = "dbkit_scratch"
+): Effect.Effect<
+  Layer.Layer<SqlClient.SqlClient | Database, ConnectError>,
+  SqlError,
+  SqlClient.SqlClient | Database | Scope.Scope
+> =>
+  Effect.gen(function*() {
+    const database = yield* Database
+    if (database.kind === "embedded" || Option.isNone(database.url)) {
+      return PgliteLive({ dataDir: "memory://" })
+    }
+    const sql = yield* SqlClient.SqlClient
+    const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+    yield* Effect.acquireRelease(
+      sql.unsafe(`CREATE DATABASE "${name}"`),
+      () => Effect.ignore(sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
+    )
+    return PgLive({ url: siblingUrl(database.url.value, name), poolSize: 2, applicationName: "dbkit-scratch" })
+  })

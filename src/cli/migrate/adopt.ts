@@ -1,0 +1,24 @@
+/**
+ * `dbkit migrate adopt`: import drizzle-orm's and @effect/sql's migration history.
+ */
+import * as Command from "@effect/cli/Command"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import { Migrator } from "../../migrator/Migrator.js"
+import { banner, json } from "../render.js"
+import { jsonOption, plural } from "../shared.js"
+
+export const adopt = Command.make("adopt", { json: jsonOption }, (options) =>
+  Effect.gen(function*() {
+    const migrator = yield* Migrator
+    yield* banner("migrate adopt")
+    const result = yield* migrator.adopt
+    if (options.json) return yield* json(result)
+    for (const a of result.adopted) yield* Console.log(`  ≡ ${a.name}  (from ${a.from})`)
+    for (const u of result.unmatched) yield* Console.log(`  ? ${u}: no matching migration file`)
+    yield* Console.log(`${plural(result.adopted.length, "migration")} adopted`)
+  })).pipe(
+    Command.withDescription(
+      "Import the history of drizzle's migrator (drizzle.__drizzle_migrations) and @effect/sql's (effect_sql_migrations) so nothing re-runs"
+    )
+  )
