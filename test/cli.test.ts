@@ -199,3 +199,111 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
       yield* Effect.promise(() => dropScratchDatabase(killed.name))
     }), 60_000)
 })
+
+describe.skipIf(!server)("dbkit migrate subcommands as CI gates and tools", () => {
+  let database: { name: string; url: string }
+  beforeAll(async () => {
+    database = await createScratchDatabase("dbkit_cli_sub")
+  })
+  afterAll(async () => {
+    await dropScratchDatabase(database.name)
+  })
+
+  it.effect("verify exits 8 while migrations are pending, 0 when up to date, 9 after a file changed", () =>
+    Effect.gen(function*() {
+      const dir = writeFolder({ "001_a.sql": "CREATE TABLE gate_a (x int);", "002_b.sql": "CREATE TABLE gate_b (x int);" })
+      const env = { DATABASE_URL: database.url, DBKIT_MIGRATIONS_DIR: dir }
+      const pending = yield* Effect.promise(() => runCli(["migrate", "verify"], env))
+      expect(pending.code).toBe(8)
+      expect(pending.stderr).toContain("2 migrations are pending: 001_a, 002_b")
+      const dry = yield* Effect.promise(() => runCli(["migrate", "--dry-run"], env))
+      expect(dry.code).toBe(0)
+      expect(dry.stdout).toContain("dry run: 2 migrations ran cleanly and were rolled back")
+      expect((yield* Effect.promise(() => runCli(["migrate", "verify"], env))).code).toBe(8)
+      expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
+      const ok = yield* Effect.promise(() => runCli(["migrate", "verify", "--json"], env))
+      expect(ok.code).toBe(0)
+      expect(JSON.parse(ok.stdout)).toMatchObject({ verdict: "up to date", pending: [] })
+      writeFolder({ "002_b.sql": "CREATE TABLE gate_b (x bigint);" }, dir)
+      const drifted = yield* Effect.promise(() => runCli(["migrate", "verify"], env))
+      expect(drifted.code).toBe(9)
+      expect(drifted.stderr).toContain("002_b changed since applied")
+      const repaired = yield* Effect.promise(() => runCli(["migrate", "repair"], env))
+      expect(repaired.code).toBe(0)
+      expect(repaired.stdout).toContain("checksum accepted: 002_b")
+      expect((yield* Effect.promise(() => runCli(["migrate", "verify"], env))).code).toBe(0)
+    }), 60_000)
+
+  it.effect("plan prints the pending SQL with warnings; --strict exits 10", () =>
+    Effect.gen(function*() {
+      const dir = writeFolder({ "001_t.sql": "CREATE TABLE plan_t (x int, y int);" })
+      const env = { DATABASE_URL: database.url, DBKIT_MIGRATIONS_DIR: dir }
+      expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
+      writeFolder({ "002_drop.sql": "ALTER TABLE plan_t DROP COLUMN y;" }, dir)
+      const plan = yield* Effect.promise(() => runCli(["migrate", "plan"], env))
+      expect(plan.code).toBe(0)
+      expect(plan.stdout).toContain("-- 002_drop")
+      expect(plan.stdout).toContain("ALTER TABLE plan_t DROP COLUMN y;")
+      expect(plan.stdout).toContain("warning: 002_drop statement 1 [drop-column]")
+      const strict = yield* Effect.promise(() => runCli(["migrate", "plan", "--strict"], env))
+      expect(strict.code).toBe(10)
+      expect(strict.stdout).toContain("error: 002_drop statement 1 [drop-column]")
+    }), 60_000)
+
+  it.effect("rollback is refused (exit 4) without confirmation and runs with DB_ROLLBACK_CONFIRM=1", () =>
+    Effect.gen(function*() {
+      const dir = writeFolder({ "001_r.sql": "CREATE TABLE roll_r (x int);", "001_r.down.sql": "DROP TABLE roll_r;" })
+      const env = { DATABASE_URL: database.url, DBKIT_MIGRATIONS_DIR: dir }
+      expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
+      const refused = yield* Effect.promise(() => runCli(["migrate", "rollback"], env))
+      expect(refused.code).toBe(4)
+      expect(refused.stderr).toContain("DB_ROLLBACK_CONFIRM=1")
+      const production = yield* Effect.promise(() =>
+        runCli(["migrate", "rollback"], { ...env, DB_ENV: "production", DB_ROLLBACK_CONFIRM: "1" })
+      )
+      expect(production.code).toBe(4)
+      expect(production.stderr).toContain("DB_ROLLBACK_ALLOW_PRODUCTION=1")
+      const done = yield* Effect.promise(() => runCli(["migrate", "rollback"], { ...env, DB_ROLLBACK_CONFIRM: "1" }))
+      expect(done.code).toBe(0)
+      expect(done.stdout).toContain("↶ 001_r")
+      const status = yield* Effect.promise(() => runCli(["migrate", "status", "--json"], env))
+      expect(JSON.parse(status.stdout).pending).toEqual(["001_r"])
+    }), 60_000)
+
+  it.effect("drift exits 9 and names a column added by hand", () =>
+    Effect.gen(function*() {
+      const drift = yield* Effect.promise(() => createScratchDatabase("dbkit_cli_drift"))
+      const dir = writeFolder({ "001_d.sql": "CREATE TABLE drifted (x int);" })
+      const env = { DATABASE_URL: drift.url, DBKIT_MIGRATIONS_DIR: dir }
+      try {
+        expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
+        expect((yield* Effect.promise(() => runCli(["migrate", "drift"], env))).code).toBe(0)
+        const client = new pg.Client({ connectionString: drift.url })
+        yield* Effect.promise(async () => {
+          await client.connect()
+          await client.query("ALTER TABLE drifted ADD COLUMN sneaky text")
+          await client.end()
+        })
+        const result = yield* Effect.promise(() => runCli(["migrate", "drift"], env))
+        expect(result.code).toBe(9)
+        expect(result.stdout).toContain("public.drifted.sneaky")
+      } finally {
+        yield* Effect.promise(() => dropScratchDatabase(drift.name))
+      }
+    }), 60_000)
+})
+
+describe("dbkit migrate new", () => {
+  it.effect("scaffolds the next numbered migration and its down file, without opening a database", () =>
+    Effect.gen(function*() {
+      const dir = writeFolder({ "0007_existing.sql": "SELECT 1;" })
+      const result = yield* Effect.promise(() =>
+        runCli(["migrate", "new", "Add invoice notes"], { DBKIT_MIGRATIONS_DIR: dir, DBKIT_DATA_DIR: "/nonexistent/never-opened" })
+      )
+      expect(result.code).toBe(0)
+      expect(fs.readdirSync(dir).sort()).toEqual(["0007_existing.sql", "0008_add_invoice_notes.down.sql", "0008_add_invoice_notes.sql"])
+      const drizzleFolder = yield* Effect.promise(() => runCli(["migrate", "new", "x"], { DBKIT_DATA_DIR: "/nonexistent/never-opened" }))
+      expect(drizzleFolder.code).toBe(2)
+      expect(drizzleFolder.stderr).toContain("drizzle-kit folder")
+    }), 60_000)
+})

@@ -8,7 +8,8 @@
 //                                         exit; returns { rssKb, stdout, stderr } (peak RSS via /usr/bin/time).
 //   measureProcess(name, cmd, args, opts) measure() of runProcess(): one whole-process sample per run
 //                                         (opts.setup may return { env, args, cwd } overrides for that run).
-//   side(name, fn, { setup, teardown })   / processSide(name, cmd, args, opts): one side of a comparison.
+//   side(name, fn, { setup, check, teardown }) / processSide(name, cmd, args, opts): one side of a comparison
+//                                         (check(state, result) runs untimed after every successful run).
 //   compare(sides, { runs, warmup })      measures several sides interleaved (round r runs every side once,
 //                                         starting at side r mod n: A B, B A, A B, ...), so background load
 //                                         and drift hit every side alike; returns one measure() result per side.
@@ -109,22 +110,26 @@ export const runProcess = (cmd, args = [], opts = {}) =>
     })
   })
 
-/** One side of a comparison: fn(state) is timed; setup() -> state and teardown(state) run untimed around it. */
-export const side = (name, fn, { setup, teardown } = {}) => ({ name, fn, setup, teardown })
+/**
+ * One side of a comparison: fn(state) is timed; setup() -> state before it, check(state, result) after it
+ * succeeds (throw to fail the bench, e.g. when the run did not do its work) and teardown(state) after it in any
+ * case all run untimed.
+ */
+export const side = (name, fn, { setup, check, teardown } = {}) => ({ name, fn, setup, check, teardown })
 
 /**
  * A side whose sample is one whole child process (see runProcess for opts). opts.setup (untimed) may return
  * an object whose env / args / cwd override those of that run; teardown receives the same object.
  */
 export const processSide = (name, cmd, args, opts = {}) => {
-  const { setup, teardown, runs: _runs, warmup: _warmup, ...base } = opts
+  const { setup, check, teardown, runs: _runs, warmup: _warmup, ...base } = opts
   return side(
     name,
     (state) => {
       const o = state && typeof state === "object" ? { ...base, ...state } : base
       return runProcess(cmd, o.args ?? args, o)
     },
-    { setup, teardown }
+    { setup, check, teardown }
   )
 }
 
@@ -134,6 +139,7 @@ const once = async (s, record) => {
     const t0 = process.hrtime.bigint()
     const r = await s.fn(state)
     const ms = Number(process.hrtime.bigint() - t0) / 1e6
+    if (s.check) await s.check(state, r)
     record?.(ms, r)
   } finally {
     if (s.teardown) await s.teardown(state)
@@ -170,13 +176,15 @@ export const compare = async (sides, { runs = DEFAULT_RUNS, warmup = DEFAULT_WAR
 
 /**
  * Runs async fn `warmup` times (discarded) then `runs` times, timing each call with process.hrtime.bigint.
- * Optional setup() (untimed, before each call) returns a state passed to fn(state) and teardown(state)
- * (untimed, after each call, also when fn throws). If fn resolves to an object with a numeric rssKb, it is
- * recorded as that run's peak RSS.
+ * Optional setup() (untimed, before each call) returns a state passed to fn(state), check(state, result)
+ * (untimed, after each successful call) and teardown(state) (untimed, after each call, also when fn throws).
+ * If fn resolves to an object with a numeric rssKb, it is recorded as that run's peak RSS.
  * Returns { name, runs, timesMs: number[], rssKb: number[] }.
  */
-export const measure = async (name, fn, { runs = DEFAULT_RUNS, warmup = DEFAULT_WARMUP, setup, teardown } = {}) =>
-  (await compare([side(name, fn, { setup, teardown })], { runs, warmup }))[0]
+export const measure = async (name, fn, opts = {}) => {
+  const { runs = DEFAULT_RUNS, warmup = DEFAULT_WARMUP, setup, check, teardown } = opts
+  return (await compare([side(name, fn, { setup, check, teardown })], { runs, warmup }))[0]
+}
 
 /** measure() where each sample is one whole child process (see runProcess and processSide for opts). */
 export const measureProcess = (name, cmd, args, opts = {}) =>

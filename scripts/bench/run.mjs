@@ -196,7 +196,9 @@ const main = async () => {
   } else {
     console.log(formatTable(all))
     // Rows may measure fewer runs than --runs (a slow row's own default); name them in the footer.
-    const other = [...new Set(all.filter((r) => r.dbkit.runs !== opts.runs).map((r) => `${r.dbkit.runs} for ${r.operation}`))]
+    const other = [
+      ...new Set(all.filter((r) => r.dbkit.runs !== opts.runs).map((r) => `${r.dbkit.runs} for ${r.operation}`))
+    ]
     console.log(
       `\nratio < 1 means dbkit is faster. ${opts.runs} runs + ${opts.warmup} warmup per side` +
         `${other.length ? ` (${other.join(", ")})` : ""}, sides interleaved; ` +

@@ -4,8 +4,9 @@
 //   drizzle-orm migrate()       a drizzle-kit-shaped folder (meta/_journal.json + <tag>.sql) of the same SQL
 //   @effect/sql PgMigrator      Migrator.fromRecord over the plain folder (scripts/bench/effect-sql-migrate.mjs)
 // All four read the same generated SQL. Every timed run gets a fresh, empty scratch database, created before and
-// dropped after the timed process (untimed). The four sides run interleaved; dbkit is measured once and compared
-// with each baseline in its own row.
+// dropped after the timed process (untimed); after every run (the warmup too) a check that 200 tables t_* exist
+// fails the bench loudly otherwise. The four sides run interleaved; dbkit is measured once and compared with each
+// baseline in its own row.
 import { mkdirSync, writeFileSync } from "node:fs"
 import { join } from "node:path"
 import pg from "pg"
@@ -92,47 +93,43 @@ export async function rows(ctx) {
   const runs = ctx.runsSet ? ctx.runs : Math.min(ctx.runs, DEFAULT_RUNS)
   const { plain, drizzle, allSql } = generate(ctx.tempDir("dbkit-bench-m200-"))
 
-  // Each side: a fresh empty database per run (setup/teardown untimed), the URL passed by env or argument.
+  // Each side: a fresh empty database per run, the URL passed by env or argument. Setup (create), the check that
+  // the run really created all 200 tables (fails loudly otherwise; it runs after the untimed warmup too) and
+  // teardown (drop) are untimed.
   const fresh =
     (make) =>
     async () => {
       const db = await ctx.scratchDb()
       return { db, ...make(db.url) }
     }
-  const teardown = (state) => state?.db.drop()
+  const untimed = (name) => ({
+    check: async (state) => {
+      const n = await countTables(state.db.url)
+      if (n !== COUNT) throw new Error(`bench: ${name} left ${n} tables t_* in an empty database, expected ${COUNT}`)
+    },
+    teardown: (state) => state?.db.drop()
+  })
   const sides = [
     ctx.processSide("dbkit migrate", ctx.node, ["bin/dbkit.mjs", "migrate"], {
       setup: fresh((url) => ({ env: ctx.childEnv({ DATABASE_URL: url, DBKIT_MIGRATIONS_DIR: plain }) })),
-      teardown
+      ...untimed("dbkit migrate")
     }),
     ctx.processSide("psql -1", "psql", [], {
       setup: fresh((url) => ({
         env: ctx.childEnv(),
         args: ["-X", "-1", "-q", "-v", "ON_ERROR_STOP=1", "-d", url, "-f", allSql]
       })),
-      teardown
+      ...untimed("psql -1")
     }),
     ctx.processSide("drizzle migrate", ctx.node, ["scripts/bench/drizzle-migrate.mjs"], {
       setup: fresh((url) => ({ env: ctx.childEnv({ DATABASE_URL: url, BENCH_MIGRATIONS_DIR: drizzle }) })),
-      teardown
+      ...untimed("drizzle migrate()")
     }),
     ctx.processSide("@effect/sql PgMigrator", ctx.node, ["scripts/bench/effect-sql-migrate.mjs"], {
       setup: fresh((url) => ({ env: ctx.childEnv({ DATABASE_URL: url, BENCH_MIGRATIONS_DIR: plain }) })),
-      teardown
+      ...untimed("@effect/sql PgMigrator")
     })
   ]
-
-  // One untimed run of each side, then check it really created all 200 tables (fails loudly otherwise).
-  for (const s of sides) {
-    const state = await s.setup()
-    try {
-      await s.fn(state)
-      const n = await countTables(state.db.url)
-      if (n !== COUNT) throw new Error(`bench setup: ${s.name} left ${n} tables t_* in an empty database, expected ${COUNT}`)
-    } finally {
-      await s.teardown(state)
-    }
-  }
 
   const [dbkit, psql, drizzleM, effectM] = await ctx.compare(sides, { runs })
   const operation = `migrate ${COUNT} (server)`

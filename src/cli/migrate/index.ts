@@ -57,10 +57,9 @@ export const migrate = Command.make(
       } else {
         yield* Console.log(`${result.applied.length} applied in ${duration(total)} (${result.upToDate} were already applied)`)
       }
-    })
+    }).pipe(Effect.provide(MigratorLive)) // here, not Command.provide: that would wrap the subcommands too
 ).pipe(
   Command.withDescription("Apply pending migrations from the migrations folder (DBKIT_MIGRATIONS_DIR, default ./migrations)"),
-  Command.provide(MigratorLive),
   // Each subcommand builds only what it needs (`new` never opens a database).
   Command.withSubcommands([
     status.pipe(Command.provide(MigratorLive)),
