@@ -1,11 +1,37 @@
 #!/usr/bin/env node
-// The dbkit command: runs the bundled CLI built on install (`pnpm build` rebuilds it).
-import { existsSync } from "node:fs"
+// The dbkit command: runs the bundled CLI (dist/cli.cjs, built on install; `pnpm build` rebuilds
+// it) through vm.Script with V8's code cache, so a command does not pay to compile the bundle
+// on every start. The cache is written at exit when missing or stale; a read-only install just
+// runs without one.
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs"
+import Module, { createRequire } from "node:module"
+import { dirname } from "node:path"
 import { fileURLToPath } from "node:url"
+import { Script } from "node:vm"
 
-const cli = new URL("../dist/cli.mjs", import.meta.url)
-if (!existsSync(fileURLToPath(cli))) {
-  console.error("dbkit: dist/cli.mjs is missing; run `pnpm build` (it runs on `pnpm install`)")
+const file = fileURLToPath(new URL("../dist/cli.cjs", import.meta.url))
+if (!existsSync(file)) {
+  console.error("dbkit: dist/cli.cjs is missing; run `pnpm build` (it runs on `pnpm install`)")
   process.exit(1)
 }
-await import(cli.href)
+const cacheFile = `${file}.cache`
+let cachedData
+try {
+  cachedData = readFileSync(cacheFile)
+} catch {
+  // first run after a build
+}
+const script = new Script(Module.wrap(readFileSync(file, "utf8")), { filename: file, cachedData })
+if (cachedData === undefined || script.cachedDataRejected) {
+  process.once("exit", () => {
+    try {
+      const temp = `${cacheFile}.${process.pid}`
+      writeFileSync(temp, script.createCachedData())
+      renameSync(temp, cacheFile)
+    } catch {
+      // read-only install: run uncached
+    }
+  })
+}
+const module = { exports: {} }
+script.runInThisContext()(module.exports, createRequire(file), module, file, dirname(file))

@@ -1,13 +1,13 @@
 #!/usr/bin/env node
 // The entrypoint behind the pnpm scripts (`pnpm effect:migrate-db` → `node scripts/run.mjs migrate`).
-// It rebuilds the bundled CLI when src/ is newer than dist/cli.mjs (after a pull without a
+// It rebuilds the bundled CLI when src/ is newer than dist/cli.cjs (after a pull without a
 // reinstall), then runs it, so the scripts never run stale code and never pay for tsx.
 import { execFileSync } from "node:child_process"
 import { existsSync, readdirSync, statSync } from "node:fs"
 import { fileURLToPath } from "node:url"
 
 const root = fileURLToPath(new URL("..", import.meta.url))
-const cli = `${root}dist/cli.mjs`
+const cli = `${root}dist/cli.cjs`
 
 const newest = (dir) => {
   let latest = 0
@@ -21,4 +21,4 @@ const newest = (dir) => {
 if (!existsSync(cli) || (existsSync(`${root}src`) && newest(`${root}src`) > statSync(cli).mtimeMs)) {
   execFileSync(process.execPath, [`${root}scripts/build.mjs`], { stdio: "inherit", cwd: root })
 }
-await import(new URL("../dist/cli.mjs", import.meta.url).href)
+await import(new URL("../bin/dbkit.mjs", import.meta.url).href)
