@@ -4,7 +4,7 @@
 //   pnpm bench --json           rows as JSON on stdout
 //   pnpm bench --runs N         measured runs per side (default 7, plus 1 warmup)
 //   pnpm bench --only X         only row files whose name contains X (e.g. --only startup)
-//   pnpm bench --build          rebuild dist/cli.mjs first (otherwise built only when missing)
+//   pnpm bench --build          rebuild the CLI bundle first (otherwise built only when missing)
 //
 // A row file exports `async function rows(ctx)` returning an array of row(...) results. ctx:
 //   measure, measureProcess, runProcess, row  (see harness.mjs)
@@ -19,7 +19,7 @@
 //   node                                      the node binary running the bench
 //   repoRoot, log(msg)
 // The server is BENCH_ADMIN_URL (default postgres://root@127.0.0.1:5432/postgres); scratch databases live there.
-import { existsSync, mkdtempSync, readdirSync, rmSync } from "node:fs"
+import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { dirname, join, resolve } from "node:path"
 import { fileURLToPath, pathToFileURL } from "node:url"
@@ -145,9 +145,11 @@ for (const sig of ["SIGINT", "SIGTERM"]) {
 
 const main = async () => {
   const opts = parseArgs(process.argv.slice(2))
-  const cli = join(repoRoot, "dist", "cli.mjs")
+  // The bundle bin/dbkit.mjs runs (dist/cli.mjs or dist/cli.cjs, whichever it names).
+  const bundle = /\.\.\/(dist\/cli\.[cm]?js)/.exec(readFileSync(join(repoRoot, "bin", "dbkit.mjs"), "utf8"))?.[1]
+  const cli = join(repoRoot, bundle ?? "dist/cli.mjs")
   if (opts.build || !existsSync(cli)) {
-    log(opts.build ? "building (pnpm build)" : "dist/cli.mjs missing: building (pnpm build)")
+    log(opts.build ? "building (pnpm build)" : `${bundle ?? "dist/cli.mjs"} missing: building (pnpm build)`)
     await runProcess("pnpm", ["build"], { cwd: repoRoot, env: process.env })
   }
 
