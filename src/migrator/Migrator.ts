@@ -11,6 +11,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
@@ -219,6 +220,7 @@ const make = (options: MigratorOptions) =>
     const key = History.lockKey(table)
     const target = options.schema ? `${database.target} (schema ${options.schema})` : database.target
     const pool: History.Session = (text, params = []) => sql.unsafe(text, params)
+    const retrySchedule = Schedule.exponential("250 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(retries)))
 
     /** Polls for the advisory lock until `lockWait`; the lock is released with the scope. */
     const lock = (run: History.Session, onEvent: OnEvent) =>
@@ -314,10 +316,7 @@ const make = (options: MigratorOptions) =>
             )
             : Effect.void
         ),
-        Effect.retry({
-          schedule: Schedule.exponential("250 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(retries))),
-          while: isLockTimeout
-        })
+        Effect.retry({ schedule: retrySchedule, while: isLockTimeout })
       )
     }
 
@@ -338,19 +337,84 @@ const make = (options: MigratorOptions) =>
         return Date.now() - started
       })
 
-    const apply = (locked: Locked, migration: Migration, onEvent: OnEvent) =>
-      migration.transactional
-        ? inTransaction(
-          locked.run,
-          migration.name,
-          onEvent,
-          Effect.gen(function*() {
-            const started = Date.now()
-            yield* runBody(locked.run, locked.conn, migration, migration.up, migration.file)
-            yield* History.recordApplied(locked.run, table, migration.name, migration.checksum, Date.now() - started)
-          })
+    /**
+     * A transactional SQL migration as one simple-protocol message — BEGIN, timeouts, its
+     * statements, its history row, COMMIT — so applying it costs one round trip. When the
+     * message fails, the transaction is rolled back and the statements are replayed one by one
+     * in a transaction that is always rolled back, to name the statement that fails. Lock and
+     * statement timeouts are not replayed (they would only wait again); they are retried.
+     */
+    const applyInOneMessage = (
+      state: Locked,
+      migration: Migration,
+      statements: ReadonlyArray<string>,
+      flush: boolean
+    ) =>
+      Effect.gen(function*() {
+        const started = Date.now()
+        const text = [
+          "BEGIN",
+          timeouts(true),
+          // Only the run's last commit waits for the WAL flush; flushing it flushes every earlier
+          // one, so a finished run is as durable as with synchronous commits throughout, and a
+          // crash mid-run loses whole later migrations (they run again), never part of one.
+          ...(flush ? [] : ["SET LOCAL synchronous_commit = off"]),
+          ...statements,
+          History.recordAppliedText(table, migration.name, migration.checksum),
+          "COMMIT"
+        ].join("\n;\n") // a newline first: a statement may end in a line comment
+        const outcome = yield* Effect.exit(state.run(text))
+        if (outcome._tag === "Success") return Date.now() - started
+        yield* Effect.ignore(state.run("ROLLBACK"))
+        const error = Option.getOrUndefined(Cause.failureOption(outcome.cause))
+        const code = isSqlError(error) ? serverError(error).code : undefined
+        if (code === "55P03" || code === "57014" || error === undefined) {
+          return yield* Effect.failCause(Cause.map(outcome.cause, (e) => failure(migration, migration.file, 0, statements.length, e)))
+        }
+        return yield* diagnose(state, migration, error)
+      })
+
+    /** Replays a failed migration statement by statement (always rolled back) to find the culprit. */
+    const diagnose = (state: Locked, migration: Migration, original: SqlError) =>
+      Effect.gen(function*() {
+        yield* state.run("BEGIN")
+        const replay = yield* Effect.exit(
+          state.run(timeouts(true)).pipe(
+            Effect.zipRight(runBody(state.run, state.conn, migration, migration.up, migration.file))
+          )
         )
-        : applyOutsideTransaction(locked.run, locked.conn, migration)
+        yield* Effect.ignore(state.run("ROLLBACK"))
+        if (replay._tag === "Failure") return yield* Effect.failCause(replay.cause)
+        return yield* failure(migration, migration.file, 0, migration.up._tag === "Sql" ? migration.up.statements.length : 1, original)
+      })
+
+    const apply = (locked: Locked, migration: Migration, onEvent: OnEvent, last: boolean) => {
+      if (!migration.transactional) return applyOutsideTransaction(locked.run, locked.conn, migration)
+      const up = migration.up
+      if (up._tag === "Sql") {
+        let attempt = 0
+        return applyInOneMessage(locked, migration, up.statements.map((s) => s.text), last).pipe(
+          Effect.tapError((error) =>
+            isLockTimeout(error) && ++attempt <= retries
+              ? onEvent({ _tag: "Retrying", name: migration.name, attempt, reason: "lock timeout" }).pipe(
+                Effect.zipRight(Effect.logWarning(`lock timeout in ${migration.name}; retrying (attempt ${attempt + 1})`))
+              )
+              : Effect.void
+          ),
+          Effect.retry({ schedule: retrySchedule, while: isLockTimeout })
+        )
+      }
+      return inTransaction(
+        locked.run,
+        migration.name,
+        onEvent,
+        Effect.gen(function*() {
+          const started = Date.now()
+          yield* runBody(locked.run, locked.conn, migration, up, migration.file)
+          yield* History.recordApplied(locked.run, table, migration.name, migration.checksum, Date.now() - started)
+        })
+      )
+    }
 
     /** A failed or interrupted non-transactional migration blocks everything until repair. */
     const ensureNotBlocked = (status: MigrationStatus) => {
@@ -411,7 +475,7 @@ const make = (options: MigratorOptions) =>
           const applied: Array<{ name: string; durationMs: number }> = []
           for (const [index, migration] of pending.entries()) {
             yield* onEvent({ _tag: "Applying", name: migration.name, index: index + 1, total: pending.length })
-            const durationMs = yield* apply(state, migration, onEvent)
+            const durationMs = yield* apply(state, migration, onEvent, index === pending.length - 1)
             applied.push({ name: migration.name, durationMs })
             yield* onEvent({ _tag: "Applied", name: migration.name, durationMs })
           }

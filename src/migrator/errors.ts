@@ -18,7 +18,7 @@ export class MigrationSourceError extends Data.TaggedError("MigrationSourceError
 export class MigrationFailed extends Data.TaggedError("MigrationFailed")<{
   readonly migration: string
   readonly file: string
-  /** 1-based index of the failing statement, and how many the migration has. */
+  /** 1-based index of the failing statement (0 when not known, e.g. a timeout), and how many the migration has. */
   readonly statement: number
   readonly statements: number
   readonly serverMessage: string
@@ -35,7 +35,8 @@ export class MigrationFailed extends Data.TaggedError("MigrationFailed")<{
     const after = this.transactional
       ? "it was rolled back; fix it and run migrate again"
       : "it ran outside a transaction and is recorded as failed; fix the database by hand, then run `dbkit migrate repair`"
-    return `migration ${this.migration} (${this.file}) failed at statement ${this.statement} of ${this.statements}${where}: ${this.serverMessage}${code}${
+    const at = this.statement > 0 ? ` at statement ${this.statement} of ${this.statements}` : ""
+    return `migration ${this.migration} (${this.file}) failed${at}${where}: ${this.serverMessage}${code}${
       this.detail ? ` (${this.detail})` : ""
     } — ${after}`
   }

@@ -177,3 +177,16 @@ export const effectSqlHistory = (run: Session) =>
         )
         : Effect.succeed([] as Array<{ id: number; name: string; createdAt: string }>)
   )
+
+/** A string literal that is safe whatever standard_conforming_strings says. */
+export const literal = (value: string): string => `E'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`
+
+/**
+ * The history row as SQL text, for the one-message fast path: the duration is measured by the
+ * server from the transaction's start (`now()`), so it can be sent with the migration itself.
+ */
+export const recordAppliedText = (t: HistoryTable, name: string, sum: string): string =>
+  `INSERT INTO ${qualified(t)} (name, checksum, status, duration_ms, applied_by)
+   VALUES (${literal(name)}, ${literal(sum)}, 'applied', (extract(epoch FROM clock_timestamp() - now()) * 1000)::int, ${
+    literal(appliedBy())
+  })`
