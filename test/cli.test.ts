@@ -165,7 +165,7 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
       const killed = yield* Effect.promise(() => createScratchDatabase("dbkit_kill"))
       const dir = writeFolder({
         "001_first.sql": "CREATE TABLE first (x int);",
-        "002_slow.sql": "CREATE TABLE slow (x int);\nINSERT INTO slow VALUES (1);\nSELECT pg_sleep(1.5);"
+        "002_slow.sql": "CREATE TABLE slow (x int);\nINSERT INTO slow VALUES (1);\nSELECT pg_sleep(3);"
       })
       const env = { ...process.env, CI: "true", DATABASE_URL: killed.url, DBKIT_MIGRATIONS_DIR: dir }
       const child = spawn(process.execPath, [path.resolve(import.meta.dirname, "../bin/dbkit.mjs"), "migrate"], { env, stdio: "pipe" })
@@ -189,13 +189,17 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
           await client.end()
         }
       })
+      // Nothing of 002 is visible: not its table, not its history row.
       const history = yield* query("SELECT name FROM dbkit.migrations ORDER BY id")
       expect(history.map((r) => r.name)).toEqual(["001_first"])
       expect((yield* query("SELECT to_regclass('public.slow') IS NULL AS gone"))[0].gone).toBe(true)
+      // The server notices the dead client (client_connection_check_interval) and rolls 002
+      // back; the next run waits for the lock to go and applies it, exactly once.
       const rerun = yield* Effect.promise(() => runCli(["migrate"], { DATABASE_URL: killed.url, DBKIT_MIGRATIONS_DIR: dir }))
       expect(rerun.code).toBe(0)
       expect(rerun.stdout).toContain("✓ 002_slow")
       expect((yield* query("SELECT count(*)::int AS n FROM slow"))[0].n).toBe(1)
+      expect((yield* query("SELECT count(*)::int AS n FROM dbkit.migrations"))[0].n).toBe(2)
       yield* Effect.promise(() => dropScratchDatabase(killed.name))
     }), 60_000)
 })

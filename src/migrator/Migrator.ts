@@ -251,6 +251,15 @@ const make = (options: MigratorOptions) =>
           const migrations = yield* options.source
           const conn = yield* sql.reserve
           const run = History.session(conn)
+          // A killed migrator should abort its migration, not leave the server to finish (and
+          // commit) a message nobody is waiting for: PostgreSQL 14+ checks the client while a
+          // statement runs. Elsewhere (older servers, the embedded database) this is skipped.
+          if (database.kind === "server") {
+            yield* Effect.acquireRelease(
+              Effect.ignore(run("SET client_connection_check_interval = 1000")),
+              () => Effect.ignore(run("RESET client_connection_check_interval"))
+            )
+          }
           if (options.schema) {
             const schema = History.quoteIdent(options.schema)
             yield* Effect.acquireRelease(
