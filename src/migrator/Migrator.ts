@@ -298,36 +298,42 @@ const make = (options: MigratorOptions) =>
         }
       })
 
-    /** `work` in its own transaction with timeouts set, retried on lock timeouts. */
-    const inTransaction = (
-      run: History.Session,
-      name: string,
-      onEvent: OnEvent,
-      work: Effect.Effect<void, MigrationFailed | SqlError>
-    ) => {
-      let attempt = 0
-      const once = Effect.gen(function*() {
-        attempt++
-        const started = Date.now()
-        yield* run("BEGIN")
-        const outcome = yield* Effect.exit(run(timeouts(true)).pipe(Effect.zipRight(work), Effect.zipRight(run("COMMIT"))))
-        if (outcome._tag === "Failure") {
-          yield* Effect.ignore(run("ROLLBACK"))
-          return yield* Effect.failCause(outcome.cause)
-        }
-        return Date.now() - started
-      })
-      return once.pipe(
+    /** Retries `attempt` after lock timeouts, with jittered backoff, announcing each retry. */
+    const retryingLockTimeouts = <A, E>(name: string, onEvent: OnEvent, attempt: Effect.Effect<A, E>) => {
+      let attempts = 0
+      return attempt.pipe(
         Effect.tapError((error) =>
-          isLockTimeout(error) && attempt <= retries
-            ? onEvent({ _tag: "Retrying", name, attempt, reason: "lock timeout" }).pipe(
-              Effect.zipRight(Effect.logWarning(`lock timeout in ${name}; retrying (attempt ${attempt + 1})`))
+          isLockTimeout(error) && ++attempts <= retries
+            ? onEvent({ _tag: "Retrying", name, attempt: attempts, reason: "lock timeout" }).pipe(
+              Effect.zipRight(Effect.logWarning(`lock timeout in ${name}; retrying (attempt ${attempts + 1})`))
             )
             : Effect.void
         ),
         Effect.retry({ schedule: retrySchedule, while: isLockTimeout })
       )
     }
+
+    /** `work` in its own transaction with timeouts set, retried on lock timeouts. */
+    const inTransaction = (
+      run: History.Session,
+      name: string,
+      onEvent: OnEvent,
+      work: Effect.Effect<void, MigrationFailed | SqlError>
+    ) =>
+      retryingLockTimeouts(
+        name,
+        onEvent,
+        Effect.gen(function*() {
+          const started = Date.now()
+          yield* run("BEGIN")
+          const outcome = yield* Effect.exit(run(timeouts(true)).pipe(Effect.zipRight(work), Effect.zipRight(run("COMMIT"))))
+          if (outcome._tag === "Failure") {
+            yield* Effect.ignore(run("ROLLBACK"))
+            return yield* Effect.failCause(outcome.cause)
+          }
+          return Date.now() - started
+        })
+      )
 
     const applyOutsideTransaction = (run: History.Session, conn: Connection, migration: Migration) =>
       Effect.gen(function*() {
@@ -401,17 +407,8 @@ const make = (options: MigratorOptions) =>
       if (!migration.transactional) return applyOutsideTransaction(locked.run, locked.conn, migration)
       const up = migration.up
       if (up._tag === "Sql") {
-        let attempt = 0
-        return applyInOneMessage(locked, migration, up.statements.map((s) => s.text), last).pipe(
-          Effect.tapError((error) =>
-            isLockTimeout(error) && ++attempt <= retries
-              ? onEvent({ _tag: "Retrying", name: migration.name, attempt, reason: "lock timeout" }).pipe(
-                Effect.zipRight(Effect.logWarning(`lock timeout in ${migration.name}; retrying (attempt ${attempt + 1})`))
-              )
-              : Effect.void
-          ),
-          Effect.retry({ schedule: retrySchedule, while: isLockTimeout })
-        )
+        const statements = up.statements.map((s) => s.text)
+        return retryingLockTimeouts(migration.name, onEvent, applyInOneMessage(locked, migration, statements, last))
       }
       return inTransaction(
         locked.run,

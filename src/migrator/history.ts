@@ -152,30 +152,29 @@ export const recordAssumed = (
     [name, sum, appliedAt ? appliedAt.toISOString() : null, by]
   )
 
+/** Rows of `query` when the table `regclass` exists, else none. */
+const ifTableExists = <A>(run: Session, regclass: string, query: string, row: (r: any) => A) =>
+  Effect.flatMap(
+    run(`SELECT to_regclass($1) IS NOT NULL AS "exists"`, [regclass]),
+    (rows) => (rows[0]?.exists === true ? Effect.map(run(query), (rows) => rows.map(row)) : Effect.succeed([] as Array<A>))
+  )
+
 /** drizzle-orm's migrator history, if this database has one: sha256 of each file and its journal time. */
 export const drizzleHistory = (run: Session) =>
-  Effect.flatMap(
-    run(`SELECT to_regclass('drizzle.__drizzle_migrations') IS NOT NULL AS "exists"`),
-    (rows) =>
-      rows[0]?.exists === true
-        ? Effect.map(
-          run(`SELECT hash, created_at::text AS created_at FROM drizzle.__drizzle_migrations ORDER BY id`),
-          (rows) => rows.map((r) => ({ hash: String(r.hash), createdAt: Number(r.created_at) }))
-        )
-        : Effect.succeed([] as Array<{ hash: string; createdAt: number }>)
+  ifTableExists(
+    run,
+    "drizzle.__drizzle_migrations",
+    `SELECT hash, created_at::text AS created_at FROM drizzle.__drizzle_migrations ORDER BY id`,
+    (r) => ({ hash: String(r.hash), createdAt: Number(r.created_at) })
   )
 
 /** @effect/sql's migrator history (`effect_sql_migrations` on the search_path), if any. */
 export const effectSqlHistory = (run: Session) =>
-  Effect.flatMap(
-    run(`SELECT to_regclass('effect_sql_migrations') IS NOT NULL AS "exists"`),
-    (rows) =>
-      rows[0]?.exists === true
-        ? Effect.map(
-          run(`SELECT migration_id, name, created_at::text AS created_at FROM effect_sql_migrations ORDER BY migration_id`),
-          (rows) => rows.map((r) => ({ id: Number(r.migration_id), name: String(r.name), createdAt: String(r.created_at) }))
-        )
-        : Effect.succeed([] as Array<{ id: number; name: string; createdAt: string }>)
+  ifTableExists(
+    run,
+    "effect_sql_migrations",
+    `SELECT migration_id, name, created_at::text AS created_at FROM effect_sql_migrations ORDER BY migration_id`,
+    (r) => ({ id: Number(r.migration_id), name: String(r.name), createdAt: String(r.created_at) })
   )
 
 /** A string literal that is safe whatever standard_conforming_strings says. */
