@@ -384,6 +384,21 @@ describe.skipIf(!serverOnly)("Migrator locking on the server", () => {
         expect(status.applied).toHaveLength(2)
       }))
 
+    it.effect("migrators racing on a schema that does not exist yet all succeed, applying each migration once", () =>
+      Effect.gen(function*() {
+        const dir = writeFolder({ "001_a.sql": "CREATE TABLE a (x int);", "002_b.sql": "INSERT INTO a VALUES (1);" })
+        // The window (creating the schema) is short: race several fresh schemas, five racers each.
+        for (let round = 0; round < 8; round++) {
+          const schema = freshSchema()
+          const results = yield* Effect.all(
+            Array.from({ length: 5 }, () => withMigrator(dir, schema, (m) => m.migrate())),
+            { concurrency: "unbounded" }
+          )
+          expect(results.map((r) => r.applied.length).sort()).toEqual([0, 0, 0, 0, 2])
+          expect(yield* count(`${schema}.a`)).toBe(1)
+        }
+      }))
+
     it.effect("a migrator that cannot get the lock in time fails naming the holder", () =>
       Effect.gen(function*() {
         const schema = freshSchema()

@@ -260,6 +260,9 @@ const make = (options: MigratorOptions) =>
               () => Effect.ignore(run("RESET client_connection_check_interval"))
             )
           }
+          // The lock comes before anything is created: CREATE … IF NOT EXISTS is not safe
+          // against a concurrent run doing the same.
+          yield* lock(run, onEvent)
           if (options.schema) {
             const schema = History.quoteIdent(options.schema)
             yield* Effect.acquireRelease(
@@ -267,7 +270,6 @@ const make = (options: MigratorOptions) =>
               () => Effect.ignore(run(`RESET search_path`))
             )
           }
-          yield* lock(run, onEvent)
           yield* History.ensureTable(run, table)
           const history = yield* History.readHistory(run, table)
           return yield* use({ run, conn, migrations, history, status: compare(migrations, history) })
