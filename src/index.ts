@@ -48,3 +48,12 @@ export type {
 export * as MigrationSource from "./migrator/source.js"
 export type { CodeMigration, Migration } from "./migrator/source.js"
 export * from "./migrator/errors.js"
+
+import * as SeederModule from "./seeder/Seeder.js"
+
+/** Seeds: reference data everywhere, deterministic generated data outside production. */
+export const Seeder = Object.assign(SeederModule.Seeder, { layer: SeederModule.layer, make: SeederModule.make })
+export type { Profile, Seed, SeedContext, SeedEvent, SeedListing, SeedOptions, SeedResult } from "./seeder/Seeder.js"
+export * from "./seeder/errors.js"
+export * as Random from "./seeder/random.js"
+export { BulkInsertFailed, copyRows, type CopyOptions, type CopyValue } from "./Bulk.js"

@@ -18,6 +18,17 @@ import * as Stream from "effect/Stream"
 
 type RowTransform = (<A extends object>(rows: ReadonlyArray<A>) => ReadonlyArray<A>) | undefined
 
+/** The embedded connection's COPY FROM '/dev/blob' (PGlite takes the data as a Blob). */
+export interface CopyCapable {
+  readonly copyFromBlob: (statement: string, blob: Blob) => Effect.Effect<void, SqlError>
+}
+
+/** The connection's blob COPY, when it is an embedded connection. */
+export const copyCapable = (conn: Connection): CopyCapable["copyFromBlob"] | undefined => {
+  const copy = (conn as Partial<CopyCapable>).copyFromBlob
+  return typeof copy === "function" ? copy : undefined
+}
+
 const rowsOf = (results: ReadonlyArray<Results>): ReadonlyArray<any> =>
   results.length === 1 ? results[0]!.rows : results.map((result) => result.rows)
 
@@ -34,7 +45,9 @@ export const make = (pg: PGlite): Effect.Effect<SqlClient.SqlClient, never, Reac
         ? Effect.map(attempt("Failed to execute statement", () => pg.exec(sql)), rowsOf)
         : Effect.map(attempt("Failed to execute statement", () => pg.query(sql, params as Array<unknown>)), (r) => r.rows)
 
-    const connection: Connection = {
+    const connection: Connection & CopyCapable = {
+      copyFromBlob: (statement, blob) =>
+        Effect.asVoid(attempt("Failed to execute statement", () => pg.query(statement, [], { blob }))),
       execute: (sql, params, transformRows: RowTransform) =>
         Effect.map(run(sql, params), (rows) => (transformRows ? transformRows(rows) : rows)),
       executeRaw: (sql, params) =>

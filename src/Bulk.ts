@@ -1,0 +1,181 @@
+/**
+ * Bulk insert by COPY, on the connection of the caller's transaction, so a seed (or anything
+ * else) that fails rolls its rows back with everything else it did.
+ *
+ * Rows come from a (lazy) iterable and are written as CSV in batches: memory stays bounded by the
+ * batch, whatever the row count. On the server one COPY … FROM STDIN stream takes all batches
+ * (the server ingests while the next batch is generated); on the embedded database each batch is
+ * a COPY … FROM '/dev/blob'. A failure names the table and the batch that held the bad row.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { Connection } from "@effect/sql/SqlConnection"
+import { SqlError } from "@effect/sql/SqlError"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import type { Writable } from "node:stream"
+import { from as copyFrom } from "pg-copy-streams"
+import { copyCapable } from "./embedded/PgliteClient.js"
+
+/** What a column value may be. */
+export type CopyValue = string | number | bigint | boolean | Date | null | undefined
+
+/** A bulk insert failed; the batch (1-based) held the row the server refused. */
+export class BulkInsertFailed extends Data.TaggedError("BulkInsertFailed")<{
+  readonly table: string
+  readonly batch: number
+  readonly batchSize: number
+  readonly serverMessage: string
+  readonly code: string | undefined
+}> {
+  override get message() {
+    return `bulk insert into ${this.table} failed in batch ${this.batch} (rows ${(this.batch - 1) * this.batchSize + 1}–${
+      this.batch * this.batchSize
+    }): ${this.serverMessage}${this.code ? ` [${this.code}]` : ""}`
+  }
+}
+
+export interface CopyOptions {
+  /** Rows per batch (default 10,000). */
+  readonly batchSize?: number
+  /** Called after each batch with the rows written so far. */
+  readonly onProgress?: (rows: number) => void
+}
+
+const quoteIdent = (name: string) => name.split(".").map((part) => `"${part.replace(/"/g, "\"\"")}"`).join(".")
+
+const csvField = (value: CopyValue): string => {
+  if (value === null || value === undefined) return ""
+  if (typeof value === "number" || typeof value === "bigint") return String(value)
+  if (typeof value === "boolean") return value ? "t" : "f"
+  const text = value instanceof Date ? value.toISOString() : value
+  // Quote when needed; an empty string must be quoted or COPY reads it as NULL.
+  return text === "" || /[",\n\r]/.test(text) ? `"${text.replace(/"/g, "\"\"")}"` : text
+}
+
+/** The rows of one batch as CSV text, or undefined when the iterator is exhausted. */
+const nextBatch = (rows: Iterator<ReadonlyArray<CopyValue>>, size: number): { text: string; count: number } | undefined => {
+  const lines: Array<string> = []
+  for (let i = 0; i < size; i++) {
+    const step = rows.next()
+    if (step.done) break
+    const row = step.value
+    let line = csvField(row[0])
+    for (let c = 1; c < row.length; c++) line += "," + csvField(row[c])
+    lines.push(line)
+  }
+  return lines.length === 0 ? undefined : { text: lines.join("\n") + "\n", count: lines.length }
+}
+
+const serverFields = (cause: unknown) => {
+  const c = (cause ?? {}) as { message?: unknown; code?: unknown; where?: unknown }
+  return {
+    message: typeof c.message === "string" ? c.message : String(cause),
+    code: typeof c.code === "string" ? c.code : undefined,
+    line: typeof c.where === "string" ? Number(/line (\d+)/.exec(c.where)?.[1] ?? Number.NaN) : Number.NaN
+  }
+}
+
+/** pg's client inside @effect/sql-pg's reserved connection. */
+interface PgQueryable {
+  readonly query: (stream: Writable) => Writable
+}
+const pgClientOf = (conn: Connection): PgQueryable | undefined => {
+  const client = (conn as { pg?: unknown }).pg
+  return client && typeof (client as PgQueryable).query === "function" ? (client as PgQueryable) : undefined
+}
+
+const write = (stream: Writable, chunk: string) =>
+  Effect.async<void>((resume) => {
+    if (stream.write(chunk)) resume(Effect.void)
+    else stream.once("drain", () => resume(Effect.void))
+  })
+
+/** One COPY FROM STDIN stream for every batch (server). */
+const copyToServer = (client: PgQueryable, statement: string, rows: Iterator<ReadonlyArray<CopyValue>>, table: string, size: number, onProgress?: (n: number) => void) =>
+  Effect.async<number, BulkInsertFailed>((resume) => {
+    const stream = client.query(copyFrom(statement))
+    let written = 0
+    let failed = false
+    stream.on("error", (cause) => {
+      failed = true
+      const server = serverFields(cause)
+      const batch = Number.isFinite(server.line) ? Math.ceil(server.line / size) : Math.max(1, Math.ceil(written / size))
+      resume(Effect.fail(new BulkInsertFailed({ table, batch, batchSize: size, serverMessage: server.message, code: server.code })))
+    })
+    stream.on("finish", () => {
+      if (!failed) resume(Effect.succeed(written))
+    })
+    const pump = (): void => {
+      while (!failed) {
+        const batch = nextBatch(rows, size)
+        if (batch === undefined) {
+          stream.end()
+          return
+        }
+        written += batch.count
+        onProgress?.(written)
+        if (!stream.write(batch.text)) {
+          stream.once("drain", pump)
+          return
+        }
+      }
+    }
+    pump()
+  })
+
+/** One COPY FROM '/dev/blob' per batch (embedded). */
+const copyToEmbedded = (
+  copy: (statement: string, blob: Blob) => Effect.Effect<void, SqlError>,
+  statement: string,
+  rows: Iterator<ReadonlyArray<CopyValue>>,
+  table: string,
+  size: number,
+  onProgress?: (n: number) => void
+) =>
+  Effect.gen(function*() {
+    let written = 0
+    for (let batchNumber = 1;; batchNumber++) {
+      const batch = nextBatch(rows, size)
+      if (batch === undefined) return written
+      yield* copy(statement, new Blob([batch.text])).pipe(
+        Effect.mapError((error) => {
+          const server = serverFields(error.cause)
+          return new BulkInsertFailed({ table, batch: batchNumber, batchSize: size, serverMessage: server.message, code: server.code })
+        })
+      )
+      written += batch.count
+      onProgress?.(written)
+    }
+  })
+
+/**
+ * Inserts `rows` into `table` (`columns` in order) with COPY, in the current transaction (or a
+ * new one when there is none). Returns the number of rows written.
+ */
+export const copyRows = (
+  table: string,
+  columns: ReadonlyArray<string>,
+  rows: Iterable<ReadonlyArray<CopyValue>>,
+  options: CopyOptions = {}
+): Effect.Effect<number, BulkInsertFailed | SqlError, SqlClient.SqlClient> =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const size = Math.max(1, options.batchSize ?? 10_000)
+    const target = `${quoteIdent(table)} (${columns.map(quoteIdent).join(", ")})`
+    const run = Effect.gen(function*() {
+      const [conn] = Option.getOrThrow(yield* Effect.serviceOption(SqlClient.TransactionConnection))
+      const iterator = rows[Symbol.iterator]()
+      const client = pgClientOf(conn)
+      if (client) {
+        return yield* copyToServer(client, `COPY ${target} FROM STDIN WITH (FORMAT csv)`, iterator, table, size, options.onProgress)
+      }
+      const embedded = copyCapable(conn)
+      if (embedded) {
+        return yield* copyToEmbedded(embedded, `COPY ${target} FROM '/dev/blob' WITH (FORMAT csv)`, iterator, table, size, options.onProgress)
+      }
+      return yield* new SqlError({ message: "bulk insert: this connection supports no COPY", cause: undefined })
+    })
+    const inTransaction = Option.isSome(yield* Effect.serviceOption(SqlClient.TransactionConnection))
+    return yield* (inTransaction ? run : sql.withTransaction(run))
+  })

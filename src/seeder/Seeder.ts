@@ -1,0 +1,346 @@
+/**
+ * Seeder: runs declared seeds — production-safe reference data and deterministic generated data.
+ *
+ * Seeds run in dependency order, each in its own transaction: a failing seed is rolled back
+ * whole and the seeds that depend on it do not run. Run-once seeds are recorded in `dbkit.seeds`
+ * and skipped afterwards; reference seeds are idempotent upserts that run every time. Generated
+ * data draws from a `Random` seeded by `--seed` and the seed's name, so the same number gives the
+ * same bytes on every run and on both databases.
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import { type BulkInsertFailed, copyRows, type CopyOptions, type CopyValue } from "../Bulk.js"
+import { DbConfig, type Environment } from "../Config.js"
+import { Database } from "../Database.js"
+import { Guard, type GuardError } from "../Guard.js"
+import {
+  type SeedCycle,
+  SeedFailed,
+  type SeedPlanError,
+  SeedRefusedInProduction,
+  UnknownSeed,
+  type UnknownSeedDependency
+} from "./errors.js"
+import { order } from "./graph.js"
+import * as Random from "./random.js"
+
+/** reference: safe everywhere, idempotent. development / test: generated, never in production. */
+export type Profile = "reference" | "development" | "test"
+
+/** What a running seed gets. */
+export interface SeedContext {
+  /** Deterministic for (`--seed`, this seed's name). */
+  readonly random: Random.Random
+  readonly seed: number
+  /** How much generated data: 1 is the default size. */
+  readonly scale: number
+  /** `--tenant SLUG`: seed only this organization. */
+  readonly tenant: Option.Option<string>
+  readonly environment: Environment
+  /** Bulk insert by COPY in this seed's transaction, reporting progress. */
+  readonly copy: (
+    table: string,
+    columns: ReadonlyArray<string>,
+    rows: Iterable<ReadonlyArray<CopyValue>>,
+    options?: CopyOptions
+  ) => Effect.Effect<number, BulkInsertFailed | SqlError, SqlClient.SqlClient>
+}
+
+/** A declared seed. */
+export interface Seed {
+  readonly name: string
+  readonly profile: Profile
+  readonly description?: string | undefined
+  readonly dependsOn?: ReadonlyArray<string> | undefined
+  /** Run once and record it (default: true for generated data, false for reference data). */
+  readonly once?: boolean | undefined
+  /** Tables it fills: `seed clean` deletes generated rows from them (children first). */
+  readonly tables?: ReadonlyArray<string> | undefined
+  /** Minimum row counts after it ran, checked by `seed validate`. */
+  readonly expects?: ((scale: number) => Readonly<Record<string, number>>) | undefined
+  readonly run: (context: SeedContext) => Effect.Effect<unknown, unknown, SqlClient.SqlClient>
+}
+
+/** Declares a seed (an identity function that checks the shape). */
+export const make = (seed: Seed): Seed => seed
+
+export interface SeedOptions {
+  /** Run only these seeds (no dependencies added). */
+  readonly only?: ReadonlyArray<string> | undefined
+  /** Which generated profile runs beside reference data (default from the environment). */
+  readonly profile?: Profile | undefined
+  readonly seed?: number | undefined
+  readonly scale?: number | undefined
+  readonly tenant?: string | undefined
+  /** Plan only: say what would run. */
+  readonly dryRun?: boolean | undefined
+  readonly onEvent?: ((event: SeedEvent) => Effect.Effect<void>) | undefined
+}
+
+export type SeedEvent =
+  | { readonly _tag: "Started"; readonly seed: string }
+  | { readonly _tag: "Progress"; readonly seed: string; readonly table: string; readonly rows: number }
+  | { readonly _tag: "Finished"; readonly seed: string; readonly result: SeedResult }
+
+export interface SeedResult {
+  readonly seed: string
+  readonly profile: Profile
+  readonly status: "ran" | "would run" | "already ran" | "not run: a dependency failed" | "failed"
+  readonly rows: number
+  readonly durationMs: number
+  readonly error?: string | undefined
+}
+
+export interface SeedListing {
+  readonly name: string
+  readonly profile: Profile
+  readonly dependsOn: ReadonlyArray<string>
+  readonly once: boolean
+  readonly description: string
+  readonly lastRun: Option.Option<{ readonly at: string; readonly rows: number; readonly seed: number; readonly scale: number }>
+}
+
+export interface ValidationProblem {
+  readonly seed: string
+  readonly table: string
+  readonly expected: number
+  readonly actual: number
+}
+
+/** The Seeder service. */
+export class Seeder extends Context.Tag("dbkit/Seeder")<Seeder, {
+  /** Runs the seeds for the environment (or options), in dependency order. */
+  readonly run: (options?: SeedOptions) => Effect.Effect<ReadonlyArray<SeedResult>, SeedPlanError | SeedFailed | SqlError>
+  /** The declared seeds and what has run. */
+  readonly list: Effect.Effect<ReadonlyArray<SeedListing>, UnknownSeedDependency | SeedCycle | SqlError>
+  /** Row counts against what each seed that ran declares. */
+  readonly validate: (options?: { readonly scale?: number | undefined }) => Effect.Effect<ReadonlyArray<ValidationProblem>, SqlError>
+  /** Deletes generated data (guarded: DB_SEED_CLEAN_CONFIRM / --yes) and forgets those runs. */
+  readonly clean: (options?: { readonly yes?: boolean | undefined }) => Effect.Effect<
+    { readonly tables: ReadonlyArray<{ readonly table: string; readonly rows: number }> },
+    GuardError | SqlError,
+    Guard
+  >
+}>() {}
+
+const onceOf = (seed: Seed) => seed.once ?? seed.profile !== "reference"
+
+/** The generated profile an environment gets by default. */
+const defaultProfile = (environment: Environment): Profile =>
+  environment === "test" ? "test" : environment === "development" ? "development" : "reference"
+
+const HISTORY = `CREATE SCHEMA IF NOT EXISTS dbkit;
+CREATE TABLE IF NOT EXISTS dbkit.seeds (
+  name text NOT NULL,
+  tenant text NOT NULL DEFAULT '',
+  profile text NOT NULL,
+  seed_number integer NOT NULL,
+  scale double precision NOT NULL,
+  rows bigint NOT NULL,
+  duration_ms integer NOT NULL,
+  ran_at timestamptz NOT NULL DEFAULT now(),
+  PRIMARY KEY (name, tenant)
+)`
+
+const errorText = (error: unknown): string => {
+  if (error instanceof Error) {
+    const cause = (error as { cause?: unknown }).cause
+    const detail = cause instanceof Error && cause.message !== error.message ? `: ${cause.message}` : ""
+    return `${error.message}${detail}`
+  }
+  return String(error)
+}
+
+const make_ = (seeds: ReadonlyArray<Seed>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const config = yield* DbConfig
+    const database = yield* Database
+
+    const ordered = Effect.suspend(() => Either.match(order(seeds), { onLeft: Effect.fail, onRight: Effect.succeed }))
+
+    const history = Effect.flatMap(
+      sql<{ exists: boolean }>`SELECT to_regclass('dbkit.seeds') IS NOT NULL AS "exists"`,
+      (rows) =>
+        rows[0]?.exists
+          ? sql<{ name: string; tenant: string; ranAt: string; rows: string; seedNumber: number; scale: number }>`
+              SELECT name, tenant, to_char(ran_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "ranAt",
+                     rows::text AS rows, seed_number AS "seedNumber", scale FROM dbkit.seeds`
+          : Effect.succeed([])
+    )
+
+    /** Which seeds this run covers, refusing generated data in production. */
+    const select = (options: SeedOptions) =>
+      Effect.gen(function*() {
+        const all = yield* ordered
+        if (options.only !== undefined) {
+          for (const name of options.only) {
+            if (!all.some((s) => s.name === name)) return yield* new UnknownSeed({ name, known: all.map((s) => s.name) })
+          }
+        }
+        const profile = options.profile ?? defaultProfile(config.environment)
+        const chosen = options.only !== undefined
+          ? all.filter((s) => options.only!.includes(s.name))
+          : all.filter((s) => s.profile === "reference" || s.profile === profile)
+        const generated = chosen.filter((s) => s.profile !== "reference")
+        if (config.environment === "production" && generated.length > 0) {
+          return yield* new SeedRefusedInProduction({ seeds: generated.map((s) => s.name) })
+        }
+        return chosen
+      })
+
+    const runOne = (seed: Seed, options: SeedOptions, seedNumber: number, scale: number) =>
+      Effect.gen(function*() {
+        const onEvent = options.onEvent ?? (() => Effect.void)
+        let rows = 0
+        const context: SeedContext = {
+          random: Random.make(seedNumber, seed.name),
+          seed: seedNumber,
+          scale,
+          tenant: Option.fromNullable(options.tenant),
+          environment: config.environment,
+          copy: (table, columns, data, copyOptions) =>
+            copyRows(table, columns, data, {
+              ...copyOptions,
+              onProgress: (n) => {
+                copyOptions?.onProgress?.(n)
+                Effect.runFork(onEvent({ _tag: "Progress", seed: seed.name, table, rows: rows + n }))
+              }
+            }).pipe(Effect.tap((n) => Effect.sync(() => void (rows += n))))
+        }
+        const started = Date.now()
+        yield* sql.withTransaction(
+          Effect.gen(function*() {
+            yield* Effect.provideService(seed.run(context), SqlClient.SqlClient, sql)
+            yield* sql`
+              INSERT INTO dbkit.seeds (name, tenant, profile, seed_number, scale, rows, duration_ms)
+              VALUES (${seed.name}, ${options.tenant ?? ""}, ${seed.profile}, ${seedNumber}, ${scale}, ${rows}, ${Date.now() - started})
+              ON CONFLICT (name, tenant) DO UPDATE SET profile = EXCLUDED.profile, seed_number = EXCLUDED.seed_number,
+                scale = EXCLUDED.scale, rows = EXCLUDED.rows, duration_ms = EXCLUDED.duration_ms, ran_at = now()`
+          })
+        )
+        return { rows, durationMs: Date.now() - started }
+      })
+
+    const run = (options: SeedOptions = {}) =>
+      Effect.gen(function*() {
+        const chosen = yield* select(options)
+        const seedNumber = options.seed ?? 1
+        const scale = options.scale ?? 1
+        const onEvent = options.onEvent ?? (() => Effect.void)
+        if (options.dryRun !== true) yield* sql.unsafe(HISTORY)
+        const ran = new Set((yield* history).filter((h) => h.tenant === (options.tenant ?? "")).map((h) => h.name))
+        const failed = new Set<string>()
+        const results: Array<SeedResult> = []
+        for (const seed of chosen) {
+          const base = { seed: seed.name, profile: seed.profile, rows: 0, durationMs: 0 }
+          let result: SeedResult
+          if (onceOf(seed) && ran.has(seed.name)) {
+            result = { ...base, status: "already ran" }
+          } else if ((seed.dependsOn ?? []).some((d) => failed.has(d))) {
+            failed.add(seed.name)
+            result = { ...base, status: "not run: a dependency failed" }
+          } else if (options.dryRun === true) {
+            result = { ...base, status: "would run" }
+          } else {
+            yield* onEvent({ _tag: "Started", seed: seed.name })
+            const outcome = yield* Effect.either(runOne(seed, options, seedNumber, scale))
+            if (Either.isRight(outcome)) {
+              result = { ...base, status: "ran", ...outcome.right }
+            } else {
+              failed.add(seed.name)
+              result = { ...base, status: "failed", error: errorText(outcome.left) }
+            }
+          }
+          results.push(result)
+          yield* onEvent({ _tag: "Finished", seed: seed.name, result })
+        }
+        const failures = results.filter((r) => r.status === "failed")
+        if (failures.length > 0) {
+          return yield* new SeedFailed({
+            failures: failures.map((f) => ({ seed: f.seed, message: f.error ?? "" })),
+            skipped: results.filter((r) => r.status === "not run: a dependency failed").map((r) => r.seed)
+          })
+        }
+        return results
+      })
+
+    const list = Effect.gen(function*() {
+      const all = yield* ordered
+      const recorded = yield* history
+      return all.map((seed): SeedListing => {
+        const last = recorded.find((h) => h.name === seed.name && h.tenant === "")
+        return {
+          name: seed.name,
+          profile: seed.profile,
+          dependsOn: seed.dependsOn ?? [],
+          once: onceOf(seed),
+          description: seed.description ?? "",
+          lastRun: last === undefined
+            ? Option.none()
+            : Option.some({ at: last.ranAt, rows: Number(last.rows), seed: last.seedNumber, scale: last.scale })
+        }
+      })
+    })
+
+    const validate = (options: { readonly scale?: number | undefined } = {}) =>
+      Effect.gen(function*() {
+        const recorded = yield* history
+        const problems: Array<ValidationProblem> = []
+        for (const seed of seeds) {
+          const last = recorded.find((h) => h.name === seed.name)
+          if (last === undefined || seed.expects === undefined) continue
+          for (const [table, expected] of Object.entries(seed.expects(options.scale ?? last.scale))) {
+            const rows = yield* sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteIdent(table)}`)
+            const actual = rows[0]?.n ?? 0
+            if (actual < expected) problems.push({ seed: seed.name, table, expected, actual })
+          }
+        }
+        return problems
+      })
+
+    const clean = (options: { readonly yes?: boolean | undefined } = {}) =>
+      Effect.gen(function*() {
+        const guard = yield* Guard
+        const generated = [...(Either.getOrElse(order(seeds), () => seeds))].filter((s) => s.profile !== "reference").reverse()
+        const tables = [...new Set(generated.flatMap((s) => s.tables ?? []))]
+        yield* guard.confirm({
+          action: `delete generated data from ${tables.join(", ") || "no tables"}`,
+          variable: "DB_SEED_CLEAN",
+          target: database.database,
+          yes: options.yes
+        })
+        return yield* sql.withTransaction(
+          Effect.gen(function*() {
+            const deleted: Array<{ table: string; rows: number }> = []
+            for (const table of tables) {
+              const rows = yield* sql.unsafe<{ n: number }>(
+                `WITH gone AS (DELETE FROM ${quoteIdent(table)} RETURNING 1) SELECT count(*)::int AS n FROM gone`
+              )
+              deleted.push({ table, rows: rows[0]?.n ?? 0 })
+            }
+            const exists = yield* sql<{ e: boolean }>`SELECT to_regclass('dbkit.seeds') IS NOT NULL AS e`
+            if (exists[0]?.e) {
+              yield* sql`DELETE FROM dbkit.seeds WHERE name IN ${sql.in(generated.map((s) => s.name))}`
+            }
+            return { tables: deleted }
+          })
+        )
+      })
+
+    return Seeder.of({ run, list, validate, clean })
+  })
+
+const quoteIdent = (name: string) => name.split(".").map((part) => `"${part.replace(/"/g, "\"\"")}"`).join(".")
+
+/** The Seeder over the given seeds. */
+export const layer = (options: { readonly seeds: ReadonlyArray<Seed> }): Layer.Layer<
+  Seeder,
+  never,
+  SqlClient.SqlClient | DbConfig | Database
+> => Layer.effect(Seeder, make_(options.seeds))
