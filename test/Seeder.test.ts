@@ -1,0 +1,195 @@
+// The Seeder's contract, with small seeds declared here, on both databases.
+import { describe, expect, it, layer } from "@effect/vitest"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Config from "../src/Config.js"
+import type { Environment } from "../src/Config.js"
+import * as Random from "../src/seeder/random.js"
+import { make, type Seed, Seeder, layer as seederLayer } from "../src/seeder/Seeder.js"
+import { backends } from "./support/databases.js"
+import { NonInteractiveGuard } from "./support/terminal.js"
+
+let counter = 0
+const fresh = () => `s${++counter}_${Math.random().toString(36).slice(2, 7)}`
+
+/** Runs `f` with a Seeder over `seeds` in `environment`. */
+const withSeeder = <A, E, R>(
+  seeds: ReadonlyArray<Seed>,
+  f: (seeder: Seeder["Type"]) => Effect.Effect<A, E, R>,
+  environment: Environment = "development"
+) =>
+  Effect.flatMap(Seeder, f).pipe(
+    Effect.provide(seederLayer({ seeds }).pipe(Layer.provide(Config.layerFrom({ environment }))))
+  )
+
+const rowsOf = (table: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`), (r) => r[0]!.n))
+
+/** A log table each test's seeds append their names to, to see the order they ran in. */
+const setup = (schema: string) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql.unsafe(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.log (n serial, seed text);
+      CREATE TABLE ${schema}.items (id int PRIMARY KEY, label text NOT NULL)`))
+
+const logging = (schema: string, name: string, extra: Partial<Seed> = {}): Seed =>
+  make({
+    name,
+    profile: "development",
+    run: () => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('${name}')`)),
+    ...extra
+  })
+
+describe("Random", () => {
+  it("the same seed number and label give the same sequence; another label or number does not", () => {
+    const a = Random.make(42, "users")
+    const b = Random.make(42, "users")
+    const seqA = Array.from({ length: 5 }, () => [a.uuid(), a.int(1, 1000), a.decimal(1, 99)])
+    const seqB = Array.from({ length: 5 }, () => [b.uuid(), b.int(1, 1000), b.decimal(1, 99)])
+    expect(seqA).toEqual(seqB)
+    expect(Random.make(43, "users").uuid()).not.toEqual(Random.make(42, "users").uuid())
+    expect(Random.make(42, "orgs").uuid()).not.toEqual(Random.make(42, "users").uuid())
+    expect(Random.make(1, "x").uuid()).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    const d = Random.make(7, "d")
+    for (let i = 0; i < 200; i++) expect(d.decimal(-5, 5)).toMatch(/^-?\d\.\d{2}$/)
+  })
+})
+
+for (const backend of await backends()) {
+  layer(backend.layer, { timeout: 120_000, excludeTestServices: true })(`Seeder on the ${backend.name} database`, (it) => {
+    it.effect("runs seeds in dependency order whatever the declaration order", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const seeds = [
+          logging(schema, "invoices", { dependsOn: ["customers"] }),
+          logging(schema, "customers", { dependsOn: ["organizations"] }),
+          logging(schema, "organizations")
+        ]
+        yield* withSeeder(seeds, (s) => s.run())
+        const sql = yield* SqlClient.SqlClient
+        const order = yield* sql.unsafe<{ seed: string }>(`SELECT seed FROM ${schema}.log ORDER BY n`)
+        expect(order.map((r) => r.seed)).toEqual(["organizations", "customers", "invoices"])
+      }))
+
+    it.effect("a cycle or an unknown dependency is a typed error before anything runs", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const cycle = yield* Effect.flip(withSeeder([
+          logging(schema, "a", { dependsOn: ["c"] }),
+          logging(schema, "b", { dependsOn: ["a"] }),
+          logging(schema, "c", { dependsOn: ["b"] }),
+          logging(schema, "free")
+        ], (s) => s.run()))
+        expect(cycle._tag).toBe("SeedCycle")
+        expect(cycle.message).toContain("a → c → b → a")
+        const unknown = yield* Effect.flip(withSeeder([logging(schema, "a", { dependsOn: ["ghost"] })], (s) => s.run()))
+        expect(unknown._tag).toBe("UnknownSeedDependency")
+        expect(yield* rowsOf(`${schema}.log`)).toBe(0)
+      }))
+
+    it.effect("a failing seed rolls back completely, names the batch, and its dependents do not run; others do", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const bulk = make({
+          name: "bulk",
+          profile: "development",
+          run: (ctx) =>
+            Effect.gen(function*() {
+              yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('bulk')`))
+              // Row 15,001 has a NULL label: batch 2 of 10,000.
+              yield* ctx.copy(`${schema}.items`, ["id", "label"], (function*() {
+                for (let i = 1; i <= 25_000; i++) yield [i, i === 15_001 ? null : `item ${i}`]
+              })(), { batchSize: 10_000 })
+            })
+        })
+        const error = yield* Effect.flip(withSeeder([
+          bulk,
+          logging(schema, "after_bulk", { dependsOn: ["bulk"] }),
+          logging(schema, "independent")
+        ], (s) => s.run()))
+        expect(error._tag).toBe("SeedFailed")
+        expect(error.message).toContain("seed bulk failed")
+        expect(error.message).toContain("batch 2")
+        expect(error.message).toContain("not run because they depend on it: after_bulk")
+        expect(yield* rowsOf(`${schema}.items`)).toBe(0)
+        const sql = yield* SqlClient.SqlClient
+        const ran = yield* sql.unsafe<{ seed: string }>(`SELECT seed FROM ${schema}.log ORDER BY n`)
+        expect(ran.map((r) => r.seed)).toEqual(["independent"])
+      }))
+
+    it.effect("generated seeds run once and are recorded; reference seeds run every time", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const seeds = [logging(schema, `ref_${schema}`, { profile: "reference" }), logging(schema, `gen_${schema}`)]
+        const first = yield* withSeeder(seeds, (s) => s.run())
+        expect(first.map((r) => r.status)).toEqual(["ran", "ran"])
+        const second = yield* withSeeder(seeds, (s) => s.run())
+        expect(second.map((r) => r.status)).toEqual(["ran", "already ran"])
+        expect(yield* rowsOf(`${schema}.log`)).toBe(3)
+        const listed = yield* withSeeder(seeds, (s) => s.list)
+        expect(listed.map((l) => [l.name, l.once, l.lastRun._tag])).toEqual([
+          [`ref_${schema}`, false, "Some"],
+          [`gen_${schema}`, true, "Some"]
+        ])
+      }))
+
+    it.effect("in production only reference seeds run; asking for generated data is refused and writes nothing", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const seeds = [logging(schema, `ref_${schema}`, { profile: "reference" }), logging(schema, `gen_${schema}`)]
+        const results = yield* withSeeder(seeds, (s) => s.run(), "production")
+        expect(results.map((r) => r.seed)).toEqual([`ref_${schema}`])
+        const refused = yield* Effect.flip(withSeeder(seeds, (s) => s.run({ profile: "development" }), "production"))
+        expect(refused._tag).toBe("SeedRefusedInProduction")
+        const only = yield* Effect.flip(withSeeder(seeds, (s) => s.run({ only: [`gen_${schema}`] }), "production"))
+        expect(only._tag).toBe("SeedRefusedInProduction")
+        expect(yield* rowsOf(`${schema}.log`)).toBe(1)
+      }))
+
+    it.effect("a dry run says what would run and writes nothing", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const results = yield* withSeeder([logging(schema, `dry_${schema}`)], (s) => s.run({ dryRun: true }))
+        expect(results.map((r) => r.status)).toEqual(["would run"])
+        expect(yield* rowsOf(`${schema}.log`)).toBe(0)
+      }))
+
+    it.effect("clean is guarded, then deletes generated rows and forgets those runs; reference rows stay", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE TABLE ${schema}.kinds (k text PRIMARY KEY)`)
+        const seeds = [
+          make({ name: `kinds_${schema}`, profile: "reference", run: () => sql.unsafe(`INSERT INTO ${schema}.kinds VALUES ('a') ON CONFLICT DO NOTHING`) }),
+          make({
+            name: `items_${schema}`,
+            profile: "development",
+            tables: [`${schema}.items`],
+            expects: (scale) => ({ [`${schema}.items`]: 100 * scale }),
+            run: (ctx) => ctx.copy(`${schema}.items`, ["id", "label"], Array.from({ length: 100 * ctx.scale }, (_, i) => [i, `x${i}`]))
+          })
+        ]
+        yield* withSeeder(seeds, (s) => s.run({ scale: 2 }))
+        expect(yield* withSeeder(seeds, (s) => s.validate())).toEqual([])
+        const refused = yield* Effect.flip(withSeeder(seeds, (s) => s.clean()).pipe(Effect.provide(NonInteractiveGuard())))
+        expect(refused._tag).toBe("ConfirmationRequired")
+        expect(yield* rowsOf(`${schema}.items`)).toBe(200)
+        const cleaned = yield* withSeeder(seeds, (s) => s.clean({ yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+        expect(cleaned.tables).toEqual([{ table: `${schema}.items`, rows: 200 }])
+        expect(yield* rowsOf(`${schema}.items`)).toBe(0)
+        expect(yield* rowsOf(`${schema}.kinds`)).toBe(1)
+        const problems = yield* withSeeder(seeds, (s) => s.validate())
+        expect(problems).toEqual([]) // forgotten: nothing to hold it to
+        const again = yield* withSeeder(seeds, (s) => s.run({ scale: 2 }))
+        expect(again.map((r) => r.status)).toEqual(["ran", "ran"])
+      }))
+  })
+}
