@@ -35,6 +35,11 @@ export interface DatabaseShape {
   readonly url: Option.Option<Redacted.Redacted<string>>
   /** Session advisory locks held across processes (false on the single-session embedded db). */
   readonly sessionLocks: boolean
+  /**
+   * The embedded database's own pg_dump (PGlite's WASM build), given pg_dump arguments; it must
+   * run while the caller holds the session (inside `sql.reserve` / a transaction). Embedded only.
+   */
+  readonly embeddedDump: Option.Option<(args: ReadonlyArray<string>) => Effect.Effect<Blob, DatabaseUnavailable>>
 }
 
 /** The database capability description. */
@@ -128,7 +133,14 @@ export const PgLive = (options: {
       Layer.fail(new DatabaseUnavailable({ target, reason: connectReason(error.cause ?? error, timeout, password) }))
     )
   )
-  const info = Layer.succeed(Database, { kind: "server", target, database, url: Option.some(options.url), sessionLocks: true })
+  const info = Layer.succeed(Database, {
+    kind: "server",
+    target,
+    database,
+    url: Option.some(options.url),
+    sessionLocks: true,
+    embeddedDump: Option.none()
+  })
   return Layer.merge(client, info)
 }
 
@@ -155,8 +167,7 @@ export const PgliteLive = (options: {
 }): Layer.Layer<SqlClient.SqlClient | Database, ConnectError> => {
   const inMemory = options.dataDir.startsWith("memory://")
   const target = inMemory ? "embedded (in memory)" : `embedded ${options.dataDir}`
-  const client = Layer.scoped(
-    SqlClient.SqlClient,
+  return Layer.scopedContext(
     Effect.gen(function*() {
       if (!inMemory) {
         yield* EmbeddedLock.acquire(options.dataDir)
@@ -175,17 +186,27 @@ export const PgliteLive = (options: {
         }),
         (pg) => Effect.promise(() => pg.close()).pipe(Effect.timeoutOption("5 seconds"), Effect.ignore)
       )
-      return yield* PgliteClient.make(pg)
+      const client = yield* PgliteClient.make(pg)
+      const embeddedDump = (args: ReadonlyArray<string>) =>
+        Effect.tryPromise({
+          try: async () => {
+            const { pgDump } = await import("@electric-sql/pglite-tools/pg_dump")
+            return (await pgDump({ pg, args: [...args] })) as Blob
+          },
+          catch: (cause) => new DatabaseUnavailable({ target, reason: `embedded pg_dump failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+        })
+      return Context.make(SqlClient.SqlClient, client).pipe(
+        Context.add(Database, {
+          kind: "embedded",
+          target,
+          database: "postgres",
+          url: Option.none(),
+          sessionLocks: false,
+          embeddedDump: Option.some(embeddedDump)
+        })
+      )
     })
   ).pipe(Layer.provide(Reactivity.layer))
-  const info = Layer.succeed(Database, {
-    kind: "embedded",
-    target,
-    database: "postgres",
-    url: Option.none(),
-    sessionLocks: false
-  })
-  return Layer.merge(client, info)
 }
 
 /** The database chosen by DbConfig: the server when DATABASE_URL is set, else the embedded one. */

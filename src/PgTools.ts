@@ -1,0 +1,78 @@
+/**
+ * PostgreSQL's own tools (pg_dump, pg_restore, psql) as child processes, through
+ * @effect/platform's Command. Credentials travel in PG* environment variables, never in argv
+ * (where `ps` would show them); stderr is drained while stdout streams, and messages are
+ * scrubbed of the password before they reach an error.
+ */
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+
+export type Tool = "pg_dump" | "pg_restore" | "psql"
+
+/** The tool is not installed (or not on PATH). */
+export class PgToolMissing extends Data.TaggedError("PgToolMissing")<{ readonly tool: Tool }> {
+  override get message() {
+    return `${this.tool} was not found on PATH; install the PostgreSQL client tools (e.g. apt install postgresql-client)`
+  }
+}
+
+/** The tool is older than the server it must talk to. */
+export class PgToolTooOld extends Data.TaggedError("PgToolTooOld")<{
+  readonly tool: Tool
+  readonly toolMajor: number
+  readonly serverMajor: number
+}> {
+  override get message() {
+    return `${this.tool} ${this.toolMajor} cannot dump a PostgreSQL ${this.serverMajor} server; install client tools ${this.serverMajor} or newer`
+  }
+}
+
+/** The tool ran and failed. */
+export class PgToolFailed extends Data.TaggedError("PgToolFailed")<{
+  readonly tool: Tool
+  readonly exitCode: number
+  readonly stderr: string
+}> {
+  override get message() {
+    return `${this.tool} exited with code ${this.exitCode}: ${this.stderr.trim().split("\n").slice(-3).join(" / ") || "no message"}`
+  }
+}
+
+/** PG* variables for a URL: the child connects with these and no argv secrets. */
+export const pgEnv = (url: Redacted.Redacted<string>, applicationName = "dbkit"): Record<string, string> => {
+  const parsed = new URL(Redacted.value(url))
+  const env: Record<string, string> = {
+    PGHOST: parsed.hostname,
+    PGPORT: parsed.port || "5432",
+    PGDATABASE: decodeURIComponent(parsed.pathname.replace(/^\//, "")),
+    PGAPPNAME: applicationName
+  }
+  if (parsed.username) env.PGUSER = decodeURIComponent(parsed.username)
+  if (parsed.password) env.PGPASSWORD = decodeURIComponent(parsed.password)
+  const sslmode = parsed.searchParams.get("sslmode")
+  if (sslmode) env.PGSSLMODE = sslmode
+  return env
+}
+
+/** Removes a password from text that came back from a tool. */
+export const scrub = (text: string, url: Redacted.Redacted<string>): string => {
+  const password = decodeURIComponent(new URL(Redacted.value(url)).password)
+  return password ? text.split(password).join("***") : text
+}
+
+/** The tool's major version (`pg_dump (PostgreSQL) 15.20` → 15). */
+export const major = (tool: Tool): Effect.Effect<number, PgToolMissing, CommandExecutor.CommandExecutor> =>
+  Command.string(Command.make(tool, "--version")).pipe(
+    Effect.mapError(() => new PgToolMissing({ tool })),
+    Effect.flatMap((text) => {
+      const match = /(\d+)(?:\.\d+)?/.exec(text)
+      return match ? Effect.succeed(Number(match[1])) : Effect.fail(new PgToolMissing({ tool }))
+    })
+  )
+
+/** A tool process with the database's credentials in its environment. */
+export const command = (tool: Tool, args: ReadonlyArray<string>, url: Redacted.Redacted<string>): Command.Command =>
+  Command.make(tool, ...args).pipe(Command.env(pgEnv(url, `dbkit-${tool}`)))

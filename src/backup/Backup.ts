@@ -1,0 +1,344 @@
+/**
+ * Backup: consistent, compressed, optionally encrypted, checksummed backups with a manifest.
+ *
+ * On a server, a REPEATABLE READ transaction exports its snapshot; pg_dump runs on that snapshot
+ * and the per-table row counts for the manifest are taken in it, so the counts describe exactly
+ * what the file holds. pg_dump's stdout streams through gzip and AES-256-GCM into a 0600 temp
+ * file that is fsynced and renamed only when everything succeeded: memory stays constant, and a
+ * failure (pg_dump error, disk full) leaves no file behind.
+ */
+import * as Command from "@effect/platform/Command"
+import type * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as NodeStream from "@effect/platform-node/NodeStream"
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Config from "effect/Config"
+import * as Context from "effect/Context"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
+import * as Redacted from "effect/Redacted"
+import * as Stream from "effect/Stream"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { PassThrough, Readable, type Transform } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import { createGzip } from "node:zlib"
+import { DbConfig } from "../Config.js"
+import { Database, type DatabaseUnavailable, NotSupportedOnEmbedded } from "../Database.js"
+import * as PgTools from "../PgTools.js"
+import { encryptStream, fingerprint } from "./crypto.js"
+
+/** What a backup file holds and how to read it; written beside it as `<file>.json`. */
+export interface Manifest {
+  readonly tool: { readonly name: "dbkit"; readonly version: string; readonly pgDump: number }
+  readonly createdAt: string
+  readonly file: string
+  readonly database: string
+  readonly target: string
+  readonly environment: string
+  readonly serverVersion: string
+  readonly migrationHead: string | null
+  readonly format: "plain" | "custom"
+  readonly compression: { readonly algorithm: "gzip" | "pg_dump"; readonly level: number }
+  readonly encryption: { readonly algorithm: "aes-256-gcm"; readonly kdf: "scrypt"; readonly keyFingerprint: string } | null
+  readonly contents: "full" | "schema-only" | "data-only"
+  readonly excludedTables: ReadonlyArray<string>
+  readonly sizes: { readonly dump: number; readonly file: number }
+  readonly sha256: string
+  readonly tables: Readonly<Record<string, number>>
+}
+
+export interface BackupOptions {
+  readonly format?: "plain" | "custom" | undefined
+  /** 0–9 (default 6). */
+  readonly compress?: number | undefined
+  readonly schemaOnly?: boolean | undefined
+  readonly dataOnly?: boolean | undefined
+  readonly excludeTable?: ReadonlyArray<string> | undefined
+  /** Directory (default DBKIT_BACKUP_DIR). */
+  readonly out?: string | undefined
+  /** Bytes written so far, as the file grows. */
+  readonly onProgress?: ((bytes: number) => void) | undefined
+}
+
+export interface BackupResult {
+  readonly file: string
+  readonly manifestFile: string
+  readonly manifest: Manifest
+  readonly durationMs: number
+}
+
+/** The backup could not be written (disk full, permissions); nothing was left behind. */
+export class BackupWriteFailed extends Data.TaggedError("BackupWriteFailed")<{ readonly file: string; readonly reason: string }> {
+  override get message() {
+    return `could not write ${this.file}: ${this.reason}; no backup file was left behind`
+  }
+}
+
+/** Options that contradict each other. */
+export class InvalidBackupOptions extends Data.TaggedError("InvalidBackupOptions")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
+export type BackupError =
+  | DatabaseUnavailable
+  | PgTools.PgToolMissing
+  | PgTools.PgToolTooOld
+  | PgTools.PgToolFailed
+  | BackupWriteFailed
+  | InvalidBackupOptions
+  | NotSupportedOnEmbedded
+  | SqlError
+
+/** The Backup service. */
+export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
+  /** Writes a backup and its manifest. */
+  readonly backup: (options?: BackupOptions) => Effect.Effect<BackupResult, BackupError>
+}>() {}
+
+declare const __DBKIT_VERSION__: string | undefined
+const dbkitVersion = typeof __DBKIT_VERSION__ === "string" ? __DBKIT_VERSION__ : "0.1.0"
+
+const EMBEDDED_PG_MAJOR_NUMBER = 18
+
+const stamp = (date: Date) => date.toISOString().replace(/\.\d+Z$/, "").replace("T", "_").replace(/:/g, "-")
+
+/** Counts bytes flowing through. */
+const counter = (onBytes: (n: number) => void): Transform =>
+  new PassThrough().on("data", (chunk: Buffer) => onBytes(chunk.length))
+
+const make = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const database = yield* Database
+  const config = yield* DbConfig
+  const executor = yield* Effect.context<CommandExecutor.CommandExecutor>()
+  const [server] = yield* Effect.orDie(sql<{ version: string; num: number }>`
+    SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`)
+  const serverVersion = server!.version
+  const serverVersionNum = server!.num
+
+  /** Validates options shared by both databases. */
+  const checkOptions = (options: BackupOptions) =>
+    Effect.gen(function*() {
+      if (options.schemaOnly && options.dataOnly) {
+        return yield* new InvalidBackupOptions({ reason: "--schema-only and --data-only exclude each other" })
+      }
+      const level = options.compress ?? 6
+      if (!Number.isInteger(level) || level < 0 || level > 9) {
+        return yield* new InvalidBackupOptions({ reason: "--compress must be a whole number from 0 to 9" })
+      }
+      if (database.kind === "embedded" && options.format === "custom") {
+        return yield* new InvalidBackupOptions({ reason: "the embedded database is backed up in plain format only" })
+      }
+      return level
+    })
+
+  const dumpArgs = (options: BackupOptions, level: number) => [
+    `--format=${options.format === "custom" ? "c" : "p"}`,
+    ...(options.format === "custom" ? [`--compress=${level}`] : []),
+    ...(options.schemaOnly ? ["--schema-only"] : []),
+    ...(options.dataOnly ? ["--data-only"] : []),
+    ...(options.excludeTable ?? []).flatMap((t) => ["--exclude-table", t])
+  ]
+
+  /** The dump's bytes, the snapshot's row counts and migration head, from the server's pg_dump. */
+  const fromServer = (url: Redacted.Redacted<string>, options: BackupOptions, level: number) =>
+    Effect.gen(function*() {
+      const pgDumpMajor = yield* PgTools.major("pg_dump").pipe(Effect.provide(executor))
+      const serverMajor = Math.floor(serverVersionNum / 10000)
+      if (pgDumpMajor < serverMajor) {
+        return yield* new PgTools.PgToolTooOld({ tool: "pg_dump", toolMajor: pgDumpMajor, serverMajor })
+      }
+      // One snapshot for pg_dump and for the counts in the manifest.
+      const conn = yield* sql.reserve
+      const run = (text: string) => conn.executeUnprepared(text, [], undefined)
+      yield* Effect.acquireRelease(run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"), () => Effect.ignore(run("ROLLBACK")))
+      const [{ snapshot }] = (yield* run("SELECT pg_export_snapshot() AS snapshot")) as [{ snapshot: string }]
+      const tables = options.schemaOnly ? {} : yield* countRows(run, options.excludeTable ?? [])
+      const head = yield* migrationHead(run)
+      const process_ = yield* Command.start(
+        PgTools.command("pg_dump", [`--snapshot=${snapshot}`, "--no-password", ...dumpArgs(options, level)], url)
+      ).pipe(Effect.provide(executor), Effect.mapError(() => new PgTools.PgToolMissing({ tool: "pg_dump" })))
+      const stderr = yield* process_.stderr.pipe(Stream.decodeText(), Stream.runFold("", (a, b) => a + b), Effect.fork)
+      const finished = Effect.gen(function*() {
+        const exitCode = Number(yield* process_.exitCode.pipe(Effect.orElseSucceed(() => -1)))
+        if (exitCode === 0) return
+        const text = PgTools.scrub(yield* stderr.await.pipe(Effect.flatMap(Effect.orElseSucceed(() => ""))), url)
+        return yield* new PgTools.PgToolFailed({ tool: "pg_dump", exitCode, stderr: text })
+      })
+      return {
+        bytes: NodeStream.toReadableNever(process_.stdout.pipe(Stream.orDie)),
+        finished,
+        tables,
+        head,
+        pgDump: pgDumpMajor
+      }
+    })
+
+  /** The same from the embedded database's own pg_dump, holding its one session throughout. */
+  const fromEmbedded = (
+    dump: (args: ReadonlyArray<string>) => Effect.Effect<Blob, DatabaseUnavailable>,
+    options: BackupOptions,
+    level: number
+  ) =>
+    Effect.gen(function*() {
+      const conn = yield* sql.reserve
+      const run = (text: string) => conn.executeUnprepared(text, [], undefined)
+      const tables = options.schemaOnly ? {} : yield* countRows(run, options.excludeTable ?? [])
+      const head = yield* migrationHead(run)
+      const blob = yield* dump(dumpArgs(options, level))
+      return {
+        bytes: Readable.fromWeb(blob.stream() as import("node:stream/web").ReadableStream),
+        finished: Effect.void,
+        tables,
+        head,
+        pgDump: EMBEDDED_PG_MAJOR_NUMBER
+      }
+    })
+
+  const backup = (options: BackupOptions = {}) =>
+    Effect.scoped(
+      Effect.gen(function*() {
+        const level = yield* checkOptions(options)
+        const started = Date.now()
+        const source = yield* Option.match(database.url, {
+          onSome: (url) => fromServer(url, options, level),
+          onNone: () =>
+            Option.match(database.embeddedDump, {
+              onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature: "backup of this database" })),
+              onSome: (dump) => fromEmbedded(dump, options, level)
+            })
+        })
+        const format = options.format ?? "plain"
+        const key = Option.getOrUndefined(yield* backupKey)
+        const directory = options.out ?? config.backupDir
+        const createdAt = new Date()
+        const base = `${database.database}_backup_${stamp(createdAt)}${format === "plain" ? ".sql.gz" : ".dump"}${key ? ".enc" : ""}`
+        const file = path.resolve(directory, base)
+        const temp = `${file}.partial`
+        let dumpBytes = 0
+        let fileBytes = 0
+        const hash = createHash("sha256")
+        yield* Effect.sync(() => fs.mkdirSync(directory, { recursive: true }))
+        const written = Effect.tryPromise({
+          try: () =>
+            pipeline(
+              source.bytes,
+              counter((n) => (dumpBytes += n)),
+              ...(format === "plain" ? [createGzip({ level })] : []),
+              ...(key ? [encryptStream(key)] : []),
+              counter((n) => {
+                fileBytes += n
+                options.onProgress?.(fileBytes)
+              }).on("data", (chunk: Buffer) => hash.update(chunk)),
+              fs.createWriteStream(temp, { mode: 0o600, flags: "wx" })
+            ),
+          catch: (cause) => new BackupWriteFailed({ file, reason: (cause as Error).message })
+        })
+        const outcome = yield* Effect.exit(written)
+        const finished = yield* Effect.exit(source.finished)
+        if (outcome._tag === "Failure" || finished._tag === "Failure") {
+          yield* Effect.sync(() => fs.rmSync(temp, { force: true }))
+          // pg_dump's own failure explains a broken pipe better than the pipe does.
+          if (finished._tag === "Failure") return yield* Effect.failCause(finished.cause)
+          if (outcome._tag === "Failure") return yield* Effect.failCause(outcome.cause)
+        }
+        const manifest: Manifest = {
+          tool: { name: "dbkit", version: dbkitVersion, pgDump: source.pgDump },
+          createdAt: createdAt.toISOString(),
+          file: base,
+          database: database.database,
+          target: database.target,
+          environment: config.environment,
+          serverVersion,
+          migrationHead: source.head,
+          format,
+          compression: { algorithm: format === "plain" ? "gzip" : "pg_dump", level },
+          encryption: key ? { algorithm: "aes-256-gcm", kdf: "scrypt", keyFingerprint: fingerprint(key) } : null,
+          contents: options.schemaOnly ? "schema-only" : options.dataOnly ? "data-only" : "full",
+          excludedTables: options.excludeTable ?? [],
+          sizes: { dump: dumpBytes, file: fileBytes },
+          sha256: hash.digest("hex"),
+          tables: source.tables
+        }
+        const manifestFile = `${file}.json`
+        yield* Effect.try({
+          try: () => {
+            durable(temp)
+            fs.renameSync(temp, file)
+            writeDurably(manifestFile, JSON.stringify(manifest, null, 2) + "\n")
+            durable(directory)
+          },
+          catch: (cause) => {
+            fs.rmSync(temp, { force: true })
+            return new BackupWriteFailed({ file, reason: (cause as Error).message })
+          }
+        })
+        return { file, manifestFile, manifest, durationMs: Date.now() - started } satisfies BackupResult
+      })
+    )
+
+  return Backup.of({ backup })
+})
+
+/** DB_BACKUP_KEY, kept redacted; empty means none. */
+const backupKey = Config.option(Config.redacted("DB_BACKUP_KEY")).pipe(
+  Effect.map(Option.filter((key) => Redacted.value(key) !== "")),
+  Effect.orElseSucceed(() => Option.none<Redacted.Redacted<string>>())
+)
+
+/** fsync a file or directory so a rename survives a crash. */
+const durable = (target: string) => {
+  const fd = fs.openSync(target, "r")
+  try {
+    fs.fsyncSync(fd)
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
+const writeDurably = (file: string, text: string) => {
+  const temp = `${file}.partial`
+  fs.writeFileSync(temp, text, { mode: 0o600 })
+  durable(temp)
+  fs.renameSync(temp, file)
+}
+
+type Run = (text: string) => Effect.Effect<ReadonlyArray<any>, SqlError>
+
+/** Exact row counts of every user table, in the backup's snapshot. */
+const countRows = (run: Run, excluded: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const tables = (yield* run(
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name, n.nspname || '.' || c.relname AS plain
+         FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 2`
+    )) as Array<{ name: string; plain: string }>
+    const skip = new Set(excluded.flatMap((t) => (t.includes(".") ? [t] : [t, `public.${t}`])))
+    const counts: Record<string, number> = {}
+    for (const table of tables) {
+      if (skip.has(table.plain)) continue
+      const [row] = (yield* run(`SELECT count(*)::bigint::text AS n FROM ${table.name}`)) as [{ n: string }]
+      counts[table.plain] = Number(row.n)
+    }
+    return counts
+  })
+
+/** The newest applied migration in dbkit's history, if there is one. */
+const migrationHead = (run: Run) =>
+  Effect.gen(function*() {
+    const [exists] = (yield* run(`SELECT to_regclass('dbkit.migrations') IS NOT NULL AS e`)) as [{ e: boolean }]
+    if (!exists.e) return null
+    const rows = (yield* run(`SELECT name FROM dbkit.migrations WHERE status = 'applied' ORDER BY id DESC LIMIT 1`)) as Array<{ name: string }>
+    return rows[0]?.name ?? null
+  })
+
+/** The Backup service on the configured database (needs a CommandExecutor for pg_dump). */
+export const layer: Layer.Layer<Backup, never, SqlClient.SqlClient | Database | DbConfig | CommandExecutor.CommandExecutor> =
+  Layer.effect(Backup, make)

@@ -1,0 +1,132 @@
+// Backups on the real server: the file, its manifest, its permissions, encryption, and that
+// a plain backup restores with plain psql.
+import { describe, expect, layer } from "@effect/vitest"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as ConfigProvider from "effect/ConfigProvider"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { execFileSync, spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { gunzipSync } from "node:zlib"
+import { createHash } from "node:crypto"
+import { Backup, layer as backupLayer } from "../src/backup/Backup.js"
+import * as Config from "../src/Config.js"
+import { createScratchDatabase, dropScratchDatabase, EmbeddedLive, ScratchDatabase, ServerLive, serverAvailable, tempDir } from "./support/databases.js"
+import { withMigrator } from "./support/migrations.js"
+
+const server = await serverAvailable()
+const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
+
+const withBackup = <A, E>(f: (b: Backup["Type"]) => Effect.Effect<A, E>, env: Record<string, string> = {}) =>
+  Effect.flatMap(Backup, f).pipe(
+    Effect.provide(backupLayer.pipe(Layer.provide(Layer.merge(Config.layerFrom({ environment: "development" }), NodeContext.layer)))),
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
+  )
+
+describe.skipIf(!server)("Backup on the server", () => {
+  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("of a migrated, populated database", (it) => {
+    it.effect("writes a 0600 gzip file and a manifest whose checksum and row counts match; plain psql restores it", () =>
+      Effect.gen(function*() {
+        yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`INSERT INTO organizations (slug, name) VALUES ('acme', 'Acme'), ('globex', 'Globex');
+          INSERT INTO customers (tenant_id, name) SELECT id, 'Customer of ' || name FROM organizations`)
+        const out = tempDir("dbkit-backups-")
+        const result = yield* withBackup((b) => b.backup({ out }))
+        const scratch = yield* ScratchDatabase
+        expect(path.basename(result.file)).toMatch(new RegExp(`^${scratch.name}_backup_\\d{4}-\\d{2}-\\d{2}_\\d{2}-\\d{2}-\\d{2}\\.sql\\.gz$`))
+        expect(fs.statSync(result.file).mode & 0o777).toBe(0o600)
+        expect(fs.statSync(result.manifestFile).mode & 0o777).toBe(0o600)
+        expect(fs.readdirSync(out).filter((f) => f.endsWith(".partial"))).toEqual([])
+        const bytes = fs.readFileSync(result.file)
+        const manifest = JSON.parse(fs.readFileSync(result.manifestFile, "utf8"))
+        expect(manifest.sha256).toBe(createHash("sha256").update(bytes).digest("hex"))
+        expect(manifest.sizes.file).toBe(bytes.length)
+        expect(manifest.tables["public.customers"]).toBe(2)
+        expect(manifest.tables["public.organizations"]).toBe(2)
+        expect(manifest.migrationHead).toBe("0002_rls_force_and_grants")
+        expect(manifest.encryption).toBeNull()
+        const dump = gunzipSync(bytes).toString("utf8")
+        expect(dump).toContain("PostgreSQL database dump")
+        expect(manifest.sizes.dump).toBe(Buffer.byteLength(dump))
+        // dbkit's plain backups restore with plain psql.
+        const target = yield* Effect.promise(() => createScratchDatabase("dbkit_restored"))
+        try {
+          const psql = (args: Array<string>, input?: Buffer) =>
+            execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "root", "-d", target.name, ...args], { input })
+          psql([], gunzipSync(bytes))
+          expect(psql(["-At", "-c", "SELECT count(*) FROM customers"]).toString().trim()).toBe("2")
+        } finally {
+          yield* Effect.promise(() => dropScratchDatabase(target.name))
+        }
+      }))
+
+    it.effect("with DB_BACKUP_KEY the file is encrypted; the key is nowhere in the file or manifest", () =>
+      Effect.gen(function*() {
+        const out = tempDir("dbkit-backups-")
+        const key = "a-very-secret-backup-key-123"
+        const result = yield* withBackup((b) => b.backup({ out }), { DB_BACKUP_KEY: key })
+        expect(result.file.endsWith(".sql.gz.enc")).toBe(true)
+        const bytes = fs.readFileSync(result.file)
+        expect(bytes.subarray(0, 8).toString()).toBe("DBKITENC")
+        expect(() => gunzipSync(bytes)).toThrow()
+        const manifestText = fs.readFileSync(result.manifestFile, "utf8")
+        expect(JSON.parse(manifestText).encryption).toMatchObject({ algorithm: "aes-256-gcm", keyFingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) })
+        expect(manifestText).not.toContain(key)
+        expect(bytes.includes(Buffer.from(key))).toBe(false)
+      }))
+
+    it.effect("custom format, schema-only and excluded tables are honoured; contradictory options are refused", () =>
+      Effect.gen(function*() {
+        const out = tempDir("dbkit-backups-")
+        const custom = yield* withBackup((b) => b.backup({ out, format: "custom", excludeTable: ["customers"] }))
+        expect(custom.file.endsWith(".dump")).toBe(true)
+        expect(fs.readFileSync(custom.file).subarray(0, 5).toString()).toBe("PGDMP")
+        expect(custom.manifest.tables["public.customers"]).toBeUndefined()
+        const schemaOnly = yield* withBackup((b) => b.backup({ out, schemaOnly: true }))
+        expect(schemaOnly.manifest.tables).toEqual({})
+        expect(gunzipSync(fs.readFileSync(schemaOnly.file)).toString()).not.toContain("COPY public.customers")
+        const refused = yield* Effect.flip(withBackup((b) => b.backup({ out, schemaOnly: true, dataOnly: true })))
+        expect(refused._tag).toBe("InvalidBackupOptions")
+      }))
+  })
+})
+
+describe("Backup on the embedded database", () => {
+  layer(EmbeddedLive, { timeout: 120_000, excludeTestServices: true })("in memory", (it) => {
+    it.effect("writes the same kind of file through PGlite's pg_dump, which plain psql restores on a server", () =>
+      Effect.gen(function*() {
+        yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`INSERT INTO organizations (slug, name) VALUES ('acme', 'Acme'), ('globex', 'Globex'), ('initech', 'Initech')`)
+        const out = tempDir("dbkit-backups-")
+        const result = yield* withBackup((b) => b.backup({ out }))
+        expect(path.basename(result.file)).toMatch(/^postgres_backup_.*\.sql\.gz$/)
+        expect(fs.statSync(result.file).mode & 0o777).toBe(0o600)
+        expect(result.manifest.tables["public.organizations"]).toBe(3)
+        expect(result.manifest.migrationHead).toBe("0002_rls_force_and_grants")
+        const bytes = fs.readFileSync(result.file)
+        expect(result.manifest.sha256).toBe(createHash("sha256").update(bytes).digest("hex"))
+        // the embedded database keeps working after its dump
+        expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM organizations`)[0]!.n).toBe(3)
+        const refused = yield* Effect.flip(withBackup((b) => b.backup({ out, format: "custom" })))
+        expect(refused._tag).toBe("InvalidBackupOptions")
+        if (!server) return
+        const target = yield* Effect.promise(() => createScratchDatabase("dbkit_from_embedded"))
+        try {
+          // A PostgreSQL 18 dump sets transaction_timeout, which servers before 17 do not know:
+          // plain psql reports that one SET and restores everything else.
+          const restore = spawnSync("psql", ["-X", "-q", "-h", "127.0.0.1", "-U", "root", "-d", target.name], { input: gunzipSync(bytes) })
+          const errors = restore.stderr.toString().split("\n").filter((line) => line.includes("ERROR"))
+          const serverMajor = Number(execFileSync("psql", ["-X", "-At", "-h", "127.0.0.1", "-U", "root", "-d", target.name, "-c", "SHOW server_version_num"]).toString()) / 10000
+          expect(errors.filter((line) => !(serverMajor < 17 && line.includes("transaction_timeout")))).toEqual([])
+          const count = execFileSync("psql", ["-X", "-At", "-h", "127.0.0.1", "-U", "root", "-d", target.name, "-c", "SELECT count(*) FROM organizations"])
+          expect(count.toString().trim()).toBe("3")
+        } finally {
+          yield* Effect.promise(() => dropScratchDatabase(target.name))
+        }
+      }))
+  })
+})
