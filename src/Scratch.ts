@@ -20,21 +20,22 @@ export const siblingUrl = (url: Redacted.Redacted<string>, database: string): Re
   return Redacted.make(parsed.toString())
 }
 
+/** A scratch database: its layer, and its URL on a server (for pg tools). */
+export interface ScratchDatabase {
+  readonly layer: Layer.Layer<SqlClient.SqlClient | Database, ConnectError>
+  readonly url: Option.Option<Redacted.Redacted<string>>
+}
+
 /**
- * Creates a scratch database for the life of the scope and returns a layer for it. Needs the
- * CREATEDB privilege on a server.
+ * Creates a scratch database for the life of the scope. Needs the CREATEDB privilege on a server.
  */
 export const make = (
   prefix = "dbkit_scratch"
-): Effect.Effect<
-  Layer.Layer<SqlClient.SqlClient | Database, ConnectError>,
-  SqlError,
-  SqlClient.SqlClient | Database | Scope.Scope
-> =>
+): Effect.Effect<ScratchDatabase, SqlError, SqlClient.SqlClient | Database | Scope.Scope> =>
   Effect.gen(function*() {
     const database = yield* Database
     if (database.kind === "embedded" || Option.isNone(database.url)) {
-      return PgliteLive({ dataDir: "memory://" })
+      return { layer: PgliteLive({ dataDir: "memory://" }), url: Option.none() }
     }
     const sql = yield* SqlClient.SqlClient
     const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
@@ -42,5 +43,6 @@ export const make = (
       sql.unsafe(`CREATE DATABASE "${name}"`),
       () => Effect.ignore(sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
     )
-    return PgLive({ url: siblingUrl(database.url.value, name), poolSize: 2, applicationName: "dbkit-scratch" })
+    const url = siblingUrl(database.url.value, name)
+    return { layer: PgLive({ url, poolSize: 2, applicationName: "dbkit-scratch" }), url: Option.some(url) }
   })

@@ -94,6 +94,64 @@ describe.skipIf(!server)("Backup on the server", () => {
   })
 })
 
+describe.skipIf(!server)("Backup verify and list on the server", () => {
+  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("of a migrated, populated database", (it) => {
+    it.effect("verify passes a good backup, and --restore-test restores it into a scratch database with matching counts", () =>
+      Effect.gen(function*() {
+        yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`INSERT INTO organizations (slug, name) SELECT 'org' || i, 'Org ' || i FROM generate_series(1, 40) i`)
+        const out = tempDir("dbkit-backups-")
+        const plain = yield* withBackup((b) => b.backup({ out }))
+        const quick = yield* withBackup((b) => b.verify(plain.file))
+        expect(quick).toMatchObject({ checksum: "ok", decrypted: false, restoreTest: null })
+        const full = yield* withBackup((b) => b.verify(plain.file, { restoreTest: true }))
+        expect(full.restoreTest?.tables).toBe(Object.keys(plain.manifest.tables).length)
+        expect(full.restoreTest?.rows).toBeGreaterThanOrEqual(40)
+        const custom = yield* withBackup((b) => b.backup({ out, format: "custom" }))
+        const customTest = yield* withBackup((b) => b.verify(custom.file, { restoreTest: true }))
+        expect(customTest.restoreTest?.rows).toBe(full.restoreTest?.rows)
+        const listed = yield* withBackup((b) => b.list(out))
+        expect(listed.map((l) => l.file)).toEqual([custom.file, plain.file].sort((a, b) => (a < b ? 1 : -1)))
+        expect(listed.find((l) => l.file === plain.file)?.verified?.restoreTest).toBe(true)
+        const leftovers = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'dbkit_restore_test%'`
+        expect(leftovers[0]!.n).toBe(0) // scratch databases are dropped
+      }))
+
+    it.effect("a changed, truncated, or wrongly keyed backup is refused with a typed error", () =>
+      Effect.gen(function*() {
+        const out = tempDir("dbkit-backups-")
+        const key = { DB_BACKUP_KEY: "the right key" }
+        const encrypted = yield* withBackup((b) => b.backup({ out }), key)
+        const noKey = yield* Effect.flip(withBackup((b) => b.verify(encrypted.file)))
+        expect(noKey._tag).toBe("BackupKeyInvalid")
+        const wrongKey = yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), { DB_BACKUP_KEY: "another key" }))
+        expect(wrongKey._tag).toBe("BackupKeyInvalid")
+        expect((yield* withBackup((b) => b.verify(encrypted.file), key)).decrypted).toBe(true)
+        // One flipped byte: the checksum catches it.
+        const bytes = fs.readFileSync(encrypted.file)
+        const flipped = Buffer.from(bytes)
+        flipped[Math.floor(bytes.length / 2)] = flipped[Math.floor(bytes.length / 2)]! ^ 1
+        fs.writeFileSync(encrypted.file, flipped)
+        expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe("BackupChecksumMismatch")
+        // The same change with the manifest's checksum "fixed" too: authentication catches it.
+        const manifest = JSON.parse(fs.readFileSync(encrypted.manifestFile, "utf8"))
+        fs.writeFileSync(encrypted.manifestFile, JSON.stringify({ ...manifest, sha256: createHash("sha256").update(flipped).digest("hex") }))
+        expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe("BackupCorrupt")
+        // A truncated plain backup whose manifest was rewritten to match: decompression catches it.
+        const plain = yield* withBackup((b) => b.backup({ out }))
+        const cut = fs.readFileSync(plain.file).subarray(0, 200)
+        fs.writeFileSync(plain.file, cut)
+        const plainManifest = JSON.parse(fs.readFileSync(plain.manifestFile, "utf8"))
+        fs.writeFileSync(plain.manifestFile, JSON.stringify({ ...plainManifest, sha256: createHash("sha256").update(cut).digest("hex") }))
+        expect((yield* Effect.flip(withBackup((b) => b.verify(plain.file))))._tag).toBe("BackupCorrupt")
+        // No manifest: dbkit cannot vouch for it.
+        fs.rmSync(plain.manifestFile)
+        expect((yield* Effect.flip(withBackup((b) => b.verify(plain.file))))._tag).toBe("BackupNotFound")
+      }))
+  })
+})
+
 describe("Backup on the embedded database", () => {
   layer(EmbeddedLive, { timeout: 120_000, excludeTestServices: true })("in memory", (it) => {
     it.effect("writes the same kind of file through PGlite's pg_dump, which plain psql restores on a server", () =>

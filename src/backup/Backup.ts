@@ -23,13 +23,16 @@ import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { PassThrough, Readable, type Transform } from "node:stream"
+import { PassThrough, pipeline as nodePipeline, Readable, type Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGzip } from "node:zlib"
 import { DbConfig } from "../Config.js"
-import { Database, type DatabaseUnavailable, NotSupportedOnEmbedded } from "../Database.js"
+import { type ConnectError, Database, type DatabaseUnavailable, NotSupportedOnEmbedded } from "../Database.js"
 import * as PgTools from "../PgTools.js"
+import * as Scratch from "../Scratch.js"
 import { encryptStream, fingerprint } from "./crypto.js"
+import { BackupCorrupt, RestoreTestMismatch, type VerifyError } from "./errors.js"
+import * as Files from "./files.js"
 
 /** What a backup file holds and how to read it; written beside it as `<file>.json`. */
 export interface Manifest {
@@ -95,10 +98,42 @@ export type BackupError =
   | NotSupportedOnEmbedded
   | SqlError
 
+/** One backup in a directory, for `backups list`. */
+export interface BackupListing {
+  readonly file: string
+  readonly createdAt: string
+  readonly bytes: number
+  readonly database: string
+  readonly environment: string
+  readonly encrypted: boolean
+  readonly format: "plain" | "custom"
+  /** When it last passed `verify`, and whether that included a test restore. */
+  readonly verified: { readonly at: string; readonly restoreTest: boolean } | null
+}
+
+export interface VerifyResult {
+  readonly file: string
+  readonly checksum: "ok"
+  readonly decrypted: boolean
+  readonly dumpBytes: number
+  readonly restoreTest: { readonly tables: number; readonly rows: number } | null
+}
+
 /** The Backup service. */
 export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
   /** Writes a backup and its manifest. */
   readonly backup: (options?: BackupOptions) => Effect.Effect<BackupResult, BackupError>
+  /** Backups in a directory (default DBKIT_BACKUP_DIR), newest first. */
+  readonly list: (directory?: string) => Effect.Effect<ReadonlyArray<BackupListing>>
+  /**
+   * Checks a backup without touching the configured database: checksum, key, authenticated
+   * decryption, full decompression, and with `restoreTest` a restore into a scratch database
+   * whose row counts must match the manifest's.
+   */
+  readonly verify: (
+    file: string,
+    options?: { readonly restoreTest?: boolean | undefined }
+  ) => Effect.Effect<VerifyResult, VerifyError | PgTools.PgToolFailed | PgTools.PgToolMissing | NotSupportedOnEmbedded | ConnectError | SqlError>
 }>() {}
 
 declare const __DBKIT_VERSION__: string | undefined
@@ -283,7 +318,103 @@ const make = Effect.gen(function*() {
       })
     )
 
-  return Backup.of({ backup })
+  const list = (directory = config.backupDir) =>
+    Effect.sync(() => {
+      if (!fs.existsSync(directory)) return []
+      const listings: Array<BackupListing> = []
+      for (const name of fs.readdirSync(directory)) {
+        if (!name.endsWith(".json") || name.endsWith(".verified.json")) continue
+        const file = path.join(directory, name.slice(0, -".json".length))
+        if (!fs.existsSync(file)) continue
+        try {
+          const manifest = JSON.parse(fs.readFileSync(`${file}.json`, "utf8")) as Manifest
+          const verifiedFile = `${file}.verified.json`
+          listings.push({
+            file,
+            createdAt: manifest.createdAt,
+            bytes: fs.statSync(file).size,
+            database: manifest.database,
+            environment: manifest.environment,
+            encrypted: manifest.encryption !== null,
+            format: manifest.format,
+            verified: fs.existsSync(verifiedFile) ? JSON.parse(fs.readFileSync(verifiedFile, "utf8")) : null
+          })
+        } catch {
+          // not a dbkit manifest: not ours to list
+        }
+      }
+      return listings.sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+    })
+
+  const verify = (file: string, options: { readonly restoreTest?: boolean | undefined } = {}) =>
+    Effect.scoped(
+      Effect.gen(function*() {
+        const manifest = yield* Files.readManifest(file)
+        yield* Files.checkChecksum(file, manifest)
+        const key = Option.getOrUndefined(yield* backupKey)
+        const dumpBytes = yield* Files.readThrough(file, yield* Files.openDump(file, manifest, key))
+        if (dumpBytes !== manifest.sizes.dump) {
+          return yield* new BackupCorrupt({ file, reason: `decompressed to ${dumpBytes} bytes, the manifest says ${manifest.sizes.dump}` })
+        }
+        const restoreTest = options.restoreTest === true ? yield* testRestore(file, manifest, key) : null
+        yield* Effect.sync(() =>
+          writeDurably(`${file}.verified.json`, JSON.stringify({ at: new Date().toISOString(), restoreTest: restoreTest !== null }) + "\n")
+        )
+        return { file, checksum: "ok", decrypted: manifest.encryption !== null, dumpBytes, restoreTest } satisfies VerifyResult
+      })
+    )
+
+  /** Restores into a scratch database (dropped afterwards) and compares row counts with the manifest. */
+  const testRestore = (file: string, manifest: Manifest, key: Redacted.Redacted<string> | undefined) =>
+    Effect.gen(function*() {
+      const scratch = yield* Scratch.make("dbkit_restore_test").pipe(
+        Effect.provideService(SqlClient.SqlClient, sql),
+        Effect.provideService(Database, database)
+      )
+      const url = yield* Option.match(scratch.url, {
+        onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature: "verify --restore-test" })),
+        onSome: Effect.succeed
+      })
+      const tool = manifest.format === "plain" ? "psql" : "pg_restore"
+      const args = tool === "psql"
+        ? ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
+        : ["--no-owner", "--single-transaction", "--exit-on-error", "-d", PgTools.pgEnv(url).PGDATABASE!]
+      const restored = yield* Command.start(PgTools.command(tool, args, url)).pipe(
+        Effect.provide(executor),
+        Effect.mapError(() => new PgTools.PgToolMissing({ tool }))
+      )
+      const stderr = yield* restored.stderr.pipe(Stream.decodeText(), Stream.runFold("", (a, b) => a + b), Effect.fork)
+      const stages = yield* Files.openDump(file, manifest, key)
+      const last = (stages.length === 1 ? stages[0] : nodePipeline(stages as never, () => {})) as Readable
+      yield* Stream.run(
+        NodeStream.fromReadable(() => last, (cause) => new BackupCorrupt({ file, reason: String(cause) })),
+        restored.stdin
+      ).pipe(Effect.catchTag("SystemError", () => Effect.void), Effect.catchTag("BadArgument", () => Effect.void))
+      const exitCode = Number(yield* restored.exitCode.pipe(Effect.orElseSucceed(() => -1)))
+      if (exitCode !== 0) {
+        const text = PgTools.scrub(yield* stderr.await.pipe(Effect.flatMap(Effect.orElseSucceed(() => ""))), url)
+        return yield* new PgTools.PgToolFailed({ tool, exitCode, stderr: text })
+      }
+      const counted = yield* Effect.gen(function*() {
+        const scratchSql = yield* SqlClient.SqlClient
+        const rows: Array<{ table: string; expected: number; actual: number | null }> = []
+        for (const [table, expected] of Object.entries(manifest.tables)) {
+          const [schema, name] = table.split(".") as [string, string]
+          const found = yield* scratchSql<{ n: string | null }>`
+            SELECT CASE WHEN to_regclass(format('%I.%I', ${schema}::text, ${name}::text)) IS NULL THEN NULL ELSE 0 END AS n`
+          const actual = found[0]?.n === null
+            ? null
+            : Number((yield* scratchSql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema.replace(/"/g, '""')}"."${name.replace(/"/g, '""')}"`))[0]!.n)
+          rows.push({ table, expected, actual })
+        }
+        return rows
+      }).pipe(Effect.provide(scratch.layer))
+      const mismatched = counted.filter((r) => r.actual !== r.expected)
+      if (mismatched.length > 0) return yield* new RestoreTestMismatch({ file, tables: mismatched })
+      return { tables: counted.length, rows: counted.reduce((sum, r) => sum + (r.actual ?? 0), 0) }
+    })
+
+  return Backup.of({ backup, list, verify })
 })
 
 /** DB_BACKUP_KEY, kept redacted; empty means none. */

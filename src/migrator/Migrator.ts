@@ -681,7 +681,7 @@ const make = (options: MigratorOptions) =>
         const replay = Effect.flatMap(Migrator, (m) => m.migrate({ allowOutOfOrder: true })).pipe(
           Effect.zipRight(Catalog.snapshot(catalogScope))
         )
-        const expected = yield* replay.pipe(Effect.provide(layer(options).pipe(Layer.provideMerge(scratch))))
+        const expected = yield* replay.pipe(Effect.provide(layer(options).pipe(Layer.provideMerge(scratch.layer))))
         const actual = yield* Catalog.snapshot(catalogScope).pipe(Effect.provideService(SqlClient.SqlClient, sql))
         return { target, differences: Catalog.diff(expected, actual) } satisfies DriftReport
       })

@@ -1,0 +1,50 @@
+/**
+ * Why a backup file cannot be trusted or used. Raised by verification, which every restore
+ * runs first, so a bad file is refused before any database is touched.
+ */
+import * as Data from "effect/Data"
+
+/** No such backup file, or no manifest beside it. */
+export class BackupNotFound extends Data.TaggedError("BackupNotFound")<{ readonly file: string; readonly reason: string }> {
+  override get message() {
+    return `${this.file}: ${this.reason}`
+  }
+}
+
+/** The file's bytes are not the bytes the manifest recorded (changed, truncated, or swapped). */
+export class BackupChecksumMismatch extends Data.TaggedError("BackupChecksumMismatch")<{
+  readonly file: string
+  readonly expected: string
+  readonly actual: string
+}> {
+  override get message() {
+    return `${this.file} does not match its manifest (sha256 ${this.actual.slice(0, 12)}…, expected ${this.expected.slice(0, 12)}…): it was changed or truncated after it was written`
+  }
+}
+
+/** The backup is encrypted and DB_BACKUP_KEY is missing or not the key it was written with. */
+export class BackupKeyInvalid extends Data.TaggedError("BackupKeyInvalid")<{ readonly file: string; readonly reason: string }> {
+  override get message() {
+    return `${this.file}: ${this.reason}`
+  }
+}
+
+/** The file fails authenticated decryption or decompression. */
+export class BackupCorrupt extends Data.TaggedError("BackupCorrupt")<{ readonly file: string; readonly reason: string }> {
+  override get message() {
+    return `${this.file} is corrupt: ${this.reason}`
+  }
+}
+
+/** A test restore produced other row counts than the manifest records. */
+export class RestoreTestMismatch extends Data.TaggedError("RestoreTestMismatch")<{
+  readonly file: string
+  readonly tables: ReadonlyArray<{ readonly table: string; readonly expected: number; readonly actual: number | null }>
+}> {
+  override get message() {
+    const first = this.tables[0]
+    return `test restore of ${this.file} differs from its manifest in ${this.tables.length} table(s), e.g. ${first?.table}: ${first?.actual ?? "missing"} rows, expected ${first?.expected}`
+  }
+}
+
+export type VerifyError = BackupNotFound | BackupChecksumMismatch | BackupKeyInvalid | BackupCorrupt | RestoreTestMismatch

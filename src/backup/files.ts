@@ -1,0 +1,85 @@
+/**
+ * Reading backup files back: the manifest, the checksum, and the dump's bytes (decrypted and
+ * decompressed) as a stream that fails at the end if authentication or decompression fails.
+ */
+import * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
+import { createHash } from "node:crypto"
+import * as fs from "node:fs"
+import { pipeline } from "node:stream/promises"
+import type { Readable } from "node:stream"
+import { createGunzip } from "node:zlib"
+import type { Manifest } from "./Backup.js"
+import { decryptStream, envelope, fingerprint, HEADER, TAG } from "./crypto.js"
+import { BackupChecksumMismatch, BackupCorrupt, BackupKeyInvalid, BackupNotFound } from "./errors.js"
+
+/** The manifest beside a backup file. */
+export const readManifest = (file: string): Effect.Effect<Manifest, BackupNotFound> =>
+  Effect.suspend(() => {
+    if (!fs.existsSync(file)) return Effect.fail(new BackupNotFound({ file, reason: "no such file" }))
+    const manifestFile = `${file}.json`
+    if (!fs.existsSync(manifestFile)) {
+      return Effect.fail(new BackupNotFound({ file, reason: `no manifest (${manifestFile}); dbkit cannot vouch for this file` }))
+    }
+    try {
+      return Effect.succeed(JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Manifest)
+    } catch {
+      return Effect.fail(new BackupNotFound({ file, reason: "its manifest is not valid JSON" }))
+    }
+  })
+
+/** sha256 of the whole file, streamed. */
+export const sha256 = (file: string) =>
+  Effect.promise(async () => {
+    const hash = createHash("sha256")
+    for await (const chunk of fs.createReadStream(file)) hash.update(chunk as Buffer)
+    return hash.digest("hex")
+  })
+
+/** Fails unless the file's bytes are the ones the manifest recorded. */
+export const checkChecksum = (file: string, manifest: Manifest) =>
+  Effect.flatMap(sha256(file), (actual) =>
+    actual === manifest.sha256 ? Effect.void : Effect.fail(new BackupChecksumMismatch({ file, expected: manifest.sha256, actual })))
+
+/** The dump's bytes: decrypted (if encrypted) and decompressed (plain format). */
+export const openDump = (
+  file: string,
+  manifest: Manifest,
+  key: Redacted.Redacted<string> | undefined
+): Effect.Effect<Array<NodeJS.ReadWriteStream | Readable>, BackupKeyInvalid | BackupCorrupt> =>
+  Effect.suspend((): Effect.Effect<Array<NodeJS.ReadWriteStream | Readable>, BackupKeyInvalid | BackupCorrupt> => {
+    const size = fs.statSync(file).size
+    const stages: Array<NodeJS.ReadWriteStream | Readable> = []
+    if (manifest.encryption !== null) {
+      if (key === undefined) return Effect.fail(new BackupKeyInvalid({ file, reason: "is encrypted; set DB_BACKUP_KEY" }))
+      if (fingerprint(key) !== manifest.encryption.keyFingerprint) {
+        return Effect.fail(new BackupKeyInvalid({ file, reason: "DB_BACKUP_KEY is not the key this backup was written with" }))
+      }
+      const fd = fs.openSync(file, "r")
+      const head = Buffer.alloc(HEADER)
+      const tail = Buffer.alloc(TAG)
+      fs.readSync(fd, head, 0, HEADER, 0)
+      fs.readSync(fd, tail, 0, TAG, Math.max(0, size - TAG))
+      fs.closeSync(fd)
+      const env = size >= HEADER + TAG ? envelope(head, tail) : undefined
+      if (env === undefined) return Effect.fail(new BackupCorrupt({ file, reason: "not a dbkit-encrypted file" }))
+      stages.push(fs.createReadStream(file, { start: HEADER, end: size - TAG - 1 }), decryptStream(key, env))
+    } else {
+      stages.push(fs.createReadStream(file))
+    }
+    if (manifest.format === "plain") stages.push(createGunzip())
+    return Effect.succeed(stages)
+  })
+
+/** Reads the whole dump once, proving it decrypts and decompresses; returns its size. */
+export const readThrough = (file: string, stages: Array<NodeJS.ReadWriteStream | Readable>) =>
+  Effect.tryPromise({
+    try: async () => {
+      let bytes = 0
+      await pipeline(...(stages as [Readable]), async (source: AsyncIterable<Buffer>) => {
+        for await (const chunk of source) bytes += chunk.length
+      })
+      return bytes
+    },
+    catch: (cause) => new BackupCorrupt({ file, reason: (cause as Error).message })
+  })
