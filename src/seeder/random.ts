@@ -65,11 +65,14 @@ export const make = (seed: number, label: string): Random => {
     bool: (probability = 0.5) => next() < probability,
     pick: (items) => items[Math.floor(next() * items.length)]!,
     uuid: () => {
-      const bytes = [u32(), u32(), u32(), u32()].flatMap((w) => [w >>> 24, (w >>> 16) & 255, (w >>> 8) & 255, w & 255])
-      bytes[6] = (bytes[6]! & 0x0f) | 0x40
-      bytes[8] = (bytes[8]! & 0x3f) | 0x80
-      const h = bytes.map((x) => hex[x]!)
-      return `${h.slice(0, 4).join("")}-${h.slice(4, 6).join("")}-${h.slice(6, 8).join("")}-${h.slice(8, 10).join("")}-${h.slice(10).join("")}`
+      // 16 bytes from four words, version 4 and RFC 4122 variant set; hex by table lookup (this
+      // is on the hot path of every generated row).
+      const a = u32(), b = u32(), c = u32(), d = u32()
+      return hex[a >>> 24]! + hex[(a >>> 16) & 255]! + hex[(a >>> 8) & 255]! + hex[a & 255]! + "-" +
+        hex[b >>> 24]! + hex[(b >>> 16) & 255]! + "-" +
+        hex[((b >>> 8) & 0x0f) | 0x40]! + hex[b & 255]! + "-" +
+        hex[((c >>> 24) & 0x3f) | 0x80]! + hex[(c >>> 16) & 255]! + "-" +
+        hex[(c >>> 8) & 255]! + hex[c & 255]! + hex[d >>> 24]! + hex[(d >>> 16) & 255]! + hex[(d >>> 8) & 255]! + hex[d & 255]!
     },
     decimal: (min, max, digits = 2) => {
       const scale = 10 ** digits
