@@ -13,7 +13,10 @@
 //   compare(sides, { runs, warmup })      measures several sides interleaved (round r runs every side once,
 //                                         starting at side r mod n: A B, B A, A B, ...), so background load
 //                                         and drift hit every side alike; returns one measure() result per side.
-//   row({ operation, dbkit, baseline, baselineName })  a comparison row of two measurements.
+//   row({ operation, dbkit, baseline, baselineName, dbkitRows, baselineRows })
+//                                         a comparison row of two measurements; with the optional row counts
+//                                         (rows written per run by each side) it also reports rows/s and
+//                                         compares time per row.
 //   formatTable(rows) / rowsToJson(rows)  render rows.
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -190,8 +193,9 @@ export const measure = async (name, fn, opts = {}) => {
 export const measureProcess = (name, cmd, args, opts = {}) =>
   compare([processSide(name, cmd, args, opts)], { runs: opts.runs, warmup: opts.warmup }).then((r) => r[0])
 
-const summarize = (m) =>
-  m && {
+const summarize = (m, rows) => {
+  if (!m) return m
+  const s = {
     name: m.name,
     runs: m.timesMs.length,
     minMs: Math.min(...m.timesMs),
@@ -199,26 +203,34 @@ const summarize = (m) =>
     timesMs: m.timesMs,
     peakRssKb: m.rssKb.length ? Math.max(...m.rssKb) : null
   }
+  // Throughput rows only (rows given): rows written per run and the rate at the median time.
+  return typeof rows === "number" ? { ...s, rows, rowsPerSec: rows / (s.medianMs / 1000) } : s
+}
 
 /**
  * A comparison row. dbkit and baseline are measure() results (baseline may be omitted for rows with nothing to
  * compare against). ratio = dbkit median / baseline median (< 1: dbkit is faster).
+ * Optional dbkitRows / baselineRows (rows each side writes per run; the sides may write different counts, e.g. a
+ * slow baseline given fewer rows): each summary gains rows and rowsPerSec (at its median), and when both are given
+ * the ratio compares time per row, i.e. ratio = baseline rows/s / dbkit rows/s (still < 1: dbkit is faster).
  */
-export const row = ({ operation, dbkit, baseline, baselineName }) => {
-  const d = summarize(dbkit)
-  const b = summarize(baseline)
+export const row = ({ operation, dbkit, baseline, baselineName, dbkitRows, baselineRows }) => {
+  const d = summarize(dbkit, dbkitRows)
+  const b = summarize(baseline, baselineRows)
+  const perRow = b && d.rowsPerSec !== undefined && b.rowsPerSec !== undefined
   return {
     operation,
     dbkit: d,
     baselineName: baselineName ?? b?.name ?? null,
     baseline: b ?? null,
-    ratio: b ? d.medianMs / b.medianMs : null
+    ratio: b ? (perRow ? b.rowsPerSec / d.rowsPerSec : d.medianMs / b.medianMs) : null
   }
 }
 
 const fmtMs = (ms) => (ms == null ? "—" : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`)
 const fmtRss = (kb) => (kb == null ? "n/a" : `${(kb / 1024).toFixed(0)} MB`)
 const fmtRatio = (r) => (r == null ? "—" : `${r.toFixed(2)}x`)
+const fmtRate = (r) => (r == null ? "—" : `${Math.round(r).toLocaleString("en-US")}`)
 
 export const COLUMNS = [
   "operation",
@@ -231,8 +243,16 @@ export const COLUMNS = [
   "dbkit peak RSS"
 ]
 
+/** Extra columns, shown only when some row measured throughput (row() given row counts). */
+export const RATE_COLUMNS = ["dbkit rows/s", "their rows/s"]
+
+/** Whether any row reports rows/s (then formatTable adds RATE_COLUMNS; otherwise the table is as before). */
+export const hasRates = (rows) => rows.some((r) => r.dbkit.rowsPerSec !== undefined || r.baseline?.rowsPerSec !== undefined)
+
 /** Renders rows as an aligned text table (numbers right-aligned). */
 export const formatTable = (rows) => {
+  const rates = hasRates(rows)
+  const columns = rates ? [...COLUMNS, ...RATE_COLUMNS] : COLUMNS
   const cells = rows.map((r) => [
     r.operation,
     fmtMs(r.dbkit.minMs),
@@ -241,16 +261,17 @@ export const formatTable = (rows) => {
     fmtMs(r.baseline?.minMs),
     fmtMs(r.baseline?.medianMs),
     fmtRatio(r.ratio),
-    fmtRss(r.dbkit.peakRssKb)
+    fmtRss(r.dbkit.peakRssKb),
+    ...(rates ? [fmtRate(r.dbkit.rowsPerSec), fmtRate(r.baseline?.rowsPerSec)] : [])
   ])
-  const right = new Set([1, 2, 4, 5, 6, 7])
-  const widths = COLUMNS.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
+  const right = new Set([1, 2, 4, 5, 6, 7, 8, 9])
+  const widths = columns.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
   const line = (c) =>
     c
       .map((v, i) => (right.has(i) ? v.padStart(widths[i]) : v.padEnd(widths[i])))
       .join(" | ")
       .trimEnd()
-  return [line(COLUMNS), widths.map((w) => "-".repeat(w)).join("-|-"), ...cells.map(line)].join("\n")
+  return [line(columns), widths.map((w) => "-".repeat(w)).join("-|-"), ...cells.map(line)].join("\n")
 }
 
 export const rowsToJson = (rows, extra = {}) => JSON.stringify({ ...extra, rows }, null, 2)

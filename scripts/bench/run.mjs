@@ -30,6 +30,7 @@ import {
   cleanupHarness,
   compare,
   formatTable,
+  hasRates,
   measure,
   measureProcess,
   processSide,
@@ -202,7 +203,9 @@ const main = async () => {
       ...new Set(all.filter((r) => r.dbkit.runs !== opts.runs).map((r) => `${r.dbkit.runs} for ${r.operation}`))
     ]
     console.log(
-      `\nratio < 1 means dbkit is faster. ${opts.runs} runs + ${opts.warmup} warmup per side` +
+      `\nratio < 1 means dbkit is faster` +
+        `${hasRates(all) ? " (rows with rows/s compare time per row: their rows/s / dbkit rows/s, at the medians)" : ""}. ` +
+        `${opts.runs} runs + ${opts.warmup} warmup per side` +
         `${other.length ? ` (${other.join(", ")})` : ""}, sides interleaved; ` +
         `peak RSS is the max over dbkit's runs; total ${totalS.toFixed(1)} s.`
     )
