@@ -88,6 +88,10 @@ describe.skipIf(!server)("Backup on the server", () => {
         const schemaOnly = yield* withBackup((b) => b.backup({ out, schemaOnly: true }))
         expect(schemaOnly.manifest.tables).toEqual({})
         expect(gunzipSync(fs.readFileSync(schemaOnly.file)).toString()).not.toContain("COPY public.customers")
+        // Two backups within one second get distinct names: nothing is overwritten.
+        const again = yield* withBackup((b) => b.backup({ out, schemaOnly: true }))
+        expect(again.file).not.toBe(schemaOnly.file)
+        expect(fs.existsSync(schemaOnly.file)).toBe(true)
         const refused = yield* Effect.flip(withBackup((b) => b.backup({ out, schemaOnly: true, dataOnly: true })))
         expect(refused._tag).toBe("InvalidBackupOptions")
       }))
@@ -112,7 +116,7 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         const customTest = yield* withBackup((b) => b.verify(custom.file, { restoreTest: true }))
         expect(customTest.restoreTest?.rows).toBe(full.restoreTest?.rows)
         const listed = yield* withBackup((b) => b.list(out))
-        expect(listed.map((l) => l.file)).toEqual([custom.file, plain.file].sort((a, b) => (a < b ? 1 : -1)))
+        expect(listed.map((l) => l.file)).toEqual([custom.file, plain.file]) // newest first
         expect(listed.find((l) => l.file === plain.file)?.verified?.restoreTest).toBe(true)
         const leftovers = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'dbkit_restore_test%'`
         expect(leftovers[0]!.n).toBe(0) // scratch databases are dropped

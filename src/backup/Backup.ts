@@ -143,6 +143,15 @@ const EMBEDDED_PG_MAJOR_NUMBER = 18
 
 const stamp = (date: Date) => date.toISOString().replace(/\.\d+Z$/, "").replace("T", "_").replace(/:/g, "-")
 
+/** `stem.ext`, or `stem-2.ext`, … when a backup of that name (or its temp file) already exists. */
+const freeName = (directory: string, stem: string, extension: string) => {
+  for (let n = 1;; n++) {
+    const name = `${stem}${n === 1 ? "" : `-${n}`}${extension}`
+    const full = path.join(directory, name)
+    if (!fs.existsSync(full) && !fs.existsSync(`${full}.partial`) && !fs.existsSync(`${full}.json`)) return name
+  }
+}
+
 /** Counts bytes flowing through. */
 const counter = (onBytes: (n: number) => void): Transform =>
   new PassThrough().on("data", (chunk: Buffer) => onBytes(chunk.length))
@@ -253,7 +262,8 @@ const make = Effect.gen(function*() {
         const key = Option.getOrUndefined(yield* backupKey)
         const directory = options.out ?? config.backupDir
         const createdAt = new Date()
-        const base = `${database.database}_backup_${stamp(createdAt)}${format === "plain" ? ".sql.gz" : ".dump"}${key ? ".enc" : ""}`
+        const extension = `${format === "plain" ? ".sql.gz" : ".dump"}${key ? ".enc" : ""}`
+        const base = freeName(directory, `${database.database}_backup_${stamp(createdAt)}`, extension)
         const file = path.resolve(directory, base)
         const temp = `${file}.partial`
         let dumpBytes = 0

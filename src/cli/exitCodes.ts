@@ -24,7 +24,15 @@ export const ExitCode = {
   /** `migrate verify` / `migrate drift`: the database differs from what the migrations say. */
   drift: 9,
   /** `migrate plan --strict`: a pending migration does something risky. */
-  lint: 10
+  lint: 10,
+  /** A seed failed (it was rolled back; the seeds depending on it did not run). */
+  seedFailed: 11,
+  /** `seed validate`: seeded tables hold fewer rows than their seeds declare. */
+  seedInvalid: 12,
+  /** A backup could not be made: pg_dump missing, too old or failing, or the file not writable. */
+  backupFailed: 13,
+  /** A backup file cannot be trusted: missing manifest, changed bytes, wrong key, corrupt, or a test restore that differs. */
+  backupUntrusted: 14
 } as const
 
 /** The exit code for each error tag. */
@@ -47,5 +55,21 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   MigrationBlocked: ExitCode.history,
   PlanRejected: ExitCode.lint,
   MigrationsPending: ExitCode.pending,
-  MigrationsDrifted: ExitCode.drift
+  MigrationsDrifted: ExitCode.drift,
+  UnknownSeed: ExitCode.usage,
+  UnknownSeedDependency: ExitCode.usage,
+  SeedCycle: ExitCode.usage,
+  SeedRefusedInProduction: ExitCode.refused,
+  SeedFailed: ExitCode.seedFailed,
+  SeedsInvalid: ExitCode.seedInvalid,
+  PgToolMissing: ExitCode.backupFailed,
+  PgToolTooOld: ExitCode.backupFailed,
+  PgToolFailed: ExitCode.backupFailed,
+  BackupWriteFailed: ExitCode.backupFailed,
+  InvalidBackupOptions: ExitCode.usage,
+  BackupNotFound: ExitCode.backupUntrusted,
+  BackupChecksumMismatch: ExitCode.backupUntrusted,
+  BackupKeyInvalid: ExitCode.backupUntrusted,
+  BackupCorrupt: ExitCode.backupUntrusted,
+  RestoreTestMismatch: ExitCode.backupUntrusted
 }

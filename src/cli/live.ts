@@ -4,13 +4,17 @@
  * `--help` never connects.
  */
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Terminal from "@effect/platform/Terminal"
+import * as Backup from "../backup/Backup.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Config from "../Config.js"
 import { DatabaseLive } from "../Database.js"
 import * as Guard from "../Guard.js"
 import * as Migrator from "../migrator/Migrator.js"
+import * as Seeder from "../seeder/Seeder.js"
+import { referenceSeeds } from "../seeds/index.js"
 
 /** Configuration from the environment. */
 export const ConfigLive = Config.layer
@@ -32,3 +36,9 @@ export const MigratorLive = Migrator.layerConfig().pipe(Layer.provideMerge(Datab
 
 /** The guard, reading confirmations from the environment and asking on the terminal. */
 export const GuardLive = Guard.layer.pipe(Layer.provide(TerminalLive), Layer.provideMerge(ConfigLive))
+
+/** The Seeder over dbkit's reference seeds, on the configured database. */
+export const SeederLive = Seeder.layer({ seeds: referenceSeeds }).pipe(Layer.provideMerge(DatabaseFromEnv))
+
+/** Backups of the configured database (pg_dump runs as a child process). */
+export const BackupLive = Backup.layer.pipe(Layer.provideMerge(DatabaseFromEnv), Layer.provide(NodeContext.layer))

@@ -18,13 +18,15 @@ import * as Option from "effect/Option"
 import pkg from "../../package.json" with { type: "json" }
 import { ExitCode, exitCodeByTag } from "./exitCodes.js"
 import { migrate } from "./migrate/index.js"
+import { backup, backups } from "./backup/index.js"
+import { seed } from "./seed/index.js"
 
 const dbkit = Command.make("dbkit").pipe(
   Command.withDescription(
     "PostgreSQL migrations, seeds, backups, tenancy and health for Effect programs. " +
       "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite."
   ),
-  Command.withSubcommands([migrate])
+  Command.withSubcommands([migrate, seed, backup, backups])
 )
 
 const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })

@@ -26,3 +26,10 @@ export class PlanRejected extends Data.TaggedError("PlanRejected")<{ readonly fi
     } as suggested, or drop --strict`
   }
 }
+
+/** `seed validate`: tables with fewer rows than their seeds declare (exit 12). */
+export class SeedsInvalid extends Data.TaggedError("SeedsInvalid")<{ readonly problems: number }> {
+  override get message() {
+    return `${this.problems} seeded table${this.problems === 1 ? " holds" : "s hold"} fewer rows than declared`
+  }
+}

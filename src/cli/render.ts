@@ -36,3 +36,29 @@ export const banner = (action: string) =>
 
 /** Milliseconds, short. */
 export const duration = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`)
+
+/** Bytes, readable: "12.3 MB". */
+export const bytes = (n: number) =>
+  n < 1024 ? `${n} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${(n / 1024 ** 3).toFixed(2)} GB`
+
+/**
+ * A progress line on stderr for long operations: redrawn at most every 200 ms, only on a
+ * terminal (never in CI logs or under --json). Returns the update function and a finisher.
+ */
+export const progress = (label: string, enabled: boolean) => {
+  const on = enabled && process.stderr.isTTY === true
+  const started = Date.now()
+  let last = 0
+  return {
+    update: (done: number) => {
+      const now = Date.now()
+      if (!on || now - last < 200) return
+      last = now
+      const rate = done / Math.max(0.001, (now - started) / 1000)
+      process.stderr.write(`\r${label}: ${bytes(done)} (${bytes(rate)}/s)   `)
+    },
+    done: () => {
+      if (on && last > 0) process.stderr.write("\r\x1b[K")
+    }
+  }
+}

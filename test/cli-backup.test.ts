@@ -1,0 +1,70 @@
+// `dbkit backup` / `dbkit backups` as a user runs them.
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { afterAll, beforeAll } from "vitest"
+import { runCli } from "./support/cli.js"
+import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
+
+const server = await serverAvailable()
+
+describe.skipIf(!server)("dbkit backup on the server", () => {
+  let database: { name: string; url: string }
+  beforeAll(async () => {
+    database = await createScratchDatabase("dbkit_cli_backup")
+    const migrated = await runCli(["migrate"], { DATABASE_URL: database.url })
+    if (migrated.code !== 0) throw new Error(migrated.stderr)
+  })
+  afterAll(async () => {
+    await dropScratchDatabase(database.name)
+  })
+
+  it.effect("backs up, lists, verifies with a test restore; a changed file exits 14; secrets never printed", () =>
+    Effect.gen(function*() {
+      const out = tempDir("dbkit-cli-backups-")
+      const key = "cli-secret-key-xyz"
+      const env = { DATABASE_URL: database.url, DB_BACKUP_KEY: key }
+      const made = yield* Effect.promise(() => runCli(["backup", "--out", out, "--json"], env))
+      expect(made.code).toBe(0)
+      const result = JSON.parse(made.stdout)
+      expect(result.file.endsWith(".sql.gz.enc")).toBe(true)
+      expect(fs.statSync(result.file).mode & 0o777).toBe(0o600)
+      const listed = yield* Effect.promise(() => runCli(["backups", "list", "--dir", out], env))
+      expect(listed.code).toBe(0)
+      expect(listed.stdout).toContain(path.basename(result.file))
+      const verified = yield* Effect.promise(() => runCli(["backups", "verify", result.file, "--restore-test"], env))
+      expect(verified.code).toBe(0)
+      expect(verified.stdout).toContain("test restore matched the manifest")
+      const wrongKey = yield* Effect.promise(() => runCli(["backups", "verify", result.file], { ...env, DB_BACKUP_KEY: "nope" }))
+      expect(wrongKey.code).toBe(14)
+      const bytes = fs.readFileSync(result.file)
+      bytes[bytes.length - 40] = bytes[bytes.length - 40]! ^ 0xff
+      fs.writeFileSync(result.file, bytes)
+      const tampered = yield* Effect.promise(() => runCli(["backups", "verify", result.file], env))
+      expect(tampered.code).toBe(14)
+      expect(tampered.stderr).toContain("does not match its manifest")
+      for (const r of [made, listed, verified, wrongKey, tampered]) expect(r.stdout + r.stderr).not.toContain(key)
+    }), 120_000)
+
+  it.effect("contradictory options are a usage error (exit 2)", () =>
+    Effect.gen(function*() {
+      const result = yield* Effect.promise(() => runCli(["backup", "--schema-only", "--data-only", "--out", tempDir()], { DATABASE_URL: database.url }))
+      expect(result.code).toBe(2)
+    }), 60_000)
+})
+
+describe("dbkit backup on the embedded database", () => {
+  it.effect("backs up the embedded database through PGlite's pg_dump", () =>
+    Effect.gen(function*() {
+      const dataDir = path.join(tempDir(), "pglite")
+      const out = tempDir("dbkit-cli-backups-")
+      expect((yield* Effect.promise(() => runCli(["migrate"], { DBKIT_DATA_DIR: dataDir }))).code).toBe(0)
+      const made = yield* Effect.promise(() => runCli(["backup", "--out", out], { DBKIT_DATA_DIR: dataDir }))
+      expect(made.code).toBe(0)
+      expect(fs.readdirSync(out).filter((f) => f.endsWith(".sql.gz"))).toHaveLength(1)
+      const file = path.join(out, fs.readdirSync(out).find((f) => f.endsWith(".sql.gz"))!)
+      const verified = yield* Effect.promise(() => runCli(["backups", "verify", file], { DBKIT_DATA_DIR: dataDir }))
+      expect(verified.code).toBe(0)
+    }), 120_000)
+})
