@@ -23,7 +23,7 @@ import * as Stream from "effect/Stream"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { PassThrough, pipeline as nodePipeline, Readable, type Transform } from "node:stream"
+import { PassThrough, Readable, type Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGzip } from "node:zlib"
 import { DbConfig } from "../Config.js"
@@ -31,8 +31,9 @@ import { type ConnectError, Database, type DatabaseUnavailable, NotSupportedOnEm
 import * as PgTools from "../PgTools.js"
 import * as Scratch from "../Scratch.js"
 import { encryptStream, fingerprint } from "./crypto.js"
-import { BackupCorrupt, RestoreTestMismatch, type VerifyError } from "./errors.js"
+import { BackupCorrupt, type VerifyError } from "./errors.js"
 import * as Files from "./files.js"
+import * as Load from "./load.js"
 
 /** What a backup file holds and how to read it; written beside it as `<file>.json`. */
 export interface Manifest {
@@ -385,43 +386,8 @@ const make = Effect.gen(function*() {
         onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature: "verify --restore-test" })),
         onSome: Effect.succeed
       })
-      const tool = manifest.format === "plain" ? "psql" : "pg_restore"
-      const args = tool === "psql"
-        ? ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
-        : ["--no-owner", "--single-transaction", "--exit-on-error", "-d", PgTools.pgEnv(url).PGDATABASE!]
-      const restored = yield* Command.start(PgTools.command(tool, args, url)).pipe(
-        Effect.provide(executor),
-        Effect.mapError(() => new PgTools.PgToolMissing({ tool }))
-      )
-      const stderr = yield* restored.stderr.pipe(Stream.decodeText(), Stream.runFold("", (a, b) => a + b), Effect.fork)
-      const stages = yield* Files.openDump(file, manifest, key)
-      const last = (stages.length === 1 ? stages[0] : nodePipeline(stages as never, () => {})) as Readable
-      yield* Stream.run(
-        NodeStream.fromReadable(() => last, (cause) => new BackupCorrupt({ file, reason: String(cause) })),
-        restored.stdin
-      ).pipe(Effect.catchTag("SystemError", () => Effect.void), Effect.catchTag("BadArgument", () => Effect.void))
-      const exitCode = Number(yield* restored.exitCode.pipe(Effect.orElseSucceed(() => -1)))
-      if (exitCode !== 0) {
-        const text = PgTools.scrub(yield* stderr.await.pipe(Effect.flatMap(Effect.orElseSucceed(() => ""))), url)
-        return yield* new PgTools.PgToolFailed({ tool, exitCode, stderr: text })
-      }
-      const counted = yield* Effect.gen(function*() {
-        const scratchSql = yield* SqlClient.SqlClient
-        const rows: Array<{ table: string; expected: number; actual: number | null }> = []
-        for (const [table, expected] of Object.entries(manifest.tables)) {
-          const [schema, name] = table.split(".") as [string, string]
-          const found = yield* scratchSql<{ n: string | null }>`
-            SELECT CASE WHEN to_regclass(format('%I.%I', ${schema}::text, ${name}::text)) IS NULL THEN NULL ELSE 0 END AS n`
-          const actual = found[0]?.n === null
-            ? null
-            : Number((yield* scratchSql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM "${schema.replace(/"/g, '""')}"."${name.replace(/"/g, '""')}"`))[0]!.n)
-          rows.push({ table, expected, actual })
-        }
-        return rows
-      }).pipe(Effect.provide(scratch.layer))
-      const mismatched = counted.filter((r) => r.actual !== r.expected)
-      if (mismatched.length > 0) return yield* new RestoreTestMismatch({ file, tables: mismatched })
-      return { tables: counted.length, rows: counted.reduce((sum, r) => sum + (r.actual ?? 0), 0) }
+      yield* Load.loadDump(file, manifest, key, url).pipe(Effect.provide(executor))
+      return yield* Load.compareCounts(file, manifest).pipe(Effect.provide(scratch.layer))
     })
 
   return Backup.of({ backup, list, verify })
