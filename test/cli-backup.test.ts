@@ -47,6 +47,27 @@ describe.skipIf(!server)("dbkit backup on the server", () => {
       for (const r of [made, listed, verified, wrongKey, tampered]) expect(r.stdout + r.stderr).not.toContain(key)
     }), 120_000)
 
+  it.effect("restore --validate-only touches nothing; --into restores into a new database; an existing one is refused (exit 2)", () =>
+    Effect.gen(function*() {
+      const out = tempDir("dbkit-cli-backups-")
+      const env = { DATABASE_URL: database.url }
+      const made = JSON.parse((yield* Effect.promise(() => runCli(["backup", "--out", out, "--json"], env))).stdout)
+      const valid = yield* Effect.promise(() => runCli(["restore", made.file, "--validate-only"], env))
+      expect(valid.code).toBe(0)
+      expect(valid.stdout).toContain("no database was touched")
+      const name = `dbkit_cli_into_${Date.now().toString(36)}`
+      try {
+        const restored = yield* Effect.promise(() => runCli(["restore", made.file, "--into", name], env))
+        expect(restored.code).toBe(0)
+        expect(restored.stdout).toContain(`restored into ${name}`)
+        const again = yield* Effect.promise(() => runCli(["restore", made.file, "--into", name], env))
+        expect(again.code).toBe(2)
+        expect(again.stderr).toContain("already exists")
+      } finally {
+        yield* Effect.promise(() => dropScratchDatabase(name))
+      }
+    }), 120_000)
+
   it.effect("contradictory options are a usage error (exit 2)", () =>
     Effect.gen(function*() {
       const result = yield* Effect.promise(() => runCli(["backup", "--schema-only", "--data-only", "--out", tempDir()], { DATABASE_URL: database.url }))

@@ -67,6 +67,8 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   PgToolFailed: ExitCode.backupFailed,
   BackupWriteFailed: ExitCode.backupFailed,
   InvalidBackupOptions: ExitCode.usage,
+  RestoreTargetExists: ExitCode.usage,
+  InvalidDatabaseName: ExitCode.usage,
   BackupNotFound: ExitCode.backupUntrusted,
   BackupChecksumMismatch: ExitCode.backupUntrusted,
   BackupKeyInvalid: ExitCode.backupUntrusted,

@@ -7,6 +7,7 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Backup from "../backup/Backup.js"
+import * as Restore from "../backup/Restore.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Config from "../Config.js"
@@ -42,3 +43,6 @@ export const SeederLive = Seeder.layer({ seeds: referenceSeeds }).pipe(Layer.pro
 
 /** Backups of the configured database (pg_dump runs as a child process). */
 export const BackupLive = Backup.layer.pipe(Layer.provideMerge(DatabaseFromEnv), Layer.provide(NodeContext.layer))
+
+/** Restores, verified by the Backup service first. */
+export const RestoreLive = Restore.layer.pipe(Layer.provideMerge(BackupLive), Layer.provide(NodeContext.layer))

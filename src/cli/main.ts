@@ -19,6 +19,7 @@ import pkg from "../../package.json" with { type: "json" }
 import { ExitCode, exitCodeByTag } from "./exitCodes.js"
 import { migrate } from "./migrate/index.js"
 import { backup, backups } from "./backup/index.js"
+import { restore } from "./restore/index.js"
 import { seed } from "./seed/index.js"
 
 const dbkit = Command.make("dbkit").pipe(
@@ -26,7 +27,7 @@ const dbkit = Command.make("dbkit").pipe(
     "PostgreSQL migrations, seeds, backups, tenancy and health for Effect programs. " +
       "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite."
   ),
-  Command.withSubcommands([migrate, seed, backup, backups])
+  Command.withSubcommands([migrate, seed, backup, backups, restore])
 )
 
 const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })
