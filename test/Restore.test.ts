@@ -12,18 +12,23 @@ import { Backup, layer as backupLayer } from "../src/backup/Backup.js"
 import { layer as restoreLayer, Restore } from "../src/backup/Restore.js"
 import * as Config from "../src/Config.js"
 import pg from "pg"
-import { admin, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import * as Redacted from "effect/Redacted"
+import { admin, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import { NonInteractiveGuard } from "./support/terminal.js"
 import { withMigrator } from "./support/migrations.js"
 
 const server = await serverAvailable()
 const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
 
-const Services = restoreLayer.pipe(
-  Layer.provideMerge(backupLayer),
-  Layer.provide(Layer.merge(Config.layerFrom({ environment: "development" }), NodeContext.layer))
-)
-const withServices = <A, E>(f: (s: { backup: Backup["Type"]; restore: Restore["Type"] }) => Effect.Effect<A, E>) =>
-  Effect.flatMap(Effect.all({ backup: Backup, restore: Restore }), f).pipe(Effect.provide(Services))
+const services = (backupDir: string) =>
+  restoreLayer.pipe(
+    Layer.provideMerge(backupLayer),
+    Layer.provide(Layer.merge(Config.layerFrom({ environment: "development", backupDir }), NodeContext.layer))
+  )
+const withServices = <A, E, R>(
+  f: (s: { backup: Backup["Type"]; restore: Restore["Type"] }) => Effect.Effect<A, E, R>,
+  backupDir = tempDir("dbkit-restore-")
+) => Effect.flatMap(Effect.all({ backup: Backup, restore: Restore }), f).pipe(Effect.provide(services(backupDir)))
 
 const databaseExists = (name: string) =>
   Effect.promise(() => admin<{ e: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e", [name])).pipe(
@@ -102,6 +107,82 @@ describe.skipIf(!server)("Restore on the server", () => {
         const error = yield* Effect.flip(withServices(({ restore }) => restore.into(made.file, name)))
         expect(error._tag).toBe("BackupChecksumMismatch")
         expect(yield* databaseExists(name)).toBe(false)
+      }))
+  })
+})
+
+describe.skipIf(!server)("Restore over the configured database", () => {
+  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("replaced in place", (it) => {
+    const orgCount = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+      Effect.map(sql<{ n: number }>`SELECT count(*)::int AS n FROM organizations`, (r) => r[0]!.n)).pipe(
+        Effect.retry({ times: 3 }) // the pool's connections were cut by the swap; the next one is new
+      )
+
+    it.effect("is refused without confirmation, then replaces the content exactly, keeping a safety backup", () =>
+      Effect.gen(function*() {
+        yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`INSERT INTO organizations (slug, name) SELECT 'r' || i, 'Org ' || i FROM generate_series(1, 10) i`)
+        const out = tempDir("dbkit-restore-")
+        const made = yield* withServices(({ backup }) => backup.backup({ out }))
+        yield* sql.unsafe(`INSERT INTO organizations (slug, name) SELECT 'late' || i, 'Late ' || i FROM generate_series(1, 5) i;
+          CREATE TABLE junk (x int)`)
+        const refused = yield* Effect.flip(
+          withServices(({ restore }) => restore.over(made.file)).pipe(Effect.provide(NonInteractiveGuard()))
+        )
+        expect(refused._tag).toBe("ConfirmationRequired")
+        expect(yield* orgCount).toBe(15)
+        const production = yield* Effect.flip(
+          withServices(({ restore }) => restore.over(made.file, { yes: true })).pipe(Effect.provide(NonInteractiveGuard("production")))
+        )
+        expect(production._tag).toBe("ProductionRefused")
+        const result = yield* withServices(({ restore }) => restore.over(made.file, { yes: true }), out).pipe(
+          Effect.provide(NonInteractiveGuard())
+        )
+        expect(path.dirname(result.safetyBackup!)).toBe(out)
+        expect(result.safetyBackup).not.toBeNull()
+        expect(yield* orgCount).toBe(10)
+        const junk = yield* Effect.retry(sql<{ e: boolean }>`SELECT to_regclass('public.junk') IS NOT NULL AS e`, { times: 3 })
+        expect(junk[0]!.e).toBe(false)
+        const safety = JSON.parse(fs.readFileSync(`${result.safetyBackup}.json`, "utf8"))
+        expect(safety.tables["public.organizations"]).toBe(15) // the state it replaced
+        const leftovers = yield* Effect.promise(() => admin(`SELECT datname FROM pg_database WHERE datname LIKE '%\\_restore\\_%' OR datname LIKE '%\\_previous\\_%'`))
+        expect(leftovers).toEqual([])
+      }))
+
+    it.effect("another session on the database stops it (or --force disconnects it); a failed load changes nothing", () =>
+      Effect.gen(function*() {
+        const out = tempDir("dbkit-restore-")
+        const made = yield* withServices(({ backup }) => backup.backup({ out }))
+        const before = yield* orgCount
+        const scratch = yield* ScratchDatabase
+        const other = new pg.Client({ connectionString: Redacted.value(scratch.url), application_name: "someone-else" })
+        yield* Effect.promise(() => other.connect())
+        other.on("error", () => {})
+        const inUse = yield* Effect.flip(
+          withServices(({ restore }) => restore.over(made.file, { yes: true, safetyBackup: false })).pipe(Effect.provide(NonInteractiveGuard()))
+        )
+        expect(inUse._tag).toBe("RestoreTargetInUse")
+        expect(inUse.message).toContain("someone-else")
+        expect(yield* orgCount).toBe(before)
+        // A well-formed backup whose SQL fails halfway: the target is left exactly as it was.
+        const dump = Buffer.from("CREATE TABLE half (x int);\nSELECT no_such_function();\n")
+        const bad = path.join(out, "bad_backup_2026-01-01_00-00-00.sql.gz")
+        const bytes = gzipSync(dump)
+        fs.writeFileSync(bad, bytes)
+        fs.writeFileSync(`${bad}.json`, JSON.stringify({ format: "plain", encryption: null, sha256: createHash("sha256").update(bytes).digest("hex"), sizes: { dump: dump.length, file: bytes.length }, tables: {} }))
+        const failed = yield* Effect.flip(
+          withServices(({ restore }) => restore.over(bad, { yes: true, force: true, safetyBackup: false })).pipe(Effect.provide(NonInteractiveGuard()))
+        )
+        expect(failed._tag).toBe("PgToolFailed")
+        expect(yield* orgCount).toBe(before)
+        const forced = yield* withServices(({ restore }) => restore.over(made.file, { yes: true, force: true, safetyBackup: false })).pipe(
+          Effect.provide(NonInteractiveGuard())
+        )
+        expect(forced.previous).not.toBeNull() // no safety backup: the replaced database is kept
+        expect(yield* orgCount).toBe(before)
+        yield* Effect.promise(() => other.end().catch(() => undefined))
+        yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${forced.previous}" WITH (FORCE)`))
       }))
   })
 })

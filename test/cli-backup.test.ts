@@ -68,6 +68,23 @@ describe.skipIf(!server)("dbkit backup on the server", () => {
       }
     }), 120_000)
 
+  it.effect("restore over the database: refused (exit 4) without confirmation or in production, done with DB_RESTORE_CONFIRM=1", () =>
+    Effect.gen(function*() {
+      const out = tempDir("dbkit-cli-backups-")
+      const env = { DATABASE_URL: database.url, DBKIT_BACKUP_DIR: out }
+      const made = JSON.parse((yield* Effect.promise(() => runCli(["backup", "--json"], env))).stdout)
+      const refused = yield* Effect.promise(() => runCli(["restore", made.file], env))
+      expect(refused.code).toBe(4)
+      expect(refused.stderr).toContain("DB_RESTORE_CONFIRM=1")
+      const production = yield* Effect.promise(() => runCli(["restore", made.file], { ...env, DB_ENV: "production", DB_RESTORE_CONFIRM: "1" }))
+      expect(production.code).toBe(4)
+      expect(production.stderr).toContain("DB_RESTORE_ALLOW_PRODUCTION=1")
+      const done = yield* Effect.promise(() => runCli(["restore", made.file], { ...env, DB_RESTORE_CONFIRM: "1" }))
+      expect(done.code).toBe(0)
+      expect(done.stdout).toContain("counts match the manifest")
+      expect(done.stdout).toContain("the replaced database was backed up to")
+    }), 120_000)
+
   it.effect("contradictory options are a usage error (exit 2)", () =>
     Effect.gen(function*() {
       const result = yield* Effect.promise(() => runCli(["backup", "--schema-only", "--data-only", "--out", tempDir()], { DATABASE_URL: database.url }))

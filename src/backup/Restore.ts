@@ -21,7 +21,9 @@ import * as Redacted from "effect/Redacted"
 import { type ConnectError, Database, NotSupportedOnEmbedded, PgLive } from "../Database.js"
 import type * as PgTools from "../PgTools.js"
 import { siblingUrl } from "../Scratch.js"
-import { Backup, type VerifyResult } from "./Backup.js"
+import { Guard, type GuardError } from "../Guard.js"
+import { DbConfig } from "../Config.js"
+import { Backup, type BackupError, type VerifyResult } from "./Backup.js"
 import type { VerifyError } from "./errors.js"
 import * as Files from "./files.js"
 import * as Load from "./load.js"
@@ -40,6 +42,17 @@ export class InvalidDatabaseName extends Data.TaggedError("InvalidDatabaseName")
   }
 }
 
+/** Other sessions are connected to the database a restore would replace. */
+export class RestoreTargetInUse extends Data.TaggedError("RestoreTargetInUse")<{
+  readonly database: string
+  readonly sessions: ReadonlyArray<{ readonly pid: number; readonly applicationName: string; readonly user: string }>
+}> {
+  override get message() {
+    const who = this.sessions.slice(0, 3).map((s) => `pid ${s.pid} (${s.applicationName || "no application_name"}, ${s.user})`).join(", ")
+    return `database ${this.database} is in use by ${this.sessions.length} session(s): ${who}; stop them, or pass --force to disconnect them`
+  }
+}
+
 export interface RestoreResult {
   readonly file: string
   readonly database: string
@@ -47,8 +60,25 @@ export interface RestoreResult {
   readonly rows: number
 }
 
+export interface RestoreOverResult extends RestoreResult {
+  /** The safety backup taken first, if any. */
+  readonly safetyBackup: string | null
+  /** The replaced database, kept under this name when no safety backup was taken. */
+  readonly previous: string | null
+}
+
+export interface RestoreOverOptions {
+  /** `--yes`: confirm without DB_RESTORE_CONFIRM or the prompt. */
+  readonly yes?: boolean | undefined
+  /** Take a safety backup of the database first (default true). */
+  readonly safetyBackup?: boolean | undefined
+  /** Disconnect other sessions instead of refusing. */
+  readonly force?: boolean | undefined
+}
+
 export type RestoreError =
   | VerifyError
+  | RestoreTargetInUse
   | RestoreTargetExists
   | InvalidDatabaseName
   | NotSupportedOnEmbedded
@@ -63,6 +93,13 @@ export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
   readonly validate: (file: string) => Effect.Effect<VerifyResult, RestoreError>
   /** Restores into a new database on the same server; leaves nothing behind on failure. */
   readonly into: (file: string, database: string) => Effect.Effect<RestoreResult, RestoreError>
+  /**
+   * Replaces the configured database with the backup, guarded (DB_RESTORE_CONFIRM / --yes;
+   * production also DB_RESTORE_ALLOW_PRODUCTION). A safety backup is taken first; the dump is
+   * loaded into a staging database and checked; then one transaction renames the target away
+   * and the staging database into its place. Until that rename the target is untouched.
+   */
+  readonly over: (file: string, options?: RestoreOverOptions) => Effect.Effect<RestoreOverResult, RestoreError | GuardError | BackupError, Guard>
 }>() {}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
@@ -71,46 +108,93 @@ const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const database = yield* Database
   const backup = yield* Backup
+  const config = yield* DbConfig
   const executor = yield* Effect.context<CommandExecutor.CommandExecutor>()
 
   const validate = (file: string) => backup.verify(file)
 
-  const into = (file: string, name: string) =>
-    Effect.scoped(
-      Effect.gen(function*() {
-        if (!NAME.test(name)) return yield* new InvalidDatabaseName({ name })
-        const url = yield* Option.match(database.url, {
-          onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature: "restore --into" })),
-          onSome: Effect.succeed
-        })
-        yield* backup.verify(file)
-        const manifest = yield* Files.readManifest(file)
-        const key = Option.getOrUndefined(
-          yield* Config.option(Config.redacted("DB_BACKUP_KEY")).pipe(
-            Effect.map(Option.filter((k) => Redacted.value(k) !== "")),
-            Effect.orElseSucceed(() => Option.none<Redacted.Redacted<string>>())
-          )
-        )
-        const [exists] = yield* sql<{ e: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS e`
-        if (exists?.e) return yield* new RestoreTargetExists({ database: name })
-        yield* sql.unsafe(`CREATE DATABASE "${name}"`)
-        const target = siblingUrl(url, name)
-        const restored = Effect.gen(function*() {
-          yield* Load.loadDump(file, manifest, key, target).pipe(Effect.provide(executor))
-          return yield* Load.compareCounts(file, manifest).pipe(
-            Effect.provide(PgLive({ url: target, poolSize: 1, applicationName: "dbkit-restore" }))
-          )
-        })
-        const counts = yield* restored.pipe(
-          Effect.tapErrorCause(() => Effect.ignore(sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)))
-        )
-        return { file, database: name, ...counts } satisfies RestoreResult
-      })
-    )
+  const key = Config.option(Config.redacted("DB_BACKUP_KEY")).pipe(
+    Effect.map((k) => Option.getOrUndefined(Option.filter(k, (v) => Redacted.value(v) !== ""))),
+    Effect.orElseSucceed(() => undefined)
+  )
 
-  return Restore.of({ validate, into })
+  const serverUrl = (feature: string) =>
+    Option.match(database.url, {
+      onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature })),
+      onSome: Effect.succeed
+    })
+
+  /** Creates `name`, loads the (already verified) file into it and checks counts; drops it on failure. */
+  const loadInto = (url: Redacted.Redacted<string>, file: string, name: string) =>
+    Effect.gen(function*() {
+      const manifest = yield* Files.readManifest(file)
+      const [exists] = yield* sql<{ e: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS e`
+      if (exists?.e) return yield* new RestoreTargetExists({ database: name })
+      yield* sql.unsafe(`CREATE DATABASE "${name}"`)
+      const target = siblingUrl(url, name)
+      const restored = Effect.gen(function*() {
+        yield* Load.loadDump(file, manifest, yield* key, target).pipe(Effect.provide(executor))
+        return yield* Load.compareCounts(file, manifest).pipe(
+          Effect.provide(PgLive({ url: target, poolSize: 1, applicationName: "dbkit-restore" }))
+        )
+      })
+      return yield* restored.pipe(
+        Effect.scoped,
+        Effect.tapErrorCause(() => Effect.ignore(sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)))
+      )
+    })
+
+  const into = (file: string, name: string) =>
+    Effect.gen(function*() {
+      if (!NAME.test(name)) return yield* new InvalidDatabaseName({ name })
+      const url = yield* serverUrl("restore --into")
+      yield* backup.verify(file)
+      const counts = yield* loadInto(url, file, name)
+      return { file, database: name, ...counts } satisfies RestoreResult
+    })
+
+  const over = (file: string, options: RestoreOverOptions = {}) =>
+    Effect.gen(function*() {
+      const guard = yield* Guard
+      const url = yield* serverUrl("restore over the embedded database")
+      const target = database.database
+      yield* guard.confirm({ action: `replace the database with ${file}`, variable: "DB_RESTORE", target, yes: options.yes })
+      yield* backup.verify(file)
+      const safety = options.safetyBackup === false ? null : (yield* backup.backup()).file
+      const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14)
+      const staging = `${target.slice(0, 40)}_restore_${stamp}`
+      const previous = `${target.slice(0, 40)}_previous_${stamp}`
+      const counts = yield* loadInto(url, file, staging)
+      const swapped = Effect.scoped(
+        Effect.gen(function*() {
+          const maintenance = yield* Layer.build(PgLive({ url: siblingUrl(url, "postgres"), poolSize: 1, applicationName: "dbkit-restore" }))
+          const admin = Context.get(maintenance, SqlClient.SqlClient)
+          // dbkit's own idle pool connections go; anyone else's are a reason to stop (or --force).
+          const sessions = yield* admin<{ pid: number; applicationName: string; user: string }>`
+            SELECT pid, coalesce(application_name, '') AS "applicationName", usename AS "user"
+              FROM pg_stat_activity WHERE datname = ${target} AND pid <> pg_backend_pid()`
+          const others = sessions.filter((s) => s.applicationName !== config.applicationName)
+          if (others.length > 0 && options.force !== true) {
+            return yield* new RestoreTargetInUse({ database: target, sessions: others })
+          }
+          for (const session of sessions) yield* admin`SELECT pg_terminate_backend(${session.pid})`
+          yield* admin.withTransaction(
+            admin.unsafe(`ALTER DATABASE "${target}" RENAME TO "${previous}"`).pipe(
+              Effect.zipRight(admin.unsafe(`ALTER DATABASE "${staging}" RENAME TO "${target}"`))
+            )
+          )
+          if (safety !== null) yield* Effect.ignore(admin.unsafe(`DROP DATABASE IF EXISTS "${previous}" WITH (FORCE)`))
+        })
+      )
+      yield* swapped.pipe(
+        Effect.tapErrorCause(() => Effect.ignore(sql.unsafe(`DROP DATABASE IF EXISTS "${staging}" WITH (FORCE)`)))
+      )
+      return { file, database: target, ...counts, safetyBackup: safety, previous: safety === null ? previous : null } satisfies RestoreOverResult
+    })
+
+  return Restore.of({ validate, into, over })
 })
 
 /** The Restore service (uses Backup's verification; pg tools run as child processes). */
-export const layer: Layer.Layer<Restore, never, SqlClient.SqlClient | Database | Backup | CommandExecutor.CommandExecutor> =
+export const layer: Layer.Layer<Restore, never, SqlClient.SqlClient | Database | Backup | DbConfig | CommandExecutor.CommandExecutor> =
   Layer.effect(Restore, make)

@@ -68,6 +68,7 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   BackupWriteFailed: ExitCode.backupFailed,
   InvalidBackupOptions: ExitCode.usage,
   RestoreTargetExists: ExitCode.usage,
+  RestoreTargetInUse: ExitCode.unavailable,
   InvalidDatabaseName: ExitCode.usage,
   BackupNotFound: ExitCode.backupUntrusted,
   BackupChecksumMismatch: ExitCode.backupUntrusted,

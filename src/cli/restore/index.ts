@@ -1,6 +1,6 @@
 /**
- * `dbkit restore FILE --into NAME`: restore a verified backup into a new database;
- * `--validate-only`: verify the file and touch no database.
+ * `dbkit restore FILE`: replace the configured database with a verified backup (guarded, safety
+ * backup first, atomic swap); `--into NAME`: into a new database; `--validate-only`: touch none.
  */
 import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
@@ -8,11 +8,10 @@ import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { InvalidBackupOptions } from "../../backup/Backup.js"
 import { Restore } from "../../backup/Restore.js"
-import { RestoreLive } from "../live.js"
+import { GuardLive, RestoreLive } from "../live.js"
 import { banner, bytes, json } from "../render.js"
-import { jsonOption } from "../shared.js"
+import { jsonOption, yesOption } from "../shared.js"
 
 export const restore = Command.make(
   "restore",
@@ -20,6 +19,9 @@ export const restore = Command.make(
     file: Args.file({ name: "file", exists: "yes" }).pipe(Args.withDescription("A dbkit backup (its manifest is FILE.json)")),
     into: Options.text("into").pipe(Options.optional, Options.withDescription("Restore into this new database on the same server")),
     validateOnly: Options.boolean("validate-only").pipe(Options.withDescription("Verify the file (checksum, key, decryption, decompression) and touch no database")),
+    yes: yesOption,
+    noSafetyBackup: Options.boolean("no-safety-backup").pipe(Options.withDescription("Skip the backup of the database being replaced (it is then kept under a _previous_ name)")),
+    force: Options.boolean("force").pipe(Options.withDescription("Disconnect other sessions on the database instead of refusing")),
     json: jsonOption
   },
   (options) =>
@@ -30,13 +32,21 @@ export const restore = Command.make(
         if (options.json) return yield* json(result)
         return yield* Console.log(`${options.file}: valid (${bytes(result.dumpBytes)} of SQL${result.decrypted ? ", decrypted and authenticated" : ""}); no database was touched`)
       }
-      const into = yield* Option.match(options.into, {
-        onNone: () => Effect.fail(new InvalidBackupOptions({ reason: "say where to restore: --into NEWDB (or --validate-only)" })),
-        onSome: Effect.succeed
-      })
-      yield* banner(`restore --into ${into}`)
-      const result = yield* service.into(options.file, into)
+      if (Option.isSome(options.into)) {
+        yield* banner(`restore --into ${options.into.value}`)
+        const result = yield* service.into(options.file, options.into.value)
+        if (options.json) return yield* json(result)
+        return yield* Console.log(`restored into ${result.database}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
+      }
+      yield* banner("restore")
+      const result = yield* service.over(options.file, { yes: options.yes, safetyBackup: !options.noSafetyBackup, force: options.force })
       if (options.json) return yield* json(result)
-      yield* Console.log(`restored into ${result.database}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
-    }).pipe(Effect.provide(RestoreLive))
-).pipe(Command.withDescription("Restore a verified backup into a new database (--into), or only verify it (--validate-only); a failed restore leaves nothing behind"))
+      yield* Console.log(`restored ${result.database} from ${options.file}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
+      if (result.safetyBackup) yield* Console.log(`  the replaced database was backed up to ${result.safetyBackup}`)
+      if (result.previous) yield* Console.log(`  the replaced database is kept as ${result.previous} (drop it when you are sure)`)
+    }).pipe(Effect.provide(RestoreLive), Effect.provide(GuardLive))
+).pipe(
+  Command.withDescription(
+    "Restore a verified backup over the configured database (guarded: DB_RESTORE_CONFIRM=1 or --yes; production also DB_RESTORE_ALLOW_PRODUCTION=1; safety backup first; atomic swap), into a new database (--into), or only verify it (--validate-only)"
+  )
+)
