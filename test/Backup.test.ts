@@ -122,6 +122,24 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         expect(leftovers[0]!.n).toBe(0) // scratch databases are dropped
       }))
 
+    it.effect("prune keeps the newest N and always the newest verified backup; --dry-run deletes nothing", () =>
+      Effect.gen(function*() {
+        const out = tempDir("dbkit-backups-")
+        const made: Array<string> = []
+        for (let i = 0; i < 4; i++) made.push((yield* withBackup((b) => b.backup({ out, schemaOnly: true }))).file)
+        yield* withBackup((b) => b.verify(made[0]!)) // the oldest is the only verified one
+        const dry = yield* withBackup((b) => b.prune({ keepLast: 1, directory: out, dryRun: true }))
+        expect(dry.pruned.map((b) => b.file).sort()).toEqual([made[1]!, made[2]!].sort())
+        expect(made.every((f) => fs.existsSync(f))).toBe(true)
+        const done = yield* withBackup((b) => b.prune({ keepLast: 1, directory: out }))
+        expect(done.kept.map((b) => b.file)).toEqual([made[3]!, made[0]!])
+        expect(fs.readdirSync(out).sort()).toEqual(
+          [made[0]!, `${made[0]}.json`, `${made[0]}.verified.json`, made[3]!, `${made[3]}.json`].map((f) => path.basename(f)).sort()
+        )
+        const unsure = yield* Effect.flip(withBackup((b) => b.prune({ directory: out })))
+        expect(unsure._tag).toBe("InvalidBackupOptions")
+      }))
+
     it.effect("a changed, truncated, or wrongly keyed backup is refused with a typed error", () =>
       Effect.gen(function*() {
         const out = tempDir("dbkit-backups-")

@@ -34,6 +34,7 @@ import { encryptStream, fingerprint } from "./crypto.js"
 import { BackupCorrupt, type VerifyError } from "./errors.js"
 import * as Files from "./files.js"
 import * as Load from "./load.js"
+import { selectForPruning } from "./retention.js"
 
 /** What a backup file holds and how to read it; written beside it as `<file>.json`. */
 export interface Manifest {
@@ -135,6 +136,16 @@ export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
     file: string,
     options?: { readonly restoreTest?: boolean | undefined }
   ) => Effect.Effect<VerifyResult, VerifyError | PgTools.PgToolFailed | PgTools.PgToolMissing | NotSupportedOnEmbedded | ConnectError | SqlError>
+  /**
+   * Deletes backups (file, manifest, verification record) outside the retention rules; the
+   * newest verified backup is always kept. `dryRun` only says what would go.
+   */
+  readonly prune: (options: {
+    readonly keepLast?: number | undefined
+    readonly keepDays?: number | undefined
+    readonly dryRun?: boolean | undefined
+    readonly directory?: string | undefined
+  }) => Effect.Effect<{ readonly kept: ReadonlyArray<BackupListing>; readonly pruned: ReadonlyArray<BackupListing> }, InvalidBackupOptions>
 }>() {}
 
 declare const __DBKIT_VERSION__: string | undefined
@@ -390,7 +401,29 @@ const make = Effect.gen(function*() {
       return yield* Load.compareCounts(file, manifest).pipe(Effect.provide(scratch.layer))
     })
 
-  return Backup.of({ backup, list, verify })
+  const prune = (options: {
+    readonly keepLast?: number | undefined
+    readonly keepDays?: number | undefined
+    readonly dryRun?: boolean | undefined
+    readonly directory?: string | undefined
+  }) =>
+    Effect.gen(function*() {
+      if (options.keepLast === undefined && options.keepDays === undefined) {
+        return yield* new InvalidBackupOptions({ reason: "say what to keep: --keep-last N and/or --keep-days D" })
+      }
+      if ((options.keepLast ?? 1) < 0 || (options.keepDays ?? 1) < 0) {
+        return yield* new InvalidBackupOptions({ reason: "--keep-last and --keep-days must not be negative" })
+      }
+      const { keep, prune: doomed } = selectForPruning(yield* list(options.directory), options, new Date())
+      if (options.dryRun !== true) {
+        yield* Effect.sync(() => {
+          for (const b of doomed) for (const f of [b.file, `${b.file}.json`, `${b.file}.verified.json`]) fs.rmSync(f, { force: true })
+        })
+      }
+      return { kept: keep, pruned: doomed }
+    })
+
+  return Backup.of({ backup, list, verify, prune })
 })
 
 /** DB_BACKUP_KEY, kept redacted; empty means none. */

@@ -94,8 +94,32 @@ const verify = Command.make(
     })
 ).pipe(Command.withDescription("Check a backup: checksum, key, authenticated decryption, full decompression; --restore-test restores it into a scratch database"))
 
+const prune = Command.make(
+  "prune",
+  {
+    keepLast: Options.integer("keep-last").pipe(Options.optional, Options.withDescription("Keep the newest N backups")),
+    keepDays: Options.integer("keep-days").pipe(Options.optional, Options.withDescription("Keep backups younger than D days")),
+    dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Show what would be deleted, delete nothing")),
+    dir: Options.directory("dir").pipe(Options.optional, Options.withDescription("Directory (default DBKIT_BACKUP_DIR)")),
+    json: jsonOption
+  },
+  (options) =>
+    Effect.gen(function*() {
+      const service = yield* Backup
+      const result = yield* service.prune({
+        keepLast: Option.getOrUndefined(options.keepLast),
+        keepDays: Option.getOrUndefined(options.keepDays),
+        dryRun: options.dryRun,
+        directory: Option.getOrUndefined(options.dir)
+      })
+      if (options.json) return yield* json(result)
+      for (const b of result.pruned) yield* Console.log(`  ${options.dryRun ? "would delete" : "deleted"} ${b.file}`)
+      yield* Console.log(`${result.pruned.length} ${options.dryRun ? "would be " : ""}pruned, ${result.kept.length} kept (the newest verified backup is always kept)`)
+    })
+).pipe(Command.withDescription("Delete backups outside --keep-last N / --keep-days D; never the newest verified one; --dry-run first"))
+
 /** `dbkit backups`. */
 export const backups = Command.make("backups").pipe(
   Command.withDescription("Inspect and check backups"),
-  Command.withSubcommands([list.pipe(Command.provide(BackupLive)), verify.pipe(Command.provide(BackupLive))])
+  Command.withSubcommands([list.pipe(Command.provide(BackupLive)), verify.pipe(Command.provide(BackupLive)), prune.pipe(Command.provide(BackupLive))])
 )

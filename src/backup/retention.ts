@@ -1,0 +1,35 @@
+/**
+ * Which backups retention keeps: the newest `keepLast`, those younger than `keepDays`, and —
+ * whatever the rules say — the newest backup that passed verification, so pruning can never
+ * leave you without a backup known to be good.
+ */
+export interface RetentionCandidate {
+  readonly file: string
+  readonly createdAt: string
+  readonly verified: unknown
+}
+
+export interface RetentionRules {
+  readonly keepLast?: number | undefined
+  readonly keepDays?: number | undefined
+}
+
+/** Splits backups into kept and pruned (each newest first). */
+export const selectForPruning = <A extends RetentionCandidate>(
+  backups: ReadonlyArray<A>,
+  rules: RetentionRules,
+  now: Date
+): { readonly keep: ReadonlyArray<A>; readonly prune: ReadonlyArray<A> } => {
+  const sorted = [...backups].sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+  const newestVerified = sorted.find((b) => b.verified !== null && b.verified !== undefined)
+  const cutoff = rules.keepDays === undefined ? undefined : now.getTime() - rules.keepDays * 86_400_000
+  const keep: Array<A> = []
+  const prune: Array<A> = []
+  sorted.forEach((backup, index) => {
+    const byCount = rules.keepLast !== undefined && index < rules.keepLast
+    const byAge = cutoff !== undefined && Date.parse(backup.createdAt) >= cutoff
+    if (byCount || byAge || backup === newestVerified) keep.push(backup)
+    else prune.push(backup)
+  })
+  return { keep, prune }
+}
