@@ -191,7 +191,15 @@ export const PgliteLive = (options: {
         Effect.tryPromise({
           try: async () => {
             const { pgDump } = await import("@electric-sql/pglite-tools/pg_dump")
-            return (await pgDump({ pg, args: [...args] })) as Blob
+            try {
+              return (await pgDump({ pg, args: [...args] })) as Blob
+            } finally {
+              // pg_dump runs in this very session: it leaves its REPEATABLE READ, READ ONLY
+              // transaction open and its session settings changed (search_path = '',
+              // row_security, timeouts…). End the one and undo the others, or later work fails.
+              await pg.exec("ROLLBACK").catch(() => undefined)
+              await pg.exec("RESET ALL").catch(() => undefined)
+            }
           },
           catch: (cause) => new DatabaseUnavailable({ target, reason: `embedded pg_dump failed: ${cause instanceof Error ? cause.message : String(cause)}` })
         })

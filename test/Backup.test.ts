@@ -189,8 +189,10 @@ describe("Backup on the embedded database", () => {
         expect(result.manifest.migrationHead).toBe("0002_rls_force_and_grants")
         const bytes = fs.readFileSync(result.file)
         expect(result.manifest.sha256).toBe(createHash("sha256").update(bytes).digest("hex"))
-        // the embedded database keeps working after its dump
-        expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM organizations`)[0]!.n).toBe(3)
+        // the embedded database keeps working after its dump, writes included
+        yield* sql`INSERT INTO organizations (slug, name) VALUES ('after', 'After the dump')`
+        expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM organizations`)[0]!.n).toBe(4)
+        expect((yield* sql<{ p: string }>`SELECT current_setting('search_path') AS p`)[0]!.p).toContain("public")
         const refused = yield* Effect.flip(withBackup((b) => b.backup({ out, format: "custom" })))
         expect(refused._tag).toBe("InvalidBackupOptions")
         if (!server) return

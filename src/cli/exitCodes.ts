@@ -69,6 +69,7 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   InvalidBackupOptions: ExitCode.usage,
   RestoreTargetExists: ExitCode.usage,
   RestoreTargetInUse: ExitCode.unavailable,
+  CacheUnavailable: ExitCode.unavailable,
   InvalidDatabaseName: ExitCode.usage,
   BackupNotFound: ExitCode.backupUntrusted,
   BackupChecksumMismatch: ExitCode.backupUntrusted,

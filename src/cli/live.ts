@@ -7,6 +7,7 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Backup from "../backup/Backup.js"
+import * as Reset from "../backup/Reset.js"
 import * as Restore from "../backup/Restore.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -46,3 +47,12 @@ export const BackupLive = Backup.layer.pipe(Layer.provideMerge(DatabaseFromEnv),
 
 /** Restores, verified by the Backup service first. */
 export const RestoreLive = Restore.layer.pipe(Layer.provideMerge(BackupLive), Layer.provide(NodeContext.layer))
+
+/** Reset over the same database's Migrator, Seeder and Backup. */
+export const ResetLive = Reset.layer.pipe(
+  Layer.provideMerge(Migrator.layerConfig()),
+  Layer.provideMerge(Seeder.layer({ seeds: referenceSeeds })),
+  Layer.provideMerge(Backup.layer),
+  Layer.provideMerge(DatabaseFromEnv),
+  Layer.provide(NodeContext.layer)
+)

@@ -1,0 +1,32 @@
+// `DB_RESET_CONFIRM=1 pnpm effect:reset-db` as a user runs it.
+import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as path from "node:path"
+import { runCli } from "./support/cli.js"
+import { tempDir } from "./support/databases.js"
+
+describe("dbkit reset on the embedded database", () => {
+  it.effect("refuses without DB_RESET_CONFIRM (exit 4) or in production; hard resets and reseeds; soft empties", () =>
+    Effect.gen(function*() {
+      const env = { DBKIT_DATA_DIR: path.join(tempDir(), "pglite"), DBKIT_BACKUP_DIR: tempDir("dbkit-reset-backups-") }
+      expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
+      const refused = yield* Effect.promise(() => runCli(["reset"], env))
+      expect(refused.code).toBe(4)
+      expect(refused.stderr).toContain("DB_RESET_CONFIRM=1")
+      const production = yield* Effect.promise(() => runCli(["reset"], { ...env, DB_ENV: "production", DB_RESET_CONFIRM: "1" }))
+      expect(production.code).toBe(4)
+      expect(production.stderr).toContain("DB_RESET_ALLOW_PRODUCTION=1")
+      const hard = yield* Effect.promise(() => runCli(["reset", "--seed", "--json"], { ...env, DB_RESET_CONFIRM: "1" }))
+      expect(hard.code).toBe(0)
+      const result = JSON.parse(hard.stdout)
+      expect(result.mode).toBe("hard")
+      expect(result.migrated).toHaveLength(3)
+      expect(result.seeded).toBeGreaterThan(0)
+      expect(result.safetyBackup).toBeNull() // development: no safety backup by default
+      const soft = yield* Effect.promise(() => runCli(["reset", "--soft", "--json"], { ...env, DB_RESET_CONFIRM: "1" }))
+      expect(soft.code).toBe(0)
+      expect(JSON.parse(soft.stdout).cleared).toContain("public.invoices")
+      const status = yield* Effect.promise(() => runCli(["migrate", "status", "--json"], env))
+      expect(JSON.parse(status.stdout).upToDate).toBe(true)
+    }), 180_000)
+})
