@@ -167,9 +167,12 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         const plainManifest = JSON.parse(fs.readFileSync(plain.manifestFile, "utf8"))
         fs.writeFileSync(plain.manifestFile, JSON.stringify({ ...plainManifest, sha256: createHash("sha256").update(cut).digest("hex") }))
         expect((yield* Effect.flip(withBackup((b) => b.verify(plain.file))))._tag).toBe("BackupCorrupt")
-        // No manifest: dbkit cannot vouch for it.
+        // Without its manifest it is read as a plain pg_dump file: the truncation is still caught.
         fs.rmSync(plain.manifestFile)
-        expect((yield* Effect.flip(withBackup((b) => b.verify(plain.file))))._tag).toBe("BackupNotFound")
+        expect((yield* Effect.flip(withBackup((b) => b.verify(plain.file))))._tag).toBe("BackupCorrupt")
+        // An encrypted file without its manifest cannot be vouched for at all.
+        fs.rmSync(encrypted.manifestFile)
+        expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe("BackupNotFound")
       }))
   })
 })

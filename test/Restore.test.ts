@@ -4,6 +4,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -64,6 +65,41 @@ describe.skipIf(!server)("Restore on the server", () => {
         } finally {
           yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
         }
+      }))
+
+    it.effect("files made by plain pg_dump — plain SQL, gzipped, custom format — restore with dbkit", () =>
+      Effect.gen(function*() {
+        const scratch = yield* ScratchDatabase
+        const dir = tempDir("dbkit-pgdump-")
+        const dump = (args: Array<string>) => execFileSync("pg_dump", ["-h", "127.0.0.1", "-U", "root", ...args, scratch.name])
+        fs.writeFileSync(path.join(dir, "plain.sql"), dump(["--format=p"]))
+        fs.writeFileSync(path.join(dir, "plain.sql.gz"), gzipSync(dump(["--format=p"])))
+        fs.writeFileSync(path.join(dir, "custom.dump"), dump(["--format=c"]))
+        for (const file of ["plain.sql", "plain.sql.gz", "custom.dump"]) {
+          const name = unique("dbkit_from_pgdump")
+          const result = yield* withServices(({ restore }) => restore.into(path.join(dir, file), name))
+          try {
+            expect(result.database).toBe(name)
+            const orgs = yield* Effect.promise(async () => {
+              const client = new pg.Client({ connectionString: urlFor(name) })
+              await client.connect()
+              try {
+                return (await client.query("SELECT count(*)::int AS n FROM organizations")).rows[0].n as number
+              } finally {
+                await client.end()
+              }
+            })
+            expect(orgs).toBe(25)
+          } finally {
+            yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
+          }
+        }
+        // A foreign file that is not what it claims is refused before a database is created.
+        fs.writeFileSync(path.join(dir, "broken.sql.gz"), Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from("not really gzip")]))
+        const name = unique("dbkit_from_broken")
+        const broken = yield* Effect.flip(withServices(({ restore }) => restore.into(path.join(dir, "broken.sql.gz"), name)))
+        expect(broken._tag).toBe("BackupCorrupt")
+        expect(yield* databaseExists(name)).toBe(false)
       }))
 
     it.effect("an existing target or a bad name is refused before anything is created", () =>
@@ -150,7 +186,7 @@ describe.skipIf(!server)("Restore over the configured database", () => {
         expect(leftovers).toEqual([])
       }))
 
-    it.effect("another session on the database stops it (or --force disconnects it); a failed load changes nothing", () =>
+    it.effect("another session on the database stops it (or --terminate-connections disconnects it); a failed load changes nothing", () =>
       Effect.gen(function*() {
         const out = tempDir("dbkit-restore-")
         const made = yield* withServices(({ backup }) => backup.backup({ out }))
@@ -172,11 +208,11 @@ describe.skipIf(!server)("Restore over the configured database", () => {
         fs.writeFileSync(bad, bytes)
         fs.writeFileSync(`${bad}.json`, JSON.stringify({ format: "plain", encryption: null, sha256: createHash("sha256").update(bytes).digest("hex"), sizes: { dump: dump.length, file: bytes.length }, tables: {} }))
         const failed = yield* Effect.flip(
-          withServices(({ restore }) => restore.over(bad, { yes: true, force: true, safetyBackup: false })).pipe(Effect.provide(NonInteractiveGuard()))
+          withServices(({ restore }) => restore.over(bad, { yes: true, terminateConnections: true, safetyBackup: false })).pipe(Effect.provide(NonInteractiveGuard()))
         )
         expect(failed._tag).toBe("PgToolFailed")
         expect(yield* orgCount).toBe(before)
-        const forced = yield* withServices(({ restore }) => restore.over(made.file, { yes: true, force: true, safetyBackup: false })).pipe(
+        const forced = yield* withServices(({ restore }) => restore.over(made.file, { yes: true, terminateConnections: true, safetyBackup: false })).pipe(
           Effect.provide(NonInteractiveGuard())
         )
         expect(forced.previous).not.toBeNull() // no safety backup: the replaced database is kept

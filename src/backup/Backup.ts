@@ -38,7 +38,7 @@ import { selectForPruning } from "./retention.js"
 
 /** What a backup file holds and how to read it; written beside it as `<file>.json`. */
 export interface Manifest {
-  readonly tool: { readonly name: "dbkit"; readonly version: string; readonly pgDump: number }
+  readonly tool: { readonly name: "dbkit" | "pg_dump"; readonly version: string; readonly pgDump: number }
   readonly createdAt: string
   readonly file: string
   readonly database: string
@@ -47,7 +47,7 @@ export interface Manifest {
   readonly serverVersion: string
   readonly migrationHead: string | null
   readonly format: "plain" | "custom"
-  readonly compression: { readonly algorithm: "gzip" | "pg_dump"; readonly level: number }
+  readonly compression: { readonly algorithm: "gzip" | "pg_dump" | "none"; readonly level: number }
   readonly encryption: { readonly algorithm: "aes-256-gcm"; readonly kdf: "scrypt"; readonly keyFingerprint: string } | null
   readonly contents: "full" | "schema-only" | "data-only"
   readonly excludedTables: ReadonlyArray<string>
@@ -371,17 +371,19 @@ const make = Effect.gen(function*() {
   const verify = (file: string, options: { readonly restoreTest?: boolean | undefined } = {}) =>
     Effect.scoped(
       Effect.gen(function*() {
-        const manifest = yield* Files.readManifest(file)
-        yield* Files.checkChecksum(file, manifest)
+        const { foreign, manifest } = yield* Files.inspect(file)
+        if (!foreign) yield* Files.checkChecksum(file, manifest)
         const key = Option.getOrUndefined(yield* backupKey)
         const dumpBytes = yield* Files.readThrough(file, yield* Files.openDump(file, manifest, key))
-        if (dumpBytes !== manifest.sizes.dump) {
+        if (!foreign && dumpBytes !== manifest.sizes.dump) {
           return yield* new BackupCorrupt({ file, reason: `decompressed to ${dumpBytes} bytes, the manifest says ${manifest.sizes.dump}` })
         }
         const restoreTest = options.restoreTest === true ? yield* testRestore(file, manifest, key) : null
-        yield* Effect.sync(() =>
-          writeDurably(`${file}.verified.json`, JSON.stringify({ at: new Date().toISOString(), restoreTest: restoreTest !== null }) + "\n")
-        )
+        if (!foreign) {
+          yield* Effect.sync(() =>
+            writeDurably(`${file}.verified.json`, JSON.stringify({ at: new Date().toISOString(), restoreTest: restoreTest !== null }) + "\n")
+          )
+        }
         return { file, checksum: "ok", decrypted: manifest.encryption !== null, dumpBytes, restoreTest } satisfies VerifyResult
       })
     )

@@ -49,7 +49,7 @@ export class RestoreTargetInUse extends Data.TaggedError("RestoreTargetInUse")<{
 }> {
   override get message() {
     const who = this.sessions.slice(0, 3).map((s) => `pid ${s.pid} (${s.applicationName || "no application_name"}, ${s.user})`).join(", ")
-    return `database ${this.database} is in use by ${this.sessions.length} session(s): ${who}; stop them, or pass --force to disconnect them`
+    return `database ${this.database} is in use by ${this.sessions.length} session(s): ${who}; stop them, or pass --terminate-connections`
   }
 }
 
@@ -72,8 +72,8 @@ export interface RestoreOverOptions {
   readonly yes?: boolean | undefined
   /** Take a safety backup of the database first (default true). */
   readonly safetyBackup?: boolean | undefined
-  /** Disconnect other sessions instead of refusing. */
-  readonly force?: boolean | undefined
+  /** Disconnect other sessions instead of refusing (`--terminate-connections`). */
+  readonly terminateConnections?: boolean | undefined
 }
 
 export type RestoreError =
@@ -127,7 +127,7 @@ const make = Effect.gen(function*() {
   /** Creates `name`, loads the (already verified) file into it and checks counts; drops it on failure. */
   const loadInto = (url: Redacted.Redacted<string>, file: string, name: string) =>
     Effect.gen(function*() {
-      const manifest = yield* Files.readManifest(file)
+      const { manifest } = yield* Files.inspect(file)
       const [exists] = yield* sql<{ e: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS e`
       if (exists?.e) return yield* new RestoreTargetExists({ database: name })
       yield* sql.unsafe(`CREATE DATABASE "${name}"`)
@@ -169,12 +169,12 @@ const make = Effect.gen(function*() {
         Effect.gen(function*() {
           const maintenance = yield* Layer.build(PgLive({ url: siblingUrl(url, "postgres"), poolSize: 1, applicationName: "dbkit-restore" }))
           const admin = Context.get(maintenance, SqlClient.SqlClient)
-          // dbkit's own idle pool connections go; anyone else's are a reason to stop (or --force).
+          // dbkit's own idle pool connections go; anyone else's are a reason to stop (or --terminate-connections).
           const sessions = yield* admin<{ pid: number; applicationName: string; user: string }>`
             SELECT pid, coalesce(application_name, '') AS "applicationName", usename AS "user"
               FROM pg_stat_activity WHERE datname = ${target} AND pid <> pg_backend_pid()`
           const others = sessions.filter((s) => s.applicationName !== config.applicationName)
-          if (others.length > 0 && options.force !== true) {
+          if (others.length > 0 && options.terminateConnections !== true) {
             return yield* new RestoreTargetInUse({ database: target, sessions: others })
           }
           for (const session of sessions) yield* admin`SELECT pg_terminate_backend(${session.pid})`

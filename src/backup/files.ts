@@ -28,6 +28,47 @@ export const readManifest = (file: string): Effect.Effect<Manifest, BackupNotFou
     }
   })
 
+/**
+ * The manifest of a dbkit backup, or — for a file made by plain pg_dump, which has none — what
+ * its first bytes say: custom format ("PGDMP"), gzip, or plain SQL. A foreign file has no
+ * checksum or row counts to hold it to; it is still read through before anything is restored.
+ */
+export const inspect = (file: string): Effect.Effect<{ readonly manifest: Manifest; readonly foreign: boolean }, BackupNotFound> =>
+  Effect.suspend((): Effect.Effect<{ readonly manifest: Manifest; readonly foreign: boolean }, BackupNotFound> => {
+    if (fs.existsSync(`${file}.json`) || !fs.existsSync(file)) {
+      return Effect.map(readManifest(file), (manifest) => ({ manifest, foreign: false }))
+    }
+    const head = Buffer.alloc(8)
+    const fd = fs.openSync(file, "r")
+    const read = fs.readSync(fd, head, 0, 8, 0)
+    fs.closeSync(fd)
+    const bytes = head.subarray(0, read)
+    if (bytes.subarray(0, 8).toString() === "DBKITENC") {
+      return Effect.fail(new BackupNotFound({ file, reason: "is encrypted but has no manifest; dbkit cannot vouch for it" }))
+    }
+    const custom = bytes.subarray(0, 5).toString() === "PGDMP"
+    const gzip = bytes[0] === 0x1f && bytes[1] === 0x8b
+    const manifest: Manifest = {
+      tool: { name: "pg_dump", version: "unknown", pgDump: 0 },
+      createdAt: fs.statSync(file).mtime.toISOString(),
+      file,
+      database: "unknown",
+      target: "unknown",
+      environment: "unknown",
+      serverVersion: "unknown",
+      migrationHead: null,
+      format: custom ? "custom" : "plain",
+      compression: { algorithm: custom ? "pg_dump" : gzip ? "gzip" : "none", level: 0 },
+      encryption: null,
+      contents: "full",
+      excludedTables: [],
+      sizes: { dump: 0, file: fs.statSync(file).size },
+      sha256: "",
+      tables: {}
+    }
+    return Effect.succeed({ manifest, foreign: true })
+  })
+
 /** sha256 of the whole file, streamed. */
 export const sha256 = (file: string) =>
   Effect.promise(async () => {
@@ -67,7 +108,7 @@ export const openDump = (
     } else {
       stages.push(fs.createReadStream(file))
     }
-    if (manifest.format === "plain") stages.push(createGunzip())
+    if (manifest.format === "plain" && manifest.compression?.algorithm !== "none") stages.push(createGunzip())
     return Effect.succeed(stages)
   })
 

@@ -21,7 +21,7 @@ export const restore = Command.make(
     validateOnly: Options.boolean("validate-only").pipe(Options.withDescription("Verify the file (checksum, key, decryption, decompression) and touch no database")),
     yes: yesOption,
     noSafetyBackup: Options.boolean("no-safety-backup").pipe(Options.withDescription("Skip the backup of the database being replaced (it is then kept under a _previous_ name)")),
-    force: Options.boolean("force").pipe(Options.withDescription("Disconnect other sessions on the database instead of refusing")),
+    terminateConnections: Options.boolean("terminate-connections").pipe(Options.withDescription("Disconnect other sessions on the database instead of refusing")),
     json: jsonOption
   },
   (options) =>
@@ -39,7 +39,7 @@ export const restore = Command.make(
         return yield* Console.log(`restored into ${result.database}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
       }
       yield* banner("restore")
-      const result = yield* service.over(options.file, { yes: options.yes, safetyBackup: !options.noSafetyBackup, force: options.force })
+      const result = yield* service.over(options.file, { yes: options.yes, safetyBackup: !options.noSafetyBackup, terminateConnections: options.terminateConnections })
       if (options.json) return yield* json(result)
       yield* Console.log(`restored ${result.database} from ${options.file}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
       if (result.safetyBackup) yield* Console.log(`  the replaced database was backed up to ${result.safetyBackup}`)
