@@ -446,3 +446,23 @@ describe.skipIf(!serverOnly)("Migrator locking on the server", () => {
       }))
   })
 })
+
+describe.skipIf(!serverOnly)("Migrator interrupted on the server", () => {
+  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("with a scratch database", (it) => {
+    it.effect("a migrate interrupted mid-migration rolls back, releases the lock, and the next run applies it", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const dir = writeFolder({ "001_slow.sql": "CREATE TABLE slow (x int);\nSELECT pg_sleep(2);" })
+        const interrupted = yield* withMigrator(dir, schema, (m) => m.migrate()).pipe(Effect.timeout("500 millis"), Effect.either)
+        expect(interrupted._tag).toBe("Left")
+        expect(yield* exists(`${schema}.slow`)).toBe(false)
+        // The lock is free and no session is left idle in an aborted transaction.
+        const sql = yield* SqlClient.SqlClient
+        const stuck = yield* sql<{ n: number }>`
+          SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = current_database() AND state LIKE 'idle in transaction%'`
+        expect(stuck[0]!.n).toBe(0)
+        const result = yield* withMigrator(dir, schema, (m) => m.migrate(), { lockWait: "3 seconds" })
+        expect(result.applied.map((a) => a.name)).toEqual(["001_slow"])
+      }))
+  })
+})

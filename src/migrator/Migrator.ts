@@ -270,6 +270,10 @@ const make = (options: MigratorOptions) =>
               () => Effect.ignore(run(`RESET search_path`))
             )
           }
+          // Registered last, so it runs first: whatever ends this run — failure or interruption
+          // mid-transaction — the session is rolled back before the lock is released and the
+          // connection goes back to the pool. (Outside a transaction it is a harmless warning.)
+          yield* Effect.addFinalizer(() => Effect.ignore(run("ROLLBACK")))
           yield* History.ensureTable(run, table)
           const history = yield* History.readHistory(run, table)
           return yield* use({ run, conn, migrations, history, status: compare(migrations, history) })
