@@ -124,12 +124,6 @@ const pgClientOf = (conn: Connection): PgQueryable | undefined => {
   return client && typeof (client as PgQueryable).query === "function" ? (client as PgQueryable) : undefined
 }
 
-const write = (stream: Writable, chunk: string) =>
-  Effect.async<void>((resume) => {
-    if (stream.write(chunk)) resume(Effect.void)
-    else stream.once("drain", () => resume(Effect.void))
-  })
-
 /** One COPY FROM STDIN stream for every batch (server). */
 const copyToServer = (client: PgQueryable, statement: string, rows: Iterator<ReadonlyArray<CopyValue>>, table: string, size: number, onProgress?: (n: number) => void) =>
   Effect.async<number, BulkInsertFailed>((resume) => {
@@ -146,21 +140,34 @@ const copyToServer = (client: PgQueryable, statement: string, rows: Iterator<Rea
       if (!failed) resume(Effect.succeed(written))
     })
     const pump = (): void => {
-      while (!failed) {
-        const batch = nextBatch(rows, size)
-        if (batch === undefined) {
-          stream.end()
-          return
+      try {
+        while (!failed) {
+          const batch = nextBatch(rows, size)
+          if (batch === undefined) {
+            stream.end()
+            return
+          }
+          written += batch.count
+          onProgress?.(written)
+          if (!stream.write(batch.text)) {
+            stream.once("drain", pump)
+            return
+          }
         }
-        written += batch.count
-        onProgress?.(written)
-        if (!stream.write(batch.text)) {
-          stream.once("drain", pump)
-          return
-        }
+      } catch (cause) {
+        // The rows' own generator threw: abort the COPY (the server rolls it back) and say so.
+        failed = true
+        stream.destroy(cause as Error)
+        const batch = Math.floor(written / size) + 1
+        resume(Effect.fail(new BulkInsertFailed({ table, batch, batchSize: size, serverMessage: `generating rows failed: ${(cause as Error).message ?? String(cause)}`, code: undefined })))
       }
     }
     pump()
+    // Interrupted: stop generating and abort the COPY.
+    return Effect.sync(() => {
+      failed = true
+      stream.destroy(new Error("interrupted"))
+    })
   })
 
 /** One COPY FROM '/dev/blob' per batch (embedded). */
@@ -175,7 +182,11 @@ const copyToEmbedded = (
   Effect.gen(function*() {
     let written = 0
     for (let batchNumber = 1;; batchNumber++) {
-      const batch = nextBatch(rows, size)
+      const batch = yield* Effect.try({
+        try: () => nextBatch(rows, size),
+        catch: (cause) =>
+          new BulkInsertFailed({ table, batch: batchNumber, batchSize: size, serverMessage: `generating rows failed: ${(cause as Error).message ?? String(cause)}`, code: undefined })
+      })
       if (batch === undefined) return written
       yield* copy(statement, new Blob([batch.text])).pipe(
         Effect.mapError((error) => {

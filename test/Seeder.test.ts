@@ -121,6 +121,27 @@ for (const backend of await backends()) {
         expect(ran.map((r) => r.seed)).toEqual(["independent"])
       }))
 
+    it.effect("a row generator that throws mid-COPY fails the seed cleanly: typed error, nothing written, no hang", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const throwing = make({
+          name: "throwing",
+          profile: "development",
+          run: (ctx) =>
+            ctx.copy(`${schema}.items`, ["id", "label"], (function*() {
+              for (let i = 1; i <= 5_000; i++) {
+                if (i === 2_500) throw new Error("the generator broke")
+                yield [i, `item ${i}`]
+              }
+            })())
+        })
+        const error = yield* Effect.flip(withSeeder([throwing], (s) => s.run()))
+        expect(error._tag).toBe("SeedFailed")
+        expect(error.message).toContain("generating rows failed: the generator broke")
+        expect(yield* rowsOf(`${schema}.items`)).toBe(0)
+      }))
+
     it.effect("generated seeds run once and are recorded; reference seeds run every time", () =>
       Effect.gen(function*() {
         const schema = fresh()
