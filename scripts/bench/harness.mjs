@@ -13,10 +13,11 @@
 //   compare(sides, { runs, warmup })      measures several sides interleaved (round r runs every side once,
 //                                         starting at side r mod n: A B, B A, A B, ...), so background load
 //                                         and drift hit every side alike; returns one measure() result per side.
-//   row({ operation, dbkit, baseline, baselineName, dbkitRows, baselineRows })
+//   row({ operation, dbkit, baseline, baselineName, dbkitRows, baselineRows, dbkitBytes, baselineBytes })
 //                                         a comparison row of two measurements; with the optional row counts
 //                                         (rows written per run by each side) it also reports rows/s and
-//                                         compares time per row.
+//                                         compares time per row; with the optional byte counts (bytes each side
+//                                         processes per run) it reports MB/s and compares time per byte.
 //   formatTable(rows) / rowsToJson(rows)  render rows.
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
@@ -193,7 +194,7 @@ export const measure = async (name, fn, opts = {}) => {
 export const measureProcess = (name, cmd, args, opts = {}) =>
   compare([processSide(name, cmd, args, opts)], { runs: opts.runs, warmup: opts.warmup }).then((r) => r[0])
 
-const summarize = (m, rows) => {
+const summarize = (m, rows, bytes) => {
   if (!m) return m
   const s = {
     name: m.name,
@@ -203,8 +204,9 @@ const summarize = (m, rows) => {
     timesMs: m.timesMs,
     peakRssKb: m.rssKb.length ? Math.max(...m.rssKb) : null
   }
-  // Throughput rows only (rows given): rows written per run and the rate at the median time.
-  return typeof rows === "number" ? { ...s, rows, rowsPerSec: rows / (s.medianMs / 1000) } : s
+  // Throughput rows only (rows / bytes given): the amount per run and the rate at the median time.
+  const withRows = typeof rows === "number" ? { ...s, rows, rowsPerSec: rows / (s.medianMs / 1000) } : s
+  return typeof bytes === "number" ? { ...withRows, bytes, bytesPerSec: bytes / (s.medianMs / 1000) } : withRows
 }
 
 /**
@@ -213,24 +215,38 @@ const summarize = (m, rows) => {
  * Optional dbkitRows / baselineRows (rows each side writes per run; the sides may write different counts, e.g. a
  * slow baseline given fewer rows): each summary gains rows and rowsPerSec (at its median), and when both are given
  * the ratio compares time per row, i.e. ratio = baseline rows/s / dbkit rows/s (still < 1: dbkit is faster).
+ * Optional dbkitBytes / baselineBytes (bytes each side processes per run, e.g. the size of the database backed
+ * up): each summary gains bytes and bytesPerSec (at its median), and when both are given (and no row counts) the
+ * ratio compares time per byte, i.e. ratio = baseline bytes/s / dbkit bytes/s.
  */
-export const row = ({ operation, dbkit, baseline, baselineName, dbkitRows, baselineRows }) => {
-  const d = summarize(dbkit, dbkitRows)
-  const b = summarize(baseline, baselineRows)
+export const row = ({ operation, dbkit, baseline, baselineName, dbkitRows, baselineRows, dbkitBytes, baselineBytes }) => {
+  const d = summarize(dbkit, dbkitRows, dbkitBytes)
+  const b = summarize(baseline, baselineRows, baselineBytes)
   const perRow = b && d.rowsPerSec !== undefined && b.rowsPerSec !== undefined
+  const perByte = b && d.bytesPerSec !== undefined && b.bytesPerSec !== undefined
   return {
     operation,
     dbkit: d,
     baselineName: baselineName ?? b?.name ?? null,
     baseline: b ?? null,
-    ratio: b ? (perRow ? b.rowsPerSec / d.rowsPerSec : d.medianMs / b.medianMs) : null
+    ratio: b
+      ? perRow
+        ? b.rowsPerSec / d.rowsPerSec
+        : perByte
+          ? b.bytesPerSec / d.bytesPerSec
+          : d.medianMs / b.medianMs
+      : null
   }
 }
+
+/** A megabyte as PostgreSQL's pg_size_pretty and the RSS column count it (MiB). */
+export const MB = 1024 * 1024
 
 const fmtMs = (ms) => (ms == null ? "—" : ms >= 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${ms.toFixed(0)} ms`)
 const fmtRss = (kb) => (kb == null ? "n/a" : `${(kb / 1024).toFixed(0)} MB`)
 const fmtRatio = (r) => (r == null ? "—" : `${r.toFixed(2)}x`)
 const fmtRate = (r) => (r == null ? "—" : `${Math.round(r).toLocaleString("en-US")}`)
+const fmtMBps = (r) => (r == null ? "—" : `${(r / MB).toFixed(r / MB >= 100 ? 0 : 1)}`)
 
 export const COLUMNS = [
   "operation",
@@ -246,13 +262,21 @@ export const COLUMNS = [
 /** Extra columns, shown only when some row measured throughput (row() given row counts). */
 export const RATE_COLUMNS = ["dbkit rows/s", "their rows/s"]
 
+/** Extra columns, shown only when some row measured bytes processed (row() given byte counts); MB = MiB. */
+export const BYTE_RATE_COLUMNS = ["dbkit MB/s", "their MB/s"]
+
 /** Whether any row reports rows/s (then formatTable adds RATE_COLUMNS; otherwise the table is as before). */
 export const hasRates = (rows) => rows.some((r) => r.dbkit.rowsPerSec !== undefined || r.baseline?.rowsPerSec !== undefined)
+
+/** Whether any row reports bytes/s (then formatTable adds BYTE_RATE_COLUMNS). */
+export const hasByteRates = (rows) =>
+  rows.some((r) => r.dbkit.bytesPerSec !== undefined || r.baseline?.bytesPerSec !== undefined)
 
 /** Renders rows as an aligned text table (numbers right-aligned). */
 export const formatTable = (rows) => {
   const rates = hasRates(rows)
-  const columns = rates ? [...COLUMNS, ...RATE_COLUMNS] : COLUMNS
+  const byteRates = hasByteRates(rows)
+  const columns = [...COLUMNS, ...(rates ? RATE_COLUMNS : []), ...(byteRates ? BYTE_RATE_COLUMNS : [])]
   const cells = rows.map((r) => [
     r.operation,
     fmtMs(r.dbkit.minMs),
@@ -262,9 +286,11 @@ export const formatTable = (rows) => {
     fmtMs(r.baseline?.medianMs),
     fmtRatio(r.ratio),
     fmtRss(r.dbkit.peakRssKb),
-    ...(rates ? [fmtRate(r.dbkit.rowsPerSec), fmtRate(r.baseline?.rowsPerSec)] : [])
+    ...(rates ? [fmtRate(r.dbkit.rowsPerSec), fmtRate(r.baseline?.rowsPerSec)] : []),
+    ...(byteRates ? [fmtMBps(r.dbkit.bytesPerSec), fmtMBps(r.baseline?.bytesPerSec)] : [])
   ])
-  const right = new Set([1, 2, 4, 5, 6, 7, 8, 9])
+  // Every column but the operation and the baseline's name holds a number.
+  const right = new Set(columns.map((_, i) => i).filter((i) => i !== 0 && i !== 3))
   const widths = columns.map((h, i) => Math.max(h.length, ...cells.map((c) => c[i].length)))
   const line = (c) =>
     c

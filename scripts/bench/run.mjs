@@ -14,6 +14,8 @@
 //                                             slow row may pick a smaller default of its own)
 //   scratchDb()                               creates a uniquely named database on the bench server:
 //                                             { url, name, drop() }; all are dropped when the bench ends
+//   scratchName()                             the same without creating it (for a tool that creates the
+//                                             database itself); dropped when the bench ends if it exists
 //   tempDir(prefix)                           a fresh temp folder, removed when the bench ends
 //   childEnv(overrides)                       process.env without DATABASE_URL / DBKIT_* plus overrides
 //   node                                      the node binary running the bench
@@ -30,6 +32,7 @@ import {
   cleanupHarness,
   compare,
   formatTable,
+  hasByteRates,
   hasRates,
   measure,
   measureProcess,
@@ -99,13 +102,18 @@ let seq = 0
 const dropDb = (name) =>
   withAdmin((c) => c.query(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)).then(() => scratch.delete(name))
 
-const scratchDb = async () => {
+const scratchName = () => {
   const name = `dbkit_bench_${process.pid}_${++seq}_${Math.random().toString(36).slice(2, 8)}`
-  await withAdmin((c) => c.query(`CREATE DATABASE "${name}"`))
   const url = new URL(adminUrl)
   url.pathname = `/${name}`
   scratch.set(name, url.href)
   return { name, url: url.href, drop: () => dropDb(name) }
+}
+
+const scratchDb = async () => {
+  const db = scratchName()
+  await withAdmin((c) => c.query(`CREATE DATABASE "${db.name}"`))
+  return db
 }
 
 const tempDir = (prefix = "dbkit-bench-") => {
@@ -173,6 +181,7 @@ const main = async () => {
     runsSet: opts.runsSet,
     warmup: opts.warmup,
     scratchDb,
+    scratchName,
     tempDir,
     childEnv,
     node: process.execPath,
@@ -204,7 +213,8 @@ const main = async () => {
     ]
     console.log(
       `\nratio < 1 means dbkit is faster` +
-        `${hasRates(all) ? " (rows with rows/s compare time per row: their rows/s / dbkit rows/s, at the medians)" : ""}. ` +
+        `${hasRates(all) ? " (rows with rows/s compare time per row: their rows/s / dbkit rows/s, at the medians)" : ""}` +
+        `${hasByteRates(all) ? ` (rows with MB/s, MB = MiB, compare time per byte: their MB/s / dbkit MB/s, at the medians)` : ""}. ` +
         `${opts.runs} runs + ${opts.warmup} warmup per side` +
         `${other.length ? ` (${other.join(", ")})` : ""}, sides interleaved; ` +
         `peak RSS is the max over dbkit's runs; total ${totalS.toFixed(1)} s.`

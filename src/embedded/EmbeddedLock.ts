@@ -33,13 +33,23 @@ const isAlive = (pid: number): boolean => {
   }
 }
 
+/** Lock files this process holds (a pid match alone may be a reused pid from a previous life). */
+const held = new Set<string>()
+
+const unique = () => `${process.pid}.${Date.now().toString(36)}.${Math.random().toString(36).slice(2)}`
+
+/** Creates the lock with its content in one step (link of a written temp file): never seen empty. */
 const tryCreate = (file: string): boolean => {
+  const temp = `${file}.${unique()}`
+  fs.writeFileSync(temp, String(process.pid), { mode: 0o600 })
   try {
-    fs.writeFileSync(file, String(process.pid), { flag: "wx", mode: 0o600 })
+    fs.linkSync(temp, file)
     return true
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "EEXIST") return false
     throw error
+  } finally {
+    fs.rmSync(temp, { force: true })
   }
 }
 
@@ -51,28 +61,52 @@ const holderOf = (file: string): number => {
   }
 }
 
+/**
+ * Moves a stale lock (held by `stalePid`) aside. rename is atomic, so of several processes only
+ * one moves any given lock; one that finds it moved a fresh lock instead puts it back.
+ */
+const removeStale = (file: string, stalePid: number) => {
+  const aside = `${file}.stale.${unique()}`
+  try {
+    fs.renameSync(file, aside)
+  } catch {
+    return // gone already: someone else moved it
+  }
+  if (holderOf(aside) === stalePid) {
+    fs.rmSync(aside, { force: true })
+    return
+  }
+  try {
+    fs.linkSync(aside, file) // not the stale one: restore it
+  } catch {
+    // a third process already created a lock: theirs stands
+  }
+  fs.rmSync(aside, { force: true })
+}
+
 /** Takes the lock for `dataDir` until the scope closes, or fails with `EmbeddedInUse`. */
 export const acquire = (dataDir: string): Effect.Effect<void, EmbeddedInUse, Scope.Scope> => {
   const file = lockPath(dataDir)
   return Effect.acquireRelease(
     Effect.suspend(() => {
       fs.mkdirSync(path.dirname(file), { recursive: true })
-      for (let attempt = 0; attempt < 3; attempt++) {
-        if (tryCreate(file)) return Effect.void
+      if (held.has(file)) return Effect.fail(new EmbeddedInUse({ dataDir, pid: process.pid }))
+      for (let attempt = 0; attempt < 5; attempt++) {
+        if (tryCreate(file)) {
+          held.add(file)
+          return Effect.void
+        }
         const holder = holderOf(file)
-        if (holder === process.pid) {
-          return Effect.fail(new EmbeddedInUse({ dataDir, pid: holder }))
-        }
-        if (Number.isFinite(holder) && isAlive(holder)) {
-          return Effect.fail(new EmbeddedInUse({ dataDir, pid: holder }))
-        }
-        // Stale: its process is gone. Remove and try again.
-        fs.rmSync(file, { force: true })
+        if (!Number.isFinite(holder)) continue // vanished between our attempts: try again
+        const stale = holder === process.pid ? !held.has(file) : !isAlive(holder)
+        if (!stale) return Effect.fail(new EmbeddedInUse({ dataDir, pid: holder }))
+        removeStale(file, holder)
       }
       return Effect.fail(new EmbeddedInUse({ dataDir, pid: holderOf(file) }))
     }),
     () =>
       Effect.sync(() => {
+        held.delete(file)
         if (holderOf(file) === process.pid) fs.rmSync(file, { force: true })
       })
   )
