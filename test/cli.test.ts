@@ -9,7 +9,7 @@ import { afterAll, beforeAll } from "vitest"
 import { PgliteLive } from "../src/Database.js"
 import { lockKey } from "../src/migrator/history.js"
 import { runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
+import { admin, createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -134,6 +134,16 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
       expect(result.code).toBe(6)
       expect(result.stderr).toContain("(other-deploy")
     }), 60_000)
+
+  it.effect("a database error says the server's reason (permission denied), not just that a statement failed", () =>
+      Effect.gen(function*() {
+        yield* Effect.promise(() => admin(`DO $$ BEGIN CREATE ROLE dbkit_limited LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`))
+        const limited = new URL(database.url)
+        limited.username = "dbkit_limited"
+        const result = yield* Effect.promise(() => runCli(["migrate"], { DATABASE_URL: limited.toString(), DB_APPLICATION_NAME: "dbkit-limited" }))
+        expect(result.code).toBe(1)
+        expect(result.stderr).toContain("permission denied")
+      }), 60_000)
 
   it.effect("two processes migrating at once apply each migration exactly once", () =>
     Effect.gen(function*() {

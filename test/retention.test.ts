@@ -25,6 +25,14 @@ describe("backup retention", () => {
     expect(keep.map((b) => b.file)).toEqual(["b1", "b2"])
   })
 
+  it("applies the rules to each database separately", () => {
+    const prod = (n: number) => ({ ...day(n), file: `prod${n}`, database: "prod" })
+    const staging = (n: number) => ({ ...day(n), file: `staging${n}`, database: "staging" })
+    const { keep, prune } = selectForPruning([staging(1), staging(2), prod(3), prod(4)], { keepLast: 1 }, now)
+    expect(keep.map((b) => b.file)).toEqual(["staging1", "prod3"])
+    expect(prune.map((b) => b.file)).toEqual(["staging2", "prod4"])
+  })
+
   it("never prunes the newest verified backup, whatever the rules say", () => {
     const { keep, prune } = selectForPruning([day(1), day(2), day(10, true), day(20, true)], { keepLast: 1 }, now)
     expect(keep.map((b) => b.file)).toEqual(["b1", "b10"])

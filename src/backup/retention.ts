@@ -1,10 +1,11 @@
 /**
- * Which backups retention keeps: the newest `keepLast`, those younger than `keepDays`, and —
- * whatever the rules say — the newest backup that passed verification, so pruning can never
- * leave you without a backup known to be good.
+ * Which backups retention keeps, per database: the newest `keepLast`, those younger than
+ * `keepDays`, and — whatever the rules say — the newest backup that passed verification, so
+ * pruning can never leave a database without a backup known to be good.
  */
 export interface RetentionCandidate {
   readonly file: string
+  readonly database?: string
   readonly createdAt: string
   readonly verified: unknown
 }
@@ -14,8 +15,29 @@ export interface RetentionRules {
   readonly keepDays?: number | undefined
 }
 
-/** Splits backups into kept and pruned (each newest first). */
+/** Splits backups into kept and pruned (each newest first), applying the rules per database. */
 export const selectForPruning = <A extends RetentionCandidate>(
+  backups: ReadonlyArray<A>,
+  rules: RetentionRules,
+  now: Date
+): { readonly keep: ReadonlyArray<A>; readonly prune: ReadonlyArray<A> } => {
+  const groups = new Map<string, Array<A>>()
+  for (const backup of backups) {
+    const key = backup.database ?? ""
+    groups.set(key, [...(groups.get(key) ?? []), backup])
+  }
+  const keep: Array<A> = []
+  const prune: Array<A> = []
+  for (const group of groups.values()) {
+    const result = selectInGroup(group, rules, now)
+    keep.push(...result.keep)
+    prune.push(...result.prune)
+  }
+  const newestFirst = (a: A, b: A) => b.createdAt.localeCompare(a.createdAt)
+  return { keep: keep.sort(newestFirst), prune: prune.sort(newestFirst) }
+}
+
+const selectInGroup = <A extends RetentionCandidate>(
   backups: ReadonlyArray<A>,
   rules: RetentionRules,
   now: Date

@@ -58,7 +58,13 @@ const report = (verbose: boolean) => (cause: Cause.Cause<unknown>) =>
     if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return // @effect/cli printed it
     const message = Option.match(failure, {
       onNone: () => `unexpected error: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`,
-      onSome: (error) => (error instanceof Error ? error.message : String(error))
+      onSome: (error) => {
+        const text = error instanceof Error ? error.message : String(error)
+        // @effect/sql's SqlError says only "Failed to execute statement": the server's reason
+        // is in its cause ("permission denied for database …").
+        const cause = tagOf(error) === "SqlError" ? (error as { cause?: unknown }).cause : undefined
+        return cause instanceof Error && cause.message ? `${text}: ${cause.message}` : text
+      }
     })
     yield* Console.error(`error: ${message}`)
     if (verbose) yield* Console.error(Cause.pretty(cause))
