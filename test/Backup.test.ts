@@ -140,6 +140,18 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         expect(unsure._tag).toBe("InvalidBackupOptions")
       }))
 
+    it.effect("a backup interrupted midway leaves no file behind, complete-looking or partial", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE TABLE bulky AS SELECT i, md5(i::text) AS h FROM generate_series(1, 400000) i`)
+        const out = tempDir("dbkit-backups-")
+        const interrupted = yield* withBackup((b) => b.backup({ out, compress: 9 })).pipe(Effect.timeout("300 millis"), Effect.either)
+        expect(interrupted._tag).toBe("Left")
+        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
+        expect(fs.readdirSync(out)).toEqual([])
+        yield* sql.unsafe(`DROP TABLE bulky`)
+      }))
+
     it.effect("a changed, truncated, or wrongly keyed backup is refused with a typed error", () =>
       Effect.gen(function*() {
         const out = tempDir("dbkit-backups-")

@@ -12,6 +12,7 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Cause from "effect/Cause"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -282,6 +283,15 @@ const make = Effect.gen(function*() {
         let fileBytes = 0
         const hash = createHash("sha256")
         yield* Effect.sync(() => fs.mkdirSync(directory, { recursive: true }))
+        // Whatever ends this scope before the rename (failure, Ctrl-C), our temp file goes —
+        // only ours: `opened` is set once this process created it (flags "wx").
+        let opened = false
+        let renamed = false
+        yield* Effect.addFinalizer(() =>
+          Effect.sync(() => {
+            if (opened && !renamed) fs.rmSync(temp, { force: true })
+          })
+        )
         const written = Effect.tryPromise({
           try: () =>
             pipeline(
@@ -293,17 +303,19 @@ const make = Effect.gen(function*() {
                 fileBytes += n
                 options.onProgress?.(fileBytes)
               }).on("data", (chunk: Buffer) => hash.update(chunk)),
-              fs.createWriteStream(temp, { mode: 0o600, flags: "wx" })
+              fs.createWriteStream(temp, { mode: 0o600, flags: "wx" }).once("open", () => (opened = true))
             ),
           catch: (cause) => new BackupWriteFailed({ file, reason: (cause as Error).message })
         })
         const outcome = yield* Effect.exit(written)
         const finished = yield* Effect.exit(source.finished)
         if (outcome._tag === "Failure" || finished._tag === "Failure") {
-          yield* Effect.sync(() => fs.rmSync(temp, { force: true }))
-          // pg_dump's own failure explains a broken pipe better than the pipe does.
+          // A write that failed for a reason of its own (disk full, permissions) is the story;
+          // otherwise pg_dump's failure explains a broken pipe better than the pipe does.
+          const writeCause = outcome._tag === "Failure" ? Cause.squash(outcome.cause) : undefined
+          const ownReason = writeCause instanceof BackupWriteFailed && /ENOSPC|EDQUOT|EFBIG|EACCES|EROFS|EEXIST/.test(writeCause.reason)
+          if (outcome._tag === "Failure" && (ownReason || finished._tag === "Success")) return yield* Effect.failCause(outcome.cause)
           if (finished._tag === "Failure") return yield* Effect.failCause(finished.cause)
-          if (outcome._tag === "Failure") return yield* Effect.failCause(outcome.cause)
         }
         const manifest: Manifest = {
           tool: { name: "dbkit", version: dbkitVersion, pgDump: source.pgDump },
@@ -328,6 +340,7 @@ const make = Effect.gen(function*() {
           try: () => {
             durable(temp)
             fs.renameSync(temp, file)
+            renamed = true
             writeDurably(manifestFile, JSON.stringify(manifest, null, 2) + "\n")
             durable(directory)
           },
