@@ -45,7 +45,7 @@ export class PgToolFailed extends Data.TaggedError("PgToolFailed")<{
 export const pgEnv = (url: Redacted.Redacted<string>, applicationName = "dbkit"): Record<string, string> => {
   const parsed = new URL(Redacted.value(url))
   const env: Record<string, string> = {
-    PGHOST: parsed.hostname,
+    PGHOST: parsed.hostname.replace(/^\[(.*)\]$/, "$1"), // [::1] → ::1: libpq wants the bare address
     PGPORT: parsed.port || "5432",
     PGDATABASE: decodeURIComponent(parsed.pathname.replace(/^\//, "")),
     PGAPPNAME: applicationName

@@ -475,15 +475,33 @@ const countRows = (run: Run, excluded: ReadonlyArray<string>) =>
         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
           AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 2`
     )) as Array<{ name: string; plain: string }>
-    const skip = new Set(excluded.flatMap((t) => (t.includes(".") ? [t] : [t, `public.${t}`])))
+    const skip = excluded.map(patternMatcher)
     const counts: Record<string, number> = {}
     for (const table of tables) {
-      if (skip.has(table.plain)) continue
+      if (skip.some((matches) => matches(table.plain))) continue
       const [row] = (yield* run(`SELECT count(*)::bigint::text AS n FROM ${table.name}`)) as [{ n: string }]
       counts[table.plain] = Number(row.n)
     }
     return counts
   })
+
+/**
+ * A pg_dump table pattern (`orders`, `public.order*`, `audit_?`) as a predicate on
+ * `schema.table`: `*` any run of characters, `?` one, unqualified means any schema, unquoted
+ * names fold to lower case — so the manifest counts exactly the tables pg_dump dumped.
+ */
+export const patternMatcher = (pattern: string): ((qualified: string) => boolean) => {
+  const part = (text: string) => {
+    const quoted = /^".*"$/.test(text)
+    const body = quoted ? text.slice(1, -1).replace(/""/g, "\"") : text.toLowerCase()
+    return body.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")
+  }
+  const dot = pattern.search(/\.(?=(?:[^"]*"[^"]*")*[^"]*$)/)
+  const regex = dot === -1
+    ? new RegExp(`^[^.]+\\.${part(pattern)}$`)
+    : new RegExp(`^${part(pattern.slice(0, dot))}\\.${part(pattern.slice(dot + 1))}$`)
+  return (qualified) => regex.test(qualified)
+}
 
 /** The newest applied migration in dbkit's history, if there is one. */
 const migrationHead = (run: Run) =>
