@@ -35,6 +35,18 @@ const databaseExists = (name: string) =>
   Effect.promise(() => admin<{ e: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e", [name])).pipe(
     Effect.map((rows) => rows[0]!.e)
   )
+/** Rows in `organizations` of another database on the server. */
+const organizationsIn = (database: string) =>
+  Effect.promise(async () => {
+    const client = new pg.Client({ connectionString: urlFor(database) })
+    await client.connect()
+    try {
+      return (await client.query("SELECT count(*)::int AS n FROM organizations")).rows[0].n as number
+    } finally {
+      await client.end()
+    }
+  })
+
 const unique = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 7)}`
 
 describe.skipIf(!server)("Restore on the server", () => {
@@ -52,15 +64,7 @@ describe.skipIf(!server)("Restore on the server", () => {
         try {
           expect(result.database).toBe(name)
           expect(result.rows).toBeGreaterThanOrEqual(25)
-          const orgs = yield* Effect.promise(async () => {
-            const client = new pg.Client({ connectionString: urlFor(name) })
-            await client.connect()
-            try {
-              return (await client.query("SELECT count(*)::int AS n FROM organizations")).rows[0].n as number
-            } finally {
-              await client.end()
-            }
-          })
+          const orgs = yield* organizationsIn(name)
           expect(orgs).toBe(25)
         } finally {
           yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
@@ -80,15 +84,7 @@ describe.skipIf(!server)("Restore on the server", () => {
           const result = yield* withServices(({ restore }) => restore.into(path.join(dir, file), name))
           try {
             expect(result.database).toBe(name)
-            const orgs = yield* Effect.promise(async () => {
-              const client = new pg.Client({ connectionString: urlFor(name) })
-              await client.connect()
-              try {
-                return (await client.query("SELECT count(*)::int AS n FROM organizations")).rows[0].n as number
-              } finally {
-                await client.end()
-              }
-            })
+            const orgs = yield* organizationsIn(name)
             expect(orgs).toBe(25)
           } finally {
             yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
