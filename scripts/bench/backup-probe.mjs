@@ -8,6 +8,11 @@
 //   node backup-probe.mjs gzip DUMP LEVEL          DUMP → gzip LEVEL → discard (Node's zlib alone)
 //   node backup-probe.mjs verify FILE              a dbkit .sql.gz.enc file (DB_BACKUP_KEY): one sha256 pass, then one
 //                                                  decrypt → gunzip pass to a discarding sink (what `verify` reads)
+//   node backup-probe.mjs load FILE                a dbkit .sql.gz.enc file (DB_BACKUP_KEY) into the database PG* name:
+//                                                  one scrypt, then file → decrypt → gunzip → psql -X -q -v
+//                                                  ON_ERROR_STOP=1 --single-transaction -f - with Node's
+//                                                  stream.pipeline (backpressure honoured): dbkit's load step as it
+//                                                  could be, without the verify pass, CREATE DATABASE or the counts
 //   node backup-probe.mjs backpressure MB          MB of bytes piped into a child that reads nothing for 2 s and then
 //                                                  discards, twice: through Node's stream.pipeline into child.stdin
 //                                                  and through @effect/platform's Command stdin Sink (as
@@ -103,6 +108,38 @@ if (mode === "pipeline" || mode === "gzip") {
   )
   const decryptGunzipMs = performance.now() - t1
   out({ mode, shaMs, scryptMs, decryptGunzipMs, dumpBytes, ms: performance.now() - t0 })
+} else if (mode === "load") {
+  const size = statSync(file).size
+  const t0 = performance.now()
+  const fd = openSync(file, "r")
+  const head = Buffer.alloc(37)
+  const tail = Buffer.alloc(16)
+  readSync(fd, head, 0, 37, 0)
+  readSync(fd, tail, 0, 16, size - 16)
+  closeSync(fd)
+  const decipher = createDecipheriv("aes-256-gcm", derive(head.subarray(9, 25)), head.subarray(25, 37))
+  decipher.setAuthTag(tail)
+  const scryptMs = performance.now() - t0
+  const psql = spawn("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"], {
+    stdio: ["pipe", "ignore", "inherit"]
+  })
+  const exited = new Promise((resolve) => psql.on("close", resolve))
+  await pipeline(
+    createReadStream(file, { start: 37, end: size - 17 }),
+    new (await import("node:stream")).Transform({
+      transform(chunk, _e, cb) {
+        cb(null, decipher.update(chunk))
+      },
+      flush(cb) {
+        cb(null, decipher.final())
+      }
+    }),
+    createGunzip(),
+    psql.stdin
+  )
+  const code = await exited
+  if (code !== 0) throw new Error(`psql exited with ${code}`)
+  out({ mode, ms: performance.now() - t0, scryptMs, rssKb: Math.round(process.resourceUsage().maxRSS) })
 } else if (mode === "backpressure") {
   // How far the producer runs ahead of a consumer that reads nothing yet: with backpressure only the pipe's and
   // the streams' buffers (well under 1 MB); without it, everything is read into memory at once.
@@ -149,6 +186,6 @@ if (mode === "pipeline" || mode === "gzip") {
   )
   out({ mode, mb, consumerIdleMs: 1500, nodePipelineAheadKb, effectCommandStdinAheadKb: await effectAhead })
 } else {
-  console.error("usage: backup-probe.mjs pipeline|gzip DUMP LEVEL | verify FILE | backpressure MB")
+  console.error("usage: backup-probe.mjs pipeline|gzip DUMP LEVEL | verify FILE | load FILE | backpressure MB")
   process.exit(2)
 }

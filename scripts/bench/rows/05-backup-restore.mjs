@@ -87,7 +87,7 @@ const gzipIdentity = (file) => {
  * startMs, endMs } } (per name, the longest-lived child of that name: dbkit also runs `pg_dump --version`),
  * rssKb: { peak, samples: [[ms, kb]] }, stdout }.
  */
-const timeline = (cmd, args, { cwd, env }) =>
+export const timeline = (cmd, args, { cwd, env }) =>
   new Promise((resolve, reject) => {
     const t0 = performance.now()
     const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
@@ -99,18 +99,28 @@ const timeline = (cmd, args, { cwd, env }) =>
     const samples = []
     const poll = setInterval(() => {
       const now = performance.now() - t0
+      // Every read may race with a thread or child exiting: each is skipped on its own.
+      const tryRead = (f) => {
+        try {
+          return readFileSync(f, "utf8")
+        } catch {
+          return ""
+        }
+      }
+      const m = /^VmRSS:\s+(\d+)/m.exec(tryRead(`/proc/${child.pid}/status`))
+      if (m) samples.push([now, Number(m[1])])
+      let tids = []
       try {
-        const m = /^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${child.pid}/status`, "utf8"))
-        if (m) samples.push([now, Number(m[1])])
-        const kids = new Set()
-        for (const tid of readdirSync(`/proc/${child.pid}/task`)) {
-          for (const k of readFileSync(`/proc/${child.pid}/task/${tid}/children`, "utf8").trim().split(/\s+/)) if (k) kids.add(k)
-        }
-        for (const k of kids) {
-          byPid[k] ??= { name: readFileSync(`/proc/${k}/comm`, "utf8").trim(), startMs: now, endMs: now }
-          byPid[k].endMs = now
-        }
+        tids = readdirSync(`/proc/${child.pid}/task`)
       } catch {}
+      const kids = new Set()
+      for (const tid of tids) for (const k of tryRead(`/proc/${child.pid}/task/${tid}/children`).trim().split(/\s+/)) if (k) kids.add(k)
+      for (const k of kids) {
+        const name = tryRead(`/proc/${k}/comm`).trim()
+        if (!name) continue
+        byPid[k] ??= { name, startMs: now, endMs: now }
+        byPid[k].endMs = now
+      }
     }, 20)
     child.on("error", (e) => {
       clearInterval(poll)
@@ -417,6 +427,29 @@ export async function rows(ctx) {
     return { ms }
   })
   analysis.stdinBackpressure = await probeScript(["backpressure", "128"])
+  // dbkit's load step done with Node's stream.pipeline into psql (no verify pass, no CREATE DATABASE, no counts),
+  // interleaved with the baseline again: what the load alone costs once the stream honours backpressure.
+  const [nodeLoad, baseAgain] = await ctx.compare(
+    [
+      ctx.processSide("node pipeline load", ctx.node, ["scripts/bench/backup-probe.mjs", "load", encFile], {
+        timeoutMs: TIMEOUT_MS,
+        setup: async () => {
+          const db = await ctx.scratchDb()
+          await checkpoint()
+          return { db, env: ctx.childEnv({ ...pgEnvOf(db.url), DB_BACKUP_KEY: KEY }) }
+        },
+        check: checkRestored("node pipeline load"),
+        teardown: (state) => state?.db.drop()
+      }),
+      restoreSides[1]
+    ],
+    { runs: PROBE_RUNS, warmup: 0 }
+  )
+  analysis.nodePipelineLoad = {
+    medianMs: median(nodeLoad.timesMs),
+    peakRssKb: Math.max(...nodeLoad.rssKb),
+    baselineMedianMs: median(baseAgain.timesMs)
+  }
 
   const a = analysis
   const s = (ms) => `${(ms / 1000).toFixed(2)} s`
@@ -440,7 +473,9 @@ export async function rows(ctx) {
       `Alone: dbkit backups verify ${s(a.dbkitBackupsVerify.medianMs)} (peak ${kb(a.dbkitBackupsVerify.rssKb)}); its work in-process: ` +
       `sha256 ${s(a.verifyWorkInProcess.shaMs)}, scrypt ${s(a.verifyWorkInProcess.scryptMs)}, decrypt + gunzip ` +
       `${s(a.verifyWorkInProcess.decryptGunzipMs - a.verifyWorkInProcess.scryptMs)}; gunzip -c of the plain dump ${s(a.gunzipOfBaseDump.medianMs)}; ` +
-      `CREATE DATABASE ${s(a.createDatabase.medianMs)}. Feeding a child that reads nothing for 1.5 s, 128 MB: Node's ` +
+      `CREATE DATABASE ${s(a.createDatabase.medianMs)}. The load step alone with Node's stream.pipeline ` +
+      `(file → decrypt → gunzip → psql --single-transaction, whole process) ${s(a.nodePipelineLoad.medianMs)} ` +
+      `(peak ${kb(a.nodePipelineLoad.peakRssKb)}) vs gunzip -c | psql -1 ${s(a.nodePipelineLoad.baselineMedianMs)}, interleaved. Feeding a child that reads nothing for 1.5 s, 128 MB: Node's ` +
       `pipeline had produced ${fmt(a.stdinBackpressure.nodePipelineAheadKb)} kB, @effect/platform Command stdin ` +
       `${fmt(a.stdinBackpressure.effectCommandStdinAheadKb)} kB (no backpressure: the dump is buffered in memory)`
   )
