@@ -4,44 +4,54 @@
  * the result's row counts with the manifest. Used by `backups verify --restore-test` and by
  * `restore`.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
-import type * as Scope from "effect/Scope"
-import * as Stream from "effect/Stream"
-import { pipeline as nodePipeline, type Readable } from "node:stream"
+import { spawn } from "node:child_process"
+import type { Readable } from "node:stream"
+import { pipeline } from "node:stream/promises"
 import * as PgTools from "../PgTools.js"
 import type { Manifest } from "./Backup.js"
 import { BackupCorrupt, RestoreTestMismatch } from "./errors.js"
 import * as Files from "./files.js"
 
-/** Streams the dump in `file` into the database at `url`; fails (and loads nothing) on any error. */
+/**
+ * Streams the dump in `file` into the database at `url` and fails on any error. Callers load
+ * into a new or staging database and drop it on failure, so a partial load never survives.
+ *
+ * This child is spawned with node:child_process rather than @effect/platform's Command: that
+ * stdin writer does not wait for `drain`, so a slow psql made it buffer the whole dump (364 MB
+ * peak for a 516 MB database, measured); stream.pipeline keeps memory to a few chunks.
+ */
 export const loadDump = (file: string, manifest: Manifest, key: Redacted.Redacted<string> | undefined, url: Redacted.Redacted<string>) =>
   Effect.gen(function*() {
     const tool = manifest.format === "plain" ? "psql" : "pg_restore"
     const args = tool === "psql"
       ? ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
       : ["--no-owner", "--single-transaction", "--exit-on-error", "-d", PgTools.pgEnv(url).PGDATABASE!]
-    const process_ = yield* Command.start(PgTools.command(tool, args, url)).pipe(
-      Effect.mapError(() => new PgTools.PgToolMissing({ tool }))
-    )
-    const stderr = yield* process_.stderr.pipe(Stream.decodeText(), Stream.runFold("", (a, b) => a + b), Effect.fork)
     const stages = yield* Files.openDump(file, manifest, key)
-    const last = (stages.length === 1 ? stages[0] : nodePipeline(stages as never, () => {})) as Readable
-    // If the tool stops reading early (it failed), the pipe breaks: its exit code says why.
-    yield* Stream.run(
-      NodeStream.fromReadable(() => last, (cause) => new BackupCorrupt({ file, reason: String(cause) })),
-      process_.stdin
-    ).pipe(Effect.catchTag("SystemError", () => Effect.void), Effect.catchTag("BadArgument", () => Effect.void))
-    const exitCode = Number(yield* process_.exitCode.pipe(Effect.orElseSucceed(() => -1)))
-    if (exitCode !== 0) {
-      const text = PgTools.scrub(yield* stderr.await.pipe(Effect.flatMap(Effect.orElseSucceed(() => ""))), url)
-      return yield* new PgTools.PgToolFailed({ tool, exitCode, stderr: text })
-    }
-  }) satisfies Effect.Effect<void, unknown, CommandExecutor.CommandExecutor | Scope.Scope>
+    return yield* Effect.async<void, PgTools.PgToolFailed | PgTools.PgToolMissing | BackupCorrupt>((resume) => {
+      const child = spawn(tool, args, {
+        env: { ...process.env, ...PgTools.pgEnv(url, `dbkit-${tool}`) },
+        stdio: ["pipe", "ignore", "pipe"]
+      })
+      let stderr = ""
+      let feedError: NodeJS.ErrnoException | undefined
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+      pipeline(...(stages as [Readable]), child.stdin).catch((error: NodeJS.ErrnoException) => (feedError = error))
+      child.once("error", () => resume(Effect.fail(new PgTools.PgToolMissing({ tool }))))
+      child.once("close", (code) => {
+        if (code !== 0) {
+          resume(Effect.fail(new PgTools.PgToolFailed({ tool, exitCode: code ?? -1, stderr: PgTools.scrub(stderr, url) })))
+        } else if (feedError !== undefined && feedError.code !== "EPIPE") {
+          resume(Effect.fail(new BackupCorrupt({ file, reason: feedError.message })))
+        } else {
+          resume(Effect.void)
+        }
+      })
+      return Effect.sync(() => void child.kill("SIGTERM"))
+    })
+  })
 
 /** Row counts of the manifest's tables in the current database; fails on any difference. */
 export const compareCounts = (file: string, manifest: Manifest) =>
