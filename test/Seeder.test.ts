@@ -142,6 +142,23 @@ for (const backend of await backends()) {
         expect(yield* rowsOf(`${schema}.items`)).toBe(0)
       }))
 
+    it.effect("a seed's row count is what copy wrote, or the number it returns — never both", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const rows = Array.from({ length: 30 }, (_, i) => [i, `x${i}`] as const)
+        const results = yield* withSeeder([
+          make({ name: `copied_${schema}`, profile: "development", run: (ctx) => ctx.copy(`${schema}.items`, ["id", "label"], rows.slice(0, 10)) }),
+          make({ name: `silent_${schema}`, profile: "development", run: (ctx) => Effect.asVoid(ctx.copy(`${schema}.items`, ["id", "label"], rows.slice(10, 20))) }),
+          make({
+            name: `sql_${schema}`,
+            profile: "development",
+            run: () => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('a'), ('b')`)).pipe(Effect.as(2))
+          })
+        ], (s) => s.run())
+        expect(results.map((r) => r.rows)).toEqual([10, 10, 2])
+      }))
+
     it.effect("generated seeds run once and are recorded; reference seeds run every time", () =>
       Effect.gen(function*() {
         const schema = fresh()

@@ -63,7 +63,7 @@ export interface Seed {
   readonly tables?: ReadonlyArray<string> | undefined
   /** Minimum row counts after it ran, checked by `seed validate`. */
   readonly expects?: ((scale: number) => Readonly<Record<string, number>>) | undefined
-  /** Its work; rows written through `copy` are counted, and a returned number is added to them. */
+  /** Its work. A returned number is its row count; otherwise the rows written through `copy` are counted. */
   readonly run: (context: SeedContext) => Effect.Effect<unknown, unknown, SqlClient.SqlClient>
 }
 
@@ -218,8 +218,9 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
         yield* sql.withTransaction(
           Effect.gen(function*() {
             const reported = yield* Effect.provideService(seed.run(context), SqlClient.SqlClient, sql)
-            // Rows written with plain SQL count when the seed returns their number.
-            if (typeof reported === "number" && Number.isFinite(reported)) rows += reported
+            // A returned number is the seed's row count (say, rows it wrote with plain SQL);
+            // otherwise the rows it wrote through `copy` are counted.
+            if (typeof reported === "number" && Number.isFinite(reported)) rows = reported
             yield* sql`
               INSERT INTO dbkit.seeds (name, tenant, profile, seed_number, scale, rows, duration_ms)
               VALUES (${seed.name}, ${options.tenant ?? ""}, ${seed.profile}, ${seedNumber}, ${scale}, ${rows}, ${Date.now() - started})
