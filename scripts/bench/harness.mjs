@@ -23,6 +23,18 @@ import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
+import pg from "pg"
+
+/** Runs `f` with a pg client connected to `url`, closing it afterwards. */
+export const withClient = async (url, f) => {
+  const c = new pg.Client({ connectionString: url })
+  await c.connect()
+  try {
+    return await f(c)
+  } finally {
+    await c.end()
+  }
+}
 
 export const DEFAULT_RUNS = 7
 export const DEFAULT_WARMUP = 1

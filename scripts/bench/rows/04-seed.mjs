@@ -17,7 +17,7 @@
 import { closeSync, openSync, writeSync } from "node:fs"
 import { join } from "node:path"
 import { pathToFileURL } from "node:url"
-import pg from "pg"
+import { withClient } from "../harness.mjs"
 import { COLUMNS, CREATE_TABLE, SEED_NAME, TABLE, csvLine, wideRows } from "../seed-wide.mjs"
 
 const ROWS = 1_000_000
@@ -28,15 +28,6 @@ const BARS = { copy: 0.5, drizzle: 5 }
 
 const fmt = (n) => Math.round(n).toLocaleString("en-US")
 
-const withClient = async (url, f) => {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    return await f(c)
-  } finally {
-    await c.end()
-  }
-}
 
 const count = (url) => withClient(url, async (c) => Number((await c.query(`SELECT count(*)::int AS n FROM ${TABLE}`)).rows[0].n))
 

@@ -26,7 +26,7 @@ import { spawn } from "node:child_process"
 import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from "node:fs"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
-import pg from "pg"
+import { withClient } from "../harness.mjs"
 
 const SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? 34)
 const DEFAULT_RUNS = 3 // a round of both sides of both rows takes ~20 s; --runs overrides
@@ -46,15 +46,6 @@ const median = (xs) => {
 }
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
 
-const withClient = async (url, f) => {
-  const c = new pg.Client({ connectionString: url })
-  await c.connect()
-  try {
-    return await f(c)
-  } finally {
-    await c.end()
-  }
-}
 
 /** PG* variables for a URL (what pg_dump / psql / pgbench connect with; no secrets in argv). */
 const pgEnvOf = (url) => {
