@@ -274,6 +274,29 @@ for (const backend of await backends()) {
         expect((yield* withMigrator(dir, schema, (m) => m.status)).applied).toHaveLength(1)
       }))
 
+    it.effect("a down file that runs outside a transaction and fails halfway is recorded as failed and blocks runs", () =>
+      Effect.gen(function*() {
+        const schema = freshSchema()
+        const dir = writeFolder({
+          "001_t.sql": "CREATE TABLE t (x int);\nCREATE INDEX t_x ON t (x);",
+          "001_t.down.sql": "-- dbkit:no-transaction\nDROP INDEX CONCURRENTLY t_x;\nDROP TABLE not_there;"
+        })
+        yield* withMigrator(dir, schema, (m) => m.migrate())
+        const error = yield* Effect.flip(
+          withMigrator(dir, schema, (m) => m.rollback({ yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+        )
+        expect(error._tag).toBe("MigrationFailed")
+        if (error._tag === "MigrationFailed") {
+          expect(error.transactional).toBe(false)
+          expect(error.statement).toBe(2)
+          expect(error.file).toBe(path.join(dir, "001_t.down.sql"))
+        }
+        expect(yield* exists(`${schema}.t_x`)).toBe(false) // what ran, ran
+        const status = yield* withMigrator(dir, schema, (m) => m.status)
+        expect(status.failed).toEqual([{ name: "001_t", status: "failed", statement: 2, error: expect.stringContaining("not_there") }])
+        expect((yield* Effect.flip(withMigrator(dir, schema, (m) => m.migrate())))._tag).toBe("MigrationBlocked")
+      }))
+
     it.effect("baseline records an existing schema's migrations as applied without running them", () =>
       Effect.gen(function*() {
         const schema = freshSchema()

@@ -43,7 +43,6 @@ import * as History from "./history.js"
 import { type LintFinding, lintMigrations } from "./lint.js"
 import { compare, type HistoryRow, type MigrationStatus, newestAppliedName } from "./plan.js"
 import { fromDirectory, type Migration, type MigrationBody, type MigrationSource } from "./source.js"
-import { cannotRunInTransaction } from "./sql.js"
 
 /** Progress of a run, one event per migration. */
 export type MigrateEvent =
@@ -178,7 +177,14 @@ const serverError = (error: SqlError) => {
 const isSqlError = (u: unknown): u is SqlError =>
   typeof u === "object" && u !== null && "_tag" in u && u._tag === "SqlError"
 
-const failure = (migration: Migration, file: string, statement: number, statements: number, cause: unknown) => {
+const failure = (
+  migration: Migration,
+  file: string,
+  statement: number,
+  statements: number,
+  cause: unknown,
+  transactional = migration.transactional
+) => {
   const server = isSqlError(cause)
     ? serverError(cause)
     : { message: cause instanceof Error ? cause.message : String(cause), code: undefined, detail: undefined, position: undefined }
@@ -191,7 +197,7 @@ const failure = (migration: Migration, file: string, statement: number, statemen
     code: server.code,
     position: server.position,
     detail: server.detail,
-    transactional: migration.transactional,
+    transactional,
     cause
   })
 }
@@ -286,20 +292,27 @@ const make = (options: MigratorOptions) =>
     }
 
     /** Runs a body; a failure names the file and statement and keeps the server's message. */
-    const runBody = (run: History.Session, conn: Connection, migration: Migration, body: MigrationBody, file: string) =>
+    const runBody = (
+      run: History.Session,
+      conn: Connection,
+      migration: Migration,
+      body: MigrationBody,
+      file: string,
+      transactional = migration.transactional
+    ) =>
       Effect.gen(function*() {
         if (body._tag === "Code") {
           return yield* body.effect.pipe(
             Effect.provideService(SqlClient.TransactionConnection, [conn, 0]),
             Effect.provideService(SqlClient.SqlClient, sql),
             Effect.asVoid,
-            Effect.mapError((cause) => failure(migration, file, 1, 1, cause))
+            Effect.mapError((cause) => failure(migration, file, 1, 1, cause, transactional))
           )
         }
         const total = body.statements.length
         for (let index = 0; index < total; index++) {
           yield* run(body.statements[index]!.text).pipe(
-            Effect.mapError((error) => failure(migration, file, index + 1, total, error))
+            Effect.mapError((error) => failure(migration, file, index + 1, total, error, transactional))
           )
         }
       })
@@ -583,12 +596,31 @@ const make = (options: MigratorOptions) =>
               const migration = byName.get(name)!
               const down = Option.getOrThrow(migration.down)
               const file = migration.file.replace(/\.sql$/, ".down.sql")
-              const transactional = down._tag === "Code" || !down.statements.some((s) => cannotRunInTransaction(s.text))
-              const work = runBody(state.run, state.conn, migration, down, file).pipe(
-                Effect.zipRight(History.deleteRecord(state.run, table, name))
-              )
+              const transactional = down._tag === "Code" || down.transactional !== false
               const started = Date.now()
-              yield* transactional ? inTransaction(state.run, name, onEvent, work) : work
+              if (transactional) {
+                yield* inTransaction(
+                  state.run,
+                  name,
+                  onEvent,
+                  runBody(state.run, state.conn, migration, down, file, true).pipe(
+                    Effect.zipRight(History.deleteRecord(state.run, table, name))
+                  )
+                )
+              } else {
+                // Outside a transaction, as for up migrations: what ran, ran. A failure halfway
+                // marks the migration failed at its statement, which blocks runs until repair.
+                yield* state.run(timeouts(false))
+                yield* runBody(state.run, state.conn, migration, down, file, false).pipe(
+                  Effect.tapError((error) =>
+                    error instanceof MigrationFailed
+                      ? History.recordFailed(state.run, table, name, error.statement, error.serverMessage)
+                      : Effect.void
+                  ),
+                  Effect.ensuring(Effect.ignore(state.run("RESET lock_timeout; RESET statement_timeout")))
+                )
+                yield* History.deleteRecord(state.run, table, name)
+              }
               rolledBack.push(name)
               yield* onEvent({ _tag: "RolledBack", name, durationMs: Date.now() - started })
             }

@@ -13,7 +13,12 @@ import { cannotRunInTransaction, checksum, NO_TRANSACTION_MARKER, splitStatement
 
 /** The body of a migration (or of its rollback). */
 export type MigrationBody =
-  | { readonly _tag: "Sql"; readonly statements: ReadonlyArray<SqlStatement> }
+  | {
+    readonly _tag: "Sql"
+    readonly statements: ReadonlyArray<SqlStatement>
+    /** For down files: false when it says `-- dbkit:no-transaction` or a statement needs it. */
+    readonly transactional?: boolean
+  }
   | { readonly _tag: "Code"; readonly effect: Effect.Effect<unknown, unknown, SqlClient.SqlClient> }
 
 /** One migration, ready to plan and run. */
@@ -40,7 +45,12 @@ export interface CodeMigration {
   readonly version?: string
 }
 
-const sqlBody = (text: string): MigrationBody => ({ _tag: "Sql", statements: splitStatements(text) })
+/** A body and whether it can run in a transaction (not when marked, or when a statement refuses). */
+const sqlBody = (text: string): MigrationBody => {
+  const statements = splitStatements(text)
+  const transactional = !NO_TRANSACTION_MARKER.test(text) && !statements.some((s) => cannotRunInTransaction(s.text))
+  return { _tag: "Sql", statements, transactional }
+}
 
 /** Builds a Migration from SQL text. */
 export const fromSql = (name: string, file: string, text: string, downText?: string): Migration => {
