@@ -16,6 +16,7 @@ import * as Option from "effect/Option"
 import type { Writable } from "node:stream"
 import { from as copyFrom } from "pg-copy-streams"
 import { copyCapable } from "./embedded/PgliteClient.js"
+import { quoteIdent, quoteQualified } from "./Identifier.js"
 
 /** What a column value may be. */
 export type CopyValue = string | number | bigint | boolean | Date | null | undefined
@@ -41,8 +42,6 @@ export interface CopyOptions {
   /** Called after each batch with the rows written so far. */
   readonly onProgress?: (rows: number) => void
 }
-
-const quoteIdent = (name: string) => name.split(".").map((part) => `"${part.replace(/"/g, "\"\"")}"`).join(".")
 
 const pad2 = Array.from({ length: 100 }, (_, i) => String(i).padStart(2, "0"))
 const pad3 = Array.from({ length: 1000 }, (_, i) => String(i).padStart(3, "0"))
@@ -211,7 +210,7 @@ export const copyRows = (
 ): Effect.Effect<number, BulkInsertFailed | SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-        const target = `${quoteIdent(table)} (${columns.map(quoteIdent).join(", ")})`
+        const target = `${quoteQualified(table)} (${columns.map(quoteIdent).join(", ")})`
     const run = Effect.gen(function*() {
       const [conn] = Option.getOrThrow(yield* Effect.serviceOption(SqlClient.TransactionConnection))
       const iterator = rows[Symbol.iterator]()

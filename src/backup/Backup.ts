@@ -28,7 +28,7 @@ import { PassThrough, Readable, type Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { createGzip } from "node:zlib"
 import { DbConfig } from "../Config.js"
-import { type ConnectError, Database, type DatabaseUnavailable, NotSupportedOnEmbedded } from "../Database.js"
+import { type ConnectError, Database, type DatabaseUnavailable, EMBEDDED_PG_MAJOR, NotSupportedOnEmbedded } from "../Database.js"
 import * as PgTools from "../PgTools.js"
 import * as Scratch from "../Scratch.js"
 import { encryptStream, fingerprint } from "./crypto.js"
@@ -152,8 +152,6 @@ export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
 declare const __DBKIT_VERSION__: string | undefined
 const dbkitVersion = typeof __DBKIT_VERSION__ === "string" ? __DBKIT_VERSION__ : "0.1.0"
 
-const EMBEDDED_PG_MAJOR_NUMBER = 18
-
 const stamp = (date: Date) => date.toISOString().replace(/\.\d+Z$/, "").replace("T", "_").replace(/:/g, "-")
 
 /** `stem.ext`, or `stem-2.ext`, … when a backup of that name (or its temp file) already exists. */
@@ -254,7 +252,7 @@ const make = Effect.gen(function*() {
         finished: Effect.void,
         tables,
         head,
-        pgDump: EMBEDDED_PG_MAJOR_NUMBER
+        pgDump: Number(EMBEDDED_PG_MAJOR)
       }
     })
 
@@ -412,7 +410,7 @@ const make = Effect.gen(function*() {
         onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature: "verify --restore-test" })),
         onSome: Effect.succeed
       })
-      yield* Load.loadDump(file, manifest, key, url).pipe(Effect.provide(executor))
+      yield* Load.loadDump(file, manifest, key, url)
       return yield* Load.compareCounts(file, manifest).pipe(Effect.provide(scratch.layer))
     })
 
@@ -442,7 +440,7 @@ const make = Effect.gen(function*() {
 })
 
 /** DB_BACKUP_KEY, kept redacted; empty means none. */
-const backupKey = Config.option(Config.redacted("DB_BACKUP_KEY")).pipe(
+export const backupKey = Config.option(Config.redacted("DB_BACKUP_KEY")).pipe(
   Effect.map(Option.filter((key) => Redacted.value(key) !== "")),
   Effect.orElseSucceed(() => Option.none<Redacted.Redacted<string>>())
 )

@@ -19,6 +19,7 @@ import * as Option from "effect/Option"
 import { CacheUnavailable, flushPrefix } from "../Cache.js"
 import { DbConfig } from "../Config.js"
 import { Database } from "../Database.js"
+import { quoteIdent } from "../Identifier.js"
 import { Guard, type GuardError } from "../Guard.js"
 import type { MigrateError } from "../migrator/errors.js"
 import { Migrator } from "../migrator/Migrator.js"
@@ -62,8 +63,6 @@ export class Reset extends Context.Tag("dbkit/Reset")<Reset, {
   readonly reset: (options: ResetOptions) => Effect.Effect<ResetResult, ResetError, Guard>
 }>() {}
 
-const quote = (name: string) => `"${name.replace(/"/g, "\"\"")}"`
-
 /** Schemas that belong to the application (not PostgreSQL's own). */
 const applicationSchemas = `SELECT nspname AS name FROM pg_namespace
   WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%' ORDER BY 1`
@@ -104,7 +103,7 @@ const make = Effect.gen(function*() {
       if (options.mode === "hard") {
         yield* sql.withTransaction(
           sql.unsafe(
-            `${schemas.map((s) => `DROP SCHEMA ${quote(s)} CASCADE;`).join("\n")}
+            `${schemas.map((s) => `DROP SCHEMA ${quoteIdent(s)} CASCADE;`).join("\n")}
              CREATE SCHEMA public; GRANT USAGE ON SCHEMA public TO PUBLIC;`
           )
         )

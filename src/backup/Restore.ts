@@ -8,10 +8,8 @@
  * is dropped again, so nothing is left behind. (Restoring over an existing database, guarded and
  * swapped atomically, comes next.)
  */
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
@@ -23,7 +21,7 @@ import type * as PgTools from "../PgTools.js"
 import { siblingUrl } from "../Scratch.js"
 import { Guard, type GuardError } from "../Guard.js"
 import { DbConfig } from "../Config.js"
-import { Backup, type BackupError, type VerifyResult } from "./Backup.js"
+import { Backup, type BackupError, backupKey, type VerifyResult } from "./Backup.js"
 import type { VerifyError } from "./errors.js"
 import * as Files from "./files.js"
 import * as Load from "./load.js"
@@ -109,14 +107,10 @@ const make = Effect.gen(function*() {
   const database = yield* Database
   const backup = yield* Backup
   const config = yield* DbConfig
-  const executor = yield* Effect.context<CommandExecutor.CommandExecutor>()
 
   const validate = (file: string) => backup.verify(file)
 
-  const key = Config.option(Config.redacted("DB_BACKUP_KEY")).pipe(
-    Effect.map((k) => Option.getOrUndefined(Option.filter(k, (v) => Redacted.value(v) !== ""))),
-    Effect.orElseSucceed(() => undefined)
-  )
+  const key = Effect.map(backupKey, Option.getOrUndefined)
 
   const serverUrl = (feature: string) =>
     Option.match(database.url, {
@@ -133,7 +127,7 @@ const make = Effect.gen(function*() {
       yield* sql.unsafe(`CREATE DATABASE "${name}"`)
       const target = siblingUrl(url, name)
       const restored = Effect.gen(function*() {
-        yield* Load.loadDump(file, manifest, yield* key, target).pipe(Effect.provide(executor))
+        yield* Load.loadDump(file, manifest, yield* key, target)
         return yield* Load.compareCounts(file, manifest).pipe(
           Effect.provide(PgLive({ url: target, poolSize: 1, applicationName: "dbkit-restore" }))
         )
@@ -195,6 +189,6 @@ const make = Effect.gen(function*() {
   return Restore.of({ validate, into, over })
 })
 
-/** The Restore service (uses Backup's verification; pg tools run as child processes). */
-export const layer: Layer.Layer<Restore, never, SqlClient.SqlClient | Database | Backup | DbConfig | CommandExecutor.CommandExecutor> =
+/** The Restore service (uses Backup's verification and key). */
+export const layer: Layer.Layer<Restore, never, SqlClient.SqlClient | Database | Backup | DbConfig> =
   Layer.effect(Restore, make)

@@ -10,6 +10,7 @@ import type * as Redacted from "effect/Redacted"
 import { spawn } from "node:child_process"
 import type { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
+import { quoteIdent } from "../Identifier.js"
 import * as PgTools from "../PgTools.js"
 import type { Manifest } from "./Backup.js"
 import { BackupCorrupt, RestoreTestMismatch } from "./errors.js"
@@ -62,8 +63,7 @@ export const compareCounts = (file: string, manifest: Manifest) =>
       const [schema, name] = table.split(".") as [string, string]
       const [found] = yield* sql<{ present: boolean }>`
         SELECT to_regclass(format('%I.%I', ${schema}::text, ${name}::text)) IS NOT NULL AS present`
-      const quoted = `"${schema.replace(/"/g, "\"\"")}"."${name.replace(/"/g, "\"\"")}"`
-      const actual = found?.present ? Number((yield* sql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoted}`))[0]!.n) : null
+      const actual = found?.present ? Number((yield* sql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(schema)}.${quoteIdent(name)}`))[0]!.n) : null
       rows.push({ table, expected, actual })
     }
     const mismatched = rows.filter((r) => r.actual !== r.expected)

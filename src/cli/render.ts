@@ -8,9 +8,6 @@ import * as Option from "effect/Option"
 import { DbConfig } from "../Config.js"
 import { Database } from "../Database.js"
 
-/** `--json` as every command spells it. */
-export type OutputMode = "human" | "json"
-
 /** Pads columns to their widest cell. */
 export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string => {
   const widths = headers.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? "").length)))
@@ -21,9 +18,6 @@ export const table = (headers: ReadonlyArray<string>, rows: ReadonlyArray<Readon
 
 /** Machine output: stable, indented JSON on stdout. */
 export const json = (value: unknown) => Console.log(JSON.stringify(value, null, 2))
-
-/** Whether progress lines should be shown (a terminal, and not `--json`). */
-export const showProgress = (mode: OutputMode) => mode === "human"
 
 /** "dbkit · development · user@host:5432/db": printed to stderr before anything is changed. */
 export const banner = (action: string) =>

@@ -10,6 +10,7 @@ import { createHash } from "node:crypto"
 import * as os from "node:os"
 import type { LockHolder } from "./errors.js"
 import type { HistoryRow } from "./plan.js"
+import { quoteIdent } from "../Identifier.js"
 
 /** Raw SQL on the reserved connection. */
 export type Session = (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, SqlError>
@@ -23,7 +24,7 @@ export interface HistoryTable {
   readonly table: string
 }
 
-export const quoteIdent = (name: string): string => `"${name.replace(/"/g, "\"\"")}"`
+export { quoteIdent } from "../Identifier.js"
 export const qualified = (t: HistoryTable): string => `${quoteIdent(t.schema)}.${quoteIdent(t.table)}`
 
 /** Who is applying: the OS user and host of the process (the database role is recorded too). */

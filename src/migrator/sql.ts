@@ -121,12 +121,3 @@ export const NO_TRANSACTION_MARKER = /^\s*--\s*dbkit:no-transaction\b/m
 /** sha256 of the content with line endings normalised, so a CRLF checkout is not "drift". */
 export const checksum = (content: string): string =>
   createHash("sha256").update(content.replace(/\r\n?/g, "\n")).digest("hex")
-
-/** The 1-based index of the statement that contains a 1-based character position of the file. */
-export const statementAt = (statements: ReadonlyArray<SqlStatement>, position: number): number => {
-  let index = 0
-  for (let k = 0; k < statements.length; k++) {
-    if (statements[k]!.offset < position) index = k
-  }
-  return index + 1
-}

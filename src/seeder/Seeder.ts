@@ -16,6 +16,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { type BulkInsertFailed, copyRows, type CopyOptions, type CopyValue } from "../Bulk.js"
 import { DbConfig, type Environment } from "../Config.js"
+import { quoteQualified } from "../Identifier.js"
 import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
 import {
@@ -300,7 +301,7 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
           const last = recorded.find((h) => h.name === seed.name)
           if (last === undefined || seed.expects === undefined) continue
           for (const [table, expected] of Object.entries(seed.expects(options.scale ?? last.scale))) {
-            const rows = yield* sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteIdent(table)}`)
+            const rows = yield* sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${quoteQualified(table)}`)
             const actual = rows[0]?.n ?? 0
             if (actual < expected) problems.push({ seed: seed.name, table, expected, actual })
           }
@@ -324,7 +325,7 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
             const deleted: Array<{ table: string; rows: number }> = []
             for (const table of tables) {
               const rows = yield* sql.unsafe<{ n: number }>(
-                `WITH gone AS (DELETE FROM ${quoteIdent(table)} RETURNING 1) SELECT count(*)::int AS n FROM gone`
+                `WITH gone AS (DELETE FROM ${quoteQualified(table)} RETURNING 1) SELECT count(*)::int AS n FROM gone`
               )
               deleted.push({ table, rows: rows[0]?.n ?? 0 })
             }
@@ -339,8 +340,6 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
 
     return Seeder.of({ run, list, validate, clean })
   })
-
-const quoteIdent = (name: string) => name.split(".").map((part) => `"${part.replace(/"/g, "\"\"")}"`).join(".")
 
 /** The Seeder over the given seeds. */
 export const layer = (options: { readonly seeds: ReadonlyArray<Seed> }): Layer.Layer<
