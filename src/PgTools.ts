@@ -19,14 +19,22 @@ export class PgToolMissing extends Data.TaggedError("PgToolMissing")<{ readonly 
   }
 }
 
-/** The tool is older than the server it must talk to. */
+/**
+ * The tool is older than what it must handle: the server it talks to, or the pg_dump that
+ * wrote the backup it reads (a newer dump can use syntax or meta-commands it does not know).
+ */
 export class PgToolTooOld extends Data.TaggedError("PgToolTooOld")<{
   readonly tool: Tool
   readonly toolMajor: number
+  /** The major version it must be at least. */
   readonly serverMajor: number
+  readonly because?: "server" | "backup" | undefined
 }> {
   override get message() {
-    return `${this.tool} ${this.toolMajor} cannot dump a PostgreSQL ${this.serverMajor} server; install client tools ${this.serverMajor} or newer`
+    const what = this.because === "backup"
+      ? `a backup written by pg_dump ${this.serverMajor}`
+      : `a PostgreSQL ${this.serverMajor} server`
+    return `${this.tool} ${this.toolMajor} is too old for ${what}; install PostgreSQL client tools ${this.serverMajor} or newer`
   }
 }
 
@@ -68,10 +76,16 @@ export const major = (tool: Tool): Effect.Effect<number, PgToolMissing, CommandE
   Command.string(Command.make(tool, "--version")).pipe(
     Effect.mapError(() => new PgToolMissing({ tool })),
     Effect.flatMap((text) => {
-      const match = /(\d+)(?:\.\d+)?/.exec(text)
-      return match ? Effect.succeed(Number(match[1])) : Effect.fail(new PgToolMissing({ tool }))
+      const found = parseMajor(text)
+      return found === undefined ? Effect.fail(new PgToolMissing({ tool })) : Effect.succeed(found)
     })
   )
+
+/** The major version in a tool's `--version` line ("psql (PostgreSQL) 15.19 (Debian …)" → 15). */
+export const parseMajor = (text: string): number | undefined => {
+  const match = /\(PostgreSQL\)\s+(\d+)/.exec(text) ?? /(\d+)(?:\.\d+)?/.exec(text)
+  return match ? Number(match[1]) : undefined
+}
 
 /** A tool process with the database's credentials in its environment. */
 export const command = (tool: Tool, args: ReadonlyArray<string>, url: Redacted.Redacted<string>): Command.Command =>

@@ -2,6 +2,7 @@
 import { describe, expect, layer } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import { execFileSync } from "node:child_process"
@@ -95,6 +96,35 @@ describe.skipIf(!server)("Restore on the server", () => {
         const name = unique("dbkit_from_broken")
         const broken = yield* Effect.flip(withServices(({ restore }) => restore.into(path.join(dir, "broken.sql.gz"), name)))
         expect(broken._tag).toBe("BackupCorrupt")
+        expect(yield* databaseExists(name)).toBe(false)
+      }))
+
+    it.effect("a file altered with its manifest 'fixed' to match: refused (encrypted) or caught on the way in (plain), no database left", () =>
+      Effect.gen(function*() {
+        const keyed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.withConfigProvider(effect, ConfigProvider.fromMap(new Map([["DB_BACKUP_KEY", "restore-test-key"]])))
+        const rewriteManifest = (file: string, bytes: Buffer) => {
+          const manifest = JSON.parse(fs.readFileSync(`${file}.json`, "utf8"))
+          fs.writeFileSync(`${file}.json`, JSON.stringify({ ...manifest, sha256: createHash("sha256").update(bytes).digest("hex") }))
+        }
+        // Encrypted: authenticated decryption refuses it before anything is created.
+        const encrypted = yield* keyed(withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-") })))
+        const flipped = fs.readFileSync(encrypted.file)
+        flipped[flipped.length >> 1] = flipped[flipped.length >> 1]! ^ 1
+        fs.writeFileSync(encrypted.file, flipped)
+        rewriteManifest(encrypted.file, flipped)
+        const name = unique("dbkit_altered")
+        const refused = yield* Effect.flip(keyed(withServices(({ restore }) => restore.into(encrypted.file, name))))
+        expect(refused._tag).toBe("BackupCorrupt")
+        expect(refused.message).toContain("authentication failed")
+        expect(yield* databaseExists(name)).toBe(false)
+        // Plain and truncated: gzip fails on the way into psql; the new database is dropped.
+        const plain = yield* withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-") }))
+        const cut = fs.readFileSync(plain.file).subarray(0, Math.floor(fs.statSync(plain.file).size * 0.6))
+        fs.writeFileSync(plain.file, cut)
+        rewriteManifest(plain.file, cut)
+        const truncated = yield* Effect.flip(withServices(({ restore }) => restore.into(plain.file, name)))
+        expect(truncated._tag).toBe("BackupCorrupt")
         expect(yield* databaseExists(name)).toBe(false)
       }))
 
@@ -215,6 +245,85 @@ describe.skipIf(!server)("Restore over the configured database", () => {
         expect(yield* orgCount).toBe(before)
         yield* Effect.promise(() => other.end().catch(() => undefined))
         yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${forced.previous}" WITH (FORCE)`))
+      }))
+
+    it.effect("the connection lost halfway through the load leaves the target as it was and no staging database", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS bulk (id int PRIMARY KEY, payload text);
+          INSERT INTO bulk SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 150000) g ON CONFLICT DO NOTHING`)
+        const made = yield* withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-") }))
+        yield* sql.unsafe(`INSERT INTO organizations (slug, name) VALUES ('after-backup', 'Changed since')`)
+        const before = yield* orgCount
+        // Cut psql's connection as soon as it is loading: the server's side of a lost network.
+        const cutter = Effect.promise(async () => {
+          for (let i = 0; i < 600; i++) {
+            const cut = await admin<{ ok: boolean }>(
+              `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'dbkit-psql' AND state <> 'idle'`
+            )
+            if (cut.length > 0) return true
+            await new Promise((resolve) => setTimeout(resolve, 20))
+          }
+          return false
+        })
+        const [failed, cut] = yield* Effect.all([
+          Effect.flip(
+            withServices(({ restore }) => restore.over(made.file, { yes: true, terminateConnections: true, safetyBackup: false })).pipe(
+              Effect.provide(NonInteractiveGuard())
+            )
+          ),
+          cutter
+        ], { concurrency: 2 })
+        expect(cut).toBe(true)
+        expect(failed._tag).toBe("PgToolFailed")
+        expect(failed.message).toMatch(/terminat|connection/i)
+        const after = yield* Effect.retry(orgCount, { times: 3 })
+        expect(after).toBe(before)
+        const leftovers = yield* Effect.promise(() => admin(`SELECT datname FROM pg_database WHERE datname LIKE '%\\_restore\\_%'`))
+        expect(leftovers).toEqual([])
+      }))
+  })
+})
+
+describe.skipIf(!server)("Restore needs PostgreSQL's client tools", () => {
+  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("psql too old or missing", (it) => {
+    /** Runs `effect` with PATH set to `dirs` (restored afterwards). */
+    const withPath = <A, E, R>(dirs: ReadonlyArray<string>, effect: Effect.Effect<A, E, R>) =>
+      Effect.acquireUseRelease(
+        Effect.sync(() => {
+          const saved = process.env.PATH
+          process.env.PATH = dirs.join(path.delimiter)
+          return saved
+        }),
+        () => effect,
+        (saved) => Effect.sync(() => void (process.env.PATH = saved))
+      )
+    /** A directory with an executable `psql` that only says which version it is. */
+    const fakePsql = (version: string) => {
+      const dir = tempDir("dbkit-fake-psql-")
+      fs.writeFileSync(path.join(dir, "psql"), `#!/bin/sh\necho "psql (PostgreSQL) ${version}"\n`, { mode: 0o755 })
+      return dir
+    }
+
+    it.effect("a psql older than the server, or than the backup's pg_dump, or none at all: typed errors, nothing created", () =>
+      Effect.gen(function*() {
+        const made = yield* withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-"), schemaOnly: true }))
+        const realPath = process.env.PATH!.split(path.delimiter)
+        const name = unique("dbkit_old_psql")
+        const old = yield* Effect.flip(withPath([fakePsql("12.4"), ...realPath], withServices(({ restore }) => restore.into(made.file, name))))
+        expect(old._tag).toBe("PgToolTooOld")
+        expect(old.message).toMatch(/psql 12 is too old for a PostgreSQL 1\d server; install PostgreSQL client tools 1\d or newer/)
+        // A backup written by a newer pg_dump than this psql (an 18 dump carries \restrict).
+        const manifest = JSON.parse(fs.readFileSync(`${made.file}.json`, "utf8"))
+        fs.writeFileSync(`${made.file}.json`, JSON.stringify({ ...manifest, tool: { ...manifest.tool, pgDump: 99 } }))
+        const newer = yield* Effect.flip(withServices(({ restore }) => restore.into(made.file, name)))
+        expect(newer._tag).toBe("PgToolTooOld")
+        expect(newer.message).toContain("a backup written by pg_dump 99")
+        fs.writeFileSync(`${made.file}.json`, JSON.stringify(manifest))
+        const missing = yield* Effect.flip(withPath([tempDir("dbkit-empty-path-")], withServices(({ restore }) => restore.into(made.file, name))))
+        expect(missing._tag).toBe("PgToolMissing")
+        expect(missing.message).toContain("psql was not found")
+        expect(yield* databaseExists(name)).toBe(false)
       }))
   })
 })

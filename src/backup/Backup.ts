@@ -7,9 +7,7 @@
  * file that is fsynced and renamed only when everything succeeded: memory stays constant, and a
  * failure (pg_dump error, disk full) leaves no file behind.
  */
-import * as Command from "@effect/platform/Command"
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
-import * as NodeStream from "@effect/platform-node/NodeStream"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
@@ -17,10 +15,11 @@ import * as Config from "effect/Config"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Stream from "effect/Stream"
+import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
@@ -31,7 +30,7 @@ import { DbConfig } from "../Config.js"
 import { type ConnectError, Database, type DatabaseUnavailable, EMBEDDED_PG_MAJOR, NotSupportedOnEmbedded } from "../Database.js"
 import * as PgTools from "../PgTools.js"
 import * as Scratch from "../Scratch.js"
-import { encryptStream, fingerprint } from "./crypto.js"
+import { encryptStream, prepareEncryption } from "./crypto.js"
 import { BackupCorrupt, type VerifyError } from "./errors.js"
 import * as Files from "./files.js"
 import * as Load from "./load.js"
@@ -136,7 +135,10 @@ export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
   readonly verify: (
     file: string,
     options?: { readonly restoreTest?: boolean | undefined }
-  ) => Effect.Effect<VerifyResult, VerifyError | PgTools.PgToolFailed | PgTools.PgToolMissing | NotSupportedOnEmbedded | ConnectError | SqlError>
+  ) => Effect.Effect<
+    VerifyResult,
+    VerifyError | PgTools.PgToolFailed | PgTools.PgToolMissing | PgTools.PgToolTooOld | NotSupportedOnEmbedded | ConnectError | SqlError
+  >
   /**
    * Deletes backups (file, manifest, verification record) outside the retention rules; the
    * newest verified backup is always kept. `dryRun` only says what would go.
@@ -209,30 +211,18 @@ const make = Effect.gen(function*() {
       if (pgDumpMajor < serverMajor) {
         return yield* new PgTools.PgToolTooOld({ tool: "pg_dump", toolMajor: pgDumpMajor, serverMajor })
       }
-      // One snapshot for pg_dump and for the counts in the manifest.
+      // One snapshot for pg_dump and for the counts in the manifest. pg_dump starts as soon as
+      // the snapshot exists; the counts run beside it, in the snapshot's own transaction.
       const conn = yield* sql.reserve
       const run = (text: string) => conn.executeUnprepared(text, [], undefined)
       yield* Effect.acquireRelease(run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"), () => Effect.ignore(run("ROLLBACK")))
       const [{ snapshot }] = (yield* run("SELECT pg_export_snapshot() AS snapshot")) as [{ snapshot: string }]
-      const tables = options.schemaOnly ? {} : yield* countRows(run, options.excludeTable ?? [])
-      const head = yield* migrationHead(run)
-      const process_ = yield* Command.start(
-        PgTools.command("pg_dump", [`--snapshot=${snapshot}`, "--no-password", ...dumpArgs(options, level)], url)
-      ).pipe(Effect.provide(executor), Effect.mapError(() => new PgTools.PgToolMissing({ tool: "pg_dump" })))
-      const stderr = yield* process_.stderr.pipe(Stream.decodeText(), Stream.runFold("", (a, b) => a + b), Effect.fork)
-      const finished = Effect.gen(function*() {
-        const exitCode = Number(yield* process_.exitCode.pipe(Effect.orElseSucceed(() => -1)))
-        if (exitCode === 0) return
-        const text = PgTools.scrub(yield* stderr.await.pipe(Effect.flatMap(Effect.orElseSucceed(() => ""))), url)
-        return yield* new PgTools.PgToolFailed({ tool: "pg_dump", exitCode, stderr: text })
-      })
-      return {
-        bytes: NodeStream.toReadableNever(process_.stdout.pipe(Stream.orDie)),
-        finished,
-        tables,
-        head,
-        pgDump: pgDumpMajor
-      }
+      const dump = yield* spawnPgDump([`--snapshot=${snapshot}`, "--no-password", ...dumpArgs(options, level)], url)
+      const details = yield* Effect.all({
+        tables: options.schemaOnly ? Effect.succeed({}) : countRows(run, options.excludeTable ?? []),
+        head: migrationHead(run)
+      }).pipe(Effect.forkScoped)
+      return { bytes: dump.stdout, finished: dump.finished, details: Fiber.join(details), pgDump: pgDumpMajor }
     })
 
   /** The same from the embedded database's own pg_dump, holding its one session throughout. */
@@ -250,8 +240,7 @@ const make = Effect.gen(function*() {
       return {
         bytes: Readable.fromWeb(blob.stream() as import("node:stream/web").ReadableStream),
         finished: Effect.void,
-        tables,
-        head,
+        details: Effect.succeed({ tables, head }),
         pgDump: Number(EMBEDDED_PG_MAJOR)
       }
     })
@@ -261,6 +250,10 @@ const make = Effect.gen(function*() {
       Effect.gen(function*() {
         const level = yield* checkOptions(options)
         const started = Date.now()
+        // scrypt (~0.1 s, twice: the file's key and the fingerprint) runs off the main thread
+        // while pg_dump starts.
+        const key = Option.getOrUndefined(yield* backupKey)
+        const preparing = key ? yield* Effect.fork(Effect.promise(() => prepareEncryption(key))) : undefined
         const source = yield* Option.match(database.url, {
           onSome: (url) => fromServer(url, options, level),
           onNone: () =>
@@ -270,7 +263,7 @@ const make = Effect.gen(function*() {
             })
         })
         const format = options.format ?? "plain"
-        const key = Option.getOrUndefined(yield* backupKey)
+        const encryption = preparing ? yield* Fiber.join(preparing) : undefined
         const directory = options.out ?? config.backupDir
         const createdAt = new Date()
         const extension = `${format === "plain" ? ".sql.gz" : ".dump"}${key ? ".enc" : ""}`
@@ -296,7 +289,7 @@ const make = Effect.gen(function*() {
               source.bytes,
               counter((n) => (dumpBytes += n)),
               ...(format === "plain" ? [createGzip({ level })] : []),
-              ...(key ? [encryptStream(key)] : []),
+              ...(encryption ? [encryptStream(encryption)] : []),
               counter((n) => {
                 fileBytes += n
                 options.onProgress?.(fileBytes)
@@ -315,6 +308,11 @@ const make = Effect.gen(function*() {
           if (outcome._tag === "Failure" && (ownReason || finished._tag === "Success")) return yield* Effect.failCause(outcome.cause)
           if (finished._tag === "Failure") return yield* Effect.failCause(finished.cause)
         }
+        if (dumpBytes === 0) {
+          // pg_dump always writes a header; nothing at all means the bytes were lost on the way.
+          return yield* new BackupWriteFailed({ file, reason: "the dump was empty" })
+        }
+        const { head, tables } = yield* source.details
         const manifest: Manifest = {
           tool: { name: "dbkit", version: dbkitVersion, pgDump: source.pgDump },
           createdAt: createdAt.toISOString(),
@@ -323,15 +321,15 @@ const make = Effect.gen(function*() {
           target: database.target,
           environment: config.environment,
           serverVersion,
-          migrationHead: source.head,
+          migrationHead: head,
           format,
           compression: { algorithm: format === "plain" ? "gzip" : "pg_dump", level },
-          encryption: key ? { algorithm: "aes-256-gcm", kdf: "scrypt", keyFingerprint: fingerprint(key) } : null,
+          encryption: encryption ? { algorithm: "aes-256-gcm", kdf: "scrypt", keyFingerprint: encryption.fingerprint } : null,
           contents: options.schemaOnly ? "schema-only" : options.dataOnly ? "data-only" : "full",
           excludedTables: options.excludeTable ?? [],
           sizes: { dump: dumpBytes, file: fileBytes },
           sha256: hash.digest("hex"),
-          tables: source.tables
+          tables
         }
         const manifestFile = `${file}.json`
         yield* Effect.try({
@@ -410,8 +408,8 @@ const make = Effect.gen(function*() {
         onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature: "verify --restore-test" })),
         onSome: Effect.succeed
       })
-      yield* Load.loadDump(file, manifest, key, url)
-      return yield* Load.compareCounts(file, manifest).pipe(Effect.provide(scratch.layer))
+      const loaded = yield* Load.loadDump(file, manifest, key, url, Math.floor(serverVersionNum / 10000))
+      return yield* Load.compareCounts(file, manifest, loaded).pipe(Effect.provide(scratch.layer))
     })
 
   const prune = (options: {
@@ -444,6 +442,37 @@ export const backupKey = Config.option(Config.redacted("DB_BACKUP_KEY")).pipe(
   Effect.map(Option.filter((key) => Redacted.value(key) !== "")),
   Effect.orElseSucceed(() => Option.none<Redacted.Redacted<string>>())
 )
+
+/**
+ * pg_dump as a child process whose stdout is a plain Node stream, read with backpressure;
+ * `finished` fails with its scrubbed stderr unless it exits 0.
+ * Killed with the scope if it is still running.
+ */
+const spawnPgDump = (args: ReadonlyArray<string>, url: Redacted.Redacted<string>) =>
+  Effect.acquireRelease(
+    Effect.async<{ child: ChildProcess; stdout: PassThrough; finished: Effect.Effect<void, PgTools.PgToolFailed> }, PgTools.PgToolMissing>(
+      (resume) => {
+        const child = spawn("pg_dump", args, {
+          env: { ...process.env, ...PgTools.pgEnv(url, "dbkit-pg_dump") },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
+        // Both streams are taken at once: a child's output that nobody reads by the time it
+        // has exited is lost (measured: a pipeline attached 300 ms late read nothing). pipe()
+        // keeps backpressure, so the PassThrough holds one buffer, not the dump.
+        const stdout = child.stdout.pipe(new PassThrough())
+        let stderr = ""
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+        const exited = new Promise<number>((done) => child.once("close", (code) => done(code ?? -1)))
+        const finished = Effect.flatMap(Effect.promise(() => exited), (exitCode) =>
+          exitCode === 0
+            ? Effect.void
+            : Effect.fail(new PgTools.PgToolFailed({ tool: "pg_dump", exitCode, stderr: PgTools.scrub(stderr, url) })))
+        child.once("error", () => resume(Effect.fail(new PgTools.PgToolMissing({ tool: "pg_dump" }))))
+        child.once("spawn", () => resume(Effect.succeed({ child, stdout, finished })))
+      }
+    ),
+    ({ child }) => Effect.sync(() => void (child.exitCode === null && child.kill("SIGTERM")))
+  )
 
 /** fsync a file or directory so a rename survives a crash. */
 const durable = (target: string) => {

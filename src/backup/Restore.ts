@@ -82,6 +82,7 @@ export type RestoreError =
   | NotSupportedOnEmbedded
   | PgTools.PgToolFailed
   | PgTools.PgToolMissing
+  | PgTools.PgToolTooOld
   | ConnectError
   | SqlError
 
@@ -118,17 +119,24 @@ const make = Effect.gen(function*() {
       onSome: Effect.succeed
     })
 
-  /** Creates `name`, loads the (already verified) file into it and checks counts; drops it on failure. */
+  const serverMajor = Effect.map(
+    sql<{ num: number }>`SELECT current_setting('server_version_num')::int AS num`,
+    ([row]) => Math.floor(row!.num / 10000)
+  )
+
+  /** Creates `name`, loads the (already checked) file into it and checks counts; drops it on failure. */
   const loadInto = (url: Redacted.Redacted<string>, file: string, name: string) =>
     Effect.gen(function*() {
       const { manifest } = yield* Files.inspect(file)
+      const major = yield* serverMajor
       const [exists] = yield* sql<{ e: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS e`
       if (exists?.e) return yield* new RestoreTargetExists({ database: name })
+      yield* Load.checkTool(manifest, major) // before anything is created
       yield* sql.unsafe(`CREATE DATABASE "${name}"`)
       const target = siblingUrl(url, name)
       const restored = Effect.gen(function*() {
-        yield* Load.loadDump(file, manifest, yield* key, target)
-        return yield* Load.compareCounts(file, manifest).pipe(
+        const loaded = yield* Load.loadDump(file, manifest, yield* key, target, major)
+        return yield* Load.compareCounts(file, manifest, loaded).pipe(
           Effect.provide(PgLive({ url: target, poolSize: 1, applicationName: "dbkit-restore" }))
         )
       })
@@ -142,7 +150,7 @@ const make = Effect.gen(function*() {
     Effect.gen(function*() {
       if (!NAME.test(name)) return yield* new InvalidDatabaseName({ name })
       const url = yield* serverUrl("restore --into")
-      yield* backup.verify(file)
+      yield* Files.checkBeforeLoad(file, yield* key)
       const counts = yield* loadInto(url, file, name)
       return { file, database: name, ...counts } satisfies RestoreResult
     })
@@ -153,7 +161,7 @@ const make = Effect.gen(function*() {
       const url = yield* serverUrl("restore over the embedded database")
       const target = database.database
       yield* guard.confirm({ action: `replace the database with ${file}`, variable: "DB_RESTORE", target, yes: options.yes })
-      yield* backup.verify(file)
+      yield* Files.checkBeforeLoad(file, yield* key)
       const safety = options.safetyBackup === false ? null : (yield* backup.backup()).file
       const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14)
       const staging = `${target.slice(0, 40)}_restore_${stamp}`

@@ -7,7 +7,7 @@
  * and a wrong key or any altered byte fails authentication before a single byte is trusted by a
  * restore (restores verify first).
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scryptSync } from "node:crypto"
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, scryptSync } from "node:crypto"
 import * as Redacted from "effect/Redacted"
 import { Transform, type TransformCallback } from "node:stream"
 
@@ -18,21 +18,65 @@ const NONCE = 12
 export const TAG = 16
 export const HEADER = MAGIC.length + 1 + SALT + NONCE
 
-const deriveKey = (secret: Redacted.Redacted<string>, salt: Buffer) =>
-  scryptSync(Redacted.value(secret), salt, 32, { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 })
+const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const
+const FINGERPRINT_SALT = Buffer.from("dbkit-key-fingerprint-v1")
+
+/**
+ * Derived keys, per secret and salt, for this process: a restore checks the fingerprint and
+ * decrypts the same file twice (verify, then load), and scrypt is deliberately slow (~0.1 s).
+ * Keyed by a hash of the secret, never the secret itself; bounded.
+ */
+const derived = new Map<string, Buffer>()
+const cacheKey = (secret: Redacted.Redacted<string>, salt: Buffer) =>
+  `${createHash("sha256").update(Redacted.value(secret)).digest("hex")}:${salt.toString("hex")}`
+const remember = (key: string, value: Buffer) => {
+  if (derived.size >= 32) derived.delete(derived.keys().next().value!)
+  derived.set(key, value)
+  return value
+}
+
+const deriveKey = (secret: Redacted.Redacted<string>, salt: Buffer): Buffer => {
+  const key = cacheKey(secret, salt)
+  return derived.get(key) ?? remember(key, scryptSync(Redacted.value(secret), salt, 32, SCRYPT))
+}
+
+/** The same off the main thread (libuv's pool), so it can overlap other work. */
+const deriveKeyAsync = (secret: Redacted.Redacted<string>, salt: Buffer): Promise<Buffer> => {
+  const key = cacheKey(secret, salt)
+  const known = derived.get(key)
+  if (known) return Promise.resolve(known)
+  return new Promise((resolve, reject) =>
+    scrypt(Redacted.value(secret), salt, 32, SCRYPT, (error, value) => (error ? reject(error) : resolve(remember(key, value))))
+  )
+}
+
+const fingerprintOf = (derivedKey: Buffer) => createHash("sha256").update(derivedKey).digest("hex").slice(0, 16)
 
 /**
  * A short public fingerprint of the key, for manifests: which key a backup needs, without
  * revealing it (scrypt with a fixed, dbkit-specific salt, so guessing is as slow as for files).
  */
-export const fingerprint = (secret: Redacted.Redacted<string>): string =>
-  createHash("sha256").update(deriveKey(secret, Buffer.from("dbkit-key-fingerprint-v1"))).digest("hex").slice(0, 16)
+export const fingerprint = (secret: Redacted.Redacted<string>): string => fingerprintOf(deriveKey(secret, FINGERPRINT_SALT))
+
+/** A new file's encryption parameters: random salt and nonce, the derived key, the fingerprint. */
+export interface Encryption {
+  readonly salt: Buffer
+  readonly nonce: Buffer
+  readonly key: Buffer
+  readonly fingerprint: string
+}
+
+/** Derives a new file's key and the fingerprint concurrently, off the main thread. */
+export const prepareEncryption = async (secret: Redacted.Redacted<string>): Promise<Encryption> => {
+  const salt = randomBytes(SALT)
+  const [key, fingerprintKey] = await Promise.all([deriveKeyAsync(secret, salt), deriveKeyAsync(secret, FINGERPRINT_SALT)])
+  return { salt, nonce: randomBytes(NONCE), key, fingerprint: fingerprintOf(fingerprintKey) }
+}
 
 /** A Transform that writes the header, then ciphertext, then the tag. */
-export const encryptStream = (secret: Redacted.Redacted<string>): Transform => {
-  const salt = randomBytes(SALT)
-  const nonce = randomBytes(NONCE)
-  const cipher = createCipheriv("aes-256-gcm", deriveKey(secret, salt), nonce)
+export const encryptStream = (encryption: Encryption): Transform => {
+  const { nonce, salt } = encryption
+  const cipher = createCipheriv("aes-256-gcm", encryption.key, nonce)
   let headerSent = false
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {

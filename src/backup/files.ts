@@ -86,7 +86,8 @@ export const checkChecksum = (file: string, manifest: Manifest) =>
 export const openDump = (
   file: string,
   manifest: Manifest,
-  key: Redacted.Redacted<string> | undefined
+  key: Redacted.Redacted<string> | undefined,
+  options: { readonly decompress?: boolean } = {}
 ): Effect.Effect<Array<NodeJS.ReadWriteStream | Readable>, BackupKeyInvalid | BackupCorrupt> =>
   Effect.suspend((): Effect.Effect<Array<NodeJS.ReadWriteStream | Readable>, BackupKeyInvalid | BackupCorrupt> => {
     const size = fs.statSync(file).size
@@ -108,7 +109,9 @@ export const openDump = (
     } else {
       stages.push(fs.createReadStream(file))
     }
-    if (manifest.format === "plain" && manifest.compression?.algorithm !== "none") stages.push(createGunzip())
+    if (options.decompress !== false && manifest.format === "plain" && manifest.compression?.algorithm !== "none") {
+      stages.push(createGunzip())
+    }
     return Effect.succeed(stages)
   })
 
@@ -123,4 +126,23 @@ export const readThrough = (file: string, stages: Array<NodeJS.ReadWriteStream |
       return bytes
     },
     catch: (cause) => new BackupCorrupt({ file, reason: (cause as Error).message })
+  })
+
+/**
+ * What a restore checks before it touches a database. A dbkit backup: its checksum and, when
+ * encrypted, authenticated decryption (no byte reaches psql that GCM has not vouched for);
+ * decompression is then checked on the way in, where the bytes are decompressed anyway (gzip's
+ * CRC and the manifest's size; the load is into a database that is dropped on failure). A file
+ * from plain pg_dump has no manifest to hold it to, so it is read through completely first.
+ */
+export const checkBeforeLoad = (file: string, key: Redacted.Redacted<string> | undefined) =>
+  Effect.gen(function*() {
+    const { foreign, manifest } = yield* inspect(file)
+    if (foreign) {
+      yield* readThrough(file, yield* openDump(file, manifest, key))
+      return manifest
+    }
+    yield* checkChecksum(file, manifest)
+    if (manifest.encryption !== null) yield* readThrough(file, yield* openDump(file, manifest, key, { decompress: false }))
+    return manifest
   })

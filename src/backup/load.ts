@@ -7,8 +7,8 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
-import { spawn } from "node:child_process"
-import type { Readable } from "node:stream"
+import { execFile, spawn } from "node:child_process"
+import { PassThrough, type Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { quoteIdent } from "../Identifier.js"
 import * as PgTools from "../PgTools.js"
@@ -16,50 +16,147 @@ import type { Manifest } from "./Backup.js"
 import { BackupCorrupt, RestoreTestMismatch } from "./errors.js"
 import * as Files from "./files.js"
 
+/** What a load did: rows each COPY brought in, per `schema.table` (plain dumps, from psql's tags). */
+export interface Loaded {
+  readonly copied: Readonly<Record<string, number>>
+}
+
+/** The installed tool's major version, by `TOOL --version`. */
+const installedMajor = (tool: PgTools.Tool) =>
+  Effect.async<number, PgTools.PgToolMissing>((resume) => {
+    execFile(tool, ["--version"], (error, stdout) => {
+      const found = error ? undefined : PgTools.parseMajor(stdout)
+      resume(found === undefined ? Effect.fail(new PgTools.PgToolMissing({ tool })) : Effect.succeed(found))
+    })
+  })
+
+/** psql for plain dumps, pg_restore for custom ones. */
+export const toolFor = (manifest: Manifest): PgTools.Tool => (manifest.format === "plain" ? "psql" : "pg_restore")
+
+/**
+ * psql and pg_restore must be at least as new as the server and as the pg_dump that wrote the
+ * file (an 18 dump carries `\restrict`, which psql 15 does not know).
+ */
+export const checkTool = (manifest: Manifest, serverMajor: number) =>
+  Effect.gen(function*() {
+    const tool = toolFor(manifest)
+    const have = yield* installedMajor(tool)
+    if (have < serverMajor) return yield* new PgTools.PgToolTooOld({ tool, toolMajor: have, serverMajor, because: "server" })
+    const writtenBy = manifest.tool?.pgDump ?? 0
+    if (have < writtenBy) {
+      return yield* new PgTools.PgToolTooOld({ tool, toolMajor: have, serverMajor: writtenBy, because: "backup" })
+    }
+  })
+
+/** `public.pgbench_accounts`, `public."Odd ""Name"""` → the catalog's names, dot-joined. */
+const IDENT = String.raw`(?:"(?:[^"]|"")*"|[^\s."(]+)`
+const COPY_HEADER = new RegExp(String.raw`^COPY (${IDENT})\.(${IDENT})(?: \(.*\))? FROM stdin;$`)
+const COPY_TAG = /^COPY (\d+)$/
+const unquote = (ident: string) => (ident.startsWith("\"") ? ident.slice(1, -1).replace(/""/g, "\"") : ident)
+
+/**
+ * Reads psql's `--echo-queries` output: each `COPY … FROM stdin;` it echoes is followed by the
+ * server's `COPY n` tag for it. That gives the row counts without counting tables afterwards.
+ */
+const copyTags = () => {
+  const copied: Record<string, number> = {}
+  let carry = ""
+  let pending: string | undefined
+  const line = (text: string) => {
+    const tag = pending !== undefined ? COPY_TAG.exec(text) : null
+    if (tag && pending !== undefined) copied[pending] = (copied[pending] ?? 0) + Number(tag[1])
+    const header = COPY_HEADER.exec(text)
+    pending = header ? `${unquote(header[1]!)}.${unquote(header[2]!)}` : undefined
+  }
+  return {
+    copied,
+    write: (chunk: Buffer) => {
+      const lines = (carry + chunk.toString("utf8")).split("\n")
+      carry = lines.pop()!
+      for (const text of lines) line(text)
+    },
+    end: () => carry && line(carry)
+  }
+}
+
 /**
  * Streams the dump in `file` into the database at `url` and fails on any error. Callers load
  * into a new or staging database and drop it on failure, so a partial load never survives.
+ *
+ * The file has been checked already (checksum; authenticated decryption). Decompression is
+ * checked here, on the way in: gzip's own CRC, and the byte count against the manifest — a
+ * failure fails the load, and the caller drops what was loaded.
  *
  * This child is spawned with node:child_process rather than @effect/platform's Command: that
  * stdin writer does not wait for `drain`, so a slow psql made it buffer the whole dump (364 MB
  * peak for a 516 MB database, measured); stream.pipeline keeps memory to a few chunks.
  */
-export const loadDump = (file: string, manifest: Manifest, key: Redacted.Redacted<string> | undefined, url: Redacted.Redacted<string>) =>
+export const loadDump = (
+  file: string,
+  manifest: Manifest,
+  key: Redacted.Redacted<string> | undefined,
+  url: Redacted.Redacted<string>,
+  serverMajor: number
+) =>
   Effect.gen(function*() {
-    const tool = manifest.format === "plain" ? "psql" : "pg_restore"
+    const tool = toolFor(manifest)
+    yield* checkTool(manifest, serverMajor)
     const args = tool === "psql"
-      ? ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
+      ? ["-X", "--echo-queries", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
       : ["--no-owner", "--single-transaction", "--exit-on-error", "-d", PgTools.pgEnv(url).PGDATABASE!]
     const stages = yield* Files.openDump(file, manifest, key)
-    return yield* Effect.async<void, PgTools.PgToolFailed | PgTools.PgToolMissing | BackupCorrupt>((resume) => {
+    // A file from plain pg_dump has no size to hold it to (its stand-in manifest says 0).
+    const expectedBytes = manifest.tool?.name === "pg_dump" ? undefined : manifest.sizes?.dump
+    return yield* Effect.async<Loaded, PgTools.PgToolFailed | PgTools.PgToolMissing | BackupCorrupt>((resume) => {
       const child = spawn(tool, args, {
         env: { ...process.env, ...PgTools.pgEnv(url, `dbkit-${tool}`) },
-        stdio: ["pipe", "ignore", "pipe"]
+        stdio: ["pipe", "pipe", "pipe"]
       })
       let stderr = ""
-      let feedError: NodeJS.ErrnoException | undefined
+      let bytes = 0
+      const tags = copyTags()
+      child.stdout.on("data", tags.write)
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      pipeline(...(stages as [Readable]), child.stdin).catch((error: NodeJS.ErrnoException) => (feedError = error))
+      const counted = new PassThrough().on("data", (chunk: Buffer) => (bytes += chunk.length))
+      // Settles with the error that stopped the feed, if any; awaited before judging the exit.
+      const fed = pipeline(...(stages as [Readable]), counted, child.stdin).then(
+        () => undefined,
+        (error: NodeJS.ErrnoException) => error
+      )
       child.once("error", () => resume(Effect.fail(new PgTools.PgToolMissing({ tool }))))
       child.once("close", (code) => {
-        if (code !== 0) {
-          resume(Effect.fail(new PgTools.PgToolFailed({ tool, exitCode: code ?? -1, stderr: PgTools.scrub(stderr, url) })))
-        } else if (feedError !== undefined && feedError.code !== "EPIPE") {
-          resume(Effect.fail(new BackupCorrupt({ file, reason: feedError.message })))
-        } else {
-          resume(Effect.void)
-        }
+        tags.end()
+        void fed.then((feedError) => {
+          if (feedError !== undefined && feedError.code !== "EPIPE") {
+            // The file failed to decompress on the way: whatever psql did with a part of it is void.
+            resume(Effect.fail(new BackupCorrupt({ file, reason: feedError.message })))
+          } else if (code !== 0) {
+            resume(Effect.fail(new PgTools.PgToolFailed({ tool, exitCode: code ?? -1, stderr: PgTools.scrub(stderr, url) })))
+          } else if (expectedBytes !== undefined && bytes !== expectedBytes) {
+            resume(Effect.fail(new BackupCorrupt({ file, reason: `decompressed to ${bytes} bytes, the manifest says ${expectedBytes}` })))
+          } else {
+            resume(Effect.succeed({ copied: tags.copied }))
+          }
+        })
       })
       return Effect.sync(() => void child.kill("SIGTERM"))
     })
   })
 
-/** Row counts of the manifest's tables in the current database; fails on any difference. */
-export const compareCounts = (file: string, manifest: Manifest) =>
+/**
+ * Row counts of the manifest's tables in the current database (or, where given, what the load
+ * copied into them); fails on any difference.
+ */
+export const compareCounts = (file: string, manifest: Manifest, loaded?: Loaded) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const rows: Array<{ table: string; expected: number; actual: number | null }> = []
     for (const [table, expected] of Object.entries(manifest.tables)) {
+      const copied = loaded?.copied[table]
+      if (copied !== undefined) {
+        rows.push({ table, expected, actual: copied })
+        continue
+      }
       const [schema, name] = table.split(".") as [string, string]
       const [found] = yield* sql<{ present: boolean }>`
         SELECT to_regclass(format('%I.%I', ${schema}::text, ${name}::text)) IS NOT NULL AS present`
