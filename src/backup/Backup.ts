@@ -28,6 +28,7 @@ import { pipeline } from "node:stream/promises"
 import { createGzip } from "node:zlib"
 import { DbConfig } from "../Config.js"
 import { type ConnectError, Database, type DatabaseUnavailable, EMBEDDED_PG_MAJOR, NotSupportedOnEmbedded } from "../Database.js"
+import { quoteIdent } from "../Identifier.js"
 import * as PgTools from "../PgTools.js"
 import * as Scratch from "../Scratch.js"
 import { encryptStream, prepareEncryption } from "./crypto.js"
@@ -63,6 +64,10 @@ export interface BackupOptions {
   readonly schemaOnly?: boolean | undefined
   readonly dataOnly?: boolean | undefined
   readonly excludeTable?: ReadonlyArray<string> | undefined
+  /** Only these schemas (pg_dump --schema), e.g. one schema-per-tenant tenant's. */
+  readonly schemas?: ReadonlyArray<string> | undefined
+  /** File name prefix instead of the database's name (`tenant_acme` → `tenant_acme_backup_…`). */
+  readonly label?: string | undefined
   /** Directory (default DBKIT_BACKUP_DIR). */
   readonly out?: string | undefined
   /** Bytes written so far, as the file grows. */
@@ -200,7 +205,9 @@ const make = Effect.gen(function*() {
     ...(options.format === "custom" ? [`--compress=${level}`] : []),
     ...(options.schemaOnly ? ["--schema-only"] : []),
     ...(options.dataOnly ? ["--data-only"] : []),
-    ...(options.excludeTable ?? []).flatMap((t) => ["--exclude-table", t])
+    ...(options.excludeTable ?? []).flatMap((t) => ["--exclude-table", t]),
+    // pg_dump takes a pattern; a schema name with pattern characters is quoted to mean itself.
+    ...(options.schemas ?? []).flatMap((s) => ["--schema", /^[a-z_][a-z0-9_]*$/.test(s) ? s : quoteIdent(s)])
   ]
 
   /** The dump's bytes, the snapshot's row counts and migration head, from the server's pg_dump. */
@@ -219,7 +226,7 @@ const make = Effect.gen(function*() {
       const [{ snapshot }] = (yield* run("SELECT pg_export_snapshot() AS snapshot")) as [{ snapshot: string }]
       const dump = yield* spawnPgDump([`--snapshot=${snapshot}`, "--no-password", ...dumpArgs(options, level)], url)
       const details = yield* Effect.all({
-        tables: options.schemaOnly ? Effect.succeed({}) : countRows(run, options.excludeTable ?? []),
+        tables: options.schemaOnly ? Effect.succeed({}) : countRows(run, options.excludeTable ?? [], options.schemas),
         head: migrationHead(run)
       }).pipe(Effect.forkScoped)
       return { bytes: dump.stdout, finished: dump.finished, details: Fiber.join(details), pgDump: pgDumpMajor }
@@ -234,7 +241,7 @@ const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const conn = yield* sql.reserve
       const run = (text: string) => conn.executeUnprepared(text, [], undefined)
-      const tables = options.schemaOnly ? {} : yield* countRows(run, options.excludeTable ?? [])
+      const tables = options.schemaOnly ? {} : yield* countRows(run, options.excludeTable ?? [], options.schemas)
       const head = yield* migrationHead(run)
       const blob = yield* dump(dumpArgs(options, level))
       return {
@@ -267,7 +274,7 @@ const make = Effect.gen(function*() {
         const directory = options.out ?? config.backupDir
         const createdAt = new Date()
         const extension = `${format === "plain" ? ".sql.gz" : ".dump"}${key ? ".enc" : ""}`
-        const base = freeName(directory, `${database.database}_backup_${stamp(createdAt)}`, extension)
+        const base = freeName(directory, `${options.label ?? database.database}_backup_${stamp(createdAt)}`, extension)
         const file = path.resolve(directory, base)
         const temp = `${file}.partial`
         let dumpBytes = 0
@@ -494,7 +501,7 @@ const writeDurably = (file: string, text: string) => {
 type Run = (text: string) => Effect.Effect<ReadonlyArray<any>, SqlError>
 
 /** Exact row counts of every user table, in the backup's snapshot. */
-const countRows = (run: Run, excluded: ReadonlyArray<string>) =>
+const countRows = (run: Run, excluded: ReadonlyArray<string>, schemas?: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const tables = (yield* run(
       `SELECT format('%I.%I', n.nspname, c.relname) AS name, n.nspname || '.' || c.relname AS plain
@@ -506,6 +513,7 @@ const countRows = (run: Run, excluded: ReadonlyArray<string>) =>
     const counts: Record<string, number> = {}
     for (const table of tables) {
       if (skip.some((matches) => matches(table.plain))) continue
+      if (schemas !== undefined && !schemas.includes(table.plain.slice(0, table.plain.indexOf(".")))) continue
       const [row] = (yield* run(`SELECT count(*)::bigint::text AS n FROM ${table.name}`)) as [{ n: string }]
       counts[table.plain] = Number(row.n)
     }

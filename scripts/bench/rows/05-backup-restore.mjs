@@ -3,9 +3,10 @@
 // the ratio is the time ratio):
 //   backup   dbkit backup --out DIR --json with DB_BACKUP_KEY set (pg_dump plain → gzip 6 → AES-256-GCM → file,
 //            sha256 and manifest, fsynced)            vs  sh -c "pg_dump --format=p DB | gzip -6 > out.sql.gz"
-//   restore  dbkit restore FILE --into NEW --json of a backup made once with DB_BACKUP_KEY (it verifies first:
-//            checksum, key, authenticated decryption, full decompression; then CREATE DATABASE NEW, psql
-//            --single-transaction, row counts compared with the manifest)
+//   restore  dbkit restore FILE --into NEW --json of a backup made once with DB_BACKUP_KEY (it checks first:
+//            checksum, key, authenticated decryption; then CREATE DATABASE NEW, psql --single-transaction fed through
+//            gunzip with gzip's CRC and the manifest's size checked on the way in, row counts from psql's COPY tags
+//            compared with the manifest)
 //                                                     vs  sh -c "gunzip -c base.sql.gz | psql -1 -q -X -v ON_ERROR_STOP=1 NEW2"
 //            of a plain `pg_dump | gzip -6` of the same database, made once. NEW2 is created in untimed setup;
 //            dbkit's --into creates NEW itself (inside its timed run, as it must); both are dropped in teardown.
@@ -458,7 +459,7 @@ export async function rows(ctx) {
   )
   ctx.log(
     `restore analysis: one dbkit restore ${s(a.restoreTimeline.totalMs)} = ${s(a.restoreTimeline.beforePsqlMs)} before psql starts ` +
-      `(CLI startup, verify: sha256 + decrypt + gunzip pass, CREATE DATABASE; peak ${kb(a.restoreTimeline.rssPeakBeforePsqlKb)}) + ` +
+      `(CLI startup, checks: sha256 + authenticated decrypt pass, CREATE DATABASE; peak ${kb(a.restoreTimeline.rssPeakBeforePsqlKb)}) + ` +
       `${s(a.restoreTimeline.psqlMs)} while psql loads (peak ${kb(a.restoreTimeline.rssPeakDuringPsqlKb)}) + ` +
       `${s(a.restoreTimeline.afterPsqlMs)} after it (row counts vs manifest, exit). ` +
       `Alone: dbkit backups verify ${s(a.dbkitBackupsVerify.medianMs)} (peak ${kb(a.dbkitBackupsVerify.rssKb)}); its work in-process: ` +
