@@ -57,3 +57,70 @@ export type { Profile, Seed, SeedContext, SeedEvent, SeedListing, SeedOptions, S
 export * from "./seeder/errors.js"
 export * as Random from "./seeder/random.js"
 export { BulkInsertFailed, copyRows, type CopyOptions, type CopyValue } from "./Bulk.js"
+
+// ---- Backup, Restore, Reset
+import * as BackupModule from "./backup/Backup.js"
+import * as ResetModule from "./backup/Reset.js"
+import * as RestoreModule from "./backup/Restore.js"
+
+/** Compressed, encrypted, checksummed backups with manifests; list, verify, prune. */
+export const Backup = Object.assign(BackupModule.Backup, { layer: BackupModule.layer })
+export type {
+  BackupListing,
+  BackupOptions,
+  BackupResult,
+  Manifest as BackupManifest,
+  VerifyResult
+} from "./backup/Backup.js"
+export { BackupWriteFailed, InvalidBackupOptions } from "./backup/Backup.js"
+export * from "./backup/errors.js"
+/** Verified, atomic restores: into a new database, or over the configured one (guarded). */
+export const Restore = Object.assign(RestoreModule.Restore, { layer: RestoreModule.layer })
+export type { RestoreOverOptions, RestoreOverResult, RestoreResult } from "./backup/Restore.js"
+export { InvalidDatabaseName, RestoreTargetExists, RestoreTargetInUse } from "./backup/Restore.js"
+/** Back to a known state: hard (drop and migrate) or soft (truncate), guarded, optionally reseeded. */
+export const Reset = Object.assign(ResetModule.Reset, { layer: ResetModule.layer })
+export type { ResetOptions, ResetResult } from "./backup/Reset.js"
+export { PgToolFailed, PgToolMissing, PgToolTooOld } from "./PgTools.js"
+
+// ---- Health
+import * as HealthModule from "./health/Health.js"
+
+/** Health checks a DBA would run, as one report with a verdict (ok / warn / critical). */
+export const Health = Object.assign(HealthModule.Health, {
+  layer: HealthModule.layer,
+  layerConfig: HealthModule.layerConfig,
+  layerResilient: HealthModule.layerResilient,
+  checkNames: HealthModule.checkNames,
+  defaultThresholds: HealthModule.defaultThresholds
+})
+export type {
+  CheckResult,
+  CheckStatus,
+  HealthOptions,
+  HealthReport,
+  OverallStatus,
+  Readiness,
+  ReportOptions,
+  Thresholds
+} from "./health/Health.js"
+export { InvalidThreshold, UnknownHealthCheck } from "./health/errors.js"
+export { router as healthRouter } from "./health/http.js"
+
+// ---- Tenancy
+import * as TenancyModule from "./tenancy/Tenancy.js"
+
+/** Row-level security or schema-per-tenant isolation, provisioning, and migrations fanned out. */
+export const Tenancy = Object.assign(TenancyModule.Tenancy, { layer: TenancyModule.layer })
+export type {
+  DeprovisionResult,
+  MigrateAllOptions,
+  MigrateAllReport,
+  ProvisionResult,
+  Strategy as TenancyStrategy,
+  Tenant,
+  TenantMigration,
+  TenancyOptions
+} from "./tenancy/Tenancy.js"
+export * from "./tenancy/errors.js"
+export { load as loadShards, type Shards } from "./tenancy/shards.js"

@@ -75,5 +75,16 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   BackupChecksumMismatch: ExitCode.backupUntrusted,
   BackupKeyInvalid: ExitCode.backupUntrusted,
   BackupCorrupt: ExitCode.backupUntrusted,
-  RestoreTestMismatch: ExitCode.backupUntrusted
+  RestoreTestMismatch: ExitCode.backupUntrusted,
+  UnknownHealthCheck: ExitCode.usage,
+  InvalidThreshold: ExitCode.usage,
+  InvalidTenantSlug: ExitCode.usage,
+  TenantNotFound: ExitCode.usage,
+  UnknownShard: ExitCode.usage,
+  InvalidShardFile: ExitCode.usage,
+  TenantMigrationsMissing: ExitCode.usage,
+  TenantStrategyMismatch: ExitCode.usage,
+  TenantUnavailable: ExitCode.refused,
+  ProvisionFailed: ExitCode.migrationFailed,
+  TenantMigrationsFailed: ExitCode.migrationFailed
 }

@@ -1,0 +1,142 @@
+/**
+ * Health thresholds: one typed record with defaults a DBA would start from, overridable in code
+ * (`Partial<Thresholds>`), from the environment (`DBKIT_HEALTH_<NAME>`, e.g.
+ * DBKIT_HEALTH_LONG_QUERY_SECONDS=120) and from the command line (`--threshold name=value`).
+ */
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import { InvalidThreshold } from "./errors.js"
+
+/** Every limit the checks compare against. Ratios are 0–1; `Infinity` means "no limit". */
+export interface Thresholds {
+  /** Per-check time limit (ms); a check that takes longer is `unknown`. */
+  readonly checkTimeoutMs: number
+  /** Round-trip latency of `SELECT 1` above which connectivity warns (ms). */
+  readonly latencyMs: number
+  /** Oldest supported PostgreSQL major version; older warns. */
+  readonly minServerVersion: number
+  /** Client connections / max_connections: warn and critical ratios. */
+  readonly connectionsWarn: number
+  readonly connectionsCritical: number
+  /** Queries running longer than this warn / are critical (seconds). */
+  readonly longQuerySeconds: number
+  readonly longQueryCriticalSeconds: number
+  /** Sessions idle inside a transaction longer than this warn / are critical (seconds). */
+  readonly idleInTransactionSeconds: number
+  readonly idleInTransactionCriticalSeconds: number
+  /** Sessions waiting on a lock longer than this warn / are critical (seconds; 0 = any wait). */
+  readonly blockedSeconds: number
+  readonly blockedCriticalSeconds: number
+  /** Buffer cache hit ratio below which the cache-hit check warns… */
+  readonly cacheHitRatio: number
+  /** …once at least this many blocks were requested (fewer says nothing about the cache). */
+  readonly cacheMinBlocks: number
+  /** age(datfrozenxid) / 2^31: warn and critical ratios. */
+  readonly wraparoundWarn: number
+  readonly wraparoundCritical: number
+  /** Share of a sequence's range used: warn and critical ratios. */
+  readonly sequenceWarn: number
+  readonly sequenceCritical: number
+  /** Never-scanned indexes larger than this are reported (bytes). */
+  readonly unusedIndexBytes: number
+  /** Dead tuples / (live + dead) per table: warn and critical ratios… */
+  readonly bloatWarn: number
+  readonly bloatCritical: number
+  /** …for tables holding at least this many tuples. */
+  readonly bloatMinRows: number
+  /** Replica replay lag: warn and critical (seconds). */
+  readonly replicationLagSeconds: number
+  readonly replicationLagCriticalSeconds: number
+  /** Database size above which the size check warns (bytes; Infinity = never). */
+  readonly databaseSizeBytes: number
+  /** The newest verified backup older than this warns (hours). */
+  readonly backupMaxAgeHours: number
+  /** Redis PING latency above which the redis check warns (ms). */
+  readonly redisLatencyMs: number
+}
+
+/** The defaults. */
+export const defaultThresholds: Thresholds = {
+  checkTimeoutMs: 5_000,
+  latencyMs: 250,
+  minServerVersion: 13,
+  connectionsWarn: 0.8,
+  connectionsCritical: 0.95,
+  longQuerySeconds: 300,
+  longQueryCriticalSeconds: 3_600,
+  idleInTransactionSeconds: 60,
+  idleInTransactionCriticalSeconds: 600,
+  blockedSeconds: 10,
+  blockedCriticalSeconds: 120,
+  cacheHitRatio: 0.9,
+  cacheMinBlocks: 10_000,
+  wraparoundWarn: 0.5,
+  wraparoundCritical: 0.75,
+  sequenceWarn: 0.75,
+  sequenceCritical: 0.9,
+  unusedIndexBytes: 1024 * 1024,
+  bloatWarn: 0.2,
+  bloatCritical: 0.5,
+  bloatMinRows: 10_000,
+  replicationLagSeconds: 30,
+  replicationLagCriticalSeconds: 300,
+  databaseSizeBytes: Number.POSITIVE_INFINITY,
+  backupMaxAgeHours: 26,
+  redisLatencyMs: 100
+}
+
+/** The threshold names, as `--threshold` and DBKIT_HEALTH_* accept them. */
+export const thresholdNames = Object.keys(defaultThresholds) as ReadonlyArray<keyof Thresholds>
+
+const isName = (name: string): name is keyof Thresholds => (thresholdNames as ReadonlyArray<string>).includes(name)
+
+/** `longQuerySeconds` → `DBKIT_HEALTH_LONG_QUERY_SECONDS`. */
+export const environmentVariable = (name: keyof Thresholds): string =>
+  `DBKIT_HEALTH_${name.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
+
+/** A number, or `none`/`off`/`infinity` for "no limit". */
+const parseValue = (text: string): number | undefined => {
+  const trimmed = text.trim().toLowerCase()
+  if (["none", "off", "infinity", "inf"].includes(trimmed)) return Number.POSITIVE_INFINITY
+  if (trimmed === "") return undefined
+  const value = Number(trimmed)
+  return Number.isFinite(value) && value >= 0 ? value : undefined
+}
+
+/** Parses one `name=value` override. */
+export const parseOverride = (text: string): Either.Either<Partial<Thresholds>, InvalidThreshold> => {
+  const at = text.indexOf("=")
+  const name = (at < 0 ? text : text.slice(0, at)).trim()
+  if (at < 0) return Either.left(new InvalidThreshold({ name, reason: "expected name=value" }))
+  if (!isName(name)) {
+    return Either.left(new InvalidThreshold({ name, reason: `unknown threshold; known: ${thresholdNames.join(", ")}` }))
+  }
+  const value = parseValue(text.slice(at + 1))
+  return value === undefined
+    ? Either.left(new InvalidThreshold({ name, reason: "expected a non-negative number (or none)" }))
+    : Either.right({ [name]: value } as Partial<Thresholds>)
+}
+
+/** Parses repeated `name=value` overrides; later ones win. */
+export const parseOverrides = (texts: ReadonlyArray<string>): Either.Either<Partial<Thresholds>, InvalidThreshold> =>
+  Either.map(Either.all(texts.map(parseOverride)), (parts) => Object.assign({}, ...parts) as Partial<Thresholds>)
+
+/** Overrides from DBKIT_HEALTH_* variables (only the ones set). */
+export const fromEnvironment: Effect.Effect<Partial<Thresholds>, InvalidThreshold> = Effect.gen(function*() {
+  const overrides: Record<string, number> = {}
+  for (const name of thresholdNames) {
+    const variable = environmentVariable(name)
+    const raw = yield* Config.option(Config.string(variable)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
+    if (Option.isNone(raw)) continue
+    const value = parseValue(raw.value)
+    if (value === undefined) return yield* new InvalidThreshold({ name: variable, reason: "expected a non-negative number (or none)" })
+    overrides[name] = value
+  }
+  return overrides as Partial<Thresholds>
+})
+
+/** Human text for a limit: "300 s", "none". */
+export const limit = (value: number, unit = ""): string =>
+  value === Number.POSITIVE_INFINITY ? "none" : `${value}${unit}`
