@@ -1,0 +1,159 @@
+/**
+ * The tenant registry, `dbkit.tenants`: one row per tenant with its strategy, schema, status and
+ * shard, and the outcome of the last `migrate-all` for it. Created on first use, under an
+ * advisory lock (CREATE … IF NOT EXISTS alone races with a concurrent creator).
+ */
+import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
+import * as Effect from "effect/Effect"
+import { InvalidTenantSlug } from "./errors.js"
+
+export type Strategy = "rls" | "schema"
+export type TenantStatus = "provisioning" | "active" | "suspended"
+export type MigrationState = "pending" | "applied" | "up to date" | "failed"
+
+export interface Tenant {
+  readonly id: string
+  readonly slug: string
+  readonly name: string
+  readonly strategy: Strategy
+  /** `tenant_<slug>` for the schema strategy; null for rls. */
+  readonly schema: string | null
+  readonly status: TenantStatus
+  readonly shard: string
+  readonly createdAt: string
+  /** The last `migrate-all` outcome for this tenant, if it ever ran. */
+  readonly migration: { readonly state: MigrationState; readonly error: string | null; readonly at: string | null } | null
+}
+
+/** Names a tenant may not take: they would shadow PostgreSQL's or dbkit's own. */
+const RESERVED = new Set([
+  "public",
+  "dbkit",
+  "default",
+  "information_schema",
+  "postgres",
+  "template0",
+  "template1",
+  "admin",
+  "root",
+  "system",
+  "shared",
+  "tenant",
+  "tenants",
+  "all",
+  "none"
+])
+
+const SLUG = /^[a-z][a-z0-9_]*$/
+export const MAX_SLUG = 40
+
+/**
+ * A slug is lower-case letters, digits and underscores, starts with a letter, at most 40
+ * characters (so `tenant_<slug>` stays well under PostgreSQL's 63), and not a reserved name.
+ * Slugs only ever reach SQL as bound parameters or as this validated identifier.
+ */
+export const validateSlug = (slug: string): Effect.Effect<string, InvalidTenantSlug> => {
+  if (slug.length === 0) return Effect.fail(new InvalidTenantSlug({ slug, reason: "it is empty" }))
+  if (slug.length > MAX_SLUG) return Effect.fail(new InvalidTenantSlug({ slug, reason: `it is longer than ${MAX_SLUG} characters` }))
+  if (!SLUG.test(slug)) {
+    return Effect.fail(
+      new InvalidTenantSlug({ slug, reason: "use lower-case letters, digits and underscores, starting with a letter" })
+    )
+  }
+  if (RESERVED.has(slug) || slug.startsWith("pg_")) return Effect.fail(new InvalidTenantSlug({ slug, reason: "it is a reserved name" }))
+  return Effect.succeed(slug)
+}
+
+/** The schema of a schema-strategy tenant. */
+export const schemaFor = (slug: string): string => `tenant_${slug}`
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
+export const isUuid = (text: string): boolean => UUID.test(text)
+
+const DDL = `
+CREATE SCHEMA IF NOT EXISTS dbkit;
+CREATE TABLE IF NOT EXISTS dbkit.tenants (
+  id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+  slug text NOT NULL UNIQUE CHECK (slug ~ '^[a-z][a-z0-9_]*$' AND length(slug) <= ${MAX_SLUG}),
+  name text NOT NULL,
+  strategy text NOT NULL CHECK (strategy IN ('rls', 'schema')),
+  schema_name text UNIQUE,
+  status text NOT NULL DEFAULT 'provisioning' CHECK (status IN ('provisioning', 'active', 'suspended')),
+  shard text NOT NULL DEFAULT 'default',
+  migration_state text CHECK (migration_state IN ('pending', 'applied', 'up to date', 'failed')),
+  migration_error text,
+  migrated_at timestamptz,
+  created_at timestamptz NOT NULL DEFAULT now(),
+  updated_at timestamptz NOT NULL DEFAULT now(),
+  CHECK ((strategy = 'schema') = (schema_name IS NOT NULL))
+)`
+
+/** Creates the registry if it is missing (idempotent, safe against concurrent callers). */
+export const ensure: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  const [found] = yield* sql<{ e: boolean }>`SELECT to_regclass('dbkit.tenants') IS NOT NULL AS e`
+  if (found?.e) return
+  yield* sql.withTransaction(
+    Effect.zipRight(sql`SELECT pg_advisory_xact_lock(hashtext('dbkit.tenants'))`, sql.unsafe(DDL))
+  )
+})
+
+interface Row {
+  readonly id: string
+  readonly slug: string
+  readonly name: string
+  readonly strategy: Strategy
+  readonly schema_name: string | null
+  readonly status: TenantStatus
+  readonly shard: string
+  readonly created_at: Date | string
+  readonly migration_state: MigrationState | null
+  readonly migration_error: string | null
+  readonly migrated_at: Date | string | null
+}
+
+const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
+
+export const fromRow = (row: Row): Tenant => ({
+  id: row.id,
+  slug: row.slug,
+  name: row.name,
+  strategy: row.strategy,
+  schema: row.schema_name,
+  status: row.status,
+  shard: row.shard,
+  createdAt: iso(row.created_at)!,
+  migration: row.migration_state === null
+    ? null
+    : { state: row.migration_state, error: row.migration_error, at: iso(row.migrated_at) }
+})
+
+export const COLUMNS =
+  "id::text AS id, slug, name, strategy, schema_name, status, shard, created_at, migration_state, migration_error, migrated_at"
+
+/** Every tenant, by slug. */
+export const all = Effect.gen(function*() {
+  const sql = yield* SqlClient.SqlClient
+  yield* ensure
+  const rows = yield* sql.unsafe<Row>(`SELECT ${COLUMNS} FROM dbkit.tenants ORDER BY slug`)
+  return rows.map(fromRow)
+})
+
+/** One tenant by id or slug (never interpolated: a bound parameter either way). */
+export const find = (tenant: string) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    yield* ensure
+    const rows = isUuid(tenant)
+      ? yield* sql.unsafe<Row>(`SELECT ${COLUMNS} FROM dbkit.tenants WHERE id = $1::uuid`, [tenant])
+      : yield* sql.unsafe<Row>(`SELECT ${COLUMNS} FROM dbkit.tenants WHERE slug = $1`, [tenant])
+    return rows[0] ? fromRow(rows[0]) : undefined
+  })
+
+/** Records a tenant's `migrate-all` outcome. */
+export const recordMigration = (id: string, state: MigrationState, error: string | null) =>
+  Effect.flatMap(SqlClient.SqlClient, (sql) =>
+    sql`UPDATE dbkit.tenants SET migration_state = ${state}, migration_error = ${error},
+          migrated_at = CASE WHEN ${state} = 'pending' THEN migrated_at ELSE now() END, updated_at = now()
+        WHERE id = ${id}::uuid`)
