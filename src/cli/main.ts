@@ -23,13 +23,14 @@ import { health } from "./health/index.js"
 import { reset } from "./reset/index.js"
 import { restore } from "./restore/index.js"
 import { seed } from "./seed/index.js"
+import { tenant } from "./tenant/index.js"
 
 const dbkit = Command.make("dbkit").pipe(
   Command.withDescription(
     "PostgreSQL migrations, seeds, backups, tenancy and health for Effect programs. " +
       "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite."
   ),
-  Command.withSubcommands([migrate, seed, backup, backups, restore, reset, health])
+  Command.withSubcommands([migrate, seed, backup, backups, restore, reset, tenant, health])
 )
 
 const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })

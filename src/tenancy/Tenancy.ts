@@ -55,6 +55,8 @@ export interface TenancyOptions {
    * schema, also at provisioning); for `rls`, the shared migrations (run once per shard).
    */
   readonly migrations?: MigrationSource | undefined
+  /** Where `migrations` come from, for messages (e.g. `migrations/tenant`). */
+  readonly migrationsDirectory?: string | undefined
   /** The setting the RLS policies read (default `app.tenant_id`). */
   readonly setting?: string | undefined
   /**
@@ -176,7 +178,7 @@ const make = (options: TenancyOptions) =>
 
     const requireMigrations = Effect.suspend(() =>
       options.migrations === undefined
-        ? Effect.fail(new TenantMigrationsMissing({ directory: "(no tenant migrations configured)" }))
+        ? Effect.fail(new TenantMigrationsMissing({ directory: options.migrationsDirectory ?? "(no tenant migrations configured)" }))
         : Effect.succeed(options.migrations)
     )
 
@@ -404,7 +406,7 @@ const make = (options: TenancyOptions) =>
         const guard = yield* Guard
         const tenant = yield* get(slug)
         yield* guard.confirm({
-          action: `delete tenant ${tenant.slug} and all its data`,
+          action: "delete this tenant and all its data",
           variable: "DB_TENANT_DEPROVISION",
           target: tenant.slug,
           yes: deprovisionOptions.yes
