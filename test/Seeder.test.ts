@@ -176,6 +176,25 @@ for (const backend of await backends()) {
         ])
       }))
 
+    it.effect("two runs at once apply a run-once seed once (one waits for the other, then finds it done)", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const seeds = [logging(schema, "once_only", { once: true })]
+        const [a, b] = yield* withSeeder(seeds, (seeder) => Effect.all([seeder.run(), seeder.run()], { concurrency: 2 }))
+        expect([a[0]!.status, b[0]!.status].sort()).toEqual(["already ran", "ran"])
+        // And from two separate Seeder instances (across processes the server's advisory lock does this).
+        const other = [logging(schema, "once_again", { once: true })]
+        const [c, d] = yield* Effect.all([withSeeder(other, (s) => s.run()), withSeeder(other, (s) => s.run())], { concurrency: 2 })
+        expect([c[0]!.status, d[0]!.status].sort()).toEqual(["already ran", "ran"])
+        const [row] = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+          sql.unsafe<{ once_only: number; once_again: number }>(
+            `SELECT count(*) FILTER (WHERE seed = 'once_only')::int AS once_only, count(*) FILTER (WHERE seed = 'once_again')::int AS once_again FROM ${schema}.log`
+          ))
+        expect(row!.once_only).toBe(1)
+        expect(row!.once_again).toBe(1)
+      }))
+
     it.effect("in production only reference seeds run; asking for generated data is refused and writes nothing", () =>
       Effect.gen(function*() {
         const schema = fresh()

@@ -30,7 +30,7 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
     await dropScratchDatabase(database.name)
   })
 
-  it.effect("seeds reference and development data, lists it, validates it; a second run adds nothing", () =>
+  it.scoped("seeds reference and development data, lists it, validates it; a second run adds nothing, also when two run at once", () =>
     Effect.gen(function*() {
       const env = { DATABASE_URL: database.url }
       const dry = yield* Effect.promise(() => runCli(["seed", "--dry-run"], env))
@@ -48,6 +48,18 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
       expect(second.code).toBe(0)
       expect(second.stdout).toContain("already ran")
       expect(yield* Effect.promise(() => count(database.url, "invoices"))).toBe(invoices)
+      // Two processes seeding a fresh database at once (two deploys): one waits for the other's
+      // advisory lock, then finds the run-once seeds done — nothing is seeded twice.
+      const fresh = yield* Effect.acquireRelease(Effect.promise(() => createScratchDatabase("dbkit_cli_seed_race")), ({ name }) =>
+        Effect.promise(() => dropScratchDatabase(name)))
+      expect((yield* Effect.promise(() => runCli(["migrate"], { DATABASE_URL: fresh.url }))).code).toBe(0)
+      const racing = yield* Effect.all([
+        Effect.promise(() => runCli(["seed", "--seed", "7"], { DATABASE_URL: fresh.url })),
+        Effect.promise(() => runCli(["seed", "--seed", "7"], { DATABASE_URL: fresh.url }))
+      ], { concurrency: 2 })
+      expect(racing.map((r) => r.code)).toEqual([0, 0])
+      expect(racing.filter((r) => r.stdout.includes("already ran"))).toHaveLength(1)
+      expect(yield* Effect.promise(() => count(fresh.url, "invoices"))).toBe(invoices)
       const list = yield* Effect.promise(() => runCli(["seed", "list", "--json"], env))
       expect(list.code).toBe(0)
       const listed = JSON.parse(list.stdout) as Array<{ name: string; lastRun: unknown }>

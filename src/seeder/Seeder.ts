@@ -158,6 +158,9 @@ const errorText = (error: unknown): string => {
   return String(error)
 }
 
+/** One seeding run per database in this process, whichever Seeder instance asks. */
+const runLocks = new Map<string, Effect.Semaphore>()
+
 const make_ = (seeds: ReadonlyArray<Seed>) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
@@ -232,13 +235,34 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
         return { rows, durationMs: Date.now() - started }
       })
 
+    /**
+     * One seeding run per database at a time: two deploys seeding at once would both find a
+     * run-once seed unrecorded and both run it. In this process a semaphore; across processes
+     * a session advisory lock on a reserved connection, held for the run (the embedded
+     * database is opened by one process only).
+     */
+    const inProcess = runLocks.get(database.target) ?? runLocks.set(database.target, Effect.unsafeMakeSemaphore(1)).get(database.target)!
+    const exclusive = Effect.gen(function*() {
+      yield* Effect.acquireRelease(inProcess.take(1), () => inProcess.release(1))
+      if (!database.sessionLocks) return
+      const conn = yield* sql.reserve
+      const run = (text: string) => conn.executeUnprepared(text, [], undefined)
+      yield* Effect.acquireRelease(
+        run(`SELECT pg_advisory_lock(hashtext('dbkit.seeds'))`),
+        () => Effect.ignore(run(`SELECT pg_advisory_unlock(hashtext('dbkit.seeds'))`))
+      )
+    })
+
     const run = (options: SeedOptions = {}) =>
       Effect.gen(function*() {
         const chosen = yield* select(options)
         const seedNumber = options.seed ?? 1
         const scale = options.scale ?? 1
         const onEvent = options.onEvent ?? (() => Effect.void)
-        if (options.dryRun !== true) yield* sql.unsafe(HISTORY)
+        if (options.dryRun !== true) {
+          yield* exclusive
+          yield* sql.unsafe(HISTORY)
+        }
         const ran = new Set((yield* history).filter((h) => h.tenant === (options.tenant ?? "")).map((h) => h.name))
         const failed = new Set<string>()
         const results: Array<SeedResult> = []
@@ -273,7 +297,7 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
           })
         }
         return results
-      })
+      }).pipe(Effect.scoped)
 
     const list = Effect.gen(function*() {
       const all = yield* ordered
