@@ -498,9 +498,19 @@ const make = (options: MigratorOptions) =>
           yield* onEvent({ _tag: "Started", pending: pending.length, target })
           if (opts.dryRun === true) return yield* dryRun(state, pending, upToDate, onEvent)
           const applied: Array<{ name: string; durationMs: number }> = []
+          // Earlier commits in the run skip the WAL flush (the last one flushes them all). If the
+          // run stops before its last commit, one commit that assigns a transaction id flushes
+          // them instead, so what the run reports as applied is durable.
+          // (ROLLBACK first: never commit what a failed migration left open. Not on interruption:
+          // the run's finalizer rolls back, and the connection may still be busy.)
+          const flushEarlier = Effect.ignore(state.run("ROLLBACK; BEGIN; SELECT txid_current(); COMMIT"))
           for (const [index, migration] of pending.entries()) {
             yield* onEvent({ _tag: "Applying", name: migration.name, index: index + 1, total: pending.length })
-            const durationMs = yield* apply(state, migration, onEvent, index === pending.length - 1)
+            const durationMs = yield* apply(state, migration, onEvent, index === pending.length - 1).pipe(
+              Effect.onExit((exit) =>
+                exit._tag === "Failure" && !Cause.isInterrupted(exit.cause) && applied.length > 0 ? flushEarlier : Effect.void
+              )
+            )
             applied.push({ name: migration.name, durationMs })
             yield* onEvent({ _tag: "Applied", name: migration.name, durationMs })
           }
