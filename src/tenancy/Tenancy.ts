@@ -23,7 +23,9 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
+import * as FiberRef from "effect/FiberRef"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { createGzip } from "node:zlib"
@@ -38,6 +40,7 @@ import {
   InvalidTenantSlug,
   ProvisionFailed,
   TenantMigrationsMissing,
+  TenantNestingRefused,
   TenantNotFound,
   TenantStrategyMismatch,
   TenantUnavailable,
@@ -115,7 +118,7 @@ export interface MigrateAllOptions {
   readonly onResult?: ((result: TenantMigration, done: number, total: number) => Effect.Effect<void>) | undefined
 }
 
-export type TenantError = TenantNotFound | TenantUnavailable | InvalidTenantSlug | SqlError
+export type TenantError = TenantNotFound | TenantUnavailable | TenantNestingRefused | SqlError
 
 /** The Tenancy service. */
 export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
@@ -146,6 +149,9 @@ export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
   /** Applies the migrations to every tenant (schema) or shard (rls), continuing past failures. */
   readonly migrateAll: (options?: MigrateAllOptions) => Effect.Effect<MigrateAllReport, TenantMigrationsMissing | SqlError>
 }>() {}
+
+/** The tenant the current fiber is inside `withTenant` for. */
+const currentTenant = FiberRef.unsafeMake(Option.none<{ readonly id: string; readonly slug: string }>())
 
 /** The first line of an error, without a password (messages from dbkit never carry one). */
 const describe = (cause: Cause.Cause<unknown>): string => {
@@ -194,25 +200,40 @@ const make = (options: TenancyOptions) =>
         : `set_config('search_path', quote_ident(t.schema_name) || ', public', true)`,
       ...(options.role ? [`set_config('role', ${param(options.role)}, true)`] : [])
     ].join(", ")
-    const enterSql = (by: "id" | "slug") =>
-      `SELECT t.slug, t.status, t.strategy, ${sets} FROM dbkit.tenants t WHERE ${by === "id" ? "t.id = $1::uuid" : "t.slug = $1"}`
+    const enterSql = `SELECT t.slug, t.status, t.strategy, t.id::text AS id, ${sets} FROM dbkit.tenant_lookup($1) t`
 
-    const withTenant = <A, E, R>(tenant: string, effect: Effect.Effect<A, E, R>) =>
-      sql.withTransaction(
-        Effect.gen(function*() {
-          const byId = Registry.isUuid(tenant)
-          if (!byId) yield* Registry.validateSlug(tenant).pipe(Effect.mapError(() => new TenantNotFound({ tenant })))
-          const rows = yield* sql.unsafe<{ slug: string; status: Registry.TenantStatus; strategy: Registry.Strategy }>(
-            enterSql(byId ? "id" : "slug"),
-            [tenant, ...enterParams]
+    let registryReady = false
+    const ensureOnce = Effect.suspend(() =>
+      registryReady ? Effect.void : Effect.tap(Registry.ensure, () => Effect.sync(() => void (registryReady = true)))
+    ).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+
+    const withTenant = <A, E, R>(tenant: string, effect: Effect.Effect<A, E, R>): Effect.Effect<A, E | TenantError, R> =>
+      Effect.flatMap(FiberRef.get(currentTenant), (outer): Effect.Effect<A, E | TenantError, R> => {
+        // Inside withTenant already: the same tenant just runs; another tenant is refused —
+        // a nested transaction is a savepoint, and the inner tenant's settings would outlive it.
+        if (Option.isSome(outer)) {
+          return outer.value.id === tenant.toLowerCase() || outer.value.slug === tenant
+            ? effect
+            : Effect.fail(new TenantNestingRefused({ outer: outer.value.slug, inner: tenant }))
+        }
+        return Effect.gen(function*() {
+          if (!Registry.isUuid(tenant)) yield* Registry.validateSlug(tenant).pipe(Effect.mapError(() => new TenantNotFound({ tenant })))
+          yield* ensureOnce
+          return yield* sql.withTransaction(
+            Effect.gen(function*() {
+              const rows = yield* sql.unsafe<{ slug: string; status: Registry.TenantStatus; strategy: Registry.Strategy; id: string }>(
+                enterSql,
+                [tenant, ...enterParams]
+              )
+              const row = rows[0]
+              if (row === undefined) return yield* new TenantNotFound({ tenant })
+              if (row.status !== "active") return yield* new TenantUnavailable({ slug: row.slug, status: row.status })
+              if (row.strategy !== strategy) return yield* new TenantNotFound({ tenant })
+              return yield* Effect.locally(effect, currentTenant, Option.some({ id: row.id, slug: row.slug }))
+            })
           )
-          const row = rows[0]
-          if (row === undefined) return yield* new TenantNotFound({ tenant })
-          if (row.status !== "active") return yield* new TenantUnavailable({ slug: row.slug, status: row.status })
-          if (row.strategy !== strategy) return yield* new TenantNotFound({ tenant })
-          return yield* effect
         })
-      )
+      })
 
     const get = (tenant: string) =>
       Effect.flatMap(Registry.find(tenant), (found) => (found ? Effect.succeed(found) : Effect.fail(new TenantNotFound({ tenant }))))

@@ -26,6 +26,13 @@ export class TenantUnavailable extends Data.TaggedError("TenantUnavailable")<{ r
   }
 }
 
+/** `withTenant` for one tenant inside `withTenant` for another. */
+export class TenantNestingRefused extends Data.TaggedError("TenantNestingRefused")<{ readonly outer: string; readonly inner: string }> {
+  override get message() {
+    return `withTenant("${this.inner.slice(0, 80)}") inside withTenant("${this.outer}"): one transaction serves one tenant; run them one after the other`
+  }
+}
+
 /** The tenant was provisioned with the other strategy (the registry row says which). */
 export class TenantStrategyMismatch extends Data.TaggedError("TenantStrategyMismatch")<{
   readonly slug: string

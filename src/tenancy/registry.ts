@@ -89,13 +89,37 @@ CREATE TABLE IF NOT EXISTS dbkit.tenants (
   CHECK ((strategy = 'schema') = (schema_name IS NOT NULL))
 )`
 
-/** Creates the registry if it is missing (idempotent, safe against concurrent callers). */
+/**
+ * What `withTenant` reads: one tenant by id or slug, through a SECURITY DEFINER function, so
+ * an application that logs in as its own unprivileged role can enter its tenants without any
+ * privilege on the registry table (it sees only the tenant it names, never the list).
+ */
+const LOOKUP = `
+CREATE OR REPLACE FUNCTION dbkit.tenant_lookup(tenant text)
+  RETURNS TABLE (id uuid, slug text, status text, strategy text, schema_name text)
+  LANGUAGE sql STABLE SECURITY DEFINER SET search_path = pg_catalog, pg_temp AS $lookup$
+    SELECT t.id, t.slug, t.status, t.strategy, t.schema_name FROM dbkit.tenants t
+     WHERE CASE WHEN tenant ~* '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+                THEN t.id = tenant::uuid ELSE t.slug = tenant END
+  $lookup$;
+REVOKE ALL ON FUNCTION dbkit.tenant_lookup(text) FROM PUBLIC;
+GRANT EXECUTE ON FUNCTION dbkit.tenant_lookup(text) TO PUBLIC;
+GRANT USAGE ON SCHEMA dbkit TO PUBLIC`
+
+/** Creates the registry (and its lookup function) if missing; idempotent, safe against concurrent callers. */
 export const ensure: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const [found] = yield* sql<{ e: boolean }>`SELECT to_regclass('dbkit.tenants') IS NOT NULL AS e`
+  const probe = `SELECT to_regclass('dbkit.tenants') IS NOT NULL AND to_regprocedure('dbkit.tenant_lookup(text)') IS NOT NULL AS e`
+  const [found] = yield* sql.unsafe<{ e: boolean }>(probe)
   if (found?.e) return
   yield* sql.withTransaction(
-    Effect.zipRight(sql`SELECT pg_advisory_xact_lock(hashtext('dbkit.tenants'))`, sql.unsafe(DDL))
+    Effect.gen(function*() {
+      yield* sql`SELECT pg_advisory_xact_lock(hashtext('dbkit.tenants'))`
+      const [again] = yield* sql.unsafe<{ e: boolean }>(probe)
+      if (again?.e) return
+      yield* sql.unsafe(DDL)
+      yield* sql.unsafe(LOOKUP)
+    })
   )
 })
 
