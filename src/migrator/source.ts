@@ -167,14 +167,40 @@ export const fromPlainFolder = (dir: string): MigrationSource =>
     return migrations
   })
 
-/** A folder of migrations: drizzle-kit's layout when meta/_journal.json exists, plain files otherwise. */
-export const fromDirectory = (dir: string): MigrationSource =>
-  Effect.suspend(() => {
+/**
+ * A folder of migrations: drizzle-kit's layout when meta/_journal.json exists, plain files
+ * otherwise. Each source remembers what it read and reads again only when a file in the folder
+ * (or the journal) was added, removed, resized or touched — a readiness probe asking "pending?"
+ * many times a second then costs a directory listing, not a read and hash of every file.
+ */
+export const fromDirectory = (dir: string): MigrationSource => {
+  let cached: { readonly signature: string; readonly migrations: ReadonlyArray<Migration> } | undefined
+  return Effect.suspend(() => {
     if (!fs.existsSync(dir) || !fs.statSync(dir).isDirectory()) {
       return Effect.fail(new MigrationSourceError({ path: dir, reason: "is not a directory" }))
     }
-    return fs.existsSync(path.join(dir, "meta", "_journal.json")) ? fromDrizzleFolder(dir) : fromPlainFolder(dir)
+    const signature = folderSignature(dir)
+    if (cached !== undefined && cached.signature === signature) return Effect.succeed(cached.migrations)
+    const read = fs.existsSync(path.join(dir, "meta", "_journal.json")) ? fromDrizzleFolder(dir) : fromPlainFolder(dir)
+    return Effect.tap(read, (migrations) => Effect.sync(() => void (cached = { signature, migrations })))
   })
+}
+
+/** Name, size and modification time of every file in the folder and of the journal. */
+const folderSignature = (dir: string): string => {
+  const parts: Array<string> = []
+  const add = (file: string, label: string) => {
+    try {
+      const stat = fs.statSync(file)
+      if (stat.isFile()) parts.push(`${label}:${stat.size}:${stat.mtimeMs}:${stat.ino}`)
+    } catch {
+      parts.push(`${label}:gone`)
+    }
+  }
+  for (const name of fs.readdirSync(dir).sort()) add(path.join(dir, name), name)
+  add(path.join(dir, "meta", "_journal.json"), "meta/_journal.json")
+  return parts.join("|")
+}
 
 /** Migrations defined in code, applied in the order given. */
 export const fromCode = (migrations: ReadonlyArray<CodeMigration>): MigrationSource =>
