@@ -5,6 +5,7 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -19,6 +20,7 @@ import { DbConfig, type InvalidConfig } from "./Config.js"
 import * as EmbeddedLock from "./embedded/EmbeddedLock.js"
 import type { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
 import * as PgliteClient from "./embedded/PgliteClient.js"
+import { loadPlainDump, type PlainDumpFailed, type PlainDumpOptions, type PlainDumpResult } from "./embedded/PlainDump.js"
 
 export { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
 
@@ -40,7 +42,20 @@ export interface DatabaseShape {
    * run while the caller holds the session (inside `sql.reserve` / a transaction). Embedded only.
    */
   readonly embeddedDump: Option.Option<(args: ReadonlyArray<string>) => Effect.Effect<Blob, DatabaseUnavailable>>
+  /** Loads a plain pg_dump script into the embedded database (see `EmbeddedLoad`). Embedded only. */
+  readonly embeddedLoad: Option.Option<EmbeddedLoad>
 }
+
+/**
+ * Runs a plain pg_dump script (PlainDump.ts) on the embedded database in one transaction, holding
+ * its session throughout (other work waits), and resets the session's settings before it ends.
+ * Inside the caller's `sql.withTransaction` it joins that transaction, so the caller can clear
+ * what the script replaces first and check the result before anything is committed.
+ */
+export type EmbeddedLoad = (
+  source: AsyncIterable<Buffer | Uint8Array | string>,
+  options?: Omit<PlainDumpOptions, "transaction">
+) => Effect.Effect<PlainDumpResult, PlainDumpFailed | SqlError>
 
 /** The database capability description. */
 export class Database extends Context.Tag("dbkit/Database")<Database, DatabaseShape>() {}
@@ -69,9 +84,11 @@ export class EmbeddedVersionMismatch extends Data.TaggedError("EmbeddedVersionMi
 /** A feature that needs a PostgreSQL server was asked of the embedded database. */
 export class NotSupportedOnEmbedded extends Data.TaggedError("NotSupportedOnEmbedded")<{
   readonly feature: string
+  /** What to do instead on the embedded database, if anything. */
+  readonly instead?: string | undefined
 }> {
   override get message() {
-    return `${this.feature} needs a PostgreSQL server; set DATABASE_URL to run it`
+    return `${this.feature} needs a PostgreSQL server; set DATABASE_URL to run it${this.instead ? `, or ${this.instead}` : ""}`
   }
 }
 
@@ -139,7 +156,8 @@ export const PgLive = (options: {
     database,
     url: Option.some(options.url),
     sessionLocks: true,
-    embeddedDump: Option.none()
+    embeddedDump: Option.none(),
+    embeddedLoad: Option.none()
   })
   return Layer.merge(client, info)
 }
@@ -203,6 +221,11 @@ export const PgliteLive = (options: {
           },
           catch: (cause) => new DatabaseUnavailable({ target, reason: `embedded pg_dump failed: ${cause instanceof Error ? cause.message : String(cause)}` })
         })
+      // The client's transaction holds the session; the script runs on the instance inside it.
+      const embeddedLoad: EmbeddedLoad = (source, loadOptions = {}) =>
+        client.withTransaction(
+          Effect.zipLeft(loadPlainDump(pg, source, { ...loadOptions, transaction: "caller" }), client.unsafe("RESET ALL"))
+        )
       return Context.make(SqlClient.SqlClient, client).pipe(
         Context.add(Database, {
           kind: "embedded",
@@ -210,7 +233,8 @@ export const PgliteLive = (options: {
           database: "postgres",
           url: Option.none(),
           sessionLocks: false,
-          embeddedDump: Option.some(embeddedDump)
+          embeddedDump: Option.some(embeddedDump),
+          embeddedLoad: Option.some(embeddedLoad)
         })
       )
     })

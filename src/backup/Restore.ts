@@ -16,12 +16,14 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { type ConnectError, Database, NotSupportedOnEmbedded, PgLive } from "../Database.js"
+import { type ConnectError, Database, type EmbeddedLoad, NotSupportedOnEmbedded, PgLive } from "../Database.js"
+import type { PlainDumpFailed } from "../embedded/PlainDump.js"
+import { quoteIdent } from "../Identifier.js"
 import type * as PgTools from "../PgTools.js"
 import { siblingUrl } from "../Scratch.js"
 import { Guard, type GuardError } from "../Guard.js"
 import { DbConfig } from "../Config.js"
-import { Backup, type BackupError, backupKey, type VerifyResult } from "./Backup.js"
+import { Backup, type BackupError, backupKey, verifyFile, type VerifyResult } from "./Backup.js"
 import type { VerifyError } from "./errors.js"
 import * as Files from "./files.js"
 import * as Load from "./load.js"
@@ -61,8 +63,10 @@ export interface RestoreResult {
 export interface RestoreOverResult extends RestoreResult {
   /** The safety backup taken first, if any. */
   readonly safetyBackup: string | null
-  /** The replaced database, kept under this name when no safety backup was taken. */
+  /** The replaced database, kept under this name when no safety backup was taken (server only). */
   readonly previous: string | null
+  /** Roles the backup's grants and policies name that were missing and created (embedded only). */
+  readonly rolesCreated: ReadonlyArray<string>
 }
 
 export interface RestoreOverOptions {
@@ -83,8 +87,12 @@ export type RestoreError =
   | PgTools.PgToolFailed
   | PgTools.PgToolMissing
   | PgTools.PgToolTooOld
+  | PlainDumpFailed
   | ConnectError
   | SqlError
+
+/** Verifies a backup file without opening any database (`restore --validate-only`). */
+export const validateFile: (file: string) => Effect.Effect<VerifyResult, VerifyError> = verifyFile
 
 /** The Restore service. */
 export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
@@ -94,14 +102,20 @@ export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
   readonly into: (file: string, database: string) => Effect.Effect<RestoreResult, RestoreError>
   /**
    * Replaces the configured database with the backup, guarded (DB_RESTORE_CONFIRM / --yes;
-   * production also DB_RESTORE_ALLOW_PRODUCTION). A safety backup is taken first; the dump is
-   * loaded into a staging database and checked; then one transaction renames the target away
-   * and the staging database into its place. Until that rename the target is untouched.
+   * production also DB_RESTORE_ALLOW_PRODUCTION). A safety backup is taken first. On a server the
+   * dump is loaded into a staging database and checked; then one transaction renames the target
+   * away and the staging database into its place; until that rename the target is untouched. On
+   * the embedded database one transaction replaces the application schemas with the (plain)
+   * dump and checks the counts; a failure rolls it all back.
    */
   readonly over: (file: string, options?: RestoreOverOptions) => Effect.Effect<RestoreOverResult, RestoreError | GuardError | BackupError, Guard>
 }>() {}
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
+
+/** Schemas that belong to the application (not PostgreSQL's own): what a restore replaces. */
+const applicationSchemas = `SELECT nspname AS name FROM pg_namespace
+  WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%' ORDER BY 1`
 
 const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
@@ -109,13 +123,13 @@ const make = Effect.gen(function*() {
   const backup = yield* Backup
   const config = yield* DbConfig
 
-  const validate = (file: string) => backup.verify(file)
+  const validate = (file: string) => validateFile(file)
 
   const key = Effect.map(backupKey, Option.getOrUndefined)
 
-  const serverUrl = (feature: string) =>
+  const serverUrl = (feature: string, instead?: string) =>
     Option.match(database.url, {
-      onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature })),
+      onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature, instead })),
       onSome: Effect.succeed
     })
 
@@ -149,16 +163,47 @@ const make = Effect.gen(function*() {
   const into = (file: string, name: string) =>
     Effect.gen(function*() {
       if (!NAME.test(name)) return yield* new InvalidDatabaseName({ name })
-      const url = yield* serverUrl("restore --into")
+      const url = yield* serverUrl("restore --into", "leave out --into to restore over the embedded database (it holds a single database)")
       yield* Files.checkBeforeLoad(file, yield* key)
       const counts = yield* loadInto(url, file, name)
       return { file, database: name, ...counts } satisfies RestoreResult
     })
 
-  const over = (file: string, options: RestoreOverOptions = {}) =>
+  /**
+   * Over the embedded database: one transaction drops the application schemas (public is made
+   * again as initdb makes it), loads the dump and compares the counts; COMMIT only if all of it
+   * succeeded. PostgreSQL's DDL is transactional, so a failure anywhere restores everything.
+   */
+  const overEmbedded = (load: EmbeddedLoad, file: string, options: RestoreOverOptions) =>
     Effect.gen(function*() {
       const guard = yield* Guard
-      const url = yield* serverUrl("restore over the embedded database")
+      const target = database.database
+      yield* Load.checkEmbeddedFormat((yield* Files.inspect(file)).manifest)
+      yield* guard.confirm({ action: `replace the database with ${file}`, variable: "DB_RESTORE", target, yes: options.yes })
+      const manifest = yield* Files.checkBeforeLoad(file, yield* key)
+      const safety = options.safetyBackup === false ? null : (yield* backup.backup()).file
+      const restored = yield* sql.withTransaction(
+        Effect.gen(function*() {
+          const schemas = (yield* sql.unsafe<{ name: string }>(applicationSchemas)).map((r) => r.name)
+          yield* sql.unsafe(
+            `${schemas.map((s) => `DROP SCHEMA ${quoteIdent(s)} CASCADE;`).join("\n")}
+             CREATE SCHEMA public AUTHORIZATION pg_database_owner;
+             COMMENT ON SCHEMA public IS 'standard public schema';
+             GRANT USAGE ON SCHEMA public TO PUBLIC;`
+          )
+          const loaded = yield* Load.loadEmbedded(load, file, manifest, yield* key)
+          const counts = yield* Load.compareCounts(file, manifest, loaded).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+          return { ...counts, rolesCreated: loaded.rolesCreated }
+        })
+      )
+      return { file, database: target, ...restored, safetyBackup: safety, previous: null } satisfies RestoreOverResult
+    })
+
+  const over = (file: string, options: RestoreOverOptions = {}) =>
+    Effect.gen(function*() {
+      if (Option.isSome(database.embeddedLoad)) return yield* overEmbedded(database.embeddedLoad.value, file, options)
+      const guard = yield* Guard
+      const url = yield* serverUrl("restore over this database")
       const target = database.database
       yield* guard.confirm({ action: `replace the database with ${file}`, variable: "DB_RESTORE", target, yes: options.yes })
       yield* Files.checkBeforeLoad(file, yield* key)
@@ -191,7 +236,7 @@ const make = Effect.gen(function*() {
       yield* swapped.pipe(
         Effect.tapErrorCause(() => Effect.ignore(sql.unsafe(`DROP DATABASE IF EXISTS "${staging}" WITH (FORCE)`)))
       )
-      return { file, database: target, ...counts, safetyBackup: safety, previous: safety === null ? previous : null } satisfies RestoreOverResult
+      return { file, database: target, ...counts, safetyBackup: safety, previous: safety === null ? previous : null, rolesCreated: [] } satisfies RestoreOverResult
     })
 
   return Restore.of({ validate, into, over })

@@ -2,14 +2,16 @@
  * Loading a verified dump into a database with PostgreSQL's own tools — psql for plain dumps,
  * pg_restore for custom ones — in one transaction that stops at the first error, then comparing
  * the result's row counts with the manifest. Used by `backups verify --restore-test` and by
- * `restore`.
+ * `restore`. The embedded database has no psql: plain dumps go through PlainDump.ts instead.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
 import { execFile, spawn } from "node:child_process"
 import { PassThrough, type Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
+import { type EmbeddedLoad, NotSupportedOnEmbedded } from "../Database.js"
 import { quoteIdent } from "../Identifier.js"
 import * as PgTools from "../PgTools.js"
 import type { Manifest } from "./Backup.js"
@@ -141,6 +143,69 @@ export const loadDump = (
       })
       return Effect.sync(() => void child.kill("SIGTERM"))
     })
+  })
+
+/** `schema.table` as the manifest names it, from a COPY's table as the script spells it. */
+const catalogName = (table: string): string | undefined => {
+  const parts = new RegExp(String.raw`^(${IDENT})\.(${IDENT})$`).exec(table)
+  return parts ? `${unquote(parts[1]!)}.${unquote(parts[2]!)}` : undefined
+}
+
+/** The embedded database has no pg_restore: custom-format backups are refused, before anything is touched. */
+export const checkEmbeddedFormat = (manifest: Manifest) =>
+  manifest.format === "custom"
+    ? Effect.fail(
+      new NotSupportedOnEmbedded({
+        feature: "restoring a custom-format backup (pg_restore)",
+        instead: "use a plain-format backup (dbkit backup --format plain) for the embedded database"
+      })
+    )
+    : Effect.void
+
+/**
+ * Streams the plain dump in `file` into the embedded database through `load`, in its
+ * transaction (or the caller's, see `EmbeddedLoad`). The server's owners are left out (PGlite has
+ * only `postgres`, who then owns everything) and the roles that grants and policies name are
+ * created when missing. Decompression is checked on the way in, as for psql: a gzip failure or a
+ * size other than the manifest's is `BackupCorrupt`, and the transaction is rolled back.
+ */
+export const loadEmbedded = (
+  load: EmbeddedLoad,
+  file: string,
+  manifest: Manifest,
+  key: Redacted.Redacted<string> | undefined
+) =>
+  Effect.gen(function*() {
+    yield* checkEmbeddedFormat(manifest)
+    const stages = yield* Files.openDump(file, manifest, key)
+    const script = new PassThrough()
+    // Settles with the error that stopped the feed, if any (the script stream fails with it too).
+    const fed = pipeline(...(stages as [Readable]), script).then(
+      () => undefined,
+      (error: NodeJS.ErrnoException) => error
+    )
+    const exit = yield* Effect.exit(load(script, { skipOwnership: true, createMissingRoles: true }))
+    if (Exit.isFailure(exit)) {
+      script.destroy()
+      const feedError = yield* Effect.promise(() => fed)
+      if (feedError !== undefined && feedError.code !== "ERR_STREAM_PREMATURE_CLOSE") {
+        return yield* new BackupCorrupt({ file, reason: feedError.message })
+      }
+      return yield* Effect.failCause(exit.cause)
+    }
+    const loaded = exit.value
+    const feedError = yield* Effect.promise(() => fed)
+    if (feedError !== undefined) return yield* new BackupCorrupt({ file, reason: feedError.message })
+    // A file from plain pg_dump has no size to hold it to (its stand-in manifest says 0).
+    if (manifest.tool?.name !== "pg_dump" && manifest.sizes?.dump !== undefined && loaded.bytes !== manifest.sizes.dump) {
+      return yield* new BackupCorrupt({ file, reason: `decompressed to ${loaded.bytes} bytes, the manifest says ${manifest.sizes.dump}` })
+    }
+    const copied: Record<string, number> = {}
+    for (const copy of loaded.copies) {
+      const table = catalogName(copy.table)
+      if (table !== undefined) copied[table] = (copied[table] ?? 0) + copy.rows
+    }
+    return { copied, rolesCreated: loaded.rolesCreated } satisfies Loaded & { readonly rolesCreated: ReadonlyArray<string> }
   })
 
 /**

@@ -1,0 +1,773 @@
+/**
+ * Loads a plain-format pg_dump script into PGlite, as `psql -1 -v ON_ERROR_STOP=1 -f -` does on a
+ * server: the embedded database has no psql, so this module is its lexer and its runner.
+ *
+ * The script is read chunk by chunk and never held whole: `DumpSplitter` (pure, synchronous)
+ * cuts it into statements by psql's lexer rules, and `COPY … FROM stdin` data into row batches,
+ * each sent as a `COPY … FROM '/dev/blob'` (PGlite takes COPY data as a Blob). Everything runs in
+ * one transaction — its own, or one the caller opened to do more in it (replace what was there,
+ * check the result) — and a failure rolls it all back, naming the line of the statement that failed.
+ */
+import type { PGlite } from "@electric-sql/pglite"
+import * as Data from "effect/Data"
+import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import { StringDecoder } from "node:string_decoder"
+import { quoteIdent } from "../Identifier.js"
+
+// ---------------------------------------------------------------------------------------------
+// Splitting
+// ---------------------------------------------------------------------------------------------
+
+/** One thing the script says to do, in order; `line` is 1-based, where the item starts. */
+export type DumpItem =
+  | { readonly _tag: "Statement"; readonly sql: string; readonly line: number }
+  /** `COPY <table> … FROM stdin`: `CopyData` items follow, then `CopyEnd`. */
+  | { readonly _tag: "CopyStart"; readonly sql: string; readonly table: string; readonly line: number }
+  /** Complete data lines (each ending in "\n"), `rows` of them, the first on `line`. */
+  | { readonly _tag: "CopyData"; readonly data: string; readonly rows: number; readonly line: number }
+  | { readonly _tag: "CopyEnd"; readonly line: number }
+  | { readonly _tag: "MetaCommand"; readonly command: string; readonly argument: string; readonly line: number }
+  /** Something no psql run could accept as it is (a truncated COPY, say). */
+  | { readonly _tag: "Malformed"; readonly text: string; readonly reason: string; readonly line: number }
+
+const enum Lex {
+  Code,
+  LineComment,
+  BlockComment,
+  Quoted, // '…' ('' escapes; backslash escapes too when standard_conforming_strings is off)
+  EscapeQuoted, // E'…'
+  QuotedIdentifier, // "…"
+  DollarQuoted // $tag$…$tag$
+}
+
+const isSpace = (c: number) => c === 32 || (c >= 9 && c <= 13)
+const isDigit = (c: number) => c >= 48 && c <= 57
+// psql treats every byte >= 0x80 as a letter; in a JS string that is every non-ASCII code unit.
+const isIdentStart = (c: number) => (c >= 97 && c <= 122) || (c >= 65 && c <= 90) || c === 95 || c >= 128
+const isDollarTagPart = (c: number) => isIdentStart(c) || isDigit(c)
+const isIdentPart = (c: number) => isDollarTagPart(c) || c === 36
+
+const countNewlines = (text: string, from: number, to: number): number => {
+  let count = 0
+  for (let at = text.indexOf("\n", from); at !== -1 && at < to; at = text.indexOf("\n", at + 1)) count++
+  return count
+}
+
+const name = String.raw`(?:"(?:[^"]|"")*"|[^\s(".;]+)`
+const copyFromStdin = new RegExp(
+  String.raw`^COPY\s+(${name}(?:\.${name})*)\s*(\((?:"(?:[^"]|"")*"|[^)"])*\))?\s+FROM\s+STDIN\b([\s\S]*?);?\s*$`,
+  "i"
+)
+const standardStringsSetting = /^SET\s+(?:SESSION\s+|LOCAL\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(\w+)'?\s*;?\s*$/i
+
+/**
+ * Cuts a plain SQL script into `DumpItem`s by psql's lexer rules: statements end at a `;`
+ * outside comments (`--`, nested `/* *\/`), strings ('…', E'…'), quoted identifiers,
+ * dollar-quoted bodies, parentheses and `CREATE FUNCTION … BEGIN ATOMIC … END` bodies. Text may
+ * be pushed in pieces cut anywhere; the items are the same however it is cut.
+ */
+export class DumpSplitter {
+  /** The line the splitter has reached (1-based). */
+  line = 1
+  private text = ""
+  private at = 0
+  private mode: "sql" | "copy" = "sql"
+  private lex = Lex.Code
+  private commentDepth = 0
+  private dollarDelimiter = ""
+  private standardStrings = true
+  // The statement being read: its start in `text` (or -1), its line, and earlier pieces of it.
+  private start = -1
+  private startLine = 0
+  private pieces: Array<string> = []
+  // psql's heuristics for `;` inside a statement.
+  private parenDepth = 0
+  private beginDepth = 0
+  private leadingWords = ""
+  // COPY data: whether the COPY statement's own line is still being read, and a partial row.
+  private copyLineRest = false
+  private partialRow = ""
+  private items: Array<DumpItem> = []
+
+  /** The items completed by this text. */
+  push(text: string): Array<DumpItem> {
+    this.text = this.text.slice(this.at) + text
+    this.at = 0
+    if (this.start > 0) this.start = 0
+    this.scan(false)
+    return this.take()
+  }
+
+  /** The items left at the end of the script. */
+  end(): Array<DumpItem> {
+    this.scan(true)
+    // psql sends what is left at the end of the file, terminated or not; so do we.
+    if (this.mode === "sql" && this.start >= 0) this.emitStatement(this.text.length)
+    if (this.mode === "copy") {
+      const rest = this.partialRow.replace(/\r$/, "")
+      if (rest === "\\.") {
+        this.items.push({ _tag: "CopyEnd", line: this.line })
+      } else {
+        this.items.push({
+          _tag: "Malformed",
+          text: "",
+          reason: "the script ends inside COPY data (no \\. line): it is truncated",
+          line: this.line
+        })
+      }
+      this.mode = "sql"
+    }
+    this.text = ""
+    this.at = 0
+    return this.take()
+  }
+
+  private take() {
+    const items = this.items
+    this.items = []
+    return items
+  }
+
+  private scan(eof: boolean) {
+    while (this.at < this.text.length) {
+      const progressed = this.mode === "sql" ? this.scanSql(eof) : this.scanCopy(eof)
+      if (!progressed) break
+    }
+    // Keep the statement read so far as a piece, so the next push re-reads only the undecided tail.
+    if (this.mode === "sql" && this.start >= 0 && this.at > this.start) {
+      this.pieces.push(this.text.slice(this.start, this.at))
+      this.start = this.at
+    }
+  }
+
+  /** Reads SQL until the text runs out (true) or a token needs more text to decide (false). */
+  private scanSql(eof: boolean): boolean {
+    const text = this.text
+    const n = text.length
+    let i = this.at
+    // A lookahead past the end: undecided until more text comes, or "no" at the end of the file.
+    const pending = (index: number) => index >= n && !eof
+    const done = (progress: boolean) => {
+      this.at = i
+      return progress
+    }
+    while (i < n) {
+      const c = text.charCodeAt(i)
+      switch (this.lex) {
+        case Lex.LineComment: {
+          const newline = text.indexOf("\n", i)
+          if (newline === -1) {
+            i = n
+            continue
+          }
+          this.line++
+          i = newline + 1
+          this.lex = Lex.Code
+          continue
+        }
+        case Lex.BlockComment: {
+          if (c === 42 /* * */ || c === 47 /* / */) {
+            if (pending(i + 1)) return done(false)
+            const next = text.charCodeAt(i + 1)
+            if (c === 42 && next === 47) {
+              i += 2
+              if (--this.commentDepth === 0) this.lex = Lex.Code
+              continue
+            }
+            if (c === 47 && next === 42) {
+              i += 2
+              this.commentDepth++
+              continue
+            }
+          }
+          if (c === 10) this.line++
+          i++
+          continue
+        }
+        case Lex.Quoted:
+        case Lex.EscapeQuoted:
+        case Lex.QuotedIdentifier: {
+          const quote = this.lex === Lex.QuotedIdentifier ? 34 : 39
+          const backslashes = this.lex === Lex.EscapeQuoted || (this.lex === Lex.Quoted && !this.standardStrings)
+          if (backslashes && c === 92) {
+            if (pending(i + 1)) return done(false)
+            if (text.charCodeAt(i + 1) === 10) this.line++
+            i += 2
+            continue
+          }
+          if (c === quote) {
+            if (pending(i + 1)) return done(false)
+            if (text.charCodeAt(i + 1) === quote) i += 2 // a doubled quote stays inside
+            else {
+              i++
+              this.lex = Lex.Code
+            }
+            continue
+          }
+          if (c === 10) this.line++
+          i++
+          continue
+        }
+        case Lex.DollarQuoted: {
+          const delimiter = this.dollarDelimiter
+          const close = text.indexOf(delimiter, i)
+          if (close === -1) {
+            // The last few characters may be the start of the delimiter: keep them undecided.
+            const safe = eof ? n : Math.max(i, n - delimiter.length + 1)
+            this.line += countNewlines(text, i, safe)
+            i = safe
+            return done(eof)
+          }
+          this.line += countNewlines(text, i, close)
+          i = close + delimiter.length
+          this.lex = Lex.Code
+          continue
+        }
+        case Lex.Code:
+          break
+      }
+
+      // Code: between tokens.
+      if (c === 10) {
+        this.line++
+        i++
+        continue
+      }
+      if (isSpace(c)) {
+        i++
+        continue
+      }
+      if (c === 45 /* - */ || c === 47 /* / */) {
+        if (pending(i + 1)) return done(false)
+        const next = text.charCodeAt(i + 1)
+        if (c === 45 && next === 45) {
+          this.lex = Lex.LineComment
+          i += 2
+          continue
+        }
+        if (c === 47 && next === 42) {
+          this.lex = Lex.BlockComment
+          this.commentDepth = 1
+          i += 2
+          continue
+        }
+      }
+      if (c === 92 /* \ */ && this.start === -1) {
+        // A psql meta-command: the rest of the line.
+        const newline = text.indexOf("\n", i)
+        if (newline === -1 && !eof) return done(false)
+        const end = newline === -1 ? n : newline
+        const [, command = "", argument = ""] = /^(\\\S*)\s*(.*?)\s*$/s.exec(text.slice(i, end)) ?? []
+        this.items.push({ _tag: "MetaCommand", command, argument, line: this.line })
+        i = end
+        continue
+      }
+      if (c === 59 /* ; */) {
+        if (this.start === -1) {
+          i++ // an empty statement
+          continue
+        }
+        if (this.parenDepth === 0 && this.beginDepth === 0) {
+          i++
+          this.emitStatement(i)
+          if (this.mode === "copy") return done(true)
+          continue
+        }
+        i++
+        continue
+      }
+      if (this.start === -1) {
+        this.start = i
+        this.startLine = this.line
+      }
+      if (isIdentStart(c)) {
+        let end = i + 1
+        while (end < n && isIdentPart(text.charCodeAt(end))) end++
+        if (pending(end)) return done(false)
+        if (end === i + 1 && (c === 69 || c === 101) && text.charCodeAt(end) === 39) {
+          this.lex = Lex.EscapeQuoted // E'…'
+          i = end + 1
+          continue
+        }
+        this.noteIdentifier(text.slice(i, end))
+        i = end
+        continue
+      }
+      if (isDigit(c)) {
+        // A number is one token: "1e5" holds no identifier "e5".
+        let end = i + 1
+        while (end < n && (isIdentPart(text.charCodeAt(end)) || text.charCodeAt(end) === 46)) end++
+        if (pending(end)) return done(false)
+        i = end
+        continue
+      }
+      switch (c) {
+        case 39:
+          this.lex = Lex.Quoted
+          break
+        case 34:
+          this.lex = Lex.QuotedIdentifier
+          break
+        case 40:
+          this.parenDepth++
+          break
+        case 41:
+          if (this.parenDepth > 0) this.parenDepth--
+          break
+        case 36: {
+          // $$ or $tag$ opens a dollar-quoted body; $1 (a parameter) or a lone $ does not.
+          let end = i + 1
+          if (pending(end)) return done(false)
+          if (isIdentStart(text.charCodeAt(end))) {
+            while (end < n && isDollarTagPart(text.charCodeAt(end))) end++
+            if (pending(end)) return done(false)
+          }
+          if (end < n && text.charCodeAt(end) === 36) {
+            this.dollarDelimiter = text.slice(i, end + 1)
+            this.lex = Lex.DollarQuoted
+            i = end + 1
+            continue
+          }
+          break
+        }
+      }
+      i++
+    }
+    return done(true)
+  }
+
+  /**
+   * psql's heuristic for SQL-standard function bodies: in `CREATE [OR REPLACE] FUNCTION|PROCEDURE`,
+   * BEGIN (and CASE inside it) opens a block that END closes, and `;` inside it ends nothing.
+   */
+  private noteIdentifier(word: string) {
+    const lower = word.toLowerCase()
+    if (this.leadingWords.length < 4) {
+      const marks = lower === "create" || lower === "function" || lower === "procedure" || lower === "or" || lower === "replace"
+      this.leadingWords += marks ? lower[0] : " "
+    }
+    const lead = this.leadingWords
+    const routine = lead[0] === "c" && (lead[1] === "f" || lead[1] === "p" || (lead.startsWith("cor") && (lead[3] === "f" || lead[3] === "p")))
+    if (!routine || this.parenDepth !== 0) return
+    if (lower === "begin") this.beginDepth++
+    else if (lower === "case" && this.beginDepth >= 1) this.beginDepth++
+    else if (lower === "end" && this.beginDepth > 0) this.beginDepth--
+  }
+
+  private emitStatement(end: number) {
+    this.pieces.push(this.text.slice(this.start, end))
+    const sql = this.pieces.join("")
+    const line = this.startLine
+    this.pieces = []
+    this.start = -1
+    this.parenDepth = 0
+    this.beginDepth = 0
+    this.leadingWords = ""
+    const copy = copyFromStdin.exec(sql)
+    if (copy) {
+      const [, table = "", columns, rest = ""] = copy
+      this.items.push({
+        _tag: "CopyStart",
+        sql: `COPY ${table}${columns ? ` ${columns}` : ""} FROM '/dev/blob'${rest}`,
+        table,
+        line
+      })
+      this.mode = "copy"
+      this.copyLineRest = true
+      return
+    }
+    const setting = standardStringsSetting.exec(sql)
+    if (setting) this.standardStrings = !/^(off|false|no|0)$/i.test(setting[1]!)
+    this.items.push({ _tag: "Statement", sql, line })
+  }
+
+  /** Reads COPY data lines up to the `\.` line. */
+  private scanCopy(eof: boolean): boolean {
+    const text = this.text
+    const n = text.length
+    let i = this.at
+    if (this.copyLineRest) {
+      // Data starts on the line after the COPY statement; the rest of its line must be blank.
+      const newline = text.indexOf("\n", i)
+      const rest = text.slice(i, newline === -1 ? n : newline)
+      if (rest.trim() !== "") {
+        this.items.push({ _tag: "Malformed", text: rest, reason: "text after COPY … FROM stdin on the same line", line: this.line })
+      }
+      if (newline === -1) {
+        this.at = n
+        return !eof
+      }
+      this.line++
+      this.copyLineRest = false
+      i = newline + 1
+    }
+    let first = ""
+    const firstLine = this.line
+    let rows = 0
+    let regionStart = i
+    const emit = (regionEnd: number) => {
+      if (rows > 0) this.items.push({ _tag: "CopyData", data: first + text.slice(regionStart, regionEnd), rows, line: firstLine })
+    }
+    while (i < n) {
+      const newline = text.indexOf("\n", i)
+      if (newline === -1) {
+        emit(i)
+        this.partialRow += text.slice(i)
+        this.at = n
+        return true
+      }
+      let row: string | undefined
+      if (this.partialRow !== "") row = this.partialRow + text.slice(i, newline)
+      const length = row === undefined ? newline - i : row.length
+      const isEnd = length <= 3 && (row ?? text.slice(i, newline)).replace(/\r$/, "") === "\\."
+      if (isEnd) {
+        emit(i)
+        this.items.push({ _tag: "CopyEnd", line: this.line })
+        this.partialRow = ""
+        this.line++
+        this.at = newline + 1
+        this.mode = "sql"
+        return true
+      }
+      if (row !== undefined) {
+        // The partial row from the last push is this region's first row.
+        first = row + "\n"
+        this.partialRow = ""
+        regionStart = newline + 1
+      }
+      rows++
+      this.line++
+      i = newline + 1
+    }
+    emit(i)
+    this.at = n
+    return true
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Loading
+// ---------------------------------------------------------------------------------------------
+
+/** What a load did: statements run (COPY included), rows per COPY, bytes read. */
+export interface PlainDumpResult {
+  readonly statements: number
+  /** `ALTER … OWNER TO …` statements left out by `skipOwnership`. */
+  readonly skipped: number
+  readonly copies: ReadonlyArray<{ readonly table: string; readonly rows: number }>
+  readonly bytes: number
+  /** Roles made by `createMissingRoles`. */
+  readonly rolesCreated: ReadonlyArray<string>
+}
+
+export interface PlainDumpOptions {
+  /** Leave out `ALTER … OWNER TO …` (as pg_restore --no-owner): the roles of a server dump. */
+  readonly skipOwnership?: boolean | undefined
+  /**
+   * Create the roles that GRANT and POLICY statements grant to, when missing, as NOLOGIN roles
+   * without privileges (pg_dump never dumps roles; PGlite starts with `postgres` only). They are
+   * created in the load's transaction, so a failed load leaves none behind.
+   */
+  readonly createMissingRoles?: boolean | undefined
+  /**
+   * `"own"` (default): BEGIN, COMMIT, ROLLBACK on failure, then RESET ALL. `"caller"`: the caller
+   * has a transaction open on `pg` and ends it; the script runs inside it, so the caller can do
+   * more work before COMMIT, or undo the lot. The script's session settings (search_path = '',
+   * row_security…) stay in that transaction until the caller resets or rolls back.
+   */
+  readonly transaction?: "own" | "caller" | undefined
+  /** Called after each chunk read, with the bytes read so far. */
+  readonly onProgress?: ((bytes: number) => void) | undefined
+}
+
+/** Loading the script failed and nothing of it was kept; `line` is where the statement starts. */
+export class PlainDumpFailed extends Data.TaggedError("PlainDumpFailed")<{
+  readonly line: number
+  readonly statement: string
+  readonly reason: string
+}> {
+  override get message() {
+    const where = this.line > 0 ? `line ${this.line}: ` : ""
+    const text = this.statement.replace(/\s+/g, " ").trim()
+    const what = text === "" ? "" : `${text.length > 120 ? `${text.slice(0, 119)}…` : text}: `
+    return `${where}${what}${this.reason}`
+  }
+}
+
+// Statements are sent several at a time (one exec each costs about as much as four INSERTs)…
+const BATCH_STATEMENTS = 1000
+const BATCH_CHARS = 1 << 20
+// …and COPY data in batches, so a big table is never in memory at once.
+const COPY_BATCH_ROWS = 50_000
+const COPY_BATCH_CHARS = 8 << 20
+const SAVEPOINT = "dbkit_plain_dump"
+
+const ownership = /^ALTER\s[\s\S]*\sOWNER\s+TO\s+(?:"(?:[^"]|"")*"|[^\s;"]+)\s*;?\s*$/i
+const transactionControl = /^(?:BEGIN|COMMIT|ROLLBACK|END|ABORT|START\s+TRANSACTION|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|COMMIT\s+PREPARED|ROLLBACK\s+PREPARED)\b/i
+// The server lexes a multi-statement string before running any of it: a statement that may
+// change how SQL is lexed (standard_conforming_strings…) must be the last of its batch.
+const settingChange = /^(?:SET|RESET)\b|\bset_config\s*\(/i
+const clientEncoding = /^SET\s+client_encoding\s*(?:=|TO)\s*'?([\w-]+)'?/i
+
+// A token of a statement, for finding grantees: a comment, a quoted identifier, a string, a word…
+const token = /--[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|[Ee]'(?:[^'\\]|''|\\.)*'|'(?:[^']|'')*'|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$|[A-Za-z_][\w$]*|[(),;]|[^\s\w"'(),;]+|\d[\w.]*/g
+const grantsOrPolicies = /^(?:GRANT|CREATE\s+POLICY|ALTER\s+DEFAULT\s+PRIVILEGES)\b/i
+const roleKeywords = new Set(["public", "current_user", "session_user", "current_role", "group"])
+
+/**
+ * The roles a GRANT, CREATE POLICY or ALTER DEFAULT PRIVILEGES … GRANT statement grants
+ * to: the names after its `TO` (outside parentheses), up to USING, WITH, GRANTED or the end.
+ * PUBLIC and CURRENT_USER-like keywords are not roles to create.
+ */
+export const granteesOf = (sql: string): ReadonlyArray<string> => {
+  if (!grantsOrPolicies.test(sql)) return []
+  const tokens = (sql.match(token) ?? []).filter((t) => !t.startsWith("--") && !t.startsWith("/*"))
+  let depth = 0
+  let at = -1
+  for (let i = 0; i < tokens.length; i++) {
+    const t = tokens[i]!
+    if (t === "(") depth++
+    else if (t === ")") depth--
+    else if (depth === 0 && t.toLowerCase() === "to") {
+      at = i
+      break
+    }
+  }
+  if (at === -1) return []
+  const roles: Array<string> = []
+  for (let i = at + 1; i < tokens.length; i++) {
+    const t = tokens[i]!
+    if (t === ",") continue
+    if (t.startsWith("\"")) {
+      roles.push(t.slice(1, -1).replace(/""/g, "\""))
+      continue
+    }
+    if (!/^[A-Za-z_]/.test(t)) break
+    const word = t.toLowerCase()
+    if (word === "using" || word === "with" || word === "granted") break
+    if (!roleKeywords.has(word)) roles.push(word)
+  }
+  return roles
+}
+
+const serverReason = (cause: unknown): string => {
+  const error = cause as { message?: unknown; detail?: unknown }
+  const message = typeof error?.message === "string" ? error.message : String(cause)
+  return typeof error?.detail === "string" && error.detail !== "" ? `${message} (${error.detail})` : message
+}
+
+const truncated = (statement: string) => statement.length > 1000 ? `${statement.slice(0, 1000)}…` : statement
+
+interface Statement {
+  readonly sql: string
+  readonly line: number
+}
+
+const execOn = (pg: PGlite, sql: string): Effect.Effect<unknown, unknown> =>
+  Effect.tryPromise({ try: () => pg.exec(sql), catch: (cause) => cause })
+
+const failedAt = (statement: Statement, reason: string) =>
+  new PlainDumpFailed({ line: statement.line, statement: truncated(statement.sql), reason })
+
+/**
+ * Runs a plain pg_dump script (`source`: chunks of UTF-8, e.g. a gunzip stream) on `pg` in one
+ * transaction, as `psql -1 -v ON_ERROR_STOP=1` would. Takes the session for its duration: the
+ * caller must hold it (no other statements may run on `pg` meanwhile). In its own transaction,
+ * the session's settings are back to their defaults afterwards (the script changes search_path
+ * and more); in the caller's, see `PlainDumpOptions.transaction`.
+ */
+export const loadPlainDump = (
+  pg: PGlite,
+  source: AsyncIterable<Buffer | Uint8Array | string>,
+  options: PlainDumpOptions = {}
+): Effect.Effect<PlainDumpResult, PlainDumpFailed> =>
+  Effect.suspend(() => {
+    if (options.transaction === "caller") {
+      return pg.isInTransaction()
+        ? runScript(pg, source, options)
+        : Effect.fail(new PlainDumpFailed({ line: 0, statement: "", reason: "no transaction is open on the embedded session; open one first, or let the load open its own" }))
+    }
+    if (pg.isInTransaction()) {
+      return Effect.fail(
+        new PlainDumpFailed({ line: 0, statement: "", reason: "the embedded session is inside a transaction; load the dump outside one" })
+      )
+    }
+    const control = (sql: "BEGIN" | "COMMIT") =>
+      Effect.mapError(execOn(pg, sql), (cause) => failedAt({ sql, line: 0 }, serverReason(cause)))
+    return Effect.acquireUseRelease(
+      control("BEGIN"),
+      () => Effect.tap(runScript(pg, source, options), () => control("COMMIT")),
+      (_, exit) =>
+        // Whatever happened: no transaction left open, and none of the script's SETs kept.
+        Effect.promise(async () => {
+          if (Exit.isFailure(exit) || pg.isInTransaction()) await pg.exec("ROLLBACK").catch(() => undefined)
+          await pg.exec("RESET ALL").catch(() => undefined)
+        })
+    )
+  })
+
+const runScript = (pg: PGlite, source: AsyncIterable<Buffer | Uint8Array | string>, options: PlainDumpOptions) =>
+  Effect.gen(function*() {
+    const exec = (sql: string) => execOn(pg, sql)
+    const splitter = new DumpSplitter()
+    const decoder = new StringDecoder("utf8")
+    const copies: Array<{ table: string; rows: number }> = []
+    const rolesSeen = new Set<string>()
+    const rolesCreated: Array<string> = []
+    let statements = 0
+    let skipped = 0
+    let bytes = 0
+
+    // Statements waiting to be sent together; a failed batch is replayed one by one from a
+    // savepoint, so the error names the statement that failed, not the batch.
+    let batch: Array<Statement> = []
+    let batchChars = 0
+    const runOne = (statement: Statement) =>
+      Effect.mapError(exec(statement.sql), (cause) => failedAt(statement, serverReason(cause)))
+    const flush = Effect.suspend(() => {
+      const pending = batch
+      batch = []
+      batchChars = 0
+      if (pending.length === 0) return Effect.void
+      if (pending.length === 1) return Effect.asVoid(runOne(pending[0]!))
+      return Effect.gen(function*() {
+        yield* runOne({ sql: `SAVEPOINT ${SAVEPOINT}`, line: pending[0]!.line })
+        const sent = yield* Effect.either(exec(`${pending.map((s) => s.sql).join("\n")}\nRELEASE SAVEPOINT ${SAVEPOINT}`))
+        if (sent._tag === "Right") return
+        yield* runOne({ sql: `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`, line: pending[0]!.line })
+        for (const statement of pending) yield* runOne(statement)
+        return yield* failedAt(pending[0]!, serverReason(sent.left))
+      })
+    })
+
+    // Roles are looked up once each, after the statements before them ran (the script might make
+    // one itself), and created in the load's transaction.
+    const ensureRoles = (statement: Statement, roles: ReadonlyArray<string>) =>
+      Effect.gen(function*() {
+        yield* flush
+        for (const role of roles) {
+          rolesSeen.add(role)
+          const found = yield* Effect.mapError(
+            Effect.tryPromise({ try: () => pg.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]), catch: (cause) => cause }),
+            (cause) => failedAt(statement, serverReason(cause))
+          )
+          if (found.rows.length > 0) continue
+          yield* runOne({ sql: `CREATE ROLE ${quoteIdent(role)} NOLOGIN`, line: statement.line })
+          rolesCreated.push(role)
+        }
+      })
+
+    // The COPY being read and its batch of data.
+    let copy: { start: Statement; table: string; rows: number; batches: number; data: Array<string>; chars: number; batchRows: number; batchLine: number } | undefined
+    const sendCopyBatch = Effect.suspend(() => {
+      const current = copy!
+      const blob = new Blob(current.data)
+      const { batchLine } = current
+      current.data = []
+      current.chars = 0
+      current.rows += current.batchRows
+      current.batchRows = 0
+      current.batches++
+      return Effect.tryPromise({
+        try: () => pg.query(current.start.sql, [], { blob }),
+        catch: (cause) => {
+          // "COPY t, line 3, column x: …" counts lines from the start of this batch.
+          const where = (cause as { where?: unknown }).where
+          const row = typeof where === "string" ? /COPY [^,]*, line (\d+)/.exec(where)?.[1] : undefined
+          const at = row === undefined ? "" : ` (data on line ${batchLine + Number(row) - 1})`
+          return failedAt(current.start, `${serverReason(cause)}${at}`)
+        }
+      })
+    })
+
+    const handle = (item: DumpItem): Effect.Effect<void, PlainDumpFailed> => {
+      switch (item._tag) {
+        case "Statement": {
+          const statement = { sql: item.sql, line: item.line }
+          if (options.skipOwnership && ownership.test(item.sql)) {
+            skipped++
+            return Effect.void
+          }
+          if (transactionControl.test(item.sql)) {
+            return Effect.zipRight(flush, Effect.fail(failedAt(statement, "transaction control is not allowed: the whole script runs in one transaction")))
+          }
+          const encoding = clientEncoding.exec(item.sql)?.[1]
+          if (encoding !== undefined && !/^(utf-?8|unicode)$/i.test(encoding)) {
+            return Effect.zipRight(flush, Effect.fail(failedAt(statement, `the script is in ${encoding}; only UTF8 scripts load (dump again with --encoding=UTF8)`)))
+          }
+          statements++
+          const roles = options.createMissingRoles ? granteesOf(item.sql).filter((role) => !rolesSeen.has(role)) : []
+          const queue = Effect.suspend(() => {
+            if (!item.sql.trimEnd().endsWith(";")) {
+              // Unterminated (the end of the file): it cannot be joined to others.
+              return Effect.zipRight(flush, Effect.asVoid(runOne(statement)))
+            }
+            batch.push(statement)
+            batchChars += item.sql.length
+            return batch.length >= BATCH_STATEMENTS || batchChars >= BATCH_CHARS || settingChange.test(item.sql) ? flush : Effect.void
+          })
+          return roles.length === 0 ? queue : Effect.zipRight(ensureRoles(statement, roles), queue)
+        }
+        case "CopyStart":
+          statements++
+          copy = { start: { sql: item.sql, line: item.line }, table: item.table, rows: 0, batches: 0, data: [], chars: 0, batchRows: 0, batchLine: 0 }
+          return flush
+        case "CopyData": {
+          const current = copy!
+          const full = current.batchRows > 0 &&
+            (current.batchRows + item.rows > COPY_BATCH_ROWS || current.chars + item.data.length > COPY_BATCH_CHARS)
+          const add = Effect.sync(() => {
+            if (current.batchRows === 0) current.batchLine = item.line
+            current.data.push(item.data)
+            current.chars += item.data.length
+            current.batchRows += item.rows
+          })
+          return full ? Effect.zipRight(sendCopyBatch, add) : add
+        }
+        case "CopyEnd": {
+          const current = copy!
+          // An empty COPY still runs once, so a missing table fails as it would under psql.
+          const last = current.batchRows > 0 || current.batches === 0 ? sendCopyBatch : Effect.void
+          return Effect.zipRight(last, Effect.sync(() => {
+            copies.push({ table: current.table, rows: current.rows })
+            copy = undefined
+          }))
+        }
+        case "MetaCommand":
+          // pg_dump 17.6+ (and the 13–16 updates of August 2025) bracket the script with these.
+          if (item.command === "\\restrict" || item.command === "\\unrestrict") return Effect.void
+          return Effect.zipRight(
+            flush,
+            Effect.fail(
+              failedAt(
+                { sql: `${item.command} ${item.argument}`.trim(), line: item.line },
+                `unsupported psql meta-command ${item.command}${/^\\(c|connect)$/.test(item.command) ? " (the script must be a dump of one database)" : ""}`
+              )
+            )
+          )
+        case "Malformed":
+          return Effect.zipRight(flush, Effect.fail(failedAt({ sql: item.text, line: item.line }, item.reason)))
+      }
+    }
+
+    const iterator = source[Symbol.asyncIterator]()
+    yield* Effect.addFinalizer(() => Effect.ignore(Effect.tryPromise(async () => iterator.return?.())))
+    for (;;) {
+      const next = yield* Effect.tryPromise({
+        try: () => iterator.next(),
+        catch: (cause) =>
+          new PlainDumpFailed({ line: splitter.line, statement: "", reason: `reading the script failed: ${serverReason(cause)}` })
+      })
+      if (next.done) break
+      const chunk = next.value
+      const text = typeof chunk === "string" ? chunk : decoder.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
+      bytes += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength
+      for (const item of splitter.push(text)) yield* handle(item)
+      options.onProgress?.(bytes)
+    }
+    for (const item of splitter.push(decoder.end())) yield* handle(item)
+    for (const item of splitter.end()) yield* handle(item)
+    yield* flush
+    return { statements, skipped, copies, bytes, rolesCreated } satisfies PlainDumpResult
+  }).pipe(Effect.scoped)
