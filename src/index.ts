@@ -124,3 +124,45 @@ export type {
 } from "./tenancy/Tenancy.js"
 export * from "./tenancy/errors.js"
 export { load as loadShards, type Shards } from "./tenancy/shards.js"
+
+// ---- Maintenance
+import * as MaintenanceModule from "./maintenance/Maintenance.js"
+
+/** Stats, upkeep (VACUUM, ANALYZE, REINDEX), integrity checks, retention cleanup and a load test. */
+export const Maintenance = Object.assign(MaintenanceModule.Maintenance, {
+  layer: MaintenanceModule.layer,
+  make: MaintenanceModule.make,
+  defaultThresholds: MaintenanceModule.defaultMaintenanceThresholds,
+  referenceRelationships: MaintenanceModule.referenceRelationships,
+  referenceRetention: MaintenanceModule.referenceRetention
+})
+export type {
+  CleanupOptions,
+  CleanupResult,
+  CleanupRunOptions,
+  Finding as IntegrityFinding,
+  IndexUsage,
+  IntegrityReport,
+  Latency,
+  LoadTestOptions,
+  LoadTestReport,
+  LoadTestType,
+  MaintainOptions,
+  MaintainResult,
+  MaintenanceOptions,
+  MaintenanceTask,
+  MaintenanceThresholds,
+  Recommendation,
+  Relationship,
+  RetentionCount,
+  RetentionResult,
+  RetentionRule,
+  StatsOptions,
+  StatsReport,
+  TableUsage,
+  TaskResult,
+  TopQueries,
+  TopQuery,
+  ValidateOptions
+} from "./maintenance/Maintenance.js"
+export * from "./maintenance/errors.js"

@@ -32,7 +32,11 @@ export const ExitCode = {
   /** A backup could not be made: pg_dump missing, too old or failing, or the file not writable. */
   backupFailed: 13,
   /** A backup file cannot be trusted: missing manifest, changed bytes, wrong key, corrupt, or a test restore that differs. */
-  backupUntrusted: 14
+  backupUntrusted: 14,
+  /** `db validate`: integrity findings (NOT VALID constraints, orphaned rows, cross-tenant references). */
+  integrity: 15,
+  /** `db maintain --run` / `db cleanup --run`: a step failed (the others ran). */
+  maintenanceFailed: 16
 } as const
 
 /** The exit code for each error tag. */
@@ -86,5 +90,11 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   TenantStrategyMismatch: ExitCode.usage,
   TenantUnavailable: ExitCode.refused,
   ProvisionFailed: ExitCode.migrationFailed,
-  TenantMigrationsFailed: ExitCode.migrationFailed
+  TenantMigrationsFailed: ExitCode.migrationFailed,
+  TenantNestingRefused: ExitCode.usage,
+  IntegrityViolations: ExitCode.integrity,
+  MaintenanceFailed: ExitCode.maintenanceFailed,
+  InvalidMaintenanceOptions: ExitCode.usage,
+  LoadTestSchemaMissing: ExitCode.usage,
+  PlainDumpFailed: ExitCode.backupFailed
 }
