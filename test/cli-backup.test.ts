@@ -45,6 +45,19 @@ describe.skipIf(!server)("dbkit backup on the server", () => {
       expect(tampered.code).toBe(14)
       expect(tampered.stderr).toContain("does not match its manifest")
       for (const r of [made, listed, verified, wrongKey, tampered]) expect(r.stdout + r.stderr).not.toContain(key)
+      // Listing, checking and pruning files need no database: the server may be down.
+      const down = { DATABASE_URL: "postgres://root:secret-pw@127.0.0.1:1/nowhere", DB_BACKUP_KEY: key }
+      const offlineList = yield* Effect.promise(() => runCli(["backups", "list", "--dir", out, "--json"], down))
+      expect(offlineList.code).toBe(0)
+      expect(JSON.parse(offlineList.stdout)).toHaveLength(1)
+      const offlinePrune = yield* Effect.promise(() => runCli(["backups", "prune", "--keep-last", "1", "--dir", out, "--dry-run"], down))
+      expect(offlinePrune.code).toBe(0)
+      expect(offlinePrune.stdout).toContain("0 would be pruned, 1 kept")
+      const offlineVerify = yield* Effect.promise(() => runCli(["backups", "verify", result.file], down))
+      expect(offlineVerify.code).toBe(14) // the tampered file, refused without a database
+      const offlineTest = yield* Effect.promise(() => runCli(["backups", "verify", result.file, "--restore-test"], down))
+      expect(offlineTest.code).toBe(3) // a test restore does need one
+      for (const r of [offlineList, offlinePrune, offlineVerify, offlineTest]) expect(r.stdout + r.stderr).not.toContain("secret-pw")
     }), 120_000)
 
   it.effect("restore --validate-only touches nothing; --into restores into a new database; an existing one is refused (exit 2)", () =>

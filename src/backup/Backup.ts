@@ -128,6 +128,13 @@ export interface VerifyResult {
   readonly restoreTest: { readonly tables: number; readonly rows: number } | null
 }
 
+export interface PruneOptions {
+  readonly keepLast?: number | undefined
+  readonly keepDays?: number | undefined
+  readonly dryRun?: boolean | undefined
+  readonly directory?: string | undefined
+}
+
 /** The Backup service. */
 export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
   /** Writes a backup and its manifest. */
@@ -367,33 +374,7 @@ const make = Effect.gen(function*() {
       })
     )
 
-  const list = (directory = config.backupDir) =>
-    Effect.sync(() => {
-      if (!fs.existsSync(directory)) return []
-      const listings: Array<BackupListing> = []
-      for (const name of fs.readdirSync(directory)) {
-        if (!name.endsWith(".json") || name.endsWith(".verified.json")) continue
-        const file = path.join(directory, name.slice(0, -".json".length))
-        if (!fs.existsSync(file)) continue
-        try {
-          const manifest = JSON.parse(fs.readFileSync(`${file}.json`, "utf8")) as Manifest
-          const verifiedFile = `${file}.verified.json`
-          listings.push({
-            file,
-            createdAt: manifest.createdAt,
-            bytes: fs.statSync(file).size,
-            database: manifest.database,
-            environment: manifest.environment,
-            encrypted: manifest.encryption !== null,
-            format: manifest.format,
-            verified: fs.existsSync(verifiedFile) ? JSON.parse(fs.readFileSync(verifiedFile, "utf8")) : null
-          })
-        } catch {
-          // not a dbkit manifest: not ours to list
-        }
-      }
-      return listings.sort((a, b) => b.createdAt.localeCompare(a.createdAt))
-    })
+  const list = (directory = config.backupDir) => listBackups(directory)
 
   const verify = (file: string, options: { readonly restoreTest?: boolean | undefined } = {}) =>
     checkFile(file, options.restoreTest === true ? testRestore : undefined)
@@ -421,30 +402,60 @@ const make = Effect.gen(function*() {
       return yield* Load.compareCounts(file, manifest, loaded).pipe(Effect.provide(scratch.layer))
     })
 
-  const prune = (options: {
-    readonly keepLast?: number | undefined
-    readonly keepDays?: number | undefined
-    readonly dryRun?: boolean | undefined
-    readonly directory?: string | undefined
-  }) =>
-    Effect.gen(function*() {
-      if (options.keepLast === undefined && options.keepDays === undefined) {
-        return yield* new InvalidBackupOptions({ reason: "say what to keep: --keep-last N and/or --keep-days D" })
-      }
-      if ((options.keepLast ?? 1) < 0 || (options.keepDays ?? 1) < 0) {
-        return yield* new InvalidBackupOptions({ reason: "--keep-last and --keep-days must not be negative" })
-      }
-      const { keep, prune: doomed } = selectForPruning(yield* list(options.directory), options, new Date())
-      if (options.dryRun !== true) {
-        yield* Effect.sync(() => {
-          for (const b of doomed) for (const f of [b.file, `${b.file}.json`, `${b.file}.verified.json`]) fs.rmSync(f, { force: true })
-        })
-      }
-      return { kept: keep, pruned: doomed }
-    })
+  const prune = (options: PruneOptions) => pruneBackups({ ...options, directory: options.directory ?? config.backupDir })
 
   return Backup.of({ backup, list, verify, prune })
 })
+
+/** Backups in a directory, newest first (reads files only; no database). */
+export const listBackups = (directory: string): Effect.Effect<ReadonlyArray<BackupListing>> =>
+Effect.sync(() => {
+    if (!fs.existsSync(directory)) return []
+    const listings: Array<BackupListing> = []
+    for (const name of fs.readdirSync(directory)) {
+      if (!name.endsWith(".json") || name.endsWith(".verified.json")) continue
+      const file = path.join(directory, name.slice(0, -".json".length))
+      if (!fs.existsSync(file)) continue
+      try {
+        const manifest = JSON.parse(fs.readFileSync(`${file}.json`, "utf8")) as Manifest
+        const verifiedFile = `${file}.verified.json`
+        listings.push({
+          file,
+          createdAt: manifest.createdAt,
+          bytes: fs.statSync(file).size,
+          database: manifest.database,
+          environment: manifest.environment,
+          encrypted: manifest.encryption !== null,
+          format: manifest.format,
+          verified: fs.existsSync(verifiedFile) ? JSON.parse(fs.readFileSync(verifiedFile, "utf8")) : null
+        })
+      } catch {
+        // not a dbkit manifest: not ours to list
+      }
+    }
+    return listings.sort((a, b) => b.createdAt.localeCompare(a.createdAt))
+  })
+
+/**
+ * Deletes backups outside the retention rules (file, manifest, verification record); the newest
+ * verified backup is always kept. Files only; no database.
+ */
+export const pruneBackups = (options: PruneOptions & { readonly directory: string }) =>
+  Effect.gen(function*() {
+    if (options.keepLast === undefined && options.keepDays === undefined) {
+      return yield* new InvalidBackupOptions({ reason: "say what to keep: --keep-last N and/or --keep-days D" })
+    }
+    if ((options.keepLast ?? 1) < 0 || (options.keepDays ?? 1) < 0) {
+      return yield* new InvalidBackupOptions({ reason: "--keep-last and --keep-days must not be negative" })
+    }
+    const { keep, prune: doomed } = selectForPruning(yield* listBackups(options.directory), options, new Date())
+    if (options.dryRun !== true) {
+      yield* Effect.sync(() => {
+        for (const b of doomed) for (const f of [b.file, `${b.file}.json`, `${b.file}.verified.json`]) fs.rmSync(f, { force: true })
+      })
+    }
+    return { kept: keep, pruned: doomed }
+  })
 
 /**
  * Checks a backup file: checksum, key, authenticated decryption, full decompression and size,

@@ -8,9 +8,10 @@ import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { Backup } from "../../backup/Backup.js"
-import { BackupLive } from "../live.js"
-import { banner, bytes, duration, json, progress, table } from "../render.js"
+import { Backup, listBackups, pruneBackups, verifyFile } from "../../backup/Backup.js"
+import { DbConfig } from "../../Config.js"
+import { BackupLive, ConfigLive } from "../live.js"
+import { age, banner, bytes, duration, json, progress, table } from "../render.js"
 import { jsonOption } from "../shared.js"
 
 /** `dbkit backup`. */
@@ -56,8 +57,8 @@ const list = Command.make(
   { dir: Options.directory("dir").pipe(Options.optional, Options.withDescription("Directory (default DBKIT_BACKUP_DIR)")), json: jsonOption },
   (options) =>
     Effect.gen(function*() {
-      const service = yield* Backup
-      const backups = yield* service.list(Option.getOrUndefined(options.dir))
+      const config = yield* DbConfig
+      const backups = yield* listBackups(Option.getOrElse(options.dir, () => config.backupDir))
       if (options.json) return yield* json(backups)
       if (backups.length === 0) return yield* Console.log("no backups")
       const now = Date.now()
@@ -66,7 +67,7 @@ const list = Command.make(
         backups.map((b) => [
           b.file.split("/").pop() ?? b.file,
           b.createdAt.replace("T", " ").replace(/\.\d+Z$/, ""),
-          duration(now - Date.parse(b.createdAt)),
+          age(now - Date.parse(b.createdAt)),
           bytes(b.bytes),
           b.encrypted ? "yes" : "no",
           b.verified ? `${b.verified.at.slice(0, 10)}${b.verified.restoreTest ? " (restore-tested)" : ""}` : "never"
@@ -84,8 +85,10 @@ const verify = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const service = yield* Backup
-      const result = yield* service.verify(options.file, { restoreTest: options.restoreTest })
+      // Only a test restore needs a database; the checks of the file itself need none.
+      const result = options.restoreTest
+        ? yield* Effect.flatMap(Backup, (service) => service.verify(options.file, { restoreTest: true })).pipe(Effect.provide(BackupLive))
+        : yield* verifyFile(options.file)
       if (options.json) return yield* json(result)
       yield* Console.log(
         `${options.file}: checksum ok, ${result.decrypted ? "decrypted and authenticated, " : ""}${bytes(result.dumpBytes)} of SQL` +
@@ -105,12 +108,12 @@ const prune = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const service = yield* Backup
-      const result = yield* service.prune({
+      const config = yield* DbConfig
+      const result = yield* pruneBackups({
         keepLast: Option.getOrUndefined(options.keepLast),
         keepDays: Option.getOrUndefined(options.keepDays),
         dryRun: options.dryRun,
-        directory: Option.getOrUndefined(options.dir)
+        directory: Option.getOrElse(options.dir, () => config.backupDir)
       })
       if (options.json) return yield* json(result)
       for (const b of result.pruned) yield* Console.log(`  ${options.dryRun ? "would delete" : "deleted"} ${b.file}`)
@@ -121,5 +124,6 @@ const prune = Command.make(
 /** `dbkit backups`. */
 export const backups = Command.make("backups").pipe(
   Command.withDescription("Inspect and check backups"),
-  Command.withSubcommands([list.pipe(Command.provide(BackupLive)), verify.pipe(Command.provide(BackupLive)), prune.pipe(Command.provide(BackupLive))])
+  // Listing, pruning and checking files need no database (only verify --restore-test does).
+  Command.withSubcommands([list.pipe(Command.provide(ConfigLive)), verify, prune.pipe(Command.provide(ConfigLive))])
 )
