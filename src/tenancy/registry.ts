@@ -175,9 +175,18 @@ export const find = (tenant: string) =>
     return rows[0] ? fromRow(rows[0]) : undefined
   })
 
-/** Records a tenant's `migrate-all` outcome. */
+/**
+ * Records a tenant's `migrate-all` outcome. Its commit does not wait for the WAL flush: the
+ * record only steers `--resume`, and one lost in a crash makes that tenant run again (and be
+ * found up to date) — not worth a disk flush per tenant.
+ */
 export const recordMigration = (id: string, state: MigrationState, error: string | null) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql`UPDATE dbkit.tenants SET migration_state = ${state}, migration_error = ${error},
-          migrated_at = CASE WHEN ${state} = 'pending' THEN migrated_at ELSE now() END, updated_at = now()
-        WHERE id = ${id}::uuid`)
+    sql.withTransaction(
+      Effect.zipRight(
+        sql`SET LOCAL synchronous_commit = off`,
+        sql`UPDATE dbkit.tenants SET migration_state = ${state}, migration_error = ${error},
+              migrated_at = CASE WHEN ${state} = 'pending' THEN migrated_at ELSE now() END, updated_at = now()
+            WHERE id = ${id}::uuid`
+      )
+    ))
