@@ -166,3 +166,19 @@ export type {
   ValidateOptions
 } from "./maintenance/Maintenance.js"
 export * from "./maintenance/errors.js"
+
+// ---- Deploy and environments
+import * as DeployModule from "./deploy/Deploy.js"
+
+/** The release gate: preflight, safety backup, migrate, health, automatic recovery, recorded in dbkit.deployments. */
+export const Deploy = Object.assign(DeployModule.Deploy, { layer: DeployModule.layer, layerFor: DeployModule.layerFor })
+export type { DeployError, DeployOptions, DeployReport, DeploymentRow, Step as DeployStep } from "./deploy/Deploy.js"
+export {
+  type ConfigInput as DeployConfigInput,
+  defineConfig,
+  type DeployConfig,
+  type EnvironmentSettings,
+  load as loadDeployConfig
+} from "./deploy/config.js"
+export { compareStates, type EnvironmentDiff, readState } from "./deploy/promote.js"
+export * from "./deploy/errors.js"

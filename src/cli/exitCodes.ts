@@ -36,7 +36,11 @@ export const ExitCode = {
   /** `db validate`: integrity findings (NOT VALID constraints, orphaned rows, cross-tenant references). */
   integrity: 15,
   /** `db maintain --run` / `db cleanup --run`: a step failed (the others ran). */
-  maintenanceFailed: 16
+  maintenanceFailed: 16,
+  /** `deploy` / `env promote`: a step failed; nothing was changed, or the database was recovered (rolled back or restored). */
+  deployFailed: 17,
+  /** `deploy` / `env promote`: a step failed and recovery failed too; the database needs a human. */
+  deployNotRecovered: 18
 } as const
 
 /** The exit code for each error tag. */
@@ -96,5 +100,9 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   MaintenanceFailed: ExitCode.maintenanceFailed,
   InvalidMaintenanceOptions: ExitCode.usage,
   LoadTestSchemaMissing: ExitCode.usage,
-  PlainDumpFailed: ExitCode.backupFailed
+  PlainDumpFailed: ExitCode.backupFailed,
+  DeployFailed: ExitCode.deployFailed,
+  DeployNotRecovered: ExitCode.deployNotRecovered,
+  DeployLocked: ExitCode.lockTimeout,
+  PromotionBlocked: ExitCode.history
 }

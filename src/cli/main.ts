@@ -20,6 +20,8 @@ import { ExitCode, exitCodeByTag } from "./exitCodes.js"
 import { migrate } from "./migrate/index.js"
 import { backup, backups } from "./backup/index.js"
 import { db } from "./db/index.js"
+import { deploy } from "./deploy/index.js"
+import { env } from "./env/index.js"
 import { health } from "./health/index.js"
 import { reset } from "./reset/index.js"
 import { restore } from "./restore/index.js"
@@ -31,7 +33,7 @@ const dbkit = Command.make("dbkit").pipe(
     "PostgreSQL migrations, seeds, backups, tenancy and health for Effect programs. " +
       "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite."
   ),
-  Command.withSubcommands([migrate, seed, backup, backups, restore, reset, tenant, health, db])
+  Command.withSubcommands([migrate, seed, backup, backups, restore, reset, tenant, health, db, deploy, env])
 )
 
 const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })

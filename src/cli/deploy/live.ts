@@ -1,0 +1,46 @@
+/**
+ * Wiring for the deploy and env commands: the deploy configuration (dbkit.config.* and
+ * variables), and for a named environment its own database, services and guard.
+ */
+import { ExitCode } from "../exitCodes.js"
+import * as Options from "@effect/cli/Options"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { environments } from "../../Config.js"
+import * as DeployConfig from "../../deploy/config.js"
+import { layerFor } from "../../deploy/Deploy.js"
+import * as Guard from "../../Guard.js"
+import { TerminalLive } from "../live.js"
+
+/** `--env NAME`: default DB_ENV, else NODE_ENV, else development. */
+export const envOption = (name = "env", description = "The environment (default: DB_ENV, else NODE_ENV, else development)") =>
+  Options.choice(name, environments).pipe(Options.optional, Options.withDescription(description))
+
+/** The configuration, read from the working directory and the environment. */
+export const loadConfig = DeployConfig.load()
+
+/** An environment's settings; staging and production must have a URL. */
+export const settingsFor = (config: DeployConfig.DeployConfig, name: DeployConfig.EnvironmentSettings["name"]) =>
+  DeployConfig.requireUrl(config.environments[name])
+
+/** Every service a deploy to `settings` needs, with a guard that reads that environment's rules. */
+export const environmentLive = (settings: DeployConfig.EnvironmentSettings, config: DeployConfig.DeployConfig) =>
+  Guard.layer.pipe(
+    Layer.provide(TerminalLive),
+    Layer.provideMerge(layerFor(settings, config)),
+    Layer.provide(NodeContext.layer)
+  )
+
+/** Ends the command with `code` after printing the error's one line (the report is already out). */
+export const exitWith = (code: number) => (error: { readonly message: string }) =>
+  Effect.zipRight(Console.error(`error: ${error.message}`), Effect.sync(() => void (process.exitCode = code)))
+
+/** Exit codes of the deploy pipeline (README "Exit codes"). */
+export const DeployExit = {
+  locked: ExitCode.lockTimeout,
+  promotionBlocked: ExitCode.history,
+  failed: ExitCode.deployFailed,
+  notRecovered: ExitCode.deployNotRecovered
+} as const

@@ -1,0 +1,430 @@
+/**
+ * The deploy configuration: environments described once in `dbkit.config.ts` (or `.mts`, `.mjs`,
+ * `.js`, `.json`; `DBKIT_CONFIG` names another file), validated with effect/Schema, with
+ * per-environment variables on top (`DBKIT_<ENV>_LINT=strict`, …).
+ *
+ * Secrets never live in the file: each environment names the variable that holds its URL
+ * (`urlEnv`); a `url` with a password in it is refused. A TypeScript file is transpiled with
+ * esbuild (Node 20 cannot import TypeScript) and evaluated as CommonJS; imports of `dbkit`
+ * resolve to a stub with `defineConfig`, everything else is required from the file's folder.
+ */
+import * as Duration from "effect/Duration"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Option from "effect/Option"
+import * as ParseResult from "effect/ParseResult"
+import * as Redacted from "effect/Redacted"
+import * as Schema from "effect/Schema"
+import * as fs from "node:fs"
+import { createRequire } from "node:module"
+import * as path from "node:path"
+import { type Environment, environments, InvalidConfig, validateDatabaseUrl } from "../Config.js"
+import { describeUrl } from "../Database.js"
+import { type Thresholds, thresholdNames } from "../health/thresholds.js"
+
+const DurationInput = Schema.Union(Schema.Number, Schema.String).pipe(
+  Schema.filter((value) => Option.isSome(Duration.decodeUnknown(value)), {
+    message: () => `expected a duration such as "5 seconds", "500 millis" or a number of milliseconds`
+  })
+)
+
+const VariableName = Schema.String.pipe(
+  Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: () => "expected an environment variable name such as STAGING_DATABASE_URL" })
+)
+
+const Lint = Schema.Literal("strict", "warn", "off")
+const SeedProfile = Schema.Literal("reference", "development", "test")
+
+const HealthThresholds = Schema.Struct(
+  Object.fromEntries(thresholdNames.map((name) => [name, Schema.optional(Schema.Number)])) as Record<
+    keyof Thresholds,
+    Schema.optional<typeof Schema.Number>
+  >
+)
+
+/** One environment, as written in the file. Every field is optional. */
+export const EnvironmentInput = Schema.Struct({
+  /** The variable holding this environment's URL (default DATABASE_URL for development, else <ENV>_DATABASE_URL). */
+  urlEnv: Schema.optional(VariableName),
+  /** A URL without a password (a local socket, a trust or certificate login). Prefer `urlEnv`. */
+  url: Schema.optional(Schema.String),
+  /** `confirm`: deploys and promotions into it need DB_DEPLOY_CONFIRM=1 / --yes (always on in production). */
+  guards: Schema.optional(Schema.Struct({ confirm: Schema.optional(Schema.Boolean) })),
+  /** Which seeds belong here (production: reference only). */
+  seedProfile: Schema.optional(SeedProfile),
+  /** `strict`: a deploy runs `migrate plan --strict` and stops on risky statements; `warn` reports them. */
+  lint: Schema.optional(Lint),
+  /** `lock_timeout` for each migration. */
+  lockTimeout: Schema.optional(DurationInput),
+  /** `statement_timeout` for each migration (default none). */
+  statementTimeout: Schema.optional(DurationInput),
+  /** Which safety backups a successful deploy keeps (the newest verified one always stays). */
+  backupRetention: Schema.optional(Schema.Struct({
+    keepLast: Schema.optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))),
+    keepDays: Schema.optional(Schema.Number.pipe(Schema.greaterThanOrEqualTo(0)))
+  })),
+  /** The post-deploy health check: which verdict fails the deploy, and threshold overrides. */
+  health: Schema.optional(Schema.Struct({
+    failOn: Schema.optional(Schema.Literal("critical", "warn")),
+    thresholds: Schema.optional(HealthThresholds)
+  }))
+})
+export type EnvironmentInput = typeof EnvironmentInput.Encoded
+
+/** The whole file. */
+export const ConfigInput = Schema.Struct({
+  migrationsDir: Schema.optional(Schema.String),
+  backupDir: Schema.optional(Schema.String),
+  environments: Schema.optional(Schema.Struct({
+    development: Schema.optional(EnvironmentInput),
+    test: Schema.optional(EnvironmentInput),
+    staging: Schema.optional(EnvironmentInput),
+    production: Schema.optional(EnvironmentInput)
+  }))
+})
+export type ConfigInput = typeof ConfigInput.Encoded
+
+/** Types a `dbkit.config.ts` (`export default defineConfig({ environments: { … } })`); returns it unchanged. */
+export const defineConfig = (config: ConfigInput): ConfigInput => config
+
+/** Where a setting came from, for `env list`. */
+export type Source = "default" | "file" | `env:${string}`
+
+/** One environment, resolved: file, then variables, over the defaults. */
+export interface EnvironmentSettings {
+  readonly name: Environment
+  readonly urlEnv: string
+  /** The URL to connect with; `None` for the embedded database (development and test only) or when unset. */
+  readonly url: Option.Option<Redacted.Redacted<string>>
+  /** Where the URL came from: the variable that held it, the file, or nothing. */
+  readonly urlSource: "unset" | "file" | `env:${string}`
+  /** `user@host:port/db` (never a password), or "embedded", or "(STAGING_DATABASE_URL not set)". */
+  readonly target: string
+  readonly confirm: boolean
+  readonly seedProfile: "reference" | "development" | "test"
+  readonly lint: "strict" | "warn" | "off"
+  readonly lockTimeout: Duration.Duration
+  readonly statementTimeout: Option.Option<Duration.Duration>
+  readonly backupRetention: { readonly keepLast?: number | undefined; readonly keepDays?: number | undefined }
+  readonly health: { readonly failOn: "critical" | "warn"; readonly thresholds: Partial<Thresholds> }
+  /** Safety backups of this environment go here (`<backupDir>/<name>`), so retention never touches another's. */
+  readonly backupDir: string
+  readonly sources: Readonly<Record<string, Source>>
+}
+
+export interface DeployConfig {
+  /** The file read, or null when there is none (defaults only). */
+  readonly file: string | null
+  readonly migrationsDir: string
+  readonly backupDir: string
+  readonly environments: Readonly<Record<Environment, EnvironmentSettings>>
+}
+
+const defaults: Record<Environment, {
+  confirm: boolean
+  seedProfile: EnvironmentSettings["seedProfile"]
+  lint: EnvironmentSettings["lint"]
+  backupRetention: EnvironmentSettings["backupRetention"]
+}> = {
+  development: { confirm: false, seedProfile: "development", lint: "warn", backupRetention: { keepLast: 5 } },
+  test: { confirm: false, seedProfile: "test", lint: "warn", backupRetention: { keepLast: 5 } },
+  staging: { confirm: true, seedProfile: "reference", lint: "warn", backupRetention: { keepLast: 10 } },
+  production: { confirm: true, seedProfile: "reference", lint: "strict", backupRetention: { keepLast: 30, keepDays: 30 } }
+}
+
+/** The files looked for, in order, when DBKIT_CONFIG is not set. */
+export const configFileNames = ["dbkit.config.ts", "dbkit.config.mts", "dbkit.config.mjs", "dbkit.config.js", "dbkit.config.json"]
+
+const invalid = (file: string, field: string, reason: string) =>
+  new InvalidConfig({ variable: field === "" ? file : `${path.basename(file)}: ${field}`, reason })
+
+/** The first schema error, naming its field (`environments.staging.lint`). */
+const firstIssue = (error: ParseResult.ParseError): { field: string; reason: string } => {
+  const issues = ParseResult.ArrayFormatter.formatErrorSync(error)
+  // The deepest issue is the precise one ("environments.staging.lint"), not its parent's summary.
+  const issue = [...issues].sort((a, b) => b.path.length - a.path.length)[0]
+  return { field: issue ? issue.path.map(String).join(".") : "", reason: issue?.message ?? String(error) }
+}
+
+/** Requires `esbuild` from the project, else from dbkit's own install. */
+const loadEsbuild = (file: string): typeof import("esbuild") | undefined => {
+  const bases = [path.join(process.cwd(), "package.json"), file, typeof __filename === "string" ? __filename : undefined]
+  for (const base of bases) {
+    if (base === undefined) continue
+    try {
+      return createRequire(base)("esbuild") as typeof import("esbuild")
+    } catch {
+      // try the next place
+    }
+  }
+  return undefined
+}
+
+/** Transpiles and evaluates a JavaScript or TypeScript config file; returns its default export. */
+const evaluateModule = (file: string) =>
+  Effect.gen(function*() {
+    const esbuild = loadEsbuild(file)
+    if (esbuild === undefined) {
+      return yield* invalid(file, "", "reading a .ts/.mjs/.js config needs the esbuild package (install it, or use dbkit.config.json)")
+    }
+    const output = yield* Effect.tryPromise({
+      try: () =>
+        esbuild.build({
+          entryPoints: [file],
+          bundle: true,
+          platform: "node",
+          format: "cjs",
+          target: "node20",
+          write: false,
+          logLevel: "silent",
+          packages: "external",
+          plugins: [{
+            name: "dbkit-define-config",
+            setup(build) {
+              // `import { defineConfig } from "dbkit"` needs nothing of dbkit at run time.
+              build.onResolve({ filter: /^dbkit$/ }, () => ({ path: "dbkit", namespace: "dbkit-stub" }))
+              build.onLoad({ filter: /.*/, namespace: "dbkit-stub" }, () => ({
+                contents: "export const defineConfig = (config) => config",
+                loader: "js"
+              }))
+            }
+          }]
+        }),
+      catch: (cause) => invalid(file, "", `cannot be compiled: ${firstLine(cause)}`)
+    })
+    const code = output.outputFiles?.[0]?.text ?? ""
+    const module = { exports: {} as Record<string, unknown> }
+    yield* Effect.try({
+      try: () =>
+        new Function("module", "exports", "require", "__filename", "__dirname", code)(
+          module,
+          module.exports,
+          createRequire(file),
+          file,
+          path.dirname(file)
+        ),
+      catch: (cause) => invalid(file, "", `failed while loading: ${firstLine(cause)}`)
+    })
+    const exported = module.exports
+    return "default" in exported ? exported.default : exported
+  })
+
+const firstLine = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause)).split("\n")[0] ?? ""
+
+/** The config file to read: DBKIT_CONFIG, else the first dbkit.config.* in `cwd`, else none. */
+export const findConfigFile = (cwd: string, env: NodeJS.ProcessEnv): Effect.Effect<string | null, InvalidConfig> =>
+  Effect.suspend(() => {
+    const named = env.DBKIT_CONFIG?.trim()
+    if (named) {
+      const file = path.resolve(cwd, named)
+      return fs.existsSync(file)
+        ? Effect.succeed(file)
+        : Effect.fail(new InvalidConfig({ variable: "DBKIT_CONFIG", reason: `names ${named}, which does not exist` }))
+    }
+    const found = configFileNames.map((name) => path.join(cwd, name)).find((file) => fs.existsSync(file))
+    return Effect.succeed(found ?? null)
+  })
+
+/** Reads the raw value of a config file (any of the accepted formats). */
+export const readConfigFile = (file: string): Effect.Effect<unknown, InvalidConfig> =>
+  file.endsWith(".json")
+    ? Effect.try({
+      try: () => JSON.parse(fs.readFileSync(file, "utf8")) as unknown,
+      catch: (cause) => invalid(file, "", `is not valid JSON: ${firstLine(cause)}`)
+    })
+    : evaluateModule(file)
+
+/** Decodes a config value; the error names the first wrong field. */
+export const decode = (file: string, raw: unknown): Effect.Effect<ConfigInput, InvalidConfig> => {
+  const decoded = Schema.decodeUnknownEither(ConfigInput, { onExcessProperty: "error", errors: "all" })(raw)
+  if (Either.isLeft(decoded)) {
+    const { field, reason } = firstIssue(decoded.left)
+    return Effect.fail(invalid(file, field, reason))
+  }
+  return Effect.succeed(decoded.right)
+}
+
+/** A URL written in the file must carry no password; variables are for secrets. */
+const checkFileUrl = (file: string, name: Environment, url: string) =>
+  Effect.gen(function*() {
+    const field = `environments.${name}.url`
+    let parsed: URL
+    try {
+      parsed = new URL(url)
+    } catch {
+      return yield* invalid(file, field, "is not a valid URL")
+    }
+    if (parsed.password !== "") {
+      return yield* invalid(
+        file,
+        field,
+        `contains a password; secrets never go in the config file: put the URL in a variable (e.g. ${name.toUpperCase()}_DATABASE_URL) and name it with urlEnv`
+      )
+    }
+    return yield* validateDatabaseUrl(Redacted.make(url), `${path.basename(file)}: ${field}`)
+  })
+
+const variablePrefix = (name: Environment) => `DBKIT_${name.toUpperCase()}_`
+
+/** Overrides for one environment from DBKIT_<ENV>_* variables, decoded with the file's schema. */
+const overridesFor = (name: Environment, env: NodeJS.ProcessEnv) =>
+  Effect.gen(function*() {
+    const prefix = variablePrefix(name)
+    const read = (suffix: string) => {
+      const value = env[`${prefix}${suffix}`]
+      return value === undefined || value.trim() === "" ? undefined : value.trim()
+    }
+    const number = (suffix: string) => {
+      const value = read(suffix)
+      return value === undefined ? undefined : Number(value)
+    }
+    const fields: Array<[string, string, unknown]> = [
+      ["urlEnv", "URL_ENV", read("URL_ENV")],
+      ["lint", "LINT", read("LINT")],
+      ["seedProfile", "SEED_PROFILE", read("SEED_PROFILE")],
+      ["lockTimeout", "LOCK_TIMEOUT", read("LOCK_TIMEOUT")],
+      ["statementTimeout", "STATEMENT_TIMEOUT", read("STATEMENT_TIMEOUT")],
+      ["confirm", "CONFIRM_DEPLOYS", read("CONFIRM_DEPLOYS")],
+      ["keepLast", "BACKUP_KEEP_LAST", number("BACKUP_KEEP_LAST")],
+      ["keepDays", "BACKUP_KEEP_DAYS", number("BACKUP_KEEP_DAYS")]
+    ]
+    const set = fields.filter(([, , value]) => value !== undefined)
+    const sources: Record<string, Source> = {}
+    const input: Record<string, unknown> = {}
+    for (const [field, suffix, value] of set) {
+      sources[field] = `env:${prefix}${suffix}`
+      if (field === "confirm") input.guards = { confirm: ["1", "true", "yes"].includes(String(value).toLowerCase()) }
+      else if (field === "keepLast" || field === "keepDays") {
+        input.backupRetention = { ...(input.backupRetention as object | undefined), [field]: value }
+      } else input[field] = value
+    }
+    const decoded = Schema.decodeUnknownEither(EnvironmentInput, { onExcessProperty: "error" })(input)
+    if (Either.isLeft(decoded)) {
+      const { field, reason } = firstIssue(decoded.left)
+      const variable = set.find(([f]) => field.startsWith(f === "keepLast" || f === "keepDays" ? "backupRetention" : f))
+      return yield* new InvalidConfig({ variable: variable ? `${prefix}${variable[1]}` : `${prefix}*`, reason })
+    }
+    return { input: decoded.right, sources }
+  })
+
+/** Resolves one environment: defaults, then the file, then its variables; finds its URL. */
+const resolveEnvironment = (
+  file: string | null,
+  name: Environment,
+  fromFile: EnvironmentInput | undefined,
+  env: NodeJS.ProcessEnv,
+  backupDir: string
+): Effect.Effect<EnvironmentSettings, InvalidConfig> =>
+  Effect.gen(function*() {
+    const base = defaults[name]
+    const overrides = yield* overridesFor(name, env)
+    const sources: Record<string, Source> = {}
+    const pick = <K extends keyof EnvironmentInput>(key: K): EnvironmentInput[K] | undefined => {
+      const fromEnv = overrides.input[key]
+      if (fromEnv !== undefined) {
+        sources[key] = overrides.sources[key] ?? overrides.sources[key === "backupRetention" ? "keepLast" : "confirm"] ?? "default"
+        return fromEnv as EnvironmentInput[K]
+      }
+      if (fromFile?.[key] !== undefined) {
+        sources[key] = "file"
+        return fromFile[key]
+      }
+      sources[key] = "default"
+      return undefined
+    }
+    if (file !== null && fromFile?.url !== undefined) yield* checkFileUrl(file, name, fromFile.url)
+    if (fromFile?.url !== undefined && fromFile.urlEnv !== undefined && file !== null) {
+      return yield* invalid(file, `environments.${name}`, "give url or urlEnv, not both")
+    }
+    const urlEnv = pick("urlEnv") ?? (name === "development" ? "DATABASE_URL" : `${name.toUpperCase()}_DATABASE_URL`)
+    const seedProfile = pick("seedProfile") ?? base.seedProfile
+    if (name === "production" && seedProfile !== "reference") {
+      return yield* new InvalidConfig({
+        variable: sources.seedProfile === "file" && file ? `${path.basename(file)}: environments.production.seedProfile` : String(sources.seedProfile),
+        reason: `production takes reference seeds only, not "${seedProfile}"`
+      })
+    }
+    const guards = pick("guards")
+    const confirm = name === "production" ? true : guards?.confirm ?? base.confirm
+    const lockTimeout = pick("lockTimeout")
+    const statementTimeout = pick("statementTimeout")
+    const retention = pick("backupRetention")
+    const health = pick("health")
+
+    // The URL: the named variable; for the current DB_ENV also DATABASE_URL; else the file's url.
+    const current = (env.DB_ENV ?? env.NODE_ENV ?? "development").trim().toLowerCase() === name
+    const candidates: Array<[string, string | undefined]> = [[urlEnv, env[urlEnv]]]
+    if (current && urlEnv !== "DATABASE_URL") candidates.push(["DATABASE_URL", env.DATABASE_URL])
+    const fromVariable = candidates.find(([, value]) => value !== undefined && value.trim() !== "")
+    let url: Option.Option<Redacted.Redacted<string>> = Option.none()
+    let urlSource: EnvironmentSettings["urlSource"] = "unset"
+    if (fromVariable) {
+      url = Option.some(yield* validateDatabaseUrl(Redacted.make(fromVariable[1]!.trim()), fromVariable[0]))
+      urlSource = `env:${fromVariable[0]}`
+    } else if (fromFile?.url !== undefined) {
+      url = Option.some(Redacted.make(fromFile.url))
+      urlSource = "file"
+    }
+    const target = Option.match(url, {
+      onSome: (u) => describeUrl(u).target,
+      onNone: () => (name === "development" || name === "test" ? "embedded" : `(${urlEnv} not set)`)
+    })
+    return {
+      name,
+      urlEnv,
+      url,
+      urlSource,
+      target,
+      confirm,
+      seedProfile,
+      lint: pick("lint") ?? base.lint,
+      lockTimeout: lockTimeout === undefined ? Duration.seconds(5) : Option.getOrThrow(Duration.decodeUnknown(lockTimeout)),
+      statementTimeout: statementTimeout === undefined ? Option.none() : Duration.decodeUnknown(statementTimeout),
+      backupRetention: retention ?? base.backupRetention,
+      health: { failOn: health?.failOn ?? "critical", thresholds: (health?.thresholds ?? {}) as Partial<Thresholds> },
+      backupDir: path.join(backupDir, name),
+      sources
+    } satisfies EnvironmentSettings
+  })
+
+/**
+ * Reads the deploy configuration: the file (if any), then the variables. `cwd` is where
+ * dbkit.config.* is looked for and what relative directories are resolved against.
+ */
+export const load = (
+  options: { readonly cwd?: string | undefined; readonly env?: NodeJS.ProcessEnv | undefined } = {}
+): Effect.Effect<DeployConfig, InvalidConfig> =>
+  Effect.gen(function*() {
+    const cwd = options.cwd ?? process.cwd()
+    const env = options.env ?? process.env
+    const file = yield* findConfigFile(cwd, env)
+    const input: ConfigInput = file === null ? {} : yield* Effect.flatMap(readConfigFile(file), (raw) => decode(file, raw))
+    const fileDir = file === null ? cwd : path.dirname(file)
+    const dir = (variable: string, fromFile: string | undefined, fallback: string) =>
+      env[variable]?.trim() ? path.resolve(cwd, env[variable]!.trim()) : fromFile !== undefined ? path.resolve(fileDir, fromFile) : path.resolve(cwd, fallback)
+    const migrationsDir = dir("DBKIT_MIGRATIONS_DIR", input.migrationsDir, "migrations")
+    const backupDir = dir("DBKIT_BACKUP_DIR", input.backupDir, "backups")
+    const resolved = yield* Effect.forEach(environments, (name) =>
+      resolveEnvironment(file, name, input.environments?.[name], env, backupDir))
+    return {
+      file,
+      migrationsDir,
+      backupDir,
+      environments: Object.fromEntries(resolved.map((e) => [e.name, e])) as Record<Environment, EnvironmentSettings>
+    }
+  })
+
+/** The environment named by DB_ENV, else NODE_ENV, else development. */
+export const currentEnvironment = (env: NodeJS.ProcessEnv = process.env): Effect.Effect<Environment, InvalidConfig> => {
+  const [variable, value] = env.DB_ENV !== undefined ? ["DB_ENV", env.DB_ENV] : env.NODE_ENV !== undefined ? ["NODE_ENV", env.NODE_ENV] : ["default", "development"]
+  const normalised = value.trim().toLowerCase()
+  return (environments as ReadonlyArray<string>).includes(normalised)
+    ? Effect.succeed(normalised as Environment)
+    : Effect.fail(new InvalidConfig({ variable, reason: `unknown environment "${value}"; expected one of ${environments.join(", ")}` }))
+}
+
+/** An environment's settings, or a typed error when it cannot be deployed to (no URL). */
+export const requireUrl = (settings: EnvironmentSettings): Effect.Effect<EnvironmentSettings, InvalidConfig> =>
+  Option.isNone(settings.url) && settings.name !== "development" && settings.name !== "test"
+    ? Effect.fail(new InvalidConfig({ variable: settings.urlEnv, reason: `is not set; it holds the ${settings.name} database's URL` }))
+    : Effect.succeed(settings)

@@ -1,0 +1,85 @@
+/**
+ * What a deploy reports and records: one entry per step, the migrations it applied, how a
+ * failure was recovered. Pure types and helpers; the SQL that stores them is in record.ts.
+ */
+
+/** The steps, in the order they run. */
+export type StepName =
+  | "connect"
+  | "history"
+  | "lint"
+  | "drift"
+  | "backup"
+  | "migrate"
+  | "health"
+  | "recovery"
+  | "retention"
+
+export interface Step {
+  readonly name: StepName
+  readonly status: "ok" | "warn" | "failed" | "skipped"
+  readonly durationMs: number
+  /** One line: what happened (never a secret). */
+  readonly detail: string
+}
+
+export type Recovery = "rollback" | "restore" | "not needed" | "failed"
+
+export interface DeployReport {
+  /** The row in dbkit.deployments (null for a dry run, which records nothing). */
+  readonly id: number | null
+  readonly environment: string
+  readonly target: string
+  readonly who: string
+  readonly startedAt: string
+  readonly finishedAt: string | null
+  readonly dryRun: boolean
+  readonly result: "succeeded" | "failed" | "dry run"
+  readonly recovery: Recovery | null
+  /** The newest applied migration before the deploy and after it. */
+  readonly headBefore: string | null
+  readonly headAfter: string | null
+  /** What the deploy set out to apply. */
+  readonly pending: ReadonlyArray<string>
+  /** What it applied (a recovery undoes these; see `recovery`). */
+  readonly applied: ReadonlyArray<string>
+  readonly backup: string | null
+  /** Earlier deploys found still `running` (their process died): now marked abandoned. */
+  readonly abandoned: ReadonlyArray<{ readonly id: number; readonly startedAt: string; readonly who: string }>
+  /** Set when this deploy promotes another environment's migrations. */
+  readonly promotedFrom: string | null
+  readonly steps: ReadonlyArray<Step>
+  readonly error: string | null
+}
+
+/** Replaces every secret (URL passwords) in a text with ***. */
+export const scrubber = (secrets: ReadonlyArray<string>) => {
+  const present = secrets.filter((s) => s.length >= 3)
+  return (text: string): string => present.reduce((acc, secret) => acc.split(secret).join("***"), text)
+}
+
+/** The passwords in URLs (raw and percent-decoded), for `scrubber`. */
+export const passwordsOf = (urls: ReadonlyArray<string>): ReadonlyArray<string> =>
+  urls.flatMap((url) => {
+    try {
+      const password = new URL(url).password
+      if (password === "") return []
+      let decoded = password
+      try {
+        decoded = decodeURIComponent(password)
+      } catch {
+        // keep the raw form only
+      }
+      return decoded === password ? [password] : [password, decoded]
+    } catch {
+      return []
+    }
+  })
+
+/** Who is deploying: the CI actor when there is one, else the OS user (and host). */
+export const deployer = (env: NodeJS.ProcessEnv, osUser: string): string => {
+  if (env.GITHUB_ACTOR) return `${env.GITHUB_ACTOR} (GitHub Actions${env.GITHUB_RUN_ID ? ` run ${env.GITHUB_RUN_ID}` : ""})`
+  if (env.GITLAB_USER_LOGIN) return `${env.GITLAB_USER_LOGIN} (GitLab CI)`
+  if (env.BUILDKITE_BUILD_CREATOR) return `${env.BUILDKITE_BUILD_CREATOR} (Buildkite)`
+  return env.USER && env.USER !== osUser.split("@")[0] ? `${env.USER} (${osUser})` : osUser
+}
