@@ -229,17 +229,22 @@ const make = Effect.gen(function*() {
   /** The dump's bytes, the snapshot's row counts and migration head, from the server's pg_dump. */
   const fromServer = (url: Redacted.Redacted<string>, options: BackupOptions, level: number) =>
     Effect.gen(function*() {
-      const pgDumpMajor = yield* PgTools.major("pg_dump").pipe(Effect.provide(executor))
       const serverMajor = Math.floor(serverVersionNum / 10000)
-      if (pgDumpMajor < serverMajor) {
-        return yield* new PgTools.PgToolTooOld({ tool: "pg_dump", toolMajor: pgDumpMajor, serverMajor })
-      }
+      const versionCheck = Effect.flatMap(PgTools.major("pg_dump").pipe(Effect.provide(executor)), (pgDumpMajor) =>
+        pgDumpMajor < serverMajor
+          ? Effect.fail(new PgTools.PgToolTooOld({ tool: "pg_dump", toolMajor: pgDumpMajor, serverMajor }))
+          : Effect.succeed(pgDumpMajor))
       // One snapshot for pg_dump and for the counts in the manifest. pg_dump starts as soon as
-      // the snapshot exists; the counts run beside it, in the snapshot's own transaction.
-      const conn = yield* sql.reserve
-      const run = (text: string) => conn.executeUnprepared(text, [], undefined)
-      yield* Effect.acquireRelease(run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"), () => Effect.ignore(run("ROLLBACK")))
-      const [{ snapshot }] = (yield* run("SELECT pg_export_snapshot() AS snapshot")) as [{ snapshot: string }]
+      // the snapshot exists (its version checked meanwhile); the counts run beside it, in the
+      // snapshot's own transaction.
+      const snapshotted = Effect.gen(function*() {
+        const conn = yield* sql.reserve
+        const run = (text: string) => conn.executeUnprepared(text, [], undefined)
+        yield* Effect.acquireRelease(run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"), () => Effect.ignore(run("ROLLBACK")))
+        const [{ snapshot }] = (yield* run("SELECT pg_export_snapshot() AS snapshot")) as [{ snapshot: string }]
+        return { run, snapshot }
+      })
+      const [pgDumpMajor, { run, snapshot }] = yield* Effect.all([versionCheck, snapshotted], { concurrency: 2 })
       const dump = yield* spawnPgDump([`--snapshot=${snapshot}`, "--no-password", ...dumpArgs(options, level)], url)
       const details = yield* Effect.all({
         tables: options.schemaOnly ? Effect.succeed({}) : countRows(run, options.excludeTable ?? [], options.schemas),

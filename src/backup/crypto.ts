@@ -58,6 +58,13 @@ const fingerprintOf = (derivedKey: Buffer) => createHash("sha256").update(derive
  */
 export const fingerprint = (secret: Redacted.Redacted<string>): string => fingerprintOf(deriveKey(secret, FINGERPRINT_SALT))
 
+/**
+ * Derives, concurrently and off the main thread, the keys a file will need (the fingerprint's
+ * and the file's own), so the synchronous calls that follow find them ready.
+ */
+export const warmKeys = (secret: Redacted.Redacted<string>, fileSalt: Buffer | undefined): Promise<void> =>
+  Promise.all([deriveKeyAsync(secret, FINGERPRINT_SALT), ...(fileSalt ? [deriveKeyAsync(secret, fileSalt)] : [])]).then(() => undefined)
+
 /** A new file's encryption parameters: random salt and nonce, the derived key, the fingerprint. */
 export interface Encryption {
   readonly salt: Buffer

@@ -10,7 +10,7 @@ import { pipeline } from "node:stream/promises"
 import type { Readable } from "node:stream"
 import { createGunzip } from "node:zlib"
 import type { Manifest } from "./Backup.js"
-import { decryptStream, envelope, fingerprint, HEADER, TAG } from "./crypto.js"
+import { decryptStream, envelope, fingerprint, HEADER, TAG, warmKeys } from "./crypto.js"
 import { BackupChecksumMismatch, BackupCorrupt, BackupKeyInvalid, BackupNotFound } from "./errors.js"
 
 /** The manifest beside a backup file. */
@@ -89,14 +89,11 @@ export const openDump = (
   key: Redacted.Redacted<string> | undefined,
   options: { readonly decompress?: boolean } = {}
 ): Effect.Effect<Array<NodeJS.ReadWriteStream | Readable>, BackupKeyInvalid | BackupCorrupt> =>
-  Effect.suspend((): Effect.Effect<Array<NodeJS.ReadWriteStream | Readable>, BackupKeyInvalid | BackupCorrupt> => {
+  Effect.gen(function*() {
     const size = fs.statSync(file).size
     const stages: Array<NodeJS.ReadWriteStream | Readable> = []
     if (manifest.encryption !== null) {
-      if (key === undefined) return Effect.fail(new BackupKeyInvalid({ file, reason: "is encrypted; set DB_BACKUP_KEY" }))
-      if (fingerprint(key) !== manifest.encryption.keyFingerprint) {
-        return Effect.fail(new BackupKeyInvalid({ file, reason: "DB_BACKUP_KEY is not the key this backup was written with" }))
-      }
+      if (key === undefined) return yield* new BackupKeyInvalid({ file, reason: "is encrypted; set DB_BACKUP_KEY" })
       const fd = fs.openSync(file, "r")
       const head = Buffer.alloc(HEADER)
       const tail = Buffer.alloc(TAG)
@@ -104,7 +101,12 @@ export const openDump = (
       fs.readSync(fd, tail, 0, TAG, Math.max(0, size - TAG))
       fs.closeSync(fd)
       const env = size >= HEADER + TAG ? envelope(head, tail) : undefined
-      if (env === undefined) return Effect.fail(new BackupCorrupt({ file, reason: "not a dbkit-encrypted file" }))
+      // Both scrypt derivations at once, on libuv's pool (~0.1 s instead of ~0.2 s).
+      yield* Effect.promise(() => warmKeys(key, env?.salt))
+      if (fingerprint(key) !== manifest.encryption.keyFingerprint) {
+        return yield* new BackupKeyInvalid({ file, reason: "DB_BACKUP_KEY is not the key this backup was written with" })
+      }
+      if (env === undefined) return yield* new BackupCorrupt({ file, reason: "not a dbkit-encrypted file" })
       stages.push(fs.createReadStream(file, { start: HEADER, end: size - TAG - 1 }), decryptStream(key, env))
     } else {
       stages.push(fs.createReadStream(file))
@@ -112,7 +114,7 @@ export const openDump = (
     if (options.decompress !== false && manifest.format === "plain" && manifest.compression?.algorithm !== "none") {
       stages.push(createGunzip())
     }
-    return Effect.succeed(stages)
+    return stages
   })
 
 /** Reads the whole dump once, proving it decrypts and decompresses; returns its size. */
