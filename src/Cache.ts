@@ -6,7 +6,14 @@
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { Redis } from "ioredis"
+import type { RedisOptions } from "ioredis"
+
+/**
+ * A Redis client, with ioredis loaded on first use: most commands never touch Redis, and the
+ * CLI is one bundle whose modules would otherwise all be evaluated at start.
+ */
+export const makeRedis = (url: Redacted.Redacted<string>, options: RedisOptions) =>
+  Effect.promise(() => import("ioredis")).pipe(Effect.map(({ Redis }) => new Redis(Redacted.value(url), options)))
 
 /** Redis could not be reached or refused the commands. */
 export class CacheUnavailable extends Data.TaggedError("CacheUnavailable")<{ readonly target: string; readonly reason: string }> {
@@ -29,9 +36,7 @@ export const flushPrefix = (url: Redacted.Redacted<string>, prefix: string): Eff
   const target = describeRedisUrl(url)
   if (prefix === "") return Effect.fail(new CacheUnavailable({ target, reason: "the cache key prefix is empty; refusing to delete every key" }))
   return Effect.acquireUseRelease(
-    Effect.sync(() =>
-      new Redis(Redacted.value(url), { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, enableOfflineQueue: false })
-    ),
+    makeRedis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, enableOfflineQueue: false }),
     (redis) =>
       Effect.tryPromise({
         try: async () => {

@@ -11,10 +11,9 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { Redis } from "ioredis"
 import * as path from "node:path"
 import type { Backup } from "../backup/Backup.js"
-import { describeRedisUrl } from "../Cache.js"
+import { describeRedisUrl, makeRedis } from "../Cache.js"
 import type { DatabaseShape } from "../Database.js"
 import type { Migrator } from "../migrator/Migrator.js"
 import {
@@ -510,17 +509,16 @@ const redis: Check = {
         const target = describeRedisUrl(url)
         const threshold = `warn > ${limit(thresholds.redisLatencyMs, " ms")}, unreachable → critical`
         return Effect.acquireUseRelease(
-          Effect.sync(() => {
-            const client = new Redis(Redacted.value(url), {
-              lazyConnect: true,
-              connectTimeout: Math.max(100, Math.min(thresholds.checkTimeoutMs, 10_000)),
-              maxRetriesPerRequest: 0,
-              enableOfflineQueue: false,
-              retryStrategy: () => null
-            })
-            client.on("error", () => undefined) // the failed command reports it; no stray log line
-            return client
-          }),
+          makeRedis(url, {
+            lazyConnect: true,
+            connectTimeout: Math.max(100, Math.min(thresholds.checkTimeoutMs, 10_000)),
+            maxRetriesPerRequest: 0,
+            enableOfflineQueue: false,
+            retryStrategy: () => null
+          }).pipe(
+            // the failed command reports it; no stray log line
+            Effect.tap((client) => Effect.sync(() => void client.on("error", () => undefined)))
+          ),
           (client) =>
             Effect.tryPromise(async () => {
               await client.connect()
