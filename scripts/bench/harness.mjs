@@ -313,3 +313,12 @@ export const formatTable = (rows) => {
 }
 
 export const rowsToJson = (rows, extra = {}) => JSON.stringify({ ...extra, rows }, null, 2)
+
+/** PG* variables for a URL (what pg_dump / psql / pgbench connect with; no secrets in argv). */
+export const pgEnvOf = (url) => {
+  const u = new URL(url)
+  const env = { PGHOST: u.hostname, PGPORT: u.port || "5432", PGDATABASE: decodeURIComponent(u.pathname.slice(1)) }
+  if (u.username) env.PGUSER = decodeURIComponent(u.username)
+  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password)
+  return env
+}

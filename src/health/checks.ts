@@ -17,6 +17,7 @@ import { describeRedisUrl, makeRedis } from "../Cache.js"
 import type { DatabaseShape } from "../Database.js"
 import type { Migrator } from "../migrator/Migrator.js"
 import {
+  INVALID_INDEXES,
   type CheckStatus,
   firstKeyword,
   grade,
@@ -311,17 +312,7 @@ const invalidIndexes: Check = {
   requires: "answer",
   run: (db) =>
     Effect.gen(function*() {
-      // An index being built CONCURRENTLY is invalid until it finishes: not a finding.
-      const rows = yield* db.query<{ schema: string; index: string; table: string }>(
-        `SELECT n.nspname AS schema, c.relname AS index, t.relname AS table
-           FROM pg_index i
-           JOIN pg_class c ON c.oid = i.indexrelid
-           JOIN pg_class t ON t.oid = i.indrelid
-           JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE NOT i.indisvalid
-            AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid)
-          ORDER BY 1, 2`
-      )
+      const rows = yield* db.query<{ schema: string; index: string; table: string }>(INVALID_INDEXES)
       if (rows.length === 0) return outcome("ok", 0, "count", "any → warn", "no invalid index")
       return outcome("warn", rows.length, "count", "any → warn",
         listSome(rows.map((r) => `${r.schema}.${r.index} on ${r.table}`)) +

@@ -93,3 +93,17 @@ export const round = (value: number, decimals = 1): number => {
   const f = 10 ** decimals
   return Math.round(value * f) / f
 }
+
+/**
+ * Invalid indexes (left by a failed CREATE INDEX CONCURRENTLY or REINDEX CONCURRENTLY), for the
+ * health check and for `db maintain`. One being built right now is invalid until it finishes:
+ * not a finding.
+ */
+export const INVALID_INDEXES = `SELECT n.nspname AS schema, c.relname AS index, t.relname AS table, i.indisunique AS unique
+   FROM pg_index i
+   JOIN pg_class c ON c.oid = i.indexrelid
+   JOIN pg_class t ON t.oid = i.indrelid
+   JOIN pg_namespace n ON n.oid = c.relnamespace
+  WHERE NOT i.indisvalid
+    AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid)
+  ORDER BY 1, 2`

@@ -11,7 +11,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { percent, reasonOf } from "../health/status.js"
+import { INVALID_INDEXES, percent, reasonOf } from "../health/status.js"
 import { quoteIdent } from "../Identifier.js"
 import type { Query } from "./catalog.js"
 import type { MaintenanceThresholds } from "./thresholds.js"
@@ -123,17 +123,7 @@ export const plan = (query: Query, thresholds: MaintenanceThresholds): Effect.Ef
               greatest(last_analyze, last_autoanalyze) AS analyzed, greatest(last_vacuum, last_autovacuum) AS vacuumed
          FROM pg_stat_user_tables ORDER BY 1, 2`
     )
-    // An index being built CONCURRENTLY is invalid until it finishes: not a task.
-    const invalid = yield* query<InvalidIndex>(
-      `SELECT n.nspname AS schema, c.relname AS index, t.relname AS table, i.indisunique AS unique
-         FROM pg_index i
-         JOIN pg_class c ON c.oid = i.indexrelid
-         JOIN pg_class t ON t.oid = i.indrelid
-         JOIN pg_namespace n ON n.oid = c.relnamespace
-        WHERE NOT i.indisvalid
-          AND NOT EXISTS (SELECT 1 FROM pg_stat_progress_create_index p WHERE p.index_relid = i.indexrelid)
-        ORDER BY 1, 2`
-    )
+    const invalid = yield* query<InvalidIndex>(INVALID_INDEXES)
     return planTasks(
       tables.map((t) => ({ ...t, analyzedAt: iso(t.analyzed), vacuumedAt: iso(t.vacuumed) })),
       invalid,

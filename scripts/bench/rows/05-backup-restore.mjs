@@ -27,7 +27,7 @@ import { spawn } from "node:child_process"
 import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from "node:fs"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
-import { withClient } from "../harness.mjs"
+import { withClient, pgEnvOf } from "../harness.mjs"
 
 const SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? 34)
 const DEFAULT_RUNS = 3 // a round of both sides of both rows takes ~20 s; --runs overrides
@@ -48,14 +48,6 @@ const median = (xs) => {
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
 
 
-/** PG* variables for a URL (what pg_dump / psql / pgbench connect with; no secrets in argv). */
-const pgEnvOf = (url) => {
-  const u = new URL(url)
-  const env = { PGHOST: u.hostname, PGPORT: u.port || "5432", PGDATABASE: decodeURIComponent(u.pathname.slice(1)) }
-  if (u.username) env.PGUSER = decodeURIComponent(u.username)
-  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password)
-  return env
-}
 
 const sha256File = async (file) => {
   const h = createHash("sha256")

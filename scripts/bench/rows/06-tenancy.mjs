@@ -43,7 +43,7 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { join } from "node:path"
-import { withClient } from "../harness.mjs"
+import { withClient, pgEnvOf } from "../harness.mjs"
 
 const TENANTS = 200
 const CONCURRENCY = [1, 2, 4]
@@ -68,14 +68,6 @@ const median = (xs) => {
 const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
 const slugOf = (i) => `org_${String(i).padStart(3, "0")}`
 
-/** PG* variables for a URL (what psql connects with; no secrets in argv). */
-const pgEnvOf = (url) => {
-  const u = new URL(url)
-  const env = { PGHOST: u.hostname, PGPORT: u.port || "5432", PGDATABASE: decodeURIComponent(u.pathname.slice(1)) }
-  if (u.username) env.PGUSER = decodeURIComponent(u.username)
-  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password)
-  return env
-}
 
 /** The 10 tenant migrations, [file name, SQL]. Unqualified names: they land in the tenant's schema. */
 export const MIGRATIONS = [

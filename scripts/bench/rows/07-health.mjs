@@ -33,7 +33,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { withClient } from "../harness.mjs"
+import { withClient, pgEnvOf } from "../harness.mjs"
 
 const REPORT_CALLS = 10 // Health.report() per in-process run (~50 ms each)
 const SELECT_CALLS = 200 // SELECT 1 per in-process run (~0.5 ms each)
@@ -51,14 +51,6 @@ const median = (xs) => {
 const fmt = (n) => Math.round(n).toLocaleString("en-US")
 const ms = (x, digits = 1) => `${x.toFixed(digits)} ms`
 
-/** PG* variables for a URL (what psql connects with). */
-const pgEnvOf = (url) => {
-  const u = new URL(url)
-  const env = { PGHOST: u.hostname, PGPORT: u.port || "5432", PGDATABASE: decodeURIComponent(u.pathname.slice(1)) }
-  if (u.username) env.PGUSER = decodeURIComponent(u.username)
-  if (u.password) env.PGPASSWORD = decodeURIComponent(u.password)
-  return env
-}
 
 /** Peak RSS (VmHWM, kB) of a live process; undefined once it has exited. */
 const readVmHwm = (pid) => {
