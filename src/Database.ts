@@ -108,7 +108,7 @@ const errorCode = (cause: unknown): string | undefined => {
 }
 
 /** One line saying why a connection failed, from the driver's error. */
-const connectReason = (cause: unknown, timeout: Duration.Duration, password: string | undefined): string => {
+const connectReason = (cause: unknown, timeout: Duration.Duration, password: string | undefined, elapsedMs = 0): string => {
   const inner = (cause as { cause?: unknown } | undefined)?.cause ?? cause
   const code = errorCode(inner)
   const text = inner instanceof Error ? inner.message : String(inner)
@@ -122,7 +122,9 @@ const connectReason = (cause: unknown, timeout: Duration.Duration, password: str
     ? `authentication rejected: ${text}`
     : code === "3D000"
     ? "database does not exist (create it first, or fix the name in DATABASE_URL)"
-    : /timed? ?out/i.test(text)
+    : /timed? ?out/i.test(text) ||
+        // pg's own connect timeout destroys the socket, which it sometimes reports as this
+        (/connection terminated/i.test(text) && elapsedMs >= Duration.toMillis(timeout) * 0.9)
     ? `timed out after ${Duration.format(timeout)}`
     : text
   // Belt and braces: a driver message must never carry the password out.
@@ -139,17 +141,22 @@ export const PgLive = (options: {
   const { database, target } = describeUrl(options.url)
   const timeout = Duration.decode(options.connectTimeout ?? Duration.seconds(5))
   const password = new URL(Redacted.value(options.url)).password || undefined
-  const client = PgClient.layer({
-    url: options.url,
-    maxConnections: options.poolSize ?? 10,
-    applicationName: options.applicationName ?? "dbkit",
-    connectTimeout: timeout,
-    idleTimeout: Duration.seconds(30)
-  }).pipe(
-    Layer.catchAll((error) =>
-      Layer.fail(new DatabaseUnavailable({ target, reason: connectReason(error.cause ?? error, timeout, password) }))
+  const client = Layer.unwrapEffect(Effect.sync(() => {
+    const started = Date.now()
+    return PgClient.layer({
+      url: options.url,
+      maxConnections: options.poolSize ?? 10,
+      applicationName: options.applicationName ?? "dbkit",
+      connectTimeout: timeout,
+      idleTimeout: Duration.seconds(30)
+    }).pipe(
+      Layer.catchAll((error) =>
+        Layer.fail(
+          new DatabaseUnavailable({ target, reason: connectReason(error.cause ?? error, timeout, password, Date.now() - started) })
+        )
+      )
     )
-  )
+  }))
   const info = Layer.succeed(Database, {
     kind: "server",
     target,
