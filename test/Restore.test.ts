@@ -1,36 +1,24 @@
 // Restore into a new database: verified first, all or nothing.
 import { describe, expect, layer } from "@effect/vitest"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { gzipSync } from "node:zlib"
-import { Backup, layer as backupLayer } from "../src/backup/Backup.js"
-import { layer as restoreLayer, Restore } from "../src/backup/Restore.js"
-import * as Config from "../src/Config.js"
 import pg from "pg"
 import * as Redacted from "effect/Redacted"
 import { admin, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
+import { withBackupServices } from "./support/backup.js"
 import { withMigrator } from "./support/migrations.js"
 
 const server = await serverAvailable()
 const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
 
-const services = (backupDir: string) =>
-  restoreLayer.pipe(
-    Layer.provideMerge(backupLayer),
-    Layer.provide(Layer.merge(Config.layerFrom({ environment: "development", backupDir }), NodeContext.layer))
-  )
-const withServices = <A, E, R>(
-  f: (s: { backup: Backup["Type"]; restore: Restore["Type"] }) => Effect.Effect<A, E, R>,
-  backupDir = tempDir("dbkit-restore-")
-) => Effect.flatMap(Effect.all({ backup: Backup, restore: Restore }), f).pipe(Effect.provide(services(backupDir)))
+const withServices = withBackupServices
 
 const databaseExists = (name: string) =>
   Effect.promise(() => admin<{ e: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e", [name])).pipe(

@@ -5,23 +5,14 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import pg from "pg"
 import { afterAll, beforeAll } from "vitest"
 import { runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
+import { createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
 
-const query = async <A = any>(url: string, text: string): Promise<Array<A>> => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query(text)).rows
-  } finally {
-    await client.end()
-  }
-}
+const query = queryAt
 
 describe.skipIf(!server)("dbkit tenant on the server", () => {
   let home: { name: string; url: string }

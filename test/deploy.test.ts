@@ -9,9 +9,8 @@ import * as Effect from "effect/Effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import pg from "pg"
 import { type CliResult, runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import { createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir, urlFor } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -24,15 +23,7 @@ const secretUrl = (database: string) => {
   return url.toString()
 }
 
-const query = async <A = any>(database: string, text: string): Promise<Array<A>> => {
-  const client = new pg.Client({ connectionString: urlFor(database) })
-  await client.connect()
-  try {
-    return (await client.query(text)).rows
-  } finally {
-    await client.end()
-  }
-}
+const query = <A = any>(database: string, text: string) => queryAt<A>(urlFor(database), text)
 
 const CONFIG = `import { defineConfig } from "dbkit"
 export default defineConfig({

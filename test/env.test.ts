@@ -10,10 +10,9 @@ import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import pg from "pg"
 import { defineConfig, load } from "../src/deploy/config.js"
 import { runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import { createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir, urlFor } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -123,15 +122,7 @@ describe("dbkit env list / check", () => {
     }), 60_000)
 })
 
-const query = async (database: string, text: string) => {
-  const client = new pg.Client({ connectionString: urlFor(database) })
-  await client.connect()
-  try {
-    return (await client.query(text)).rows
-  } finally {
-    await client.end()
-  }
-}
+const query = (database: string, text: string) => queryAt(urlFor(database), text)
 
 describe.skipIf(!server)("dbkit env diff / promote", () => {
   it.effect("diff shows what production lacks of staging; promote applies exactly that (not what is only in the folder), guarded; a diverged target is refused", () =>

@@ -2,34 +2,25 @@
 // from its own backups and from a server's, refusals before anything is touched, and
 // `verify --restore-test` into a fresh in-memory PGlite.
 import { describe, expect, layer } from "@effect/vitest"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
-import * as Layer from "effect/Layer"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { gunzipSync, gzipSync } from "node:zlib"
-import { Backup, layer as backupLayer } from "../src/backup/Backup.js"
-import { layer as restoreLayer, Restore } from "../src/backup/Restore.js"
-import * as Config from "../src/Config.js"
 import { EmbeddedLive, ServerLive, serverAvailable, tempDir } from "./support/databases.js"
+import { withBackupServices } from "./support/backup.js"
 import { withMigrator } from "./support/migrations.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
 const server = await serverAvailable()
 const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
 
-const services = (backupDir: string) =>
-  restoreLayer.pipe(
-    Layer.provideMerge(backupLayer),
-    Layer.provide(Layer.merge(Config.layerFrom({ environment: "development", backupDir }), NodeContext.layer))
-  )
 const withServices = <A, E, R>(
-  f: (s: { backup: Backup["Type"]; restore: Restore["Type"] }) => Effect.Effect<A, E, R>,
+  f: Parameters<typeof withBackupServices<A, E, R>>[0],
   backupDir = tempDir("dbkit-restore-embedded-")
-) => Effect.flatMap(Effect.all({ backup: Backup, restore: Restore }), f).pipe(Effect.provide(services(backupDir)))
+) => withBackupServices(f, backupDir)
 const keyed = (key: string) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
   Effect.withConfigProvider(effect, ConfigProvider.fromMap(new Map([["DB_BACKUP_KEY", key]])))
 

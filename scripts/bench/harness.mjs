@@ -61,7 +61,7 @@ const median = (xs) => {
 }
 
 /** Reads VmHWM (peak RSS, kB) of a live process; undefined once it has exited. */
-const readVmHwm = (pid) => {
+export const readVmHwm = (pid) => {
   try {
     const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
     return m ? Number(m[1]) : undefined

@@ -175,7 +175,8 @@ export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
 declare const __DBKIT_VERSION__: string | undefined
 const dbkitVersion = typeof __DBKIT_VERSION__ === "string" ? __DBKIT_VERSION__ : "0.1.0"
 
-const stamp = (date: Date) => date.toISOString().replace(/\.\d+Z$/, "").replace("T", "_").replace(/:/g, "-")
+/** `2026-11-23_13-05-09`: the time part of backup file names. */
+export const stamp = (date: Date) => date.toISOString().replace(/\.\d+Z$/, "").replace("T", "_").replace(/:/g, "-")
 
 /** `stem.ext`, or `stem-2.ext`, … when a backup of that name (or its temp file) already exists. */
 const freeName = (directory: string, stem: string, extension: string) => {
@@ -537,7 +538,7 @@ const spawnPgDump = (args: ReadonlyArray<string>, url: Redacted.Redacted<string>
   )
 
 /** fsync a file or directory so a rename survives a crash. */
-const durable = (target: string) => {
+export const durable = (target: string) => {
   const fd = fs.openSync(target, "r")
   try {
     fs.fsyncSync(fd)

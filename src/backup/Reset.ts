@@ -9,6 +9,7 @@
  * then optionally reseeds and clears the application's Redis keys. Outside development a safety
  * backup is taken first.
  */
+import { applicationSchemas, dropSchemas } from "./schemas.js"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Config from "effect/Config"
@@ -19,7 +20,6 @@ import * as Option from "effect/Option"
 import { CacheUnavailable, flushPrefix } from "../Cache.js"
 import { DbConfig } from "../Config.js"
 import { Database } from "../Database.js"
-import { quoteIdent } from "../Identifier.js"
 import { Guard, type GuardError } from "../Guard.js"
 import type { MigrateError } from "../migrator/errors.js"
 import { Migrator } from "../migrator/Migrator.js"
@@ -63,10 +63,6 @@ export class Reset extends Context.Tag("dbkit/Reset")<Reset, {
   readonly reset: (options: ResetOptions) => Effect.Effect<ResetResult, ResetError, Guard>
 }>() {}
 
-/** Schemas that belong to the application (not PostgreSQL's own). */
-const applicationSchemas = `SELECT nspname AS name FROM pg_namespace
-  WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%' ORDER BY 1`
-
 const cacheConfig = Config.all({
   url: Config.option(Config.redacted("REDIS_URL")),
   prefix: Config.option(Config.string("DB_CACHE_PREFIX"))
@@ -103,7 +99,7 @@ const make = Effect.gen(function*() {
       if (options.mode === "hard") {
         yield* sql.withTransaction(
           sql.unsafe(
-            `${schemas.map((s) => `DROP SCHEMA ${quoteIdent(s)} CASCADE;`).join("\n")}
+            `${dropSchemas(schemas)}
              CREATE SCHEMA public; GRANT USAGE ON SCHEMA public TO PUBLIC;`
           )
         )

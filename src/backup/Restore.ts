@@ -8,6 +8,7 @@
  * is dropped again, so nothing is left behind. (Restoring over an existing database, guarded and
  * swapped atomically, comes next.)
  */
+import { applicationSchemas, dropSchemas } from "./schemas.js"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
@@ -18,7 +19,6 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { type ConnectError, Database, type EmbeddedLoad, NotSupportedOnEmbedded, PgLive } from "../Database.js"
 import type { PlainDumpFailed } from "../embedded/PlainDump.js"
-import { quoteIdent } from "../Identifier.js"
 import type * as PgTools from "../PgTools.js"
 import { siblingUrl } from "../Scratch.js"
 import { Guard, type GuardError } from "../Guard.js"
@@ -113,10 +113,6 @@ export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
 
 const NAME = /^[A-Za-z_][A-Za-z0-9_]{0,62}$/
 
-/** Schemas that belong to the application (not PostgreSQL's own): what a restore replaces. */
-const applicationSchemas = `SELECT nspname AS name FROM pg_namespace
-  WHERE nspname NOT IN ('pg_catalog', 'information_schema') AND nspname NOT LIKE 'pg\\_%' ORDER BY 1`
-
 const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const database = yield* Database
@@ -186,7 +182,7 @@ const make = Effect.gen(function*() {
         Effect.gen(function*() {
           const schemas = (yield* sql.unsafe<{ name: string }>(applicationSchemas)).map((r) => r.name)
           yield* sql.unsafe(
-            `${schemas.map((s) => `DROP SCHEMA ${quoteIdent(s)} CASCADE;`).join("\n")}
+            `${dropSchemas(schemas)}
              CREATE SCHEMA public AUTHORIZATION pg_database_owner;
              COMMENT ON SCHEMA public IS 'standard public schema';
              GRANT USAGE ON SCHEMA public TO PUBLIC;`

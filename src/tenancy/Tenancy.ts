@@ -29,7 +29,7 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { createGzip } from "node:zlib"
-import { Backup, type BackupError, layer as backupLayer } from "../backup/Backup.js"
+import { Backup, type BackupError, durable, layer as backupLayer, stamp } from "../backup/Backup.js"
 import { DbConfig } from "../Config.js"
 import { type ConnectError, Database, PgLive } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
@@ -235,8 +235,12 @@ const make = (options: TenancyOptions) =>
         })
       })
 
+    /** The registry, created on first use; checked once per service, not before every read. */
+    const all = Effect.zipRight(ensureOnce, Registry.all)
     const get = (tenant: string) =>
-      Effect.flatMap(Registry.find(tenant), (found) => (found ? Effect.succeed(found) : Effect.fail(new TenantNotFound({ tenant }))))
+      Effect.zipRight(ensureOnce, Registry.find(tenant)).pipe(
+        Effect.flatMap((found) => (found ? Effect.succeed(found) : Effect.fail(new TenantNotFound({ tenant }))))
+      )
 
     /** A row this call just wrote (its absence would be a bug, not an outcome). */
     const reread = (id: string) => Effect.catchTag(get(id), "TenantNotFound", (error) => Effect.die(error))
@@ -255,7 +259,7 @@ const make = (options: TenancyOptions) =>
             return yield* new InvalidTenantSlug({ slug, reason: `id ${provisionOptions.id} is not a uuid` })
           }
           const source = strategy === "schema" ? yield* requireMigrations : undefined
-          yield* Registry.ensure
+          yield* ensureOnce
           // One provisioner per slug at a time (a second waits, then finds it done).
           if (database.sessionLocks) {
             const conn = yield* sql.reserve
@@ -367,13 +371,13 @@ const make = (options: TenancyOptions) =>
 
     /**
      * The rls tenant's rows as a gzipped SQL script that puts them back (INSERT … SELECT from
-     * json_populate_recordset, parents first), streamed in batches; mode 0600.
+     * json_populate_recordset, parents first, 500 rows a statement); mode 0600, fsynced, renamed
+     * into place only when complete.
      */
     const exportRows = (tenant: Registry.Tenant, tables: ReadonlyArray<string>, out: string) =>
       Effect.gen(function*() {
-        const stampText = new Date().toISOString().replace(/\.\d+Z$/, "").replace("T", "_").replace(/:/g, "-")
         fs.mkdirSync(out, { recursive: true })
-        const file = path.resolve(out, `tenant_${tenant.slug}_backup_${stampText}.sql.gz`)
+        const file = path.resolve(out, `tenant_${tenant.slug}_backup_${stamp(new Date())}.sql.gz`)
         const temp = `${file}.partial`
         const gzip = createGzip()
         const sink = fs.createWriteStream(temp, { mode: 0o600, flags: "wx" })
@@ -412,10 +416,9 @@ const make = (options: TenancyOptions) =>
           sink.once("close", () => resume(Effect.void))
           gzip.end()
         })
-        const fd = fs.openSync(temp, "r")
-        fs.fsyncSync(fd)
-        fs.closeSync(fd)
+        durable(temp)
         fs.renameSync(temp, file)
+        durable(out)
         return { file, counts }
       })
 
@@ -484,7 +487,7 @@ const make = (options: TenancyOptions) =>
           const migrations = yield* source.pipe(Effect.orDie)
           const fixed: MigrationSource = Effect.succeed(migrations) // read once, not once per tenant
           const concurrency = database.kind === "embedded" ? 1 : Math.max(1, migrateOptions.concurrency ?? 4)
-          const tenants = (yield* Registry.all).filter((t) => t.strategy === strategy && t.status !== "provisioning")
+          const tenants = (yield* all).filter((t) => t.strategy === strategy && t.status !== "provisioning")
           type Target = { readonly target: string; readonly shard: string; readonly schema: string | undefined; readonly id: string | undefined }
           let targets: Array<Target>
           if (strategy === "schema") {
@@ -551,7 +554,7 @@ const make = (options: TenancyOptions) =>
       strategy,
       withTenant,
       provision: (slug, o) => provision(slug, o).pipe(Effect.provideService(SqlClient.SqlClient, sql)),
-      list: Registry.all.pipe(Effect.provideService(SqlClient.SqlClient, sql)),
+      list: all.pipe(Effect.provideService(SqlClient.SqlClient, sql)),
       get: (tenant) => get(tenant).pipe(Effect.provideService(SqlClient.SqlClient, sql)),
       suspend: (slug) => setStatus(slug, "active", "suspended").pipe(Effect.provideService(SqlClient.SqlClient, sql)),
       resume: (slug) => setStatus(slug, "suspended", "active").pipe(Effect.provideService(SqlClient.SqlClient, sql)),

@@ -156,19 +156,17 @@ export const fromRow = (row: Row): Tenant => ({
 export const COLUMNS =
   "id::text AS id, slug, name, strategy, schema_name, status, shard, created_at, migration_state, migration_error, migrated_at"
 
-/** Every tenant, by slug. */
+/** Every tenant, by slug (the registry must exist: see `ensure`). */
 export const all = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  yield* ensure
   const rows = yield* sql.unsafe<Row>(`SELECT ${COLUMNS} FROM dbkit.tenants ORDER BY slug`)
   return rows.map(fromRow)
 })
 
-/** One tenant by id or slug (never interpolated: a bound parameter either way). */
+/** One tenant by id or slug (never interpolated: a bound parameter either way; the registry must exist). */
 export const find = (tenant: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    yield* ensure
     const rows = isUuid(tenant)
       ? yield* sql.unsafe<Row>(`SELECT ${COLUMNS} FROM dbkit.tenants WHERE id = $1::uuid`, [tenant])
       : yield* sql.unsafe<Row>(`SELECT ${COLUMNS} FROM dbkit.tenants WHERE slug = $1`, [tenant])

@@ -46,8 +46,11 @@ export const serverAvailable = async (): Promise<boolean> => {
 }
 
 /** Runs SQL on the server's `postgres` database (create/drop databases). */
-export const admin = async <A = any>(text: string, params: Array<unknown> = []): Promise<Array<A>> => {
-  const client = new pg.Client({ connectionString: adminUrl })
+export const admin = <A = any>(text: string, params: Array<unknown> = []): Promise<Array<A>> => queryAt<A>(adminUrl, text, params)
+
+/** Runs one statement on the database at `url` over a connection of its own. */
+export const queryAt = async <A = any>(url: string, text: string, params: Array<unknown> = []): Promise<Array<A>> => {
+  const client = new pg.Client({ connectionString: url })
   await client.connect()
   try {
     return (await client.query(text, params)).rows

@@ -33,7 +33,7 @@ import * as Layer from "effect/Layer"
 import * as ManagedRuntime from "effect/ManagedRuntime"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { withClient, pgEnvOf } from "../harness.mjs"
+import { pgEnvOf, readVmHwm, withClient } from "../harness.mjs"
 
 const REPORT_CALLS = 10 // Health.report() per in-process run (~50 ms each)
 const SELECT_CALLS = 200 // SELECT 1 per in-process run (~0.5 ms each)
@@ -52,15 +52,6 @@ const fmt = (n) => Math.round(n).toLocaleString("en-US")
 const ms = (x, digits = 1) => `${x.toFixed(digits)} ms`
 
 
-/** Peak RSS (VmHWM, kB) of a live process; undefined once it has exited. */
-const readVmHwm = (pid) => {
-  try {
-    const m = /^VmHWM:\s+(\d+)\s+kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))
-    return m ? Number(m[1]) : undefined
-  } catch {
-    return undefined
-  }
-}
 
 /**
  * Like the harness's runProcess, but resolves with the exit code instead of throwing on a non-zero one (dbkit health

@@ -13,7 +13,7 @@ import { Deploy, type DeployOptions, type DeployReport, type Step } from "../../
 import { parseOverrides } from "../../health/thresholds.js"
 import { duration, json, table } from "../render.js"
 import { jsonOption, printEvent, yesOption } from "../shared.js"
-import { DeployExit, envOption, environmentLive, exitWith, loadConfig, settingsFor } from "./live.js"
+import { chosenEnvironment, DeployExit, envOption, environmentLive, exitWith } from "./live.js"
 
 const mark: Record<Step["status"], string> = { ok: "✓", warn: "!", failed: "✗", skipped: "-" }
 
@@ -78,9 +78,7 @@ const history = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const config = yield* loadConfig
-      const name = Option.isSome(options.env) ? options.env.value : yield* DeployConfig.currentEnvironment()
-      const settings = yield* settingsFor(config, name)
+      const { config, settings } = yield* chosenEnvironment(options.env)
       const rows = yield* Effect.flatMap(Deploy, (d) => d.history({ limit: options.limit })).pipe(
         Effect.provide(environmentLive(settings, config))
       )
@@ -123,9 +121,7 @@ export const deploy = Command.make(
   },
   (options) =>
     Effect.gen(function*() {
-      const config = yield* loadConfig
-      const name = Option.isSome(options.env) ? options.env.value : yield* DeployConfig.currentEnvironment()
-      const settings = yield* settingsFor(config, name)
+      const { config, settings } = yield* chosenEnvironment(options.env)
       const thresholds = yield* parseOverrides(options.threshold)
       yield* runDeploy(settings, config, {
         action: options.dryRun ? "deploy --dry-run" : "deploy",

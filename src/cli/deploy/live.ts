@@ -8,6 +8,7 @@ import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import { environments } from "../../Config.js"
 import * as DeployConfig from "../../deploy/config.js"
 import { layerFor } from "../../deploy/Deploy.js"
@@ -20,6 +21,14 @@ export const envOption = (name = "env", description = "The environment (default:
 
 /** The configuration, read from the working directory and the environment. */
 export const loadConfig = DeployConfig.load()
+
+/** The config and the settings of `--env` (default: DB_ENV, else NODE_ENV, else development). */
+export const chosenEnvironment = (env: Option.Option<DeployConfig.EnvironmentSettings["name"]>) =>
+  Effect.gen(function*() {
+    const config = yield* loadConfig
+    const name = Option.isSome(env) ? env.value : yield* DeployConfig.currentEnvironment()
+    return { config, settings: yield* settingsFor(config, name) }
+  })
 
 /** An environment's settings; staging and production must have a URL. */
 export const settingsFor = (config: DeployConfig.DeployConfig, name: DeployConfig.EnvironmentSettings["name"]) =>
