@@ -122,17 +122,22 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
       expect(drifted.stderr).toContain("changed since applied: 001_ok")
     }), 60_000)
 
-  it.effect("waiting too long for another deploy's lock exits 6 naming the holder", () =>
+  it.effect("waiting too long for another deploy's lock exits 6 naming the holder, not a deploy of another database", () =>
     Effect.gen(function*() {
-      const holder = new pg.Client({ connectionString: database.url, application_name: "other-deploy" })
-      yield* Effect.promise(() => holder.connect())
       const key = lockKey({ schema: "dbkit", table: "migrations" })
+      // The same key held in another database first: advisory locks are per database, so it must not be named.
+      const elsewhere = new pg.Client({ connectionString: adminUrl, application_name: "deploy-of-another-db" })
+      const holder = new pg.Client({ connectionString: database.url, application_name: "other-deploy" })
+      yield* Effect.promise(() => elsewhere.connect())
+      yield* Effect.promise(() => elsewhere.query("SELECT pg_advisory_lock($1::bigint)", [key]))
+      yield* Effect.promise(() => holder.connect())
       yield* Effect.promise(() => holder.query("SELECT pg_advisory_lock($1::bigint)", [key]))
       const result = yield* Effect.promise(() => runCli(["migrate"], withDb({ DB_MIGRATION_LOCK_WAIT: "1 second" }))).pipe(
-        Effect.ensuring(Effect.promise(() => holder.end()))
+        Effect.ensuring(Effect.promise(() => Promise.all([holder.end(), elsewhere.end()])))
       )
       expect(result.code).toBe(6)
       expect(result.stderr).toContain("(other-deploy")
+      expect(result.stderr).not.toContain("deploy-of-another-db")
     }), 60_000)
 
   it.effect("a database error says the server's reason (permission denied), not just that a statement failed", () =>

@@ -26,7 +26,7 @@ export const urlFor = (database: string): string => {
   return url.toString()
 }
 
-const adminUrl = urlFor("postgres")
+export const adminUrl = urlFor("postgres")
 
 /** Whether the server answers; throws under CI=true when it does not. */
 export const serverAvailable = async (): Promise<boolean> => {
