@@ -2,10 +2,11 @@
  * Backup: consistent, compressed, optionally encrypted, checksummed backups with a manifest.
  *
  * On a server, a REPEATABLE READ transaction exports its snapshot; pg_dump runs on that snapshot
- * and the per-table row counts for the manifest are taken in it, so the counts describe exactly
- * what the file holds. pg_dump's stdout streams through gzip and AES-256-GCM into a 0600 temp
- * file that is fsynced and renamed only when everything succeeded: memory stays constant, and a
- * failure (pg_dump error, disk full) leaves no file behind.
+ * and the per-table row counts for the manifest describe exactly what the file holds: a plain
+ * script's are counted from its COPY blocks as it streams past (copyRows.ts), a custom archive's
+ * with count(*) in the snapshot. pg_dump's stdout streams through gzip and AES-256-GCM into a
+ * 0600 temp file that is fsynced and renamed only when everything succeeded: memory stays
+ * constant, and a failure (pg_dump error, disk full) leaves no file behind.
  */
 import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as SqlClient from "@effect/sql/SqlClient"
@@ -23,6 +24,7 @@ import type * as Scope from "effect/Scope"
 import { type ChildProcess, spawn } from "node:child_process"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import { durable, writeDurably } from "./durable.js"
 import * as path from "node:path"
 import { PassThrough, Readable, type Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
@@ -33,6 +35,7 @@ import type { PlainDumpFailed } from "../embedded/PlainDump.js"
 import { quoteIdent } from "../Identifier.js"
 import * as PgTools from "../PgTools.js"
 import * as Scratch from "../Scratch.js"
+import { copyRowCounter } from "./copyRows.js"
 import { encryptStream, prepareEncryption } from "./crypto.js"
 import { BackupCorrupt, type VerifyError } from "./errors.js"
 import * as Files from "./files.js"
@@ -187,6 +190,8 @@ const freeName = (directory: string, stem: string, extension: string) => {
   }
 }
 
+const ignoreChunk = () => {}
+
 /** Counts bytes flowing through. */
 const counter = (onBytes: (n: number) => void): Transform =>
   new PassThrough().on("data", (chunk: Buffer) => onBytes(chunk.length))
@@ -247,11 +252,23 @@ const make = Effect.gen(function*() {
       })
       const [pgDumpMajor, { run, snapshot }] = yield* Effect.all([versionCheck, snapshotted], { concurrency: 2 })
       const dump = yield* spawnPgDump([`--snapshot=${snapshot}`, "--no-password", ...dumpArgs(options, level)], url)
-      const details = yield* Effect.all({
-        tables: options.schemaOnly ? Effect.succeed({}) : countRows(run, options.excludeTable ?? [], options.schemas),
-        head: migrationHead(run)
+      // A plain script's rows are counted from its COPY blocks on the way to the file: a count(*)
+      // of every table beside pg_dump read each table a second time, in parallel workers, on the
+      // cores pg_dump and gzip need. A custom archive cannot be read on the way; its tables are
+      // counted in the snapshot meanwhile.
+      const copies = options.format === "custom" || options.schemaOnly ? undefined : copyRowCounter()
+      const listed = yield* Effect.gen(function*() {
+        const tables = options.schemaOnly ? noTables : yield* userTables(run, options.excludeTable ?? [], options.schemas)
+        const head = yield* migrationHead(run)
+        return { tables, head, counts: copies === undefined ? yield* countRows(run, tables) : undefined }
       }).pipe(Effect.forkScoped)
-      return { bytes: dump.stdout, finished: dump.finished, details: Fiber.join(details), pgDump: pgDumpMajor }
+      // Awaited once the dump has been written: by then every COPY block has streamed past.
+      const details = Effect.flatMap(Fiber.join(listed), ({ counts, head, tables }) =>
+        Effect.map(counts !== undefined ? Effect.succeed(counts) : countFromCopies(run, tables, copies!.copied), (counted) => ({
+          tables: counted,
+          head
+        })))
+      return { bytes: dump.stdout, scan: copies?.write, finished: dump.finished, details, pgDump: pgDumpMajor }
     })
 
   /** The same from the embedded database's own pg_dump, holding its one session throughout. */
@@ -263,13 +280,14 @@ const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const conn = yield* sql.reserve
       const run = (text: string) => conn.executeUnprepared(text, [], undefined)
-      const tables = options.schemaOnly ? {} : yield* countRows(run, options.excludeTable ?? [], options.schemas)
+      const tables = options.schemaOnly ? {} : yield* countRows(run, yield* userTables(run, options.excludeTable ?? [], options.schemas))
       const head = yield* migrationHead(run)
       // PGlite's pg_dump writes data as INSERTs (it has no COPY out): 1,000 rows a statement
       // instead of one, for a smaller file and a faster restore.
       const blob = yield* dump([...dumpArgs(options, level), "--rows-per-insert=1000"])
       return {
         bytes: Readable.fromWeb(blob.stream() as import("node:stream/web").ReadableStream),
+        scan: undefined,
         finished: Effect.void,
         details: Effect.succeed({ tables, head }),
         pgDump: Number(EMBEDDED_PG_MAJOR)
@@ -318,7 +336,7 @@ const make = Effect.gen(function*() {
           try: () =>
             pipeline(
               source.bytes,
-              counter((n) => (dumpBytes += n)),
+              counter((n) => (dumpBytes += n)).on("data", source.scan ?? ignoreChunk),
               ...(format === "plain" ? [createGzip({ level })] : []),
               ...(encryption ? [encryptStream(encryption)] : []),
               counter((n) => {
@@ -537,41 +555,92 @@ const spawnPgDump = (args: ReadonlyArray<string>, url: Redacted.Redacted<string>
     ({ child }) => Effect.sync(() => void (child.exitCode === null && child.kill("SIGTERM")))
   )
 
-/** fsync a file or directory so a rename survives a crash. */
-export const durable = (target: string) => {
-  const fd = fs.openSync(target, "r")
-  try {
-    fs.fsyncSync(fd)
-  } finally {
-    fs.closeSync(fd)
-  }
-}
-
-const writeDurably = (file: string, text: string) => {
-  const temp = `${file}.partial`
-  fs.writeFileSync(temp, text, { mode: 0o600 })
-  durable(temp)
-  fs.renameSync(temp, file)
-}
+export { durable, writeDurably }
 
 type Run = (text: string) => Effect.Effect<ReadonlyArray<any>, SqlError>
 
-/** Exact row counts of every user table, in the backup's snapshot. */
-const countRows = (run: Run, excluded: ReadonlyArray<string>, schemas?: ReadonlyArray<string>) =>
+/** A table or one of its inheritance children: `name` quoted for SQL, `plain` as the manifest spells it. */
+interface Relation {
+  readonly name: string
+  readonly plain: string
+  /** Partitioned: holds no rows of its own. */
+  readonly partitioned: boolean
+}
+
+/** The user tables a backup covers, and every inheritance (and partition) child, by parent. */
+interface UserTables {
+  readonly tables: ReadonlyArray<Relation>
+  readonly children: ReadonlyMap<string, ReadonlyArray<Relation>>
+}
+
+const noTables: UserTables = { tables: [], children: new Map() }
+
+/** Every user table not excluded (pg_dump's patterns) and in `schemas` when given, in the snapshot. */
+const userTables = (run: Run, excluded: ReadonlyArray<string>, schemas?: ReadonlyArray<string>) =>
   Effect.gen(function*() {
     const tables = (yield* run(
-      `SELECT format('%I.%I', n.nspname, c.relname) AS name, n.nspname || '.' || c.relname AS plain
+      `SELECT format('%I.%I', n.nspname, c.relname) AS name, n.nspname || '.' || c.relname AS plain, c.relkind = 'p' AS partitioned
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
         WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
           AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 2`
-    )) as Array<{ name: string; plain: string }>
+    )) as Array<Relation>
+    const edges = (yield* run(
+      `SELECT format('%I.%I', pn.nspname, p.relname) AS parent, format('%I.%I', n.nspname, c.relname) AS name,
+              n.nspname || '.' || c.relname AS plain, c.relkind = 'p' AS partitioned
+         FROM pg_inherits i JOIN pg_class p ON p.oid = i.inhparent JOIN pg_namespace pn ON pn.oid = p.relnamespace
+         JOIN pg_class c ON c.oid = i.inhrelid JOIN pg_namespace n ON n.oid = c.relnamespace`
+    )) as Array<Relation & { readonly parent: string }>
+    const children = new Map<string, Array<Relation>>()
+    for (const { parent, ...child } of edges) children.set(parent, [...(children.get(parent) ?? []), child])
     const skip = excluded.map(patternMatcher)
+    return {
+      tables: tables.filter((table) =>
+        !skip.some((matches) => matches(table.plain)) &&
+        (schemas === undefined || schemas.includes(table.plain.slice(0, table.plain.indexOf("."))))
+      ),
+      children
+    } satisfies UserTables
+  })
+
+/** Exact row counts of the tables, in the backup's snapshot (count(*): children's rows included). */
+const countRows = (run: Run, { tables }: UserTables) =>
+  Effect.gen(function*() {
     const counts: Record<string, number> = {}
     for (const table of tables) {
-      if (skip.some((matches) => matches(table.plain))) continue
-      if (schemas !== undefined && !schemas.includes(table.plain.slice(0, table.plain.indexOf(".")))) continue
       const [row] = (yield* run(`SELECT count(*)::bigint::text AS n FROM ${table.name}`)) as [{ n: string }]
       counts[table.plain] = Number(row.n)
+    }
+    return counts
+  })
+
+/**
+ * The same counts from the rows each COPY block of the dump held: a table's own rows plus its
+ * inheritance children's, as count(*) gives them. A relation whose data the dump does not hold
+ * (a child left out, an extension's table) is counted in the snapshot; a partitioned one holds none.
+ */
+const countFromCopies = (run: Run, { children, tables }: UserTables, copied: Readonly<Record<string, number>>) =>
+  Effect.gen(function*() {
+    const own = new Map<string, number>()
+    const ownRows = (relation: Relation) =>
+      Effect.gen(function*() {
+        const known = own.get(relation.name) ?? copied[relation.plain] ?? (relation.partitioned ? 0 : undefined)
+        if (known !== undefined) return known
+        const [row] = (yield* run(`SELECT count(*)::bigint::text AS n FROM ONLY ${relation.name}`)) as [{ n: string }]
+        own.set(relation.name, Number(row.n))
+        return Number(row.n)
+      })
+    const counts: Record<string, number> = {}
+    for (const table of tables) {
+      let rows = yield* ownRows(table)
+      const seen = new Set([table.name])
+      const pending = [...(children.get(table.name) ?? [])]
+      for (let child = pending.pop(); child !== undefined; child = pending.pop()) {
+        if (seen.has(child.name)) continue // multiple inheritance: count(*) scans a child once
+        seen.add(child.name)
+        rows += yield* ownRows(child)
+        pending.push(...(children.get(child.name) ?? []))
+      }
+      counts[table.plain] = rows
     }
     return counts
   })

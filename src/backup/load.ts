@@ -16,6 +16,7 @@ import { quoteIdent } from "../Identifier.js"
 import * as PgTools from "../PgTools.js"
 import type { Manifest } from "./Backup.js"
 import { BackupCorrupt, RestoreTestMismatch } from "./errors.js"
+import { copyTable, IDENT, unquote } from "./copyRows.js"
 import * as Files from "./files.js"
 
 /** What a load did: rows each COPY brought in, per `schema.table` (plain dumps, from psql's tags). */
@@ -50,11 +51,7 @@ export const checkTool = (manifest: Manifest, serverMajor: number) =>
     }
   })
 
-/** `public.pgbench_accounts`, `public."Odd ""Name"""` → the catalog's names, dot-joined. */
-const IDENT = String.raw`(?:"(?:[^"]|"")*"|[^\s."(]+)`
-const COPY_HEADER = new RegExp(String.raw`^COPY (${IDENT})\.(${IDENT})(?: \(.*\))? FROM stdin;$`)
 const COPY_TAG = /^COPY (\d+)$/
-const unquote = (ident: string) => (ident.startsWith("\"") ? ident.slice(1, -1).replace(/""/g, "\"") : ident)
 
 /**
  * Reads psql's `--echo-queries` output: each `COPY … FROM stdin;` it echoes is followed by the
@@ -67,8 +64,7 @@ const copyTags = () => {
   const line = (text: string) => {
     const tag = pending !== undefined ? COPY_TAG.exec(text) : null
     if (tag && pending !== undefined) copied[pending] = (copied[pending] ?? 0) + Number(tag[1])
-    const header = COPY_HEADER.exec(text)
-    pending = header ? `${unquote(header[1]!)}.${unquote(header[2]!)}` : undefined
+    pending = copyTable(text)
   }
   return {
     copied,
