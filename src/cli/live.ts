@@ -1,13 +1,13 @@
 /**
  * The application wiring commands run with: configuration from the environment, the database
  * it selects (server or embedded), and the services on top. Built only when a command runs, so
- * `--help` never connects.
+ * `--help` never connects; imported only by the handlers, so `--help` never loads it. Wiring
+ * that one command group alone uses lives beside it (seed/live.ts, reset/live.ts, db/live.ts, …).
  */
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Terminal from "@effect/platform/Terminal"
 import * as Backup from "../backup/Backup.js"
-import * as Reset from "../backup/Reset.js"
 import * as Restore from "../backup/Restore.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -15,8 +15,6 @@ import * as Config from "../Config.js"
 import { DatabaseLive } from "../Database.js"
 import * as Guard from "../Guard.js"
 import * as Migrator from "../migrator/Migrator.js"
-import * as Seeder from "../seeder/Seeder.js"
-import { referenceSeeds } from "../seeds/index.js"
 
 /** Configuration from the environment. */
 export const ConfigLive = Config.layer
@@ -39,20 +37,8 @@ export const MigratorLive = Migrator.layerConfig().pipe(Layer.provideMerge(Datab
 /** The guard, reading confirmations from the environment and asking on the terminal. */
 export const GuardLive = Guard.layer.pipe(Layer.provide(TerminalLive), Layer.provideMerge(ConfigLive))
 
-/** The Seeder over dbkit's reference seeds, on the configured database. */
-export const SeederLive = Seeder.layer({ seeds: referenceSeeds }).pipe(Layer.provideMerge(DatabaseFromEnv))
-
 /** Backups of the configured database (pg_dump runs as a child process). */
 export const BackupLive = Backup.layer.pipe(Layer.provideMerge(DatabaseFromEnv), Layer.provide(NodeContext.layer))
 
 /** Restores, verified by the Backup service first. */
 export const RestoreLive = Restore.layer.pipe(Layer.provideMerge(BackupLive), Layer.provide(NodeContext.layer))
-
-/** Reset over the same database's Migrator, Seeder and Backup. */
-export const ResetLive = Reset.layer.pipe(
-  Layer.provideMerge(Migrator.layerConfig()),
-  Layer.provideMerge(Seeder.layer({ seeds: referenceSeeds })),
-  Layer.provideMerge(Backup.layer),
-  Layer.provideMerge(DatabaseFromEnv),
-  Layer.provide(NodeContext.layer)
-)

@@ -28,6 +28,9 @@ export const banner = (action: string) =>
     yield* Console.error(`dbkit ${action} · ${config.environment}${target}`)
   })
 
+/** "1,234". */
+export const count = (n: number) => Math.round(n).toLocaleString("en-US")
+
 /** Milliseconds, short. */
 export const duration = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `${(ms / 1000).toFixed(1)} s`)
 

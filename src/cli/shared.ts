@@ -1,18 +1,10 @@
 /**
- * Options and progress rendering shared by the migrate commands.
+ * Progress rendering shared by the migrate (and deploy) handlers.
  */
-import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import type { MigrateEvent } from "../migrator/Migrator.js"
 import { duration } from "./render.js"
-
-export const jsonOption = Options.boolean("json").pipe(Options.withDescription("Print the result as JSON on stdout"))
-
-export const yesOption = Options.boolean("yes").pipe(
-  Options.withAlias("y"),
-  Options.withDescription("Confirm a destructive action (instead of the *_CONFIRM variable or the prompt)")
-)
 
 /** One line per migration event, for humans. */
 export const printEvent = (event: MigrateEvent): Effect.Effect<void> => {

@@ -17,6 +17,3 @@ export const modeOf = (options: { readonly plan: boolean; readonly run: boolean 
   options.plan && options.run
     ? Effect.fail(new InvalidMaintenanceOptions({ reason: "choose one of --plan and --run" }))
     : Effect.succeed(options.run ? "run" as const : "plan" as const)
-
-/** "1,234". */
-export const count = (n: number) => Math.round(n).toLocaleString("en-US")

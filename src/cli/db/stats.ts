@@ -1,14 +1,11 @@
 /**
  * `dbkit db stats`: top statements, table and index sizes and usage, and recommendations.
  */
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Maintenance, type StatsReport } from "../../maintenance/Maintenance.js"
-import { bytes, json, table } from "../render.js"
-import { jsonOption } from "../shared.js"
-import { count } from "./shared.js"
+import { bytes, count, json, table } from "../render.js"
+import { MaintenanceLive } from "./live.js"
 
 const print = (report: StatsReport) =>
   Effect.gen(function*() {
@@ -38,22 +35,10 @@ const print = (report: StatsReport) =>
     for (const r of report.recommendations) yield* Console.log(`  ${r.kind} ${r.target}: ${r.detail}`)
   })
 
-export const stats = Command.make(
-  "stats",
-  {
-    limit: Options.integer("limit").pipe(Options.withDefault(10), Options.withDescription("How many statements, tables and indexes to list (default 10)")),
-    json: jsonOption
-  },
-  (options) =>
-    Effect.gen(function*() {
-      const maintenance = yield* Maintenance
-      const report = yield* maintenance.stats({ limit: options.limit })
-      if (options.json) return yield* json(report)
-      yield* print(report)
-    })
-).pipe(
-  Command.withDescription(
-    "Top statements (pg_stat_statements, when installed), table and index sizes and usage, and recommendations: " +
-      "missing-index candidates (big tables read by sequential scans) and unused indexes to drop"
-  )
-)
+export const stats = (options: { readonly limit: number; readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const maintenance = yield* Maintenance
+    const report = yield* maintenance.stats({ limit: options.limit })
+    if (options.json) return yield* json(report)
+    yield* print(report)
+  }).pipe(Effect.provide(MaintenanceLive))

@@ -2,15 +2,14 @@
  * `dbkit db validate [--tenant SLUG]`: data integrity findings with counts and sample keys;
  * exits non-zero when there are any.
  */
-import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { IntegrityViolations } from "../../maintenance/errors.js"
 import { type IntegrityReport, Maintenance } from "../../maintenance/Maintenance.js"
-import { json, table } from "../render.js"
-import { jsonOption, plural } from "../shared.js"
-import { count, tenantOption } from "./shared.js"
+import { count, json, table } from "../render.js"
+import { plural } from "../shared.js"
+import { MaintenanceLive } from "./live.js"
 
 const print = (report: IntegrityReport) =>
   Effect.gen(function*() {
@@ -35,25 +34,13 @@ const print = (report: IntegrityReport) =>
     }
   })
 
-export const validate = Command.make(
-  "validate",
-  {
-    tenant: tenantOption("Check only this tenant's rows (slug or id, from dbkit.tenants or organizations)"),
-    json: jsonOption
-  },
-  (options) =>
-    Effect.gen(function*() {
-      const maintenance = yield* Maintenance
-      const report = yield* maintenance.validate({ tenant: Option.getOrUndefined(options.tenant) })
-      if (options.json) yield* json(report)
-      else yield* print(report)
-      if (report.findings.length > 0) {
-        return yield* new IntegrityViolations({ findings: report.findings.length, rows: report.findings.reduce((n, f) => n + f.count, 0) })
-      }
-    })
-).pipe(
-  Command.withDescription(
-    "Check data integrity: constraints left NOT VALID, orphaned rows of relationships without a foreign key, " +
-      "rows referencing another tenant's rows; each with a count and sample keys. Exits non-zero on any finding"
-  )
-)
+export const validate = (options: { readonly tenant: Option.Option<string>; readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const maintenance = yield* Maintenance
+    const report = yield* maintenance.validate({ tenant: Option.getOrUndefined(options.tenant) })
+    if (options.json) yield* json(report)
+    else yield* print(report)
+    if (report.findings.length > 0) {
+      return yield* new IntegrityViolations({ findings: report.findings.length, rows: report.findings.reduce((n, f) => n + f.count, 0) })
+    }
+  }).pipe(Effect.provide(MaintenanceLive))

@@ -2,22 +2,16 @@
  * Wiring for the deploy and env commands: the deploy configuration (dbkit.config.* and
  * variables), and for a named environment its own database, services and guard.
  */
-import { ExitCode } from "../exitCodes.js"
-import * as Options from "@effect/cli/Options"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { environments } from "../../Config.js"
 import * as DeployConfig from "../../deploy/config.js"
 import { layerFor } from "../../deploy/Deploy.js"
 import * as Guard from "../../Guard.js"
+import { ExitCode } from "../exitCodes.js"
 import { TerminalLive } from "../live.js"
-
-/** `--env NAME`: default DB_ENV, else NODE_ENV, else development. */
-export const envOption = (name = "env", description = "The environment (default: DB_ENV, else NODE_ENV, else development)") =>
-  Options.choice(name, environments).pipe(Options.optional, Options.withDescription(description))
 
 /** The configuration, read from the working directory and the environment. */
 export const loadConfig = DeployConfig.load()

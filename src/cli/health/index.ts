@@ -1,54 +1,31 @@
 /**
  * `dbkit health`: the DBA's checks as a table (or `--json`) and an exit code that is the
- * verdict; `dbkit health serve` exposes them over HTTP.
+ * verdict; `dbkit health serve` exposes them over HTTP. The definitions; the handlers
+ * (report.ts, serve.ts) load when one runs.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Console from "effect/Console"
-import * as Effect from "effect/Effect"
-import { checkNames, Health, type HealthReport } from "../../health/Health.js"
-import type { CheckResult, OverallStatus } from "../../health/status.js"
-import { percent, seconds } from "../../health/status.js"
-import { parseOverrides, thresholdNames } from "../../health/thresholds.js"
-import { bytes, duration, json, table } from "../render.js"
-import { jsonOption } from "../shared.js"
-import { HealthLive } from "./live.js"
-import { serve } from "./serve.js"
+import { checkNames } from "../../health/checks.js"
+import { thresholdNames } from "../../health/thresholds.js"
+import { lazy } from "../lazy.js"
+import { jsonOption } from "../options.js"
 
-/** The verdict as an exit code: 0 ok, 1 warn (or unknown), 2 critical. */
-export const healthExitCode = (status: OverallStatus): number => (status === "critical" ? 2 : status === "warn" ? 1 : 0)
-
-/** A check's figure with its unit, for the table. */
-const formatValue = (check: CheckResult): string => {
-  const value = check.value
-  if (value === null) return "-"
-  if (typeof value === "string") return value
-  switch (check.unit) {
-    case "ms":
-      return `${value} ms`
-    case "s":
-      return seconds(value)
-    case "h":
-      return `${value} h`
-    case "ratio":
-      return percent(value)
-    case "bytes":
-      return bytes(value)
-    default:
-      return String(value)
-  }
-}
-
-const printReport = (report: HealthReport) =>
-  Effect.gen(function*() {
-    yield* Console.log(table(
-      ["check", "status", "value", "threshold", "detail"],
-      report.checks.map((c) => [c.name, c.status, formatValue(c), c.threshold, c.detail])
-    ))
-    const count = (status: string) => report.checks.filter((c) => c.status === status).length
-    const tally = ["critical", "warn", "unknown"].map((s) => `${count(s)} ${s}`).join(", ")
-    yield* Console.log(`\n${report.target}: ${report.status.toUpperCase()} (${tally}) in ${duration(report.durationMs)}`)
-  })
+const serve = Command.make(
+  "serve",
+  {
+    port: Options.integer("port").pipe(Options.withDefault(8080), Options.withDescription("Port to listen on (0: any free port)")),
+    host: Options.text("host").pipe(
+      Options.withDefault("127.0.0.1"),
+      Options.withDescription("Address to listen on (0.0.0.0 to accept connections from other hosts)")
+    )
+  },
+  (options) => lazy(() => import("./serve.js"), (m) => m.serve(options))
+).pipe(
+  Command.withDescription(
+    "Serve /livez (200 while running), /readyz (200 when the database answers and no migration is pending " +
+      "or failed, else 503) and /health (the report as JSON; 503 when critical) until SIGINT/SIGTERM, then exit 0"
+  )
+)
 
 export const health = Command.make(
   "health",
@@ -66,17 +43,7 @@ export const health = Command.make(
       )
     )
   },
-  (options) =>
-    Effect.gen(function*() {
-      const thresholds = yield* parseOverrides(options.threshold)
-      const service = yield* Health
-      const report = yield* service.report({ only: options.check, thresholds })
-      if (options.json) yield* json(report)
-      else yield* printReport(report)
-      // The report is the result, not a failure: the command succeeds (no error line) and the
-      // process ends with the verdict as its exit code.
-      process.exitCode = healthExitCode(report.status)
-    }).pipe(Effect.provide(HealthLive))
+  (options) => lazy(() => import("./report.js"), (m) => m.report(options))
 ).pipe(
   Command.withDescription(
     "Check the database as a DBA would: connectivity, version, migrations, connections, long queries, " +

@@ -1,14 +1,14 @@
 /**
  * `dbkit migrate adopt`: import drizzle-orm's and @effect/sql's migration history.
  */
-import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Migrator } from "../../migrator/Migrator.js"
+import { MigratorLive } from "../live.js"
 import { banner, json } from "../render.js"
-import { jsonOption, plural } from "../shared.js"
+import { plural } from "../shared.js"
 
-export const adopt = Command.make("adopt", { json: jsonOption }, (options) =>
+export const adopt = (options: { readonly json: boolean }) =>
   Effect.gen(function*() {
     const migrator = yield* Migrator
     yield* banner("migrate adopt")
@@ -17,8 +17,4 @@ export const adopt = Command.make("adopt", { json: jsonOption }, (options) =>
     for (const a of result.adopted) yield* Console.log(`  ≡ ${a.name}  (from ${a.from})`)
     for (const u of result.unmatched) yield* Console.log(`  ? ${u}: no matching migration file`)
     yield* Console.log(`${plural(result.adopted.length, "migration")} adopted`)
-  })).pipe(
-    Command.withDescription(
-      "Import the history of drizzle's migrator (drizzle.__drizzle_migrations) and @effect/sql's (effect_sql_migrations) so nothing re-runs"
-    )
-  )
+  }).pipe(Effect.provide(MigratorLive))

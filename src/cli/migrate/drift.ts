@@ -1,16 +1,16 @@
 /**
  * `dbkit migrate drift`: replay every migration into a scratch database and compare catalogs.
  */
-import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Catalog from "../../migrator/catalog.js"
 import { Migrator } from "../../migrator/Migrator.js"
+import { MigratorLive } from "../live.js"
 import { MigrationsDrifted } from "../outcomes.js"
 import { json } from "../render.js"
-import { jsonOption, plural } from "../shared.js"
+import { plural } from "../shared.js"
 
-export const drift = Command.make("drift", { json: jsonOption }, (options) =>
+export const drift = (options: { readonly json: boolean }) =>
   Effect.gen(function*() {
     const migrator = yield* Migrator
     if (!options.json) yield* Console.error("replaying every migration into a scratch database…")
@@ -21,8 +21,4 @@ export const drift = Command.make("drift", { json: jsonOption }, (options) =>
     if (report.differences.length > 0) {
       return yield* new MigrationsDrifted({ problems: [`${plural(report.differences.length, "difference")} from a fresh replay`] })
     }
-  })).pipe(
-    Command.withDescription(
-      "Replay all migrations into a scratch database and list every difference in tables, columns, constraints, indexes and policies (exit 9 when any)"
-    )
-  )
+  }).pipe(Effect.provide(MigratorLive))

@@ -1,26 +1,89 @@
 /**
  * `dbkit migrate`: apply pending migrations (or try them with --dry-run); its subcommands plan,
- * check, roll back and repair.
+ * check, roll back and repair. The definitions; each handler is in its own file, loaded when it
+ * runs (lazy.ts).
  */
+import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Console from "effect/Console"
-import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
-import { Database } from "../../Database.js"
-import { Migrator } from "../../migrator/Migrator.js"
-import { ConfigLive, MigratorLive } from "../live.js"
-import { banner, duration, json } from "../render.js"
-import { jsonOption, plural, printEvent } from "../shared.js"
-import { adopt } from "./adopt.js"
-import { baseline } from "./baseline.js"
-import { drift } from "./drift.js"
-import { create } from "./new.js"
-import { plan } from "./plan.js"
-import { repair } from "./repair.js"
-import { rollback } from "./rollback.js"
-import { status } from "./status.js"
-import { verify } from "./verify.js"
+import { lazy } from "../lazy.js"
+import { jsonOption, yesOption } from "../options.js"
+
+const status = Command.make("status", { json: jsonOption }, (options) => lazy(() => import("./status.js"), (m) => m.status(options))).pipe(
+  Command.withDescription("Show applied, pending, changed, missing, out-of-order and failed migrations")
+)
+
+const plan = Command.make(
+  "plan",
+  {
+    to: Options.text("to").pipe(Options.optional, Options.withDescription("Plan up to this migration (inclusive)")),
+    strict: Options.boolean("strict").pipe(Options.withDescription("Fail (exit 10) when a pending migration does something risky")),
+    json: jsonOption
+  },
+  (options) => lazy(() => import("./plan.js"), (m) => m.plan(options))
+).pipe(Command.withDescription("Show the pending SQL and lint it for locking or destructive operations"))
+
+const verify = Command.make("verify", { json: jsonOption }, (options) => lazy(() => import("./verify.js"), (m) => m.verify(options))).pipe(
+  Command.withDescription(
+    "Exit 0 when every migration is applied, 8 when some are pending, 9 when history has drifted (changed, missing or failed)"
+  )
+)
+
+const rollback = Command.make(
+  "rollback",
+  {
+    steps: Options.integer("steps").pipe(Options.optional, Options.withDescription("How many applied migrations to roll back (default 1)")),
+    to: Options.text("to").pipe(Options.optional, Options.withDescription("Roll back everything applied after this migration")),
+    yes: yesOption,
+    json: jsonOption
+  },
+  (options) => lazy(() => import("./rollback.js"), (m) => m.rollback(options))
+).pipe(
+  Command.withDescription("Roll back applied migrations with their .down.sql files (guarded; a missing down file stops before anything runs)")
+)
+
+const baseline = Command.make(
+  "baseline",
+  {
+    to: Options.text("to").pipe(Options.withDescription("The last migration the existing schema already contains")),
+    json: jsonOption
+  },
+  (options) => lazy(() => import("./baseline.js"), (m) => m.baseline(options))
+).pipe(Command.withDescription("Record migrations up to --to as applied without running them (for a database that already has the schema)"))
+
+const adopt = Command.make("adopt", { json: jsonOption }, (options) => lazy(() => import("./adopt.js"), (m) => m.adopt(options))).pipe(
+  Command.withDescription(
+    "Import the history of drizzle's migrator (drizzle.__drizzle_migrations) and @effect/sql's (effect_sql_migrations) so nothing re-runs"
+  )
+)
+
+const repair = Command.make(
+  "repair",
+  {
+    markApplied: Options.text("mark-applied").pipe(
+      Options.repeated,
+      Options.withDescription("A failed migration you completed by hand: record it as applied instead of clearing it")
+    ),
+    json: jsonOption
+  },
+  (options) => lazy(() => import("./repair.js"), (m) => m.repair(options))
+).pipe(
+  Command.withDescription(
+    "Accept the current checksums of changed migrations and clear failed records (they run again), or --mark-applied NAME"
+  )
+)
+
+const drift = Command.make("drift", { json: jsonOption }, (options) => lazy(() => import("./drift.js"), (m) => m.drift(options))).pipe(
+  Command.withDescription(
+    "Replay all migrations into a scratch database and list every difference in tables, columns, constraints, indexes and policies (exit 9 when any)"
+  )
+)
+
+const create = Command.make(
+  "new",
+  { name: Args.text({ name: "name" }).pipe(Args.withDescription("What the migration does, e.g. \"add invoice notes\"")) },
+  (args) => lazy(() => import("./new.js"), (m) => m.create(args))
+).pipe(Command.withDescription("Create the next NNNN_name.sql and NNNN_name.down.sql in a plain migrations folder"))
 
 export const migrate = Command.make(
   "migrate",
@@ -34,42 +97,8 @@ export const migrate = Command.make(
     ),
     json: jsonOption
   },
-  (options) =>
-    Effect.gen(function*() {
-      const migrator = yield* Migrator
-      const database = yield* Database
-      yield* banner(options.dryRun ? "migrate --dry-run" : "migrate")
-      const result = yield* migrator.migrate({
-        to: Option.getOrUndefined(options.to),
-        dryRun: options.dryRun,
-        allowOutOfOrder: options.allowOutOfOrder,
-        onEvent: options.json ? undefined : printEvent
-      })
-      if (options.json) return yield* json({ target: database.target, ...result })
-      const total = result.applied.reduce((sum, a) => sum + a.durationMs, 0)
-      if (result.dryRun) {
-        yield* Console.log(
-          `dry run: ${plural(result.applied.length, "migration")} ran cleanly and were rolled back` +
-            (result.skipped.length ? `; not tried (cannot run in a transaction): ${result.skipped.join(", ")}` : "")
-        )
-      } else if (result.applied.length === 0) {
-        yield* Console.log(`up to date: ${plural(result.upToDate, "migration")} applied, nothing pending`)
-      } else {
-        yield* Console.log(`${result.applied.length} applied in ${duration(total)} (${result.upToDate} were already applied)`)
-      }
-    }).pipe(Effect.provide(MigratorLive)) // here, not Command.provide: that would wrap the subcommands too
+  (options) => lazy(() => import("./apply.js"), (m) => m.apply(options))
 ).pipe(
   Command.withDescription("Apply pending migrations from the migrations folder (DBKIT_MIGRATIONS_DIR, default ./migrations)"),
-  // Each subcommand builds only what it needs (`new` never opens a database).
-  Command.withSubcommands([
-    status.pipe(Command.provide(MigratorLive)),
-    plan.pipe(Command.provide(MigratorLive)),
-    verify.pipe(Command.provide(MigratorLive)),
-    rollback.pipe(Command.provide(MigratorLive)),
-    baseline.pipe(Command.provide(MigratorLive)),
-    adopt.pipe(Command.provide(MigratorLive)),
-    repair.pipe(Command.provide(MigratorLive)),
-    drift.pipe(Command.provide(MigratorLive)),
-    create.pipe(Command.provide(ConfigLive))
-  ])
+  Command.withSubcommands([status, plan, verify, rollback, baseline, adopt, repair, drift, create])
 )

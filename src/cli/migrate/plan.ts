@@ -1,45 +1,36 @@
 /**
  * `dbkit migrate plan`: the pending SQL, and what in it is risky (warnings; errors with --strict).
  */
-import * as Command from "@effect/cli/Command"
-import * as Options from "@effect/cli/Options"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Migrator } from "../../migrator/Migrator.js"
+import { MigratorLive } from "../live.js"
 import { PlanRejected } from "../outcomes.js"
 import { json } from "../render.js"
-import { jsonOption, plural } from "../shared.js"
+import { plural } from "../shared.js"
 
-export const plan = Command.make(
-  "plan",
-  {
-    to: Options.text("to").pipe(Options.optional, Options.withDescription("Plan up to this migration (inclusive)")),
-    strict: Options.boolean("strict").pipe(Options.withDescription("Fail (exit 10) when a pending migration does something risky")),
-    json: jsonOption
-  },
-  (options) =>
-    Effect.gen(function*() {
-      const migrator = yield* Migrator
-      const result = yield* migrator.plan({ to: Option.getOrUndefined(options.to) })
-      if (options.json) {
-        yield* json(result)
-      } else if (result.pending.length === 0) {
-        yield* Console.log(`${result.target}: nothing pending`)
-      } else {
-        for (const migration of result.pending) {
-          yield* Console.log(`-- ${migration.name} (${migration.file})${migration.transactional ? "" : " — runs outside a transaction"}`)
-          yield* Console.log(migration.statements.map((s) => `${s.replace(/;\s*$/, "")};`).join("\n") + "\n")
-        }
-        for (const finding of result.findings) {
-          yield* Console.log(
-            `${options.strict ? "error" : "warning"}: ${finding.migration} statement ${finding.statement} [${finding.rule}]: ${finding.message}\n    ${finding.excerpt}`
-          )
-        }
+export const plan = (options: { readonly to: Option.Option<string>; readonly strict: boolean; readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const migrator = yield* Migrator
+    const result = yield* migrator.plan({ to: Option.getOrUndefined(options.to) })
+    if (options.json) {
+      yield* json(result)
+    } else if (result.pending.length === 0) {
+      yield* Console.log(`${result.target}: nothing pending`)
+    } else {
+      for (const migration of result.pending) {
+        yield* Console.log(`-- ${migration.name} (${migration.file})${migration.transactional ? "" : " — runs outside a transaction"}`)
+        yield* Console.log(migration.statements.map((s) => `${s.replace(/;\s*$/, "")};`).join("\n") + "\n")
+      }
+      for (const finding of result.findings) {
         yield* Console.log(
-          `\n${plural(result.pending.length, "pending migration")}, ${plural(result.findings.length, "finding")} (${result.target})`
+          `${options.strict ? "error" : "warning"}: ${finding.migration} statement ${finding.statement} [${finding.rule}]: ${finding.message}\n    ${finding.excerpt}`
         )
       }
-      if (options.strict && result.findings.length > 0) return yield* new PlanRejected({ findings: result.findings.length })
-    })
-).pipe(Command.withDescription("Show the pending SQL and lint it for locking or destructive operations"))
+      yield* Console.log(
+        `\n${plural(result.pending.length, "pending migration")}, ${plural(result.findings.length, "finding")} (${result.target})`
+      )
+    }
+    if (options.strict && result.findings.length > 0) return yield* new PlanRejected({ findings: result.findings.length })
+  }).pipe(Effect.provide(MigratorLive))

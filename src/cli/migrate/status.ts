@@ -1,16 +1,15 @@
 /**
  * `dbkit migrate status`: where every migration stands.
  */
-import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Database } from "../../Database.js"
 import { Migrator } from "../../migrator/Migrator.js"
 import { isUpToDate } from "../../migrator/plan.js"
+import { MigratorLive } from "../live.js"
 import { json, table } from "../render.js"
-import { jsonOption } from "../shared.js"
 
-export const status = Command.make("status", { json: jsonOption }, (options) =>
+export const status = (options: { readonly json: boolean }) =>
   Effect.gen(function*() {
     const migrator = yield* Migrator
     const database = yield* Database
@@ -44,4 +43,4 @@ export const status = Command.make("status", { json: jsonOption }, (options) =>
         (state.failed.length ? `, ${state.failed.length} failed` : "") +
         (isUpToDate(state) ? " — up to date" : "")
     )
-  })).pipe(Command.withDescription("Show applied, pending, changed, missing, out-of-order and failed migrations"))
+  }).pipe(Effect.provide(MigratorLive))

@@ -2,16 +2,15 @@
  * `dbkit migrate verify`: a CI gate. Exit 0 up to date, 8 pending, 9 drifted (changed,
  * missing or failed migrations).
  */
-import * as Command from "@effect/cli/Command"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Database } from "../../Database.js"
 import { Migrator } from "../../migrator/Migrator.js"
+import { MigratorLive } from "../live.js"
 import { MigrationsDrifted, MigrationsPending } from "../outcomes.js"
 import { json } from "../render.js"
-import { jsonOption } from "../shared.js"
 
-export const verify = Command.make("verify", { json: jsonOption }, (options) =>
+export const verify = (options: { readonly json: boolean }) =>
   Effect.gen(function*() {
     const migrator = yield* Migrator
     const database = yield* Database
@@ -26,8 +25,4 @@ export const verify = Command.make("verify", { json: jsonOption }, (options) =>
     else if (verdict === "up to date") yield* Console.log(`${database.target}: up to date (${state.applied.length} applied)`)
     if (problems.length > 0) return yield* new MigrationsDrifted({ problems })
     if (state.pending.length > 0) return yield* new MigrationsPending({ pending: state.pending })
-  })).pipe(
-    Command.withDescription(
-      "Exit 0 when every migration is applied, 8 when some are pending, 9 when history has drifted (changed, missing or failed)"
-    )
-  )
+  }).pipe(Effect.provide(MigratorLive))

@@ -1,15 +1,12 @@
 /**
  * `dbkit reset`: back to a known state (hard: drop and re-migrate; --soft: empty the tables),
- * guarded by DB_RESET_CONFIRM / --yes (production also DB_RESET_ALLOW_PRODUCTION).
+ * guarded by DB_RESET_CONFIRM / --yes (production also DB_RESET_ALLOW_PRODUCTION). The
+ * definition; the handler (handlers.ts) loads when it runs.
  */
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
-import * as Console from "effect/Console"
-import * as Effect from "effect/Effect"
-import { Reset } from "../../backup/Reset.js"
-import { GuardLive, ResetLive } from "../live.js"
-import { banner, json } from "../render.js"
-import { jsonOption, plural, yesOption } from "../shared.js"
+import { lazy } from "../lazy.js"
+import { jsonOption, yesOption } from "../options.js"
 
 export const reset = Command.make(
   "reset",
@@ -22,26 +19,5 @@ export const reset = Command.make(
     yes: yesOption,
     json: jsonOption
   },
-  (options) =>
-    Effect.gen(function*() {
-      const service = yield* Reset
-      const mode = options.soft && !options.hard ? "soft" : "hard"
-      yield* banner(`reset --${mode}`)
-      const result = yield* service.reset({
-        mode,
-        seed: options.seed,
-        yes: options.yes,
-        withCache: options.withCache,
-        ...(options.noSafetyBackup ? { safetyBackup: false } : {})
-      })
-      if (options.json) return yield* json(result)
-      if (result.safetyBackup) yield* Console.log(`safety backup: ${result.safetyBackup}`)
-      yield* Console.log(
-        mode === "hard"
-          ? `dropped ${result.cleared.join(", ")}; ${plural(result.migrated.length, "migration")} applied`
-          : `emptied ${plural(result.cleared.length, "table")}, identities restarted`
-      )
-      if (options.seed) yield* Console.log(`${plural(result.seeded, "seed")} ran`)
-      if (result.cacheKeysDeleted !== null) yield* Console.log(`${plural(result.cacheKeysDeleted, "cache key")} deleted`)
-    }).pipe(Effect.provide(ResetLive), Effect.provide(GuardLive))
+  (options) => lazy(() => import("./handlers.js"), (m) => m.reset(options))
 ).pipe(Command.withDescription("Reset the database (guarded): --hard (default) drops and re-migrates, --soft empties the tables; --seed reseeds; safety backup outside development"))

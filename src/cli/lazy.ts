@@ -1,0 +1,12 @@
+/**
+ * Command handlers that load their implementation on first use. The command definitions
+ * (names, options, descriptions) are all built at start — `--help` and parsing need them — but
+ * a handler's module, and the services, drivers and Node built-ins it imports, load only when
+ * that command runs: `dbkit backup` does not evaluate the health checks, `--help` evaluates
+ * none of them. The bundle lowers `import()` to a lazily initialised `require()`.
+ */
+import * as Effect from "effect/Effect"
+
+/** Loads a module (once; later calls reuse it), then runs the effect `run` makes with it. */
+export const lazy = <M, A, E, R>(load: () => Promise<M>, run: (module: M) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+  Effect.flatMap(Effect.promise(load), run)

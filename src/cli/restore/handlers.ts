@@ -1,0 +1,41 @@
+/**
+ * Handler of `dbkit restore` (definition in index.ts).
+ */
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { Restore, validateFile } from "../../backup/Restore.js"
+import { GuardLive, RestoreLive } from "../live.js"
+import { banner, bytes, json } from "../render.js"
+
+export const restore = (options: {
+  readonly file: string
+  readonly into: Option.Option<string>
+  readonly validateOnly: boolean
+  readonly yes: boolean
+  readonly noSafetyBackup: boolean
+  readonly terminateConnections: boolean
+  readonly json: boolean
+}) =>
+  options.validateOnly
+    ? Effect.gen(function*() {
+      const result = yield* validateFile(options.file)
+      if (options.json) return yield* json(result)
+      return yield* Console.log(`${options.file}: valid (${bytes(result.dumpBytes)} of SQL${result.decrypted ? ", decrypted and authenticated" : ""}); no database was touched`)
+    })
+    : Effect.gen(function*() {
+      const service = yield* Restore
+      if (Option.isSome(options.into)) {
+        yield* banner(`restore --into ${options.into.value}`)
+        const result = yield* service.into(options.file, options.into.value)
+        if (options.json) return yield* json(result)
+        return yield* Console.log(`restored into ${result.database}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
+      }
+      yield* banner("restore")
+      const result = yield* service.over(options.file, { yes: options.yes, safetyBackup: !options.noSafetyBackup, terminateConnections: options.terminateConnections })
+      if (options.json) return yield* json(result)
+      yield* Console.log(`restored ${result.database} from ${options.file}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
+      if (result.safetyBackup) yield* Console.log(`  the replaced database was backed up to ${result.safetyBackup}`)
+      if (result.previous) yield* Console.log(`  the replaced database is kept as ${result.previous} (drop it when you are sure)`)
+      if (result.rolesCreated.length > 0) yield* Console.log(`  created the missing role(s) ${result.rolesCreated.join(", ")} (NOLOGIN) that the backup grants to`)
+    }).pipe(Effect.provide(RestoreLive), Effect.provide(GuardLive))

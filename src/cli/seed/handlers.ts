@@ -1,0 +1,102 @@
+/**
+ * Handlers of `dbkit seed` and `dbkit seed list | validate | clean` (definitions in index.ts).
+ */
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { Seeder, type SeedEvent } from "../../seeder/Seeder.js"
+import { GuardLive } from "../live.js"
+import { SeedsInvalid } from "../outcomes.js"
+import { banner, duration, json, table } from "../render.js"
+import { plural } from "../shared.js"
+import { SeederLive } from "./live.js"
+
+const printEvent = (event: SeedEvent): Effect.Effect<void> => {
+  switch (event._tag) {
+    case "Started":
+    case "Progress":
+      return Effect.void
+    case "Finished": {
+      const r = event.result
+      const mark = r.status === "ran" ? "✓" : r.status === "failed" ? "✗" : "·"
+      const rows = r.rows > 0 ? `  ${r.rows.toLocaleString("en-US")} rows` : ""
+      const time = r.status === "ran" ? `  ${duration(r.durationMs)}` : ""
+      return Console.log(`  ${mark} ${r.seed} (${r.profile}) ${r.status === "ran" ? "" : r.status}${rows}${time}`.replace(/\s+$/, ""))
+    }
+  }
+}
+
+/** `dbkit seed list`. */
+export const list = (options: { readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const seeder = yield* Seeder
+    const seeds = yield* seeder.list
+    if (options.json) return yield* json(seeds.map((s) => ({ ...s, lastRun: Option.getOrNull(s.lastRun) })))
+    yield* Console.log(table(
+      ["seed", "profile", "runs", "depends on", "last run (UTC)", "rows"],
+      seeds.map((s) => [
+        s.name,
+        s.profile,
+        s.once ? "once" : "every time",
+        s.dependsOn.join(", "),
+        Option.match(s.lastRun, { onNone: () => "never", onSome: (r) => `${r.at} (seed ${r.seed}, scale ${r.scale})` }),
+        Option.match(s.lastRun, { onNone: () => "", onSome: (r) => r.rows.toLocaleString("en-US") })
+      ])
+    ))
+  }).pipe(Effect.provide(SeederLive))
+
+/** `dbkit seed validate`. */
+export const validate = (options: { readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const seeder = yield* Seeder
+    const problems = yield* seeder.validate()
+    if (options.json) yield* json({ problems })
+    else if (problems.length === 0) yield* Console.log("seeded tables hold at least the rows their seeds declare")
+    else {
+      yield* Console.log(table(["seed", "table", "expected at least", "found"], problems.map((p) => [p.seed, p.table, String(p.expected), String(p.actual)])))
+    }
+    if (problems.length > 0) return yield* new SeedsInvalid({ problems: problems.length })
+  }).pipe(Effect.provide(SeederLive))
+
+/** `dbkit seed clean`. */
+export const clean = (options: { readonly yes: boolean; readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const seeder = yield* Seeder
+    yield* banner("seed clean")
+    const result = yield* seeder.clean({ yes: options.yes })
+    if (options.json) return yield* json(result)
+    for (const t of result.tables) yield* Console.log(`  deleted ${t.rows.toLocaleString("en-US")} rows from ${t.table}`)
+    yield* Console.log("generated data removed; reference data kept")
+  }).pipe(Effect.provide(GuardLive), Effect.provide(SeederLive))
+
+/** `dbkit seed`. */
+export const seed = (options: {
+  readonly only: ReadonlyArray<string>
+  readonly profile: Option.Option<"reference" | "development" | "test">
+  readonly seedNumber: number
+  readonly scale: number
+  readonly tenant: Option.Option<string>
+  readonly dryRun: boolean
+  readonly json: boolean
+}) =>
+  Effect.gen(function*() {
+    const seeder = yield* Seeder
+    yield* banner(options.dryRun ? "seed --dry-run" : "seed")
+    const results = yield* seeder.run({
+      only: options.only.length > 0 ? options.only : undefined,
+      profile: Option.getOrUndefined(options.profile),
+      seed: options.seedNumber,
+      scale: options.scale,
+      tenant: Option.getOrUndefined(options.tenant),
+      dryRun: options.dryRun,
+      onEvent: options.json ? undefined : printEvent
+    })
+    if (options.json) return yield* json(results)
+    const ran = results.filter((r) => r.status === "ran")
+    const rows = ran.reduce((sum, r) => sum + r.rows, 0)
+    yield* Console.log(
+      options.dryRun
+        ? `${plural(results.filter((r) => r.status === "would run").length, "seed")} would run`
+        : `${plural(ran.length, "seed")} ran, ${rows.toLocaleString("en-US")} rows generated`
+    )
+  }).pipe(Effect.provide(SeederLive))

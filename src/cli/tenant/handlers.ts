@@ -1,0 +1,124 @@
+/**
+ * Handlers of `dbkit tenant …` (definitions in index.ts).
+ */
+import * as Console from "effect/Console"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { TenantMigrationsFailed } from "../../tenancy/errors.js"
+import { Tenancy, type Tenant } from "../../tenancy/Tenancy.js"
+import { GuardLive } from "../live.js"
+import { banner, duration, json, table } from "../render.js"
+import { TenancyLive } from "./live.js"
+
+const describeTenant = (t: Tenant) =>
+  `${t.slug} (${t.id}) · ${t.strategy}${t.schema ? ` ${t.schema}` : ""} · ${t.status} · shard ${t.shard}`
+
+/** `dbkit tenant provision SLUG`. */
+export const provision = (options: {
+  readonly slug: string
+  readonly name: Option.Option<string>
+  readonly shard: Option.Option<string>
+  readonly id: Option.Option<string>
+  readonly json: boolean
+}) =>
+  Effect.gen(function*() {
+    const tenancy = yield* Tenancy
+    if (!options.json) yield* banner("tenant provision")
+    const result = yield* tenancy.provision(options.slug, {
+      name: Option.getOrUndefined(options.name),
+      shard: Option.getOrUndefined(options.shard),
+      id: Option.getOrUndefined(options.id)
+    })
+    if (options.json) return yield* json(result)
+    yield* Console.log(
+      `${result.created ? "provisioned" : "already provisioned"}: ${describeTenant(result.tenant)}` +
+        (result.applied > 0 ? ` · ${result.applied} tenant migration${result.applied === 1 ? "" : "s"} applied` : "")
+    )
+  }).pipe(Effect.provide(TenancyLive))
+
+/** `dbkit tenant list`. */
+export const list = (options: { readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const tenants = yield* (yield* Tenancy).list
+    if (options.json) return yield* json(tenants)
+    if (tenants.length === 0) return yield* Console.log("no tenants")
+    yield* Console.log(table(
+      ["slug", "id", "strategy", "schema", "status", "shard", "last migrate-all"],
+      tenants.map((t) => [
+        t.slug,
+        t.id,
+        t.strategy,
+        t.schema ?? "",
+        t.status,
+        t.shard,
+        t.migration ? `${t.migration.state}${t.migration.at ? ` ${t.migration.at.slice(0, 19).replace("T", " ")}` : ""}` : ""
+      ])
+    ))
+  }).pipe(Effect.provide(TenancyLive))
+
+/** `dbkit tenant suspend SLUG`. */
+export const suspend = (options: { readonly slug: string; readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const tenant = yield* (yield* Tenancy).suspend(options.slug)
+    if (options.json) return yield* json(tenant)
+    yield* Console.log(`suspended: ${describeTenant(tenant)} (withTenant refuses it; its data stays)`)
+  }).pipe(Effect.provide(TenancyLive))
+
+/** `dbkit tenant resume SLUG`. */
+export const resume = (options: { readonly slug: string; readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const tenant = yield* (yield* Tenancy).resume(options.slug)
+    if (options.json) return yield* json(tenant)
+    yield* Console.log(`active: ${describeTenant(tenant)}`)
+  }).pipe(Effect.provide(TenancyLive))
+
+/** `dbkit tenant deprovision SLUG`. */
+export const deprovision = (options: {
+  readonly slug: string
+  readonly yes: boolean
+  readonly noBackup: boolean
+  readonly out: Option.Option<string>
+  readonly json: boolean
+}) =>
+  Effect.gen(function*() {
+    const tenancy = yield* Tenancy
+    if (!options.json) yield* banner("tenant deprovision")
+    const result = yield* tenancy.deprovision(options.slug, {
+      yes: options.yes,
+      backup: !options.noBackup,
+      out: Option.getOrUndefined(options.out)
+    })
+    if (options.json) return yield* json(result)
+    if (result.backup) yield* Console.log(`backed up to ${result.backup}`)
+    const removed = "schema" in result.removed
+      ? `schema ${result.removed.schema} dropped`
+      : `${Object.values(result.removed).reduce((a, b) => a + b, 0).toLocaleString("en-US")} rows deleted`
+    yield* Console.log(`deprovisioned ${result.tenant.slug}: ${removed}, registry row removed`)
+  }).pipe(Effect.provide(GuardLive), Effect.provide(TenancyLive))
+
+/** `dbkit tenant migrate-all`. */
+export const migrateAll = (options: { readonly concurrency: number; readonly resume: boolean; readonly json: boolean }) =>
+  Effect.gen(function*() {
+    const tenancy = yield* Tenancy
+    if (!options.json) yield* banner("tenant migrate-all")
+    const width = (n: number) => String(n).length
+    const report = yield* tenancy.migrateAll({
+      concurrency: options.concurrency,
+      resume: options.resume,
+      onResult: options.json ? undefined : (r, done, total) =>
+        Console.log(
+          `[${String(done).padStart(width(total))}/${total}] ${r.target}${r.shard === "default" ? "" : ` @${r.shard}`}  ` +
+            (r.state === "failed" ? `FAILED: ${r.error}` : r.state === "applied" ? `applied ${r.applied}` : "up to date") +
+            `  ${duration(r.durationMs)}`
+        )
+    })
+    if (options.json) yield* json(report)
+    else {
+      const rate = report.results.length / Math.max(report.durationMs / 1000, 0.001)
+      yield* Console.log(
+        `${report.results.length} target(s): ${report.applied} applied, ${report.upToDate} up to date, ${report.failed} failed · ` +
+          `${duration(report.durationMs)} (${rate.toFixed(1)}/s, concurrency ${options.concurrency})`
+      )
+    }
+    if (report.failed > 0) return yield* new TenantMigrationsFailed({ failed: report.failed, total: report.results.length })
+  }).pipe(Effect.provide(TenancyLive))
