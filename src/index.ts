@@ -182,3 +182,57 @@ export {
 } from "./deploy/config.js"
 export { compareStates, type EnvironmentDiff, readState } from "./deploy/promote.js"
 export * from "./deploy/errors.js"
+
+// ---- Privacy: personal-data map, subject export and erasure, field encryption, audit
+import * as PrivacyModule from "./privacy/Privacy.js"
+
+/** Data-protection duties over the personal-data map: map check, subject export, erasure, audit report. */
+export const Privacy = Object.assign(PrivacyModule.Privacy, { layer: PrivacyModule.layer })
+export type { AuditReport, ErasureReport, ErasureStep, MapReport, SubjectExport, SubjectRequest } from "./privacy/Privacy.js"
+export {
+  categories as personalDataCategories,
+  type Category as PersonalDataCategory,
+  type ColumnDeclaration,
+  definePrivacy,
+  type Erasure,
+  type PersonalColumn,
+  personalData,
+  type PersonalTable,
+  type PrivacyMap
+} from "./privacy/declare.js"
+export {
+  classify as classifyEncryptedValue,
+  encryptedText,
+  FieldDecryptFailed,
+  FieldKeyMissing,
+  FieldKeysInvalid,
+  generateKey as generateFieldKey,
+  type Keyring,
+  keyringFromEnv,
+  loadKeyring,
+  makeKeyring
+} from "./privacy/fieldCrypto.js"
+export { loadPrivacyMap } from "./privacy/loadMap.js"
+export * from "./privacy/errors.js"
+export {
+  EncryptedColumnUnavailable,
+  EncryptionProblems,
+  InvalidEncryptionOptions,
+  requireEncrypted,
+  type RotateOptions,
+  type RotateProgress,
+  type RotateReport,
+  rotateKey,
+  type VerifyReport as EncryptionVerifyReport,
+  verifyEncryption
+} from "./privacy/encryption.js"
+export {
+  anonymize,
+  AnonymizeFailed,
+  AnonymizeNeedsBypassRls,
+  type AnonymizeOptions,
+  AnonymizeRefusedInProduction,
+  type AnonymizeReport,
+  AnonymizeTargetExists
+} from "./privacy/anonymize.js"
+export { fake as fakeValue } from "./privacy/fake.js"

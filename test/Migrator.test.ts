@@ -29,21 +29,29 @@ for (const backend of await backends()) {
     it.effect("applies the reference drizzle migrations once; a second run applies nothing", () =>
       Effect.gen(function*() {
         const first = yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
-        expect(first.applied.map((a) => a.name)).toEqual(["0000_app_role", "0001_reference_schema", "0002_rls_force_and_grants"])
+        expect(first.applied.map((a) => a.name)).toEqual([
+          "0000_app_role",
+          "0001_reference_schema",
+          "0002_rls_force_and_grants",
+          "0003_customer_contact",
+          "0004_audit_triggers"
+        ])
         const second = yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
         expect(second.applied).toEqual([])
-        expect(second.upToDate).toBe(3)
+        expect(second.upToDate).toBe(5)
         const sql = yield* SqlClient.SqlClient
         const history = yield* sql<{ name: string; checksum: string; status: string }>`
           SELECT name, checksum, status FROM dbkit.migrations ORDER BY id`
         const file = fs.readFileSync(path.join(referenceMigrations, "0001_reference_schema.sql"), "utf8")
         expect(history[1]).toEqual({ name: "0001_reference_schema", checksum: checksum(file), status: "applied" })
         expect(yield* exists("public.invoice_lines")).toBe(true)
+        // 0004: insert, update and delete audit triggers on each of the seven tenant tables
+        expect(yield* count("pg_trigger WHERE tgname IN ('audit_insert', 'audit_update', 'audit_delete')")).toBe(21)
         const policies = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_policies WHERE schemaname = 'public'`
         expect(policies[0]!.n).toBeGreaterThan(5)
         const status = yield* withMigrator(referenceMigrations, undefined, (m) => m.status)
         expect(status.pending).toEqual([])
-        expect(status.applied).toHaveLength(3)
+        expect(status.applied).toHaveLength(5)
       }))
 
     it.effect("a failing migration rolls back completely, the ones before it stay applied, and the error names the statement", () =>

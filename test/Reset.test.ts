@@ -66,7 +66,7 @@ for (const backend of await backends()) {
         expect(result.cleared).toContain("public.invoices")
         expect(result.migrated).toEqual([])
         expect(yield* count("invoices")).toBe(0)
-        expect(yield* count("dbkit.migrations")).toBe(3)
+        expect(yield* count("dbkit.migrations")).toBe(5)
         expect(yield* count("dbkit.seeds")).toBe(0)
         const again = yield* reset({ mode: "soft", yes: true, seed: { seed: 3 } })
         expect(again.seeded).toBe(first.seeded) // forgotten, so all ran again
@@ -84,7 +84,13 @@ for (const backend of await backends()) {
         const backupDir = tempDir("dbkit-reset-")
         const result = yield* reset({ mode: "hard", yes: true }, { environment: "staging", backupDir })
         expect(result.cleared).toEqual(expect.arrayContaining(["public", "dbkit", "scratchpad"]))
-        expect(result.migrated).toEqual(["0000_app_role", "0001_reference_schema", "0002_rls_force_and_grants"])
+        expect(result.migrated).toEqual([
+          "0000_app_role",
+          "0001_reference_schema",
+          "0002_rls_force_and_grants",
+          "0003_customer_contact",
+          "0004_audit_triggers"
+        ])
         expect(result.safetyBackup).not.toBeNull()
         expect(fs.existsSync(result.safetyBackup!)).toBe(true)
         const gone = yield* sql<{ h: boolean; s: boolean }>`

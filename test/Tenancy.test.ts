@@ -201,6 +201,12 @@ describe.skipIf(!server)("Tenancy, row-level security, on the server", () => {
         yield* withTenancy(options, (t) => t.resume("acme"))
         yield* withTenancy(options, (t) => t.withTenant("acme", sql`SELECT 1`))
         // Deprovision: the export holds exactly acme's rows and puts them back with psql.
+        // Its rows include the audit trail the triggers (migration 0004) wrote for acme's customers:
+        // written as the application role, which cannot skip auditing.
+        const trail = sql<{ entry: string }>`
+          SELECT concat_ws(' ', id, action, table_name, row_key) AS entry FROM audit_log WHERE tenant_id = ${acme.id}::uuid ORDER BY id`
+        const audited = yield* trail
+        expect(audited).toHaveLength(3)
         const out = tempDir("dbkit-tenant-backup-")
         const gone = yield* withTenancy(options, (t) => t.deprovision("acme", { yes: true, out })).pipe(Effect.provide(NonInteractiveGuard()))
         expect(gone.removed).toMatchObject({ "public.customers": 3 })
@@ -214,6 +220,7 @@ describe.skipIf(!server)("Tenancy, row-level security, on the server", () => {
         yield* sql.unsafe(script)
         const [back] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM customers WHERE tenant_id = ${acme.id}::uuid`
         expect(back!.n).toBe(3)
+        expect(yield* trail).toEqual(audited) // the same entries, none added by putting the rows back
       }))
   })
 })

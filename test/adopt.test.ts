@@ -42,7 +42,9 @@ describe.skipIf(!server)("adopt on the server", () => {
         expect(adopted.adopted).toEqual([
           { name: "0000_app_role", from: "drizzle" },
           { name: "0001_reference_schema", from: "drizzle" },
-          { name: "0002_rls_force_and_grants", from: "drizzle" }
+          { name: "0002_rls_force_and_grants", from: "drizzle" },
+          { name: "0003_customer_contact", from: "drizzle" },
+          { name: "0004_audit_triggers", from: "drizzle" }
         ])
         const again = yield* withMigrator(referenceMigrations, undefined, (m) => m.adopt)
         expect(again.adopted).toEqual([])
@@ -93,7 +95,13 @@ describe("adopt on the embedded database", () => {
       })
       const program = Effect.gen(function*() {
         const adopted = yield* withMigrator(referenceMigrations, undefined, (m) => m.adopt)
-        expect(adopted.adopted.map((a) => a.name)).toEqual(["0000_app_role", "0001_reference_schema", "0002_rls_force_and_grants"])
+        expect(adopted.adopted.map((a) => a.name)).toEqual([
+          "0000_app_role",
+          "0001_reference_schema",
+          "0002_rls_force_and_grants",
+          "0003_customer_contact",
+          "0004_audit_triggers"
+        ])
         expect((yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())).applied).toEqual([])
       })
       yield* program.pipe(Effect.provide(PgliteLive({ dataDir })))

@@ -20,7 +20,13 @@ describe("dbkit reset on the embedded database", () => {
       expect(hard.code).toBe(0)
       const result = JSON.parse(hard.stdout)
       expect(result.mode).toBe("hard")
-      expect(result.migrated).toHaveLength(3)
+      expect(result.migrated).toEqual([
+        "0000_app_role",
+        "0001_reference_schema",
+        "0002_rls_force_and_grants",
+        "0003_customer_contact",
+        "0004_audit_triggers"
+      ])
       expect(result.seeded).toBeGreaterThan(0)
       expect(result.safetyBackup).toBeNull() // development: no safety backup by default
       const soft = yield* Effect.promise(() => runCli(["reset", "--soft", "--json"], { ...env, DB_RESET_CONFIRM: "1" }))

@@ -35,7 +35,8 @@ describe("dbkit restore on the embedded database", () => {
       const restored = yield* Effect.promise(() => runCli(["restore", file], { ...env, DB_RESTORE_CONFIRM: "1" }))
       expect(restored.stderr).toBe(`dbkit restore · development · embedded ${dataDir}\n`) // the banner only
       expect(restored.code).toBe(0)
-      expect(restored.stdout).toMatch(/restored postgres from .*: \d+ tables, 23 rows, counts match the manifest/)
+      // 20 organizations + the 5 rows of dbkit's migration history
+      expect(restored.stdout).toMatch(/restored postgres from .*: \d+ tables, 25 rows, counts match the manifest/)
       expect(restored.stdout).toMatch(/the replaced database was backed up to .*postgres_backup_.*\.sql\.gz/)
       expect(yield* onDataDir(dataDir, "SELECT count(*)::int AS n, to_regclass('public.junk') IS NULL AS gone FROM organizations")).toEqual([
         { n: 20, gone: true }

@@ -9,7 +9,7 @@ import { afterAll, beforeAll } from "vitest"
 import { PgliteLive } from "../src/Database.js"
 import { lockKey } from "../src/migrator/history.js"
 import { runCli } from "./support/cli.js"
-import { admin, createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
+import { admin, adminUrl, createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -44,11 +44,12 @@ describe("dbkit migrate on the embedded database", () => {
       expect(first.code).toBe(0)
       expect(first.stderr).toContain(`dbkit migrate · development · embedded ${dataDir}`)
       expect(first.stdout).toContain("✓ 0001_reference_schema")
-      expect(first.stdout).toContain("3 applied")
+      expect(first.stdout).toContain("✓ 0004_audit_triggers")
+      expect(first.stdout).toContain("5 applied")
       expect(fs.existsSync(path.join(dataDir, "PG_VERSION"))).toBe(true)
       const second = yield* Effect.promise(() => runCli(["migrate"], { DBKIT_DATA_DIR: dataDir }))
       expect(second.code).toBe(0)
-      expect(second.stdout).toContain("up to date: 3 migrations applied, nothing pending")
+      expect(second.stdout).toContain("up to date: 5 migrations applied, nothing pending")
       const status = yield* Effect.promise(() => runCli(["migrate", "status", "--json"], { DBKIT_DATA_DIR: dataDir }))
       expect(status.code).toBe(0)
       expect(JSON.parse(status.stdout)).toMatchObject({ upToDate: true, pending: [] })

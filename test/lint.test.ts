@@ -243,7 +243,9 @@ describe("no findings for safe statements", () => {
     expect(migrations.map((m) => m.name)).toEqual([
       "0000_app_role",
       "0001_reference_schema",
-      "0002_rls_force_and_grants"
+      "0002_rls_force_and_grants",
+      "0003_customer_contact",
+      "0004_audit_triggers"
     ])
     expect(lintMigrations(migrations)).toEqual([])
     // …because the tables are new: on their own, its FKs and indexes would be flagged.

@@ -102,6 +102,8 @@ describe("Restore on the embedded database", () => {
         const out = tempDir("dbkit-restore-embedded-")
         const made = yield* withServices(({ backup }) => backup.backup({ out }), out)
         expect(made.manifest.tables["public.organizations"]).toBe(1200)
+        // 1,200 customer inserts recorded by the audit triggers (migration 0004), then the 50 written by hand
+        expect(made.manifest.tables["public.audit_log"]).toBe(1250)
         // PGlite's pg_dump writes INSERTs: 1,000 rows a statement, not one.
         const script = gunzipSync(fs.readFileSync(made.file)).toString()
         expect(script.match(/^INSERT INTO public\.organizations VALUES$/gm)).toHaveLength(2)
@@ -136,7 +138,7 @@ describe("Restore on the embedded database", () => {
         expect(safety.tables["public.junk"]).toBe(0)
         // The restored database keeps working: identities go on, migrations are up to date.
         yield* sql.unsafe(`INSERT INTO audit_log (tenant_id, actor, action, table_name, row_key) SELECT id, 'a', 'b', 'c', 'd' FROM organizations LIMIT 1`)
-        expect((yield* sql<{ id: number }>`SELECT max(id)::int AS id FROM audit_log`)[0]!.id).toBe(51)
+        expect((yield* sql<{ id: number }>`SELECT max(id)::int AS id FROM audit_log`)[0]!.id).toBe(1251) // after the backup's 1,250
         const status = yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
         expect(status.applied).toEqual([])
       }))

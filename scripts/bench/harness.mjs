@@ -19,6 +19,7 @@
 //                                         compares time per row; with the optional byte counts (bytes each side
 //                                         processes per run) it reports MB/s and compares time per byte.
 //   formatTable(rows) / rowsToJson(rows)  render rows.
+import { createCipheriv, randomBytes } from "node:crypto"
 import { spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
@@ -54,7 +55,7 @@ export const cleanupHarness = () => {
   rssDir = undefined
 }
 
-const median = (xs) => {
+export const median = (xs) => {
   const s = [...xs].sort((a, b) => a - b)
   const m = s.length >> 1
   return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
@@ -321,4 +322,17 @@ export const pgEnvOf = (url) => {
   if (u.username) env.PGUSER = decodeURIComponent(u.username)
   if (u.password) env.PGPASSWORD = decodeURIComponent(u.password)
   return env
+}
+
+/** "1,234". */
+export const fmt = (n) => Math.round(n).toLocaleString("en-US")
+
+/** A shell word: single-quoted. */
+export const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
+
+/** A value in dbkit's field-encryption envelope (src/privacy/fieldCrypto.ts): enc:v1:<id>:base64url(iv ‖ ciphertext ‖ tag). */
+export const encryptField = (key, id, plaintext) => {
+  const iv = randomBytes(12)
+  const cipher = createCipheriv("aes-256-gcm", key, iv)
+  return `enc:v1:${id}:${Buffer.concat([iv, cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]).toString("base64url")}`
 }

@@ -40,7 +40,16 @@ export const ExitCode = {
   /** `deploy` / `env promote`: a step failed; nothing was changed, or the database was recovered (rolled back or restored). */
   deployFailed: 17,
   /** `deploy` / `env promote`: a step failed and recovery failed too; the database needs a human. */
-  deployNotRecovered: 18
+  deployNotRecovered: 18,
+  /**
+   * A privacy check failed: `privacy map --strict` found undeclared personal columns;
+   * `privacy verify-encryption` / `rotate-key` / `export` met plaintext, undecryptable values or a key not configured.
+   */
+  privacyCheck: 19,
+  /** `privacy export` / `privacy erase`: nothing is held about that person (in that tenant). */
+  subjectNotFound: 20,
+  /** `privacy erase` / `anonymize` / `export` failed; the erasure was rolled back, the copy dropped. */
+  privacyFailed: 21
 } as const
 
 /** The exit code for each error tag. */
@@ -104,5 +113,21 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   DeployFailed: ExitCode.deployFailed,
   DeployNotRecovered: ExitCode.deployNotRecovered,
   DeployLocked: ExitCode.lockTimeout,
-  PromotionBlocked: ExitCode.history
+  PromotionBlocked: ExitCode.history,
+  UndeclaredPersonalData: ExitCode.privacyCheck,
+  AnonymizeFailed: ExitCode.privacyFailed,
+  AnonymizeRefusedInProduction: ExitCode.refused,
+  AnonymizeTargetExists: ExitCode.usage,
+  AnonymizeNeedsBypassRls: ExitCode.usage,
+  EncryptionProblems: ExitCode.privacyCheck,
+  InvalidEncryptionOptions: ExitCode.usage,
+  EncryptedColumnUnavailable: ExitCode.usage,
+  FieldKeyMissing: ExitCode.privacyCheck,
+  FieldDecryptFailed: ExitCode.privacyCheck,
+  FieldKeysInvalid: ExitCode.usage,
+  PrivacyMapMismatch: ExitCode.usage,
+  InvalidSubject: ExitCode.usage,
+  SubjectNotFound: ExitCode.subjectNotFound,
+  ErasureFailed: ExitCode.privacyFailed,
+  ExportWriteFailed: ExitCode.privacyFailed
 }

@@ -2,11 +2,18 @@
  * The `dbkit` command line: assembles the commands, runs them on Node, and maps every typed
  * error to a one-line message and the exit code documented in README (see exitCodes.ts).
  * `--verbose` anywhere on the line prints the full cause of a failure.
+ *
+ * Each command group's index.ts holds only its definitions (names, options, descriptions): every
+ * handler loads its implementation when it runs (`lazy(() => import("./handlers.js"), …)`, see
+ * lazy.ts), so starting the CLI evaluates no service, driver or handler. A new group is one
+ * import below and one entry in `withSubcommands`.
  */
 import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
-import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeFileSystem from "@effect/platform-node/NodeFileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeRuntime from "@effect/platform-node/NodeRuntime"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -23,6 +30,7 @@ import { db } from "./db/index.js"
 import { deploy } from "./deploy/index.js"
 import { env } from "./env/index.js"
 import { health } from "./health/index.js"
+import { audit, privacy } from "./privacy/index.js"
 import { reset } from "./reset/index.js"
 import { restore } from "./restore/index.js"
 import { seed } from "./seed/index.js"
@@ -33,7 +41,7 @@ const dbkit = Command.make("dbkit").pipe(
     "PostgreSQL migrations, seeds, backups, tenancy and health for Effect programs. " +
       "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite."
   ),
-  Command.withSubcommands([migrate, seed, backup, backups, restore, reset, tenant, health, db, deploy, env])
+  Command.withSubcommands([migrate, seed, backup, backups, restore, reset, tenant, health, db, deploy, env, privacy, audit])
 )
 
 const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })
@@ -44,7 +52,7 @@ const tagOf = (error: unknown): string | undefined =>
     : undefined
 
 /** The exit code for how the program ended. */
-export const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
+const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
   if (Exit.isSuccess(exit)) return ExitCode.ok
   if (Cause.isInterruptedOnly(exit.cause)) return 130
   return Option.match(Cause.failureOption(exit.cause), {
@@ -86,10 +94,28 @@ const LoggerLive = Layer.merge(
 
 const program = Effect.suspend(() => cli(argv)).pipe(
   Effect.tapErrorCause(report(verbose)),
-  Effect.provide(Layer.merge(NodeContext.layer, LoggerLive))
+  // What @effect/cli itself needs; each command's own wiring provides the rest (child processes
+  // and so on), so starting the CLI does not load them.
+  Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, LoggerLive))
 )
+
+/**
+ * Ends the process with `code` once stdout and stderr have flushed. Left to itself, Node would
+ * first wait for V8's background work (optimising compiles begun during the run) to finish:
+ * tens of milliseconds on a busy machine, for nothing. A success keeps the `process.exitCode` a
+ * command set (`health` reports its verdict that way).
+ */
+const exitWhenFlushed = (code: number) => {
+  if (code !== ExitCode.ok) process.exitCode = code
+  let pending = 2
+  const flushed = () => {
+    if (--pending === 0) process.exit()
+  }
+  process.stdout.write("", flushed)
+  process.stderr.write("", flushed)
+}
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
-  teardown: (exit, onExit) => onExit(exitCodeOf(exit))
+  teardown: (exit) => exitWhenFlushed(exitCodeOf(exit))
 })

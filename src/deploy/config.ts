@@ -160,8 +160,11 @@ const loadEsbuild = (file: string): typeof import("esbuild") | undefined => {
   return undefined
 }
 
-/** Transpiles and evaluates a JavaScript or TypeScript config file; returns its default export. */
-const evaluateModule = (file: string) =>
+/**
+ * Transpiles and evaluates a JavaScript or TypeScript module; returns its default export (else
+ * its exports). `import … from "dbkit"` resolves to `dbkitStub` (default: just `defineConfig`).
+ */
+export const evaluateModule = (file: string, dbkitStub = "export const defineConfig = (config) => config") =>
   Effect.gen(function*() {
     const esbuild = loadEsbuild(file)
     if (esbuild === undefined) {
@@ -184,8 +187,9 @@ const evaluateModule = (file: string) =>
               // `import { defineConfig } from "dbkit"` needs nothing of dbkit at run time.
               build.onResolve({ filter: /^dbkit$/ }, () => ({ path: "dbkit", namespace: "dbkit-stub" }))
               build.onLoad({ filter: /.*/, namespace: "dbkit-stub" }, () => ({
-                contents: "export const defineConfig = (config) => config",
-                loader: "js"
+                contents: dbkitStub,
+                loader: "js",
+                resolveDir: path.dirname(file)
               }))
             }
           }]

@@ -30,9 +30,18 @@ export interface Relationship {
   readonly where?: string | undefined
 }
 
-/** The reference schema's relationships without a foreign key: an audit entry's actor is a user. */
+/**
+ * The reference schema's relationships without a foreign key: an audit entry whose actor is a
+ * user id names an existing user. Other actors (the session user, `dbkit privacy erase`, a
+ * service name set in `app.actor`) are not user references.
+ */
 export const referenceRelationships: ReadonlyArray<Relationship> = [
-  { table: "audit_log", column: "actor", references: "users.id" }
+  {
+    table: "audit_log",
+    column: "actor",
+    references: "users.id",
+    where: "actor ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'"
+  }
 ]
 
 /** One integrity problem. */

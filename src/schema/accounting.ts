@@ -30,6 +30,10 @@ export const customers = pgTable(
     tenantId: tenantId(),
     name: text("name").notNull(),
     email: text("email"),
+    phone: text("phone"),
+    address: text("address"),
+    /** Encrypted in the application (src/privacy/fieldCrypto.ts): `enc:v1:<key id>:…`. */
+    taxId: text("tax_id"),
     createdAt: timestamp("created_at", { withTimezone: true }).notNull().defaultNow()
   },
   (t) => [tenantIndex("customers", t.tenantId), tenantIsolation()]

@@ -221,6 +221,9 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
         const started = Date.now()
         yield* sql.withTransaction(
           Effect.gen(function*() {
+            // Seeded rows are not audit events: the audit triggers (migration 0004) skip this
+            // transaction when the role may bypass RLS anyway; for the application role they still record.
+            yield* sql`SELECT set_config('dbkit.audit', 'off', true)`
             const reported = yield* Effect.provideService(seed.run(context), SqlClient.SqlClient, sql)
             // A returned number is the seed's row count (say, rows it wrote with plain SQL);
             // otherwise the rows it wrote through `copy` are counted.
@@ -346,6 +349,7 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
         })
         return yield* sql.withTransaction(
           Effect.gen(function*() {
+            yield* sql`SELECT set_config('dbkit.audit', 'off', true)`
             const deleted: Array<{ table: string; rows: number }> = []
             for (const table of tables) {
               const rows = yield* sql.unsafe<{ n: number }>(
