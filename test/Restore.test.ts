@@ -10,6 +10,7 @@ import * as path from "node:path"
 import { gzipSync } from "node:zlib"
 import pg from "pg"
 import * as Redacted from "effect/Redacted"
+import { CHUNK, HEADER, TAG } from "../src/backup/crypto.js"
 import { admin, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 import { withBackupServices } from "./support/backup.js"
@@ -87,7 +88,7 @@ describe.skipIf(!server)("Restore on the server", () => {
         expect(yield* databaseExists(name)).toBe(false)
       }))
 
-    it.effect("a file altered with its manifest 'fixed' to match: refused (encrypted) or caught on the way in (plain), no database left", () =>
+    it.effect("a file altered with its manifest 'fixed' to match is caught on the way in (encrypted: its chunk's tag; plain: gzip), no database left", () =>
       Effect.gen(function*() {
         const keyed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
           Effect.withConfigProvider(effect, ConfigProvider.fromMap(new Map([["DB_BACKUP_KEY", "restore-test-key"]])))
@@ -95,7 +96,7 @@ describe.skipIf(!server)("Restore on the server", () => {
           const manifest = JSON.parse(fs.readFileSync(`${file}.json`, "utf8"))
           fs.writeFileSync(`${file}.json`, JSON.stringify({ ...manifest, sha256: createHash("sha256").update(bytes).digest("hex") }))
         }
-        // Encrypted: authenticated decryption refuses it before anything is created.
+        // Encrypted: the altered chunk fails authentication on the way in; its bytes never reach psql.
         const encrypted = yield* keyed(withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-") })))
         const flipped = fs.readFileSync(encrypted.file)
         flipped[flipped.length >> 1] = flipped[flipped.length >> 1]! ^ 1
@@ -114,6 +115,58 @@ describe.skipIf(!server)("Restore on the server", () => {
         const truncated = yield* Effect.flip(withServices(({ restore }) => restore.into(plain.file, name)))
         expect(truncated._tag).toBe("BackupCorrupt")
         expect(yield* databaseExists(name)).toBe(false)
+      }))
+
+    it.effect("an encrypted backup is checked as it streams: a bad chunk, or a file that is not its manifest's, stops the load before psql's end of input; nothing is left, no safety backup is taken", () =>
+      Effect.gen(function*() {
+        const keyed = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+          Effect.withConfigProvider(effect, ConfigProvider.fromMap(new Map([["DB_BACKUP_KEY", "streamed-restore-key"]])))
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS streamed (id int PRIMARY KEY, payload text);
+          INSERT INTO streamed SELECT g, md5(g::text) FROM generate_series(1, 20000) g ON CONFLICT DO NOTHING`)
+        const out = tempDir("dbkit-restore-")
+        const made = yield* keyed(withServices(({ backup }) => backup.backup({ out }), out))
+        const bytes = fs.readFileSync(made.file)
+        expect(bytes[8]).toBe(2) // encryption format 2: sealed chunks
+        expect(bytes.length).toBeGreaterThan(HEADER + 4 * (CHUNK + TAG))
+        const manifest = fs.readFileSync(`${made.file}.json`, "utf8")
+        const leftovers = Effect.promise(() => admin(`SELECT datname FROM pg_database WHERE datname LIKE '%\\_restore\\_%'`))
+        // The last chunk altered and the manifest's sha256 made to match: every chunk before it
+        // went into psql; that one fails, and psql is killed before it could commit.
+        const altered = Buffer.from(bytes)
+        altered[altered.length - 20] = altered[altered.length - 20]! ^ 1
+        fs.writeFileSync(made.file, altered)
+        fs.writeFileSync(`${made.file}.json`, JSON.stringify({ ...JSON.parse(manifest), sha256: createHash("sha256").update(altered).digest("hex") }))
+        const name = unique("dbkit_streamed")
+        const bad = yield* Effect.flip(keyed(withServices(({ restore }) => restore.into(made.file, name), out)))
+        expect(bad._tag).toBe("BackupCorrupt")
+        expect(bad.message).toMatch(/authentication failed at chunk \d+ \(byte \d+\)/)
+        expect(yield* databaseExists(name)).toBe(false)
+        // The file intact, its manifest's sha256 another's: every chunk authenticates, and the
+        // checksum, taken as the file streams, refuses it before the end of input.
+        fs.writeFileSync(made.file, bytes)
+        fs.writeFileSync(`${made.file}.json`, JSON.stringify({ ...JSON.parse(manifest), sha256: "0".repeat(64) }))
+        const mismatched = yield* Effect.flip(keyed(withServices(({ restore }) => restore.into(made.file, name), out)))
+        expect(mismatched._tag).toBe("BackupChecksumMismatch")
+        expect(yield* databaseExists(name)).toBe(false)
+        // Over the configured database: the staging load fails first, so the target is untouched
+        // and no safety backup was taken for a file that could not be restored.
+        const before = (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM streamed`)[0]!.n
+        const over = yield* Effect.flip(
+          keyed(withServices(({ restore }) => restore.over(made.file, { yes: true }), out)).pipe(Effect.provide(NonInteractiveGuard()))
+        )
+        expect(over._tag).toBe("BackupChecksumMismatch")
+        expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM streamed`)[0]!.n).toBe(before)
+        expect(fs.readdirSync(out).sort()).toEqual([path.basename(made.file), `${path.basename(made.file)}.json`])
+        expect(yield* leftovers).toEqual([])
+        // Put right, it restores.
+        fs.writeFileSync(`${made.file}.json`, manifest)
+        const restored = yield* keyed(withServices(({ restore }) => restore.into(made.file, name), out))
+        try {
+          expect(restored.rows).toBeGreaterThanOrEqual(20000)
+        } finally {
+          yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
+        }
       }))
 
     it.effect("an existing target or a bad name is refused before anything is created", () =>

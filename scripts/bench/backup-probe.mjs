@@ -1,6 +1,7 @@
 // Probes for rows/05-backup-restore.mjs (untimed analysis, not table rows): dbkit's in-process backup and restore
 // work without its CLI, database or pg tools, re-done here with the same Node primitives and parameters as
-// src/backup (zlib gzip, AES-256-GCM with an scrypt key N=2^15 r=8, sha256), so the row can tell which part of a
+// src/backup (zlib gzip, AES-256-GCM with an scrypt key N=2^15 r=8 in 64 KiB sealed chunks — encryption format 2,
+// or format 1's single tag when reading older files —, sha256), so the row can tell which part of a
 // dbkit run costs what. Prints one JSON object on stdout.
 //
 //   node backup-probe.mjs pipeline DUMP LEVEL      DUMP (plain SQL) → gzip LEVEL → AES-256-GCM → sha256 → discard
@@ -39,6 +40,83 @@ const sink = (onChunk = () => {}) =>
 
 const out = (o) => process.stdout.write(`${JSON.stringify(o)}\n`)
 
+const { Transform } = await import("node:stream")
+const CHUNK = 64 * 1024
+const TAG = 16
+
+/** Cuts a stream into `size`-byte pieces for `piece(bytes, last)` (a full piece waits for a byte more), as src/backup/crypto.ts. */
+const chunked = (size, piece, preamble) => {
+  let pending = Buffer.alloc(0)
+  let started = preamble === undefined
+  return new Transform({
+    transform(chunk, _e, cb) {
+      if (!started) this.push(preamble)
+      started = true
+      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk
+      let at = 0
+      while (pending.length - at > size) {
+        this.push(piece(pending.subarray(at, at + size), false))
+        at += size
+      }
+      pending = pending.subarray(at)
+      cb()
+    },
+    flush(cb) {
+      if (!started) this.push(preamble)
+      cb(null, piece(pending, true))
+    }
+  })
+}
+const nonceOf = (prefix, i, last) => {
+  const n = Buffer.alloc(12)
+  prefix.copy(n)
+  n.writeUInt32BE(i, 7)
+  n[11] = last ? 1 : 0
+  return n
+}
+/** Format 2 encryption of a stream under `k`: header, then sealed 64 KiB chunks. */
+const encrypting = (k) => {
+  const header = Buffer.concat([Buffer.from("DBKITENC"), Buffer.from([2]), randomBytes(16), randomBytes(7)])
+  let i = 0
+  return chunked(CHUNK, (plain, last) => {
+    const c = createCipheriv("aes-256-gcm", k, nonceOf(header.subarray(25, 32), i++, last))
+    c.setAAD(header)
+    return Buffer.concat([c.update(plain), c.final(), c.getAuthTag()])
+  }, header)
+}
+/** A dbkit-encrypted file's bytes, decrypted: [read stream, decrypt transform] and the scrypt time. */
+const decrypting = (file) => {
+  const size = statSync(file).size
+  const fd = openSync(file, "r")
+  const head = Buffer.alloc(37)
+  const tail = Buffer.alloc(TAG)
+  readSync(fd, head, 0, 37, 0)
+  readSync(fd, tail, 0, TAG, size - TAG)
+  closeSync(fd)
+  if (head.subarray(0, 8).toString() !== "DBKITENC") throw new Error(`${file} is not a dbkit-encrypted file`)
+  const t0 = performance.now()
+  const k = derive(head.subarray(9, 25))
+  const scryptMs = performance.now() - t0
+  if (head[8] === 1) {
+    const decipher = createDecipheriv("aes-256-gcm", k, head.subarray(25, 37))
+    decipher.setAuthTag(tail)
+    const transform = new Transform({
+      transform: (chunk, _e, cb) => cb(null, decipher.update(chunk)),
+      flush: (cb) => cb(null, decipher.final())
+    })
+    return { stages: [createReadStream(file, { start: 37, end: size - TAG - 1 }), transform], scryptMs }
+  }
+  const header = head.subarray(0, 32)
+  let i = 0
+  const transform = chunked(CHUNK + TAG, (sealed, last) => {
+    const d = createDecipheriv("aes-256-gcm", k, nonceOf(header.subarray(25, 32), i++, last))
+    d.setAAD(header)
+    d.setAuthTag(sealed.subarray(sealed.length - TAG))
+    return Buffer.concat([d.update(sealed.subarray(0, sealed.length - TAG)), d.final()])
+  })
+  return { stages: [createReadStream(file, { start: 32, highWaterMark: 256 * 1024 }), transform], scryptMs }
+}
+
 if (mode === "pipeline" || mode === "gzip") {
   const level = Number(arg ?? 6)
   const t0 = performance.now()
@@ -49,20 +127,9 @@ if (mode === "pipeline" || mode === "gzip") {
   let scryptMs = 0
   if (mode === "pipeline") {
     const s0 = performance.now()
-    const cipher = createCipheriv("aes-256-gcm", derive(randomBytes(16)), randomBytes(12))
+    const k = derive(randomBytes(16))
     scryptMs = performance.now() - s0
-    stages.push(
-      new (await import("node:stream")).Transform({
-        transform(chunk, _e, cb) {
-          cb(null, cipher.update(chunk))
-        },
-        flush(cb) {
-          const f = cipher.final()
-          if (f.length) this.push(f)
-          cb(null, cipher.getAuthTag())
-        }
-      })
-    )
+    stages.push(encrypting(k))
   }
   stages[0].on("data", (c) => (bytesIn += c.length))
   await pipeline(
@@ -75,68 +142,25 @@ if (mode === "pipeline" || mode === "gzip") {
   hash.digest("hex")
   out({ mode, ms: performance.now() - t0, scryptMs, bytesIn, bytesOut, rssKb: Math.round(process.resourceUsage().maxRSS) })
 } else if (mode === "verify") {
-  const size = statSync(file).size
   const t0 = performance.now()
   const hash = createHash("sha256")
   for await (const c of createReadStream(file)) hash.update(c)
   hash.digest("hex")
   const shaMs = performance.now() - t0
-  const fd = openSync(file, "r")
-  const head = Buffer.alloc(37)
-  const tail = Buffer.alloc(16)
-  readSync(fd, head, 0, 37, 0)
-  readSync(fd, tail, 0, 16, size - 16)
-  closeSync(fd)
-  if (head.subarray(0, 8).toString() !== "DBKITENC") throw new Error(`${file} is not a dbkit-encrypted file`)
   const t1 = performance.now()
-  const decipher = createDecipheriv("aes-256-gcm", derive(head.subarray(9, 25)), head.subarray(25, 37))
-  decipher.setAuthTag(tail)
-  const scryptMs = performance.now() - t1
+  const { scryptMs, stages } = decrypting(file)
   let dumpBytes = 0
-  await pipeline(
-    createReadStream(file, { start: 37, end: size - 17 }),
-    new (await import("node:stream")).Transform({
-      transform(chunk, _e, cb) {
-        cb(null, decipher.update(chunk))
-      },
-      flush(cb) {
-        cb(null, decipher.final())
-      }
-    }),
-    createGunzip(),
-    sink((c) => (dumpBytes += c.length))
-  )
+  await pipeline(...stages, createGunzip(), sink((c) => (dumpBytes += c.length)))
   const decryptGunzipMs = performance.now() - t1
   out({ mode, shaMs, scryptMs, decryptGunzipMs, dumpBytes, ms: performance.now() - t0 })
 } else if (mode === "load") {
-  const size = statSync(file).size
   const t0 = performance.now()
-  const fd = openSync(file, "r")
-  const head = Buffer.alloc(37)
-  const tail = Buffer.alloc(16)
-  readSync(fd, head, 0, 37, 0)
-  readSync(fd, tail, 0, 16, size - 16)
-  closeSync(fd)
-  const decipher = createDecipheriv("aes-256-gcm", derive(head.subarray(9, 25)), head.subarray(25, 37))
-  decipher.setAuthTag(tail)
-  const scryptMs = performance.now() - t0
+  const { scryptMs, stages } = decrypting(file)
   const psql = spawn("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"], {
     stdio: ["pipe", "ignore", "inherit"]
   })
   const exited = new Promise((resolve) => psql.on("close", resolve))
-  await pipeline(
-    createReadStream(file, { start: 37, end: size - 17 }),
-    new (await import("node:stream")).Transform({
-      transform(chunk, _e, cb) {
-        cb(null, decipher.update(chunk))
-      },
-      flush(cb) {
-        cb(null, decipher.final())
-      }
-    }),
-    createGunzip(),
-    psql.stdin
-  )
+  await pipeline(...stages, createGunzip(), psql.stdin)
   const code = await exited
   if (code !== 0) throw new Error(`psql exited with ${code}`)
   out({ mode, ms: performance.now() - t0, scryptMs, rssKb: Math.round(process.resourceUsage().maxRSS) })

@@ -102,11 +102,12 @@ export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
   readonly into: (file: string, database: string) => Effect.Effect<RestoreResult, RestoreError>
   /**
    * Replaces the configured database with the backup, guarded (DB_RESTORE_CONFIRM / --yes;
-   * production also DB_RESTORE_ALLOW_PRODUCTION). A safety backup is taken first. On a server the
-   * dump is loaded into a staging database and checked; then one transaction renames the target
-   * away and the staging database into its place; until that rename the target is untouched. On
-   * the embedded database one transaction replaces the application schemas with the (plain)
-   * dump and checks the counts; a failure rolls it all back.
+   * production also DB_RESTORE_ALLOW_PRODUCTION). On a server the dump is loaded into a staging
+   * database and checked; then a safety backup of the target is taken, and one transaction renames
+   * the target away and the staging database into its place; until that rename the target is
+   * untouched, and a file that fails its checks costs no safety backup. On the embedded database
+   * one transaction replaces the application schemas with the (plain) dump and checks the counts;
+   * a failure rolls it all back.
    */
   readonly over: (file: string, options?: RestoreOverOptions) => Effect.Effect<RestoreOverResult, RestoreError | GuardError | BackupError, Guard>
 }>() {}
@@ -134,21 +135,35 @@ const make = Effect.gen(function*() {
     ([row]) => Math.floor(row!.num / 10000)
   )
 
-  /** Creates `name`, loads the (already checked) file into it and checks counts; drops it on failure. */
+  /**
+   * Checks the file (Files.checkBeforeLoad, see there for what `streaming` leaves to the load)
+   * and, meanwhile, the server side: that `name` is free and psql or pg_restore is new enough.
+   * Then creates `name`, loads the file into it and checks the counts; drops it on failure.
+   */
   const loadInto = (url: Redacted.Redacted<string>, file: string, name: string) =>
     Effect.gen(function*() {
       const { manifest } = yield* Files.inspect(file)
-      const major = yield* serverMajor
-      const [exists] = yield* sql<{ e: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS e`
-      if (exists?.e) return yield* new RestoreTargetExists({ database: name })
-      yield* Load.checkTool(manifest, major) // before anything is created
+      const secret = yield* key
+      const [, major] = yield* Effect.all([
+        Files.checkBeforeLoad(file, secret, { streaming: true }),
+        Effect.gen(function*() {
+          const major = yield* serverMajor
+          const [exists] = yield* sql<{ e: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS e`
+          if (exists?.e) return yield* new RestoreTargetExists({ database: name })
+          yield* Load.checkTool(manifest, major)
+          return major
+        })
+      ], { concurrency: 2 })
       yield* sql.unsafe(`CREATE DATABASE "${name}"`)
       const target = siblingUrl(url, name)
       const restored = Effect.gen(function*() {
-        const loaded = yield* Load.loadDump(file, manifest, yield* key, target, major)
-        return yield* Load.compareCounts(file, manifest, loaded).pipe(
-          Effect.provide(PgLive({ url: target, poolSize: 1, applicationName: "dbkit-restore" }))
-        )
+        const loaded = yield* Load.loadDump(file, manifest, secret, target, major)
+        // psql's COPY tags usually cover every table: then no connection to count rows is needed.
+        const left = Load.uncounted(manifest, loaded)
+        const counted = left.length === 0
+          ? {}
+          : yield* Load.countRows(left).pipe(Effect.provide(PgLive({ url: target, poolSize: 1, applicationName: "dbkit-restore" })))
+        return yield* Load.judgeCounts(file, manifest, loaded, counted)
       })
       return yield* restored.pipe(
         Effect.scoped,
@@ -160,7 +175,6 @@ const make = Effect.gen(function*() {
     Effect.gen(function*() {
       if (!NAME.test(name)) return yield* new InvalidDatabaseName({ name })
       const url = yield* serverUrl("restore --into", "leave out --into to restore over the embedded database (it holds a single database)")
-      yield* Files.checkBeforeLoad(file, yield* key)
       const counts = yield* loadInto(url, file, name)
       return { file, database: name, ...counts } satisfies RestoreResult
     })
@@ -202,14 +216,15 @@ const make = Effect.gen(function*() {
       const url = yield* serverUrl("restore over this database")
       const target = database.database
       yield* guard.confirm({ action: `replace the database with ${file}`, variable: "DB_RESTORE", target, yes: options.yes })
-      yield* Files.checkBeforeLoad(file, yield* key)
-      const safety = options.safetyBackup === false ? null : (yield* backup.backup()).file
       const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14)
       const staging = `${target.slice(0, 40)}_restore_${stamp}`
       const previous = `${target.slice(0, 40)}_previous_${stamp}`
       const counts = yield* loadInto(url, file, staging)
+      // The safety backup is taken once the backup is known to load (the target is untouched
+      // until the swap), so a bad file costs no backup, and the copy is as recent as it can be.
       const swapped = Effect.scoped(
         Effect.gen(function*() {
+          const safety = options.safetyBackup === false ? null : (yield* backup.backup()).file
           const maintenance = yield* Layer.build(PgLive({ url: siblingUrl(url, "postgres"), poolSize: 1, applicationName: "dbkit-restore" }))
           const admin = Context.get(maintenance, SqlClient.SqlClient)
           // dbkit's own idle pool connections go; anyone else's are a reason to stop (or --terminate-connections).
@@ -227,9 +242,10 @@ const make = Effect.gen(function*() {
             )
           )
           if (safety !== null) yield* Effect.ignore(admin.unsafe(`DROP DATABASE IF EXISTS "${previous}" WITH (FORCE)`))
+          return safety
         })
       )
-      yield* swapped.pipe(
+      const safety = yield* swapped.pipe(
         Effect.tapErrorCause(() => Effect.ignore(sql.unsafe(`DROP DATABASE IF EXISTS "${staging}" WITH (FORCE)`)))
       )
       return { file, database: target, ...counts, safetyBackup: safety, previous: safety === null ? previous : null, rolesCreated: [] } satisfies RestoreOverResult

@@ -7,10 +7,10 @@ import type * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
-import type { Readable } from "node:stream"
+import { type Readable, Transform, type TransformCallback } from "node:stream"
 import { createGunzip } from "node:zlib"
 import type { Manifest } from "./Backup.js"
-import { decryptStream, envelope, fingerprint, HEADER, TAG, warmKeys } from "./crypto.js"
+import { bodyRange, decryptStream, envelope, fingerprint, HEADER_V1, TAG, warmKeys } from "./crypto.js"
 import { BackupChecksumMismatch, BackupCorrupt, BackupKeyInvalid, BackupNotFound } from "./errors.js"
 
 /** The manifest beside a backup file. */
@@ -82,40 +82,111 @@ export const checkChecksum = (file: string, manifest: Manifest) =>
   Effect.flatMap(sha256(file), (actual) =>
     actual === manifest.sha256 ? Effect.void : Effect.fail(new BackupChecksumMismatch({ file, expected: manifest.sha256, actual })))
 
+/** An encrypted backup's envelope, once the key is known to be the one it was written with. */
+const openEnvelope = (file: string, manifest: Manifest, key: Redacted.Redacted<string> | undefined) =>
+  Effect.gen(function*() {
+    if (key === undefined) return yield* new BackupKeyInvalid({ file, reason: "is encrypted; set DB_BACKUP_KEY" })
+    const size = fs.statSync(file).size
+    const fd = fs.openSync(file, "r")
+    const head = Buffer.alloc(Math.min(HEADER_V1, size))
+    const tail = Buffer.alloc(Math.min(TAG, size))
+    fs.readSync(fd, head, 0, head.length, 0)
+    fs.readSync(fd, tail, 0, tail.length, Math.max(0, size - TAG))
+    fs.closeSync(fd)
+    const env = envelope(head, tail)
+    // Both scrypt derivations at once, on libuv's pool (~0.1 s instead of ~0.2 s).
+    yield* Effect.promise(() => warmKeys(key, env?.salt))
+    if (fingerprint(key) !== manifest.encryption?.keyFingerprint) {
+      return yield* new BackupKeyInvalid({ file, reason: "DB_BACKUP_KEY is not the key this backup was written with" })
+    }
+    if (env === undefined) return yield* new BackupCorrupt({ file, reason: "not a dbkit-encrypted file" })
+    const range = bodyRange(env, size)
+    if (range.end < range.start) return yield* new BackupCorrupt({ file, reason: "too short to hold its encryption header" })
+    return { env, key, range }
+  })
+
 /** The dump's bytes: decrypted (if encrypted) and decompressed (plain format). */
 export const openDump = (
   file: string,
   manifest: Manifest,
   key: Redacted.Redacted<string> | undefined,
-  options: { readonly decompress?: boolean } = {}
+  options: { readonly decompress?: boolean; readonly checksum?: boolean } = {}
 ): Effect.Effect<Array<NodeJS.ReadWriteStream | Readable>, BackupKeyInvalid | BackupCorrupt> =>
   Effect.gen(function*() {
-    const size = fs.statSync(file).size
     const stages: Array<NodeJS.ReadWriteStream | Readable> = []
+    const checked = (range: { readonly start: number; readonly end: number }) =>
+      options.checksum === true && manifest.sha256 ? [checksumStage(file, manifest.sha256, range)] : []
     if (manifest.encryption !== null) {
-      if (key === undefined) return yield* new BackupKeyInvalid({ file, reason: "is encrypted; set DB_BACKUP_KEY" })
-      const fd = fs.openSync(file, "r")
-      const head = Buffer.alloc(HEADER)
-      const tail = Buffer.alloc(TAG)
-      fs.readSync(fd, head, 0, HEADER, 0)
-      fs.readSync(fd, tail, 0, TAG, Math.max(0, size - TAG))
-      fs.closeSync(fd)
-      const env = size >= HEADER + TAG ? envelope(head, tail) : undefined
-      // Both scrypt derivations at once, on libuv's pool (~0.1 s instead of ~0.2 s).
-      yield* Effect.promise(() => warmKeys(key, env?.salt))
-      if (fingerprint(key) !== manifest.encryption.keyFingerprint) {
-        return yield* new BackupKeyInvalid({ file, reason: "DB_BACKUP_KEY is not the key this backup was written with" })
-      }
-      if (env === undefined) return yield* new BackupCorrupt({ file, reason: "not a dbkit-encrypted file" })
-      stages.push(fs.createReadStream(file, { start: HEADER, end: size - TAG - 1 }), decryptStream(key, env))
+      const { env, key: secret, range } = yield* openEnvelope(file, manifest, key)
+      // Read a few sealed chunks at a time: fewer hops through the stream machinery.
+      stages.push(
+        fs.createReadStream(file, { start: range.start, end: range.end - 1, highWaterMark: 256 * 1024 }),
+        ...checked(range),
+        decryptStream(secret, env)
+      )
     } else {
-      stages.push(fs.createReadStream(file))
+      stages.push(fs.createReadStream(file), ...checked({ start: 0, end: fs.statSync(file).size }))
     }
     if (options.decompress !== false && manifest.format === "plain" && manifest.compression?.algorithm !== "none") {
-      stages.push(createGunzip())
+      // 128 KB pieces instead of zlib's 16 KB: a third less CPU for a restore's feed into psql
+      // (fewer trips through the streams and fewer writes to the pipe; measured on a 331 MB dump).
+      stages.push(createGunzip({ chunkSize: 128 * 1024 }))
     }
     return stages
   })
+
+/** A file's sha256 differs from its manifest's; raised by checksumStage at the end of the file. */
+export class StreamedChecksumMismatch extends Error {
+  constructor(readonly expected: string, readonly actual: string) {
+    super("the file's sha256 does not match its manifest")
+  }
+}
+
+/**
+ * Passes the bytes of `file` in `range` through, hashing them with the bytes around the range
+ * (read directly), and fails at the end, before signalling the end downstream, if the sha256 is
+ * not `expected`. What follows it never sees the end of a file that does not match.
+ */
+const checksumStage = (file: string, expected: string, range: { readonly start: number; readonly end: number }) => {
+  const hash = createHash("sha256")
+  const around = (start: number, end: number) => {
+    if (end <= start) return
+    const bytes = Buffer.alloc(end - start)
+    const fd = fs.openSync(file, "r")
+    try {
+      fs.readSync(fd, bytes, 0, bytes.length, start)
+    } finally {
+      fs.closeSync(fd)
+    }
+    hash.update(bytes)
+  }
+  around(0, range.start)
+  return new Transform({
+    transform(chunk: Buffer, _encoding, callback: TransformCallback) {
+      hash.update(chunk)
+      callback(null, chunk)
+    },
+    flush(callback: TransformCallback) {
+      try {
+        around(range.end, fs.statSync(file).size)
+        const actual = hash.digest("hex")
+        callback(actual === expected ? null : new StreamedChecksumMismatch(expected, actual))
+      } catch (error) {
+        callback(error as Error)
+      }
+    }
+  })
+}
+
+/** Whether the file is encrypted in chunks that are each authenticated (format 2): it can be streamed, checked as it goes. */
+export const authenticatesAsItStreams = (file: string, manifest: Manifest): boolean => {
+  if (manifest.encryption === null) return false
+  const head = Buffer.alloc(HEADER_V1)
+  const fd = fs.openSync(file, "r")
+  const read = fs.readSync(fd, head, 0, HEADER_V1, 0)
+  fs.closeSync(fd)
+  return envelope(head.subarray(0, read), Buffer.alloc(TAG))?.version === 2
+}
 
 /** Reads the whole dump once, proving it decrypts and decompresses; returns its size. */
 export const readThrough = (file: string, stages: Array<NodeJS.ReadWriteStream | Readable>) =>
@@ -136,12 +207,29 @@ export const readThrough = (file: string, stages: Array<NodeJS.ReadWriteStream |
  * decompression is then checked on the way in, where the bytes are decompressed anyway (gzip's
  * CRC and the manifest's size; the load is into a database that is dropped on failure). A file
  * from plain pg_dump has no manifest to hold it to, so it is read through completely first.
+ *
+ * `streaming`: the caller loads into a database it drops on any failure, and checks the file as
+ * it streams it (see load.ts: the checksum before the last bytes go in, each chunk's tag before
+ * its bytes go in). For an encrypted format-2 file, only what is cheap is checked here then — the
+ * manifest, the size, the key — and the pass over the whole file is left to the load.
  */
-export const checkBeforeLoad = (file: string, key: Redacted.Redacted<string> | undefined) =>
+export const checkBeforeLoad = (
+  file: string,
+  key: Redacted.Redacted<string> | undefined,
+  options: { readonly streaming?: boolean } = {}
+) =>
   Effect.gen(function*() {
     const { foreign, manifest } = yield* inspect(file)
     if (foreign) {
       yield* readThrough(file, yield* openDump(file, manifest, key))
+      return manifest
+    }
+    if (options.streaming === true && authenticatesAsItStreams(file, manifest)) {
+      const size = fs.statSync(file).size
+      if (size !== manifest.sizes.file) {
+        return yield* new BackupCorrupt({ file, reason: `is ${size} bytes, its manifest says ${manifest.sizes.file}: truncated or altered` })
+      }
+      yield* openEnvelope(file, manifest, key) // the key, before anything is created
       return manifest
     }
     yield* checkChecksum(file, manifest)

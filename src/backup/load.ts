@@ -8,14 +8,14 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
-import { execFile, spawn } from "node:child_process"
-import { PassThrough, type Readable } from "node:stream"
+import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { PassThrough, type Readable, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { type EmbeddedLoad, NotSupportedOnEmbedded } from "../Database.js"
 import { quoteIdent } from "../Identifier.js"
 import * as PgTools from "../PgTools.js"
 import type { Manifest } from "./Backup.js"
-import { BackupCorrupt, RestoreTestMismatch } from "./errors.js"
+import { BackupChecksumMismatch, BackupCorrupt, RestoreTestMismatch } from "./errors.js"
 import { copyTable, IDENT, unquote } from "./copyRows.js"
 import * as Files from "./files.js"
 
@@ -24,14 +24,26 @@ export interface Loaded {
   readonly copied: Readonly<Record<string, number>>
 }
 
-/** The installed tool's major version, by `TOOL --version`. */
+/**
+ * The installed tool's major version, by `TOOL --version`, asked once per process and tool (on
+ * Debian `psql` is a Perl wrapper: ~50 ms a call).
+ */
+const installed = new Map<string, Promise<number | undefined>>()
 const installedMajor = (tool: PgTools.Tool) =>
-  Effect.async<number, PgTools.PgToolMissing>((resume) => {
-    execFile(tool, ["--version"], (error, stdout) => {
-      const found = error ? undefined : PgTools.parseMajor(stdout)
-      resume(found === undefined ? Effect.fail(new PgTools.PgToolMissing({ tool })) : Effect.succeed(found))
-    })
-  })
+  Effect.flatMap(
+    Effect.promise(() => {
+      const key = `${tool}\0${process.env.PATH ?? ""}` // tests change PATH to stand in other tools
+      let found = installed.get(key)
+      if (found === undefined) {
+        found = new Promise((resolve) =>
+          execFile(tool, ["--version"], (error, stdout) => resolve(error ? undefined : PgTools.parseMajor(stdout)))
+        )
+        installed.set(key, found)
+      }
+      return found
+    }),
+    (major) => (major === undefined ? Effect.fail(new PgTools.PgToolMissing({ tool })) : Effect.succeed(major))
+  )
 
 /** psql for plain dumps, pg_restore for custom ones. */
 export const toolFor = (manifest: Manifest): PgTools.Tool => (manifest.format === "plain" ? "psql" : "pg_restore")
@@ -78,12 +90,42 @@ const copyTags = () => {
 }
 
 /**
+ * The child's stdin as the end of a pipeline. If the feed fails, the child is killed before its
+ * stdin is closed: psql --single-transaction COMMITs at end of input, so closing first could
+ * commit part of a file that turned out to be bad. SIGKILL is pending before the pipe closes,
+ * so the child never acts on the end of input; its server session ends and the transaction is
+ * rolled back.
+ */
+const stdinOf = (child: ChildProcess) => {
+  const stdin = child.stdin!
+  const sink: Writable = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (stdin.write(chunk)) callback()
+      else stdin.once("drain", () => callback())
+    },
+    final(callback) {
+      stdin.end(callback)
+    },
+    destroy(error, callback) {
+      if (error !== null) child.kill("SIGKILL")
+      stdin.destroy()
+      callback(error)
+    }
+  })
+  stdin.on("error", (error) => sink.destroy(error)) // EPIPE: psql stopped reading (it failed)
+  return sink
+}
+
+/**
  * Streams the dump in `file` into the database at `url` and fails on any error. Callers load
  * into a new or staging database and drop it on failure, so a partial load never survives.
  *
- * The file has been checked already (checksum; authenticated decryption). Decompression is
- * checked here, on the way in: gzip's own CRC, and the byte count against the manifest — a
- * failure fails the load, and the caller drops what was loaded.
+ * The file is checked on the way in, where its bytes are read anyway: its sha256 against the
+ * manifest before the last bytes are passed on (so a changed file never reaches the end of
+ * input, where psql would commit), each chunk's tag before its bytes are passed on (encryption
+ * format 2; a format-1 file was authenticated in a pass before, see Files.checkBeforeLoad),
+ * gzip's CRC and the byte count against the manifest. Any failure kills psql before it sees the
+ * end of its input, and fails the load.
  *
  * This child is spawned with node:child_process rather than @effect/platform's Command: that
  * stdin writer does not wait for `drain`, so a slow psql made it buffer the whole dump (364 MB
@@ -98,14 +140,14 @@ export const loadDump = (
 ) =>
   Effect.gen(function*() {
     const tool = toolFor(manifest)
-    yield* checkTool(manifest, serverMajor)
+    yield* checkTool(manifest, serverMajor) // asked once per process: free when the caller checked already
     const args = tool === "psql"
       ? ["-X", "--echo-queries", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
       : ["--no-owner", "--single-transaction", "--exit-on-error", "-d", PgTools.pgEnv(url).PGDATABASE!]
-    const stages = yield* Files.openDump(file, manifest, key)
+    const stages = yield* Files.openDump(file, manifest, key, { checksum: true })
     // A file from plain pg_dump has no size to hold it to (its stand-in manifest says 0).
     const expectedBytes = manifest.tool?.name === "pg_dump" ? undefined : manifest.sizes?.dump
-    return yield* Effect.async<Loaded, PgTools.PgToolFailed | PgTools.PgToolMissing | BackupCorrupt>((resume) => {
+    return yield* Effect.async<Loaded, PgTools.PgToolFailed | PgTools.PgToolMissing | BackupCorrupt | BackupChecksumMismatch>((resume) => {
       const child = spawn(tool, args, {
         env: { ...process.env, ...PgTools.pgEnv(url, `dbkit-${tool}`) },
         stdio: ["pipe", "pipe", "pipe"]
@@ -115,9 +157,17 @@ export const loadDump = (
       const tags = copyTags()
       child.stdout.on("data", tags.write)
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      const counted = new PassThrough().on("data", (chunk: Buffer) => (bytes += chunk.length))
+      const counted = new PassThrough({
+        // The size is checked before the end of input is passed on, like the checksum.
+        flush: (callback) =>
+          callback(
+            expectedBytes !== undefined && bytes !== expectedBytes
+              ? new Error(`decompressed to ${bytes} bytes, the manifest says ${expectedBytes}`)
+              : null
+          )
+      }).on("data", (chunk: Buffer) => (bytes += chunk.length))
       // Settles with the error that stopped the feed, if any; awaited before judging the exit.
-      const fed = pipeline(...(stages as [Readable]), counted, child.stdin).then(
+      const fed = pipeline(...(stages as [Readable]), counted, stdinOf(child)).then(
         () => undefined,
         (error: NodeJS.ErrnoException) => error
       )
@@ -125,13 +175,13 @@ export const loadDump = (
       child.once("close", (code) => {
         tags.end()
         void fed.then((feedError) => {
-          if (feedError !== undefined && feedError.code !== "EPIPE") {
-            // The file failed to decompress on the way: whatever psql did with a part of it is void.
+          if (feedError instanceof Files.StreamedChecksumMismatch) {
+            resume(Effect.fail(new BackupChecksumMismatch({ file, expected: feedError.expected, actual: feedError.actual })))
+          } else if (feedError !== undefined && feedError.code !== "EPIPE") {
+            // The file failed a check on the way in: psql was killed before the end of its input.
             resume(Effect.fail(new BackupCorrupt({ file, reason: feedError.message })))
           } else if (code !== 0) {
             resume(Effect.fail(new PgTools.PgToolFailed({ tool, exitCode: code ?? -1, stderr: PgTools.scrub(stderr, url) })))
-          } else if (expectedBytes !== undefined && bytes !== expectedBytes) {
-            resume(Effect.fail(new BackupCorrupt({ file, reason: `decompressed to ${bytes} bytes, the manifest says ${expectedBytes}` })))
           } else {
             resume(Effect.succeed({ copied: tags.copied }))
           }
@@ -204,27 +254,50 @@ export const loadEmbedded = (
     return { copied, rolesCreated: loaded.rolesCreated } satisfies Loaded & { readonly rolesCreated: ReadonlyArray<string> }
   })
 
+/** The manifest's tables the load's own counts (psql's COPY tags) do not cover. */
+export const uncounted = (manifest: Manifest, loaded?: Loaded): Array<string> =>
+  Object.keys(manifest.tables).filter((table) => loaded?.copied[table] === undefined)
+
+/** Row counts of `tables` in the current database; null for a table that is not there. */
+export const countRows = (tables: ReadonlyArray<string>) =>
+  Effect.gen(function*() {
+    const sql = yield* SqlClient.SqlClient
+    const counts: Record<string, number | null> = {}
+    for (const table of tables) {
+      const [schema, name] = table.split(".") as [string, string]
+      const [found] = yield* sql<{ present: boolean }>`
+        SELECT to_regclass(format('%I.%I', ${schema}::text, ${name}::text)) IS NOT NULL AS present`
+      counts[table] = found?.present
+        ? Number((yield* sql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(schema)}.${quoteIdent(name)}`))[0]!.n)
+        : null
+    }
+    return counts
+  })
+
+/**
+ * The manifest's row counts against what the load copied (psql's tags) and, for the tables it
+ * does not cover, `counted` (see countRows); fails on any difference.
+ */
+export const judgeCounts = (
+  file: string,
+  manifest: Manifest,
+  loaded: Loaded | undefined,
+  counted: Readonly<Record<string, number | null>>
+) =>
+  Effect.suspend(() => {
+    const rows = Object.entries(manifest.tables).map(([table, expected]) => ({
+      table,
+      expected,
+      actual: loaded?.copied[table] ?? counted[table] ?? null
+    }))
+    const mismatched = rows.filter((r) => r.actual !== r.expected)
+    if (mismatched.length > 0) return Effect.fail(new RestoreTestMismatch({ file, tables: mismatched }))
+    return Effect.succeed({ tables: rows.length, rows: rows.reduce((sum, r) => sum + (r.actual ?? 0), 0) })
+  })
+
 /**
  * Row counts of the manifest's tables in the current database (or, where given, what the load
  * copied into them); fails on any difference.
  */
 export const compareCounts = (file: string, manifest: Manifest, loaded?: Loaded) =>
-  Effect.gen(function*() {
-    const sql = yield* SqlClient.SqlClient
-    const rows: Array<{ table: string; expected: number; actual: number | null }> = []
-    for (const [table, expected] of Object.entries(manifest.tables)) {
-      const copied = loaded?.copied[table]
-      if (copied !== undefined) {
-        rows.push({ table, expected, actual: copied })
-        continue
-      }
-      const [schema, name] = table.split(".") as [string, string]
-      const [found] = yield* sql<{ present: boolean }>`
-        SELECT to_regclass(format('%I.%I', ${schema}::text, ${name}::text)) IS NOT NULL AS present`
-      const actual = found?.present ? Number((yield* sql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(schema)}.${quoteIdent(name)}`))[0]!.n) : null
-      rows.push({ table, expected, actual })
-    }
-    const mismatched = rows.filter((r) => r.actual !== r.expected)
-    if (mismatched.length > 0) return yield* new RestoreTestMismatch({ file, tables: mismatched })
-    return { tables: rows.length, rows: rows.reduce((sum, r) => sum + (r.actual ?? 0), 0) }
-  })
+  Effect.flatMap(countRows(uncounted(manifest, loaded)), (counted) => judgeCounts(file, manifest, loaded, counted))

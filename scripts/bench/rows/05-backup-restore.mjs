@@ -3,10 +3,11 @@
 // the ratio is the time ratio):
 //   backup   dbkit backup --out DIR --json with DB_BACKUP_KEY set (pg_dump plain → gzip 6 → AES-256-GCM → file,
 //            sha256 and manifest, fsynced)            vs  sh -c "pg_dump --format=p DB | gzip -6 > out.sql.gz"
-//   restore  dbkit restore FILE --into NEW --json of a backup made once with DB_BACKUP_KEY (it checks first:
-//            checksum, key, authenticated decryption; then CREATE DATABASE NEW, psql --single-transaction fed through
-//            gunzip with gzip's CRC and the manifest's size checked on the way in, row counts from psql's COPY tags
-//            compared with the manifest)
+//   restore  dbkit restore FILE --into NEW --json of a backup made once with DB_BACKUP_KEY (it checks first: the
+//            manifest, the file's size, the key, with the server's side — NEW free, psql new enough — meanwhile; then
+//            CREATE DATABASE NEW, psql --single-transaction fed through decryption that authenticates each 64 KiB
+//            chunk before passing it on, gunzip, with the file's sha256, gzip's CRC and the manifest's size checked
+//            before psql's end of input; row counts from psql's COPY tags compared with the manifest)
 //                                                     vs  sh -c "gunzip -c base.sql.gz | psql -1 -q -X -v ON_ERROR_STOP=1 NEW2"
 //            of a plain `pg_dump | gzip -6` of the same database, made once. NEW2 is created in untimed setup;
 //            dbkit's --into creates NEW itself (inside its timed run, as it must); both are dropped in teardown.
@@ -20,7 +21,8 @@
 // Also logged (untimed, not in the table; in the JSON as `analysis`): where dbkit's time goes — phase timelines of
 // one extra dbkit backup and restore (when pg_dump / psql start and stop, RSS before and during them), the CLI's
 // startup, the manifest's count(*) pass, pg_dump alone, gzip -6 vs dbkit's in-process pipeline (Node zlib →
-// AES-256-GCM → sha256) on the same dump, `dbkit backups verify FILE` (the verify pass of restore), and a check of
+// AES-256-GCM → sha256) on the same dump, `dbkit backups verify FILE` (a pass restores of older single-tag files
+// still make), and a check of
 // whether the stream that feeds psql honours backpressure (scripts/bench/backup-probe.mjs).
 // BENCH_PGBENCH_SCALE overrides the scale (default 34) for a quick try.
 import { spawn } from "node:child_process"
@@ -451,7 +453,7 @@ export async function rows(ctx) {
   )
   ctx.log(
     `restore analysis: one dbkit restore ${s(a.restoreTimeline.totalMs)} = ${s(a.restoreTimeline.beforePsqlMs)} before psql starts ` +
-      `(CLI startup, checks: sha256 + authenticated decrypt pass, CREATE DATABASE; peak ${kb(a.restoreTimeline.rssPeakBeforePsqlKb)}) + ` +
+      `(CLI startup, checks: manifest, size, key — scrypt — beside the server's, CREATE DATABASE; peak ${kb(a.restoreTimeline.rssPeakBeforePsqlKb)}) + ` +
       `${s(a.restoreTimeline.psqlMs)} while psql loads (peak ${kb(a.restoreTimeline.rssPeakDuringPsqlKb)}) + ` +
       `${s(a.restoreTimeline.afterPsqlMs)} after it (row counts vs manifest, exit). ` +
       `Alone: dbkit backups verify ${s(a.dbkitBackupsVerify.medianMs)} (peak ${kb(a.dbkitBackupsVerify.rssKb)}); its work in-process: ` +

@@ -24,6 +24,6 @@ export const restore = Command.make(
   (options) => lazy(() => import("./handlers.js"), (m) => m.restore(options))
 ).pipe(
   Command.withDescription(
-    "Restore a verified backup over the configured database (guarded: DB_RESTORE_CONFIRM=1 or --yes; production also DB_RESTORE_ALLOW_PRODUCTION=1; safety backup first; atomic: a swap on a server, one transaction on the embedded database), into a new database on the server (--into), or only verify it without opening a database (--validate-only)"
+    "Restore a verified backup over the configured database (guarded: DB_RESTORE_CONFIRM=1 or --yes; production also DB_RESTORE_ALLOW_PRODUCTION=1; a safety backup; atomic: a swap on a server, one transaction on the embedded database), into a new database on the server (--into), or only verify it without opening a database (--validate-only)"
   )
 )
