@@ -12,7 +12,6 @@ import { type ChildProcess, execFile, spawn } from "node:child_process"
 import { PassThrough, type Readable, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { type EmbeddedLoad, NotSupportedOnEmbedded } from "../Database.js"
-import { quoteIdent } from "../Identifier.js"
 import * as PgTools from "../PgTools.js"
 import type { Manifest } from "./Backup.js"
 import { BackupChecksumMismatch, BackupCorrupt, RestoreTestMismatch } from "./errors.js"
@@ -254,9 +253,13 @@ export const loadEmbedded = (
     return { copied, rolesCreated: loaded.rolesCreated } satisfies Loaded & { readonly rolesCreated: ReadonlyArray<string> }
   })
 
-/** The manifest's tables the load's own counts (psql's COPY tags) do not cover. */
+/**
+ * The manifest's tables the load's own counts (psql's COPY tags) do not vouch for, to be counted
+ * with count(*): those without a tag, and those whose tag differs from the manifest — a tag counts
+ * a table's own rows, the manifest (like count(*)) an inheritance parent's children's rows too.
+ */
 export const uncounted = (manifest: Manifest, loaded?: Loaded): Array<string> =>
-  Object.keys(manifest.tables).filter((table) => loaded?.copied[table] === undefined)
+  Object.entries(manifest.tables).filter(([table, rows]) => loaded?.copied[table] !== rows).map(([table]) => table)
 
 /** Row counts of `tables` in the current database; null for a table that is not there. */
 export const countRows = (tables: ReadonlyArray<string>) =>
@@ -264,19 +267,23 @@ export const countRows = (tables: ReadonlyArray<string>) =>
     const sql = yield* SqlClient.SqlClient
     const counts: Record<string, number | null> = {}
     for (const table of tables) {
-      const [schema, name] = table.split(".") as [string, string]
-      const [found] = yield* sql<{ present: boolean }>`
-        SELECT to_regclass(format('%I.%I', ${schema}::text, ${name}::text)) IS NOT NULL AS present`
-      counts[table] = found?.present
-        ? Number((yield* sql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM ${quoteIdent(schema)}.${quoteIdent(name)}`))[0]!.n)
-        : null
+      // `schema.table` as the manifest joins them: a dot inside a name makes splitting ambiguous,
+      // so the catalog is asked which relation has that joined name.
+      const [found] = yield* sql<{ name: string }>`
+        SELECT format('%I.%I', n.nspname, c.relname) AS name
+          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+         WHERE n.nspname || '.' || c.relname = ${table} AND c.relkind IN ('r', 'p', 'f', 'm')
+         LIMIT 1`
+      counts[table] = found === undefined
+        ? null
+        : Number((yield* sql.unsafe<{ n: string }>(`SELECT count(*)::text AS n FROM ${found.name}`))[0]!.n)
     }
     return counts
   })
 
 /**
- * The manifest's row counts against what the load copied (psql's tags) and, for the tables it
- * does not cover, `counted` (see countRows); fails on any difference.
+ * The manifest's row counts against `counted` (see countRows) and, for the tables not counted
+ * there, what the load copied (psql's tags); fails on any difference.
  */
 export const judgeCounts = (
   file: string,
@@ -288,7 +295,7 @@ export const judgeCounts = (
     const rows = Object.entries(manifest.tables).map(([table, expected]) => ({
       table,
       expected,
-      actual: loaded?.copied[table] ?? counted[table] ?? null
+      actual: table in counted ? counted[table] ?? null : loaded?.copied[table] ?? null
     }))
     const mismatched = rows.filter((r) => r.actual !== r.expected)
     if (mismatched.length > 0) return Effect.fail(new RestoreTestMismatch({ file, tables: mismatched }))
