@@ -11,6 +11,7 @@ import { gzipSync } from "node:zlib"
 import pg from "pg"
 import * as Redacted from "effect/Redacted"
 import { CHUNK, HEADER, TAG } from "../src/backup/crypto.js"
+import type { RestoreProgress } from "../src/backup/Restore.js"
 import { admin, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 import { withBackupServices } from "./support/backup.js"
@@ -50,8 +51,16 @@ describe.skipIf(!server)("Restore on the server", () => {
         const validated = yield* withServices(({ restore }) => restore.validate(made.file))
         expect(validated.checksum).toBe("ok")
         const name = unique("dbkit_restored")
-        const result = yield* withServices(({ restore }) => restore.into(made.file, name))
+        const progress: Array<RestoreProgress> = []
+        const result = yield* withServices(({ restore }) => restore.into(made.file, name, { onProgress: (p) => progress.push(p) }))
         try {
+          // Progress as the dump streams in: monotonic, ending with the whole file and all its SQL.
+          expect(progress.length).toBeGreaterThan(0)
+          for (let i = 1; i < progress.length; i++) {
+            expect(progress[i]!.dumpBytes).toBeGreaterThan(progress[i - 1]!.dumpBytes)
+            expect(progress[i]!.fileBytes).toBeGreaterThanOrEqual(progress[i - 1]!.fileBytes)
+          }
+          expect(progress.at(-1)).toEqual({ fileBytes: made.manifest.sizes.file, fileSize: made.manifest.sizes.file, dumpBytes: made.manifest.sizes.dump })
           expect(result.database).toBe(name)
           expect(result.rows).toBeGreaterThanOrEqual(25)
           const orgs = yield* organizationsIn(name)

@@ -128,8 +128,12 @@ describe("Restore on the embedded database", () => {
         expect(yield* fingerprint).toEqual(changed)
         expect(fs.readdirSync(out)).toHaveLength(2) // the backup and its manifest: no safety backup yet
 
-        const result = yield* withServices(({ restore }) => restore.over(made.file, { yes: true }), out).pipe(Effect.provide(NonInteractiveGuard()))
+        let last: { fileBytes: number; fileSize: number; dumpBytes: number } | undefined
+        const result = yield* withServices(({ restore }) => restore.over(made.file, { yes: true, onProgress: (p) => (last = p) }), out).pipe(
+          Effect.provide(NonInteractiveGuard())
+        )
         expect(result).toMatchObject({ database: "postgres", previous: null, rolesCreated: [], tables: Object.keys(made.manifest.tables).length })
+        expect(last).toEqual({ fileBytes: made.manifest.sizes.file, fileSize: made.manifest.sizes.file, dumpBytes: made.manifest.sizes.dump })
         expect(yield* fingerprint).toEqual(original)
         expect(yield* sessionSettings).toEqual(settings)
         const safety = JSON.parse(fs.readFileSync(`${result.safetyBackup}.json`, "utf8"))

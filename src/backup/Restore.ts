@@ -69,7 +69,14 @@ export interface RestoreOverResult extends RestoreResult {
   readonly rolesCreated: ReadonlyArray<string>
 }
 
-export interface RestoreOverOptions {
+export type { LoadProgress as RestoreProgress } from "./load.js"
+
+export interface RestoreIntoOptions {
+  /** Called as the dump streams in: bytes of the file read (of its size), bytes of SQL passed on. */
+  readonly onProgress?: ((progress: Load.LoadProgress) => void) | undefined
+}
+
+export interface RestoreOverOptions extends RestoreIntoOptions {
   /** `--yes`: confirm without DB_RESTORE_CONFIRM or the prompt. */
   readonly yes?: boolean | undefined
   /** Take a safety backup of the database first (default true). */
@@ -99,7 +106,7 @@ export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
   /** Verifies a backup without touching any database (`restore --validate-only`). */
   readonly validate: (file: string) => Effect.Effect<VerifyResult, RestoreError>
   /** Restores into a new database on the same server; leaves nothing behind on failure. */
-  readonly into: (file: string, database: string) => Effect.Effect<RestoreResult, RestoreError>
+  readonly into: (file: string, database: string, options?: RestoreIntoOptions) => Effect.Effect<RestoreResult, RestoreError>
   /**
    * Replaces the configured database with the backup, guarded (DB_RESTORE_CONFIRM / --yes;
    * production also DB_RESTORE_ALLOW_PRODUCTION). On a server the dump is loaded into a staging
@@ -140,7 +147,7 @@ const make = Effect.gen(function*() {
    * and, meanwhile, the server side: that `name` is free and psql or pg_restore is new enough.
    * Then creates `name`, loads the file into it and checks the counts; drops it on failure.
    */
-  const loadInto = (url: Redacted.Redacted<string>, file: string, name: string) =>
+  const loadInto = (url: Redacted.Redacted<string>, file: string, name: string, options: RestoreIntoOptions) =>
     Effect.gen(function*() {
       const { manifest } = yield* Files.inspect(file)
       const secret = yield* key
@@ -157,7 +164,7 @@ const make = Effect.gen(function*() {
       yield* sql.unsafe(`CREATE DATABASE "${name}"`)
       const target = siblingUrl(url, name)
       const restored = Effect.gen(function*() {
-        const loaded = yield* Load.loadDump(file, manifest, secret, target, major)
+        const loaded = yield* Load.loadDump(file, manifest, secret, target, major, options.onProgress)
         // psql's COPY tags usually cover every table: then no connection to count rows is needed.
         const left = Load.uncounted(manifest, loaded)
         const counted = left.length === 0
@@ -171,11 +178,11 @@ const make = Effect.gen(function*() {
       )
     })
 
-  const into = (file: string, name: string) =>
+  const into = (file: string, name: string, options: RestoreIntoOptions = {}) =>
     Effect.gen(function*() {
       if (!NAME.test(name)) return yield* new InvalidDatabaseName({ name })
       const url = yield* serverUrl("restore --into", "leave out --into to restore over the embedded database (it holds a single database)")
-      const counts = yield* loadInto(url, file, name)
+      const counts = yield* loadInto(url, file, name, options)
       return { file, database: name, ...counts } satisfies RestoreResult
     })
 
@@ -201,7 +208,7 @@ const make = Effect.gen(function*() {
              COMMENT ON SCHEMA public IS 'standard public schema';
              GRANT USAGE ON SCHEMA public TO PUBLIC;`
           )
-          const loaded = yield* Load.loadEmbedded(load, file, manifest, yield* key)
+          const loaded = yield* Load.loadEmbedded(load, file, manifest, yield* key, options.onProgress)
           const counts = yield* Load.compareCounts(file, manifest, loaded).pipe(Effect.provideService(SqlClient.SqlClient, sql))
           return { ...counts, rolesCreated: loaded.rolesCreated }
         })
@@ -219,7 +226,7 @@ const make = Effect.gen(function*() {
       const stamp = new Date().toISOString().replace(/\D/g, "").slice(0, 14)
       const staging = `${target.slice(0, 40)}_restore_${stamp}`
       const previous = `${target.slice(0, 40)}_previous_${stamp}`
-      const counts = yield* loadInto(url, file, staging)
+      const counts = yield* loadInto(url, file, staging, options)
       // The safety backup is taken once the backup is known to load (the target is untouched
       // until the swap), so a bad file costs no backup, and the copy is as recent as it can be.
       const swapped = Effect.scoped(

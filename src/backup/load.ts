@@ -9,6 +9,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
+import * as fs from "node:fs"
 import { PassThrough, type Readable, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { type EmbeddedLoad, NotSupportedOnEmbedded } from "../Database.js"
@@ -17,6 +18,34 @@ import type { Manifest } from "./Backup.js"
 import { BackupChecksumMismatch, BackupCorrupt, RestoreTestMismatch } from "./errors.js"
 import { copyTable, IDENT, unquote } from "./copyRows.js"
 import * as Files from "./files.js"
+
+/** How far a load is: bytes of the backup file read, of its size; bytes of SQL (or archive) passed on. */
+export interface LoadProgress {
+  readonly fileBytes: number
+  readonly fileSize: number
+  readonly dumpBytes: number
+}
+
+/**
+ * A pass-through stage that calls `onProgress` as the dump's bytes go by, with how much of the
+ * file the first of `stages` (the file's read stream) has read; none without `onProgress`.
+ */
+const progressStage = (
+  file: string,
+  stages: ReadonlyArray<NodeJS.ReadWriteStream | Readable>,
+  onProgress: ((progress: LoadProgress) => void) | undefined
+): Array<PassThrough> => {
+  if (onProgress === undefined) return []
+  const reader = stages[0] as fs.ReadStream
+  const fileSize = fs.statSync(file).size
+  let dumpBytes = 0
+  return [
+    new PassThrough().on("data", (chunk: Buffer) => {
+      dumpBytes += chunk.length
+      onProgress({ fileBytes: Math.min(fileSize, reader.bytesRead), fileSize, dumpBytes })
+    })
+  ]
+}
 
 /** What a load did: rows each COPY brought in, per `schema.table` (plain dumps, from psql's tags). */
 export interface Loaded {
@@ -135,7 +164,8 @@ export const loadDump = (
   manifest: Manifest,
   key: Redacted.Redacted<string> | undefined,
   url: Redacted.Redacted<string>,
-  serverMajor: number
+  serverMajor: number,
+  onProgress?: (progress: LoadProgress) => void
 ) =>
   Effect.gen(function*() {
     const tool = toolFor(manifest)
@@ -166,7 +196,7 @@ export const loadDump = (
           )
       }).on("data", (chunk: Buffer) => (bytes += chunk.length))
       // Settles with the error that stopped the feed, if any; awaited before judging the exit.
-      const fed = pipeline(...(stages as [Readable]), counted, stdinOf(child)).then(
+      const fed = pipeline([...stages, ...progressStage(file, stages, onProgress), counted, stdinOf(child)] as Array<NodeJS.ReadWriteStream>).then(
         () => undefined,
         (error: NodeJS.ErrnoException) => error
       )
@@ -218,14 +248,15 @@ export const loadEmbedded = (
   load: EmbeddedLoad,
   file: string,
   manifest: Manifest,
-  key: Redacted.Redacted<string> | undefined
+  key: Redacted.Redacted<string> | undefined,
+  onProgress?: (progress: LoadProgress) => void
 ) =>
   Effect.gen(function*() {
     yield* checkEmbeddedFormat(manifest)
     const stages = yield* Files.openDump(file, manifest, key)
     const script = new PassThrough()
     // Settles with the error that stopped the feed, if any (the script stream fails with it too).
-    const fed = pipeline(...(stages as [Readable]), script).then(
+    const fed = pipeline([...stages, ...progressStage(file, stages, onProgress), script] as Array<NodeJS.ReadWriteStream>).then(
       () => undefined,
       (error: NodeJS.ErrnoException) => error
     )

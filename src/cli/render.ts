@@ -53,12 +53,13 @@ export const progress = (label: string, enabled: boolean) => {
   const started = Date.now()
   let last = 0
   return {
-    update: (done: number) => {
+    /** `done` bytes so far; `note` follows the count ("of SQL, 40% of the file"). */
+    update: (done: number, note?: string) => {
       const now = Date.now()
       if (!on || now - last < 200) return
       last = now
       const rate = done / Math.max(0.001, (now - started) / 1000)
-      process.stderr.write(`\r${label}: ${bytes(done)} (${bytes(rate)}/s)   `)
+      process.stderr.write(`\r${label}: ${bytes(done)}${note ? ` ${note}` : ""} (${bytes(rate)}/s)   `)
     },
     done: () => {
       if (on && last > 0) process.stderr.write("\r\x1b[K")

@@ -4,9 +4,9 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { Restore, validateFile } from "../../backup/Restore.js"
+import { Restore, type RestoreProgress, validateFile } from "../../backup/Restore.js"
 import { GuardLive, RestoreLive } from "../live.js"
-import { banner, bytes, json } from "../render.js"
+import { banner, bytes, json, progress } from "../render.js"
 
 export const restore = (options: {
   readonly file: string
@@ -25,14 +25,24 @@ export const restore = (options: {
     })
     : Effect.gen(function*() {
       const service = yield* Restore
+      // On a terminal: SQL loaded so far and how much of the file that is.
+      const meter = progress("restoring", !options.json)
+      const onProgress = (p: RestoreProgress) =>
+        meter.update(p.dumpBytes, `of SQL, ${p.fileSize === 0 ? 100 : Math.floor((100 * p.fileBytes) / p.fileSize)}% of the file`)
+      const done = Effect.ensuring(Effect.sync(meter.done))
       if (Option.isSome(options.into)) {
         yield* banner(`restore --into ${options.into.value}`)
-        const result = yield* service.into(options.file, options.into.value)
+        const result = yield* service.into(options.file, options.into.value, { onProgress }).pipe(done)
         if (options.json) return yield* json(result)
         return yield* Console.log(`restored into ${result.database}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
       }
       yield* banner("restore")
-      const result = yield* service.over(options.file, { yes: options.yes, safetyBackup: !options.noSafetyBackup, terminateConnections: options.terminateConnections })
+      const result = yield* service.over(options.file, {
+        yes: options.yes,
+        safetyBackup: !options.noSafetyBackup,
+        terminateConnections: options.terminateConnections,
+        onProgress
+      }).pipe(done)
       if (options.json) return yield* json(result)
       yield* Console.log(`restored ${result.database} from ${options.file}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
       if (result.safetyBackup) yield* Console.log(`  the replaced database was backed up to ${result.safetyBackup}`)
