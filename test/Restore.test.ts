@@ -355,6 +355,45 @@ describe.skipIf(!server)("Restore needs PostgreSQL's client tools", () => {
       return dir
     }
 
+    /** A directory with a `psql` that answers --version as the real one and otherwise runs `body` (sh; "$@" are its arguments). */
+    const wrappedPsql = (body: string) => {
+      const dir = tempDir("dbkit-wrapped-psql-")
+      const real = execFileSync("sh", ["-c", "command -v psql"]).toString().trim()
+      fs.writeFileSync(path.join(dir, "psql"), `#!/bin/sh\nif [ "$1" = "--version" ]; then exec ${real} --version; fi\n${body.replaceAll("PSQL", real)}\n`, { mode: 0o755 })
+      return dir
+    }
+
+    it.effect("a psql that quits at once, starts reading late, or meets \\q in the dump: the right outcome, no hang, nothing half committed", () =>
+      Effect.gen(function*() {
+        const sql = yield* SqlClient.SqlClient
+        yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS wide (id int PRIMARY KEY, payload text);
+          INSERT INTO wide SELECT g, md5(g::text) FROM generate_series(1, 20000) g ON CONFLICT DO NOTHING`)
+        const made = yield* withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-") }))
+        expect(made.manifest.sizes.dump).toBeGreaterThan(500_000) // well past what the pipe and the streams buffer
+        const realPath = process.env.PATH!.split(path.delimiter)
+        const name = unique("dbkit_psql_wrapped")
+        // psql exits before reading a byte: its failure, reported (the feed used to wait for 'drain' forever).
+        const quits = yield* Effect.flip(withPath([wrappedPsql("exit 3"), ...realPath], withServices(({ restore }) => restore.into(made.file, name))))
+        expect(quits._tag).toBe("PgToolFailed")
+        expect(quits.message).toContain("exited with code 3")
+        expect(yield* databaseExists(name)).toBe(false)
+        // psql starts reading only after a second: the whole dump is still counted and checked.
+        const late = yield* withPath([wrappedPsql(`sleep 1; exec PSQL "$@"`), ...realPath], withServices(({ restore }) => restore.into(made.file, name)))
+        try {
+          expect(late.rows).toBeGreaterThanOrEqual(20000)
+        } finally {
+          yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
+        }
+        // A dump (from plain pg_dump: no manifest) with \q halfway: psql stops there with exit code 0,
+        // before the COMMIT the feed appends; nothing was committed, and that is an error.
+        const dir = tempDir("dbkit-restore-")
+        fs.writeFileSync(path.join(dir, "quits.sql"), "CREATE TABLE first (x int);\n\\q\nCREATE TABLE never (x int);\n")
+        const stopped = yield* Effect.flip(withServices(({ restore }) => restore.into(path.join(dir, "quits.sql"), name)))
+        expect(stopped._tag).toBe("PgToolFailed")
+        expect(stopped.message).toContain("psql stopped before the end of the dump; nothing was committed")
+        expect(yield* databaseExists(name)).toBe(false)
+      }))
+
     it.effect("a psql older than the server, or than the backup's pg_dump, or none at all: typed errors, nothing created", () =>
       Effect.gen(function*() {
         const made = yield* withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-"), schemaOnly: true }))

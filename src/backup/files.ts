@@ -101,7 +101,10 @@ const openEnvelope = (file: string, manifest: Manifest, key: Redacted.Redacted<s
     }
     if (env === undefined) return yield* new BackupCorrupt({ file, reason: "not a dbkit-encrypted file" })
     const range = bodyRange(env, size)
-    if (range.end < range.start) return yield* new BackupCorrupt({ file, reason: "too short to hold its encryption header" })
+    // Format 2 holds at least one sealed chunk (a bare tag for an empty dump).
+    if (range.end - range.start < (env.version === 2 ? TAG : 0)) {
+      return yield* new BackupCorrupt({ file, reason: "too short to hold its encrypted data" })
+    }
     return { env, key, range }
   })
 

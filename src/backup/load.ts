@@ -10,7 +10,7 @@ import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
 import { type ChildProcess, execFile, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import { PassThrough, type Readable, Writable } from "node:stream"
+import { PassThrough, type Readable, Transform, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { type EmbeddedLoad, NotSupportedOnEmbedded } from "../Database.js"
 import * as PgTools from "../PgTools.js"
@@ -92,22 +92,28 @@ export const checkTool = (manifest: Manifest, serverMajor: number) =>
   })
 
 const COPY_TAG = /^COPY (\d+)$/
+const BEGIN = Buffer.from("BEGIN;\n")
+const COMMIT = Buffer.from("\nCOMMIT;\n")
 
 /**
  * Reads psql's `--echo-queries` output: each `COPY … FROM stdin;` it echoes is followed by the
  * server's `COPY n` tag for it. That gives the row counts without counting tables afterwards.
+ * `last` is the last line: the `COMMIT` tag when psql ran the feed's closing COMMIT.
  */
 const copyTags = () => {
   const copied: Record<string, number> = {}
   let carry = ""
   let pending: string | undefined
+  let last = ""
   const line = (text: string) => {
     const tag = pending !== undefined ? COPY_TAG.exec(text) : null
     if (tag && pending !== undefined) copied[pending] = (copied[pending] ?? 0) + Number(tag[1])
     pending = copyTable(text)
+    if (text !== "") last = text
   }
   return {
     copied,
+    last: () => last,
     write: (chunk: Buffer) => {
       const lines = (carry + chunk.toString("utf8")).split("\n")
       carry = lines.pop()!
@@ -117,21 +123,27 @@ const copyTags = () => {
   }
 }
 
+/** The feed's error when the child closed its input (it exited) before the feed ended. */
+const inputClosed = (tool: PgTools.Tool) => Object.assign(new Error(`${tool} stopped reading its input`), { code: "EPIPE" })
+
 /**
  * The child's stdin as the end of a pipeline. If the feed fails, the child is killed before its
- * stdin is closed: psql --single-transaction COMMITs at end of input, so closing first could
- * commit part of a file that turned out to be bad. SIGKILL is pending before the pipe closes,
- * so the child never acts on the end of input; its server session ends and the transaction is
- * rolled back.
+ * stdin is closed, so it never acts on an end of input (see loadDump: psql only COMMITs what the
+ * feed appended after every check). A child that exits early ends the feed with an EPIPE error,
+ * whether or not a write was waiting for `drain` (a destroyed stdin emits neither).
  */
-const stdinOf = (child: ChildProcess) => {
+const stdinOf = (child: ChildProcess, tool: PgTools.Tool) => {
   const stdin = child.stdin!
+  let ended = false
   const sink: Writable = new Writable({
     write(chunk: Buffer, _encoding, callback) {
+      if (stdin.destroyed) return callback(inputClosed(tool))
       if (stdin.write(chunk)) callback()
       else stdin.once("drain", () => callback())
     },
     final(callback) {
+      if (stdin.destroyed) return callback(inputClosed(tool))
+      ended = true
       stdin.end(callback)
     },
     destroy(error, callback) {
@@ -140,7 +152,8 @@ const stdinOf = (child: ChildProcess) => {
       callback(error)
     }
   })
-  stdin.on("error", (error) => sink.destroy(error)) // EPIPE: psql stopped reading (it failed)
+  stdin.on("error", (error) => sink.destroy(error)) // EPIPE: the child stopped reading (it failed)
+  stdin.on("close", () => ended || sink.destroy(inputClosed(tool)))
   return sink
 }
 
@@ -149,11 +162,13 @@ const stdinOf = (child: ChildProcess) => {
  * into a new or staging database and drop it on failure, so a partial load never survives.
  *
  * The file is checked on the way in, where its bytes are read anyway: its sha256 against the
- * manifest before the last bytes are passed on (so a changed file never reaches the end of
- * input, where psql would commit), each chunk's tag before its bytes are passed on (encryption
- * format 2; a format-1 file was authenticated in a pass before, see Files.checkBeforeLoad),
- * gzip's CRC and the byte count against the manifest. Any failure kills psql before it sees the
- * end of its input, and fails the load.
+ * manifest before the last bytes are passed on, each chunk's tag before its bytes are passed on
+ * (encryption format 2; a format-1 file was authenticated in a pass before, see
+ * Files.checkBeforeLoad), gzip's CRC and the byte count against the manifest. psql gets the dump
+ * between a `BEGIN;` and a `COMMIT;` that is appended only once all of that has passed: if any
+ * check fails, or dbkit itself dies, psql reaches the end of its input without a COMMIT and the
+ * server rolls the transaction back (a failed feed also kills psql first). pg_restore reads its
+ * archive whole and commits by itself; there each chunk is still authenticated before it goes in.
  *
  * This child is spawned with node:child_process rather than @effect/platform's Command: that
  * stdin writer does not wait for `drain`, so a slow psql made it buffer the whole dump (364 MB
@@ -171,7 +186,7 @@ export const loadDump = (
     const tool = toolFor(manifest)
     yield* checkTool(manifest, serverMajor) // asked once per process: free when the caller checked already
     const args = tool === "psql"
-      ? ["-X", "--echo-queries", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"]
+      ? ["-X", "--echo-queries", "-v", "ON_ERROR_STOP=1", "-f", "-"] // BEGIN / COMMIT come with the feed
       : ["--no-owner", "--single-transaction", "--exit-on-error", "-d", PgTools.pgEnv(url).PGDATABASE!]
     const stages = yield* Files.openDump(file, manifest, key, { checksum: true })
     // A file from plain pg_dump has no size to hold it to (its stand-in manifest says 0).
@@ -186,17 +201,25 @@ export const loadDump = (
       const tags = copyTags()
       child.stdout.on("data", tags.write)
       child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      const counted = new PassThrough({
-        // The size is checked before the end of input is passed on, like the checksum.
-        flush: (callback) =>
-          callback(
-            expectedBytes !== undefined && bytes !== expectedBytes
-              ? new Error(`decompressed to ${bytes} bytes, the manifest says ${expectedBytes}`)
-              : null
-          )
-      }).on("data", (chunk: Buffer) => (bytes += chunk.length))
+      // Counts the dump's bytes as they pass; for psql, frames them in BEGIN … COMMIT, the COMMIT
+      // only after the checks upstream (checksum, last chunk's tag, gzip's CRC) and the size here.
+      const framed = new Transform({
+        transform(chunk: Buffer, _encoding, callback) {
+          if (bytes === 0 && tool === "psql") this.push(BEGIN)
+          bytes += chunk.length
+          callback(null, chunk)
+        },
+        flush(callback) {
+          if (expectedBytes !== undefined && bytes !== expectedBytes) {
+            return callback(new Error(`decompressed to ${bytes} bytes, the manifest says ${expectedBytes}`))
+          }
+          if (tool !== "psql") return callback()
+          if (bytes === 0) this.push(BEGIN)
+          callback(null, COMMIT)
+        }
+      })
       // Settles with the error that stopped the feed, if any; awaited before judging the exit.
-      const fed = pipeline([...stages, ...progressStage(file, stages, onProgress), counted, stdinOf(child)] as Array<NodeJS.ReadWriteStream>).then(
+      const fed = pipeline([...stages, ...progressStage(file, stages, onProgress), framed, stdinOf(child, tool)] as Array<NodeJS.ReadWriteStream>).then(
         () => undefined,
         (error: NodeJS.ErrnoException) => error
       )
@@ -211,6 +234,10 @@ export const loadDump = (
             resume(Effect.fail(new BackupCorrupt({ file, reason: feedError.message })))
           } else if (code !== 0) {
             resume(Effect.fail(new PgTools.PgToolFailed({ tool, exitCode: code ?? -1, stderr: PgTools.scrub(stderr, url) })))
+          } else if (tool === "psql" && (feedError !== undefined || tags.last() !== "COMMIT")) {
+            // psql ended on its own before the end of the dump (a `\q` in it): it never ran the COMMIT.
+            const reason = `${PgTools.scrub(stderr, url)}\npsql stopped before the end of the dump; nothing was committed`
+            resume(Effect.fail(new PgTools.PgToolFailed({ tool, exitCode: 0, stderr: reason })))
           } else {
             resume(Effect.succeed({ copied: tags.copied }))
           }
