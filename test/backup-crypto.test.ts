@@ -13,6 +13,7 @@ import {
   fingerprint,
   HEADER,
   HEADER_V1,
+  opensFirstChunk,
   prepareEncryption,
   TAG
 } from "../src/backup/crypto.js"
@@ -129,6 +130,22 @@ describe("backup encryption", () => {
     const sealed = await encrypt(exact, "k")
     expect(sealed.length).toBe(HEADER + 2 * SEALED)
     expect((await decrypt(sealed, "k")).equals(exact)).toBe(true)
+  })
+
+  it("the first chunk proves the key: it opens under the right key only, for one-chunk and many-chunk files", async () => {
+    for (const data of [plain, Buffer.from("small")]) {
+      const file = await encrypt(data, "k")
+      const env = envelope(file.subarray(0, HEADER_V1), file.subarray(file.length - TAG))
+      if (env?.version !== 2) throw new Error("expected format 2")
+      const first = file.subarray(HEADER, Math.min(file.length, HEADER + SEALED))
+      const only = file.length - HEADER <= SEALED
+      expect(await opensFirstChunk(Redacted.make("k"), env, first, only)).toBe(true)
+      expect(await opensFirstChunk(Redacted.make("not k"), env, first, only)).toBe(false)
+      const tampered = Buffer.from(first)
+      tampered[3] = tampered[3]! ^ 1
+      expect(await opensFirstChunk(Redacted.make("k"), env, tampered, only)).toBe(false)
+      expect(await opensFirstChunk(Redacted.make("k"), env, first, !only)).toBe(false) // the last-chunk flag is bound
+    }
   })
 
   it("format 1 files (one GCM tag for the whole file), written by earlier versions, still decrypt", async () => {

@@ -30,7 +30,8 @@ export const HEADER_V1 = MAGIC.length + 1 + SALT + NONCE
 export const HEADER = MAGIC.length + 1 + SALT + PREFIX
 /** Plaintext bytes per sealed chunk (format 2). */
 export const CHUNK = 64 * 1024
-const SEALED = CHUNK + TAG
+/** A sealed chunk's size: ciphertext and tag (format 2). */
+export const SEALED = CHUNK + TAG
 const MAX_CHUNKS = 2 ** 32
 
 const SCRYPT = { N: 1 << 15, r: 8, p: 1, maxmem: 64 * 1024 * 1024 } as const
@@ -188,6 +189,30 @@ export const envelope = (head: Buffer, tail: Buffer): Envelope | undefined => {
     return { version: 2, salt, prefix: head.subarray(MAGIC.length + 1 + SALT, HEADER), header: head.subarray(0, HEADER) }
   }
   return undefined
+}
+
+/**
+ * Whether the secret opens a format-2 file's first chunk (`sealed`; `only` when it is also the
+ * last): proof, by GCM, that it is the key the file was written with. Derives the file's key off
+ * the main thread; the fingerprint's derivation is then not needed.
+ */
+export const opensFirstChunk = async (
+  secret: Redacted.Redacted<string>,
+  env: Extract<Envelope, { readonly version: 2 }>,
+  sealed: Buffer,
+  only: boolean
+): Promise<boolean> => {
+  if (sealed.length < TAG) return false
+  const decipher = createDecipheriv("aes-256-gcm", await deriveKeyAsync(secret, env.salt), chunkNonce(env.prefix, 0, only))
+  decipher.setAAD(env.header)
+  decipher.setAuthTag(sealed.subarray(sealed.length - TAG))
+  decipher.update(sealed.subarray(0, sealed.length - TAG))
+  try {
+    decipher.final()
+    return true
+  } catch {
+    return false
+  }
 }
 
 const AUTH_FAILED = "authentication failed: wrong key, or the file was altered"

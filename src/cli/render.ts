@@ -53,6 +53,8 @@ export const progress = (label: string, enabled: boolean) => {
   const started = Date.now()
   let last = 0
   return {
+    /** Whether anything is shown (a terminal, not --json): else callers need not report. */
+    enabled: on,
     /** `done` bytes so far; `note` follows the count ("of SQL, 40% of the file"). */
     update: (done: number, note?: string) => {
       const now = Date.now()

@@ -27,8 +27,10 @@ export const restore = (options: {
       const service = yield* Restore
       // On a terminal: SQL loaded so far and how much of the file that is.
       const meter = progress("restoring", !options.json)
-      const onProgress = (p: RestoreProgress) =>
-        meter.update(p.dumpBytes, `of SQL, ${p.fileSize === 0 ? 100 : Math.floor((100 * p.fileBytes) / p.fileSize)}% of the file`)
+      const onProgress = meter.enabled
+        ? (p: RestoreProgress) =>
+          meter.update(p.dumpBytes, `of SQL, ${p.fileSize === 0 ? 100 : Math.floor((100 * p.fileBytes) / p.fileSize)}% of the file`)
+        : undefined
       const done = Effect.ensuring(Effect.sync(meter.done))
       if (Option.isSome(options.into)) {
         yield* banner(`restore --into ${options.into.value}`)
