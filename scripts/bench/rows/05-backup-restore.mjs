@@ -29,7 +29,7 @@ import { spawn } from "node:child_process"
 import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from "node:fs"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
-import { withClient, pgEnvOf } from "../harness.mjs"
+import { fmt, median, pgEnvOf, q, withClient } from "../harness.mjs"
 
 const SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? 34)
 const DEFAULT_RUNS = 3 // a round of both sides of both rows takes ~20 s; --runs overrides
@@ -40,16 +40,7 @@ const BARS = { throughput: 0.9, rssMb: 200 }
 const TIMEOUT_MS = 15 * 60_000
 const MB = 1024 * 1024
 
-const fmt = (n) => Math.round(n).toLocaleString("en-US")
 const mb = (bytes) => (bytes / MB).toFixed(bytes / MB >= 100 ? 0 : 1)
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
-
-
 
 const sha256File = async (file) => {
   const h = createHash("sha256")

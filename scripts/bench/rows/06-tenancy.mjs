@@ -43,7 +43,7 @@
 import { mkdirSync, writeFileSync } from "node:fs"
 import { cpus } from "node:os"
 import { join } from "node:path"
-import { withClient, pgEnvOf } from "../harness.mjs"
+import { fmt, median, pgEnvOf, q, withClient } from "../harness.mjs"
 
 const TENANTS = 200
 const CONCURRENCY = [1, 2, 4]
@@ -58,14 +58,7 @@ const BLOCKS = 24 // samples per kind of transaction (3 × 24 × 100 = 7,200 tra
 const ACME_ROWS = 5
 const OTHER_ROWS = 7
 
-const fmt = (n) => Math.round(n).toLocaleString("en-US")
 const fmt1 = (n) => n.toFixed(1)
-const median = (xs) => {
-  const s = [...xs].sort((a, b) => a - b)
-  const m = s.length >> 1
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2
-}
-const q = (s) => `'${String(s).replace(/'/g, `'\\''`)}'`
 const slugOf = (i) => `org_${String(i).padStart(3, "0")}`
 
 
