@@ -1,12 +1,14 @@
 /**
- * Restore: puts a verified backup back into a database. Every restore verifies the file first
- * (checksum, key, authenticated decryption, full decompression) and refuses a bad one before
- * any database is touched.
+ * Restore: puts a verified backup back into a database. The file is checked before anything is
+ * created (manifest, size, key; unencrypted and format-1 files also checksum and authenticated
+ * decryption in a pass of their own) and again as it streams in (each format-2 chunk's tag
+ * before its bytes go on; sha256, gzip's CRC and size before psql's COMMIT), see
+ * Files.checkBeforeLoad and Load.loadDump.
  *
  * `into` restores into a new database: created, loaded in one transaction that stops at the
  * first error, and its row counts compared with the manifest; on any failure the new database
- * is dropped again, so nothing is left behind. (Restoring over an existing database, guarded and
- * swapped atomically, comes next.)
+ * is dropped again, so nothing is left behind. `over` loads into a staging database the same
+ * way, then swaps it in for the target (guarded; a safety backup first).
  */
 import { applicationSchemas, dropSchemas } from "./schemas.js"
 import * as SqlClient from "@effect/sql/SqlClient"
