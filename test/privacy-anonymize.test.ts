@@ -432,7 +432,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     expect(await databaseExists(into)).toBe(false)
   })
 
-  it("in place: refused without confirmation and in production even with the variables; confirmed, it rewrites every declared value in one go", async () => {
+  it("in place: refused without confirmation, in production even with the variables, and for a role row-level security filters; confirmed, it rewrites every declared value in one go", async () => {
     const target = unique("dbkit_anon_inplace")
     made.push(target)
     // A template must have no sessions: a killed run's pg_dump may still be on its way out.
@@ -448,6 +448,21 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     expect(production.stderr).toContain("the environment is production")
     expect(production.stderr).toContain("--into")
     expect(await personalOf(url)).toEqual(original)
+    // A role that row-level security filters (the application's, not BYPASSRLS) would leave the
+    // other tenants' rows as they are: refused before anything is rewritten.
+    const filtered = unique("dbkit_anon_norls")
+    await admin(`CREATE ROLE "${filtered}" LOGIN IN ROLE dbkit_app`)
+    try {
+      const asApp = new URL(url)
+      asApp.username = filtered
+      asApp.password = ""
+      const refused = await cli(["privacy", "anonymize", "--in-place", "--yes"], { DATABASE_URL: asApp.toString(), DBKIT_FIELD_KEYS: FIELD_KEYS })
+      expect(refused.code).toBe(exitFor("AnonymizeNeedsBypassRls"))
+      expect(refused.stderr).toContain(`row-level security on public.users would hide rows from ${filtered}`)
+      expect(await personalOf(url)).toEqual(original)
+    } finally {
+      await admin(`DROP ROLE IF EXISTS "${filtered}"`)
+    }
     const auditBefore = (await rowsOf(url, "SELECT count(*)::int AS n FROM audit_log"))[0].n
     const confirmed = await inPlace({ DB_ANONYMIZE_CONFIRM: "1" })
     expect(confirmed.code).toBe(0)
