@@ -9,6 +9,7 @@ import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
+import { execFile } from "node:child_process"
 
 export type Tool = "pg_dump" | "pg_restore" | "psql"
 
@@ -71,14 +72,25 @@ export const scrub = (text: string, url: Redacted.Redacted<string>): string => {
   return password ? text.split(password).join("***") : text
 }
 
-/** The tool's major version (`pg_dump (PostgreSQL) 15.20` → 15). */
-export const major = (tool: Tool): Effect.Effect<number, PgToolMissing, CommandExecutor.CommandExecutor> =>
-  Command.string(Command.make(tool, "--version")).pipe(
-    Effect.mapError(() => new PgToolMissing({ tool })),
-    Effect.flatMap((text) => {
-      const found = parseMajor(text)
-      return found === undefined ? Effect.fail(new PgToolMissing({ tool })) : Effect.succeed(found)
-    })
+/** `TOOL --version`'s answers, per tool and PATH (tests stand other tools in by changing PATH). */
+const majors = new Map<string, Promise<number | undefined>>()
+
+/**
+ * The tool's major version (`pg_dump (PostgreSQL) 15.20` → 15), asked once per process, tool and
+ * PATH: on Debian each of these is a Perl wrapper, ~50 ms a call.
+ */
+export const major = (tool: Tool): Effect.Effect<number, PgToolMissing> =>
+  Effect.flatMap(
+    Effect.promise(() => {
+      const key = `${tool}\0${process.env.PATH ?? ""}`
+      let found = majors.get(key)
+      if (found === undefined) {
+        found = new Promise((resolve) => execFile(tool, ["--version"], (error, stdout) => resolve(error ? undefined : parseMajor(stdout))))
+        majors.set(key, found)
+      }
+      return found
+    }),
+    (found) => (found === undefined ? Effect.fail(new PgToolMissing({ tool })) : Effect.succeed(found))
   )
 
 /** The major version in a tool's `--version` line ("psql (PostgreSQL) 15.19 (Debian …)" → 15). */

@@ -8,7 +8,6 @@
  * 0600 temp file that is fsynced and renamed only when everything succeeded: memory stays
  * constant, and a failure (pg_dump error, disk full) leaves no file behind.
  */
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
@@ -200,7 +199,6 @@ const make = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const database = yield* Database
   const config = yield* DbConfig
-  const executor = yield* Effect.context<CommandExecutor.CommandExecutor>()
   const [server] = yield* Effect.orDie(sql<{ version: string; num: number }>`
     SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`)
   const serverVersion = server!.version
@@ -236,7 +234,7 @@ const make = Effect.gen(function*() {
   const fromServer = (url: Redacted.Redacted<string>, options: BackupOptions, level: number) =>
     Effect.gen(function*() {
       const serverMajor = Math.floor(serverVersionNum / 10000)
-      const versionCheck = Effect.flatMap(PgTools.major("pg_dump").pipe(Effect.provide(executor)), (pgDumpMajor) =>
+      const versionCheck = Effect.flatMap(PgTools.major("pg_dump"), (pgDumpMajor) =>
         pgDumpMajor < serverMajor
           ? Effect.fail(new PgTools.PgToolTooOld({ tool: "pg_dump", toolMajor: pgDumpMajor, serverMajor }))
           : Effect.succeed(pgDumpMajor))
@@ -672,6 +670,6 @@ const migrationHead = (run: Run) =>
     return rows[0]?.name ?? null
   })
 
-/** The Backup service on the configured database (needs a CommandExecutor for pg_dump). */
-export const layer: Layer.Layer<Backup, never, SqlClient.SqlClient | Database | DbConfig | CommandExecutor.CommandExecutor> =
+/** The Backup service on the configured database. */
+export const layer: Layer.Layer<Backup, never, SqlClient.SqlClient | Database | DbConfig> =
   Layer.effect(Backup, make)

@@ -13,6 +13,17 @@ import type { Manifest } from "./Backup.js"
 import { bodyRange, decryptStream, envelope, fingerprint, HEADER, HEADER_V1, opensFirstChunk, SEALED, TAG, warmKeys } from "./crypto.js"
 import { BackupChecksumMismatch, BackupCorrupt, BackupKeyInvalid, BackupNotFound } from "./errors.js"
 
+/** `length` bytes of `file` from `position` (fewer at its end). */
+const readAt = (file: string, length: number, position: number): Buffer => {
+  const bytes = Buffer.alloc(Math.max(0, length))
+  const fd = fs.openSync(file, "r")
+  try {
+    return bytes.subarray(0, fs.readSync(fd, bytes, 0, bytes.length, position))
+  } finally {
+    fs.closeSync(fd)
+  }
+}
+
 /** The manifest beside a backup file. */
 export const readManifest = (file: string): Effect.Effect<Manifest, BackupNotFound> =>
   Effect.suspend(() => {
@@ -38,11 +49,7 @@ export const inspect = (file: string): Effect.Effect<{ readonly manifest: Manife
     if (fs.existsSync(`${file}.json`) || !fs.existsSync(file)) {
       return Effect.map(readManifest(file), (manifest) => ({ manifest, foreign: false }))
     }
-    const head = Buffer.alloc(8)
-    const fd = fs.openSync(file, "r")
-    const read = fs.readSync(fd, head, 0, 8, 0)
-    fs.closeSync(fd)
-    const bytes = head.subarray(0, read)
+    const bytes = readAt(file, 8, 0)
     if (bytes.subarray(0, 8).toString() === "DBKITENC") {
       return Effect.fail(new BackupNotFound({ file, reason: "is encrypted but has no manifest; dbkit cannot vouch for it" }))
     }
@@ -87,20 +94,10 @@ const openEnvelope = (file: string, manifest: Manifest, key: Redacted.Redacted<s
   Effect.gen(function*() {
     if (key === undefined) return yield* new BackupKeyInvalid({ file, reason: "is encrypted; set DB_BACKUP_KEY" })
     const size = fs.statSync(file).size
-    const read = (length: number, position: number) => {
-      const bytes = Buffer.alloc(Math.max(0, length))
-      const fd = fs.openSync(file, "r")
-      try {
-        fs.readSync(fd, bytes, 0, bytes.length, position)
-      } finally {
-        fs.closeSync(fd)
-      }
-      return bytes
-    }
-    const env = envelope(read(Math.min(HEADER_V1, size), 0), read(Math.min(TAG, size), Math.max(0, size - TAG)))
+    const env = envelope(readAt(file, HEADER_V1, 0), readAt(file, Math.min(TAG, size), Math.max(0, size - TAG)))
     if (env?.version === 2 && size - HEADER >= TAG) {
       // The first chunk opening under the key proves it is the one (GCM): one scrypt, not two.
-      const first = read(Math.min(SEALED, size - HEADER), HEADER)
+      const first = readAt(file, SEALED, HEADER)
       if (yield* Effect.promise(() => opensFirstChunk(key, env, first, size - HEADER <= SEALED))) {
         return { env, key, range: bodyRange(env, size) }
       }
@@ -164,17 +161,7 @@ export class StreamedChecksumMismatch extends Error {
  */
 const checksumStage = (file: string, expected: string, range: { readonly start: number; readonly end: number }) => {
   const hash = createHash("sha256")
-  const around = (start: number, end: number) => {
-    if (end <= start) return
-    const bytes = Buffer.alloc(end - start)
-    const fd = fs.openSync(file, "r")
-    try {
-      fs.readSync(fd, bytes, 0, bytes.length, start)
-    } finally {
-      fs.closeSync(fd)
-    }
-    hash.update(bytes)
-  }
+  const around = (start: number, end: number) => void hash.update(readAt(file, end - start, start))
   around(0, range.start)
   return new Transform({
     transform(chunk: Buffer, _encoding, callback: TransformCallback) {
@@ -196,11 +183,7 @@ const checksumStage = (file: string, expected: string, range: { readonly start: 
 /** Whether the file is encrypted in chunks that are each authenticated (format 2): it can be streamed, checked as it goes. */
 export const authenticatesAsItStreams = (file: string, manifest: Manifest): boolean => {
   if (manifest.encryption === null) return false
-  const head = Buffer.alloc(HEADER_V1)
-  const fd = fs.openSync(file, "r")
-  const read = fs.readSync(fd, head, 0, HEADER_V1, 0)
-  fs.closeSync(fd)
-  return envelope(head.subarray(0, read), Buffer.alloc(TAG))?.version === 2
+  return envelope(readAt(file, HEADER_V1, 0), Buffer.alloc(TAG))?.version === 2
 }
 
 /** Reads the whole dump once, proving it decrypts and decompresses; returns its size. */

@@ -8,7 +8,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
-import { type ChildProcess, execFile, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import { PassThrough, type Readable, Transform, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
@@ -52,27 +52,6 @@ export interface Loaded {
   readonly copied: Readonly<Record<string, number>>
 }
 
-/**
- * The installed tool's major version, by `TOOL --version`, asked once per process and tool (on
- * Debian `psql` is a Perl wrapper: ~50 ms a call).
- */
-const installed = new Map<string, Promise<number | undefined>>()
-const installedMajor = (tool: PgTools.Tool) =>
-  Effect.flatMap(
-    Effect.promise(() => {
-      const key = `${tool}\0${process.env.PATH ?? ""}` // tests change PATH to stand in other tools
-      let found = installed.get(key)
-      if (found === undefined) {
-        found = new Promise((resolve) =>
-          execFile(tool, ["--version"], (error, stdout) => resolve(error ? undefined : PgTools.parseMajor(stdout)))
-        )
-        installed.set(key, found)
-      }
-      return found
-    }),
-    (major) => (major === undefined ? Effect.fail(new PgTools.PgToolMissing({ tool })) : Effect.succeed(major))
-  )
-
 /** psql for plain dumps, pg_restore for custom ones. */
 export const toolFor = (manifest: Manifest): PgTools.Tool => (manifest.format === "plain" ? "psql" : "pg_restore")
 
@@ -83,7 +62,7 @@ export const toolFor = (manifest: Manifest): PgTools.Tool => (manifest.format ==
 export const checkTool = (manifest: Manifest, serverMajor: number) =>
   Effect.gen(function*() {
     const tool = toolFor(manifest)
-    const have = yield* installedMajor(tool)
+    const have = yield* PgTools.major(tool)
     if (have < serverMajor) return yield* new PgTools.PgToolTooOld({ tool, toolMajor: have, serverMajor, because: "server" })
     const writtenBy = manifest.tool?.pgDump ?? 0
     if (have < writtenBy) {
@@ -184,7 +163,7 @@ export const loadDump = (
 ) =>
   Effect.gen(function*() {
     const tool = toolFor(manifest)
-    yield* checkTool(manifest, serverMajor) // asked once per process: free when the caller checked already
+    yield* checkTool(manifest, serverMajor) // the version is asked once per process: free when the caller checked already
     const args = tool === "psql"
       ? ["-X", "--echo-queries", "-v", "ON_ERROR_STOP=1", "-f", "-"] // BEGIN / COMMIT come with the feed
       : ["--no-owner", "--single-transaction", "--exit-on-error", "-d", PgTools.pgEnv(url).PGDATABASE!]
