@@ -14,6 +14,7 @@ import { pipeline } from "node:stream/promises"
 import { createGunzip, createGzip } from "node:zlib"
 import pg from "pg"
 import { inject } from "vitest"
+import { BackupUntrusted } from "../src/DumpPolicy.js"
 import { type DumpItem, DumpSplitter, loadPlainDump, PlainDumpFailed } from "../src/embedded/PlainDump.js"
 import { pgEnv } from "../src/PgTools.js"
 import { createScratchDatabase, dropScratchDatabase, serverAvailable, serverUrl, tempDir } from "./support/databases.js"
@@ -110,8 +111,15 @@ const sessionState = (db: PGlite) =>
     )).rows[0]
   }))
 
-const failureOf = <A>(effect: Effect.Effect<A, PlainDumpFailed>) =>
-  Effect.flip(effect).pipe(Effect.tap((error) => Effect.sync(() => expect(error).toBeInstanceOf(PlainDumpFailed))))
+const failureOf = <A>(effect: Effect.Effect<A, PlainDumpFailed | BackupUntrusted>) =>
+  Effect.flip(effect).pipe(
+    Effect.filterOrDieMessage((error): error is PlainDumpFailed => error instanceof PlainDumpFailed, "expected PlainDumpFailed")
+  )
+
+const refusalOf = <A>(effect: Effect.Effect<A, PlainDumpFailed | BackupUntrusted>) =>
+  Effect.flip(effect).pipe(
+    Effect.filterOrDieMessage((error): error is BackupUntrusted => error instanceof BackupUntrusted, "expected BackupUntrusted")
+  )
 
 describe("loadPlainDump", () => {
   it.scoped("loads PGlite's own pg_dump into a fresh PGlite: same rows, routines and sequence, session settings put back", () =>
@@ -208,7 +216,7 @@ describe("loadPlainDump", () => {
       const badRow = script([], ["1\tone", "x\ttwo"])
       const copyFailure = yield* load(badRow.text)
       expect(copyFailure.line).toBe(badRow.copyLine)
-      expect(copyFailure.statement).toBe("COPY public.a (id, body) FROM '/dev/blob'")
+      expect(copyFailure.statement).toBe("COPY public.a (id, body) FROM stdin;")
       expect(copyFailure.reason).toMatch(/invalid input syntax for type integer: "x".*\(data on line 11\)$/)
       yield* expectUnchanged
 
@@ -217,13 +225,13 @@ describe("loadPlainDump", () => {
       expect(truncated.reason).toMatch(/ends inside COPY data/)
       yield* expectUnchanged
 
-      // Transaction control would end the one transaction early.
-      const commit = yield* load("CREATE TABLE public.a (id int);\nCOMMIT;\nCREATE TABLE public.b (id int);\n")
-      expect(commit).toMatchObject({ line: 2, statement: "COMMIT;" })
+      // Transaction control would end the one transaction early: pg_dump never writes it.
+      const commit = yield* refusalOf(loadPlainDump(target, lines("CREATE TABLE public.a (id int);", "COMMIT;", "CREATE TABLE public.b (id int);")))
+      expect(commit).toMatchObject({ line: 2, text: "COMMIT;" })
       yield* expectUnchanged
     }))
 
-  it.scoped("psql meta-commands: \\restrict and \\unrestrict are ignored; \\connect and others fail clearly", () =>
+  it.scoped("psql meta-commands: \\restrict and \\unrestrict are ignored; \\connect and others are refused before anything runs", () =>
     Effect.gen(function*() {
       const target = yield* embedded
       const loaded = yield* loadPlainDump(target, lines(
@@ -240,11 +248,11 @@ describe("loadPlainDump", () => {
       expect(loaded).toMatchObject({ statements: 2, copies: [{ table: "public.m", rows: 1 }] })
       expect((yield* Effect.promise(() => target.query("SELECT note FROM public.m"))).rows).toEqual([{ note: "\\restrict not a command" }])
 
-      const connect = yield* failureOf(loadPlainDump(target, lines("CREATE TABLE public.n (id int);", "", "\\connect other", "CREATE TABLE public.o (id int);")))
+      const connect = yield* refusalOf(loadPlainDump(target, lines("CREATE TABLE public.n (id int);", "", "\\connect other", "CREATE TABLE public.o (id int);")))
       expect(connect.line).toBe(3)
-      expect(connect.message).toMatch(/^line 3: \\connect other: unsupported psql meta-command \\connect/)
-      const set = yield* failureOf(loadPlainDump(target, lines("\\set ON_ERROR_STOP on")))
-      expect(set.message).toBe("line 1: \\set ON_ERROR_STOP on: unsupported psql meta-command \\set")
+      expect(connect.message).toMatch(/^the script, line 3: refused "\\connect other": \\connect switches to another database/)
+      const set = yield* refusalOf(loadPlainDump(target, lines("\\set ON_ERROR_STOP on")))
+      expect(set.message).toMatch(/^the script, line 1: refused "\\set ON_ERROR_STOP on": the psql meta-command \\set is not something pg_dump writes/)
       expect((yield* Effect.promise(() => target.query("SELECT to_regclass('public.n') AS n"))).rows).toEqual([{ n: null }])
       expect(target.isInTransaction()).toBe(false)
     }))
@@ -397,10 +405,10 @@ describe("DumpSplitter", () => {
     ])
     expect(statement(7)).toMatchObject({ sql: "SELECT 1 /* inline; */ + 2 -- trailing; comment\n  - 3;" })
     expect(statement(11)).toMatchObject({ sql: expect.stringMatching(/^CREATE FUNCTION public\.h[\s\S]*SELECT 2;\nEND;$/) })
-    expect(statement(19)).toMatchObject({ table: "public.t", sql: "COPY public.t (id, \"bo)dy\") FROM '/dev/blob'" })
+    expect(statement(19)).toMatchObject({ table: "public.t", sql: "COPY public.t (id, \"bo)dy\") FROM stdin;", columns: "(id, \"bo)dy\")", options: "" })
     expect(items[11]).toEqual({ _tag: "CopyData", rows: 4, line: 20, data: "1\ta\\tb;c -- not a comment\n2\t\\N\n3\t\\\\.\n4\tzoë 🐘 日本語\n" })
     expect(statement(28)).toMatchObject({ sql: "SELECT 'old\\'style; string';" })
-    expect(items[0]).toEqual({ _tag: "MetaCommand", command: "\\restrict", argument: "abc", line: 4 })
+    expect(items[0]).toEqual({ _tag: "MetaCommand", command: "\\restrict", argument: "abc", line: 4, inStatement: false })
     expect(items.at(-1)).toEqual({ _tag: "Statement", sql: "SELECT 'unterminated at the end", line: 36 })
   })
 

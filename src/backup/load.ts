@@ -1,11 +1,13 @@
 /**
- * Loading a verified dump into a database with PostgreSQL's own tools — psql for plain dumps,
- * pg_restore for custom ones — in one transaction that stops at the first error, then comparing
- * the result's row counts with the manifest. Used by `backups verify --restore-test` and by
- * `restore`. The embedded database has no psql: plain dumps go through PlainDump.ts instead.
+ * Loading a verified dump into a database with dbkit's own reader and runner (PlainDump.ts, under
+ * DumpPolicy.ts's rules) — on a server through a `pg` connection (custom archives first turned
+ * into a script by pg_restore), on the embedded database through PGlite — in one transaction
+ * that stops at the first error, then comparing the result's row counts with the manifest. Used
+ * by `backups verify --restore-test` and by `restore`.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
+import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
 import { type ChildProcess, spawn } from "node:child_process"
@@ -13,10 +15,13 @@ import * as fs from "node:fs"
 import { PassThrough, type Readable, Transform, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { type EmbeddedLoad, NotSupportedOnEmbedded } from "../Database.js"
+import { BackupUntrusted } from "../DumpPolicy.js"
+import { runScript } from "../embedded/PlainDump.js"
 import * as PgTools from "../PgTools.js"
+import { openTarget } from "./serverScript.js"
 import type { Manifest } from "./Backup.js"
 import { BackupChecksumMismatch, BackupCorrupt, RestoreTestMismatch } from "./errors.js"
-import { copyTable, IDENT, unquote } from "./copyRows.js"
+import { IDENT, unquote } from "./copyRows.js"
 import * as Files from "./files.js"
 
 /** How far a load is: bytes of the backup file read, of its size; bytes of SQL (or archive) passed on. */
@@ -47,69 +52,36 @@ const progressStage = (
   ]
 }
 
-/** What a load did: rows each COPY brought in, per `schema.table` (plain dumps, from psql's tags). */
+/** What a load did: rows each COPY brought in, per `schema.table` (from the server's COPY results). */
 export interface Loaded {
   readonly copied: Readonly<Record<string, number>>
+  /** Settings a newer pg_dump wrote that the server does not have, left out knowingly. */
+  readonly skippedSettings?: ReadonlyArray<string> | undefined
 }
 
-/** psql for plain dumps, pg_restore for custom ones. */
-export const toolFor = (manifest: Manifest): PgTools.Tool => (manifest.format === "plain" ? "psql" : "pg_restore")
-
 /**
- * psql and pg_restore must be at least as new as the server and as the pg_dump that wrote the
- * file (an 18 dump carries `\restrict`, which psql 15 does not know).
+ * pg_restore (custom-format backups only: it turns the archive into a script for dbkit's runner)
+ * must be at least as new as the pg_dump that wrote the file: an older one cannot read the
+ * archive. Plain dumps need no tool: dbkit reads them itself.
  */
-export const checkTool = (manifest: Manifest, serverMajor: number) =>
+export const checkTool = (manifest: Manifest, _serverMajor: number) =>
   Effect.gen(function*() {
-    const tool = toolFor(manifest)
-    const have = yield* PgTools.major(tool)
-    if (have < serverMajor) return yield* new PgTools.PgToolTooOld({ tool, toolMajor: have, serverMajor, because: "server" })
+    if (manifest.format !== "custom") return
+    const have = yield* PgTools.major("pg_restore")
     const writtenBy = manifest.tool?.pgDump ?? 0
     if (have < writtenBy) {
-      return yield* new PgTools.PgToolTooOld({ tool, toolMajor: have, serverMajor: writtenBy, because: "backup" })
+      return yield* new PgTools.PgToolTooOld({ tool: "pg_restore", toolMajor: have, serverMajor: writtenBy, because: "backup" })
     }
   })
-
-const COPY_TAG = /^COPY (\d+)$/
-const BEGIN = Buffer.from("BEGIN;\n")
-const COMMIT = Buffer.from("\nCOMMIT;\n")
-
-/**
- * Reads psql's `--echo-queries` output: each `COPY … FROM stdin;` it echoes is followed by the
- * server's `COPY n` tag for it. That gives the row counts without counting tables afterwards.
- * `last` is the last line: the `COMMIT` tag when psql ran the feed's closing COMMIT.
- */
-const copyTags = () => {
-  const copied: Record<string, number> = {}
-  let carry = ""
-  let pending: string | undefined
-  let last = ""
-  const line = (text: string) => {
-    const tag = pending !== undefined ? COPY_TAG.exec(text) : null
-    if (tag && pending !== undefined) copied[pending] = (copied[pending] ?? 0) + Number(tag[1])
-    pending = copyTable(text)
-    if (text !== "") last = text
-  }
-  return {
-    copied,
-    last: () => last,
-    write: (chunk: Buffer) => {
-      const lines = (carry + chunk.toString("utf8")).split("\n")
-      carry = lines.pop()!
-      for (const text of lines) line(text)
-    },
-    end: () => carry && line(carry)
-  }
-}
 
 /** The feed's error when the child closed its input (it exited) before the feed ended. */
 const inputClosed = (tool: PgTools.Tool) => Object.assign(new Error(`${tool} stopped reading its input`), { code: "EPIPE" })
 
 /**
  * The child's stdin as the end of a pipeline. If the feed fails, the child is killed before its
- * stdin is closed, so it never acts on an end of input (see loadDump: psql only COMMITs what the
- * feed appended after every check). A child that exits early ends the feed with an EPIPE error,
- * whether or not a write was waiting for `drain` (a destroyed stdin emits neither).
+ * stdin is closed, so it never acts on an end of input. A child that exits early ends the feed
+ * with an EPIPE error, whether or not a write was waiting for `drain` (a destroyed stdin emits
+ * neither).
  */
 const stdinOf = (child: ChildProcess, tool: PgTools.Tool) => {
   const stdin = child.stdin!
@@ -136,22 +108,47 @@ const stdinOf = (child: ChildProcess, tool: PgTools.Tool) => {
   return sink
 }
 
+/** A refusal names the backup file it came from. */
+const withFile = (file: string) => <E>(error: E): E =>
+  error instanceof BackupUntrusted ? (new BackupUntrusted({ file, line: error.line, text: error.text, reason: error.reason }) as E) : error
+
+/** Rows per `schema.table` (as the manifest names them) from what the runner's COPYs took. */
+const copiedByTable = (copies: ReadonlyArray<{ readonly table: string; readonly rows: number }>) => {
+  const copied: Record<string, number> = {}
+  for (const copy of copies) {
+    const table = catalogName(copy.table)
+    if (table !== undefined) copied[table] = (copied[table] ?? 0) + copy.rows
+  }
+  return copied
+}
+
 /**
- * Streams the dump in `file` into the database at `url` and fails on any error. Callers load
- * into a new or staging database and drop it on failure, so a partial load never survives.
+ * The feed's own failure, if it failed, as the typed error it stands for: the file failed a
+ * check on the way in (checksum, a chunk's tag, gzip, size).
+ */
+const feedFailure = (file: string, feedError: NodeJS.ErrnoException | undefined) => {
+  if (feedError === undefined || feedError.code === "ERR_STREAM_PREMATURE_CLOSE" || feedError.code === "EPIPE") return undefined
+  if (feedError instanceof Files.StreamedChecksumMismatch) {
+    return new BackupChecksumMismatch({ file, expected: feedError.expected, actual: feedError.actual })
+  }
+  return new BackupCorrupt({ file, reason: feedError.message })
+}
+
+/**
+ * Streams the dump in `file` into the database at `url`, in one transaction that commits only
+ * once everything passed, and fails on any error. Callers load into a new or staging database
+ * and drop it on failure, so a partial load never survives.
+ *
+ * dbkit reads the script itself (DumpSplitter, then DumpPolicy's rules) and runs each accepted
+ * statement on its own connection; psql is never involved, so no line of a backup file can be
+ * taken as a psql command. A custom-format archive is turned into a script by `pg_restore -f -`
+ * (which connects nowhere) and read the same way.
  *
  * The file is checked on the way in, where its bytes are read anyway: its sha256 against the
  * manifest before the last bytes are passed on, each chunk's tag before its bytes are passed on
  * (encryption format 2; a format-1 file was authenticated in a pass before, see
- * Files.checkBeforeLoad), gzip's CRC and the byte count against the manifest. psql gets the dump
- * between a `BEGIN;` and a `COMMIT;` that is appended only once all of that has passed: if any
- * check fails, or dbkit itself dies, psql reaches the end of its input without a COMMIT and the
- * server rolls the transaction back (a failed feed also kills psql first). pg_restore reads its
- * archive whole and commits by itself; there each chunk is still authenticated before it goes in.
- *
- * This child is spawned with node:child_process rather than @effect/platform's Command: that
- * stdin writer does not wait for `drain`, so a slow psql made it buffer the whole dump (364 MB
- * peak for a 516 MB database, measured); stream.pipeline keeps memory to a few chunks.
+ * Files.checkBeforeLoad), gzip's CRC and the byte count against the manifest. The transaction
+ * commits only after all of that passed; if a check fails, or dbkit dies, it is rolled back.
  */
 export const loadDump = (
   file: string,
@@ -162,69 +159,57 @@ export const loadDump = (
   onProgress?: (progress: LoadProgress) => void
 ) =>
   Effect.gen(function*() {
-    const tool = toolFor(manifest)
     yield* checkTool(manifest, serverMajor) // the version is asked once per process: free when the caller checked already
-    const args = tool === "psql"
-      ? ["-X", "--echo-queries", "-v", "ON_ERROR_STOP=1", "-f", "-"] // BEGIN / COMMIT come with the feed
-      : ["--no-owner", "--single-transaction", "--exit-on-error", "-d", PgTools.pgEnv(url).PGDATABASE!]
     const stages = yield* Files.openDump(file, manifest, key, { checksum: true })
     // A file from plain pg_dump has no size to hold it to (its stand-in manifest says 0).
     const expectedBytes = manifest.tool?.name === "pg_dump" ? undefined : manifest.sizes?.dump
-    return yield* Effect.async<Loaded, PgTools.PgToolFailed | PgTools.PgToolMissing | BackupCorrupt | BackupChecksumMismatch>((resume) => {
-      const child = spawn(tool, args, {
-        env: { ...process.env, ...PgTools.pgEnv(url, `dbkit-${tool}`) },
-        stdio: ["pipe", "pipe", "pipe"]
-      })
-      let stderr = ""
-      let bytes = 0
-      const tags = copyTags()
-      child.stdout.on("data", tags.write)
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      // Counts the dump's bytes as they pass; for psql, frames them in BEGIN … COMMIT, the COMMIT
-      // only after the checks upstream (checksum, last chunk's tag, gzip's CRC) and the size here.
-      const framed = new Transform({
-        transform(chunk: Buffer, _encoding, callback) {
-          if (bytes === 0 && tool === "psql") this.push(BEGIN)
-          bytes += chunk.length
-          callback(null, chunk)
-        },
-        flush(callback) {
-          if (expectedBytes !== undefined && bytes !== expectedBytes) {
-            return callback(new Error(`decompressed to ${bytes} bytes, the manifest says ${expectedBytes}`))
-          }
-          if (tool !== "psql") return callback()
-          if (bytes === 0) this.push(BEGIN)
-          callback(null, COMMIT)
+    let bytes = 0
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        bytes += chunk.length
+        callback(null, chunk)
+      },
+      flush(callback) {
+        if (expectedBytes !== undefined && bytes !== expectedBytes) {
+          return callback(new Error(`decompressed to ${bytes} bytes, the manifest says ${expectedBytes}`))
         }
-      })
-      // Settles with the error that stopped the feed, if any; awaited before judging the exit.
-      const fed = pipeline([...stages, ...progressStage(file, stages, onProgress), framed, stdinOf(child, tool)] as Array<NodeJS.ReadWriteStream>).then(
-        () => undefined,
-        (error: NodeJS.ErrnoException) => error
-      )
-      child.once("error", () => resume(Effect.fail(new PgTools.PgToolMissing({ tool }))))
-      child.once("close", (code) => {
-        tags.end()
-        void fed.then((feedError) => {
-          if (feedError instanceof Files.StreamedChecksumMismatch) {
-            resume(Effect.fail(new BackupChecksumMismatch({ file, expected: feedError.expected, actual: feedError.actual })))
-          } else if (feedError !== undefined && feedError.code !== "EPIPE") {
-            // The file failed a check on the way in: psql was killed before the end of its input.
-            resume(Effect.fail(new BackupCorrupt({ file, reason: feedError.message })))
-          } else if (code !== 0) {
-            resume(Effect.fail(new PgTools.PgToolFailed({ tool, exitCode: code ?? -1, stderr: PgTools.scrub(stderr, url) })))
-          } else if (tool === "psql" && (feedError !== undefined || tags.last() !== "COMMIT")) {
-            // psql ended on its own before the end of the dump (a `\q` in it): it never ran the COMMIT.
-            const reason = `${PgTools.scrub(stderr, url)}\npsql stopped before the end of the dump; nothing was committed`
-            resume(Effect.fail(new PgTools.PgToolFailed({ tool, exitCode: 0, stderr: reason })))
-          } else {
-            resume(Effect.succeed({ copied: tags.copied }))
-          }
-        })
-      })
-      return Effect.sync(() => void child.kill("SIGTERM"))
+        callback()
+      }
     })
-  })
+    const script = new PassThrough()
+    let restoreExit: Promise<{ code: number | null; stderr: string }> | undefined
+    let fed: Promise<NodeJS.ErrnoException | undefined>
+    const settle = (done: Promise<void>) => done.then(() => undefined, (error: NodeJS.ErrnoException) => error)
+    const feed = [...stages, ...progressStage(file, stages, onProgress), counted] as Array<NodeJS.ReadWriteStream>
+    if (manifest.format === "custom") {
+      // pg_restore connects nowhere here: it writes the archive out as a script.
+      const child = spawn("pg_restore", ["--no-owner", "-f", "-"], { stdio: ["pipe", "pipe", "pipe"] })
+      let stderr = ""
+      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+      child.stdout.pipe(script)
+      restoreExit = new Promise((resolve) => {
+        child.once("error", () => resolve({ code: 127, stderr: "" }))
+        child.once("close", (code) => resolve({ code, stderr }))
+      })
+      yield* Effect.addFinalizer(() => Effect.sync(() => void child.kill("SIGKILL")))
+      fed = settle(pipeline([...feed, stdinOf(child, "pg_restore")]))
+    } else {
+      fed = settle(pipeline([...feed, script]))
+    }
+    const session = yield* openTarget(url, serverMajor)
+    const ran = yield* Effect.exit(runScript(session.target, script, {}))
+    if (Exit.isFailure(ran)) script.destroy()
+    const feedError = feedFailure(file, yield* Effect.promise(() => fed))
+    if (feedError !== undefined) return yield* feedError
+    if (restoreExit !== undefined) {
+      const { code, stderr } = yield* Effect.promise(() => restoreExit)
+      if (code === 127 && stderr === "") return yield* new PgTools.PgToolMissing({ tool: "pg_restore" })
+      if (code !== 0) return yield* new PgTools.PgToolFailed({ tool: "pg_restore", exitCode: code ?? -1, stderr })
+    }
+    if (Exit.isFailure(ran)) return yield* Effect.failCause(Cause.map(ran.cause, withFile(file)))
+    yield* session.commit
+    return { copied: copiedByTable(ran.value.copies), skippedSettings: ran.value.skippedSettings } satisfies Loaded
+  }).pipe(Effect.scoped)
 
 /** `schema.table` as the manifest names it, from a COPY's table as the script spells it. */
 const catalogName = (table: string): string | undefined => {
@@ -273,7 +258,7 @@ export const loadEmbedded = (
       if (feedError !== undefined && feedError.code !== "ERR_STREAM_PREMATURE_CLOSE") {
         return yield* new BackupCorrupt({ file, reason: feedError.message })
       }
-      return yield* Effect.failCause(exit.cause)
+      return yield* Effect.failCause(Cause.map(exit.cause, withFile(file)))
     }
     const loaded = exit.value
     const feedError = yield* Effect.promise(() => fed)
@@ -282,12 +267,9 @@ export const loadEmbedded = (
     if (manifest.tool?.name !== "pg_dump" && manifest.sizes?.dump !== undefined && loaded.bytes !== manifest.sizes.dump) {
       return yield* new BackupCorrupt({ file, reason: `decompressed to ${loaded.bytes} bytes, the manifest says ${manifest.sizes.dump}` })
     }
-    const copied: Record<string, number> = {}
-    for (const copy of loaded.copies) {
-      const table = catalogName(copy.table)
-      if (table !== undefined) copied[table] = (copied[table] ?? 0) + copy.rows
+    return { copied: copiedByTable(loaded.copies), rolesCreated: loaded.rolesCreated } satisfies Loaded & {
+      readonly rolesCreated: ReadonlyArray<string>
     }
-    return { copied, rolesCreated: loaded.rolesCreated } satisfies Loaded & { readonly rolesCreated: ReadonlyArray<string> }
   })
 
 /**

@@ -13,6 +13,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { StringDecoder } from "node:string_decoder"
+import { BackupUntrusted, refusal, skippableSetting } from "../DumpPolicy.js"
 import { quoteIdent } from "../Identifier.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -22,12 +23,30 @@ import { quoteIdent } from "../Identifier.js"
 /** One thing the script says to do, in order; `line` is 1-based, where the item starts. */
 export type DumpItem =
   | { readonly _tag: "Statement"; readonly sql: string; readonly line: number }
-  /** `COPY <table> … FROM stdin`: `CopyData` items follow, then `CopyEnd`. */
-  | { readonly _tag: "CopyStart"; readonly sql: string; readonly table: string; readonly line: number }
+  /**
+   * `COPY <table> [(columns)] FROM stdin [options]`: `CopyData` items follow, then `CopyEnd`.
+   * `sql` is the statement as the script wrote it; `columns` the parenthesised list or "", and
+   * `options` what follows `FROM stdin` (pg_dump writes nothing there).
+   */
+  | {
+    readonly _tag: "CopyStart"
+    readonly sql: string
+    readonly table: string
+    readonly columns: string
+    readonly options: string
+    readonly line: number
+  }
   /** Complete data lines (each ending in "\n"), `rows` of them, the first on `line`. */
   | { readonly _tag: "CopyData"; readonly data: string; readonly rows: number; readonly line: number }
   | { readonly _tag: "CopyEnd"; readonly line: number }
-  | { readonly _tag: "MetaCommand"; readonly command: string; readonly argument: string; readonly line: number }
+  /** A psql backslash command; `inStatement` when it came in the middle of a statement's text. */
+  | {
+    readonly _tag: "MetaCommand"
+    readonly command: string
+    readonly argument: string
+    readonly line: number
+    readonly inStatement: boolean
+  }
   /** Something no psql run could accept as it is (a truncated COPY, say). */
   | { readonly _tag: "Malformed"; readonly text: string; readonly reason: string; readonly line: number }
 
@@ -253,13 +272,14 @@ export class DumpSplitter {
           continue
         }
       }
-      if (c === 92 /* \ */ && this.start === -1) {
-        // A psql meta-command: the rest of the line.
+      if (c === 92 /* \ */) {
+        // A psql meta-command: the rest of the line. psql takes one anywhere outside quotes and
+        // comments, in the middle of a statement too (`SELECT 1 \g |cmd`): SQL has no backslash.
         const newline = text.indexOf("\n", i)
         if (newline === -1 && !eof) return done(false)
         const end = newline === -1 ? n : newline
         const [, command = "", argument = ""] = /^(\\\S*)\s*(.*?)\s*$/s.exec(text.slice(i, end)) ?? []
-        this.items.push({ _tag: "MetaCommand", command, argument, line: this.line })
+        this.items.push({ _tag: "MetaCommand", command, argument, line: this.line, inStatement: this.start !== -1 })
         i = end
         continue
       }
@@ -366,13 +386,8 @@ export class DumpSplitter {
     this.leadingWords = ""
     const copy = copyFromStdin.exec(sql)
     if (copy) {
-      const [, table = "", columns, rest = ""] = copy
-      this.items.push({
-        _tag: "CopyStart",
-        sql: `COPY ${table}${columns ? ` ${columns}` : ""} FROM '/dev/blob'${rest}`,
-        table,
-        line
-      })
+      const [, table = "", columns = "", options = ""] = copy
+      this.items.push({ _tag: "CopyStart", sql, table, columns, options, line })
       this.mode = "copy"
       this.copyLineRest = true
       return
@@ -453,12 +468,14 @@ export class DumpSplitter {
 /** What a load did: statements run (COPY included), rows per COPY, bytes read. */
 export interface PlainDumpResult {
   readonly statements: number
-  /** `ALTER … OWNER TO …` statements left out by `skipOwnership`. */
+  /** `ALTER … OWNER TO …` statements left out by `skipOwnership`, and settings the server lacks. */
   readonly skipped: number
   readonly copies: ReadonlyArray<{ readonly table: string; readonly rows: number }>
   readonly bytes: number
   /** Roles made by `createMissingRoles`. */
   readonly rolesCreated: ReadonlyArray<string>
+  /** Settings a newer pg_dump wrote that this server does not have, left out (harmless ones only). */
+  readonly skippedSettings: ReadonlyArray<string>
 }
 
 export interface PlainDumpOptions {
@@ -495,10 +512,34 @@ export class PlainDumpFailed extends Data.TaggedError("PlainDumpFailed")<{
   }
 }
 
+/**
+ * A COPY … FROM stdin in progress on a target: `write` takes complete data lines (the first on
+ * `line`) and resolves when more may be written; `end` resolves with the rows the server took.
+ * A failure rejects with the server's error, with `dataLine` set when the server named a row.
+ */
+export interface CopySink {
+  readonly write: (data: string, rows: number, line: number) => Promise<void>
+  readonly end: () => Promise<number>
+}
+
+/**
+ * Where a script runs: one session with a transaction open, held by the caller throughout. The
+ * same reader and runner serve the embedded database (PGlite) and a server (a `pg` client).
+ */
+export interface ScriptTarget {
+  /** Runs one or more statements (joined by newlines). */
+  readonly exec: (sql: string) => Promise<unknown>
+  readonly query: (sql: string, params: ReadonlyArray<unknown>) => Promise<{ readonly rows: ReadonlyArray<unknown> }>
+  /** Starts `COPY <table> <columns> FROM stdin`. */
+  readonly copy: (table: string, columns: string) => CopySink
+  /** The server's major version (settings a newer pg_dump writes are skipped on older ones). */
+  readonly serverMajor: number
+}
+
 // Statements are sent several at a time (one exec each costs about as much as four INSERTs)…
 const BATCH_STATEMENTS = 1000
 const BATCH_CHARS = 1 << 20
-// …and COPY data in batches, so a big table is never in memory at once.
+// …and, on PGlite, COPY data in batches, so a big table is never in memory at once.
 const COPY_BATCH_ROWS = 50_000
 const COPY_BATCH_CHARS = 8 << 20
 const SAVEPOINT = "dbkit_plain_dump"
@@ -564,28 +605,74 @@ interface Statement {
   readonly line: number
 }
 
-const execOn = (pg: PGlite, sql: string): Effect.Effect<unknown, unknown> =>
-  Effect.tryPromise({ try: () => pg.exec(sql), catch: (cause) => cause })
-
 const failedAt = (statement: Statement, reason: string) =>
   new PlainDumpFailed({ line: statement.line, statement: truncated(statement.sql), reason })
 
+/** PGlite as a script target: COPY data goes in batches, each a `COPY … FROM '/dev/blob'`. */
+const pgliteTarget = (pg: PGlite): ScriptTarget => ({
+  exec: (sql) => pg.exec(sql),
+  query: (sql, params) => pg.query(sql, [...params]),
+  serverMajor: 17,
+  copy: (table, columns) => {
+    const sql = `COPY ${table}${columns ? ` ${columns}` : ""} FROM '/dev/blob'`
+    let data: Array<string> = []
+    let chars = 0
+    let batchRows = 0
+    let batchLine = 0
+    let rows = 0
+    let sent = 0
+    const send = async () => {
+      const blob = new Blob(data)
+      const line = batchLine
+      data = []
+      chars = 0
+      batchRows = 0
+      sent++
+      try {
+        const result = await pg.query(sql, [], { blob })
+        rows += result.affectedRows ?? 0
+      } catch (cause) {
+        // "COPY t, line 3, column x: …" counts lines from the start of this batch.
+        const where = (cause as { where?: unknown }).where
+        const row = typeof where === "string" ? /COPY [^,]*, line (\d+)/.exec(where)?.[1] : undefined
+        throw Object.assign(cause as object, { dataLine: row === undefined ? undefined : line + Number(row) - 1 })
+      }
+    }
+    return {
+      write: async (text, count, line) => {
+        if (batchRows > 0 && (batchRows + count > COPY_BATCH_ROWS || chars + text.length > COPY_BATCH_CHARS)) await send()
+        if (batchRows === 0) batchLine = line
+        data.push(text)
+        chars += text.length
+        batchRows += count
+      },
+      // An empty COPY still runs once, so a missing table fails as it would under psql.
+      end: async () => {
+        if (batchRows > 0 || sent === 0) await send()
+        return rows
+      }
+    }
+  }
+})
+
 /**
  * Runs a plain pg_dump script (`source`: chunks of UTF-8, e.g. a gunzip stream) on `pg` in one
- * transaction, as `psql -1 -v ON_ERROR_STOP=1` would. Takes the session for its duration: the
- * caller must hold it (no other statements may run on `pg` meanwhile). In its own transaction,
- * the session's settings are back to their defaults afterwards (the script changes search_path
- * and more); in the caller's, see `PlainDumpOptions.transaction`.
+ * transaction, as `psql -1 -v ON_ERROR_STOP=1` would, after dbkit's reader accepted each
+ * statement (DumpPolicy.ts). Takes the session for its duration: the caller must hold it (no
+ * other statements may run on `pg` meanwhile). In its own transaction, the session's settings
+ * are back to their defaults afterwards (the script changes search_path and more); in the
+ * caller's, see `PlainDumpOptions.transaction`.
  */
 export const loadPlainDump = (
   pg: PGlite,
   source: AsyncIterable<Buffer | Uint8Array | string>,
   options: PlainDumpOptions = {}
-): Effect.Effect<PlainDumpResult, PlainDumpFailed> =>
+): Effect.Effect<PlainDumpResult, PlainDumpFailed | BackupUntrusted> =>
   Effect.suspend(() => {
+    const target = pgliteTarget(pg)
     if (options.transaction === "caller") {
       return pg.isInTransaction()
-        ? runScript(pg, source, options)
+        ? runScript(target, source, options)
         : Effect.fail(new PlainDumpFailed({ line: 0, statement: "", reason: "no transaction is open on the embedded session; open one first, or let the load open its own" }))
     }
     if (pg.isInTransaction()) {
@@ -594,10 +681,10 @@ export const loadPlainDump = (
       )
     }
     const control = (sql: "BEGIN" | "COMMIT") =>
-      Effect.mapError(execOn(pg, sql), (cause) => failedAt({ sql, line: 0 }, serverReason(cause)))
+      Effect.tryPromise({ try: () => pg.exec(sql), catch: (cause) => failedAt({ sql, line: 0 }, serverReason(cause)) })
     return Effect.acquireUseRelease(
       control("BEGIN"),
-      () => Effect.tap(runScript(pg, source, options), () => control("COMMIT")),
+      () => Effect.tap(runScript(target, source, options), () => control("COMMIT")),
       (_, exit) =>
         // Whatever happened: no transaction left open, and none of the script's SETs kept.
         Effect.promise(async () => {
@@ -607,14 +694,19 @@ export const loadPlainDump = (
     )
   })
 
-const runScript = (pg: PGlite, source: AsyncIterable<Buffer | Uint8Array | string>, options: PlainDumpOptions) =>
+/**
+ * Reads the script with DumpSplitter, refuses what DumpPolicy refuses (before anything of that
+ * statement is sent) and runs the rest on `target`, inside the transaction the caller opened.
+ */
+export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | Uint8Array | string>, options: PlainDumpOptions) =>
   Effect.gen(function*() {
-    const exec = (sql: string) => execOn(pg, sql)
+    const exec = (sql: string): Effect.Effect<unknown, unknown> => Effect.tryPromise({ try: () => target.exec(sql), catch: (cause) => cause })
     const splitter = new DumpSplitter()
     const decoder = new StringDecoder("utf8")
     const copies: Array<{ table: string; rows: number }> = []
     const rolesSeen = new Set<string>()
     const rolesCreated: Array<string> = []
+    const skippedSettings: Array<string> = []
     let statements = 0
     let skipped = 0
     let bytes = 0
@@ -648,45 +740,45 @@ const runScript = (pg: PGlite, source: AsyncIterable<Buffer | Uint8Array | strin
         yield* flush
         for (const role of roles) {
           rolesSeen.add(role)
-          const found = yield* Effect.mapError(
-            Effect.tryPromise({ try: () => pg.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]), catch: (cause) => cause }),
-            (cause) => failedAt(statement, serverReason(cause))
-          )
+          const found = yield* Effect.tryPromise({
+            try: () => target.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]),
+            catch: (cause) => failedAt(statement, serverReason(cause))
+          })
           if (found.rows.length > 0) continue
           yield* runOne({ sql: `CREATE ROLE ${quoteIdent(role)} NOLOGIN`, line: statement.line })
           rolesCreated.push(role)
         }
       })
 
-    // The COPY being read and its batch of data.
-    let copy: { start: Statement; table: string; rows: number; batches: number; data: Array<string>; chars: number; batchRows: number; batchLine: number } | undefined
-    const sendCopyBatch = Effect.suspend(() => {
-      const current = copy!
-      const blob = new Blob(current.data)
-      const { batchLine } = current
-      current.data = []
-      current.chars = 0
-      current.rows += current.batchRows
-      current.batchRows = 0
-      current.batches++
-      return Effect.tryPromise({
-        try: () => pg.query(current.start.sql, [], { blob }),
-        catch: (cause) => {
-          // "COPY t, line 3, column x: …" counts lines from the start of this batch.
-          const where = (cause as { where?: unknown }).where
-          const row = typeof where === "string" ? /COPY [^,]*, line (\d+)/.exec(where)?.[1] : undefined
-          const at = row === undefined ? "" : ` (data on line ${batchLine + Number(row) - 1})`
-          return failedAt(current.start, `${serverReason(cause)}${at}`)
-        }
-      })
-    })
+    // The COPY being read.
+    let copy: { start: Statement; table: string; sink: CopySink } | undefined
+    const copyFailed = (start: Statement) => (cause: unknown) => {
+      const dataLine = (cause as { dataLine?: unknown }).dataLine
+      return failedAt(start, `${serverReason(cause)}${typeof dataLine === "number" ? ` (data on line ${dataLine})` : ""}`)
+    }
 
-    const handle = (item: DumpItem): Effect.Effect<void, PlainDumpFailed> => {
+    const refuse = (line: number, text: string, reason: string) =>
+      Effect.zipRight(flush, Effect.fail(new BackupUntrusted({ file: "", line, text: truncated(text), reason })))
+
+    const handle = (item: DumpItem): Effect.Effect<void, PlainDumpFailed | BackupUntrusted> => {
+      if (item._tag !== "CopyData" && item._tag !== "CopyEnd") {
+        const refused = refusal(item)
+        if (refused !== undefined) {
+          const text = item._tag === "MetaCommand" ? `${item.command} ${item.argument}`.trim() : item._tag === "Malformed" ? item.text : item.sql
+          return refuse(item.line, text, refused)
+        }
+      }
       switch (item._tag) {
         case "Statement": {
           const statement = { sql: item.sql, line: item.line }
           if (options.skipOwnership && ownership.test(item.sql)) {
             skipped++
+            return Effect.void
+          }
+          const setting = skippableSetting(item.sql, target.serverMajor)
+          if (setting !== undefined) {
+            skipped++
+            if (!skippedSettings.includes(setting)) skippedSettings.push(setting)
             return Effect.void
           }
           if (transactionControl.test(item.sql)) {
@@ -709,43 +801,29 @@ const runScript = (pg: PGlite, source: AsyncIterable<Buffer | Uint8Array | strin
           })
           return roles.length === 0 ? queue : Effect.zipRight(ensureRoles(statement, roles), queue)
         }
-        case "CopyStart":
+        case "CopyStart": {
           statements++
-          copy = { start: { sql: item.sql, line: item.line }, table: item.table, rows: 0, batches: 0, data: [], chars: 0, batchRows: 0, batchLine: 0 }
-          return flush
+          const start = { sql: item.sql, line: item.line }
+          return Effect.zipRight(
+            flush,
+            Effect.try({ try: () => void (copy = { start, table: item.table, sink: target.copy(item.table, item.columns) }), catch: copyFailed(start) })
+          )
+        }
         case "CopyData": {
           const current = copy!
-          const full = current.batchRows > 0 &&
-            (current.batchRows + item.rows > COPY_BATCH_ROWS || current.chars + item.data.length > COPY_BATCH_CHARS)
-          const add = Effect.sync(() => {
-            if (current.batchRows === 0) current.batchLine = item.line
-            current.data.push(item.data)
-            current.chars += item.data.length
-            current.batchRows += item.rows
-          })
-          return full ? Effect.zipRight(sendCopyBatch, add) : add
+          return Effect.tryPromise({ try: () => current.sink.write(item.data, item.rows, item.line), catch: copyFailed(current.start) })
         }
         case "CopyEnd": {
           const current = copy!
-          // An empty COPY still runs once, so a missing table fails as it would under psql.
-          const last = current.batchRows > 0 || current.batches === 0 ? sendCopyBatch : Effect.void
-          return Effect.zipRight(last, Effect.sync(() => {
-            copies.push({ table: current.table, rows: current.rows })
-            copy = undefined
-          }))
+          copy = undefined
+          return Effect.tryPromise({
+            try: async () => void copies.push({ table: current.table, rows: await current.sink.end() }),
+            catch: copyFailed(current.start)
+          })
         }
         case "MetaCommand":
-          // pg_dump 17.6+ (and the 13–16 updates of August 2025) bracket the script with these.
-          if (item.command === "\\restrict" || item.command === "\\unrestrict") return Effect.void
-          return Effect.zipRight(
-            flush,
-            Effect.fail(
-              failedAt(
-                { sql: `${item.command} ${item.argument}`.trim(), line: item.line },
-                `unsupported psql meta-command ${item.command}${/^\\(c|connect)$/.test(item.command) ? " (the script must be a dump of one database)" : ""}`
-              )
-            )
-          )
+          // Only \restrict and \unrestrict come this far (see refusal): pg_dump's guard for psql.
+          return Effect.void
         case "Malformed":
           return Effect.zipRight(flush, Effect.fail(failedAt({ sql: item.text, line: item.line }, item.reason)))
       }
@@ -769,5 +847,5 @@ const runScript = (pg: PGlite, source: AsyncIterable<Buffer | Uint8Array | strin
     for (const item of splitter.push(decoder.end())) yield* handle(item)
     for (const item of splitter.end()) yield* handle(item)
     yield* flush
-    return { statements, skipped, copies, bytes, rolesCreated } satisfies PlainDumpResult
+    return { statements, skipped, copies, bytes, rolesCreated, skippedSettings } satisfies PlainDumpResult
   }).pipe(Effect.scoped)

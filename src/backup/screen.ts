@@ -1,0 +1,126 @@
+/**
+ * Reading a whole dump through dbkit's reader without running any of it: what `backups verify`
+ * does, and what a restore does first for a file of unverified origin, so a hostile file is
+ * refused before any database is created. A custom-format archive is read as the script
+ * `pg_restore -f -` writes of it (pg_restore connects nowhere there).
+ */
+import * as Effect from "effect/Effect"
+import type * as Redacted from "effect/Redacted"
+import { spawn } from "node:child_process"
+import { StringDecoder } from "node:string_decoder"
+import { type Readable, Transform } from "node:stream"
+import { pipeline } from "node:stream/promises"
+import { BackupUntrusted, refusal } from "../DumpPolicy.js"
+import { DumpSplitter } from "../embedded/PlainDump.js"
+import * as PgTools from "../PgTools.js"
+import type { Manifest } from "./Backup.js"
+import { BackupCorrupt, type BackupKeyInvalid } from "./errors.js"
+import * as Files from "./files.js"
+
+/** Thrown inside the read to stop it at the first refused item. */
+class Refused extends Error {
+  constructor(readonly refusal: BackupUntrusted) {
+    super(refusal.reason)
+  }
+}
+
+/** Reads text chunks through the splitter and throws Refused at the first item the policy refuses. */
+const screener = (file: string) => {
+  const splitter = new DumpSplitter()
+  const decoder = new StringDecoder("utf8")
+  let statements = 0
+  const check = (items: ReadonlyArray<ReturnType<DumpSplitter["push"]>[number]>) => {
+    for (const item of items) {
+      if (item._tag === "CopyData" || item._tag === "CopyEnd") continue
+      if (item._tag === "Malformed") throw new Refused(new BackupUntrusted({ file, line: item.line, text: item.text, reason: item.reason }))
+      const reason = refusal(item)
+      if (reason !== undefined) {
+        const text = item._tag === "MetaCommand" ? `${item.command} ${item.argument}`.trim() : item.sql
+        throw new Refused(new BackupUntrusted({ file, line: item.line, text: text.slice(0, 1000), reason }))
+      }
+      if (item._tag === "Statement" || item._tag === "CopyStart") statements++
+    }
+  }
+  return {
+    write: (chunk: Buffer) => check(splitter.push(decoder.write(chunk))),
+    end: () => {
+      check(splitter.push(decoder.end()))
+      check(splitter.end())
+      return statements
+    }
+  }
+}
+
+/** What a screening read: the dump's bytes (decrypted and decompressed) and its statements. */
+export interface Screened {
+  readonly dumpBytes: number
+  readonly statements: number
+}
+
+/**
+ * Reads the dump in `file` whole (decrypting and decompressing it as `Files.openDump` does) and
+ * runs nothing: fails with BackupUntrusted naming the first line dbkit's reader refuses, with
+ * BackupCorrupt when it does not decrypt or decompress, or (custom archives) when pg_restore
+ * cannot read it.
+ */
+export const screenDump = (
+  file: string,
+  manifest: Manifest,
+  key: Redacted.Redacted<string> | undefined
+): Effect.Effect<Screened, BackupUntrusted | BackupCorrupt | BackupKeyInvalid | PgTools.PgToolMissing> =>
+  Effect.gen(function*() {
+    const stages = yield* Files.openDump(file, manifest, key)
+    let dumpBytes = 0
+    const counted = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        dumpBytes += chunk.length
+        callback(null, chunk)
+      }
+    })
+    const reader = screener(file)
+    // The refusal that stopped the read (a pipeline reports its own abort, not the stage's error).
+    let refused: BackupUntrusted | undefined
+    const read = async (source: AsyncIterable<Buffer>) => {
+      try {
+        for await (const chunk of source) reader.write(chunk)
+        return reader.end()
+      } catch (error) {
+        if (error instanceof Refused) refused = error.refusal
+        throw error
+      }
+    }
+    const outcome = yield* Effect.tryPromise({
+      try: async () => {
+        if (manifest.format !== "custom") {
+          let statements = 0
+          await pipeline(...(stages as [Readable]), counted, async (source: AsyncIterable<Buffer>) => void (statements = await read(source)))
+          return statements
+        }
+        const child = spawn("pg_restore", ["-f", "-"], { stdio: ["pipe", "pipe", "pipe"] })
+        let stderr = ""
+        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+        const exited = new Promise<number | null>((resolve, reject) => {
+          child.once("error", reject)
+          child.once("close", resolve)
+        })
+        const fed = pipeline(...(stages as [Readable]), counted, child.stdin).catch((error: NodeJS.ErrnoException) => {
+          if (error.code !== "EPIPE") throw error
+        })
+        try {
+          const statements = await read(child.stdout)
+          await fed
+          const code = await exited
+          if (code !== 0) throw new Error(`pg_restore cannot read it: ${stderr.trim().split("\n").slice(-2).join(" / ")}`)
+          return statements
+        } finally {
+          child.kill("SIGKILL")
+        }
+      },
+      catch: (cause) => {
+        if (refused !== undefined) return refused
+        if ((cause as NodeJS.ErrnoException).code === "ENOENT") return new PgTools.PgToolMissing({ tool: "pg_restore" })
+        return new BackupCorrupt({ file, reason: (cause as Error).message })
+      }
+    })
+    return { dumpBytes, statements: outcome }
+  })

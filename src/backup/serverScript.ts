@@ -1,0 +1,94 @@
+/**
+ * A server session as a target for dbkit's plain-dump runner (embedded/PlainDump.ts): one `pg`
+ * client, statements sent as simple-protocol batches, COPY data streamed through
+ * pg-copy-streams with backpressure. dbkit, not psql, reads and runs the script, so nothing in a
+ * backup file is ever taken as a psql command, and a dump from a newer pg_dump loads without a
+ * newer psql.
+ */
+import * as Effect from "effect/Effect"
+import * as Redacted from "effect/Redacted"
+import { once } from "node:events"
+import pg from "pg"
+import { from as copyFrom } from "pg-copy-streams"
+import { DatabaseUnavailable } from "../Database.js"
+import type { CopySink, ScriptTarget } from "../embedded/PlainDump.js"
+import * as PgTools from "../PgTools.js"
+
+/** The server's "COPY t, line 3, column x: …" names a row counted from the COPY's first data line. */
+const withDataLine = (cause: unknown, firstLine: number): unknown => {
+  const where = (cause as { where?: unknown })?.where
+  const row = typeof where === "string" ? /COPY [^,]*, line (\d+)/.exec(where)?.[1] : undefined
+  return row === undefined || typeof cause !== "object" || cause === null
+    ? cause
+    : Object.assign(cause, { dataLine: firstLine + Number(row) - 1 })
+}
+
+const copySink = (client: pg.Client, table: string, columns: string): CopySink => {
+  const stream = client.query(copyFrom(`COPY ${table}${columns ? ` ${columns}` : ""} FROM STDIN`))
+  let failure: unknown
+  let firstLine = 0
+  stream.on("error", (error) => (failure ??= error))
+  return {
+    write: async (data, _rows, line) => {
+      if (firstLine === 0) firstLine = line
+      if (failure !== undefined) throw withDataLine(failure, firstLine)
+      if (!stream.write(data)) {
+        try {
+          await once(stream, "drain") // rejects if the stream fails meanwhile
+        } catch (error) {
+          throw withDataLine(error, firstLine)
+        }
+      }
+    },
+    end: () =>
+      new Promise<number>((resolve, reject) => {
+        if (failure !== undefined) return reject(withDataLine(failure, firstLine))
+        stream.once("finish", () => resolve(Number(stream.rowCount ?? 0)))
+        stream.once("error", (error) => reject(withDataLine(error, firstLine)))
+        stream.end()
+      })
+  }
+}
+
+/**
+ * A connected client for `url` with a transaction open, as a ScriptTarget; the scope ends it
+ * (ROLLBACK unless `commit` ran) and closes the connection.
+ */
+export const openTarget = (url: Redacted.Redacted<string>, serverMajor: number) =>
+  Effect.gen(function*() {
+    const client = yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: async () => {
+          const client = new pg.Client({ connectionString: Redacted.value(url), application_name: "dbkit-load" })
+          client.on("error", () => {}) // a dropped connection surfaces on the next query instead
+          await client.connect()
+          return client
+        },
+        catch: (cause) =>
+          new DatabaseUnavailable({
+            target: PgTools.pgEnv(url).PGDATABASE ?? "the database",
+            reason: PgTools.scrub(cause instanceof Error ? cause.message : String(cause), url)
+          })
+      }),
+      (client) => Effect.promise(() => client.end().catch(() => undefined))
+    )
+    let open = false
+    yield* Effect.acquireRelease(
+      Effect.tryPromise({
+        try: () => client.query("BEGIN").then(() => void (open = true)),
+        catch: (cause) => new DatabaseUnavailable({ target: "the database", reason: PgTools.scrub(String(cause), url) })
+      }),
+      () => (open ? Effect.promise(() => client.query("ROLLBACK").then(() => undefined, () => undefined)) : Effect.void)
+    )
+    const target: ScriptTarget = {
+      exec: (sql) => client.query(sql),
+      query: (sql, params) => client.query(sql, [...params]),
+      copy: (table, columns) => copySink(client, table, columns),
+      serverMajor
+    }
+    const commit = Effect.tryPromise({
+      try: () => client.query("COMMIT").then(() => void (open = false)),
+      catch: (cause) => new DatabaseUnavailable({ target: "the database", reason: `COMMIT failed: ${PgTools.scrub(String(cause), url)}` })
+    })
+    return { target, commit }
+  })
