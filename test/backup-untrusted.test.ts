@@ -13,6 +13,7 @@ import * as path from "node:path"
 import { gunzipSync, gzipSync } from "node:zlib"
 import { admin, EmbeddedLive, queryAt, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
 import { withBackupServices } from "./support/backup.js"
+import { runCli } from "./support/cli.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
 const server = await serverAvailable()
@@ -232,6 +233,54 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
         expect(refusedOver._tag).toBe("BackupUntrusted")
         expect(yield* digest(scratch.name)).toEqual(before)
         noMarks()
+      }))
+  })
+})
+
+describe.skipIf(!server)("hostile backup files through the CLI", () => {
+  layer(ServerLive, { timeout: 300_000, excludeTestServices: true })("dbkit", (it) => {
+    it.effect("backups verify and restore --into --trust-unsigned exit 14 naming the line; nothing runs, nothing is created", () =>
+      Effect.gen(function*() {
+        const scratch = yield* ScratchDatabase
+        const { files } = writeCorpus("postgres")
+        const shell = files.find((f) => f.name === "shell")!
+        const env = { DATABASE_URL: urlFor(scratch.name) }
+        const verified = yield* Effect.promise(() => runCli(["backups", "verify", shell.file], env))
+        expect(verified.code).toBe(14)
+        expect(verified.stderr).toContain(`line ${shell.line}: refused "\\! touch`)
+        const into = unique("dbkit_hostile_cli")
+        const restored = yield* Effect.promise(() => runCli(["restore", shell.file, "--into", into, "--trust-unsigned", "--json"], env))
+        expect(restored.code).toBe(14)
+        expect(restored.stderr).toContain("the psql meta-command \\! is not something pg_dump writes")
+        expect(yield* databaseExists(into)).toBe(false)
+        noMarks()
+      }))
+  })
+})
+
+describe.skipIf(!server)("dbkit reads the dump itself", () => {
+  layer(ServerLive, { timeout: 300_000, excludeTestServices: true })("no psql", (it) => {
+    it.effect("an embedded (PostgreSQL 17) backup restores onto this server with no newer psql; transaction_timeout is left out knowingly", () =>
+      Effect.gen(function*() {
+        const dir = tempDir("dbkit-embedded-to-server-")
+        const made = yield* withBackupServices(({ backup }) =>
+          Effect.gen(function*() {
+            const sql = yield* SqlClient.SqlClient
+            yield* sql.unsafe("CREATE TABLE public.from_embedded (id int PRIMARY KEY, note text); INSERT INTO public.from_embedded SELECT g, 'n' || g FROM generate_series(1, 50) g")
+            return yield* backup.backup({ out: dir })
+          }), dir).pipe(Effect.provide(EmbeddedLive))
+        const script = gunzipSync(fs.readFileSync(made.file)).toString()
+        expect(script).toMatch(/^SET transaction_timeout = 0;$/m)
+        const name = unique("dbkit_from_embedded")
+        const restored = yield* withBackupServices(({ restore }) => restore.into(made.file, name), dir)
+        try {
+          const serverMajor = Number((yield* Effect.promise(() => admin<{ v: string }>("SELECT current_setting('server_version_num') AS v")))[0]!.v) / 10000
+          expect(restored.skippedSettings).toEqual(serverMajor < 17 ? ["transaction_timeout"] : [])
+          const rows = yield* Effect.promise(() => queryAt<{ n: number }>(urlFor(name), "SELECT count(*)::int AS n FROM public.from_embedded"))
+          expect(rows[0]!.n).toBe(50)
+        } finally {
+          yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
+        }
       }))
   })
 })
