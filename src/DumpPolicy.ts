@@ -115,7 +115,11 @@ const escapeIn = (sql: string): string | undefined => {
 /** A routine's body is a string: it is read as code (a comment in it may be refused too). */
 const definesRoutine = /^CREATE (?:OR REPLACE )?(?:FUNCTION|PROCEDURE)\b/
 
+/** pg_dump brackets large objects' data in BEGIN; … COMMIT; — inside a load's one transaction, no-ops. */
+export const bracketsLargeObjects = (sql: string): boolean => /^(?:BEGIN|COMMIT)\s*;?\s*$/i.test(sql)
+
 const statementRefusal = (sql: string): string | undefined => {
+  if (bracketsLargeObjects(sql)) return undefined
   const shape = skeleton(sql)
   // INSERTs are most of an --inserts dump: their first words and the deny-list are enough.
   if (shape.startsWith("INSERT INTO ")) return escapeIn(shape)

@@ -65,7 +65,8 @@ const hostile = (bystander: string): ReadonlyArray<{ readonly name: string; read
   { name: "do-block", body: [`DO $$ BEGIN PERFORM pg_catalog.pg_sleep(0); END $$;`] },
   { name: "dblink", body: [`SELECT dblink_exec('dbname=${bystander}', 'DROP TABLE public.b');`] },
   { name: "load-library", body: ["LOAD 'plpgsql';"] },
-  { name: "commit", body: ["COMMIT;", "DROP TABLE public.innocent;"] }
+  { name: "rollback", body: ["ROLLBACK;", "DROP TABLE public.innocent;"] },
+  { name: "prepare-transaction", body: ["PREPARE TRANSACTION 'dbkit_hostile';"] }
 ]
 
 /** md5 of every table of a database on the server, by name. */

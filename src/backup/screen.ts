@@ -103,9 +103,19 @@ export const screenDump = (
           child.once("error", reject)
           child.once("close", resolve)
         })
-        const fed = pipeline(...(stages as [Readable]), counted, child.stdin).catch((error: NodeJS.ErrnoException) => {
-          if (error.code !== "EPIPE") throw error
+        // pg_restore may stop reading before the archive's end: the rest is read and dropped, so
+        // the file still decrypts and decompresses whole.
+        let closed = false
+        child.stdin.on("error", () => void (closed = true))
+        child.stdin.on("close", () => void (closed = true))
+        const fed = pipeline(...(stages as [Readable]), counted, async (source: AsyncIterable<Buffer>) => {
+          for await (const chunk of source) {
+            if (closed) continue
+            if (!child.stdin.write(chunk)) await new Promise<void>((resolve) => (child.stdin.once("drain", resolve), child.stdin.once("close", resolve)))
+          }
+          if (!closed) child.stdin.end()
         })
+        fed.catch(() => undefined) // awaited below; a refusal stops reading before that
         try {
           const statements = await read(child.stdout)
           await fed

@@ -13,7 +13,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { StringDecoder } from "node:string_decoder"
-import { BackupUntrusted, refusal, skippableSetting } from "../DumpPolicy.js"
+import { BackupUntrusted, bracketsLargeObjects, refusal, skippableSetting } from "../DumpPolicy.js"
 import { quoteIdent } from "../Identifier.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -779,6 +779,12 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
           if (setting !== undefined) {
             skipped++
             if (!skippedSettings.includes(setting)) skippedSettings.push(setting)
+            return Effect.void
+          }
+          if (bracketsLargeObjects(item.sql)) {
+            // The whole script is one transaction already: pg_dump's BEGIN/COMMIT around large
+            // objects would end it early (as under psql -1); they are left out.
+            skipped++
             return Effect.void
           }
           if (transactionControl.test(item.sql)) {
