@@ -31,8 +31,10 @@ export class InvalidConfig extends Data.TaggedError("InvalidConfig")<{
 
 /** The resolved configuration. */
 export interface DbConfigShape {
-  /** DATABASE_URL; `None` selects the embedded database. */
+  /** DATABASE_URL; `None` selects the embedded database (never in staging or production). */
   readonly databaseUrl: Option.Option<Redacted.Redacted<string>>
+  /** DATABASE_URL was set, to an empty string: not "unset" where a server is required. */
+  readonly databaseUrlEmpty?: boolean | undefined
   readonly environment: Environment
   /** Where the embedded database lives (`memory://` for an in-memory one). */
   readonly dataDir: string
@@ -143,8 +145,26 @@ export const load: Effect.Effect<DbConfigShape, InvalidConfig> = Effect.gen(func
   if (Option.isSome(databaseUrl)) {
     yield* validateDatabaseUrl(databaseUrl.value)
   }
-  return { ...raw, databaseUrl }
+  return { ...raw, databaseUrl, databaseUrlEmpty: Option.isSome(raw.databaseUrl) && Option.isNone(databaseUrl) }
 })
+
+/** Environments that must run on a server: a missing DATABASE_URL there is a mistake, never the embedded database. */
+export const requiresServer = (environment: Environment): boolean => environment === "staging" || environment === "production"
+
+/**
+ * Why this configuration may not use the embedded database, or undefined when it may: in
+ * staging and production DATABASE_URL must name a server (a CI job whose secret is missing must
+ * fail, not migrate a local PGlite and exit 0).
+ */
+export const embeddedRefusal = (config: DbConfigShape): InvalidConfig | undefined =>
+  Option.isNone(config.databaseUrl) && requiresServer(config.environment)
+    ? new InvalidConfig({
+      variable: "DATABASE_URL",
+      reason: `is ${config.databaseUrlEmpty === true ? "set but empty" : "not set"}, and the environment is ${config.environment}: ` +
+        `dbkit never uses the embedded database in ${config.environment}; set DATABASE_URL to the ${config.environment} server ` +
+        "(or DB_ENV=development for a local run)"
+    })
+    : undefined
 
 /** DbConfig read from the environment. */
 export const layer: Layer.Layer<DbConfig, InvalidConfig> = Layer.effect(DbConfig, load)

@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Backup from "../../backup/Backup.js"
-import { DbConfig } from "../../Config.js"
+import { DbConfig, embeddedRefusal } from "../../Config.js"
 import { DatabaseLive, describeUrl } from "../../Database.js"
 import * as Health from "../../health/Health.js"
 import * as Migrator from "../../migrator/Migrator.js"
@@ -17,6 +17,9 @@ import { ConfigLive } from "../live.js"
 export const HealthLive = Layer.unwrapEffect(
   Effect.gen(function*() {
     const config = yield* DbConfig
+    // In staging and production a missing DATABASE_URL is a configuration error, not an unreachable embedded database.
+    const refused = embeddedRefusal(config)
+    if (refused !== undefined) return yield* refused
     const options = yield* Health.optionsFromEnvironment()
     const target = Option.match(config.databaseUrl, {
       onNone: () => (config.dataDir.startsWith("memory://") ? "embedded (in memory)" : `embedded ${config.dataDir}`),
