@@ -1,13 +1,20 @@
 // Backup and restore of a pgbench-initialised database of about 500 MB (pgbench -i -s 34), whole process on both
 // sides, reported in MB/s of that database (pg_database_size of the source, MiB; the same amount for both sides, so
 // the ratio is the time ratio):
-//   backup   dbkit backup --out DIR --json with DB_BACKUP_KEY set (pg_dump plain → gzip 6 → AES-256-GCM → file,
-//            sha256 and manifest, fsynced)            vs  sh -c "pg_dump --format=p DB | gzip -6 > out.sql.gz"
-//   restore  dbkit restore FILE --into NEW --json of a backup made once with DB_BACKUP_KEY (it checks first: the
-//            manifest, the file's size, the key, with the server's side — NEW free, psql new enough — meanwhile; then
-//            CREATE DATABASE NEW, psql --single-transaction fed through decryption that authenticates each 64 KiB
-//            chunk before passing it on, gunzip, with the file's sha256, gzip's CRC and the manifest's size checked
-//            before psql's end of input; row counts from psql's COPY tags compared with the manifest)
+//   backup   dbkit backup --out DIR --json with DB_BACKUP_KEY set (pg_dump plain on an exported snapshot → gzip 6 →
+//            AES-256-GCM → file, sha256 and row counts taken from the dump's COPY blocks on the way; a manifest signed
+//            with a key derived from DB_BACKUP_KEY; fsynced)
+//                                                     vs  sh -c "pg_dump --format=p DB | gzip -6 > out.sql.gz"
+//   restore  dbkit restore FILE --into NEW --json of a backup made once with DB_BACKUP_KEY (signed by it, so it needs
+//            no --trust-unsigned and no screening pass). dbkit checks first — the manifest's signature, the file's
+//            size, the key — with the server's side meanwhile (its version, NEW free); then CREATE DATABASE NEW; then
+//            it loads the dump itself, without psql: the file streams through decryption that authenticates each
+//            64 KiB chunk before passing it on, gunzip and dbkit's own lexer and trust policy, and the statements it
+//            accepts run on dbkit's own `pg` connection (application_name dbkit-load) in one transaction, COPY data
+//            streamed with pg-copy-streams; the file's sha256, gzip's CRC and the manifest's size are checked before
+//            COMMIT. Row counts from the COPYs are compared with the manifest (count(*) only for a table they do not
+//            vouch for). (A custom-format archive would go through `pg_restore -f -`, which only writes a script, into
+//            the same runner; this row's backups are plain.)
 //                                                     vs  sh -c "gunzip -c base.sql.gz | psql -1 -q -X -v ON_ERROR_STOP=1 NEW2"
 //            of a plain `pg_dump | gzip -6` of the same database, made once. NEW2 is created in untimed setup;
 //            dbkit's --into creates NEW itself (inside its timed run, as it must); both are dropped in teardown.
@@ -18,17 +25,27 @@
 // pgbench_accounts with 100,000 × scale rows. Outputs are deleted after every run.
 // The issue's bars, reported (never enforced): in the same run, backup >= 90% of the pg_dump | gzip throughput and
 // restore >= 90% of the gunzip | psql -1 throughput; dbkit's peak RSS < 200 MB for both.
-// Also logged (untimed, not in the table; in the JSON as `analysis`): where dbkit's time goes — phase timelines of
-// one extra dbkit backup and restore (when pg_dump / psql start and stop, RSS before and during them), the CLI's
-// startup, the manifest's count(*) pass, pg_dump alone, gzip -6 vs dbkit's in-process pipeline (Node zlib →
-// AES-256-GCM → sha256) on the same dump, `dbkit backups verify FILE` (a pass restores of older single-tag files
-// still make), and a check of
-// whether the stream that feeds psql honours backpressure (scripts/bench/backup-probe.mjs).
+// Also logged (untimed, not in the table; in the JSON as `analysis`): where dbkit's time goes.
+//   backup   one extra dbkit backup split by its pg_dump child (polled in /proc): before pg_dump starts / while it
+//            runs / after it exits, with dbkit's peak RSS in each phase.
+//   restore  one extra dbkit restore split by its dbkit-load backend, which the bench watches in pg_stat_activity
+//            (application_name = 'dbkit-load' AND datname = NEW, polled every ~10 ms from the bench's own
+//            connection): before the first byte (process start → the backend first seen running a statement of the
+//            script: CLI startup, checks, CREATE DATABASE, connect, BEGIN), streaming (→ its COMMIT finished, or
+//            the backend gone), after (→ process exit: closing, the count check, exit), with peak RSS in each; the
+//            streaming phase is also sampled by what the backend was doing (COPY, building indexes and constraints,
+//            other statements, idle in transaction between them, i.e. waiting for dbkit; a COPY is active also while
+//            it waits for dbkit's next data, so its share includes dbkit's decryption, gunzip and lexing).
+//   alone    the CLI's startup, pg_dump alone, gzip -6 vs dbkit's in-process pipeline
+//            (Node zlib → AES-256-GCM → sha256) on the same dump, a backup without DB_BACKUP_KEY, `dbkit backups
+//            verify FILE` (checksum, decryption and dbkit's reader over the whole dump), the in-process decrypt +
+//            gunzip of the file (scripts/bench/backup-probe.mjs verify), gunzip -c of the plain dump, CREATE DATABASE.
 // BENCH_PGBENCH_SCALE overrides the scale (default 34) for a quick try.
 import { spawn } from "node:child_process"
 import { closeSync, createReadStream, mkdirSync, openSync, readFileSync, readSync, readdirSync, rmSync, statSync } from "node:fs"
 import { createHash } from "node:crypto"
 import { join } from "node:path"
+import pg from "pg"
 import { fmt, median, pgEnvOf, q, withClient } from "../harness.mjs"
 
 const SCALE = Number(process.env.BENCH_PGBENCH_SCALE ?? 34)
@@ -61,13 +78,16 @@ const gzipIdentity = (file) => {
 /**
  * Runs cmd once, polling it every 20 ms: its RSS (VmRSS) and its children (by name), so a dbkit run can be split
  * into phases — before its pg tool starts, while it runs, after it exits. Returns { ms, children: { name: {
- * startMs, endMs } } (per name, the longest-lived child of that name: dbkit also runs `pg_dump --version`),
- * rssKb: { peak, samples: [[ms, kb]] }, stdout }.
+ * startMs, endMs } } (per name — a child's name after its exec — the longest-lived child of that name: dbkit
+ * also runs `pg_dump --version`),
+ * rssKb: { peak, samples: [[ms, kb]] }, stdout }. onStart(t0), if given, is called with the performance.now() the
+ * timeline counts from, right after the spawn (for a watcher of its own, see watchBackend).
  */
-export const timeline = (cmd, args, { cwd, env }) =>
+export const timeline = (cmd, args, { cwd, env, onStart }) =>
   new Promise((resolve, reject) => {
     const t0 = performance.now()
     const child = spawn(cmd, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] })
+    onStart?.(t0)
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))
@@ -96,6 +116,8 @@ export const timeline = (cmd, args, { cwd, env }) =>
         const name = tryRead(`/proc/${k}/comm`).trim()
         if (!name) continue
         byPid[k] ??= { name, startMs: now, endMs: now }
+        // Its latest name: a child first seen between fork and exec still bears its parent's (node).
+        byPid[k].name = name
         byPid[k].endMs = now
       }
     }, 20)
@@ -117,6 +139,125 @@ export const timeline = (cmd, args, { cwd, env }) =>
 
 /** Peak sampled RSS (kB) within [from, to) ms of a timeline. */
 const peakBetween = (t, from, to) => Math.max(0, ...t.rssKb.samples.filter(([ms]) => ms >= from && ms < to).map((s) => s[1]))
+
+/**
+ * Watches one backend in pg_stat_activity from the bench's own connection to `url`: the one with application_name
+ * `app` in database `datname` (dbkit's load session). start(t0) polls every `everyMs` (one query at a time) with ms
+ * counted from t0 (performance.now()); stop() ends the polling and returns the samples, { ms, present, pid, state,
+ * query, backendStartMs, xactStartMs, queryStartMs, stateChangeMs } (the server's timestamps mapped onto the same
+ * clock through the quickest poll's clock_timestamp()). Connect before start so the connection is not in the run.
+ */
+const watchBackend = async (url, { app, datname, everyMs = 10 }) => {
+  const client = new pg.Client({ connectionString: url, application_name: "dbkit-bench-watch" })
+  await client.connect()
+  const raw = []
+  let running = false
+  let loop
+  const once = async (t0) => {
+    const before = performance.now() - t0
+    const r = await client.query(
+      `SELECT (extract(epoch FROM clock_timestamp()) * 1000)::float8 AS now, a.pid, a.state, left(a.query, 1024) AS query,
+              (extract(epoch FROM a.backend_start) * 1000)::float8 AS backend_start,
+              (extract(epoch FROM a.xact_start) * 1000)::float8 AS xact_start,
+              (extract(epoch FROM a.query_start) * 1000)::float8 AS query_start,
+              (extract(epoch FROM a.state_change) * 1000)::float8 AS state_change
+         FROM (SELECT 1) one
+         LEFT JOIN pg_stat_activity a ON a.application_name = $1 AND a.datname = $2
+        ORDER BY a.backend_start LIMIT 1`,
+      [app, datname]
+    )
+    raw.push({ before, after: performance.now() - t0, row: r.rows[0] })
+  }
+  return {
+    start: (t0) => {
+      running = true
+      loop = (async () => {
+        while (running) {
+          const next = performance.now() + everyMs
+          await once(t0)
+          const wait = next - performance.now()
+          if (wait > 0) await new Promise((r) => setTimeout(r, wait))
+        }
+      })()
+    },
+    stop: async () => {
+      running = false
+      await loop
+      await client.end()
+      if (raw.length === 0) return []
+      // The server's clock onto the bench's: from the poll with the shortest round trip.
+      const best = raw.reduce((a, b) => (b.after - b.before < a.after - a.before ? b : a))
+      const offset = (best.before + best.after) / 2 - best.row.now
+      const at = (serverMs) => (serverMs == null ? undefined : serverMs + offset)
+      return raw.map(({ before, after, row: r }) => ({
+        ms: (before + after) / 2,
+        present: r.pid != null,
+        pid: r.pid,
+        state: r.state,
+        query: r.query,
+        backendStartMs: at(r.backend_start),
+        xactStartMs: at(r.xact_start),
+        queryStartMs: at(r.query_start),
+        stateChangeMs: at(r.state_change)
+      }))
+    }
+  }
+}
+
+/** What a load-session sample was doing, for the streaming phase's breakdown. */
+const activityOf = (s) => {
+  if (s.state === "idle in transaction") return "betweenStatements"
+  if (s.state !== "active") return "other"
+  const q = s.query ?? ""
+  if (/^\s*COPY\b/i.test(q)) return "copy"
+  if (/^\s*COMMIT\b/i.test(q)) return "commit"
+  if (/\bCREATE\s+(UNIQUE\s+)?INDEX\b|\bADD\s+CONSTRAINT\b/i.test(q)) return "indexesAndConstraints"
+  return "otherStatements"
+}
+
+/**
+ * Splits a restore timeline by its load session's samples (watchBackend): before the first byte (until the session
+ * is first seen running a statement of the script, i.e. past its BEGIN), streaming (until its COMMIT is seen
+ * finished, else until it is seen gone), after (until the process exits); peak RSS in each, and the streaming
+ * phase's samples by activity (ms, each sample standing for the time to the next).
+ */
+const splitRestore = (t, samples) => {
+  const seen = samples.filter((s) => s.present)
+  if (seen.length === 0) throw new Error("bench: the dbkit-load session never showed in pg_stat_activity during the restore")
+  const pid = seen[0].pid
+  const mine = (s) => s.present && s.pid === pid
+  const running = seen.find((s) => mine(s) && s.xactStartMs !== undefined && !/^\s*BEGIN\b/i.test(s.query ?? ""))
+  if (!running) throw new Error("bench: the dbkit-load session was never seen running a statement of the dump")
+  const firstByteMs = running.ms
+  const committed = samples.find((s) => mine(s) && s.state === "idle" && /^\s*COMMIT\b/i.test(s.query ?? ""))
+  const lastSeen = seen.filter(mine).at(-1)
+  const gone = samples.find((s) => s.ms > lastSeen.ms && !mine(s))
+  // COMMIT's end is stamped by the server (state_change); else the first poll that no longer saw the session.
+  const streamEndMs = committed?.stateChangeMs ?? gone?.ms ?? lastSeen.ms
+  const activity = { copy: 0, indexesAndConstraints: 0, otherStatements: 0, betweenStatements: 0, commit: 0, other: 0 }
+  for (let i = 0; i < samples.length - 1; i++) {
+    const s = samples[i]
+    if (!mine(s) || s.ms < firstByteMs || s.ms >= streamEndMs) continue
+    activity[activityOf(s)] += Math.min(samples[i + 1].ms, streamEndMs) - s.ms
+  }
+  return {
+    totalMs: t.ms,
+    beforeFirstByteMs: firstByteMs,
+    streamingMs: streamEndMs - firstByteMs,
+    afterMs: t.ms - streamEndMs,
+    streamEnd: committed ? "commit finished" : gone ? "session gone" : "last seen",
+    lastStatementSeen: (lastSeen.query ?? "").slice(0, 60),
+    connectedAtMs: seen[0].backendStartMs,
+    beginAtMs: running.xactStartMs,
+    sessionGoneAtMs: gone?.ms ?? null,
+    polls: samples.length,
+    pollMedianGapMs: median(samples.slice(1).map((s, i) => s.ms - samples[i].ms)),
+    streamingActivityMs: activity,
+    rssPeakBeforeFirstByteKb: peakBetween(t, 0, firstByteMs),
+    rssPeakStreamingKb: peakBetween(t, firstByteMs, streamEndMs),
+    rssPeakAfterKb: peakBetween(t, streamEndMs, Infinity)
+  }
+}
 
 export async function rows(ctx) {
   const runs = ctx.runsSet ? ctx.runs : Math.min(ctx.runs, DEFAULT_RUNS)
@@ -322,7 +463,8 @@ export async function rows(ctx) {
   const bDir = freshOut()
   const bt = await timeline(ctx.node, ["bin/dbkit.mjs", "backup", "--out", bDir, "--json"], { cwd: ctx.repoRoot, env: dbkitEnv(src.url) })
   rmSync(bDir, { recursive: true, force: true })
-  const dump = bt.children.pg_dump ?? { startMs: NaN, endMs: NaN }
+  const dump = bt.children.pg_dump
+  if (!dump) throw new Error("bench: no pg_dump child was seen during the dbkit backup's timeline")
   analysis.backupTimeline = {
     totalMs: bt.ms,
     beforePgDumpMs: dump.startMs,
@@ -334,37 +476,23 @@ export async function rows(ctx) {
   }
   await checkpoint()
   const rDb = ctx.scratchName()
-  const rt = await timeline(ctx.node, ["bin/dbkit.mjs", "restore", encFile, "--into", rDb.name, "--json"], {
-    cwd: ctx.repoRoot,
-    env: dbkitEnv(src.url)
-  })
-  await rDb.drop()
-  const psqlPhase = rt.children.psql ?? { startMs: NaN, endMs: NaN }
-  analysis.restoreTimeline = {
-    totalMs: rt.ms,
-    beforePsqlMs: psqlPhase.startMs,
-    psqlMs: psqlPhase.endMs - psqlPhase.startMs,
-    afterPsqlMs: rt.ms - psqlPhase.endMs,
-    rssPeakBeforePsqlKb: peakBetween(rt, 0, psqlPhase.startMs),
-    rssPeakDuringPsqlKb: peakBetween(rt, psqlPhase.startMs, psqlPhase.endMs + 20),
-    rssPeakAfterKb: peakBetween(rt, psqlPhase.endMs + 20, Infinity)
+  const watcher = await watchBackend(src.url, { app: "dbkit-load", datname: rDb.name, everyMs: 10 })
+  let rt
+  let polls
+  try {
+    rt = await timeline(ctx.node, ["bin/dbkit.mjs", "restore", encFile, "--into", rDb.name, "--json"], {
+      cwd: ctx.repoRoot,
+      env: dbkitEnv(src.url),
+      onStart: watcher.start
+    })
+  } finally {
+    polls = await watcher.stop()
+    await rDb.drop()
   }
+  analysis.restoreTimeline = splitRestore(rt, polls) // only the polls' summary goes into the JSON
 
   // The pieces, each alone.
   await probe("cliStartup", () => cli(["--help"], ctx.childEnv()).then(() => undefined))
-  await probe("manifestCounts", () =>
-    admin(async (c) => {
-      const t = performance.now()
-      await c.query("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY")
-      const tables = (
-        await c.query(`SELECT format('%I.%I', n.nspname, c.relname) AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
-          WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`)
-      ).rows
-      for (const { name } of tables) await c.query(`SELECT count(*)::bigint::text AS n FROM ${name}`)
-      await c.query("ROLLBACK")
-      return { ms: performance.now() - t, tables: tables.length }
-    })
-  )
   const dumpSql = join(work, "dump.sql")
   await probe("pgDumpToFile", () =>
     ctx.runProcess("sh", ["-c", `pg_dump --format=p ${q(src.name)} > ${q(dumpSql)}`], { env: pgEnv(src.url), timeoutMs: TIMEOUT_MS }).then(() => undefined)
@@ -403,58 +531,38 @@ export async function rows(ctx) {
     await db.drop()
     return { ms }
   })
-  analysis.stdinBackpressure = await probeScript(["backpressure", "128"])
-  // dbkit's load step done with Node's stream.pipeline into psql (no verify pass, no CREATE DATABASE, no counts),
-  // interleaved with the baseline again: what the load alone costs once the stream honours backpressure.
-  const [nodeLoad, baseAgain] = await ctx.compare(
-    [
-      ctx.processSide("node pipeline load", ctx.node, ["scripts/bench/backup-probe.mjs", "load", encFile], {
-        timeoutMs: TIMEOUT_MS,
-        setup: async () => {
-          const db = await ctx.scratchDb()
-          await checkpoint()
-          return { db, env: ctx.childEnv({ ...pgEnvOf(db.url), DB_BACKUP_KEY: KEY }) }
-        },
-        check: checkRestored("node pipeline load"),
-        teardown: (state) => state?.db.drop()
-      }),
-      restoreSides[1]
-    ],
-    { runs: PROBE_RUNS, warmup: 0 }
-  )
-  analysis.nodePipelineLoad = {
-    medianMs: median(nodeLoad.timesMs),
-    peakRssKb: Math.max(...nodeLoad.rssKb),
-    baselineMedianMs: median(baseAgain.timesMs)
-  }
 
   const a = analysis
   const s = (ms) => `${(ms / 1000).toFixed(2)} s`
   const kb = (k) => `${(k / 1024).toFixed(0)} MB`
+  const bk = a.backupTimeline
   ctx.log(
-    `backup analysis: one dbkit backup ${s(a.backupTimeline.totalMs)} = ${s(a.backupTimeline.beforePgDumpMs)} before pg_dump starts ` +
-      `(CLI startup, connect, snapshot, manifest counts; peak ${kb(a.backupTimeline.rssPeakBeforePgDumpKb)}) + ` +
-      `${s(a.backupTimeline.pgDumpMs)} while pg_dump runs (peak ${kb(a.backupTimeline.rssPeakDuringPgDumpKb)}) + ` +
-      `${s(a.backupTimeline.afterPgDumpMs)} after it (flush, fsync, manifest, exit; peak ${kb(a.backupTimeline.rssPeakAfterKb)}). ` +
-      `Alone: dbkit --help ${s(a.cliStartup.medianMs)}; manifest count(*) of ${a.manifestCounts.tables} tables ${s(a.manifestCounts.medianMs)}; ` +
+    `backup analysis: one dbkit backup ${s(bk.totalMs)} = ${s(bk.beforePgDumpMs)} before pg_dump starts ` +
+      `(CLI startup, connect, exported snapshot, pg_dump --version; peak ${kb(bk.rssPeakBeforePgDumpKb)}) + ` +
+      `${s(bk.pgDumpMs)} while pg_dump runs (gzip, AES-256-GCM, sha256, COPY rows counted on the way; peak ${kb(bk.rssPeakDuringPgDumpKb)}) + ` +
+      `${s(bk.afterPgDumpMs)} after it (flush, fsync, signed manifest, exit; peak ${kb(bk.rssPeakAfterKb)}). ` +
+      `Alone: dbkit --help ${s(a.cliStartup.medianMs)}; ` +
       `pg_dump > file ${s(a.pgDumpToFile.medianMs)}; on that ${mb(a.dumpBytes)} MB dump: gzip -${LEVEL} ${s(a.gzipCliOfDump.medianMs)}, ` +
       `Node zlib ${s(a.nodeGzipOfDump.medianMs)}, Node zlib + AES-256-GCM + sha256 ${s(a.nodeGzipAesSha256OfDump.medianMs)} ` +
       `(scrypt ${s(a.nodeGzipAesSha256OfDump.scryptMs)}); dbkit backup without DB_BACKUP_KEY ${s(a.dbkitBackupWithoutKey.medianMs)} ` +
       `(peak ${kb(a.dbkitBackupWithoutKey.rssKb)}). Files: dbkit ${fmt(a.fileBytes.dbkit)} bytes, gzip ${fmt(a.fileBytes.pgDumpGzip)} bytes`
   )
+  const rs = a.restoreTimeline
+  const act = rs.streamingActivityMs
   ctx.log(
-    `restore analysis: one dbkit restore ${s(a.restoreTimeline.totalMs)} = ${s(a.restoreTimeline.beforePsqlMs)} before psql starts ` +
-      `(CLI startup, checks: manifest, size, key — scrypt — beside the server's, CREATE DATABASE; peak ${kb(a.restoreTimeline.rssPeakBeforePsqlKb)}) + ` +
-      `${s(a.restoreTimeline.psqlMs)} while psql loads (peak ${kb(a.restoreTimeline.rssPeakDuringPsqlKb)}) + ` +
-      `${s(a.restoreTimeline.afterPsqlMs)} after it (row counts vs manifest, exit). ` +
-      `Alone: dbkit backups verify ${s(a.dbkitBackupsVerify.medianMs)} (peak ${kb(a.dbkitBackupsVerify.rssKb)}); its work in-process: ` +
-      `sha256 ${s(a.verifyWorkInProcess.shaMs)}, scrypt ${s(a.verifyWorkInProcess.scryptMs)}, decrypt + gunzip ` +
-      `${s(a.verifyWorkInProcess.decryptGunzipMs - a.verifyWorkInProcess.scryptMs)}; gunzip -c of the plain dump ${s(a.gunzipOfBaseDump.medianMs)}; ` +
-      `CREATE DATABASE ${s(a.createDatabase.medianMs)}. The load step alone with Node's stream.pipeline ` +
-      `(file → decrypt → gunzip → psql --single-transaction, whole process) ${s(a.nodePipelineLoad.medianMs)} ` +
-      `(peak ${kb(a.nodePipelineLoad.peakRssKb)}) vs gunzip -c | psql -1 ${s(a.nodePipelineLoad.baselineMedianMs)}, interleaved. Feeding a child that reads nothing for 1.5 s, 128 MB: Node's ` +
-      `pipeline had produced ${fmt(a.stdinBackpressure.nodePipelineAheadKb)} kB, @effect/platform Command stdin ` +
-      `${fmt(a.stdinBackpressure.effectCommandStdinAheadKb)} kB (no backpressure: the dump is buffered in memory)`
+    `restore analysis: one dbkit restore ${s(rs.totalMs)} = ${s(rs.beforeFirstByteMs)} before the first byte ` +
+      `(CLI startup, checks: signature, size, key — scrypt — beside the server's version and NEW free, CREATE DATABASE, ` +
+      `connect, BEGIN; the session connected at ${s(rs.connectedAtMs)}; peak ${kb(rs.rssPeakBeforeFirstByteKb)}) + ` +
+      `${s(rs.streamingMs)} streaming into the dbkit-load session until ` +
+      `${rs.streamEnd === "commit finished" ? "its COMMIT finished" : `the session was ${rs.streamEnd === "session gone" ? "seen gone" : "last seen"} (its last statement seen: ${JSON.stringify(rs.lastStatementSeen)})`} ` +
+      `(peak ${kb(rs.rssPeakStreamingKb)}; sampled every ${rs.pollMedianGapMs.toFixed(0)} ms: COPY ${s(act.copy)}, ` +
+      `indexes and constraints ${s(act.indexesAndConstraints)}, other statements ${s(act.otherStatements)}, ` +
+      `idle in transaction between statements ${s(act.betweenStatements)}, COMMIT ${s(act.commit)}) + ` +
+      `${s(rs.afterMs)} after it (disconnect, count check, exit; peak ${kb(rs.rssPeakAfterKb)}). ` +
+      `Alone: dbkit backups verify ${s(a.dbkitBackupsVerify.medianMs)} (checksum, decryption and dbkit's reader over the whole dump; ` +
+      `peak ${kb(a.dbkitBackupsVerify.rssKb)}); in-process: sha256 ${s(a.verifyWorkInProcess.shaMs)}, scrypt ${s(a.verifyWorkInProcess.scryptMs)}, ` +
+      `decrypt + gunzip ${s(a.verifyWorkInProcess.decryptGunzipMs - a.verifyWorkInProcess.scryptMs)}; ` +
+      `gunzip -c of the plain dump ${s(a.gunzipOfBaseDump.medianMs)}; CREATE DATABASE ${s(a.createDatabase.medianMs)}`
   )
   for (const r of out) r.analysis = analysis
   return out
