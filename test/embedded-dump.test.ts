@@ -15,7 +15,7 @@ import { createGunzip, createGzip } from "node:zlib"
 import pg from "pg"
 import { inject } from "vitest"
 import { BackupUntrusted } from "../src/DumpPolicy.js"
-import { type DumpItem, DumpSplitter, loadPlainDump, PlainDumpFailed } from "../src/embedded/PlainDump.js"
+import { type DumpItem, DumpReader, DumpSplitter, loadPlainDump, PlainDumpFailed } from "../src/embedded/PlainDump.js"
 import { pgEnv } from "../src/PgTools.js"
 import { createScratchDatabase, dropScratchDatabase, serverAvailable, serverUrl, tempDir } from "./support/databases.js"
 
@@ -362,7 +362,7 @@ describe("DumpSplitter", () => {
     return items.reduce<Array<DumpItem>>((merged, item) => {
       const last = merged.at(-1)
       if (item._tag === "CopyData" && last?._tag === "CopyData") {
-        merged[merged.length - 1] = { ...last, data: last.data + item.data, rows: last.rows + item.rows }
+        merged[merged.length - 1] = { ...last, data: `${last.data}${item.data}`, rows: last.rows + item.rows }
       } else merged.push(item)
       return merged
     }, [])
@@ -410,6 +410,53 @@ describe("DumpSplitter", () => {
     expect(statement(28)).toMatchObject({ sql: "SELECT 'old\\'style; string';" })
     expect(items[0]).toEqual({ _tag: "MetaCommand", command: "\\restrict", argument: "abc", line: 4, inStatement: false })
     expect(items.at(-1)).toEqual({ _tag: "Statement", sql: "SELECT 'unterminated at the end", line: 36 })
+  })
+
+  /** DumpReader's items for the script's bytes cut into pieces, with its latin1 text and byte data as UTF-8 strings. */
+  const read = (pieces: Iterable<Buffer>) => {
+    const reader = new DumpReader()
+    const items: Array<DumpItem> = []
+    for (const piece of pieces) items.push(...reader.push(piece))
+    items.push(...reader.end())
+    const text = (latin1: string) => Buffer.from(latin1, "latin1").toString("utf8")
+    return items.map((item): DumpItem => {
+      switch (item._tag) {
+        case "CopyData":
+          return { ...item, data: Buffer.isBuffer(item.data) ? item.data.toString("utf8") : item.data }
+        case "Statement":
+          return { ...item, sql: text(item.sql) }
+        case "CopyStart":
+          return { ...item, sql: text(item.sql), table: text(item.table), columns: text(item.columns), options: text(item.options) }
+        case "MetaCommand":
+          return { ...item, argument: text(item.argument) }
+        default:
+          return item
+      }
+    }).reduce<Array<DumpItem>>((merged, item) => {
+      const last = merged.at(-1)
+      if (item._tag === "CopyData" && last?._tag === "CopyData") {
+        merged[merged.length - 1] = { ...last, data: `${last.data}${item.data}`, rows: last.rows + item.rows }
+      } else merged.push(item)
+      return merged
+    }, [])
+  }
+
+  it("DumpReader (COPY data as bytes, never decoded) gives DumpSplitter's items however the bytes are cut, multi-byte characters too", () => {
+    const whole = split([script])
+    const bytes = Buffer.from(script, "utf8")
+    expect(read([bytes])).toEqual(whole)
+    expect(read(Array.from(bytes, (b) => Buffer.from([b])))).toEqual(whole) // one byte at a time, inside characters too
+    for (let seed = 1; seed <= 200; seed++) {
+      const next = random(seed)
+      const largest = seed % 3 === 0 ? 4 : seed % 3 === 1 ? 40 : 400
+      const pieces: Array<Buffer> = []
+      for (let at = 0; at < bytes.length;) {
+        const size = 1 + Math.floor(next() * largest)
+        pieces.push(bytes.subarray(at, at + size))
+        at += size
+      }
+      expect(read(pieces), `seed ${seed}`).toEqual(whole)
+    }
   })
 
   it("gives the same items however the text is chunked: one chunk, 1-character chunks, random sizes", () => {

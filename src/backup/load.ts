@@ -16,7 +16,7 @@ import { PassThrough, type Readable, Transform, Writable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { type EmbeddedLoad, NotSupportedOnEmbedded } from "../Database.js"
 import { BackupUntrusted } from "../DumpPolicy.js"
-import { runScript } from "../embedded/PlainDump.js"
+import { PlainDumpFailed, runScript } from "../embedded/PlainDump.js"
 import * as PgTools from "../PgTools.js"
 import { openTarget } from "./serverScript.js"
 import type { Manifest } from "./Backup.js"
@@ -112,6 +112,12 @@ const stdinOf = (child: ChildProcess) => {
   })
 }
 
+/** The run failed because its input failed (the feed's error says why), not on its own. */
+const readFailed = (cause: Cause.Cause<unknown>): boolean =>
+  Cause.failures(cause).pipe((failures) =>
+    [...failures].some((error) => error instanceof PlainDumpFailed && error.reason.startsWith("reading the script failed"))
+  )
+
 /** A refusal names the backup file it came from. */
 const withFile = (file: string) => <E>(error: E): E =>
   error instanceof BackupUntrusted ? (new BackupUntrusted({ file, line: error.line, text: error.text, reason: error.reason }) as E) : error
@@ -180,7 +186,7 @@ export const loadDump = (
         callback()
       }
     })
-    const script = new PassThrough()
+    const script = new PassThrough({ highWaterMark: 1 << 20 }) // decompression runs ahead of the server
     let restoreExit: Promise<{ code: number | null; stderr: string }> | undefined
     let fed: Promise<NodeJS.ErrnoException | undefined>
     const settle = (done: Promise<void>) => done.then(() => undefined, (error: NodeJS.ErrnoException) => error)
@@ -203,8 +209,10 @@ export const loadDump = (
     const session = yield* openTarget(url, serverMajor)
     const ran = yield* Effect.exit(runScript(session.target, script, {}))
     if (Exit.isFailure(ran)) script.destroy()
+    // The feed's own failure (a check of the file) explains a run that could not read on; a run
+    // that failed by itself (the server, a refusal) ended the feed, and its error is the one.
     const feedError = feedFailure(file, yield* Effect.promise(() => fed))
-    if (feedError !== undefined) return yield* feedError
+    if (feedError !== undefined && (Exit.isSuccess(ran) || readFailed(ran.cause))) return yield* feedError
     if (restoreExit !== undefined) {
       const { code, stderr } = yield* Effect.promise(() => restoreExit)
       if (code === 127 && stderr === "") return yield* new PgTools.PgToolMissing({ tool: "pg_restore" })

@@ -7,11 +7,10 @@
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import { spawn } from "node:child_process"
-import { StringDecoder } from "node:string_decoder"
 import { type Readable, Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { BackupUntrusted, refusal } from "../DumpPolicy.js"
-import { DumpSplitter } from "../embedded/PlainDump.js"
+import { type DumpItem, DumpReader } from "../embedded/PlainDump.js"
 import * as PgTools from "../PgTools.js"
 import type { Manifest } from "./Backup.js"
 import { BackupCorrupt, type BackupKeyInvalid } from "./errors.js"
@@ -26,26 +25,26 @@ class Refused extends Error {
 
 /** Reads text chunks through the splitter and throws Refused at the first item the policy refuses. */
 const screener = (file: string) => {
-  const splitter = new DumpSplitter()
-  const decoder = new StringDecoder("utf8")
+  const reader = new DumpReader()
   let statements = 0
-  const check = (items: ReadonlyArray<ReturnType<DumpSplitter["push"]>[number]>) => {
+  const check = (items: ReadonlyArray<DumpItem>) => {
     for (const item of items) {
       if (item._tag === "CopyData" || item._tag === "CopyEnd") continue
       if (item._tag === "Malformed") throw new Refused(new BackupUntrusted({ file, line: item.line, text: item.text, reason: item.reason }))
       const reason = refusal(item)
       if (reason !== undefined) {
         const text = item._tag === "MetaCommand" ? `${item.command} ${item.argument}`.trim() : item.sql
-        throw new Refused(new BackupUntrusted({ file, line: item.line, text: text.slice(0, 1000), reason }))
+        const shown = Buffer.from(text.slice(0, 1000), "latin1").toString("utf8")
+        throw new Refused(new BackupUntrusted({ file, line: item.line, text: shown, reason }))
       }
       if (item._tag === "Statement" || item._tag === "CopyStart") statements++
     }
   }
   return {
-    write: (chunk: Buffer) => check(splitter.push(decoder.write(chunk))),
+    // Read as the loader reads it (PlainDump.runScript): statements as latin1 text, COPY data as bytes.
+    write: (chunk: Buffer) => check(reader.push(chunk)),
     end: () => {
-      check(splitter.push(decoder.end()))
-      check(splitter.end())
+      check(reader.end())
       return statements
     }
   }

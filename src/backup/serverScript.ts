@@ -23,8 +23,12 @@ const withDataLine = (cause: unknown, firstLine: number): unknown => {
     : Object.assign(cause, { dataLine: firstLine + Number(row) - 1 })
 }
 
+const COPY_BUFFER = 4 << 20
+
 const copySink = (client: pg.Client, table: string, columns: string): CopySink => {
-  const stream = client.query(copyFrom(`COPY ${table}${columns ? ` ${columns}` : ""} FROM STDIN`))
+  // A deep buffer lets the reader run ahead of the socket (pg-copy-streams waits for the socket's
+  // 'drain' after each chunk): without it, decompressing and sending take turns.
+  const stream = client.query(copyFrom(`COPY ${table}${columns ? ` ${columns}` : ""} FROM STDIN`, { highWaterMark: COPY_BUFFER }))
   let failure: unknown
   let firstLine = 0
   stream.on("error", (error) => (failure ??= error))

@@ -12,7 +12,7 @@ import type { PGlite } from "@electric-sql/pglite"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
-import { StringDecoder } from "node:string_decoder"
+import { isUtf8 } from "node:buffer"
 import { BackupUntrusted, bracketsLargeObjects, refusal, skippableSetting } from "../DumpPolicy.js"
 import { quoteIdent } from "../Identifier.js"
 
@@ -36,8 +36,11 @@ export type DumpItem =
     readonly options: string
     readonly line: number
   }
-  /** Complete data lines (each ending in "\n"), `rows` of them, the first on `line`. */
-  | { readonly _tag: "CopyData"; readonly data: string; readonly rows: number; readonly line: number }
+  /**
+   * Complete data lines (each ending in "\n"), `rows` of them, the first on `line`: text from
+   * DumpSplitter, the script's own bytes from DumpReader.
+   */
+  | { readonly _tag: "CopyData"; readonly data: string | Buffer; readonly rows: number; readonly line: number }
   | { readonly _tag: "CopyEnd"; readonly line: number }
   /** A psql backslash command; `inStatement` when it came in the middle of a statement's text. */
   | {
@@ -89,6 +92,12 @@ const standardStringsSetting = /^SET\s+(?:SESSION\s+|LOCAL\s+)?standard_conformi
 export class DumpSplitter {
   /** The line the splitter has reached (1-based). */
   line = 1
+  /**
+   * With `copyData: "external"` the splitter stops where a COPY's data begins (`awaitingCopyData`):
+   * the caller reads the data itself (DumpReader does, as bytes), takes the unread text with
+   * `takeRest` and hands back with `endCopy` after the `\.` line.
+   */
+  constructor(private readonly options: { readonly copyData?: "items" | "external" } = {}) {}
   private text = ""
   private at = 0
   private mode: "sql" | "copy" = "sql"
@@ -148,8 +157,28 @@ export class DumpSplitter {
     return items
   }
 
+  /** Stopped at the start of a COPY's data (see the constructor). */
+  get awaitingCopyData(): boolean {
+    return this.options.copyData === "external" && this.mode === "copy" && !this.copyLineRest
+  }
+
+  /** The text pushed but not read (stopped at a COPY's data); the splitter holds nothing after. */
+  takeRest(): string {
+    const rest = this.text.slice(this.at)
+    this.text = ""
+    this.at = 0
+    return rest
+  }
+
+  /** The COPY's data was read by the caller up to its `\.` line; SQL resumes on `line`. */
+  endCopy(line: number) {
+    this.mode = "sql"
+    this.line = line
+  }
+
   private scan(eof: boolean) {
     while (this.at < this.text.length) {
+      if (this.awaitingCopyData) break
       const progressed = this.mode === "sql" ? this.scanSql(eof) : this.scanCopy(eof)
       if (!progressed) break
     }
@@ -416,6 +445,10 @@ export class DumpSplitter {
       this.line++
       this.copyLineRest = false
       i = newline + 1
+      if (this.options.copyData === "external") {
+        this.at = i
+        return true
+      }
     }
     let first = ""
     const firstLine = this.line
@@ -459,6 +492,108 @@ export class DumpSplitter {
     this.at = n
     return true
   }
+}
+
+/**
+ * A script read as bytes: SQL through DumpSplitter (as latin1 text, one character per byte — the
+ * lexer needs only ASCII), COPY data scanned as bytes and passed on as the script's own bytes,
+ * never decoded (the bulk of a dump goes by with one native `indexOf` per row). Statements'
+ * text stays latin1 here; `asText` decodes it as UTF-8.
+ */
+export class DumpReader {
+  private readonly splitter = new DumpSplitter({ copyData: "external" })
+  private copying = false
+  private line = 1
+  // In COPY data: the start of a row the last chunk cut off.
+  private carry: Buffer | undefined
+
+  /** The line reached (1-based). */
+  get lineReached(): number {
+    return this.copying ? this.line : this.splitter.line
+  }
+
+  push(chunk: Buffer): Array<DumpItem> {
+    const items: Array<DumpItem> = []
+    let bytes = chunk
+    while (bytes.length > 0) {
+      if (!this.copying) {
+        items.push(...this.splitter.push(bytes.toString("latin1")))
+        if (!this.splitter.awaitingCopyData) break
+        this.copying = true
+        this.line = this.splitter.line
+        bytes = Buffer.from(this.splitter.takeRest(), "latin1")
+        continue
+      }
+      const consumed = this.copyData(bytes, items)
+      if (consumed === undefined) break
+      bytes = bytes.subarray(consumed)
+    }
+    return items
+  }
+
+  end(): Array<DumpItem> {
+    if (!this.copying) return this.splitter.end()
+    const rest = this.carry?.toString("latin1").replace(/\r$/, "")
+    this.carry = undefined
+    this.copying = false
+    if (rest === "\\.") return [{ _tag: "CopyEnd", line: this.line }]
+    return [{ _tag: "Malformed", text: "", reason: "the script ends inside COPY data (no \\. line): it is truncated", line: this.line }]
+  }
+
+  /**
+   * Reads COPY data rows from `chunk`: complete rows become one CopyData item; at the `\.` line a
+   * CopyEnd follows and the bytes consumed are returned (SQL resumes after them); otherwise the
+   * cut-off row is kept and undefined returned.
+   */
+  private copyData(chunk: Buffer, items: Array<DumpItem>): number | undefined {
+    let at = 0
+    if (this.carry !== undefined) {
+      // The row the last chunk cut off: completed from this one's first line (copied, but only it).
+      const newline = chunk.indexOf(10)
+      if (newline === -1) {
+        this.carry = Buffer.concat([this.carry, chunk])
+        return undefined
+      }
+      const row = Buffer.concat([this.carry, chunk.subarray(0, newline + 1)])
+      this.carry = undefined
+      at = newline + 1
+      if (isCopyEnd(row, 0, row.length - 1)) return this.endOfData(items, 0, at)
+      items.push({ _tag: "CopyData", data: row, rows: 1, line: this.line })
+      this.line++
+    }
+    const start = at
+    let rows = 0
+    for (;;) {
+      const newline = chunk.indexOf(10, at)
+      if (newline === -1) break
+      if (isCopyEnd(chunk, at, newline)) {
+        if (rows > 0) items.push({ _tag: "CopyData", data: chunk.subarray(start, at), rows, line: this.line })
+        this.line += rows
+        return this.endOfData(items, 0, newline + 1)
+      }
+      rows++
+      at = newline + 1
+    }
+    if (rows > 0) items.push({ _tag: "CopyData", data: chunk.subarray(start, at), rows, line: this.line })
+    this.line += rows
+    if (at < chunk.length) this.carry = Buffer.from(chunk.subarray(at))
+    return undefined
+  }
+
+  /** The `\.` line on this.line: CopyEnd, SQL resumes after it; returns the bytes consumed. */
+  private endOfData(items: Array<DumpItem>, _from: number, consumed: number): number {
+    items.push({ _tag: "CopyEnd", line: this.line })
+    this.line++
+    this.copying = false
+    this.splitter.endCopy(this.line)
+    return consumed
+  }
+}
+
+/** Whether `bytes[from, newline)` is COPY's end-of-data line: `\.`, or `\.` and a carriage return. */
+const isCopyEnd = (bytes: Buffer, from: number, newline: number): boolean => {
+  const length = newline - from
+  return (length === 2 || (length === 3 && bytes[from + 2] === 13)) && bytes[from] === 92 && bytes[from + 1] === 46
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -518,7 +653,8 @@ export class PlainDumpFailed extends Data.TaggedError("PlainDumpFailed")<{
  * A failure rejects with the server's error, with `dataLine` set when the server named a row.
  */
 export interface CopySink {
-  readonly write: (data: string, rows: number, line: number) => Promise<void>
+  /** `data`: complete rows, the script's own bytes. */
+  readonly write: (data: Buffer, rows: number, line: number) => Promise<void>
   readonly end: () => Promise<number>
 }
 
@@ -615,7 +751,7 @@ const pgliteTarget = (pg: PGlite): ScriptTarget => ({
   serverMajor: 17,
   copy: (table, columns) => {
     const sql = `COPY ${table}${columns ? ` ${columns}` : ""} FROM '/dev/blob'`
-    let data: Array<string> = []
+    let data: Array<Buffer> = []
     let chars = 0
     let batchRows = 0
     let batchLine = 0
@@ -694,6 +830,45 @@ export const loadPlainDump = (
     )
   })
 
+/** latin1 text (one character per byte) as the UTF-8 it holds, or undefined when it is not UTF-8. */
+const utf8 = (latin1: string): string | undefined => {
+  const bytes = Buffer.from(latin1, "latin1")
+  return isUtf8(bytes) ? bytes.toString("utf8") : undefined
+}
+
+/**
+ * An item read from latin1 text with its text decoded as UTF-8 (COPY data stays bytes-as-latin1
+ * for its sink); text that is not UTF-8 is Malformed.
+ */
+const asText = (item: DumpItem): DumpItem => {
+  switch (item._tag) {
+    case "CopyData":
+    case "CopyEnd":
+      return item
+    case "Statement": {
+      const sql = utf8(item.sql)
+      return sql === undefined ? notUtf8(item.sql, item.line) : { ...item, sql }
+    }
+    case "CopyStart": {
+      const [sql, table, columns, options] = [utf8(item.sql), utf8(item.table), utf8(item.columns), utf8(item.options)]
+      return sql === undefined || table === undefined || columns === undefined || options === undefined
+        ? notUtf8(item.sql, item.line)
+        : { ...item, sql, table, columns, options }
+    }
+    case "MetaCommand":
+      return { ...item, command: utf8(item.command) ?? item.command, argument: utf8(item.argument) ?? item.argument }
+    case "Malformed":
+      return { ...item, text: utf8(item.text) ?? item.text }
+  }
+}
+
+const notUtf8 = (text: string, line: number): DumpItem => ({
+  _tag: "Malformed",
+  text: Buffer.from(text, "latin1").toString("utf8"),
+  reason: "the statement is not valid UTF-8 (dump again with --encoding=UTF8)",
+  line
+})
+
 /**
  * Reads the script with DumpSplitter, refuses what DumpPolicy refuses (before anything of that
  * statement is sent) and runs the rest on `target`, inside the transaction the caller opened.
@@ -701,8 +876,7 @@ export const loadPlainDump = (
 export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | Uint8Array | string>, options: PlainDumpOptions) =>
   Effect.gen(function*() {
     const exec = (sql: string): Effect.Effect<unknown, unknown> => Effect.tryPromise({ try: () => target.exec(sql), catch: (cause) => cause })
-    const splitter = new DumpSplitter()
-    const decoder = new StringDecoder("utf8")
+    const reader = new DumpReader()
     const copies: Array<{ table: string; rows: number }> = []
     const rolesSeen = new Set<string>()
     const rolesCreated: Array<string> = []
@@ -760,7 +934,8 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
     const refuse = (line: number, text: string, reason: string) =>
       Effect.zipRight(flush, Effect.fail(new BackupUntrusted({ file: "", line, text: truncated(text), reason })))
 
-    const handle = (item: DumpItem): Effect.Effect<void, PlainDumpFailed | BackupUntrusted> => {
+    const handle = (read: DumpItem): Effect.Effect<void, PlainDumpFailed | BackupUntrusted> => {
+      const item = asText(read)
       if (item._tag !== "CopyData" && item._tag !== "CopyEnd") {
         const refused = refusal(item)
         if (refused !== undefined) {
@@ -817,7 +992,8 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
         }
         case "CopyData": {
           const current = copy!
-          return Effect.tryPromise({ try: () => current.sink.write(item.data, item.rows, item.line), catch: copyFailed(current.start) })
+          const data = typeof item.data === "string" ? Buffer.from(item.data, "latin1") : item.data
+          return Effect.tryPromise({ try: () => current.sink.write(data, item.rows, item.line), catch: copyFailed(current.start) })
         }
         case "CopyEnd": {
           const current = copy!
@@ -841,17 +1017,20 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
       const next = yield* Effect.tryPromise({
         try: () => iterator.next(),
         catch: (cause) =>
-          new PlainDumpFailed({ line: splitter.line, statement: "", reason: `reading the script failed: ${serverReason(cause)}` })
+          new PlainDumpFailed({ line: reader.lineReached, statement: "", reason: `reading the script failed: ${serverReason(cause)}` })
       })
       if (next.done) break
       const chunk = next.value
-      const text = typeof chunk === "string" ? chunk : decoder.write(Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength))
-      bytes += typeof chunk === "string" ? Buffer.byteLength(chunk) : chunk.byteLength
-      for (const item of splitter.push(text)) yield* handle(item)
+      // Bytes: COPY data goes on as it is (no UTF-8 decoding and encoding of the bulk of a dump);
+      // statements are decoded as UTF-8 once each (asText).
+      const piece = typeof chunk === "string"
+        ? Buffer.from(chunk, "utf8")
+        : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+      bytes += piece.length
+      for (const item of reader.push(piece)) yield* handle(item)
       options.onProgress?.(bytes)
     }
-    for (const item of splitter.push(decoder.end())) yield* handle(item)
-    for (const item of splitter.end()) yield* handle(item)
+    for (const item of reader.end()) yield* handle(item)
     yield* flush
     return { statements, skipped, copies, bytes, rolesCreated, skippedSettings } satisfies PlainDumpResult
   }).pipe(Effect.scoped)
