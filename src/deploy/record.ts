@@ -5,7 +5,7 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { createHash } from "node:crypto"
+import * as AdvisoryLock from "../AdvisoryLock.js"
 import type { DeployReport, Recovery, Step } from "./report.js"
 
 /** Raw SQL on one connection (or the pool). */
@@ -133,20 +133,10 @@ export const list = (run: Run, options: { readonly environment?: string | undefi
       ))
 
 /** The deploy lock's key: 62 bits of a sha256, apart from the Migrator's keys. */
-export const lockKey = (createHash("sha256").update("dbkit:deploy").digest().readBigUInt64BE(0) & ((1n << 62n) - 1n)).toString()
+export const lockKey = AdvisoryLock.keyOf("dbkit:deploy")
 
-export const tryLock = (run: Run) =>
-  Effect.map(run(`SELECT pg_try_advisory_lock($1::bigint) AS locked`, [lockKey]), (rows) => rows[0]?.locked === true)
+export const tryLock = (run: Run) => AdvisoryLock.tryLock(run, lockKey)
 
-export const unlock = (run: Run) => run(`SELECT pg_advisory_unlock($1::bigint)`, [lockKey])
+export const unlock = (run: Run) => AdvisoryLock.unlock(run, lockKey)
 
-export const lockHolder = (run: Run) =>
-  Effect.map(
-    run(
-      `SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 1
-          AND database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND ((classid::bigint << 32) | objid::bigint) = $1::bigint LIMIT 1`,
-      [lockKey]
-    ),
-    (rows) => (rows[0] === undefined ? undefined : Number(rows[0].pid))
-  )
+export const lockHolder = (run: Run) => Effect.map(AdvisoryLock.holder(run, lockKey), (holder) => holder?.pid)

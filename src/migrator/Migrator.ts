@@ -21,6 +21,7 @@ import * as Option from "effect/Option"
 import * as Schedule from "effect/Schedule"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
+import * as AdvisoryLock from "../AdvisoryLock.js"
 import { DbConfig, InvalidConfig } from "../Config.js"
 import { type ConnectError, Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
@@ -230,22 +231,13 @@ const make = (options: MigratorOptions) =>
 
     /** Polls for the advisory lock until `lockWait`; the lock is released with the scope. */
     const lock = (run: History.Session, onEvent: OnEvent) =>
-      Effect.gen(function*() {
-        if (!database.sessionLocks) return // embedded: one process, one session, already exclusive
-        const deadline = Date.now() + lockWaitMs
-        let announced = false
-        while (!(yield* History.tryLock(run, key))) {
-          const holder = yield* History.lockHolder(run, key)
-          if (!announced) {
-            announced = true
-            yield* onEvent({ _tag: "WaitingForLock", holderPid: holder?.pid })
-            yield* Effect.logInfo("waiting for the migration lock").pipe(Effect.annotateLogs("holder", holder?.pid))
-          }
-          if (Date.now() >= deadline) return yield* new MigrationLockTimeout({ timeoutMs: lockWaitMs, holder })
-          yield* Effect.sleep(Duration.millis(150 + Math.floor(Math.random() * 200)))
-        }
-        yield* Effect.addFinalizer(() => Effect.ignore(History.unlock(run, key)))
-      })
+      database.sessionLocks // embedded: one process, one session, already exclusive
+        ? AdvisoryLock.acquire(run, key, {
+          wait: Duration.millis(lockWaitMs),
+          onWait: (holder) => onEvent({ _tag: "WaitingForLock", holderPid: holder?.pid }),
+          onTimeout: (holder) => new MigrationLockTimeout({ timeoutMs: lockWaitMs, holder })
+        })
+        : Effect.void
 
     /**
      * One reserved connection (search_path set for schema runs), the lock, the history table,

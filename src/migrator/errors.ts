@@ -2,6 +2,7 @@
  * The Migrator's typed errors. Each carries what a user needs to act: the migration, the
  * statement, the server's message, and what to run next.
  */
+import type { LockHolder } from "../AdvisoryLock.js"
 import * as Data from "effect/Data"
 
 /** The migrations folder or a migration definition cannot be read or makes no sense. */
@@ -43,11 +44,7 @@ export class MigrationFailed extends Data.TaggedError("MigrationFailed")<{
 }
 
 /** Who holds the migration lock, from pg_stat_activity. */
-export interface LockHolder {
-  readonly pid: number
-  readonly applicationName: string
-  readonly since: string | undefined
-}
+export type { LockHolder }
 
 /** Another migrator held the lock for longer than the lock timeout. */
 export class MigrationLockTimeout extends Data.TaggedError("MigrationLockTimeout")<{

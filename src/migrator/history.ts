@@ -1,16 +1,15 @@
 /**
- * All SQL the Migrator sends about itself: the history table, the advisory lock and its
- * holder. Everything runs on one reserved connection (`Session`), so the lock, the settings and
- * the transactions the Migrator opens all live on the same backend.
+ * All SQL the Migrator sends about itself: the history table and its lock's key (the lock
+ * itself is AdvisoryLock's). Everything runs on one reserved connection (`Session`), so the
+ * lock, the settings and the transactions the Migrator opens all live on the same backend.
  */
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { createHash } from "node:crypto"
 import * as os from "node:os"
-import type { LockHolder } from "./errors.js"
 import type { HistoryRow } from "./plan.js"
-import { quoteIdent } from "../Identifier.js"
+import * as AdvisoryLock from "../AdvisoryLock.js"
+import { quoteIdent, quoteLiteral } from "../Identifier.js"
 
 /** Raw SQL on the reserved connection. */
 export type Session = (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, SqlError>
@@ -105,33 +104,7 @@ export const recordFailed = (run: Session, t: HistoryTable, name: string, statem
   )
 
 /** The advisory lock key for a history table: 62 bits of its name's sha256 (positive bigint). */
-export const lockKey = (t: HistoryTable): string => {
-  const digest = createHash("sha256").update(`dbkit:migrations:${qualified(t)}`).digest()
-  return (digest.readBigUInt64BE(0) & ((1n << 62n) - 1n)).toString()
-}
-
-export const tryLock = (run: Session, key: string) =>
-  Effect.map(run(`SELECT pg_try_advisory_lock($1::bigint) AS locked`, [key]), (rows) => rows[0]?.locked === true)
-
-export const unlock = (run: Session, key: string) => run(`SELECT pg_advisory_unlock($1::bigint)`, [key])
-
-export const lockHolder = (run: Session, key: string): Effect.Effect<LockHolder | undefined, SqlError> =>
-  Effect.map(
-    run(
-      `SELECT l.pid, coalesce(a.application_name, '') AS application_name,
-              to_char(a.backend_start AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS since
-         FROM pg_locks l LEFT JOIN pg_stat_activity a ON a.pid = l.pid
-        WHERE l.locktype = 'advisory' AND l.granted AND l.objsubid = 1
-          AND l.database = (SELECT oid FROM pg_database WHERE datname = current_database())
-          AND ((l.classid::bigint << 32) | l.objid::bigint) = $1::bigint
-        LIMIT 1`,
-      [key]
-    ),
-    (rows) =>
-      rows[0] === undefined
-        ? undefined
-        : { pid: Number(rows[0].pid), applicationName: rows[0].application_name, since: rows[0].since ?? undefined }
-  )
+export const lockKey = (t: HistoryTable): string => AdvisoryLock.keyOf(`dbkit:migrations:${qualified(t)}`)
 
 export const deleteRecord = (run: Session, t: HistoryTable, name: string) =>
   run(`DELETE FROM ${qualified(t)} WHERE name = $1`, [name])
@@ -180,7 +153,7 @@ export const effectSqlHistory = (run: Session) =>
   )
 
 /** A string literal that is safe whatever standard_conforming_strings says. */
-export const literal = (value: string): string => `E'${value.replace(/\\/g, "\\\\").replace(/'/g, "''")}'`
+export const literal = quoteLiteral
 
 /**
  * The history row as SQL text, for the one-message fast path: the duration is measured by the
