@@ -30,6 +30,9 @@ export interface GuardRequest {
 /** How the action was allowed, for the log line that precedes it. */
 export type Confirmation = "variable" | "flag" | "prompt"
 
+/** What a user at a terminal answered when asked to type a word: it, something else, or nobody was there to ask. */
+export type Answer = "typed" | "mismatch" | "no terminal"
+
 /** The action needs an explicit confirmation that was not given. */
 export class ConfirmationRequired extends Data.TaggedError("ConfirmationRequired")<{
   readonly action: string
@@ -66,15 +69,22 @@ const make = Effect.gen(function*() {
   const config = yield* DbConfig
   const terminal = yield* Terminal.Terminal
 
-  const prompt = (request: GuardRequest, environment: Environment) =>
+  const ask = (question: string, expected: string): Effect.Effect<Answer> =>
     Effect.gen(function*() {
-      yield* terminal.display(
-        `About to ${request.action} on ${request.target} (${environment}).\n` +
-          `Type the database name (${request.target}) to confirm: `
-      ).pipe(Effect.orDie)
+      const ci = yield* isSet("CI")
+      const interactive = !ci && (yield* terminal.isTTY)
+      if (!interactive) return "no terminal"
+      yield* terminal.display(question).pipe(Effect.orDie)
       const answer = yield* terminal.readLine.pipe(Effect.orElseSucceed(() => ""))
-      return answer.trim() === request.target
+      return answer.trim() === expected ? "typed" : "mismatch"
     })
+
+  const prompt = (request: GuardRequest, environment: Environment) =>
+    ask(
+      `About to ${request.action} on ${request.target} (${environment}).\n` +
+        `Type the database name (${request.target}) to confirm: `,
+      request.target
+    )
 
   const confirm = (request: GuardRequest): Effect.Effect<Confirmation, GuardError> =>
     Effect.gen(function*() {
@@ -89,20 +99,21 @@ const make = Effect.gen(function*() {
       }
       if (yield* isSet(`${request.variable}_CONFIRM`)) return "variable" as const
       if (request.yes === true) return "flag" as const
-      const ci = yield* isSet("CI")
-      const interactive = !ci && (yield* terminal.isTTY)
-      if (!interactive) return yield* fail("no confirmation given and no terminal to ask")
-      if (yield* prompt(request, config.environment)) return "prompt" as const
+      const answer = yield* prompt(request, config.environment)
+      if (answer === "no terminal") return yield* fail("no confirmation given and no terminal to ask")
+      if (answer === "typed") return "prompt" as const
       return yield* fail("the name typed did not match")
     })
 
-  return { confirm } as const
+  return { confirm, ask } as const
 })
 
 /** The guard service. */
 export class Guard extends Context.Tag("dbkit/Guard")<Guard, {
   /** Succeeds only when the action is confirmed (and allowed in production); changes nothing. */
   readonly confirm: (request: GuardRequest) => Effect.Effect<Confirmation, GuardError>
+  /** Shows `question` to a user at a terminal (never under CI) and reads whether they typed `expected`. */
+  readonly ask: (question: string, expected: string) => Effect.Effect<Answer>
 }>() {}
 
 /** The guard, reading the environment through the current ConfigProvider and asking on the Terminal. */

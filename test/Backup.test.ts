@@ -112,7 +112,7 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         const out = tempDir("dbkit-backups-")
         const plain = yield* withBackup((b) => b.backup({ out }))
         const quick = yield* withBackup((b) => b.verify(plain.file))
-        expect(quick).toMatchObject({ checksum: "ok", decrypted: false, restoreTest: null })
+        expect(quick).toMatchObject({ checksum: "ok", origin: "signed", decrypted: false, restoreTest: null })
         const full = yield* withBackup((b) => b.verify(plain.file, { restoreTest: true }))
         expect(full.restoreTest?.tables).toBe(Object.keys(plain.manifest.tables).length)
         expect(full.restoreTest?.rows).toBeGreaterThanOrEqual(40)
@@ -172,15 +172,18 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         flipped[Math.floor(bytes.length / 2)] = flipped[Math.floor(bytes.length / 2)]! ^ 1
         fs.writeFileSync(encrypted.file, flipped)
         expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe("BackupChecksumMismatch")
-        // The same change with the manifest's checksum "fixed" too: authentication catches it.
-        const manifest = JSON.parse(fs.readFileSync(encrypted.manifestFile, "utf8"))
+        // The same change with the manifest's checksum "fixed" too: its signature catches it; without
+        // the signature (an unverified origin), authentication does.
+        const { signature: _signed, ...manifest } = JSON.parse(fs.readFileSync(encrypted.manifestFile, "utf8"))
+        fs.writeFileSync(encrypted.manifestFile, JSON.stringify({ ...manifest, signature: _signed, sha256: createHash("sha256").update(flipped).digest("hex") }))
+        expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe("BackupManifestForged")
         fs.writeFileSync(encrypted.manifestFile, JSON.stringify({ ...manifest, sha256: createHash("sha256").update(flipped).digest("hex") }))
         expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe("BackupCorrupt")
-        // A truncated plain backup whose manifest was rewritten to match: decompression catches it.
+        // A truncated plain backup whose manifest was rewritten to match (its signature dropped): decompression catches it.
         const plain = yield* withBackup((b) => b.backup({ out }))
         const cut = fs.readFileSync(plain.file).subarray(0, 200)
         fs.writeFileSync(plain.file, cut)
-        const plainManifest = JSON.parse(fs.readFileSync(plain.manifestFile, "utf8"))
+        const { signature: _plainSigned, ...plainManifest } = JSON.parse(fs.readFileSync(plain.manifestFile, "utf8"))
         fs.writeFileSync(plain.manifestFile, JSON.stringify({ ...plainManifest, sha256: createHash("sha256").update(cut).digest("hex") }))
         expect((yield* Effect.flip(withBackup((b) => b.verify(plain.file))))._tag).toBe("BackupCorrupt")
         // Without its manifest it is read as a plain pg_dump file: the truncation is still caught.

@@ -75,6 +75,13 @@ const fingerprintOf = (derivedKey: Buffer) => createHash("sha256").update(derive
 export const fingerprint = (secret: Redacted.Redacted<string>): string => fingerprintOf(deriveKey(secret, FINGERPRINT_SALT))
 
 /**
+ * The secret behind the fingerprint (scrypt, off the main thread, cached): what manifest signing
+ * keys are derived from (signature.ts), so a signed manifest gives no cheaper way to guess the
+ * key than an encrypted file does. Never leaves the process.
+ */
+export const fingerprintSecret = (secret: Redacted.Redacted<string>): Promise<Buffer> => deriveKeyAsync(secret, FINGERPRINT_SALT)
+
+/**
  * Derives, concurrently and off the main thread, the keys a file will need (the fingerprint's
  * and the file's own), so the synchronous calls that follow find them ready.
  */

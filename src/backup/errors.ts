@@ -3,6 +3,10 @@
  * runs first, so a bad file is refused before any database is touched.
  */
 import * as Data from "effect/Data"
+import type { BackupUntrusted } from "../DumpPolicy.js"
+import type { PgToolMissing } from "../PgTools.js"
+
+export { BackupUntrusted } from "../DumpPolicy.js"
 
 /** No such backup file, or no manifest beside it. */
 export class BackupNotFound extends Data.TaggedError("BackupNotFound")<{ readonly file: string; readonly reason: string }> {
@@ -36,6 +40,26 @@ export class BackupCorrupt extends Data.TaggedError("BackupCorrupt")<{ readonly 
   }
 }
 
+/**
+ * The manifest carries a signature under a key this machine holds, and it does not verify: the
+ * manifest (its checksum, sizes, counts, anything) was rewritten after dbkit wrote it.
+ */
+export class BackupManifestForged extends Data.TaggedError("BackupManifestForged")<{ readonly file: string; readonly keyId: string }> {
+  override get message() {
+    return `${this.file}: its manifest was changed after it was written (its signature under key ${this.keyId} does not verify); do not restore it — use another backup`
+  }
+}
+
+/**
+ * A restore of a file whose origin dbkit cannot vouch for (no manifest, an unsigned one, or one
+ * signed under a key this machine does not hold) was not confirmed.
+ */
+export class BackupUntrustedOrigin extends Data.TaggedError("BackupUntrustedOrigin")<{ readonly file: string; readonly reason: string }> {
+  override get message() {
+    return `${this.file}: unverified origin (${this.reason}); restoring it runs whatever SQL it holds. If you know where it comes from, pass --trust-unsigned (trustUnsigned: true)`
+  }
+}
+
 /** A test restore produced other row counts than the manifest records. */
 export class RestoreTestMismatch extends Data.TaggedError("RestoreTestMismatch")<{
   readonly file: string
@@ -47,4 +71,12 @@ export class RestoreTestMismatch extends Data.TaggedError("RestoreTestMismatch")
   }
 }
 
-export type VerifyError = BackupNotFound | BackupChecksumMismatch | BackupKeyInvalid | BackupCorrupt | RestoreTestMismatch
+export type VerifyError =
+  | BackupNotFound
+  | BackupChecksumMismatch
+  | BackupKeyInvalid
+  | BackupCorrupt
+  | BackupManifestForged
+  | RestoreTestMismatch
+  | BackupUntrusted
+  | PgToolMissing

@@ -117,6 +117,10 @@ const openEnvelope = (file: string, manifest: Manifest, key: Redacted.Redacted<s
     return { env, key, range }
   })
 
+/** Fails unless `key` is the one an encrypted backup was written with (one scrypt; nothing for an unencrypted file). */
+export const checkKey = (file: string, manifest: Manifest, key: Redacted.Redacted<string> | undefined) =>
+  manifest.encryption === null ? Effect.void : Effect.asVoid(openEnvelope(file, manifest, key))
+
 /** The dump's bytes: decrypted (if encrypted) and decompressed (plain format). */
 export const openDump = (
   file: string,
@@ -199,6 +203,78 @@ export const readThrough = (file: string, stages: Array<NodeJS.ReadWriteStream |
     catch: (cause) => new BackupCorrupt({ file, reason: (cause as Error).message })
   })
 
+/** How much of a dump is read to tell whether it is one. */
+const HEAD_BYTES = 64 * 1024
+
+/**
+ * Statements and psql meta-commands a pg_dump script can start with (13–18: SET …, SELECT
+ * pg_catalog.set_config …, \restrict since 17.6; a hand-trimmed one with CREATE, COPY, …), in
+ * capitals as pg_dump writes them: prose that starts "Do …" or "Set up …" is not a dump.
+ */
+const FIRST_STATEMENT =
+  /^(?:SET|SELECT|CREATE|ALTER|COPY|INSERT|COMMENT|GRANT|REVOKE|DROP|BEGIN|START|DO|\\(?:restrict|connect|c|encoding|set))(?:\s|;|$)/
+
+/**
+ * Why the first bytes of a plain dump do not read as a pg_dump script, or undefined if they do:
+ * no NUL byte (binary), and the first line that is neither blank nor a `--` comment starts with
+ * a statement pg_dump writes (in capitals). Lenient about which statement: dumps of other versions and
+ * hand-trimmed ones pass; random bytes and prose do not.
+ */
+export const notADump = (head: Buffer, complete: boolean): string | undefined => {
+  if (head.length === 0) return "it holds no SQL at all"
+  if (head.includes(0)) return "it is binary, not an SQL script"
+  const lines = head.toString("utf8").replace(/^\uFEFF/, "").split("\n")
+  if (!complete) lines.pop() // may be cut short
+  const first = lines.map((line) => line.trim()).find((line) => line !== "" && !line.startsWith("--"))
+  if (first === undefined) return complete ? "it holds only comments" : `its first ${HEAD_BYTES / 1024} KiB hold no SQL`
+  if (!FIRST_STATEMENT.test(first)) return `it does not read as a pg_dump script (it starts with "${first.slice(0, 40)}")`
+  return undefined
+}
+
+/**
+ * Fails with BackupCorrupt unless the file holds a dump at all: not empty, decrypting and
+ * decompressing at its start, a custom archive starting with PGDMP, a plain one reading as a
+ * pg_dump script (notADump). Reads only the first 64 KiB of the dump; needs the key when it is
+ * encrypted. What a restore and verify check before anything else about the bytes.
+ */
+export const checkContent = (
+  file: string,
+  manifest: Manifest,
+  key: Redacted.Redacted<string> | undefined
+): Effect.Effect<void, BackupCorrupt | BackupKeyInvalid> =>
+  Effect.gen(function*() {
+    if (fs.statSync(file).size === 0) return yield* new BackupCorrupt({ file, reason: "it is empty (0 bytes)" })
+    const stages = yield* openDump(file, manifest, key)
+    const { complete, head } = yield* Effect.tryPromise({
+      try: async () => {
+        const chunks: Array<Buffer> = []
+        let bytes = 0
+        try {
+          await pipeline(...(stages as [Readable]), async (source: AsyncIterable<Buffer>) => {
+            for await (const chunk of source) {
+              chunks.push(chunk)
+              bytes += chunk.length
+              if (bytes >= HEAD_BYTES) break // enough: the rest of the file is not read
+            }
+          })
+        } catch (error) {
+          if (bytes < HEAD_BYTES) throw error
+        }
+        const all = Buffer.concat(chunks)
+        return { complete: bytes < HEAD_BYTES, head: all.subarray(0, HEAD_BYTES) }
+      },
+      catch: (cause) => new BackupCorrupt({ file, reason: `its start does not ${manifest.encryption !== null ? "decrypt and " : ""}decompress: ${(cause as Error).message}` })
+    })
+    if (manifest.format === "custom") {
+      if (head.subarray(0, 5).toString("latin1") !== "PGDMP") {
+        return yield* new BackupCorrupt({ file, reason: "it is not a pg_dump custom-format archive (no PGDMP header)" })
+      }
+      return
+    }
+    const why = notADump(head, complete)
+    if (why !== undefined) return yield* new BackupCorrupt({ file, reason: `not a dump: ${why}` })
+  })
+
 /**
  * What a restore checks before it touches a database. A dbkit backup: its checksum and, when
  * encrypted, authenticated decryption (no byte reaches psql that GCM has not vouched for);
@@ -219,6 +295,7 @@ export const checkBeforeLoad = (
   Effect.gen(function*() {
     const { foreign, manifest } = yield* inspect(file)
     if (foreign) {
+      yield* checkContent(file, manifest, key)
       yield* readThrough(file, yield* openDump(file, manifest, key))
       return manifest
     }
@@ -228,9 +305,11 @@ export const checkBeforeLoad = (
         return yield* new BackupCorrupt({ file, reason: `is ${size} bytes, its manifest says ${manifest.sizes.file}: truncated or altered` })
       }
       yield* openEnvelope(file, manifest, key) // the key, before anything is created
+      yield* checkContent(file, manifest, key) // its first chunks, each authenticated
       return manifest
     }
     yield* checkChecksum(file, manifest)
+    yield* checkContent(file, manifest, key)
     if (manifest.encryption !== null) yield* readThrough(file, yield* openDump(file, manifest, key, { decompress: false }))
     return manifest
   })

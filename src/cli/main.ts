@@ -117,5 +117,8 @@ const exitWhenFlushed = (code: number) => {
 
 NodeRuntime.runMain(program, {
   disableErrorReporting: true,
+  // LoggerLive's logger on stderr is the one: runMain's pretty logger printed each warning a
+  // second time, on stdout (into --json output).
+  disablePrettyLogger: true,
   teardown: (exit) => exitWhenFlushed(exitCodeOf(exit))
 })
