@@ -31,31 +31,63 @@ export const describeRedisUrl = (url: Redacted.Redacted<string>) => {
 /** SCAN's MATCH treats * ? [ ] \ specially; the prefix is literal. */
 const escapeGlob = (text: string) => text.replace(/[*?[\]\\]/g, (c) => `\\${c}`)
 
-/** Deletes every key starting with `prefix`; returns how many. The prefix must not be empty. */
-export const flushPrefix = (url: Redacted.Redacted<string>, prefix: string): Effect.Effect<number, CacheUnavailable> => {
-  const target = describeRedisUrl(url)
-  if (prefix === "") return Effect.fail(new CacheUnavailable({ target, reason: "the cache key prefix is empty; refusing to delete every key" }))
-  return Effect.acquireUseRelease(
-    makeRedis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, enableOfflineQueue: false }),
-    (redis) =>
-      Effect.tryPromise({
+/** The URL's `host:port/db`, or CacheUnavailable when it is not a URL. */
+const targetOf = (url: Redacted.Redacted<string>) =>
+  Effect.try({
+    try: () => describeRedisUrl(url),
+    catch: () => new CacheUnavailable({ target: "REDIS_URL", reason: "it is not a valid redis:// URL" })
+  })
+
+/** The prefix must not be empty: an empty one would match every key. */
+const checkPrefix = (target: string, prefix: string) =>
+  prefix === ""
+    ? Effect.fail(new CacheUnavailable({ target, reason: "the cache key prefix is empty; refusing to delete every key" }))
+    : Effect.void
+
+/**
+ * Runs `use` on a connected client; any failure is one CacheUnavailable line (the password
+ * scrubbed). The client's own error events are kept, not printed: ioredis would otherwise print
+ * an "Unhandled error event" with a stack trace.
+ */
+const withRedis = <A>(url: Redacted.Redacted<string>, use: (redis: import("ioredis").Redis) => Promise<A>) =>
+  Effect.flatMap(targetOf(url), (target) => Effect.acquireUseRelease(
+    makeRedis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }),
+    (redis) => {
+      // "Connection is closed." says less than the socket's own error (ECONNREFUSED …): keep that.
+      let socketError: unknown
+      redis.on("error", (error) => void (socketError ??= error))
+      return Effect.tryPromise({
         try: async () => {
           await redis.connect()
-          let deleted = 0
-          let cursor = "0"
-          do {
-            const [next, keys] = await redis.scan(cursor, "MATCH", `${escapeGlob(prefix)}*`, "COUNT", 500)
-            cursor = next
-            if (keys.length > 0) deleted += await redis.unlink(...keys)
-          } while (cursor !== "0")
-          return deleted
+          return await use(redis)
         },
-        catch: (cause) => {
+        catch: (failure) => {
+          const cause = failure instanceof Error && /Connection is closed/.test(failure.message) && socketError ? socketError : failure
           const text = cause instanceof Error ? cause.message : String(cause)
           const password = new URL(Redacted.value(url)).password
           return new CacheUnavailable({ target, reason: password ? text.split(password).join("***") : text })
         }
-      }),
+      })
+    },
     (redis) => Effect.sync(() => redis.disconnect())
+  ))
+
+/** Checks, changing nothing, that the cache can be cleared: the prefix is not empty and Redis answers PING. */
+export const checkCache = (url: Redacted.Redacted<string>, prefix: string): Effect.Effect<void, CacheUnavailable> =>
+  Effect.flatMap(targetOf(url), (target) => Effect.zipRight(checkPrefix(target, prefix), withRedis(url, (redis) => redis.ping())))
+
+/** Deletes every key starting with `prefix`; returns how many. The prefix must not be empty. */
+export const flushPrefix = (url: Redacted.Redacted<string>, prefix: string): Effect.Effect<number, CacheUnavailable> =>
+  Effect.zipRight(
+    Effect.flatMap(targetOf(url), (target) => checkPrefix(target, prefix)),
+    withRedis(url, async (redis) => {
+      let deleted = 0
+      let cursor = "0"
+      do {
+        const [next, keys] = await redis.scan(cursor, "MATCH", `${escapeGlob(prefix)}*`, "COUNT", 500)
+        cursor = next
+        if (keys.length > 0) deleted += await redis.unlink(...keys)
+      } while (cursor !== "0")
+      return deleted
+    })
   )
-}

@@ -5,7 +5,7 @@
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
-import type { SqlError } from "@effect/sql/SqlError"
+import { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -16,10 +16,12 @@ import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { DbConfig, type InvalidConfig } from "./Config.js"
+import pg from "pg"
+import { DbConfig, embeddedRefusal, type InvalidConfig } from "./Config.js"
 import * as EmbeddedLock from "./embedded/EmbeddedLock.js"
 import type { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
 import * as PgliteClient from "./embedded/PgliteClient.js"
+import type { BackupUntrusted } from "./DumpPolicy.js"
 import { loadPlainDump, type PlainDumpFailed, type PlainDumpOptions, type PlainDumpResult } from "./embedded/PlainDump.js"
 
 export { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
@@ -55,7 +57,7 @@ export interface DatabaseShape {
 export type EmbeddedLoad = (
   source: AsyncIterable<Buffer | Uint8Array | string>,
   options?: Omit<PlainDumpOptions, "transaction">
-) => Effect.Effect<PlainDumpResult, PlainDumpFailed | SqlError>
+) => Effect.Effect<PlainDumpResult, PlainDumpFailed | BackupUntrusted | SqlError>
 
 /** The database capability description. */
 export class Database extends Context.Tag("dbkit/Database")<Database, DatabaseShape>() {}
@@ -131,6 +133,68 @@ const connectReason = (cause: unknown, timeout: Duration.Duration, password: str
   return password ? reason.split(password).join("***") : reason
 }
 
+/** `host:port` of a server URL: whose backend pids a set holds. */
+const serverOf = (url: Redacted.Redacted<string>) => {
+  const parsed = new URL(Redacted.value(url))
+  return `${parsed.hostname}:${parsed.port || "5432"}`
+}
+
+/** Backend pids of the connections this process's PgLive pools hold open, per server. */
+const ownBackends = new Map<string, Set<number>>()
+
+/**
+ * The backend pids of every connection this process's PgLive pools hold on the server of
+ * `url` (any database): the sessions that are this process's own, which a restore may end
+ * without asking, as opposed to another program's that happens to share an application_name.
+ */
+export const ownBackendPids = (url: Redacted.Redacted<string>): ReadonlySet<number> =>
+  new Set(ownBackends.get(serverOf(url)) ?? [])
+
+/**
+ * A pg pool that records its connections' backend pids (see `ownBackendPids`), checked with
+ * one query (as PgClient.make does) and ended with the scope.
+ */
+const ownPool = (url: Redacted.Redacted<string>, config: pg.PoolConfig, timeout: Duration.Duration) => {
+  const pids = ownBackends.get(serverOf(url)) ?? new Set<number>()
+  ownBackends.set(serverOf(url), pids)
+  const pidOf = (client: pg.PoolClient) => (client as unknown as { processID?: number | null }).processID ?? undefined
+  return Effect.acquireRelease(
+    Effect.tryPromise({
+      try: async () => {
+        const pool = new pg.Pool({ ...config, connectionString: Redacted.value(url) })
+        const mine = new Set<number>()
+        pool.on("error", () => {}) // an idle connection cut by the server: the pool replaces it
+        pool.on("connect", (client) => {
+          const pid = pidOf(client)
+          if (pid !== undefined) (mine.add(pid), pids.add(pid))
+        })
+        pool.on("remove", (client) => {
+          const pid = pidOf(client)
+          if (pid !== undefined) (mine.delete(pid), pids.delete(pid))
+        })
+        const forget = () => mine.forEach((pid) => pids.delete(pid))
+        try {
+          await pool.query("SELECT 1")
+        } catch (error) {
+          forget()
+          await pool.end().catch(() => undefined)
+          throw error
+        }
+        return { pool, forget }
+      },
+      catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
+    }),
+    ({ forget, pool }) =>
+      Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000), Effect.ensuring(Effect.sync(forget)))
+  ).pipe(
+    Effect.map(({ pool }) => pool),
+    Effect.timeoutFail({
+      duration: timeout,
+      onTimeout: () => new SqlError({ cause: new Error("Connection timed out"), message: "PgClient: Connection timed out" })
+    })
+  )
+}
+
 /** A PostgreSQL server over @effect/sql-pg: provides PgClient, SqlClient and Database. */
 export const PgLive = (options: {
   readonly url: Redacted.Redacted<string>
@@ -141,14 +205,17 @@ export const PgLive = (options: {
   const { database, target } = describeUrl(options.url)
   const timeout = Duration.decode(options.connectTimeout ?? Duration.seconds(5))
   const password = new URL(Redacted.value(options.url)).password || undefined
+  const applicationName = options.applicationName ?? "dbkit"
   const client = Layer.unwrapEffect(Effect.sync(() => {
     const started = Date.now()
-    return PgClient.layer({
-      url: options.url,
-      maxConnections: options.poolSize ?? 10,
-      applicationName: options.applicationName ?? "dbkit",
-      connectTimeout: timeout,
-      idleTimeout: Duration.seconds(30)
+    return PgClient.layerFromPool({
+      acquire: ownPool(options.url, {
+        max: options.poolSize ?? 10,
+        application_name: applicationName,
+        connectionTimeoutMillis: Duration.toMillis(timeout),
+        idleTimeoutMillis: 30_000
+      }, timeout),
+      applicationName
     }).pipe(
       Layer.catchAll((error) =>
         Layer.fail(
@@ -248,15 +315,24 @@ export const PgliteLive = (options: {
   ).pipe(Layer.provide(Reactivity.layer))
 }
 
-/** The database chosen by DbConfig: the server when DATABASE_URL is set, else the embedded one. */
+/**
+ * The database chosen by DbConfig: the server when DATABASE_URL is set, else the embedded one —
+ * except in staging and production, where a missing or empty DATABASE_URL is InvalidConfig
+ * (exit 2) before anything is opened or created.
+ */
 export const DatabaseLive: Layer.Layer<
   SqlClient.SqlClient | Database,
   ConnectError | InvalidConfig,
   DbConfig
 > = Layer.unwrapEffect(
-  Effect.map(DbConfig, (config) =>
+  Effect.map(DbConfig, (config): Layer.Layer<SqlClient.SqlClient | Database, ConnectError | InvalidConfig> =>
     Option.match(config.databaseUrl, {
-      onNone: () => PgliteLive({ dataDir: config.dataDir }),
+      onNone: () => {
+        const refused = embeddedRefusal(config)
+        return refused === undefined
+          ? PgliteLive({ dataDir: config.dataDir })
+          : Layer.fail(refused) as Layer.Layer<SqlClient.SqlClient | Database, InvalidConfig>
+      },
       onSome: (url) =>
         PgLive({
           url,

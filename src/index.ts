@@ -74,10 +74,13 @@ export type {
 } from "./backup/Backup.js"
 export { BackupWriteFailed, InvalidBackupOptions } from "./backup/Backup.js"
 export * from "./backup/errors.js"
+export type { ManifestSignature, Origin } from "./backup/signature.js"
 /** Verified, atomic restores: into a new database, or over the configured one (guarded). */
 export const Restore = Object.assign(RestoreModule.Restore, { layer: RestoreModule.layer })
 export type { RestoreOverOptions, RestoreOverResult, RestoreResult } from "./backup/Restore.js"
 export { InvalidDatabaseName, RestoreTargetExists, RestoreTargetInUse } from "./backup/Restore.js"
+export { RestoreLockTimeout } from "./backup/targetLock.js"
+export type { PruneOptions, PruneResult } from "./backup/Backup.js"
 /** Back to a known state: hard (drop and migrate) or soft (truncate), guarded, optionally reseeded. */
 export const Reset = Object.assign(ResetModule.Reset, { layer: ResetModule.layer })
 export type { ResetOptions, ResetResult } from "./backup/Reset.js"

@@ -6,16 +6,17 @@ import { runCli } from "./support/cli.js"
 import { tempDir } from "./support/databases.js"
 
 describe("dbkit reset on the embedded database", () => {
-  it.effect("refuses without DB_RESET_CONFIRM (exit 4) or in production; hard resets and reseeds; soft empties", () =>
+  it.effect("refuses without DB_RESET_CONFIRM (exit 4), and production without a server (exit 2); hard resets and reseeds; soft empties", () =>
     Effect.gen(function*() {
       const env = { DBKIT_DATA_DIR: path.join(tempDir(), "pglite"), DBKIT_BACKUP_DIR: tempDir("dbkit-reset-backups-") }
       expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
       const refused = yield* Effect.promise(() => runCli(["reset"], env))
       expect(refused.code).toBe(4)
       expect(refused.stderr).toContain("DB_RESET_CONFIRM=1")
+      // Production never runs on the embedded database: the missing DATABASE_URL is the error (exit 2).
       const production = yield* Effect.promise(() => runCli(["reset"], { ...env, DB_ENV: "production", DB_RESET_CONFIRM: "1" }))
-      expect(production.code).toBe(4)
-      expect(production.stderr).toContain("DB_RESET_ALLOW_PRODUCTION=1")
+      expect(production.code).toBe(2)
+      expect(production.stderr).toContain("DATABASE_URL: is not set, and the environment is production")
       const hard = yield* Effect.promise(() => runCli(["reset", "--seed", "--json"], { ...env, DB_RESET_CONFIRM: "1" }))
       expect(hard.code).toBe(0)
       const result = JSON.parse(hard.stdout)

@@ -38,8 +38,11 @@ import { copyRowCounter } from "./copyRows.js"
 import { encryptStream, prepareEncryption } from "./crypto.js"
 import { BackupCorrupt, type VerifyError } from "./errors.js"
 import * as Files from "./files.js"
+import { screenDump } from "./screen.js"
+import * as Leftovers from "./leftovers.js"
 import * as Load from "./load.js"
 import { selectForPruning } from "./retention.js"
+import { type ManifestSignature, originOf, sign, signingKey } from "./signature.js"
 
 /** What a backup file holds and how to read it; written beside it as `<file>.json`. */
 export interface Manifest {
@@ -59,6 +62,8 @@ export interface Manifest {
   readonly sizes: { readonly dump: number; readonly file: number }
   readonly sha256: string
   readonly tables: Readonly<Record<string, number>>
+  /** HMAC over the rest of the manifest (signature.ts); absent from manifests written before 0.x or by hand. */
+  readonly signature?: ManifestSignature | undefined
 }
 
 export interface BackupOptions {
@@ -83,6 +88,8 @@ export interface BackupResult {
   readonly manifestFile: string
   readonly manifest: Manifest
   readonly durationMs: number
+  /** `.partial` files that killed backups of this database had left, deleted first. */
+  readonly leftoversRemoved: ReadonlyArray<string>
 }
 
 /** The backup could not be written (disk full, permissions); nothing was left behind. */
@@ -125,6 +132,10 @@ export interface BackupListing {
 export interface VerifyResult {
   readonly file: string
   readonly checksum: "ok"
+  /** "signed": its manifest's signature verifies under a key held here; otherwise "unverified" (see originReason). */
+  readonly origin: "signed" | "unverified"
+  /** Why the origin is unverified (no manifest, an unsigned one, another machine's key); empty when signed. */
+  readonly originReason: string
   readonly decrypted: boolean
   readonly dumpBytes: number
   readonly restoreTest: { readonly tables: number; readonly rows: number } | null
@@ -135,6 +146,16 @@ export interface PruneOptions {
   readonly keepDays?: number | undefined
   readonly dryRun?: boolean | undefined
   readonly directory?: string | undefined
+  /** Also drop the staging databases killed restores of this database left (when it can be reached). */
+  readonly databaseUrl?: Option.Option<Redacted.Redacted<string>> | undefined
+}
+
+/** What a prune deleted (or, with `dryRun`, would delete). */
+export interface PruneResult {
+  readonly kept: ReadonlyArray<BackupListing>
+  readonly pruned: ReadonlyArray<BackupListing>
+  /** `.partial` files and staging databases that killed backups and restores left. */
+  readonly leftoversRemoved: Leftovers.Removed
 }
 
 /** The Backup service. */
@@ -144,7 +165,8 @@ export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
   /** Backups in a directory (default DBKIT_BACKUP_DIR), newest first. */
   readonly list: (directory?: string) => Effect.Effect<ReadonlyArray<BackupListing>>
   /**
-   * Checks a backup without touching the configured database: checksum, key, authenticated
+   * Checks a backup without touching the configured database: its manifest's signature (the
+   * result's `origin`; a forged manifest fails), checksum, key, authenticated
    * decryption, full decompression, and with `restoreTest` a restore into a scratch database
    * (an in-memory PGlite on the embedded database) whose row counts must match the manifest's.
    */
@@ -164,14 +186,10 @@ export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
   >
   /**
    * Deletes backups (file, manifest, verification record) outside the retention rules; the
-   * newest verified backup is always kept. `dryRun` only says what would go.
+   * newest backup and the newest verified one are always kept. Also removes what killed backups
+   * and restores left (`.partial` files, staging databases). `dryRun` only says what would go.
    */
-  readonly prune: (options: {
-    readonly keepLast?: number | undefined
-    readonly keepDays?: number | undefined
-    readonly dryRun?: boolean | undefined
-    readonly directory?: string | undefined
-  }) => Effect.Effect<{ readonly kept: ReadonlyArray<BackupListing>; readonly pruned: ReadonlyArray<BackupListing> }, InvalidBackupOptions>
+  readonly prune: (options: PruneOptions) => Effect.Effect<PruneResult, InvalidBackupOptions>
 }>() {}
 
 declare const __DBKIT_VERSION__: string | undefined
@@ -190,6 +208,32 @@ const freeName = (directory: string, stem: string, extension: string) => {
 }
 
 const ignoreChunk = () => {}
+
+/** A path's stat, or undefined when there is none to take (ENOENT, ENOTDIR below a file, EACCES). */
+const statOrUndefined = (at: string) => {
+  try {
+    return fs.statSync(at)
+  } catch {
+    return undefined
+  }
+}
+
+/** Why `directory` cannot hold backups ("is empty", "is a file", …), or undefined if it can (or can be made). */
+const unusableDirectory = (directory: string): string | undefined => {
+  if (directory.trim() === "") return "is empty: name a directory"
+  for (let at = path.resolve(directory), below = ""; ; below = at, at = path.dirname(at)) {
+    const stat = statOrUndefined(at)
+    if (stat !== undefined) {
+      if (stat.isDirectory()) return undefined
+      return at === path.resolve(directory) ? `${directory} is a file, not a directory` : `${directory} cannot be made: ${at} is a file`
+    }
+    if (at === below) return undefined
+  }
+}
+
+/** The key manifests are signed with (signature.ts); a key file that cannot be made or read stops the backup. */
+const signer = (key: Redacted.Redacted<string> | undefined) =>
+  Effect.mapError(signingKey(key), (error) => new BackupWriteFailed({ file: error.file, reason: error.reason }))
 
 /** Counts bytes flowing through. */
 const counter = (onBytes: (n: number) => void): Transform =>
@@ -216,6 +260,10 @@ const make = Effect.gen(function*() {
       }
       if (database.kind === "embedded" && options.format === "custom") {
         return yield* new InvalidBackupOptions({ reason: "the embedded database is backed up in plain format only" })
+      }
+      const unusable = unusableDirectory(options.out ?? config.backupDir)
+      if (unusable !== undefined) {
+        return yield* new InvalidBackupOptions({ reason: `${options.out !== undefined ? "--out" : "DBKIT_BACKUP_DIR"} ${unusable}` })
       }
       return level
     })
@@ -301,6 +349,10 @@ const make = Effect.gen(function*() {
         // while pg_dump starts.
         const key = Option.getOrUndefined(yield* backupKey)
         const preparing = key ? yield* Effect.fork(Effect.promise(() => prepareEncryption(key))) : undefined
+        // The local signing key is read (made, on first use) before pg_dump starts: a place it
+        // cannot be written stops the backup before it costs anything. DB_BACKUP_KEY's is derived
+        // once the encryption's scrypt has run (it reuses it).
+        const localSigner = key ? undefined : yield* signer(undefined)
         const source = yield* Option.match(database.url, {
           onSome: (url) => fromServer(url, options, level),
           onNone: () =>
@@ -313,6 +365,8 @@ const make = Effect.gen(function*() {
         const encryption = preparing ? yield* Fiber.join(preparing) : undefined
         const directory = options.out ?? config.backupDir
         const createdAt = new Date()
+        // Unfinished files of killed backups of this database (nobody writing them) go first.
+        const leftoversRemoved = (yield* Leftovers.removeStalePartialFiles(directory, createdAt, options.label ?? database.database)).map((f) => f.file)
         const extension = `${format === "plain" ? ".sql.gz" : ".dump"}${key ? ".enc" : ""}`
         const base = freeName(directory, `${options.label ?? database.database}_backup_${stamp(createdAt)}`, extension)
         const file = path.resolve(directory, base)
@@ -320,7 +374,10 @@ const make = Effect.gen(function*() {
         let dumpBytes = 0
         let fileBytes = 0
         const hash = createHash("sha256")
-        yield* Effect.sync(() => fs.mkdirSync(directory, { recursive: true }))
+        yield* Effect.try({
+          try: () => fs.mkdirSync(directory, { recursive: true }),
+          catch: (cause) => new BackupWriteFailed({ file: directory, reason: (cause as Error).message })
+        })
         // Whatever ends this scope before the rename (failure, Ctrl-C), our temp file goes —
         // only ours: `opened` is set once this process created it (flags "wx").
         let opened = false
@@ -360,7 +417,7 @@ const make = Effect.gen(function*() {
           return yield* new BackupWriteFailed({ file, reason: "the dump was empty" })
         }
         const { head, tables } = yield* source.details
-        const manifest: Manifest = {
+        const unsigned: Manifest = {
           tool: { name: "dbkit", version: dbkitVersion, pgDump: source.pgDump },
           createdAt: createdAt.toISOString(),
           file: base,
@@ -378,6 +435,7 @@ const make = Effect.gen(function*() {
           sha256: hash.digest("hex"),
           tables
         }
+        const manifest = sign(unsigned, localSigner ?? (yield* signer(key)))
         const manifestFile = `${file}.json`
         yield* Effect.try({
           try: () => {
@@ -392,7 +450,7 @@ const make = Effect.gen(function*() {
             return new BackupWriteFailed({ file, reason: (cause as Error).message })
           }
         })
-        return { file, manifestFile, manifest, durationMs: Date.now() - started } satisfies BackupResult
+        return { file, manifestFile, manifest, durationMs: Date.now() - started, leftoversRemoved } satisfies BackupResult
       })
     )
 
@@ -424,7 +482,8 @@ const make = Effect.gen(function*() {
       return yield* Load.compareCounts(file, manifest, loaded).pipe(Effect.provide(scratch.layer))
     })
 
-  const prune = (options: PruneOptions) => pruneBackups({ ...options, directory: options.directory ?? config.backupDir })
+  const prune = (options: PruneOptions) =>
+    pruneBackups({ databaseUrl: database.url, ...options, directory: options.directory ?? config.backupDir })
 
   return Backup.of({ backup, list, verify, prune })
 })
@@ -460,28 +519,42 @@ Effect.sync(() => {
 
 /**
  * Deletes backups outside the retention rules (file, manifest, verification record); the newest
- * verified backup is always kept. Files only; no database.
+ * backup and the newest verified one are always kept. Leftovers go too: `.partial` files nobody
+ * is writing, and — with `databaseUrl`, when the server answers — staging databases of killed
+ * restores. Needs no database otherwise.
  */
-export const pruneBackups = (options: PruneOptions & { readonly directory: string }) =>
+export const pruneBackups = (options: PruneOptions & { readonly directory: string }): Effect.Effect<PruneResult, InvalidBackupOptions> =>
   Effect.gen(function*() {
     if (options.keepLast === undefined && options.keepDays === undefined) {
       return yield* new InvalidBackupOptions({ reason: "say what to keep: --keep-last N and/or --keep-days D" })
     }
-    if ((options.keepLast ?? 1) < 0 || (options.keepDays ?? 1) < 0) {
-      return yield* new InvalidBackupOptions({ reason: "--keep-last and --keep-days must not be negative" })
+    if ((options.keepLast ?? 1) < 1) {
+      return yield* new InvalidBackupOptions({ reason: "--keep-last must be at least 1: the newest backup is always kept" })
     }
-    const { keep, prune: doomed } = selectForPruning(yield* listBackups(options.directory), options, new Date())
-    if (options.dryRun !== true) {
-      yield* Effect.sync(() => {
-        for (const b of doomed) for (const f of [b.file, `${b.file}.json`, `${b.file}.verified.json`]) fs.rmSync(f, { force: true })
-      })
+    if ((options.keepDays ?? 1) < 0) {
+      return yield* new InvalidBackupOptions({ reason: "--keep-days must not be negative" })
     }
-    return { kept: keep, pruned: doomed }
+    const now = new Date()
+    const { keep, prune: doomed } = selectForPruning(yield* listBackups(options.directory), options, now)
+    const url = options.databaseUrl ?? Option.none()
+    if (options.dryRun === true) {
+      const found = yield* Leftovers.findLeftovers(options.directory, url, now)
+      const leftovers: Leftovers.Removed = {
+        partialFiles: found.partialFiles.map((f) => f.file),
+        stagingDatabases: (found.stagingDatabases ?? []).map((d) => d.database)
+      }
+      return { kept: keep, pruned: doomed, leftoversRemoved: leftovers }
+    }
+    yield* Effect.sync(() => {
+      for (const b of doomed) for (const f of [b.file, `${b.file}.json`, `${b.file}.verified.json`]) fs.rmSync(f, { force: true })
+    })
+    return { kept: keep, pruned: doomed, leftoversRemoved: yield* Leftovers.removeLeftovers(options.directory, url, now) }
   })
 
 /**
- * Checks a backup file: checksum, key, authenticated decryption, full decompression and size,
- * then `restoreTest` if given; records a passed check beside a dbkit backup (FILE.verified.json).
+ * Checks a backup file: its manifest's signature (origin), checksum, key, that it is a dump,
+ * authenticated decryption, full decompression and size, then `restoreTest` if given; records a
+ * passed check beside a dbkit backup (FILE.verified.json).
  */
 const checkFile = <E, R>(
   file: string,
@@ -494,9 +567,12 @@ const checkFile = <E, R>(
   Effect.scoped(
     Effect.gen(function*() {
       const { foreign, manifest } = yield* Files.inspect(file)
-      if (!foreign) yield* Files.checkChecksum(file, manifest)
       const key = Option.getOrUndefined(yield* backupKey)
-      const dumpBytes = yield* Files.readThrough(file, yield* Files.openDump(file, manifest, key))
+      const origin = yield* originOf(file, foreign ? undefined : manifest, key) // a forged manifest is refused first
+      if (!foreign) yield* Files.checkChecksum(file, manifest)
+      yield* Files.checkContent(file, manifest, key)
+      // Read whole through dbkit's reader: a line it would refuse on restore fails verification.
+      const { dumpBytes } = yield* screenDump(file, manifest, key)
       if (!foreign && dumpBytes !== manifest.sizes.dump) {
         return yield* new BackupCorrupt({ file, reason: `decompressed to ${dumpBytes} bytes, the manifest says ${manifest.sizes.dump}` })
       }
@@ -506,7 +582,15 @@ const checkFile = <E, R>(
           writeDurably(`${file}.verified.json`, JSON.stringify({ at: new Date().toISOString(), restoreTest: tested !== null }) + "\n")
         )
       }
-      return { file, checksum: "ok", decrypted: manifest.encryption !== null, dumpBytes, restoreTest: tested } satisfies VerifyResult
+      return {
+        file,
+        checksum: "ok",
+        origin: origin.status,
+        originReason: origin.reason,
+        decrypted: manifest.encryption !== null,
+        dumpBytes,
+        restoreTest: tested
+      } satisfies VerifyResult
     })
   )
 

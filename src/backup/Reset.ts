@@ -6,18 +6,20 @@
  *   `public` and migrates from scratch;
  * - soft: truncates every application table in one statement, restarting identities, and
  *   forgets which seeds ran;
- * then optionally reseeds and clears the application's Redis keys. Outside development a safety
- * backup is taken first.
+ * then optionally reseeds and clears the application's Redis keys (Redis is checked before
+ * anything is changed). Outside development a safety backup is taken first. On a server, one
+ * restore or reset of a database runs at a time (targetLock.ts): a second one waits.
  */
 import { applicationSchemas, dropSchemas } from "./schemas.js"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Config from "effect/Config"
 import * as Context from "effect/Context"
+import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import { CacheUnavailable, flushPrefix } from "../Cache.js"
+import { CacheUnavailable, checkCache, flushPrefix } from "../Cache.js"
 import { DbConfig } from "../Config.js"
 import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
@@ -26,6 +28,7 @@ import { Migrator } from "../migrator/Migrator.js"
 import type { SeedFailed, SeedPlanError } from "../seeder/errors.js"
 import { Seeder, type SeedOptions } from "../seeder/Seeder.js"
 import { Backup, type BackupError, InvalidBackupOptions } from "./Backup.js"
+import { holdTargetLock, type RestoreLockTimeout } from "./targetLock.js"
 
 export interface ResetOptions {
   readonly mode: "hard" | "soft"
@@ -36,6 +39,8 @@ export interface ResetOptions {
   readonly safetyBackup?: boolean | undefined
   /** Also delete the application's cache keys (REDIS_URL and DB_CACHE_PREFIX). */
   readonly withCache?: boolean | undefined
+  /** How long to wait for another restore or reset of the same database (default 5 minutes). */
+  readonly lockWait?: Duration.DurationInput | undefined
 }
 
 export interface ResetResult {
@@ -55,6 +60,7 @@ export type ResetError =
   | SeedPlanError
   | SeedFailed
   | CacheUnavailable
+  | RestoreLockTimeout
   | InvalidBackupOptions
   | SqlError
 
@@ -90,7 +96,11 @@ const make = Effect.gen(function*() {
           )
         )
         : undefined
+      if (cache) yield* checkCache(cache.url, cache.prefix) // Redis down: refused here, not after the drop
       yield* migrator.migrations // a broken migrations folder fails here, not after the drop
+      // One restore or reset of this database at a time (targetLock.ts); the embedded database
+      // is one process's already.
+      if (Option.isSome(database.url)) yield* holdTargetLock(database.url.value, database.database, "reset", options.lockWait)
       const safety = options.safetyBackup ?? config.environment !== "development"
       const safetyBackup = safety ? (yield* backup.backup()).file : null
 
@@ -120,7 +130,7 @@ const make = Effect.gen(function*() {
         : (yield* seeder.run(options.seed === true ? {} : options.seed)).filter((r) => r.status === "ran").length
       const cacheKeysDeleted = cache ? yield* flushPrefix(cache.url, cache.prefix) : null
       return { mode: options.mode, safetyBackup, cleared, migrated, seeded, cacheKeysDeleted } satisfies ResetResult
-    })
+    }).pipe(Effect.scoped) // the restore lock, held until the reset ends
 
   return Reset.of({ reset })
 })

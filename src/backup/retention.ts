@@ -1,7 +1,8 @@
 /**
  * Which backups retention keeps, per database: the newest `keepLast`, those younger than
- * `keepDays`, and — whatever the rules say — the newest backup that passed verification, so
- * pruning can never leave a database without a backup known to be good.
+ * `keepDays`, and — whatever the rules say — the newest backup (verified or not) and the newest
+ * backup that passed verification, so pruning can never leave a database without a backup, nor
+ * without one known to be good.
  */
 export interface RetentionCandidate {
   readonly file: string
@@ -50,7 +51,7 @@ const selectInGroup = <A extends RetentionCandidate>(
   sorted.forEach((backup, index) => {
     const byCount = rules.keepLast !== undefined && index < rules.keepLast
     const byAge = cutoff !== undefined && Date.parse(backup.createdAt) >= cutoff
-    if (byCount || byAge || backup === newestVerified) keep.push(backup)
+    if (index === 0 || byCount || byAge || backup === newestVerified) keep.push(backup)
     else prune.push(backup)
   })
   return { keep, prune }

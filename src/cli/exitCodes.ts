@@ -15,7 +15,7 @@ export const ExitCode = {
   refused: 4,
   /** A migration failed (rolled back, or recorded as failed). */
   migrationFailed: 5,
-  /** Timed out waiting for another migrator's lock. */
+  /** Timed out waiting for another migrator's lock, or another restore or reset of the same database. */
   lockTimeout: 6,
   /** History needs a human: changed checksums, out-of-order or blocked migrations. */
   history: 7,
@@ -31,7 +31,10 @@ export const ExitCode = {
   seedInvalid: 12,
   /** A backup could not be made: pg_dump missing, too old or failing, or the file not writable. */
   backupFailed: 13,
-  /** A backup file cannot be trusted: missing manifest, changed bytes, wrong key, corrupt, or a test restore that differs. */
+  /**
+   * A backup file cannot be trusted: missing manifest, changed bytes, a forged manifest, an unverified origin not trusted
+   * (--trust-unsigned), wrong key, not a dump / corrupt, a restore that would empty the database, or a test restore that differs.
+   */
   backupUntrusted: 14,
   /** `db validate`: integrity findings (NOT VALID constraints, orphaned rows, cross-tenant references). */
   integrity: 15,
@@ -86,12 +89,16 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   InvalidBackupOptions: ExitCode.usage,
   RestoreTargetExists: ExitCode.usage,
   RestoreTargetInUse: ExitCode.unavailable,
+  RestoreLockTimeout: ExitCode.lockTimeout,
   CacheUnavailable: ExitCode.unavailable,
   InvalidDatabaseName: ExitCode.usage,
   BackupNotFound: ExitCode.backupUntrusted,
   BackupChecksumMismatch: ExitCode.backupUntrusted,
   BackupKeyInvalid: ExitCode.backupUntrusted,
   BackupCorrupt: ExitCode.backupUntrusted,
+  BackupManifestForged: ExitCode.backupUntrusted,
+  BackupUntrustedOrigin: ExitCode.backupUntrusted,
+  BackupUntrusted: ExitCode.backupUntrusted,
   RestoreTestMismatch: ExitCode.backupUntrusted,
   UnknownHealthCheck: ExitCode.usage,
   InvalidThreshold: ExitCode.usage,

@@ -142,7 +142,7 @@ const make = (settings: EnvironmentSettings, migratorOptions: MigratorOptions, s
           })
         }
         // The deploy was confirmed: its own recovery (rollback, restore) needs no second confirmation.
-        const preconfirmed = Guard.of({ confirm: () => Effect.succeed(confirmation ?? "flag") })
+        const preconfirmed = Guard.of({ confirm: () => Effect.succeed(confirmation ?? "flag"), ask: () => Effect.succeed("no terminal" as const) })
 
         const steps: Array<Step> = []
         let report: DeployReport = {
@@ -401,7 +401,8 @@ const make = (settings: EnvironmentSettings, migratorOptions: MigratorOptions, s
                 return { status: "failed", detail: `${rollbackFailure}${reason}, and there is no safety backup` } satisfies Outcome
               }
               const restored = yield* Effect.either(
-                restore.over(file, { yes: true, safetyBackup: true, terminateConnections: opts.terminateConnections }).pipe(
+                // Its own safety backup, of the state before the deploy: that may have had no tables.
+                restore.over(file, { yes: true, safetyBackup: true, terminateConnections: opts.terminateConnections, allowEmpty: true }).pipe(
                   Effect.provideService(Guard, confirmed)
                 )
               )

@@ -5,8 +5,10 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Backup, listBackups, pruneBackups, verifyFile } from "../../backup/Backup.js"
+import * as Leftovers from "../../backup/leftovers.js"
+import { Guard } from "../../Guard.js"
 import { DbConfig } from "../../Config.js"
-import { BackupLive, ConfigLive } from "../live.js"
+import { BackupLive, ConfigLive, GuardLive } from "../live.js"
 import { age, banner, bytes, duration, json, progress, table } from "../render.js"
 
 /** `dbkit backup`. */
@@ -38,9 +40,11 @@ export const backup = (options: {
     yield* Console.log(`${result.file}`)
     yield* Console.log(
       `  ${bytes(m.sizes.file)} (${bytes(m.sizes.dump)} of SQL), ${Object.keys(m.tables).length} tables, ${rows.toLocaleString("en-US")} rows, ` +
-        `${m.encryption ? `encrypted (key ${m.encryption.keyFingerprint})` : "not encrypted"}, ${duration(result.durationMs)}`
+        `${m.encryption ? `encrypted (key ${m.encryption.keyFingerprint})` : "not encrypted"}, ` +
+        `${m.signature ? `manifest signed (key id ${m.signature.key})` : "manifest not signed"}, ${duration(result.durationMs)}`
     )
     yield* Console.log(`  manifest ${result.manifestFile}`)
+    for (const f of result.leftoversRemoved) yield* Console.log(`  deleted ${f}, a backup an interrupted run left unfinished`)
   }).pipe(Effect.provide(BackupLive))
 
 // Listing, pruning and checking files need no database (only verify --restore-test does).
@@ -49,21 +53,40 @@ export const backup = (options: {
 export const list = (options: { readonly dir: Option.Option<string>; readonly json: boolean }) =>
   Effect.gen(function*() {
     const config = yield* DbConfig
-    const backups = yield* listBackups(Option.getOrElse(options.dir, () => config.backupDir))
-    if (options.json) return yield* json(backups)
-    if (backups.length === 0) return yield* Console.log("no backups")
+    const directory = Option.getOrElse(options.dir, () => config.backupDir)
+    const backups = yield* listBackups(directory)
+    // What killed backups and restores left: files always, staging databases when the server answers.
+    const found = yield* Leftovers.findLeftovers(directory, config.databaseUrl)
+    const leftovers = [
+      ...found.partialFiles.map((f) => ({ leftover: "partial file" as const, file: f.file, createdAt: f.modifiedAt, bytes: f.bytes })),
+      ...(found.stagingDatabases ?? []).map((d) => ({ leftover: "staging database" as const, database: d.database, createdAt: d.createdAt }))
+    ]
+    if (options.json) return yield* json([...backups, ...leftovers])
+    if (backups.length === 0 && leftovers.length === 0) return yield* Console.log("no backups")
     const now = Date.now()
+    const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$/, "").replace(/Z$/, "")
     yield* Console.log(table(
       ["file", "created (UTC)", "age", "size", "encrypted", "verified"],
-      backups.map((b) => [
-        b.file.split("/").pop() ?? b.file,
-        b.createdAt.replace("T", " ").replace(/\.\d+Z$/, ""),
-        age(now - Date.parse(b.createdAt)),
-        bytes(b.bytes),
-        b.encrypted ? "yes" : "no",
-        b.verified ? `${b.verified.at.slice(0, 10)}${b.verified.restoreTest ? " (restore-tested)" : ""}` : "never"
-      ])
+      [
+        ...backups.map((b) => [
+          b.file.split("/").pop() ?? b.file,
+          when(b.createdAt),
+          age(now - Date.parse(b.createdAt)),
+          bytes(b.bytes),
+          b.encrypted ? "yes" : "no",
+          b.verified ? `${b.verified.at.slice(0, 10)}${b.verified.restoreTest ? " (restore-tested)" : ""}` : "never"
+        ]),
+        ...leftovers.map((l) => [
+          "file" in l ? l.file.split("/").pop() ?? l.file : `database ${l.database}`,
+          when(l.createdAt),
+          age(now - Date.parse(l.createdAt)),
+          "bytes" in l ? bytes(l.bytes) : "",
+          "",
+          `LEFTOVER ${l.leftover}`
+        ])
+      ]
     ))
+    if (leftovers.length > 0) yield* Console.log(`${leftovers.length} leftover(s) of killed backups or restores: \`dbkit backups prune\` removes them`)
   }).pipe(Effect.provide(ConfigLive))
 
 /** `dbkit backups verify FILE`. */
@@ -74,8 +97,10 @@ export const verify = (options: { readonly file: string; readonly restoreTest: b
       ? yield* Effect.flatMap(Backup, (service) => service.verify(options.file, { restoreTest: true })).pipe(Effect.provide(BackupLive))
       : yield* verifyFile(options.file)
     if (options.json) return yield* json(result)
+    // "checksum ok" only where a signed manifest vouches for the checksum.
+    const origin = result.origin === "signed" ? "signed, checksum ok" : `unverified origin (${result.originReason}), read through`
     yield* Console.log(
-      `${options.file}: checksum ok, ${result.decrypted ? "decrypted and authenticated, " : ""}${bytes(result.dumpBytes)} of SQL` +
+      `${options.file}: ${origin}, ${result.decrypted ? "decrypted and authenticated, " : ""}${bytes(result.dumpBytes)} of SQL` +
         (result.restoreTest ? `, test restore matched the manifest (${result.restoreTest.tables} tables, ${result.restoreTest.rows.toLocaleString("en-US")} rows)` : "")
     )
   })
@@ -86,17 +111,31 @@ export const prune = (options: {
   readonly keepDays: Option.Option<number>
   readonly dryRun: boolean
   readonly dir: Option.Option<string>
+  readonly yes: boolean
   readonly json: boolean
 }) =>
   Effect.gen(function*() {
     const config = yield* DbConfig
-    const result = yield* pruneBackups({
+    const directory = Option.getOrElse(options.dir, () => config.backupDir)
+    const prune = pruneBackups({
       keepLast: Option.getOrUndefined(options.keepLast),
       keepDays: Option.getOrUndefined(options.keepDays),
       dryRun: options.dryRun,
-      directory: Option.getOrElse(options.dir, () => config.backupDir)
+      directory,
+      databaseUrl: config.databaseUrl
     })
+    // Deleting production's backups is as destructive as a reset: DB_PRUNE_CONFIRM / --yes and DB_PRUNE_ALLOW_PRODUCTION.
+    const confirmed = config.environment === "production" && !options.dryRun
+      ? Effect.zipRight(
+        Effect.flatMap(Guard, (guard) => guard.confirm({ action: "delete backups", variable: "DB_PRUNE", target: directory, yes: options.yes })),
+        prune
+      ).pipe(Effect.provide(GuardLive))
+      : prune
+    const result = yield* confirmed
     if (options.json) return yield* json(result)
-    for (const b of result.pruned) yield* Console.log(`  ${options.dryRun ? "would delete" : "deleted"} ${b.file}`)
-    yield* Console.log(`${result.pruned.length} ${options.dryRun ? "would be " : ""}pruned, ${result.kept.length} kept (the newest verified backup is always kept)`)
+    const verb = options.dryRun ? "would delete" : "deleted"
+    for (const b of result.pruned) yield* Console.log(`  ${verb} ${b.file}`)
+    for (const f of result.leftoversRemoved.partialFiles) yield* Console.log(`  ${verb} leftover ${f}`)
+    for (const d of result.leftoversRemoved.stagingDatabases) yield* Console.log(`  ${options.dryRun ? "would drop" : "dropped"} leftover staging database ${d}`)
+    yield* Console.log(`${result.pruned.length} ${options.dryRun ? "would be " : ""}pruned, ${result.kept.length} kept (the newest backup and the newest verified one are always kept)`)
   }).pipe(Effect.provide(ConfigLive))

@@ -7,7 +7,7 @@ import * as Args from "@effect/cli/Args"
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { lazy } from "../lazy.js"
-import { jsonOption } from "../options.js"
+import { jsonOption, yesOption } from "../options.js"
 
 const handlers = () => import("./handlers.js")
 
@@ -20,7 +20,9 @@ export const backup = Command.make(
     schemaOnly: Options.boolean("schema-only").pipe(Options.withDescription("Only the schema, no data")),
     dataOnly: Options.boolean("data-only").pipe(Options.withDescription("Only the data, no schema")),
     excludeTable: Options.text("exclude-table").pipe(Options.repeated, Options.withDescription("Leave this table out (repeatable; pg_dump patterns)")),
-    out: Options.directory("out").pipe(Options.optional, Options.withDescription("Directory to write to (default DBKIT_BACKUP_DIR, ./backups)")),
+    // Text, not Options.directory: the service says why a path cannot hold backups (exit 2) where
+    // @effect/cli's check turned "a file is in the way" into an unexpected error.
+    out: Options.text("out").pipe(Options.optional, Options.withDescription("Directory to write to (default DBKIT_BACKUP_DIR, ./backups)")),
     json: jsonOption
   },
   (options) => lazy(handlers, (m) => m.backup(options))
@@ -30,7 +32,7 @@ const list = Command.make(
   "list",
   { dir: Options.directory("dir").pipe(Options.optional, Options.withDescription("Directory (default DBKIT_BACKUP_DIR)")), json: jsonOption },
   (options) => lazy(handlers, (m) => m.list(options))
-).pipe(Command.withDescription("List backups, newest first, with size, age and when each was last verified"))
+).pipe(Command.withDescription("List backups, newest first, with size, age and when each was last verified; then leftovers of killed backups and restores (.partial files; staging databases when DATABASE_URL reaches the server)"))
 
 const verify = Command.make(
   "verify",
@@ -40,7 +42,7 @@ const verify = Command.make(
     json: jsonOption
   },
   (options) => lazy(handlers, (m) => m.verify(options))
-).pipe(Command.withDescription("Check a backup: checksum, key, authenticated decryption, full decompression; --restore-test restores it into a scratch database"))
+).pipe(Command.withDescription("Check a backup: its origin (signed manifest, or unverified), checksum, key, authenticated decryption, full decompression; --restore-test restores it into a scratch database"))
 
 const prune = Command.make(
   "prune",
@@ -49,10 +51,15 @@ const prune = Command.make(
     keepDays: Options.integer("keep-days").pipe(Options.optional, Options.withDescription("Keep backups younger than D days")),
     dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Show what would be deleted, delete nothing")),
     dir: Options.directory("dir").pipe(Options.optional, Options.withDescription("Directory (default DBKIT_BACKUP_DIR)")),
+    yes: yesOption,
     json: jsonOption
   },
   (options) => lazy(handlers, (m) => m.prune(options))
-).pipe(Command.withDescription("Delete backups outside --keep-last N / --keep-days D; never the newest verified one; --dry-run first"))
+).pipe(
+  Command.withDescription(
+    "Delete backups outside --keep-last N (at least 1) / --keep-days D; never the newest one nor the newest verified one; also removes leftovers of killed backups and restores (.partial files, staging databases); in production guarded (DB_PRUNE_CONFIRM=1 or --yes, and DB_PRUNE_ALLOW_PRODUCTION=1); --dry-run first"
+  )
+)
 
 /** `dbkit backups`. */
 export const backups = Command.make("backups").pipe(

@@ -15,13 +15,18 @@ export const restore = (options: {
   readonly yes: boolean
   readonly noSafetyBackup: boolean
   readonly terminateConnections: boolean
+  readonly trustUnsigned: boolean
+  readonly allowEmpty: boolean
   readonly json: boolean
 }) =>
   options.validateOnly
     ? Effect.gen(function*() {
       const result = yield* validateFile(options.file)
       if (options.json) return yield* json(result)
-      return yield* Console.log(`${options.file}: valid (${bytes(result.dumpBytes)} of SQL${result.decrypted ? ", decrypted and authenticated" : ""}); no database was touched`)
+      return yield* Console.log(
+        `${options.file}: valid (${bytes(result.dumpBytes)} of SQL${result.decrypted ? ", decrypted and authenticated" : ""}), ` +
+          `${result.origin === "signed" ? "signed" : `unverified origin (${result.originReason}): restoring it needs --trust-unsigned`}; no database was touched`
+      )
     })
     : Effect.gen(function*() {
       const service = yield* Restore
@@ -34,20 +39,35 @@ export const restore = (options: {
       const done = Effect.ensuring(Effect.sync(meter.done))
       if (Option.isSome(options.into)) {
         yield* banner(`restore --into ${options.into.value}`)
-        const result = yield* service.into(options.file, options.into.value, { onProgress }).pipe(done)
+        const result = yield* service.into(options.file, options.into.value, { onProgress, trustUnsigned: options.trustUnsigned }).pipe(done)
         if (options.json) return yield* json(result)
-        return yield* Console.log(`restored into ${result.database}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
+        yield* Console.log(`restored into ${result.database}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, ${checked(result.countsChecked)}`)
+        return yield* skipped(result.skippedSettings)
       }
       yield* banner("restore")
       const result = yield* service.over(options.file, {
         yes: options.yes,
         safetyBackup: !options.noSafetyBackup,
         terminateConnections: options.terminateConnections,
+        trustUnsigned: options.trustUnsigned,
+        allowEmpty: options.allowEmpty,
         onProgress
       }).pipe(done)
       if (options.json) return yield* json(result)
-      yield* Console.log(`restored ${result.database} from ${options.file}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, counts match the manifest`)
+      yield* Console.log(`restored ${result.database} from ${options.file}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, ${checked(result.countsChecked)}`)
       if (result.safetyBackup) yield* Console.log(`  the replaced database was backed up to ${result.safetyBackup}`)
       if (result.previous) yield* Console.log(`  the replaced database is kept as ${result.previous} (drop it when you are sure)`)
+      for (const d of result.leftoversRemoved.stagingDatabases) yield* Console.log(`  dropped ${d}, a staging database an interrupted restore left`)
+      for (const f of result.leftoversRemoved.partialFiles) yield* Console.log(`  deleted ${f}, a backup an interrupted run left unfinished`)
+      yield* skipped(result.skippedSettings)
       if (result.rolesCreated.length > 0) yield* Console.log(`  created the missing role(s) ${result.rolesCreated.join(", ")} (NOLOGIN) that the backup grants to`)
     }).pipe(Effect.provide(RestoreLive), Effect.provide(GuardLive))
+
+/** Settings of a newer pg_dump this server does not have, left out (harmless ones only). */
+const skipped = (settings: ReadonlyArray<string> | undefined) =>
+  settings === undefined || settings.length === 0
+    ? Effect.void
+    : Console.log(`  left out ${settings.join(", ")}: the dump was written by a newer pg_dump and this server does not have it (harmless)`)
+
+const checked = (countsChecked: boolean) =>
+  countsChecked ? "counts match the manifest" : "no manifest to compare the counts with (a file from plain pg_dump)"

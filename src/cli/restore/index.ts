@@ -18,7 +18,11 @@ export const restore = Command.make(
     validateOnly: Options.boolean("validate-only").pipe(Options.withDescription("Verify the file (checksum, key, decryption, decompression) and touch no database")),
     yes: yesOption,
     noSafetyBackup: Options.boolean("no-safety-backup").pipe(Options.withDescription("Skip the backup of the database being replaced (on a server it is then kept under a _previous_ name; on the embedded database it is gone)")),
-    terminateConnections: Options.boolean("terminate-connections").pipe(Options.withDescription("Disconnect other sessions on the database instead of refusing")),
+    terminateConnections: Options.boolean("terminate-connections").pipe(Options.withDescription("Disconnect other programs' sessions on the database instead of refusing (whatever their application_name; dbkit's own connections are always ended)")),
+    trustUnsigned: Options.boolean("trust-unsigned").pipe(
+      Options.withDescription("Restore a file whose origin dbkit cannot verify (no manifest, unsigned, or signed on another machine); required in production, asked for at a terminal otherwise")
+    ),
+    allowEmpty: Options.boolean("allow-empty").pipe(Options.withDescription("Restore a backup with no tables over a database that has some")),
     json: jsonOption
   },
   (options) => lazy(() => import("./handlers.js"), (m) => m.restore(options))
