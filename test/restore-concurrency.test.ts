@@ -121,6 +121,21 @@ describe.skipIf(!server)("restore and reset beside other work on the server", ()
       expect(yield* balanceSum(db.url)).toBe(1000)
     }), 120_000)
 
+  it.scopedLive("two restore --into of one new name at once: one restores, the other is refused (exit 2) and leaves the winner's database alone", () =>
+    Effect.gen(function*() {
+      const db = yield* accountsDatabase(2000)
+      const out = tempDir("dbkit-conc-into-")
+      const file = yield* backupWithCli(db.url, out)
+      const name = `dbkit_conc_into_${Date.now().toString(36)}`
+      yield* Effect.addFinalizer(() => Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)))
+      const into = () => runCli(["restore", file, "--into", name, "--json"], { DATABASE_URL: db.url }, { timeoutMs: 120_000 })
+      const results = yield* Effect.promise(() => Promise.all([into(), into()]))
+      const codes = results.map((r) => r.code).sort()
+      expect(codes, results.map((r) => r.stderr).join("\n")).toEqual([0, 2])
+      expect(results.find((r) => r.code === 2)!.stderr).toContain(`database ${name} already exists`)
+      expect(yield* balanceSum(db.url.replace(/\/[^/]*$/, `/${name}`))).toBe(200_000)
+    }), 180_000)
+
   it.scopedLive("two resets of one database at once both succeed, one after the other (no deadlock)", () =>
     Effect.gen(function*() {
       const db = yield* accountsDatabase(1)

@@ -219,7 +219,14 @@ const make = Effect.gen(function*() {
           return major
         })
       ], { concurrency: 2 })
-      yield* sql.unsafe(`CREATE DATABASE "${name}"`)
+      // Another restore may take the name between the check above and here: that is the same
+      // refusal (42P04, or 23505 when both CREATE DATABASE at the same instant).
+      yield* sql.unsafe(`CREATE DATABASE "${name}"`).pipe(
+        Effect.catchIf(
+          (error) => ["42P04", "23505"].includes(String((error.cause as { code?: unknown } | undefined)?.code)),
+          () => Effect.fail(new RestoreTargetExists({ database: name }))
+        )
+      )
       const target = siblingUrl(url, name)
       const restored = Effect.gen(function*() {
         const loaded = yield* Load.loadDump(file, manifest, secret, target, major, options.onProgress)
