@@ -23,6 +23,7 @@ import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import pkg from "../../package.json" with { type: "json" }
+import { loadEnvFiles, projectDir } from "../EnvFiles.js"
 import { ExitCode, exitCodeByTag } from "./exitCodes.js"
 import { migrate } from "./migrate/index.js"
 import { backup, backups } from "./backup/index.js"
@@ -113,6 +114,14 @@ const exitWhenFlushed = (code: number) => {
   }
   process.stdout.write("", flushed)
   process.stderr.write("", flushed)
+}
+
+// .env and .env.<environment> beside the config, before anything reads a variable (the shell's win).
+try {
+  loadEnvFiles()
+} catch (error) {
+  process.stderr.write(`error: cannot read the .env files in ${projectDir()}: ${error instanceof Error ? error.message : String(error)}\n`)
+  process.exit(ExitCode.usage)
 }
 
 NodeRuntime.runMain(program, {

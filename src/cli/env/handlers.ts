@@ -8,6 +8,7 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { type Environment, environments } from "../../Config.js"
+import { envFiles, sourceOf } from "../../EnvFiles.js"
 import { PgLive } from "../../Database.js"
 import type * as DeployConfig from "../../deploy/config.js"
 import { PromotionBlocked } from "../../deploy/errors.js"
@@ -23,6 +24,8 @@ const describe = (e: DeployConfig.EnvironmentSettings) => ({
   target: e.target,
   urlEnv: e.urlEnv,
   url: e.urlSource,
+  /** Where the URL's variable got its value: the shell, a .env file, or nowhere. */
+  urlFrom: e.urlSource.startsWith("env:") ? sourceOf(e.urlSource.slice(4)) ?? null : null,
   confirm: e.confirm,
   seedProfile: e.seedProfile,
   lint: e.lint,
@@ -39,14 +42,32 @@ export const list = (options: { readonly json: boolean }) =>
   Effect.gen(function*() {
     const config = yield* loadConfig
     const rows = environments.map((name) => describe(config.environments[name]))
-    if (options.json) return yield* json({ file: config.file, migrationsDir: config.migrationsDir, backupDir: config.backupDir, environments: rows })
+    const files = envFiles()
+    if (options.json) {
+      return yield* json({
+        file: config.file,
+        migrationsDir: config.migrationsDir,
+        backupDir: config.backupDir,
+        envFiles: files.files,
+        variablesFromFiles: files.fromFiles,
+        environments: rows
+      })
+    }
     yield* Console.log(`config: ${config.file ?? "(no dbkit.config.* found: defaults)"}; migrations ${config.migrationsDir}`)
+    if (files.files.length > 0) {
+      // Names only: values (URLs with passwords) are never printed.
+      const byFile = files.files.map((file) => {
+        const names = Object.entries(files.fromFiles).filter(([, from]) => from === file).map(([name]) => name).sort()
+        return `${file}: ${names.length === 0 ? "nothing the shell did not already set" : names.join(", ")}`
+      })
+      yield* Console.log(`variables read from ${byFile.join("; ")} (the shell's own win)`)
+    }
     yield* Console.log(table(
       ["environment", "target", "url from", "confirm", "lint", "seeds", "lock timeout", "statement timeout", "keep backups"],
       rows.map((r) => [
         r.name,
         r.target,
-        r.url === "unset" ? `${r.urlEnv} (not set)` : r.url.replace(/^env:/, ""),
+        r.url === "unset" ? `${r.urlEnv} (not set)` : `${r.url.replace(/^env:/, "")}${r.urlFrom !== null && r.urlFrom !== "shell" ? ` (${r.urlFrom})` : ""}`,
         r.confirm ? "yes" : "no",
         r.lint,
         r.seedProfile,
