@@ -24,6 +24,7 @@ import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import pkg from "../../package.json" with { type: "json" }
 import { loadEnvFiles, projectDir } from "../EnvFiles.js"
+import { applyEnvName, selectDatabase, takeEnvFlag } from "./envFlag.js"
 import { ExitCode, exitCodeByTag } from "./exitCodes.js"
 import { migrate } from "./migrate/index.js"
 import { backup, backups } from "./backup/index.js"
@@ -40,7 +41,8 @@ import { tenant } from "./tenant/index.js"
 const dbkit = Command.make("dbkit").pipe(
   Command.withDescription(
     "PostgreSQL migrations, seeds, backups, tenancy and health for Effect programs. " +
-      "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite."
+      "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite (development and test only). " +
+      "Every command takes --env NAME: that environment's database, from its urlEnv in dbkit.config.ts."
   ),
   Command.withSubcommands([migrate, seed, backup, backups, restore, reset, tenant, health, db, deploy, env, privacy, audit])
 )
@@ -86,14 +88,18 @@ const report = (verbose: boolean) => (cause: Cause.Cause<unknown>) =>
   })
 
 const verbose = process.argv.includes("--verbose")
-const argv = process.argv.filter((arg) => arg !== "--verbose")
+// `--env NAME` on every command (deploy and env take their own): DB_ENV now, the database below.
+const envFlag = takeEnvFlag(process.argv.filter((arg) => arg !== "--verbose"))
+const argv = envFlag.argv
 
 const LoggerLive = Layer.merge(
   Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.stringLogger)),
   Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
 )
 
-const program = Effect.suspend(() => cli(argv)).pipe(
+const program = Effect.suspend(() =>
+  envFlag.env === undefined ? cli(argv) : Effect.zipRight(selectDatabase(envFlag.env), cli(argv))
+).pipe(
   Effect.tapErrorCause(report(verbose)),
   // What @effect/cli itself needs; each command's own wiring provides the rest (child processes
   // and so on), so starting the CLI does not load them.
@@ -114,6 +120,14 @@ const exitWhenFlushed = (code: number) => {
   }
   process.stdout.write("", flushed)
   process.stderr.write("", flushed)
+}
+
+if (envFlag.env !== undefined) {
+  const refused = applyEnvName(envFlag.env)
+  if (refused !== undefined) {
+    process.stderr.write(`error: ${refused.message}\n`)
+    process.exit(ExitCode.usage)
+  }
 }
 
 // .env and .env.<environment> beside the config, before anything reads a variable (the shell's win).
