@@ -7,6 +7,7 @@ import * as Reactivity from "@effect/experimental/Reactivity"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
 import * as PgClient from "@effect/sql-pg/PgClient"
+import type { PGlite } from "@electric-sql/pglite"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
 import * as Duration from "effect/Duration"
@@ -20,11 +21,14 @@ import pg from "pg"
 import { DbConfig, embeddedRefusal, type InvalidConfig } from "./Config.js"
 import * as EmbeddedLock from "./embedded/EmbeddedLock.js"
 import type { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
+import * as EmbeddedExtensions from "./embedded/extensions.js"
+import type { EmbeddedExtensionUnavailable } from "./embedded/extensions.js"
 import * as PgliteClient from "./embedded/PgliteClient.js"
 import type { BackupUntrusted } from "./DumpPolicy.js"
 import { loadPlainDump, type PlainDumpFailed, type PlainDumpOptions, type PlainDumpResult } from "./embedded/PlainDump.js"
 
 export { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
+export { EmbeddedExtensionUnavailable } from "./embedded/extensions.js"
 
 /** The major PostgreSQL version inside the bundled PGlite; data directories must match it. */
 export const EMBEDDED_PG_MAJOR = "18"
@@ -94,7 +98,7 @@ export class NotSupportedOnEmbedded extends Data.TaggedError("NotSupportedOnEmbe
   }
 }
 
-export type ConnectError = DatabaseUnavailable | EmbeddedInUse | EmbeddedVersionMismatch
+export type ConnectError = DatabaseUnavailable | EmbeddedInUse | EmbeddedVersionMismatch | EmbeddedExtensionUnavailable
 
 /** `user@host:port/database` from a URL, without the password. */
 export const describeUrl = (url: Redacted.Redacted<string>): { target: string; database: string } => {
@@ -251,33 +255,61 @@ const checkDataDirVersion = (dataDir: string) =>
  * The embedded PGlite database, in `dataDir` (created on first use) or in memory for
  * `memory://`. A data directory is opened by one process at a time: a lock file held for the
  * layer's life turns a second opener into `EmbeddedInUse` instead of a corrupted directory.
+ * PGlite runs only the extensions it is given: those named in `extensions`, those the files in
+ * `migrationsDir` create, and those already installed in the data directory are loaded; one PGlite
+ * does not ship is `EmbeddedExtensionUnavailable` before anything is opened or created.
  */
 export const PgliteLive = (options: {
   readonly dataDir: string
   /** Start from a `dumpDataDir()` tarball instead of running initdb (fast clones for tests). */
   readonly loadDataDir?: Blob | undefined
+  /** Extensions to load, by SQL name (`"pgcrypto"`, `"uuid-ossp"`). */
+  readonly extensions?: ReadonlyArray<string> | undefined
+  /** A migrations folder: the extensions its `.sql` files `CREATE EXTENSION` are loaded too. */
+  readonly migrationsDir?: string | undefined
 }): Layer.Layer<SqlClient.SqlClient | Database, ConnectError> => {
   const inMemory = options.dataDir.startsWith("memory://")
   const target = inMemory ? "embedded (in memory)" : `embedded ${options.dataDir}`
   return Layer.scopedContext(
     Effect.gen(function*() {
+      // Before the lock and the directory: a migration needing a server changes nothing on disk.
+      const requested: Array<EmbeddedExtensions.ExtensionRequest> = [
+        ...(options.extensions ?? []).map((name) => ({ name })),
+        ...(options.migrationsDir === undefined ? [] : EmbeddedExtensions.requestedByMigrations(options.migrationsDir))
+      ]
+      const extensions = yield* EmbeddedExtensions.load(requested)
       if (!inMemory) {
         yield* EmbeddedLock.acquire(options.dataDir)
         yield* checkDataDirVersion(options.dataDir)
       }
       const { PGlite } = yield* Effect.promise(() => import("@electric-sql/pglite"))
-      const pg = yield* Effect.acquireRelease(
+      const open = (loaded: typeof extensions, loadDataDir: Blob | undefined) =>
         Effect.tryPromise({
           try: () =>
-            PGlite.create(inMemory ? undefined : options.dataDir, options.loadDataDir ? { loadDataDir: options.loadDataDir } : {}),
+            PGlite.create(inMemory ? undefined : options.dataDir, loadDataDir ? { loadDataDir, extensions: loaded } : { extensions: loaded }),
           catch: (cause) =>
             new DatabaseUnavailable({
               target,
               reason: `could not open the embedded database: ${cause instanceof Error ? cause.message : String(cause)}`
             })
-        }),
-        (pg) => Effect.promise(() => pg.close()).pipe(Effect.timeoutOption("5 seconds"), Effect.ignore)
-      )
+        })
+      const close = (pg: PGlite) => Effect.promise(() => pg.close()).pipe(Effect.timeoutOption("5 seconds"), Effect.ignore)
+      // An extension installed earlier whose migration is gone (or came with a loaded data
+      // directory) must be loaded too; only a catalog query tells, so reopen in that rare case.
+      const withInstalled = (pg: PGlite) =>
+        Effect.gen(function*() {
+          const installed = yield* Effect.tryPromise(() => pg.query<{ extname: string }>("SELECT extname FROM pg_extension")).pipe(
+            Effect.map((result) => result.rows.map((row) => row.extname)),
+            Effect.orElseSucceed((): Array<string> => [])
+          )
+          const known = new Set(requested.map((request) => request.name))
+          const unloaded = installed.filter((name) => !known.has(name) && EmbeddedExtensions.isShipped(name))
+          if (unloaded.length === 0) return pg
+          const all = yield* EmbeddedExtensions.load([...requested, ...unloaded.map((name) => ({ name }))])
+          yield* close(pg)
+          return yield* open(all, inMemory ? options.loadDataDir : undefined)
+        })
+      const pg = yield* Effect.acquireRelease(Effect.flatMap(open(extensions, options.loadDataDir), withInstalled), close)
       const client = yield* PgliteClient.make(pg)
       const embeddedDump = (args: ReadonlyArray<string>) =>
         Effect.tryPromise({
@@ -330,7 +362,7 @@ export const DatabaseLive: Layer.Layer<
       onNone: () => {
         const refused = embeddedRefusal(config)
         return refused === undefined
-          ? PgliteLive({ dataDir: config.dataDir })
+          ? PgliteLive({ dataDir: config.dataDir, migrationsDir: config.migrationsDir })
           : Layer.fail(refused) as Layer.Layer<SqlClient.SqlClient | Database, InvalidConfig>
       },
       onSome: (url) =>

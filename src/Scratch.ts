@@ -34,10 +34,12 @@ export const make = (
 ): Effect.Effect<ScratchDatabase, SqlError, SqlClient.SqlClient | Database | Scope.Scope> =>
   Effect.gen(function*() {
     const database = yield* Database
-    if (database.kind === "embedded" || Option.isNone(database.url)) {
-      return { layer: PgliteLive({ dataDir: "memory://" }), url: Option.none() }
-    }
     const sql = yield* SqlClient.SqlClient
+    if (database.kind === "embedded" || Option.isNone(database.url)) {
+      // PGlite runs only the extensions it is given: the scratch one gets those this database has.
+      const installed = yield* sql<{ name: string }>`SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql'`
+      return { layer: PgliteLive({ dataDir: "memory://", extensions: installed.map((e) => e.name) }), url: Option.none() }
+    }
     const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
     yield* Effect.acquireRelease(
       sql.unsafe(`CREATE DATABASE "${name}"`),

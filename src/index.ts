@@ -22,6 +22,7 @@ export {
   DatabaseLive,
   type DatabaseShape,
   DatabaseUnavailable,
+  EmbeddedExtensionUnavailable,
   EmbeddedInUse,
   EmbeddedVersionMismatch,
   NotSupportedOnEmbedded,

@@ -66,6 +66,7 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   EmbeddedInUse: ExitCode.unavailable,
   EmbeddedVersionMismatch: ExitCode.unavailable,
   NotSupportedOnEmbedded: ExitCode.unavailable,
+  EmbeddedExtensionUnavailable: ExitCode.unavailable,
   ConfirmationRequired: ExitCode.refused,
   ProductionRefused: ExitCode.refused,
   MigrationFailed: ExitCode.migrationFailed,
