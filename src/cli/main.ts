@@ -32,6 +32,7 @@ import { db } from "./db/index.js"
 import { deploy } from "./deploy/index.js"
 import { env } from "./env/index.js"
 import { health } from "./health/index.js"
+import { init } from "./init/index.js"
 import { audit, privacy } from "./privacy/index.js"
 import { reset } from "./reset/index.js"
 import { restore } from "./restore/index.js"
@@ -44,7 +45,7 @@ const dbkit = Command.make("dbkit").pipe(
       "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite (development and test only). " +
       "Every command takes --env NAME: that environment's database, from its urlEnv in dbkit.config.ts."
   ),
-  Command.withSubcommands([migrate, seed, backup, backups, restore, reset, tenant, health, db, deploy, env, privacy, audit])
+  Command.withSubcommands([init, migrate, seed, backup, backups, restore, reset, tenant, health, db, deploy, env, privacy, audit])
 )
 
 const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })
