@@ -25,6 +25,7 @@ import * as Option from "effect/Option"
 import pkg from "../../package.json" with { type: "json" }
 import { loadEnvFiles, projectDir } from "../EnvFiles.js"
 import { applyEnvName, selectDatabase, takeEnvFlag } from "./envFlag.js"
+import { applyProjectConfig, needsProjectConfig } from "./projectConfig.js"
 import { ExitCode, exitCodeByTag } from "./exitCodes.js"
 import { migrate } from "./migrate/index.js"
 import { backup, backups } from "./backup/index.js"
@@ -99,7 +100,10 @@ const LoggerLive = Layer.merge(
 )
 
 const program = Effect.suspend(() =>
-  envFlag.env === undefined ? cli(argv) : Effect.zipRight(selectDatabase(envFlag.env), cli(argv))
+  Effect.all([
+    needsProjectConfig(argv) ? applyProjectConfig() : Effect.void,
+    envFlag.env === undefined ? Effect.void : selectDatabase(envFlag.env)
+  ]).pipe(Effect.zipRight(cli(argv)))
 ).pipe(
   Effect.tapErrorCause(report(verbose)),
   // What @effect/cli itself needs; each command's own wiring provides the rest (child processes

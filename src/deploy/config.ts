@@ -15,6 +15,7 @@ import * as Option from "effect/Option"
 import * as ParseResult from "effect/ParseResult"
 import * as Redacted from "effect/Redacted"
 import * as Schema from "effect/Schema"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
@@ -166,6 +167,71 @@ const loadEsbuild = (file: string): typeof import("esbuild") | undefined => {
  */
 export const evaluateModule = (file: string, dbkitStub = "export const defineConfig = (config) => config") =>
   Effect.gen(function*() {
+    const cached = readCompiled(file, dbkitStub)
+    const code = cached ?? (yield* compile(file, dbkitStub))
+    const module = { exports: {} as Record<string, unknown> }
+    yield* Effect.try({
+      try: () =>
+        new Function("module", "exports", "require", "__filename", "__dirname", code)(
+          module,
+          module.exports,
+          createRequire(file),
+          file,
+          path.dirname(file)
+        ),
+      catch: (cause) => invalid(file, "", `failed while loading: ${firstLine(cause)}`)
+    })
+    const exported = module.exports
+    return "default" in exported ? exported.default : exported
+  })
+
+/**
+ * Compiled config modules are kept in `.dbkit/cache/` beside the file, with the size and mtime of
+ * every file that went into them: a command reuses the code while none changed, instead of
+ * starting esbuild each time (~0.1 s of every command's start-up).
+ */
+const cacheFileOf = (file: string, dbkitStub: string) =>
+  path.join(path.dirname(file), ".dbkit", "cache", `module-${createHash("sha256").update(`${file}\0${dbkitStub}`).digest("hex").slice(0, 16)}.json`)
+
+interface CompiledModule {
+  readonly inputs: ReadonlyArray<{ readonly file: string; readonly size: number; readonly mtimeMs: number }>
+  readonly code: string
+}
+
+const readCompiled = (file: string, dbkitStub: string): string | undefined => {
+  try {
+    const cached = JSON.parse(fs.readFileSync(cacheFileOf(file, dbkitStub), "utf8")) as CompiledModule
+    for (const input of cached.inputs) {
+      const stat = fs.statSync(input.file)
+      if (stat.size !== input.size || stat.mtimeMs !== input.mtimeMs) return undefined
+    }
+    return typeof cached.code === "string" ? cached.code : undefined
+  } catch {
+    return undefined
+  }
+}
+
+const writeCompiled = (file: string, dbkitStub: string, inputs: ReadonlyArray<string>, code: string) => {
+  try {
+    const target = cacheFileOf(file, dbkitStub)
+    fs.mkdirSync(path.dirname(target), { recursive: true })
+    const entry: CompiledModule = {
+      inputs: inputs.map((input) => {
+        const stat = fs.statSync(input)
+        return { file: input, size: stat.size, mtimeMs: stat.mtimeMs }
+      }),
+      code
+    }
+    const temp = `${target}.${process.pid}.tmp`
+    fs.writeFileSync(temp, JSON.stringify(entry), { mode: 0o600 })
+    fs.renameSync(temp, target)
+  } catch {
+    // a read-only project: compile every time
+  }
+}
+
+const compile = (file: string, dbkitStub: string) =>
+  Effect.gen(function*() {
     const esbuild = loadEsbuild(file)
     if (esbuild === undefined) {
       return yield* invalid(file, "", "reading a .ts/.mjs/.js config needs the esbuild package (install it, or use dbkit.config.json)")
@@ -173,6 +239,7 @@ export const evaluateModule = (file: string, dbkitStub = "export const defineCon
     const output = yield* Effect.tryPromise({
       try: () =>
         esbuild.build({
+          metafile: true,
           entryPoints: [file],
           bundle: true,
           platform: "node",
@@ -197,20 +264,10 @@ export const evaluateModule = (file: string, dbkitStub = "export const defineCon
       catch: (cause) => invalid(file, "", `cannot be compiled: ${firstLine(cause)}`)
     })
     const code = output.outputFiles?.[0]?.text ?? ""
-    const module = { exports: {} as Record<string, unknown> }
-    yield* Effect.try({
-      try: () =>
-        new Function("module", "exports", "require", "__filename", "__dirname", code)(
-          module,
-          module.exports,
-          createRequire(file),
-          file,
-          path.dirname(file)
-        ),
-      catch: (cause) => invalid(file, "", `failed while loading: ${firstLine(cause)}`)
-    })
-    const exported = module.exports
-    return "default" in exported ? exported.default : exported
+    // The files bundled into it (the stub's namespace is not a file).
+    const inputs = Object.keys(output.metafile?.inputs ?? {}).filter((input) => !input.includes(":")).map((input) => path.resolve(input))
+    writeCompiled(file, dbkitStub, inputs.includes(file) ? inputs : [file, ...inputs], code)
+    return code
   })
 
 const firstLine = (cause: unknown) => (cause instanceof Error ? cause.message : String(cause)).split("\n")[0] ?? ""

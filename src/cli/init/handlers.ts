@@ -40,9 +40,6 @@ const done = (report: InitReport): ReadonlyArray<string> => {
     for (const c of pkg.conflicts) lines.push(`package.json: left ${c.name} alone: it runs "${c.command}", not "${c.wanted}"`)
     if (!pkg.dependsOnDbkit) lines.push("package.json does not list dbkit: the scripts need it installed (npm install --save-dev dbkit)")
   }
-  if (report.migrationsVariable !== null) {
-    lines.push(`note: migrate, seed, backup, restore, reset and health find the migrations through DBKIT_MIGRATIONS_DIR (default migrations), not dbkit.config.ts: set ${report.migrationsVariable} (in .env or the shell)`)
-  }
   return lines
 }
 

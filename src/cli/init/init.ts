@@ -47,12 +47,6 @@ export interface InitReport {
       readonly conflicts: ReadonlyArray<ScriptConflict>
       readonly dependsOnDbkit: boolean
     }
-  /**
-   * `DBKIT_MIGRATIONS_DIR=<dir>` when the migrations are not in ./migrations: `migrate`, `seed` and the
-   * other per-database commands read the folder from that variable, not from dbkit.config.ts
-   * (only `deploy` and `env` read the file); null when the default is right.
-   */
-  readonly migrationsVariable: string | null
   /** Whether anything was written. */
   readonly changed: boolean
   /** What to run next. */
@@ -174,8 +168,6 @@ export const init = (directory: string): Effect.Effect<InitReport, InvalidConfig
     const runner = Option.isSome(found.lockfile)
       ? { "pnpm-lock.yaml": "pnpm", "yarn.lock": "yarn", "bun.lockb": "bun run", "bun.lock": "bun run" }[found.lockfile.value] ?? "npm run"
       : "npm run"
-    const migrationsVariable = found.migrations.dir === "migrations" ? null : `DBKIT_MIGRATIONS_DIR=${found.migrations.dir}`
-    const prefix = migrationsVariable === null ? "" : `${migrationsVariable} `
     const migrateScript = scripts !== null && (scripts.added.includes("effect:migrate-db") || scripts.present.includes("effect:migrate-db"))
     return {
       dir,
@@ -192,8 +184,8 @@ export const init = (directory: string): Effect.Effect<InitReport, InvalidConfig
           conflicts: scripts.conflicts,
           dependsOnDbkit: scripts.dependsOnDbkit
         },
-      migrationsVariable,
       changed: writeConfig || packageChanged,
-      next: [`${prefix}npx dbkit migrate --dry-run`, `${prefix}${migrateScript ? `${runner} effect:migrate-db` : "npx dbkit migrate"}`]
+      // Every command reads migrationsDir and backupDir from the config written here.
+      next: ["npx dbkit migrate --dry-run", migrateScript ? `${runner} effect:migrate-db` : "npx dbkit migrate"]
     } satisfies InitReport
   })
