@@ -24,6 +24,7 @@ const withDataLine = (cause: unknown, firstLine: number): unknown => {
 }
 
 const COPY_BUFFER = 4 << 20
+const RESTORE_MAINTENANCE_WORK_MEM = "256MB"
 
 const copySink = (client: pg.Client, table: string, columns: string): CopySink => {
   // A deep buffer lets the reader run ahead of the socket (pg-copy-streams waits for the socket's
@@ -76,6 +77,17 @@ export const openTarget = (url: Redacted.Redacted<string>, serverMajor: number) 
       }),
       (client) => Effect.promise(() => client.end().catch(() => undefined))
     )
+    // Index and constraint builds after the data are most of a restore's server time; as
+    // pg_restore's documentation advises, they get more memory (in this session only, and never
+    // less than the server gives).
+    yield* Effect.tryPromise({
+      try: () =>
+        client.query(
+          `SELECT set_config('maintenance_work_mem', '${RESTORE_MAINTENANCE_WORK_MEM}', false)
+            WHERE pg_size_bytes(current_setting('maintenance_work_mem')) < pg_size_bytes('${RESTORE_MAINTENANCE_WORK_MEM}')`
+        ),
+      catch: (cause) => new DatabaseUnavailable({ target: "the database", reason: PgTools.scrub(String(cause), url) })
+    })
     let open = false
     yield* Effect.acquireRelease(
       Effect.tryPromise({
