@@ -60,9 +60,17 @@ const clusterObject = /^(?:CREATE|ALTER|DROP) (?:DATABASE|ROLE|USER|GROUP|TABLES
 /** The statements pg_dump writes, by their first words. */
 const allowedStart = /^(?:SET|RESET|CREATE|ALTER|DROP|COMMENT ON|GRANT|REVOKE|SECURITY LABEL|REFRESH MATERIALIZED VIEW|INSERT INTO|SELECT)\b/
 
-/** pg_dump's SELECTs: settings, sequence values and large objects, with literal arguments only. */
-const allowedSelect =
-  /^SELECT PG_CATALOG \. (?:SET_CONFIG|SETVAL|LO_CREATE|LO_OPEN|LOWRITE|LO_CLOSE|LO_FROM_BYTEA) \( (?:(?:''|-|\d[\w.]*|TRUE|FALSE|,|: : [A-Z_]+) )*\)(?: ;)?$/
+/** A call's arguments when every one is a literal: strings, numbers, booleans, NULL, with casts. */
+const LITERAL_ARGUMENTS = String.raw`\( (?:(?:''|-|\d[\w.]*|TRUE|FALSE|NULL|,|: : [A-Z_]+(?: \[ \])?) )*\)(?: ;)?$`
+
+/**
+ * pg_dump's SELECTs, with literal arguments only: settings, sequence values, large objects, and
+ * (pg_dump 18) the planner statistics it restores with pg_restore_relation/attribute_stats.
+ */
+const allowedSelect = new RegExp(
+  String.raw`^SELECT (?:PG_CATALOG \. (?:SET_CONFIG|SETVAL|LO_CREATE|LO_OPEN|LOWRITE|LO_CLOSE|LO_FROM_BYTEA)|\* FROM PG_CATALOG \. PG_RESTORE_(?:RELATION|ATTRIBUTE)_STATS) ` +
+    LITERAL_ARGUMENTS
+)
 
 /**
  * Ways out of the database, in a statement's code (and in the bodies of the functions it defines):
