@@ -88,21 +88,21 @@ export const validateDatabaseUrl = (
 }
 
 /** Reads the environment: DB_ENV, else NODE_ENV, else development. */
+/** An environment's name as users write it (any case, spaces around), or why it is none: the one parser. */
+export const parseEnvironment = (value: string): Either.Either<Environment, string> => {
+  const normalised = value.trim().toLowerCase()
+  return (environments as ReadonlyArray<string>).includes(normalised)
+    ? Either.right(normalised as Environment)
+    : Either.left(`unknown environment "${value}"; expected one of ${environments.join(", ")}`)
+}
+
 const environmentConfig: Config.Config<Environment> = Config.string("DB_ENV").pipe(
   Config.map((value) => ({ variable: "DB_ENV", value })),
   Config.orElse(() => Config.string("NODE_ENV").pipe(Config.map((value) => ({ variable: "NODE_ENV", value })))),
   Config.withDefault({ variable: "default", value: "development" }),
-  Config.mapOrFail(({ value, variable }) => {
-    const normalised = value.trim().toLowerCase()
-    return (environments as ReadonlyArray<string>).includes(normalised)
-      ? Either.right(normalised as Environment)
-      : Either.left(
-        ConfigError.InvalidData(
-          [variable],
-          `unknown environment "${value}"; expected one of ${environments.join(", ")}`
-        )
-      )
-  })
+  Config.mapOrFail(({ value, variable }) =>
+    Either.mapLeft(parseEnvironment(value), (reason) => ConfigError.InvalidData([variable], reason))
+  )
 )
 
 const rawConfig = Config.all({

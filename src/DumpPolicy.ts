@@ -115,6 +115,20 @@ export const refusal = (item: DumpItem): string | undefined => {
   }
 }
 
+/** The refusal of an item as the error naming its line (its text as the item holds it), or undefined. */
+export const refusedItem = (item: DumpItem): BackupUntrusted | undefined => {
+  const reason = refusal(item)
+  if (reason === undefined) return undefined
+  const text = item._tag === "MetaCommand"
+    ? `${item.command} ${item.argument}`.trim()
+    : item._tag === "Malformed"
+    ? item.text
+    : item._tag === "Statement" || item._tag === "CopyStart"
+    ? item.sql
+    : ""
+  return new BackupUntrusted({ file: "", line: item.line, text: text.length > 1000 ? `${text.slice(0, 1000)}…` : text, reason })
+}
+
 const escapeIn = (sql: string): string | undefined => {
   for (const [pattern, reason] of escapes) if (pattern.test(sql)) return reason
   return undefined

@@ -122,6 +122,45 @@ const readFailed = (cause: Cause.Cause<unknown>): boolean =>
 const withFile = (file: string) => <E>(error: E): E =>
   error instanceof BackupUntrusted ? (new BackupUntrusted({ file, line: error.line, text: error.text, reason: error.reason }) as E) : error
 
+/** Settles with the error that stopped a pipeline, if any. */
+const settle = (done: Promise<void>): Promise<NodeJS.ErrnoException | undefined> =>
+  done.then(() => undefined, (error: NodeJS.ErrnoException) => error)
+
+/** How pg_restore ended: its exit code (127 with no message: it could not be started) and stderr. */
+export interface ArchiveExit {
+  readonly code: number | null
+  readonly stderr: string
+}
+
+/**
+ * A custom-format archive (the bytes `feed` ends with) written out as a script by
+ * `pg_restore --no-owner -f -`, which connects nowhere: `script` is its output for dbkit's
+ * reader, `fed` settles with the feed's error if any, `exited` when pg_restore is done.
+ */
+export const archiveScript = (feed: ReadonlyArray<NodeJS.ReadWriteStream>) => {
+  const child = spawn("pg_restore", ["--no-owner", "-f", "-"], { stdio: ["pipe", "pipe", "pipe"] })
+  let stderr = ""
+  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
+  const exited = new Promise<ArchiveExit>((resolve) => {
+    child.once("error", () => resolve({ code: 127, stderr: "" }))
+    child.once("close", (code) => resolve({ code, stderr }))
+  })
+  return {
+    script: child.stdout as Readable,
+    fed: settle(pipeline([...feed, stdinOf(child)] as Array<NodeJS.ReadWriteStream>)),
+    exited,
+    kill: () => void child.kill("SIGKILL")
+  }
+}
+
+/** pg_restore's exit as its typed failure, if it failed. */
+export const archiveFailure = ({ code, stderr }: ArchiveExit): Effect.Effect<void, PgTools.PgToolMissing | PgTools.PgToolFailed> =>
+  code === 127 && stderr === ""
+    ? Effect.fail(new PgTools.PgToolMissing({ tool: "pg_restore" }))
+    : code !== 0
+    ? Effect.fail(new PgTools.PgToolFailed({ tool: "pg_restore", exitCode: code ?? -1, stderr }))
+    : Effect.void
+
 /** Rows per `schema.table` (as the manifest names them) from what the runner's COPYs took. */
 const copiedByTable = (copies: ReadonlyArray<{ readonly table: string; readonly rows: number }>) => {
   const copied: Record<string, number> = {}
@@ -187,22 +226,15 @@ export const loadDump = (
       }
     })
     const script = new PassThrough({ highWaterMark: 1 << 20 }) // decompression runs ahead of the server
-    let restoreExit: Promise<{ code: number | null; stderr: string }> | undefined
+    let restoreExit: Promise<ArchiveExit> | undefined
     let fed: Promise<NodeJS.ErrnoException | undefined>
-    const settle = (done: Promise<void>) => done.then(() => undefined, (error: NodeJS.ErrnoException) => error)
     const feed = [...stages, ...progressStage(file, stages, onProgress), counted] as Array<NodeJS.ReadWriteStream>
     if (manifest.format === "custom") {
-      // pg_restore connects nowhere here: it writes the archive out as a script.
-      const child = spawn("pg_restore", ["--no-owner", "-f", "-"], { stdio: ["pipe", "pipe", "pipe"] })
-      let stderr = ""
-      child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-      child.stdout.pipe(script)
-      restoreExit = new Promise((resolve) => {
-        child.once("error", () => resolve({ code: 127, stderr: "" }))
-        child.once("close", (code) => resolve({ code, stderr }))
-      })
-      yield* Effect.addFinalizer(() => Effect.sync(() => void child.kill("SIGKILL")))
-      fed = settle(pipeline([...feed, stdinOf(child)]))
+      const archive = archiveScript(feed)
+      archive.script.pipe(script)
+      restoreExit = archive.exited
+      yield* Effect.addFinalizer(() => Effect.sync(archive.kill))
+      fed = archive.fed
     } else {
       fed = settle(pipeline([...feed, script]))
     }
@@ -213,11 +245,7 @@ export const loadDump = (
     // that failed by itself (the server, a refusal) ended the feed, and its error is the one.
     const feedError = feedFailure(file, yield* Effect.promise(() => fed))
     if (feedError !== undefined && (Exit.isSuccess(ran) || readFailed(ran.cause))) return yield* feedError
-    if (restoreExit !== undefined) {
-      const { code, stderr } = yield* Effect.promise(() => restoreExit)
-      if (code === 127 && stderr === "") return yield* new PgTools.PgToolMissing({ tool: "pg_restore" })
-      if (code !== 0) return yield* new PgTools.PgToolFailed({ tool: "pg_restore", exitCode: code ?? -1, stderr })
-    }
+    if (restoreExit !== undefined) yield* archiveFailure(yield* Effect.promise(() => restoreExit))
     if (Exit.isFailure(ran)) return yield* Effect.failCause(Cause.map(ran.cause, withFile(file)))
     yield* session.commit
     return { copied: copiedByTable(ran.value.copies), skippedSettings: ran.value.skippedSettings } satisfies Loaded

@@ -6,15 +6,15 @@
  */
 import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
-import { spawn } from "node:child_process"
 import { type Readable, Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
-import { BackupUntrusted, refusal } from "../DumpPolicy.js"
+import { BackupUntrusted, refusedItem } from "../DumpPolicy.js"
 import { type DumpItem, DumpReader } from "../embedded/PlainDump.js"
 import * as PgTools from "../PgTools.js"
 import type { Manifest } from "./Backup.js"
 import { BackupCorrupt, type BackupKeyInvalid } from "./errors.js"
 import * as Files from "./files.js"
+import { archiveScript } from "./load.js"
 
 /** Thrown inside the read to stop it at the first refused item. */
 class Refused extends Error {
@@ -31,11 +31,11 @@ const screener = (file: string) => {
     for (const item of items) {
       if (item._tag === "CopyData" || item._tag === "CopyEnd") continue
       if (item._tag === "Malformed") throw new Refused(new BackupUntrusted({ file, line: item.line, text: item.text, reason: item.reason }))
-      const reason = refusal(item)
-      if (reason !== undefined) {
-        const text = item._tag === "MetaCommand" ? `${item.command} ${item.argument}`.trim() : item.sql
-        const shown = Buffer.from(text.slice(0, 1000), "latin1").toString("utf8")
-        throw new Refused(new BackupUntrusted({ file, line: item.line, text: shown, reason }))
+      const refused = refusedItem(item)
+      if (refused !== undefined) {
+        // The reader's text is latin1 (one character per byte): shown as the UTF-8 it holds.
+        const text = Buffer.from(refused.text, "latin1").toString("utf8")
+        throw new Refused(new BackupUntrusted({ file, line: refused.line, text, reason: refused.reason }))
       }
       if (item._tag === "Statement" || item._tag === "CopyStart") statements++
     }
@@ -79,6 +79,7 @@ export const screenDump = (
     const reader = screener(file)
     // The refusal that stopped the read (a pipeline reports its own abort, not the stage's error).
     let refused: BackupUntrusted | undefined
+    let missing = false // pg_restore could not be started
     const read = async (source: AsyncIterable<Buffer>) => {
       try {
         for await (const chunk of source) reader.write(chunk)
@@ -95,39 +96,22 @@ export const screenDump = (
           await pipeline(...(stages as [Readable]), counted, async (source: AsyncIterable<Buffer>) => void (statements = await read(source)))
           return statements
         }
-        const child = spawn("pg_restore", ["-f", "-"], { stdio: ["pipe", "pipe", "pipe"] })
-        let stderr = ""
-        child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-        const exited = new Promise<number | null>((resolve, reject) => {
-          child.once("error", reject)
-          child.once("close", resolve)
-        })
-        // pg_restore may stop reading before the archive's end: the rest is read and dropped, so
-        // the file still decrypts and decompresses whole.
-        let closed = false
-        child.stdin.on("error", () => void (closed = true))
-        child.stdin.on("close", () => void (closed = true))
-        const fed = pipeline(...(stages as [Readable]), counted, async (source: AsyncIterable<Buffer>) => {
-          for await (const chunk of source) {
-            if (closed) continue
-            if (!child.stdin.write(chunk)) await new Promise<void>((resolve) => (child.stdin.once("drain", resolve), child.stdin.once("close", resolve)))
-          }
-          if (!closed) child.stdin.end()
-        })
-        fed.catch(() => undefined) // awaited below; a refusal stops reading before that
+        const archive = archiveScript([...(stages as Array<NodeJS.ReadWriteStream>), counted])
         try {
-          const statements = await read(child.stdout)
-          await fed
-          const code = await exited
-          if (code !== 0) throw new Error(`pg_restore cannot read it: ${stderr.trim().split("\n").slice(-2).join(" / ")}`)
+          const statements = await read(archive.script)
+          const feedError = await archive.fed
+          if (feedError !== undefined) throw feedError
+          const exit = await archive.exited
+          if (exit.code === 127 && exit.stderr === "") missing = true
+          if (exit.code !== 0) throw new Error(`pg_restore cannot read it: ${exit.stderr.trim().split("\n").slice(-2).join(" / ")}`)
           return statements
         } finally {
-          child.kill("SIGKILL")
+          archive.kill()
         }
       },
       catch: (cause) => {
         if (refused !== undefined) return refused
-        if ((cause as NodeJS.ErrnoException).code === "ENOENT") return new PgTools.PgToolMissing({ tool: "pg_restore" })
+        if (missing) return new PgTools.PgToolMissing({ tool: "pg_restore" })
         return new BackupCorrupt({ file, reason: (cause as Error).message })
       }
     })

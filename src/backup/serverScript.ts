@@ -11,16 +11,13 @@ import { once } from "node:events"
 import pg from "pg"
 import { from as copyFrom } from "pg-copy-streams"
 import { DatabaseUnavailable } from "../Database.js"
-import type { CopySink, ScriptTarget } from "../embedded/PlainDump.js"
+import { copyErrorRow, type CopySink, type ScriptTarget } from "../embedded/PlainDump.js"
 import * as PgTools from "../PgTools.js"
 
 /** The server's "COPY t, line 3, column x: …" names a row counted from the COPY's first data line. */
 const withDataLine = (cause: unknown, firstLine: number): unknown => {
-  const where = (cause as { where?: unknown })?.where
-  const row = typeof where === "string" ? /COPY [^,]*, line (\d+)/.exec(where)?.[1] : undefined
-  return row === undefined || typeof cause !== "object" || cause === null
-    ? cause
-    : Object.assign(cause, { dataLine: firstLine + Number(row) - 1 })
+  const row = copyErrorRow(cause)
+  return row === undefined || typeof cause !== "object" || cause === null ? cause : Object.assign(cause, { dataLine: firstLine + row - 1 })
 }
 
 const COPY_BUFFER = 4 << 20

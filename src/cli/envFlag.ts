@@ -8,7 +8,8 @@
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import { environments, InvalidConfig, requiresServer } from "../Config.js"
+import * as Either from "effect/Either"
+import { type Environment, InvalidConfig, parseEnvironment, requiresServer } from "../Config.js"
 
 /** Commands whose own `--env` option means the same and that resolve it themselves. */
 const ownsEnvFlag = new Set(["deploy", "env"])
@@ -43,11 +44,9 @@ export const takeEnvFlag = (argv: ReadonlyArray<string>): { readonly argv: Array
 
 /** Checks the name and sets DB_ENV to it, before the .env files are read (`.env.NAME` follows it). */
 export const applyEnvName = (name: string, env: NodeJS.ProcessEnv = process.env): InvalidConfig | undefined => {
-  const normalised = name.trim().toLowerCase()
-  if (!(environments as ReadonlyArray<string>).includes(normalised)) {
-    return new InvalidConfig({ variable: "--env", reason: `unknown environment "${name}"; expected one of ${environments.join(", ")}` })
-  }
-  env.DB_ENV = normalised
+  const parsed = parseEnvironment(name)
+  if (Either.isLeft(parsed)) return new InvalidConfig({ variable: "--env", reason: parsed.left })
+  env.DB_ENV = parsed.right
   return undefined
 }
 
@@ -58,7 +57,7 @@ export const applyEnvName = (name: string, env: NodeJS.ProcessEnv = process.env)
 export const selectDatabase = (name: string, env: NodeJS.ProcessEnv = process.env): Effect.Effect<void, InvalidConfig> =>
   Effect.gen(function*() {
     const DeployConfig = yield* Effect.promise(() => import("../deploy/config.js"))
-    const environment = name.trim().toLowerCase() as (typeof environments)[number]
+    const environment = name.trim().toLowerCase() as Environment
     const strict = requiresServer(environment)
     // Staging and production: the environment's own variable only (a shell's DATABASE_URL may be another's).
     const view: NodeJS.ProcessEnv = strict ? { ...env, DATABASE_URL: undefined } : env

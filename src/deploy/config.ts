@@ -19,7 +19,7 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
-import { type Environment, environments, InvalidConfig, validateDatabaseUrl } from "../Config.js"
+import { type Environment, environments, InvalidConfig, parseEnvironment, validateDatabaseUrl } from "../Config.js"
 import { describeUrl } from "../Database.js"
 import { type Thresholds, thresholdNames } from "../health/thresholds.js"
 
@@ -478,10 +478,10 @@ export const load = (
 /** The environment named by DB_ENV, else NODE_ENV, else development. */
 export const currentEnvironment = (env: NodeJS.ProcessEnv = process.env): Effect.Effect<Environment, InvalidConfig> => {
   const [variable, value] = env.DB_ENV !== undefined ? ["DB_ENV", env.DB_ENV] : env.NODE_ENV !== undefined ? ["NODE_ENV", env.NODE_ENV] : ["default", "development"]
-  const normalised = value.trim().toLowerCase()
-  return (environments as ReadonlyArray<string>).includes(normalised)
-    ? Effect.succeed(normalised as Environment)
-    : Effect.fail(new InvalidConfig({ variable, reason: `unknown environment "${value}"; expected one of ${environments.join(", ")}` }))
+  return Either.match(parseEnvironment(value), {
+    onLeft: (reason) => Effect.fail(new InvalidConfig({ variable, reason })),
+    onRight: Effect.succeed
+  })
 }
 
 /** An environment's settings, or a typed error when it cannot be deployed to (no URL). */

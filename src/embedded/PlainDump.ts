@@ -13,7 +13,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import { isUtf8 } from "node:buffer"
-import { BackupUntrusted, bracketsLargeObjects, refusal, skippableSetting } from "../DumpPolicy.js"
+import { type BackupUntrusted, bracketsLargeObjects, refusedItem, skippableSetting } from "../DumpPolicy.js"
 import { quoteIdent } from "../Identifier.js"
 
 // ---------------------------------------------------------------------------------------------
@@ -744,6 +744,13 @@ interface Statement {
 const failedAt = (statement: Statement, reason: string) =>
   new PlainDumpFailed({ line: statement.line, statement: truncated(statement.sql), reason })
 
+/** The row a server's COPY error names ("COPY t, line 3, column x: …"), counted from 1, if any. */
+export const copyErrorRow = (cause: unknown): number | undefined => {
+  const where = (cause as { where?: unknown } | null)?.where
+  const row = typeof where === "string" ? /COPY [^,]*, line (\d+)/.exec(where)?.[1] : undefined
+  return row === undefined ? undefined : Number(row)
+}
+
 /** PGlite as a script target: COPY data goes in batches, each a `COPY … FROM '/dev/blob'`. */
 const pgliteTarget = (pg: PGlite): ScriptTarget => ({
   exec: (sql) => pg.exec(sql),
@@ -769,9 +776,8 @@ const pgliteTarget = (pg: PGlite): ScriptTarget => ({
         rows += result.affectedRows ?? 0
       } catch (cause) {
         // "COPY t, line 3, column x: …" counts lines from the start of this batch.
-        const where = (cause as { where?: unknown }).where
-        const row = typeof where === "string" ? /COPY [^,]*, line (\d+)/.exec(where)?.[1] : undefined
-        throw Object.assign(cause as object, { dataLine: row === undefined ? undefined : line + Number(row) - 1 })
+        const row = copyErrorRow(cause)
+        throw Object.assign(cause as object, { dataLine: row === undefined ? undefined : line + row - 1 })
       }
     }
     return {
@@ -931,18 +937,10 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
       return failedAt(start, `${serverReason(cause)}${typeof dataLine === "number" ? ` (data on line ${dataLine})` : ""}`)
     }
 
-    const refuse = (line: number, text: string, reason: string) =>
-      Effect.zipRight(flush, Effect.fail(new BackupUntrusted({ file: "", line, text: truncated(text), reason })))
-
     const handle = (read: DumpItem): Effect.Effect<void, PlainDumpFailed | BackupUntrusted> => {
       const item = asText(read)
-      if (item._tag !== "CopyData" && item._tag !== "CopyEnd") {
-        const refused = refusal(item)
-        if (refused !== undefined) {
-          const text = item._tag === "MetaCommand" ? `${item.command} ${item.argument}`.trim() : item._tag === "Malformed" ? item.text : item.sql
-          return refuse(item.line, text, refused)
-        }
-      }
+      const refused = refusedItem(item)
+      if (refused !== undefined) return Effect.zipRight(flush, Effect.fail(refused))
       switch (item._tag) {
         case "Statement": {
           const statement = { sql: item.sql, line: item.line }
