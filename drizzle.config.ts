@@ -1,6 +1,6 @@
 /**
  * drizzle-kit configuration for the reference application schema
- * (src/schema) and its SQL migrations (migrations/).
+ * (src/example/schema) and its SQL migrations (migrations/).
  *
  * `generate` needs no database; DATABASE_URL is only read by push/pull/studio.
  * Roles: `dbkit_app` is declared `pgRole(...).existing()`, so generate never
@@ -13,7 +13,7 @@ import { defineConfig } from "drizzle-kit"
 
 export default defineConfig({
   dialect: "postgresql",
-  schema: "./src/schema/index.ts",
+  schema: "./src/example/schema/index.ts",
   out: "./migrations",
   breakpoints: true,
   strict: true,

@@ -109,8 +109,8 @@ const rawConfig = Config.all({
   databaseUrl: Config.option(Config.redacted("DATABASE_URL")),
   environment: environmentConfig,
   dataDir: Config.string("DBKIT_DATA_DIR").pipe(Config.withDefault(defaults.dataDir)),
-  backupDir: Config.string("DBKIT_BACKUP_DIR").pipe(Config.withDefault(defaults.backupDir)),
-  migrationsDir: Config.string("DBKIT_MIGRATIONS_DIR").pipe(Config.withDefault(defaults.migrationsDir)),
+  backupDir: Config.option(Config.string("DBKIT_BACKUP_DIR")),
+  migrationsDir: Config.option(Config.string("DBKIT_MIGRATIONS_DIR")),
   poolSize: Config.integer("DB_POOL_SIZE").pipe(
     Config.validate({ message: "must be an integer between 1 and 1000", validation: (n) => n >= 1 && n <= 1000 }),
     Config.withDefault(defaults.poolSize)
@@ -136,6 +136,15 @@ const toInvalidConfig = (error: ConfigError.ConfigError): InvalidConfig => {
   return first ?? new InvalidConfig({ variable: "configuration", reason: String(error) })
 }
 
+/** The folders dbkit.config.* in the working directory declares, or undefined without one. */
+const projectFolders: Effect.Effect<{ readonly migrationsDir: string; readonly backupDir: string } | undefined, InvalidConfig> = Effect.gen(
+  function*() {
+    const ProjectConfig = yield* Effect.promise(() => import("./deploy/config.js"))
+    const file = yield* ProjectConfig.findConfigFile(process.cwd(), process.env)
+    return file === null ? undefined : yield* ProjectConfig.load()
+  }
+)
+
 /** Reads and validates the configuration from the current ConfigProvider. */
 export const load: Effect.Effect<DbConfigShape, InvalidConfig> = Effect.gen(function*() {
   const raw = yield* Effect.mapError(rawConfig, toInvalidConfig)
@@ -145,7 +154,16 @@ export const load: Effect.Effect<DbConfigShape, InvalidConfig> = Effect.gen(func
   if (Option.isSome(databaseUrl)) {
     yield* validateDatabaseUrl(databaseUrl.value)
   }
-  return { ...raw, databaseUrl, databaseUrlEmpty: Option.isSome(raw.databaseUrl) && Option.isNone(databaseUrl) }
+  // Folders the variables leave open come from the project's dbkit.config.* (one door for the
+  // command line and for programs), else the defaults.
+  const project = Option.isSome(raw.migrationsDir) && Option.isSome(raw.backupDir) ? undefined : yield* projectFolders
+  return {
+    ...raw,
+    migrationsDir: Option.getOrElse(raw.migrationsDir, () => project?.migrationsDir ?? defaults.migrationsDir),
+    backupDir: Option.getOrElse(raw.backupDir, () => project?.backupDir ?? defaults.backupDir),
+    databaseUrl,
+    databaseUrlEmpty: Option.isSome(raw.databaseUrl) && Option.isNone(databaseUrl)
+  }
 })
 
 /** Environments that must run on a server: a missing DATABASE_URL there is a mistake, never the embedded database. */

@@ -53,7 +53,11 @@ export * from "./migrator/errors.js"
 import * as SeederModule from "./seeder/Seeder.js"
 
 /** Seeds: reference data everywhere, deterministic generated data outside production. */
-export const Seeder = Object.assign(SeederModule.Seeder, { layer: SeederModule.layer, make: SeederModule.make })
+export const Seeder = Object.assign(SeederModule.Seeder, {
+  layer: SeederModule.layer,
+  layerConfig: SeederModule.layerConfig,
+  make: SeederModule.make
+})
 export type { Profile, Seed, SeedContext, SeedEvent, SeedListing, SeedOptions, SeedResult } from "./seeder/Seeder.js"
 export * from "./seeder/errors.js"
 export * as Random from "./seeder/random.js"
@@ -65,7 +69,7 @@ import * as ResetModule from "./backup/Reset.js"
 import * as RestoreModule from "./backup/Restore.js"
 
 /** Compressed, encrypted, checksummed backups with manifests; list, verify, prune. */
-export const Backup = Object.assign(BackupModule.Backup, { layer: BackupModule.layer })
+export const Backup = Object.assign(BackupModule.Backup, { layer: BackupModule.layer, layerConfig: BackupModule.layerConfig })
 export type {
   BackupListing,
   BackupOptions,
@@ -77,13 +81,13 @@ export { BackupWriteFailed, InvalidBackupOptions } from "./backup/Backup.js"
 export * from "./backup/errors.js"
 export type { ManifestSignature, Origin } from "./backup/signature.js"
 /** Verified, atomic restores: into a new database, or over the configured one (guarded). */
-export const Restore = Object.assign(RestoreModule.Restore, { layer: RestoreModule.layer })
+export const Restore = Object.assign(RestoreModule.Restore, { layer: RestoreModule.layer, layerConfig: RestoreModule.layerConfig })
 export type { RestoreOverOptions, RestoreOverResult, RestoreResult } from "./backup/Restore.js"
 export { InvalidDatabaseName, RestoreTargetExists, RestoreTargetInUse } from "./backup/Restore.js"
 export { RestoreLockTimeout } from "./backup/targetLock.js"
 export type { PruneOptions, PruneResult } from "./backup/Backup.js"
 /** Back to a known state: hard (drop and migrate) or soft (truncate), guarded, optionally reseeded. */
-export const Reset = Object.assign(ResetModule.Reset, { layer: ResetModule.layer })
+export const Reset = Object.assign(ResetModule.Reset, { layer: ResetModule.layer, layerConfig: ResetModule.layerConfig })
 export type { ResetOptions, ResetResult } from "./backup/Reset.js"
 export { PgToolFailed, PgToolMissing, PgToolTooOld } from "./PgTools.js"
 
@@ -115,7 +119,7 @@ export { router as healthRouter } from "./health/http.js"
 import * as TenancyModule from "./tenancy/Tenancy.js"
 
 /** Row-level security or schema-per-tenant isolation, provisioning, and migrations fanned out. */
-export const Tenancy = Object.assign(TenancyModule.Tenancy, { layer: TenancyModule.layer })
+export const Tenancy = Object.assign(TenancyModule.Tenancy, { layer: TenancyModule.layer, layerConfig: TenancyModule.layerConfig })
 export type {
   DeprovisionResult,
   MigrateAllOptions,
@@ -135,10 +139,9 @@ import * as MaintenanceModule from "./maintenance/Maintenance.js"
 /** Stats, upkeep (VACUUM, ANALYZE, REINDEX), integrity checks, retention cleanup and a load test. */
 export const Maintenance = Object.assign(MaintenanceModule.Maintenance, {
   layer: MaintenanceModule.layer,
+  layerConfig: MaintenanceModule.layerConfig,
   make: MaintenanceModule.make,
-  defaultThresholds: MaintenanceModule.defaultMaintenanceThresholds,
-  referenceRelationships: MaintenanceModule.referenceRelationships,
-  referenceRetention: MaintenanceModule.referenceRetention
+  defaultThresholds: MaintenanceModule.defaultMaintenanceThresholds
 })
 export type {
   CleanupOptions,
@@ -191,7 +194,7 @@ export * from "./deploy/errors.js"
 import * as PrivacyModule from "./privacy/Privacy.js"
 
 /** Data-protection duties over the personal-data map: map check, subject export, erasure, audit report. */
-export const Privacy = Object.assign(PrivacyModule.Privacy, { layer: PrivacyModule.layer })
+export const Privacy = Object.assign(PrivacyModule.Privacy, { layer: PrivacyModule.layer, layerConfig: PrivacyModule.layerConfig })
 export type { AuditReport, ErasureReport, ErasureStep, MapReport, SubjectExport, SubjectRequest } from "./privacy/Privacy.js"
 export {
   categories as personalDataCategories,

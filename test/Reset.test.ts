@@ -14,7 +14,7 @@ import * as Config from "../src/Config.js"
 import * as Migrator from "../src/migrator/Migrator.js"
 import { fromDirectory } from "../src/migrator/source.js"
 import * as Seeder from "../src/seeder/Seeder.js"
-import { referenceSeeds } from "../src/seeds/index.js"
+import { referenceSeeds } from "../src/example/seeds/index.js"
 import { backends, tempDir } from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 

@@ -4,12 +4,14 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import { describe, expect, it, layer } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as path from "node:path"
 import pg from "pg"
 import * as Config from "../src/Config.js"
+import { relationships, retention } from "../src/example/rules.js"
 import type { Guard } from "../src/Guard.js"
 import { describeStatement, recommend } from "../src/maintenance/stats.js"
 import { percentiles } from "../src/maintenance/loadTest.js"
@@ -28,13 +30,19 @@ interface Setting {
   readonly options?: Maintenance.MaintenanceOptions
 }
 
+/** The example project's rules, as its dbkit.config.ts declares them. */
+const exampleRules: Maintenance.MaintenanceOptions = {
+  relationships,
+  retention: retention.map((rule) => ({ ...rule, keep: Duration.decode(rule.keep as Duration.DurationInput) }))
+}
+
 /** Runs `f` with Maintenance (in `environment`, with `options`) over the database in context. */
 const withMaintenance = <A, E>(
   f: (m: Maintenance.Maintenance["Type"]) => Effect.Effect<A, E, Guard>,
   setting: Setting = {}
 ) =>
   Effect.flatMap(Maintenance.Maintenance, f).pipe(
-    Effect.provide(Maintenance.layer(setting.options).pipe(Layer.provide(Config.layerFrom({ environment: setting.environment ?? "development" })))),
+    Effect.provide(Maintenance.layer({ ...exampleRules, ...setting.options }).pipe(Layer.provide(Config.layerFrom({ environment: setting.environment ?? "development" })))),
     Effect.provide(NonInteractiveGuard(setting.environment ?? "development")),
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(setting.env ?? {}))))
   )

@@ -757,3 +757,10 @@ const migrationHead = (run: Run) =>
 /** The Backup service on the configured database. */
 export const layer: Layer.Layer<Backup, never, SqlClient.SqlClient | Database | DbConfig> =
   Layer.effect(Backup, make)
+
+/**
+ * Backup as configured: the folder from DbConfig (DBKIT_BACKUP_DIR, else dbkit.config.ts
+ * `backupDir`), the key from DB_BACKUP_KEY (unset: unencrypted, signed with the local key).
+ * The same layer as `layer`, which reads nothing else; named for symmetry with the others.
+ */
+export const layerConfig = (): Layer.Layer<Backup, never, SqlClient.SqlClient | Database | DbConfig> => layer

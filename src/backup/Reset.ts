@@ -20,14 +20,15 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { CacheUnavailable, checkCache, flushPrefix } from "../Cache.js"
-import { DbConfig } from "../Config.js"
+import { DbConfig, type InvalidConfig } from "../Config.js"
 import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
 import type { MigrateError } from "../migrator/errors.js"
-import { Migrator } from "../migrator/Migrator.js"
+import { Migrator, layerConfig as migratorLayerConfig } from "../migrator/Migrator.js"
+import * as Project from "../Project.js"
 import type { SeedFailed, SeedPlanError } from "../seeder/errors.js"
-import { Seeder, type SeedOptions } from "../seeder/Seeder.js"
-import { Backup, type BackupError, InvalidBackupOptions } from "./Backup.js"
+import { Seeder, layerConfig as seederLayerConfig, type SeedOptions } from "../seeder/Seeder.js"
+import { Backup, type BackupError, InvalidBackupOptions, layer as backupLayer } from "./Backup.js"
 import { holdTargetLock, type RestoreLockTimeout } from "./targetLock.js"
 
 export interface ResetOptions {
@@ -87,12 +88,23 @@ const make = Effect.gen(function*() {
       const guard = yield* Guard
       yield* guard.confirm({ action: `${options.mode} reset the database`, variable: "DB_RESET", target: database.database, yes: options.yes })
       // Everything the reset will need is checked before anything is changed.
+      // The prefix: DB_CACHE_PREFIX, else dbkit.config.ts `cache.prefix`.
       const cache = options.withCache === true
         ? yield* Effect.orElseSucceed(cacheConfig, () => ({ url: Option.none(), prefix: Option.none() })).pipe(
           Effect.flatMap(({ prefix, url }) =>
-            Option.isSome(url) && Option.isSome(prefix) && prefix.value !== ""
-              ? Effect.succeed({ url: url.value, prefix: prefix.value })
-              : Effect.fail(new InvalidBackupOptions({ reason: "--with-cache needs REDIS_URL and a non-empty DB_CACHE_PREFIX" }))
+            Option.isSome(prefix)
+              ? Effect.succeed({ url, prefix: prefix.value })
+              : Project.current.pipe(
+                Effect.map((project) => ({ url, prefix: project.cachePrefix ?? "" })),
+                Effect.mapError((error) => new InvalidBackupOptions({ reason: error.message }))
+              )
+          ),
+          Effect.flatMap(({ prefix, url }) =>
+            Option.isSome(url) && prefix !== ""
+              ? Effect.succeed({ url: url.value, prefix })
+              : Effect.fail(
+                new InvalidBackupOptions({ reason: "--with-cache needs REDIS_URL and a cache key prefix (dbkit.config.ts cache.prefix, or DB_CACHE_PREFIX)" })
+              )
           )
         )
         : undefined
@@ -140,3 +152,15 @@ export const layer: Layer.Layer<Reset, never, SqlClient.SqlClient | Database | D
   Reset,
   make
 )
+
+/** Reset over the project's Migrator, Seeder (seeds optional: a reset need not reseed) and Backup. */
+export const layerConfig = (): Layer.Layer<
+  Reset | Migrator | Seeder | Backup,
+  InvalidConfig,
+  SqlClient.SqlClient | Database | DbConfig
+> =>
+  layer.pipe(
+    Layer.provideMerge(migratorLayerConfig()),
+    Layer.provideMerge(seederLayerConfig({ optional: true })),
+    Layer.provideMerge(backupLayer)
+  )

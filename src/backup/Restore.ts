@@ -29,7 +29,7 @@ import type * as PgTools from "../PgTools.js"
 import { siblingUrl } from "../Scratch.js"
 import { Guard, type GuardError } from "../Guard.js"
 import { DbConfig } from "../Config.js"
-import { Backup, type BackupError, backupKey, verifyFile, type VerifyResult } from "./Backup.js"
+import { Backup, type BackupError, backupKey, layer as backupLayer, verifyFile, type VerifyResult } from "./Backup.js"
 import type { BackupUntrustedOrigin, VerifyError } from "./errors.js"
 import * as Files from "./files.js"
 import * as Leftovers from "./leftovers.js"
@@ -396,3 +396,7 @@ const make = Effect.gen(function*() {
 /** The Restore service (uses Backup's verification and key). */
 export const layer: Layer.Layer<Restore, never, SqlClient.SqlClient | Database | Backup | DbConfig> =
   Layer.effect(Restore, make)
+
+/** Restore with the Backup it verifies with, as configured (see Backup.layerConfig). */
+export const layerConfig = (): Layer.Layer<Restore | Backup, never, SqlClient.SqlClient | Database | DbConfig> =>
+  layer.pipe(Layer.provideMerge(backupLayer))

@@ -101,7 +101,7 @@ const LoggerLive = Layer.merge(
 
 const program = Effect.suspend(() =>
   Effect.all([
-    needsProjectConfig(argv) ? applyProjectConfig() : Effect.void,
+    needsProjectConfig(argv) ? applyProjectConfig(argv) : Effect.void,
     envFlag.env === undefined ? Effect.void : selectDatabase(envFlag.env)
   ]).pipe(Effect.zipRight(cli(argv)))
 ).pipe(

@@ -1,32 +1,40 @@
 /**
- * The project's dbkit.config.* as every command's configuration: its `migrationsDir` and
- * `backupDir` become DBKIT_MIGRATIONS_DIR and DBKIT_BACKUP_DIR (resolved against the file's
- * folder) unless those variables are set, so `dbkit migrate` in a project whose migrations live
- * in `db/drizzle` finds them. A config that cannot be loaded, or has a bad field, is
- * InvalidConfig naming the file and the field (exit 2), before any command opens a database.
- * Without a config file nothing changes. `deploy`, `env` and `init` read the file themselves.
+ * The project's dbkit.config.* as every command's configuration, checked before any command
+ * opens a database: a config that cannot be loaded, has a bad field, or names a module that is
+ * missing or exports the wrong shape is InvalidConfig naming the file and the field (exit 2).
+ *
+ * Its `migrationsDir` and `backupDir` become DBKIT_MIGRATIONS_DIR and DBKIT_BACKUP_DIR (resolved
+ * against the file's folder) unless those variables are set, so `dbkit migrate` in a project
+ * whose migrations live in `db/drizzle` finds them. The modules a command runs (seeds for
+ * `seed`, the personal-data map for `privacy`) are loaded here too, once: the command's layers
+ * reuse them. `deploy`, `env` and `init` read the file themselves.
  */
 import * as Effect from "effect/Effect"
 import type { InvalidConfig } from "../Config.js"
 
 const readsItself = new Set(["deploy", "env", "init"])
 
+const words = (argv: ReadonlyArray<string>) => argv.slice(2).filter((arg) => !arg.startsWith("-"))
+
 /** Whether this command line needs the project's config before it runs (not for --help or --version). */
 export const needsProjectConfig = (argv: ReadonlyArray<string>): boolean => {
   const args = argv.slice(2)
   if (args.some((arg) => arg === "--help" || arg === "-h" || arg === "--version" || arg === "--wizard" || arg === "--completions")) return false
-  const command = args.find((arg) => !arg.startsWith("-"))
+  const command = words(argv)[0]
   return command !== undefined && !readsItself.has(command)
 }
 
-/** Sets DBKIT_MIGRATIONS_DIR and DBKIT_BACKUP_DIR from the config file, where unset. */
-export const applyProjectConfig = (env: NodeJS.ProcessEnv = process.env): Effect.Effect<void, InvalidConfig> =>
+/** Loads and checks the project; sets DBKIT_MIGRATIONS_DIR and DBKIT_BACKUP_DIR from it where unset. */
+export const applyProjectConfig = (
+  argv: ReadonlyArray<string> = process.argv,
+  env: NodeJS.ProcessEnv = process.env
+): Effect.Effect<void, InvalidConfig> =>
   Effect.gen(function*() {
-    if (env.DBKIT_MIGRATIONS_DIR?.trim() && env.DBKIT_BACKUP_DIR?.trim()) return
-    const DeployConfig = yield* Effect.promise(() => import("../deploy/config.js"))
-    const file = yield* DeployConfig.findConfigFile(process.cwd(), env)
-    if (file === null) return
-    const config = yield* DeployConfig.load({ env })
-    if (!env.DBKIT_MIGRATIONS_DIR?.trim()) env.DBKIT_MIGRATIONS_DIR = config.migrationsDir
-    if (!env.DBKIT_BACKUP_DIR?.trim()) env.DBKIT_BACKUP_DIR = config.backupDir
+    const Project = yield* Effect.promise(() => import("../Project.js"))
+    const project = yield* Project.load({ env })
+    if (!env.DBKIT_MIGRATIONS_DIR?.trim()) env.DBKIT_MIGRATIONS_DIR = project.migrationsDir
+    if (!env.DBKIT_BACKUP_DIR?.trim()) env.DBKIT_BACKUP_DIR = project.backupDir
+    const [command, sub] = words(argv)
+    if (command === "seed" || (command === "reset" && argv.includes("--seed"))) yield* Project.seeds(project)
+    if (command === "privacy" && sub !== undefined) yield* Project.privacyMap(project)
   })

@@ -72,10 +72,63 @@ export const EnvironmentInput = Schema.Struct({
 })
 export type EnvironmentInput = typeof EnvironmentInput.Encoded
 
+const NonEmpty = Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" }))
+
+/** A module of the project, relative to the config file's folder. */
+const ModulePath = NonEmpty.pipe(
+  Schema.pattern(/\.(ts|mts|cts|js|mjs|cjs|json)$/, { message: () => "expected a module file such as \"db/seeds.ts\"" })
+)
+
+/** A relationship the schema does not enforce with a foreign key (`db validate` checks it). */
+const RelationshipInput = Schema.Struct({
+  table: NonEmpty,
+  column: NonEmpty,
+  references: NonEmpty.pipe(Schema.pattern(/^[^.\s]+(\.[^.\s]+){1,2}$/, { message: () => "expected table.column or schema.table.column" })),
+  where: Schema.optional(Schema.String)
+})
+
+/** A retention rule (`db cleanup` applies it). */
+const RetentionInput = Schema.Struct({
+  name: Schema.optional(NonEmpty),
+  table: NonEmpty,
+  timestampColumn: NonEmpty,
+  keep: DurationInput,
+  tenantScoped: Schema.optional(Schema.Boolean),
+  where: Schema.optional(Schema.String)
+})
+
+const ShardInput = Schema.Union(Schema.Struct({ url: NonEmpty }), Schema.Struct({ urlEnv: VariableName }))
+
+/** How tenants are isolated, and where their migrations and shards are. */
+const TenancyInput = Schema.Struct({
+  strategy: Schema.Literal("rls", "schema"),
+  /** The application's own tenants table (id uuid, slug, name), kept in step, e.g. organizations. */
+  tenantTable: Schema.optional(NonEmpty),
+  /** The schema strategy's tenant migrations (default migrations/tenant). */
+  migrationsDir: Schema.optional(NonEmpty),
+  /** Other shards: a JSON shard file, or the shards themselves. */
+  shards: Schema.optional(Schema.Union(NonEmpty, Schema.Record({ key: Schema.String, value: ShardInput }))),
+  /** The setting the RLS policies read (default app.tenant_id). */
+  setting: Schema.optional(NonEmpty),
+  /** A role withTenant switches to for the transaction. */
+  role: Schema.optional(NonEmpty)
+})
+
 /** The whole file. */
 export const ConfigInput = Schema.Struct({
   migrationsDir: Schema.optional(Schema.String),
   backupDir: Schema.optional(Schema.String),
+  /** The project's seeds: module(s) exporting `Seeder.make(…)` seeds (default export: an array). */
+  seeds: Schema.optional(Schema.Union(ModulePath, Schema.Array(ModulePath))),
+  /** The project's personal-data map: a module whose default export is `definePrivacy(…)`. */
+  privacy: Schema.optional(ModulePath),
+  /** Relationships without a foreign key, for `db validate`. */
+  integrity: Schema.optional(Schema.Struct({ relationships: Schema.optional(Schema.Array(RelationshipInput)) })),
+  /** Retention rules, for `db cleanup`. */
+  retention: Schema.optional(Schema.Array(RetentionInput)),
+  tenancy: Schema.optional(TenancyInput),
+  /** The application's Redis cache, for `reset --with-cache`: the key prefix its keys start with. */
+  cache: Schema.optional(Schema.Struct({ prefix: Schema.optional(NonEmpty) })),
   environments: Schema.optional(Schema.Struct({
     development: Schema.optional(EnvironmentInput),
     test: Schema.optional(EnvironmentInput),
@@ -113,11 +166,34 @@ export interface EnvironmentSettings {
   readonly sources: Readonly<Record<string, Source>>
 }
 
+/** The project's tenancy, resolved (DBKIT_TENANCY, DBKIT_TENANT_* override the file). */
+export interface TenancySettings {
+  /** Whether the file declares tenancy (else the defaults: rls). */
+  readonly declared: boolean
+  readonly strategy: "rls" | "schema"
+  readonly tenantTable: string | undefined
+  /** Absolute; the schema strategy's tenant migrations. */
+  readonly migrationsDir: string
+  /** A shard file (absolute), the shards themselves, or none. */
+  readonly shards: string | Readonly<Record<string, { readonly url: string } | { readonly urlEnv: string }>> | undefined
+  readonly setting: string | undefined
+  readonly role: string | undefined
+}
+
 export interface DeployConfig {
   /** The file read, or null when there is none (defaults only). */
   readonly file: string | null
   readonly migrationsDir: string
   readonly backupDir: string
+  /** The seed modules (absolute paths), in order; empty when the project declares none. */
+  readonly seeds: ReadonlyArray<string>
+  /** The personal-data map module (absolute), or null. */
+  readonly privacy: string | null
+  readonly relationships: ReadonlyArray<typeof RelationshipInput.Type>
+  readonly retention: ReadonlyArray<typeof RetentionInput.Type>
+  readonly tenancy: TenancySettings
+  /** The cache key prefix (DB_CACHE_PREFIX overrides the file), or null. */
+  readonly cachePrefix: string | null
   readonly environments: Readonly<Record<Environment, EnvironmentSettings>>
 }
 
@@ -162,20 +238,35 @@ const loadEsbuild = (file: string): typeof import("esbuild") | undefined => {
 }
 
 /**
- * Transpiles and evaluates a JavaScript or TypeScript module; returns its default export (else
- * its exports). `import … from "dbkit"` resolves to `dbkitStub` (default: just `defineConfig`).
+ * What `import … from "dbkit"` gives a module: a stub's source (the config file needs only
+ * `defineConfig`, and loading the library would slow every command's start), or the running
+ * library itself (seeds and privacy maps build on it: one copy of every class and tag).
  */
-export const evaluateModule = (file: string, dbkitStub = "export const defineConfig = (config) => config") =>
+export type DbkitImport = string | { readonly library: unknown }
+
+const STUB = "export const defineConfig = (config) => config"
+
+/**
+ * Transpiles and evaluates a JavaScript or TypeScript module; returns its default export (else
+ * its exports). Its other imports are required from the module's folder (the project's
+ * node_modules).
+ */
+export const evaluateModule = (file: string, dbkit: DbkitImport = STUB) =>
   Effect.gen(function*() {
-    const cached = readCompiled(file, dbkitStub)
-    const code = cached ?? (yield* compile(file, dbkitStub))
+    const stub = typeof dbkit === "string" ? dbkit : null
+    const cached = readCompiled(file, stub)
+    const code = cached ?? (yield* compile(file, stub))
     const module = { exports: {} as Record<string, unknown> }
+    const projectRequire = createRequire(file)
+    const requireFor = typeof dbkit === "string"
+      ? projectRequire
+      : Object.assign((id: string) => (id === "dbkit" ? dbkit.library : projectRequire(id)), projectRequire)
     yield* Effect.try({
       try: () =>
         new Function("module", "exports", "require", "__filename", "__dirname", code)(
           module,
           module.exports,
-          createRequire(file),
+          requireFor,
           file,
           path.dirname(file)
         ),
@@ -190,15 +281,20 @@ export const evaluateModule = (file: string, dbkitStub = "export const defineCon
  * every file that went into them: a command reuses the code while none changed, instead of
  * starting esbuild each time (~0.1 s of every command's start-up).
  */
-const cacheFileOf = (file: string, dbkitStub: string) =>
-  path.join(path.dirname(file), ".dbkit", "cache", `module-${createHash("sha256").update(`${file}\0${dbkitStub}`).digest("hex").slice(0, 16)}.json`)
+const cacheFileOf = (file: string, dbkitStub: string | null) =>
+  path.join(
+    path.dirname(file),
+    ".dbkit",
+    "cache",
+    `module-${createHash("sha256").update(`${file}\0${dbkitStub ?? "(library)"}`).digest("hex").slice(0, 16)}.json`
+  )
 
 interface CompiledModule {
   readonly inputs: ReadonlyArray<{ readonly file: string; readonly size: number; readonly mtimeMs: number }>
   readonly code: string
 }
 
-const readCompiled = (file: string, dbkitStub: string): string | undefined => {
+const readCompiled = (file: string, dbkitStub: string | null): string | undefined => {
   try {
     const cached = JSON.parse(fs.readFileSync(cacheFileOf(file, dbkitStub), "utf8")) as CompiledModule
     for (const input of cached.inputs) {
@@ -211,7 +307,7 @@ const readCompiled = (file: string, dbkitStub: string): string | undefined => {
   }
 }
 
-const writeCompiled = (file: string, dbkitStub: string, inputs: ReadonlyArray<string>, code: string) => {
+const writeCompiled = (file: string, dbkitStub: string | null, inputs: ReadonlyArray<string>, code: string) => {
   try {
     const target = cacheFileOf(file, dbkitStub)
     fs.mkdirSync(path.dirname(target), { recursive: true })
@@ -230,7 +326,7 @@ const writeCompiled = (file: string, dbkitStub: string, inputs: ReadonlyArray<st
   }
 }
 
-const compile = (file: string, dbkitStub: string) =>
+const compile = (file: string, dbkitStub: string | null) =>
   Effect.gen(function*() {
     const esbuild = loadEsbuild(file)
     if (esbuild === undefined) {
@@ -251,6 +347,11 @@ const compile = (file: string, dbkitStub: string) =>
           plugins: [{
             name: "dbkit-define-config",
             setup(build) {
+              // The running library, given to the module's `require("dbkit")`.
+              if (dbkitStub === null) {
+                build.onResolve({ filter: /^dbkit$/ }, () => ({ path: "dbkit", external: true }))
+                return
+              }
               // `import { defineConfig } from "dbkit"` needs nothing of dbkit at run time.
               build.onResolve({ filter: /^dbkit$/ }, () => ({ path: "dbkit", namespace: "dbkit-stub" }))
               build.onLoad({ filter: /.*/, namespace: "dbkit-stub" }, () => ({
@@ -467,10 +568,55 @@ export const load = (
     const backupDir = dir("DBKIT_BACKUP_DIR", input.backupDir, "backups")
     const resolved = yield* Effect.forEach(environments, (name) =>
       resolveEnvironment(file, name, input.environments?.[name], env, backupDir))
+    const variable = (name: string) => env[name]?.trim() || undefined
+    /** A module the file names must exist, or the error names the file and the field. */
+    const moduleFile = (field: string, named: string, fromVariable?: string) =>
+      Effect.suspend(() => {
+        const resolved = fromVariable !== undefined ? path.resolve(cwd, named) : path.resolve(fileDir, named)
+        if (fs.existsSync(resolved)) return Effect.succeed(resolved)
+        return Effect.fail(
+          fromVariable !== undefined || file === null
+            ? new InvalidConfig({ variable: fromVariable ?? field, reason: `names ${named}, which does not exist` })
+            : invalid(file, field, `names ${named}, which does not exist`)
+        )
+      })
+    const seedList = input.seeds === undefined ? [] : typeof input.seeds === "string" ? [input.seeds] : input.seeds
+    const seeds = yield* Effect.forEach(seedList, (named, i) => moduleFile(seedList.length > 1 ? `seeds.${i}` : "seeds", named))
+    const privacyVariable = variable("DBKIT_PRIVACY_MAP")
+    const privacy = privacyVariable !== undefined
+      ? yield* moduleFile("privacy", privacyVariable, "DBKIT_PRIVACY_MAP")
+      : input.privacy !== undefined
+      ? yield* moduleFile("privacy", input.privacy)
+      : null
+    const tenancyInput = input.tenancy
+    const strategyVariable = variable("DBKIT_TENANCY")
+    if (strategyVariable !== undefined && strategyVariable !== "rls" && strategyVariable !== "schema") {
+      return yield* new InvalidConfig({ variable: "DBKIT_TENANCY", reason: `is "${strategyVariable}"; expected rls or schema` })
+    }
+    const shardsVariable = variable("DBKIT_TENANT_SHARDS")
+    const tenancy: TenancySettings = {
+      declared: tenancyInput !== undefined,
+      strategy: (strategyVariable as "rls" | "schema" | undefined) ?? tenancyInput?.strategy ?? "rls",
+      tenantTable: variable("DBKIT_TENANT_TABLE") ?? tenancyInput?.tenantTable,
+      migrationsDir: dir("DBKIT_TENANT_MIGRATIONS_DIR", tenancyInput?.migrationsDir, "migrations/tenant"),
+      shards: shardsVariable !== undefined
+        ? path.resolve(cwd, shardsVariable)
+        : typeof tenancyInput?.shards === "string"
+        ? yield* moduleFile("tenancy.shards", tenancyInput.shards)
+        : tenancyInput?.shards,
+      setting: tenancyInput?.setting,
+      role: tenancyInput?.role
+    }
     return {
       file,
       migrationsDir,
       backupDir,
+      seeds,
+      privacy,
+      relationships: input.integrity?.relationships ?? [],
+      retention: input.retention ?? [],
+      tenancy,
+      cachePrefix: variable("DB_CACHE_PREFIX") ?? input.cache?.prefix ?? null,
       environments: Object.fromEntries(resolved.map((e) => [e.name, e])) as Record<Environment, EnvironmentSettings>
     }
   })

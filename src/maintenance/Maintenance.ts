@@ -14,13 +14,14 @@ import * as Context from "effect/Context"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { DbConfig } from "../Config.js"
+import { DbConfig, type InvalidConfig } from "../Config.js"
 import { Database, NotSupportedOnEmbedded } from "../Database.js"
 import { Guard, type GuardError, type GuardRequest } from "../Guard.js"
+import * as Project from "../Project.js"
 import type { TenantNotFound } from "../tenancy/errors.js"
 import { flushStatistics, readOnly, resolveTenant, type TenantRef } from "./catalog.js"
 import type { InvalidMaintenanceOptions, LoadTestSchemaMissing } from "./errors.js"
-import { type IntegrityReport, referenceRelationships, type Relationship, validate } from "./integrity.js"
+import { type IntegrityReport, type Relationship, validate } from "./integrity.js"
 import * as LoadTest from "./loadTest.js"
 import * as Retention from "./retention.js"
 import { stats, type StatsOptions, type StatsReport } from "./stats.js"
@@ -28,10 +29,8 @@ import { defaultMaintenanceThresholds, type MaintenanceThresholds } from "./thre
 import * as Tasks from "./tasks.js"
 
 export type { Finding, IntegrityReport, Relationship } from "./integrity.js"
-export { referenceRelationships } from "./integrity.js"
 export type { Latency, LoadTestOptions, LoadTestReport, LoadTestType } from "./loadTest.js"
 export type { RetentionCount, RetentionResult, RetentionRule } from "./retention.js"
-export { referenceRetention } from "./retention.js"
 export type { IndexUsage, Recommendation, StatsOptions, StatsReport, TableUsage, TopQueries, TopQuery } from "./stats.js"
 export type { MaintenanceTask, TaskResult } from "./tasks.js"
 export { defaultMaintenanceThresholds, type MaintenanceThresholds } from "./thresholds.js"
@@ -136,7 +135,7 @@ export const make = (
       tenant === undefined ? Effect.succeed(null) : resolveTenant(catalog, tenant)
 
     const plan = Effect.zipRight(flushStatistics(sql), Tasks.plan(catalog, thresholds))
-    const rules = options.retention ?? Retention.referenceRetention
+    const rules = options.retention ?? []
 
     return Maintenance.of({
       stats: (statsOptions = {}) =>
@@ -155,7 +154,7 @@ export const make = (
           return { tasks: results, done: results.length - failed, failed }
         }),
       validate: (validateOptions = {}) =>
-        Effect.flatMap(tenantOf(validateOptions.tenant), (tenant) => validate(scan, options.relationships ?? referenceRelationships, tenant)),
+        Effect.flatMap(tenantOf(validateOptions.tenant), (tenant) => validate(scan, options.relationships ?? [], tenant)),
       cleanupPlan: (cleanupOptions = {}) =>
         Effect.gen(function*() {
           const tenant = yield* tenantOf(cleanupOptions.tenant)
@@ -195,3 +194,12 @@ export const make = (
 export const layer = (
   options: MaintenanceOptions = {}
 ): Layer.Layer<Maintenance, never, SqlClient.SqlClient | Database | DbConfig> => Layer.effect(Maintenance, make(options))
+
+/** Maintenance with the project's relationships and retention rules (dbkit.config.ts `integrity`, `retention`). */
+export const layerConfig = (
+  options: Omit<MaintenanceOptions, "relationships" | "retention"> = {}
+): Layer.Layer<Maintenance, InvalidConfig, SqlClient.SqlClient | Database | DbConfig> =>
+  Layer.unwrapEffect(
+    Effect.map(Project.current, (project) =>
+      layer({ ...options, relationships: Project.relationships(project), retention: Project.retention(project) }))
+  )

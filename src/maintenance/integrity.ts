@@ -5,7 +5,7 @@
  * 1. constraints left NOT VALID (`ADD CONSTRAINT … NOT VALID` never followed by VALIDATE), with
  *    the rows that violate them;
  * 2. orphaned rows of relationships declared in code because the schema has no foreign key for
- *    them (`Relationship`; the reference schema's audit_log.actor names a user);
+ *    them (`Relationship`, declared in the project's dbkit.config.ts `integrity`);
  * 3. cross-tenant references: for every foreign key between two tables that both carry
  *    `tenant_id` (found in pg_constraint), child rows whose tenant differs from their parent's.
  *
@@ -29,20 +29,6 @@ export interface Relationship {
   readonly references: string
   readonly where?: string | undefined
 }
-
-/**
- * The reference schema's relationships without a foreign key: an audit entry whose actor is a
- * user id names an existing user. Other actors (the session user, `dbkit privacy erase`, a
- * service name set in `app.actor`) are not user references.
- */
-export const referenceRelationships: ReadonlyArray<Relationship> = [
-  {
-    table: "audit_log",
-    column: "actor",
-    references: "users.id",
-    where: "actor ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'"
-  }
-]
 
 /** One integrity problem. */
 export interface Finding {

@@ -28,11 +28,6 @@ export interface RetentionRule {
   readonly where?: string | undefined
 }
 
-/** The reference schema's rule: audit entries are kept for a year. */
-export const referenceRetention: ReadonlyArray<RetentionRule> = [
-  { name: "audit log", table: "audit_log", timestampColumn: "at", keep: Duration.days(365), tenantScoped: true }
-]
-
 /** A rule's count before anything is deleted. */
 export interface RetentionCount {
   readonly rule: string

@@ -24,6 +24,7 @@ import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as crypto from "node:crypto"
+import type { InvalidConfig } from "../Config.js"
 import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
 import { quoteIdent } from "../Identifier.js"
@@ -31,7 +32,8 @@ import { TenantNotFound } from "../tenancy/errors.js"
 import * as Registry from "../tenancy/registry.js"
 import { type Category, declaredColumns, looksPersonal, type PersonalColumn, type PrivacyMap } from "./declare.js"
 import { ErasureFailed, InvalidSubject, PrivacyMapMismatch, SubjectNotFound } from "./errors.js"
-import { type FieldDecryptFailed, type FieldKeyMissing, FieldKeysInvalid, type Keyring, tryDecrypt } from "./fieldCrypto.js"
+import { type FieldDecryptFailed, type FieldKeyMissing, FieldKeysInvalid, type Keyring, optionalKeyring, tryDecrypt } from "./fieldCrypto.js"
+import { loadPrivacyMap } from "./loadMap.js"
 import { type Catalog, everywhere, findSubject, type Found, keyOf, readCatalog, type Row, type Scope, scopedName, sqlName } from "./subject.js"
 
 export interface MapReport {
@@ -474,3 +476,17 @@ export const layer = (options: { readonly map: PrivacyMap; readonly keyring?: Ke
   never,
   SqlClient.SqlClient | Database | Guard
 > => Layer.effect(Privacy, make(options))
+
+/**
+ * The Privacy service over the project's map (dbkit.config.ts `privacy`, or DBKIT_PRIVACY_MAP)
+ * and the field keys in DBKIT_FIELD_KEYS / DBKIT_FIELD_KEYS_FILE (optional: exports of
+ * encrypted columns need them).
+ */
+export const layerConfig = (): Layer.Layer<Privacy, InvalidConfig | FieldKeysInvalid, SqlClient.SqlClient | Database | Guard> =>
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const map = yield* loadPrivacyMap()
+      const keyring = yield* optionalKeyring()
+      return layer({ map, keyring })
+    })
+  )

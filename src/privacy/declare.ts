@@ -1,7 +1,7 @@
 /**
  * Personal-data declarations: which columns of which tables hold what kind of personal data,
  * how each is erased, which are encrypted in the application, and which rows the law makes us
- * keep. Written once in TypeScript next to the drizzle tables (see src/schema/privacy.ts) and
+ * keep. Written once in TypeScript next to the drizzle tables (see src/example/schema/privacy.ts) and
  * turned at once into plain data (`PrivacyMap`) that the Privacy service and `dbkit privacy …`
  * read, so nothing downstream depends on drizzle's internals.
  *

@@ -15,10 +15,11 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { type BulkInsertFailed, copyRows, type CopyOptions, type CopyValue } from "../Bulk.js"
-import { DbConfig, type Environment } from "../Config.js"
+import { DbConfig, type Environment, InvalidConfig } from "../Config.js"
 import { quoteQualified } from "../Identifier.js"
 import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
+import * as Project from "../Project.js"
 import {
   type SeedCycle,
   SeedFailed,
@@ -375,3 +376,25 @@ export const layer = (options: { readonly seeds: ReadonlyArray<Seed> }): Layer.L
   never,
   SqlClient.SqlClient | DbConfig | Database
 > => Layer.effect(Seeder, make_(options.seeds))
+
+/**
+ * The Seeder over the project's seeds: the modules `seeds` names in dbkit.config.ts. A project
+ * that declares none is InvalidConfig naming the field, unless `optional` (then it seeds nothing).
+ */
+export const layerConfig = (options: { readonly optional?: boolean | undefined } = {}): Layer.Layer<
+  Seeder,
+  InvalidConfig,
+  SqlClient.SqlClient | DbConfig | Database
+> =>
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const project = yield* Project.current
+      if (project.seeds.length === 0 && options.optional !== true) {
+        return yield* new InvalidConfig({
+          variable: `${project.file === null ? "dbkit.config.ts" : project.file.split(/[\\/]/).pop()}: seeds`,
+          reason: "is not declared; name the module(s) exporting your seeds, e.g. seeds: \"db/seeds.ts\" (see README, \"Seeds\")"
+        })
+      }
+      return layer({ seeds: yield* Project.seeds(project) })
+    })
+  )

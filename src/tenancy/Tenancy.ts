@@ -2,7 +2,7 @@
  * Tenancy: one application, many tenants, isolated by row-level security or by a schema each.
  *
  * - `rls`: shared tables carry `tenant_id`; their policies compare it with the `app.tenant_id`
- *   setting (see src/schema/tenancy.ts), FORCE ROW LEVEL SECURITY applies them to the owner too,
+ *   setting (see the example project, src/example/schema/tenancy.ts), FORCE ROW LEVEL SECURITY applies them to the owner too,
  *   and the application runs as a role without BYPASSRLS.
  * - `schema`: each tenant has a `tenant_<slug>` schema built by the tenant migrations, with its
  *   own history table in it.
@@ -30,13 +30,15 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { createGzip } from "node:zlib"
 import { Backup, type BackupError, durable, layer as backupLayer, stamp } from "../backup/Backup.js"
-import { DbConfig } from "../Config.js"
+import { DbConfig, type InvalidConfig } from "../Config.js"
 import { type ConnectError, Database, PgLive } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
 import { quoteIdent, quoteQualified } from "../Identifier.js"
 import { layer as migratorLayer, type MigrateResult, Migrator, type MigratorOptions } from "../migrator/Migrator.js"
-import type { MigrationSource } from "../migrator/source.js"
+import { fromDirectory, type MigrationSource } from "../migrator/source.js"
+import * as Project from "../Project.js"
 import {
+  type InvalidShardFile,
   InvalidTenantSlug,
   ProvisionFailed,
   TenantMigrationsMissing,
@@ -47,6 +49,7 @@ import {
   UnknownShard
 } from "./errors.js"
 import * as Registry from "./registry.js"
+import * as ShardFile from "./shards.js"
 import { DEFAULT_SHARD, type Shards } from "./shards.js"
 
 export type { MigrationState, Strategy, Tenant, TenantStatus } from "./registry.js"
@@ -570,3 +573,40 @@ export const layer = (
   options: TenancyOptions
 ): Layer.Layer<Tenancy, never, SqlClient.SqlClient | Database | DbConfig | CommandExecutor.CommandExecutor> =>
   Layer.effect(Tenancy, make(options))
+
+/**
+ * Tenancy as the project declares it: dbkit.config.ts `tenancy` (strategy, tenant table, tenant
+ * migrations, shards, setting, role), overridden by DBKIT_TENANCY, DBKIT_TENANT_MIGRATIONS_DIR,
+ * DBKIT_TENANT_TABLE and DBKIT_TENANT_SHARDS. Without either: rls, migrate-all applying the
+ * project's migrations to each shard.
+ */
+export const layerConfig = (
+  options: Pick<TenancyOptions, "migrator"> = {}
+): Layer.Layer<
+  Tenancy,
+  InvalidConfig | InvalidShardFile,
+  SqlClient.SqlClient | Database | DbConfig | CommandExecutor.CommandExecutor
+> =>
+  Layer.unwrapEffect(
+    Effect.gen(function*() {
+      const project = yield* Project.current
+      const config = yield* DbConfig
+      const settings = project.tenancy
+      const directory = settings.strategy === "schema" ? settings.migrationsDir : config.migrationsDir
+      const shards = settings.shards === undefined
+        ? new Map()
+        : typeof settings.shards === "string"
+        ? yield* ShardFile.load(settings.shards)
+        : yield* ShardFile.fromEntries(project.file ?? "dbkit.config.ts", settings.shards)
+      return layer({
+        ...options,
+        strategy: settings.strategy,
+        migrations: fs.existsSync(directory) ? fromDirectory(directory) : undefined,
+        migrationsDirectory: directory,
+        tenantTable: settings.tenantTable,
+        setting: settings.setting,
+        role: settings.role,
+        shards
+      })
+    })
+  )

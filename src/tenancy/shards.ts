@@ -47,8 +47,21 @@ export const load = (file: string, env: NodeJS.ProcessEnv = process.env): Effect
     if (Either.isLeft(decoded)) {
       return yield* new InvalidShardFile({ file, reason: ParseResult.TreeFormatter.formatErrorSync(decoded.left).replace(/\s+/g, " ") })
     }
+    return yield* fromEntries(file, decoded.right.shards, env)
+  })
+
+/**
+ * Shards given as entries (a shard file's `shards`, or dbkit.config.ts `tenancy.shards`); errors
+ * name `file`.
+ */
+export const fromEntries = (
+  file: string,
+  entries: Readonly<Record<string, { readonly url: string } | { readonly urlEnv: string }>>,
+  env: NodeJS.ProcessEnv = process.env
+): Effect.Effect<Shards, InvalidShardFile> =>
+  Effect.gen(function*() {
     const shards = new Map<string, Redacted.Redacted<string>>()
-    for (const [name, entry] of Object.entries(decoded.right.shards)) {
+    for (const [name, entry] of Object.entries(entries)) {
       if (name === DEFAULT_SHARD) return yield* new InvalidShardFile({ file, reason: `"default" is the configured database and cannot be redefined` })
       if (!NAME.test(name)) return yield* new InvalidShardFile({ file, reason: `shard name "${name}" must be lower-case letters, digits, - and _` })
       const url = "url" in entry ? entry.url : env[entry.urlEnv]

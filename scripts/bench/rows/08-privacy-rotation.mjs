@@ -1,7 +1,7 @@
 // Field-level encryption key rotation on the server: 1,000,000 customers.tax_id values encrypted under k1 moved to k2,
 // whole process on both sides, reported as rows/s with dbkit's peak RSS:
 //   dbkit                 `dbkit privacy rotate-key --json` (DBKIT_FIELD_KEYS="k2:…,k1:…"; the reference privacy map,
-//                         src/schema/privacy.ts): keyset batches of 2,000 in primary-key order, each one short
+//                         src/example/schema/privacy.ts): keyset batches of 2,000 in primary-key order, each one short
 //                         transaction whose UPDATE … FROM unnest writes a row only if it still holds the value read
 //   node + pg             scripts/bench/rotate-baseline.mjs, what a user writes otherwise: SELECT every value under k1
 //                         at once, re-encrypt with node:crypto, UPDATE … FROM unnest in batches of the same 2,000

@@ -1,10 +1,10 @@
 /**
  * The wiring `dbkit db …` runs with: Maintenance over the configured database, with the
- * reference schema's relationships and retention rules.
+ * project's relationships and retention rules (dbkit.config.ts `integrity`, `retention`).
  */
 import * as Layer from "effect/Layer"
 import * as Maintenance from "../../maintenance/Maintenance.js"
 import { DatabaseFromEnv } from "../live.js"
 
 /** Maintenance (plus the database and configuration it runs on). */
-export const MaintenanceLive = Maintenance.layer().pipe(Layer.provideMerge(DatabaseFromEnv))
+export const MaintenanceLive = Maintenance.layerConfig().pipe(Layer.provideMerge(DatabaseFromEnv))

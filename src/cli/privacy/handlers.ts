@@ -9,23 +9,15 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { writeDurably } from "../../backup/durable.js"
 import { ExportWriteFailed, UndeclaredPersonalData } from "../../privacy/errors.js"
-import { optionalKeyring } from "../../privacy/fieldCrypto.js"
-import { loadPrivacyMap } from "../../privacy/loadMap.js"
-import { layer as privacyLayer, Privacy } from "../../privacy/Privacy.js"
+import { layerConfig as privacyLayerConfig, Privacy } from "../../privacy/Privacy.js"
 import { DatabaseFromEnv, GuardLive } from "../live.js"
 import { banner, json, table } from "../render.js"
 import { plural } from "../shared.js"
 
 const entries = (n: number, what = "audit entry") => `${n} ${n === 1 ? what : what.replace(/y$/, "ies")}`
 
-/** The Privacy service over the map file and the field keys in the environment (keys optional). */
-const PrivacyLive = Layer.unwrapEffect(
-  Effect.gen(function*() {
-    const map = yield* loadPrivacyMap()
-    const keyring = yield* optionalKeyring()
-    return privacyLayer({ map, keyring })
-  })
-).pipe(Layer.provideMerge(DatabaseFromEnv), Layer.provide(GuardLive))
+/** The Privacy service over the project's map and the field keys in the environment (keys optional). */
+const PrivacyLive = privacyLayerConfig().pipe(Layer.provideMerge(DatabaseFromEnv), Layer.provide(GuardLive))
 
 export const map = (options: { readonly strict: boolean; readonly json: boolean }) =>
   Effect.gen(function*() {

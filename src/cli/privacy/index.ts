@@ -1,6 +1,6 @@
 /**
  * `dbkit privacy …` (personal data: map, export, erase, anonymize; field encryption keys) and
- * `dbkit audit report`. The personal-data map is src/schema/privacy.ts, or the file
+ * `dbkit audit report`. The personal-data map is the module dbkit.config.ts names (`privacy`), or the file
  * DBKIT_PRIVACY_MAP names; field keys come from DBKIT_FIELD_KEYS or DBKIT_FIELD_KEYS_FILE.
  * Definitions only; the handlers load when a command runs.
  */
@@ -70,7 +70,7 @@ const anonymize = Command.make(
   (options) => lazy(() => import("./anonymize.js"), (m) => m.anonymize(options))
 ).pipe(
   Command.withDescription(
-    "Replace every declared personal column (DBKIT_PRIVACY_MAP, default src/schema/privacy.ts) with realistic fakes — the same input gives the same fake within a run, " +
+    "Replace every declared personal column (the map dbkit.config.ts names under privacy, or DBKIT_PRIVACY_MAP) with realistic fakes — the same input gives the same fake within a run, " +
       "so joins and unique constraints hold; encrypted columns are decrypted and the fakes encrypted (DBKIT_FIELD_KEYS). " +
       "--into NEWDB: pg_dump | psql into a new database on the server, unreachable until done, dropped on any failure. " +
       "--in-place: the configured database in one transaction; refused in production, otherwise DB_ANONYMIZE_CONFIRM=1 or --yes"

@@ -6,7 +6,7 @@
  * Declared reference first; the Seeder orders by dependencies, so a development run goes
  * permissions → roles → organizations → chart_of_accounts → users → customers → invoices.
  */
-import type { Seed } from "../seeder/Seeder.js"
+import type { Seed } from "dbkit"
 import { developmentProfileSeeds } from "./development.js"
 import { referenceProfileSeeds } from "./reference.js"
 

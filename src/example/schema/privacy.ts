@@ -4,7 +4,7 @@
  * reads this file (DBKIT_PRIVACY_MAP names another one); `privacy map` prints it and warns about
  * columns that look personal but are declared nowhere.
  */
-import { definePrivacy, personalData } from "../privacy/declare.js"
+import { definePrivacy, personalData } from "dbkit"
 import { accounts, customers } from "./accounting.js"
 import { auditLog } from "./audit.js"
 import { roles, users } from "./auth.js"

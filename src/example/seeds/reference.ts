@@ -8,7 +8,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
-import { make, type Seed } from "../seeder/Seeder.js"
+import { Seeder, type Seed } from "dbkit"
 import { targetOrganizations } from "./shared.js"
 
 /** The application's permissions: key and what it allows. */
@@ -103,7 +103,7 @@ const chartLevels = (() => {
 /** Reference rows carry this date instead of now(), so they are the same in every database. */
 const REFERENCE_CREATED_AT = "2025-01-01T00:00:00Z"
 
-export const permissions: Seed = make({
+export const permissions: Seed = Seeder.make({
   name: "permissions",
   profile: "reference",
   description: "The application's permissions (upserted by key)",
@@ -118,7 +118,7 @@ export const permissions: Seed = make({
           WHERE permissions.description IS DISTINCT FROM EXCLUDED.description`)
 })
 
-export const roles: Seed = make({
+export const roles: Seed = Seeder.make({
   name: "roles",
   profile: "reference",
   description: "Global roles owner, admin, accountant, viewer and their permissions",
@@ -145,7 +145,7 @@ export const roles: Seed = make({
     })
 })
 
-export const chartOfAccounts: Seed = make({
+export const chartOfAccounts: Seed = Seeder.make({
   name: "chart_of_accounts",
   profile: "reference",
   description: "A standard chart of accounts for every organization (or the --tenant one)",

@@ -15,9 +15,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import type { CopyValue } from "../Bulk.js"
-import * as Random from "../seeder/random.js"
-import { make, type Seed } from "../seeder/Seeder.js"
+import { type CopyValue, Random, Seeder, type Seed } from "dbkit"
 import {
   BASE_2024,
   BASE_2025,
@@ -67,7 +65,7 @@ export const tenantOrganization = (random: Random.Random, slug: string): Generat
   return { id: r.uuid(), slug, name: name === "" ? slug : name, status: "active", createdAt: r.date(new Date(BASE_2024), 365) }
 }
 
-export const organizations: Seed = make({
+export const organizations: Seed = Seeder.make({
   name: "organizations",
   profile: "development",
   description: "5 × scale organizations (or the --tenant one), mostly active",
@@ -131,7 +129,7 @@ const globalRoleIds = Effect.gen(function*() {
   return ids as ReadonlyMap<string, string>
 })
 
-export const users: Seed = make({
+export const users: Seed = Seeder.make({
   name: "users",
   profile: "development",
   description: "3–8 users per organization on its domain, one owner each, with global roles",
@@ -177,7 +175,7 @@ export function* customersOf(org: TargetOrganization, r: Random.Random, n: numbe
   }
 }
 
-export const customers: Seed = make({
+export const customers: Seed = Seeder.make({
   name: "customers",
   profile: "development",
   description: "20 × scale customers per organization",
@@ -322,7 +320,7 @@ const invoiceInputs = (org: TargetOrganization) =>
     } satisfies InvoiceInputs
   })
 
-export const invoices: Seed = make({
+export const invoices: Seed = Seeder.make({
   name: "invoices",
   profile: "development",
   description: "50 × scale invoices per organization with 1–5 lines each and the payments their status implies",
