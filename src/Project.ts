@@ -113,6 +113,17 @@ export const seeds = (project: ProjectShape): Effect.Effect<ReadonlyArray<Seed>,
     return [...all.values()]
   })
 
+/** The project's seeds; a project that declares none is InvalidConfig naming the field. */
+export const requiredSeeds = (project: ProjectShape): Effect.Effect<ReadonlyArray<Seed>, InvalidConfig> =>
+  project.seeds.length === 0
+    ? Effect.fail(
+      new InvalidConfig({
+        variable: `${configName(project)}: seeds`,
+        reason: "is not declared; name the module(s) exporting your seeds, e.g. seeds: \"db/seeds.ts\" (see README, \"Seeds\")"
+      })
+    )
+    : seeds(project)
+
 const isPrivacyMap = (value: unknown): value is PrivacyMap =>
   typeof value === "object" && value !== null && Array.isArray((value as PrivacyMap).tables) &&
   (value as PrivacyMap).tables.every((t) => typeof t?.table === "string" && Array.isArray(t.columns) && Array.isArray(t.key))

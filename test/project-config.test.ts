@@ -59,4 +59,52 @@ describe("dbkit.config.ts is every command's configuration", () => {
     expect(fs.existsSync(dataDir)).toBe(false)
     expect(fs.existsSync(path.join(dir, "b"))).toBe(false)
   }, 120_000)
+
+  it("the modules and rules it declares are checked the same way: a missing seeds module, one that exports no seeds, a bad tenancy or retention field, a privacy map that throws, seeds not declared", async () => {
+    const dir = project()
+    const dataDir = path.join(dir, "pglite")
+    const env = { DBKIT_DATA_DIR: dataDir }
+    fs.writeFileSync(path.join(dir, "db", "not-seeds.ts"), "export const answer = 42\n")
+    fs.writeFileSync(path.join(dir, "db", "privacy.ts"), "throw new Error(\"map exploded\")\n")
+    const cases: ReadonlyArray<readonly [string, string, ReadonlyArray<string>, RegExp]> = [
+      ["seeds missing", config(`  seeds: "db/seeds.ts"`), ["migrate"], /dbkit\.config\.ts: seeds: names db\/seeds\.ts, which does not exist$/],
+      ["seeds of the wrong shape", config(`  seeds: "db/not-seeds.ts"`), ["seed"], /dbkit\.config\.ts: seeds: db\/not-seeds\.ts exports no seeds/],
+      ["no seeds declared", config(`  migrationsDir: "db/sql"`), ["seed"], /dbkit\.config\.ts: seeds: is not declared/],
+      ["bad strategy", config(`  tenancy: { strategy: "silo" }`), ["tenant", "list"], /dbkit\.config\.ts: tenancy\.strategy: /],
+      ["bad retention", config(`  retention: [{ table: "events", timestampColumn: "at", keep: "forever" }]`), ["db", "cleanup"], /dbkit\.config\.ts: retention\.0\.keep: /],
+      ["bad relationship", config(`  integrity: { relationships: [{ table: "a", column: "b", references: "nowhere" }] }`), ["db", "validate"], /dbkit\.config\.ts: integrity\.relationships\.0\.references: /],
+      ["privacy throws", config(`  privacy: "db/privacy.ts"`), ["privacy", "map"], /dbkit\.config\.ts: privacy: db\/privacy\.ts failed while loading: map exploded$/]
+    ]
+    for (const [label, text, args, message] of cases) {
+      fs.writeFileSync(path.join(dir, "dbkit.config.ts"), text)
+      const result = await runCli(args, env, { cwd: dir })
+      expect([label, result.code]).toEqual([label, 2])
+      const lines = result.stderr.trim().split("\n").filter((l) => !l.startsWith("dbkit "))
+      expect([label, lines]).toEqual([label, [expect.stringMatching(message)]])
+    }
+    expect(fs.existsSync(dataDir)).toBe(false)
+  }, 120_000)
+
+  it("dbkit's library never imports the example project: it reaches the CLI only through the repository's dbkit.config.ts", () => {
+    const root = path.resolve(import.meta.dirname, "..", "src")
+    const offenders: Array<string> = []
+    const walk = (dir: string) => {
+      for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+        const file = path.join(dir, entry.name)
+        if (entry.isDirectory()) {
+          if (file !== path.join(root, "example")) walk(file)
+        } else if (file.endsWith(".ts")) {
+          for (const [, specifier] of fs.readFileSync(file, "utf8").matchAll(/(?:from|import\()\s*"([^"]+)"/g)) {
+            if (specifier!.startsWith(".") && path.resolve(dir, specifier!).startsWith(path.join(root, "example"))) {
+              offenders.push(`${path.relative(root, file)} → ${specifier}`)
+            }
+          }
+        }
+      }
+    }
+    walk(root)
+    expect(offenders).toEqual([])
+    const repositoryConfig = fs.readFileSync(path.resolve(root, "..", "dbkit.config.ts"), "utf8")
+    expect(repositoryConfig).toMatch(/seeds: "src\/example\/seeds\/index\.ts"/)
+  })
 })

@@ -35,6 +35,6 @@ export const applyProjectConfig = (
     if (!env.DBKIT_MIGRATIONS_DIR?.trim()) env.DBKIT_MIGRATIONS_DIR = project.migrationsDir
     if (!env.DBKIT_BACKUP_DIR?.trim()) env.DBKIT_BACKUP_DIR = project.backupDir
     const [command, sub] = words(argv)
-    if (command === "seed" || (command === "reset" && argv.includes("--seed"))) yield* Project.seeds(project)
+    if (command === "seed" || (command === "reset" && argv.includes("--seed"))) yield* Project.requiredSeeds(project)
     if (command === "privacy" && sub !== undefined) yield* Project.privacyMap(project)
   })

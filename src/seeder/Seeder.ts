@@ -15,7 +15,7 @@ import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import { type BulkInsertFailed, copyRows, type CopyOptions, type CopyValue } from "../Bulk.js"
-import { DbConfig, type Environment, InvalidConfig } from "../Config.js"
+import { DbConfig, type Environment, type InvalidConfig } from "../Config.js"
 import { quoteQualified } from "../Identifier.js"
 import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
@@ -389,12 +389,6 @@ export const layerConfig = (options: { readonly optional?: boolean | undefined }
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const project = yield* Project.current
-      if (project.seeds.length === 0 && options.optional !== true) {
-        return yield* new InvalidConfig({
-          variable: `${project.file === null ? "dbkit.config.ts" : project.file.split(/[\\/]/).pop()}: seeds`,
-          reason: "is not declared; name the module(s) exporting your seeds, e.g. seeds: \"db/seeds.ts\" (see README, \"Seeds\")"
-        })
-      }
-      return layer({ seeds: yield* Project.seeds(project) })
+      return layer({ seeds: yield* (options.optional === true ? Project.seeds(project) : Project.requiredSeeds(project)) })
     })
   )
