@@ -15,8 +15,10 @@ export interface ConfigFileInput {
 /** The file's text. */
 export const configFileText = (input: ConfigFileInput): string =>
   `/**
- * dbkit's configuration: where the migrations and backups are, and the four environments
- * (development, test, staging, production) that \`dbkit deploy\`, \`dbkit env …\` and the guards use.
+ * dbkit's configuration, the one place your project declares itself to every dbkit command:
+ * where the migrations and backups are, your seeds, personal-data map, integrity and retention
+ * rules, tenancy, and the four environments (development, test, staging, production) that
+ * \`dbkit deploy\`, \`dbkit env …\` and the guards use.
  * Written by \`dbkit init\`; edit freely — \`dbkit init\` never overwrites it.
  * \`npx dbkit env list\` shows the result, \`npx dbkit env check\` validates it.
  *
@@ -25,6 +27,7 @@ export const configFileText = (input: ConfigFileInput): string =>
  * DBKIT_<ENV>_STATEMENT_TIMEOUT, DBKIT_<ENV>_SEED_PROFILE, DBKIT_<ENV>_URL_ENV,
  * DBKIT_<ENV>_BACKUP_KEEP_LAST, DBKIT_<ENV>_BACKUP_KEEP_DAYS, DBKIT_<ENV>_CONFIRM_DEPLOYS.
  * dbkit reads this file without running your project: the "dbkit" import only gives types.
+ * The modules it names (seeds, privacy) are loaded only by the commands that run them.
  */
 import { defineConfig } from "dbkit"
 
@@ -36,6 +39,21 @@ export default defineConfig({
   // Where backups go; deploys keep their safety backups in <backupDir>/<environment>.
   // ${input.backupNote}
   backupDir: ${JSON.stringify(input.backupDir)},
+  // Your seeds: module(s) exporting Seeder.make({ name, profile, run }) seeds (default export: an
+  // array). \`dbkit seed\` and \`dbkit reset --seed\` run them; nothing else loads them.
+  // seeds: "db/seeds.ts",
+  // Your personal data: a module whose default export is definePrivacy({ tables: [...] }),
+  // for \`dbkit privacy map | export | erase | anonymize\`.
+  // privacy: "db/privacy.ts",
+  // Relationships your schema has no foreign key for, checked by \`dbkit db validate\`.
+  // integrity: { relationships: [{ table: "events", column: "user_id", references: "users.id" }] },
+  // Rows that expire, deleted in small batches by \`dbkit db cleanup\`.
+  // retention: [{ table: "events", timestampColumn: "created_at", keep: "90 days" }],
+  // Tenants: "rls" (shared tables with tenant_id and policies) or "schema" (a schema per tenant,
+  // built by the migrations in migrationsDir); tenantTable is your own tenants table (id, slug, name).
+  // tenancy: { strategy: "schema", migrationsDir: "migrations/tenant" },
+  // \`dbkit reset --with-cache\` deletes the keys under this prefix in REDIS_URL.
+  // cache: { prefix: "myapp:" },
   environments: {
     // Your machine. DATABASE_URL unset: the embedded PostgreSQL in .dbkit/pglite.
     development: {
