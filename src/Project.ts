@@ -58,14 +58,18 @@ const moduleError = (project: ProjectShape, field: string, module: string, reaso
 const evaluated = new Map<string, Promise<unknown>>()
 
 /** Evaluates a project module with `import … from "dbkit"` bound to this library, once per process. */
-const evaluate = (module: string): Effect.Effect<unknown, InvalidConfig> =>
+const evaluate = (project: ProjectShape, module: string): Effect.Effect<unknown, InvalidConfig> =>
   Effect.suspend(() => {
     let pending = evaluated.get(module)
     if (pending === undefined) {
       pending = module.endsWith(".json")
         ? Effect.runPromise(ProjectConfig.readConfigFile(module).pipe(Effect.either))
         : import("./index.js").then((library) =>
-          Effect.runPromise(ProjectConfig.evaluateModule(module, { library }).pipe(Effect.either))
+          Effect.runPromise(ProjectConfig.evaluateModule(module, {
+            library,
+            // Compiled code is cached in the project's .dbkit/cache, not beside the module.
+            cacheRoot: project.file === null ? process.cwd() : path.dirname(project.file)
+          }).pipe(Effect.either))
         )
       evaluated.set(module, pending)
     }
@@ -98,7 +102,7 @@ export const seeds = (project: ProjectShape): Effect.Effect<ReadonlyArray<Seed>,
     const all = new Map<string, Seed>()
     for (const [i, module] of project.seeds.entries()) {
       const field = project.seeds.length > 1 ? `seeds.${i}` : "seeds"
-      const found = seedsOf(yield* Effect.mapError(evaluate(module), (e) => moduleError(project, field, module, e.reason)))
+      const found = seedsOf(yield* Effect.mapError(evaluate(project, module), (e) => moduleError(project, field, module, e.reason)))
       if (found === undefined) {
         return yield* moduleError(project, field, module, "exports no seeds: expected `export default [Seeder.make({ name, profile, run })]`")
       }
@@ -138,7 +142,7 @@ export const privacyMap = (project: ProjectShape): Effect.Effect<PrivacyMap, Inv
         reason: "is not declared; name the module whose default export is definePrivacy({ tables: [...] }) (see README, \"Privacy\")"
       })
     }
-    const raw = yield* Effect.mapError(evaluate(module), (e) => moduleError(project, "privacy", module, e.reason))
+    const raw = yield* Effect.mapError(evaluate(project, module), (e) => moduleError(project, "privacy", module, e.reason))
     const value = typeof raw === "object" && raw !== null && "privacy" in raw && !("tables" in raw) ? (raw as { privacy: unknown }).privacy : raw
     if (!isPrivacyMap(value)) {
       return yield* moduleError(project, "privacy", module, "must export definePrivacy({ tables: [...] }) as its default export")

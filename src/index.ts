@@ -63,6 +63,20 @@ export * from "./seeder/errors.js"
 export * as Random from "./seeder/random.js"
 export { BulkInsertFailed, copyRows, type CopyOptions, type CopyValue } from "./Bulk.js"
 
+// ---- The project
+import * as ProjectModule from "./Project.js"
+
+/** The project's dbkit.config.* resolved: folders, seeds, privacy map, rules, tenancy, cache, environments. */
+export const Project = Object.assign(ProjectModule.Project, {
+  layer: ProjectModule.layer,
+  layerFrom: ProjectModule.layerFrom,
+  load: ProjectModule.load,
+  current: ProjectModule.current,
+  seeds: ProjectModule.seeds,
+  privacyMap: ProjectModule.privacyMap
+})
+export type { ProjectShape, TenancySettings } from "./Project.js"
+
 // ---- Backup, Restore, Reset
 import * as BackupModule from "./backup/Backup.js"
 import * as ResetModule from "./backup/Reset.js"

@@ -1,7 +1,9 @@
 // The README's library example, run as written (on the embedded database, in memory).
 import { expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { Migrator, MigrationSource, PgliteLive } from "../src/index.js"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as ConfigProvider from "effect/ConfigProvider"
+import { DatabaseLive, DbConfig, Maintenance, Migrator, MigrationSource, PgliteLive, Seeder, Tenancy } from "../src/index.js"
 import * as Layer from "effect/Layer"
 
 it.live("README: `yield* Migrator` in an Effect program", () => {
@@ -22,4 +24,29 @@ it.live("README: `yield* Migrator` in an Effect program", () => {
     expect(applied).toEqual(["0000_app_role", "0001_reference_schema", "0002_rls_force_and_grants"])
     expect(pending).toEqual(["0003_customer_contact", "0004_audit_triggers"]) // after `to`, the later ones wait
   })
+}, 120_000)
+
+it.live("README: every service's layerConfig reads the project's dbkit.config.ts, as the commands do", () => {
+  // The repository's own dbkit.config.ts (the example project), on an in-memory embedded database.
+  const ProjectLive = Layer.mergeAll(
+    Migrator.layerConfig(),
+    Seeder.layerConfig(),
+    Maintenance.layerConfig(),
+    Tenancy.layerConfig()
+  ).pipe(Layer.provideMerge(DatabaseLive), Layer.provideMerge(DbConfig.layer), Layer.provide(NodeContext.layer))
+  return Effect.gen(function*() {
+    const migrated = yield* Effect.flatMap(Migrator, (m) => m.migrate())
+    expect(migrated.applied.map((m) => m.name)).toContain("0004_audit_triggers")
+    const seeded = yield* Effect.flatMap(Seeder, (s) => s.run({ profile: "reference" }))
+    expect(seeded.map((r) => r.seed).sort()).toEqual(["chart_of_accounts", "permissions", "roles"])
+    const integrity = yield* Effect.flatMap(Maintenance, (m) => m.validate())
+    expect(integrity.checked.relationships).toBe(1) // audit_log.actor → users.id, declared in src/example/rules.ts
+    const cleanup = yield* Effect.flatMap(Maintenance, (m) => m.cleanupPlan())
+    expect(cleanup.rules.map((r) => r.rule)).toEqual(["audit log"])
+    const tenants = yield* Effect.flatMap(Tenancy, (t) => t.list)
+    expect(tenants).toEqual([])
+  }).pipe(
+    Effect.provide(ProjectLive),
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["DBKIT_DATA_DIR", "memory://"]])))
+  )
 }, 120_000)

@@ -242,7 +242,7 @@ const loadEsbuild = (file: string): typeof import("esbuild") | undefined => {
  * `defineConfig`, and loading the library would slow every command's start), or the running
  * library itself (seeds and privacy maps build on it: one copy of every class and tag).
  */
-export type DbkitImport = string | { readonly library: unknown }
+export type DbkitImport = string | { readonly library: unknown; readonly cacheRoot: string }
 
 const STUB = "export const defineConfig = (config) => config"
 
@@ -254,8 +254,9 @@ const STUB = "export const defineConfig = (config) => config"
 export const evaluateModule = (file: string, dbkit: DbkitImport = STUB) =>
   Effect.gen(function*() {
     const stub = typeof dbkit === "string" ? dbkit : null
-    const cached = readCompiled(file, stub)
-    const code = cached ?? (yield* compile(file, stub))
+    const root = typeof dbkit === "string" ? path.dirname(file) : dbkit.cacheRoot
+    const cached = readCompiled(file, stub, root)
+    const code = cached ?? (yield* compile(file, stub, root))
     const module = { exports: {} as Record<string, unknown> }
     const projectRequire = createRequire(file)
     const requireFor = typeof dbkit === "string"
@@ -281,9 +282,9 @@ export const evaluateModule = (file: string, dbkit: DbkitImport = STUB) =>
  * every file that went into them: a command reuses the code while none changed, instead of
  * starting esbuild each time (~0.1 s of every command's start-up).
  */
-const cacheFileOf = (file: string, dbkitStub: string | null) =>
+const cacheFileOf = (file: string, dbkitStub: string | null, root: string) =>
   path.join(
-    path.dirname(file),
+    root,
     ".dbkit",
     "cache",
     `module-${createHash("sha256").update(`${file}\0${dbkitStub ?? "(library)"}`).digest("hex").slice(0, 16)}.json`
@@ -294,9 +295,9 @@ interface CompiledModule {
   readonly code: string
 }
 
-const readCompiled = (file: string, dbkitStub: string | null): string | undefined => {
+const readCompiled = (file: string, dbkitStub: string | null, root: string): string | undefined => {
   try {
-    const cached = JSON.parse(fs.readFileSync(cacheFileOf(file, dbkitStub), "utf8")) as CompiledModule
+    const cached = JSON.parse(fs.readFileSync(cacheFileOf(file, dbkitStub, root), "utf8")) as CompiledModule
     for (const input of cached.inputs) {
       const stat = fs.statSync(input.file)
       if (stat.size !== input.size || stat.mtimeMs !== input.mtimeMs) return undefined
@@ -307,9 +308,9 @@ const readCompiled = (file: string, dbkitStub: string | null): string | undefine
   }
 }
 
-const writeCompiled = (file: string, dbkitStub: string | null, inputs: ReadonlyArray<string>, code: string) => {
+const writeCompiled = (file: string, dbkitStub: string | null, root: string, inputs: ReadonlyArray<string>, code: string) => {
   try {
-    const target = cacheFileOf(file, dbkitStub)
+    const target = cacheFileOf(file, dbkitStub, root)
     fs.mkdirSync(path.dirname(target), { recursive: true })
     const entry: CompiledModule = {
       inputs: inputs.map((input) => {
@@ -326,7 +327,7 @@ const writeCompiled = (file: string, dbkitStub: string | null, inputs: ReadonlyA
   }
 }
 
-const compile = (file: string, dbkitStub: string | null) =>
+const compile = (file: string, dbkitStub: string | null, root: string) =>
   Effect.gen(function*() {
     const esbuild = loadEsbuild(file)
     if (esbuild === undefined) {
@@ -367,7 +368,7 @@ const compile = (file: string, dbkitStub: string | null) =>
     const code = output.outputFiles?.[0]?.text ?? ""
     // The files bundled into it (the stub's namespace is not a file).
     const inputs = Object.keys(output.metafile?.inputs ?? {}).filter((input) => !input.includes(":")).map((input) => path.resolve(input))
-    writeCompiled(file, dbkitStub, inputs.includes(file) ? inputs : [file, ...inputs], code)
+    writeCompiled(file, dbkitStub, root, inputs.includes(file) ? inputs : [file, ...inputs], code)
     return code
   })
 
