@@ -17,6 +17,7 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as FiberRef from "effect/FiberRef"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -106,6 +107,10 @@ const program = Effect.suspend(() =>
   ]).pipe(Effect.zipRight(cli(argv)))
 ).pipe(
   Effect.tapErrorCause(report(verbose)),
+  // A project's seeds and privacy map are built with the project's own copy of effect, and run
+  // on the runtime bundled into this CLI by design: a minor-version difference is expected, not
+  // something for the user to dedupe.
+  Effect.locally(FiberRef.versionMismatchErrorLogLevel, Option.none()),
   // What @effect/cli itself needs; each command's own wiring provides the rest (child processes
   // and so on), so starting the CLI does not load them.
   Effect.provide(Layer.mergeAll(NodeFileSystem.layer, NodePath.layer, NodeTerminal.layer, LoggerLive))

@@ -14,7 +14,9 @@ import type * as DeployConfig from "../../deploy/config.js"
 import { PromotionBlocked } from "../../deploy/errors.js"
 import { compareStates, type EnvironmentDiff, readState } from "../../deploy/promote.js"
 import * as Catalog from "../../migrator/catalog.js"
+import * as path from "node:path"
 import { json, table } from "../render.js"
+import { plural } from "../shared.js"
 import { runDeploy } from "../deploy/handlers.js"
 import { DeployExit, environmentLive, exitWith, loadConfig, settingsFor } from "../deploy/live.js"
 
@@ -43,17 +45,39 @@ export const list = (options: { readonly json: boolean }) =>
     const config = yield* loadConfig
     const rows = environments.map((name) => describe(config.environments[name]))
     const files = envFiles()
+    const here = (file: string) => path.relative(process.cwd(), file) || file
+    // What the project declares besides its environments (module paths, never their contents).
+    const declared = {
+      seeds: config.seeds.map(here),
+      privacy: config.privacy === null ? null : here(config.privacy),
+      relationships: config.relationships.length,
+      retention: config.retention.length,
+      tenancy: {
+        strategy: config.tenancy.strategy,
+        tenantTable: config.tenancy.tenantTable ?? null,
+        migrationsDir: here(config.tenancy.migrationsDir),
+        shards: config.tenancy.shards === undefined ? 0 : typeof config.tenancy.shards === "string" ? here(config.tenancy.shards) : Object.keys(config.tenancy.shards).length
+      },
+      cachePrefix: config.cachePrefix
+    }
     if (options.json) {
       return yield* json({
         file: config.file,
         migrationsDir: config.migrationsDir,
         backupDir: config.backupDir,
+        project: declared,
         envFiles: files.files,
         variablesFromFiles: files.fromFiles,
         environments: rows
       })
     }
     yield* Console.log(`config: ${config.file ?? "(no dbkit.config.* found: defaults)"}; migrations ${config.migrationsDir}`)
+    yield* Console.log(
+      `project: seeds ${declared.seeds.join(", ") || "none"}; privacy ${declared.privacy ?? "none"}; ` +
+        `${plural(declared.relationships, "relationship")}, ${plural(declared.retention, "retention rule")}; ` +
+        `tenancy ${declared.tenancy.strategy}${declared.tenancy.tenantTable === null ? "" : ` (${declared.tenancy.tenantTable})`}; ` +
+        `cache prefix ${declared.cachePrefix ?? "none"}`
+    )
     if (files.files.length > 0) {
       // Names only: values (URLs with passwords) are never printed.
       const byFile = files.files.map((file) => {
