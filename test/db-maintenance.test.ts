@@ -32,6 +32,7 @@ interface Setting {
 
 /** The example project's rules, as its dbkit.config.ts declares them. */
 const exampleRules: Maintenance.MaintenanceOptions = {
+  tenantTable: "organizations",
   relationships,
   retention: retention.map((rule) => ({ ...rule, keep: Duration.decode(rule.keep as Duration.DurationInput) }))
 }

@@ -36,10 +36,12 @@ export type { MaintenanceTask, TaskResult } from "./tasks.js"
 export { defaultMaintenanceThresholds, type MaintenanceThresholds } from "./thresholds.js"
 
 export interface MaintenanceOptions {
-  /** Relationships without a foreign key that validate checks (default: the reference schema's). */
+  /** Relationships without a foreign key that validate checks (default none). */
   readonly relationships?: ReadonlyArray<Relationship> | undefined
-  /** Retention rules cleanup applies (default: the reference schema's audit log, one year). */
+  /** Retention rules cleanup applies (default none). */
   readonly retention?: ReadonlyArray<Retention.RetentionRule> | undefined
+  /** The application's own tenants table (id, slug), where `--tenant` is looked up without dbkit.tenants. */
+  readonly tenantTable?: string | undefined
   readonly thresholds?: Partial<MaintenanceThresholds> | undefined
   /** How long a maintenance statement or cleanup batch waits for a lock (default 2 s). */
   readonly lockTimeout?: Duration.DurationInput | undefined
@@ -132,7 +134,7 @@ export const make = (
         : Effect.void
 
     const tenantOf = (tenant: string | undefined) =>
-      tenant === undefined ? Effect.succeed(null) : resolveTenant(catalog, tenant)
+      tenant === undefined ? Effect.succeed(null) : resolveTenant(catalog, tenant, options.tenantTable)
 
     const plan = Effect.zipRight(flushStatistics(sql), Tasks.plan(catalog, thresholds))
     const rules = options.retention ?? []
@@ -197,9 +199,14 @@ export const layer = (
 
 /** Maintenance with the project's relationships and retention rules (dbkit.config.ts `integrity`, `retention`). */
 export const layerConfig = (
-  options: Omit<MaintenanceOptions, "relationships" | "retention"> = {}
+  options: Omit<MaintenanceOptions, "relationships" | "retention" | "tenantTable"> = {}
 ): Layer.Layer<Maintenance, InvalidConfig, SqlClient.SqlClient | Database | DbConfig> =>
   Layer.unwrapEffect(
     Effect.map(Project.current, (project) =>
-      layer({ ...options, relationships: Project.relationships(project), retention: Project.retention(project) }))
+      layer({
+        ...options,
+        relationships: Project.relationships(project),
+        retention: Project.retention(project),
+        tenantTable: project.tenancy.tenantTable
+      }))
   )

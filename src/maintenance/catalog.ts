@@ -6,7 +6,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { quoteIdent } from "../Identifier.js"
+import { quoteIdent, quoteQualified } from "../Identifier.js"
 import { TenantNotFound } from "../tenancy/errors.js"
 import { isUuid } from "../tenancy/registry.js"
 
@@ -118,16 +118,26 @@ export interface TenantRef {
 
 /**
  * A tenant by slug (or id): from dbkit's registry (dbkit.tenants) when there is one, else from
- * the reference schema's `organizations`. Both keep the same id for a tenant.
+ * the project's own tenants table (dbkit.config.ts `tenancy.tenantTable`, with id and slug).
+ * Both keep the same id for a tenant.
  */
-export const resolveTenant = (query: Query, tenant: string): Effect.Effect<TenantRef, TenantNotFound | SqlError> =>
+export const resolveTenant = (
+  query: Query,
+  tenant: string,
+  tenantTable?: string | undefined
+): Effect.Effect<TenantRef, TenantNotFound | SqlError> =>
   Effect.gen(function*() {
-    const [present] = yield* query<{ registry: boolean; organizations: boolean }>(
+    const [present] = yield* query<{ registry: boolean; own: boolean }>(
       `SELECT to_regclass('dbkit.tenants') IS NOT NULL AS registry,
-              EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass('organizations') AND attname = 'slug' AND NOT attisdropped) AS organizations`
+              EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1::text) AND attname = 'slug' AND NOT attisdropped) AS own`,
+      [tenantTable === undefined ? null : quoteQualified(tenantTable)]
     )
     const by = isUuid(tenant) ? "id = $1::uuid" : "slug = $1"
-    for (const [available, table] of [[present?.registry, "dbkit.tenants"], [present?.organizations, "organizations"]] as const) {
+    const tables: ReadonlyArray<readonly [boolean | undefined, string]> = [
+      [present?.registry, "dbkit.tenants"],
+      [present?.own, tenantTable === undefined ? "" : quoteQualified(tenantTable)]
+    ]
+    for (const [available, table] of tables) {
       if (!available) continue
       const [row] = yield* query<TenantRef>(`SELECT id::text AS id, slug FROM ${table} WHERE ${by}`, [tenant])
       if (row) return row

@@ -42,7 +42,7 @@ const maintain = Command.make(
 const validate = Command.make(
   "validate",
   {
-    tenant: tenantOption("Check only this tenant's rows (slug or id, from dbkit.tenants or organizations)"),
+    tenant: tenantOption("Check only this tenant's rows (slug or id, from dbkit.tenants or the tenancy.tenantTable of dbkit.config.ts)"),
     json: jsonOption
   },
   (options) => lazy(() => import("./validate.js"), (m) => m.validate(options))
@@ -65,7 +65,7 @@ const cleanup = Command.make(
   (options) => lazy(() => import("./cleanup.js"), (m) => m.cleanup(options))
 ).pipe(
   Command.withDescription(
-    "Apply the retention rules (reference: audit_log entries older than a year): --plan (the default) counts the rows, " +
+    "Apply the retention rules dbkit.config.ts declares (retention: [{ table, timestampColumn, keep }]): --plan (the default) counts the rows, " +
       "--run deletes them in small batches with a low lock_timeout. Guarded in production"
   )
 )
@@ -89,7 +89,7 @@ const loadTest = Command.make(
   (options) => lazy(() => import("./loadTest.js"), (m) => m.loadTest(options))
 ).pipe(
   Command.withDescription(
-    "Load-test the reference schema: N queries at concurrency C (bounded by --duration), reported as throughput and latency p50/p90/p99/max. " +
+    "Load-test the example application's schema (organizations, customers, invoices; other schemas are refused): N queries at concurrency C (bounded by --duration), reported as throughput and latency p50/p90/p99/max. " +
       "Brings its own tenant and deletes it afterwards. Server only; guarded in production (DB_LOAD_TEST_CONFIRM / --yes and DB_LOAD_TEST_ALLOW_PRODUCTION)"
   )
 )

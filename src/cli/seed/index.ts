@@ -32,7 +32,7 @@ export const seed = Command.make(
     ),
     seedNumber: Options.integer("seed").pipe(Options.withDefault(1), Options.withDescription("Random seed: the same number gives the same data")),
     scale: Options.float("scale").pipe(Options.withDefault(1), Options.withDescription("How much generated data (1 = the default size)")),
-    tenant: Options.text("tenant").pipe(Options.optional, Options.withDescription("Seed only this organization (slug)")),
+    tenant: Options.text("tenant").pipe(Options.optional, Options.withDescription("Seed only this tenant (slug), for seeds that read context.tenant")),
     dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Show what would run, change nothing")),
     json: jsonOption
   },
