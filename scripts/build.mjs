@@ -5,8 +5,16 @@
 // no dynamic-import callback; the modules a command handler imports that way (src/cli/lazy.ts)
 // are wrapped in initialisers that run on first use, not at start. PGlite stays external: it
 // loads its WASM relative to its module.
+//
+// `--types` (the `build` and `prepack` scripts) also emits the library's declarations into
+// dist/types with tsc (tsconfig.build.json, ~15 s): the published package's `types`. Without it
+// (`prepare`, test setup, scripts/run.mjs) only the bundles are built, in a second or two.
+// `--outdir=DIR` writes everything to DIR instead of dist (test/support/tarball.ts packs from a
+// staging folder, so a test never rewrites the dist/cli.cjs other tests are running).
 import { build, transform } from "esbuild"
+import { execFileSync } from "node:child_process"
 import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { createRequire } from "node:module"
 
 const external = ["@electric-sql/pglite", "@electric-sql/pglite/*", "@electric-sql/pglite-tools", "@electric-sql/pglite-tools/*", "pg-native"]
 const shared = { bundle: true, platform: "node", target: "node20", sourcemap: true, legalComments: "none", logLevel: "warning" }
@@ -32,12 +40,15 @@ const asciiOnly = async (file) => {
   writeFileSync(file, escaped)
 }
 
-rmSync("dist/cli.cjs.cache", { force: true }) // compiled for the previous build
+const outArg = process.argv.find((arg) => arg.startsWith("--outdir="))
+const out = outArg === undefined ? "dist" : outArg.slice("--outdir=".length)
+
+rmSync(`${out}/cli.cjs.cache`, { force: true }) // compiled for the previous build
 await Promise.all([
   build({
     ...shared,
     entryPoints: ["src/cli/main.ts"],
-    outfile: "dist/cli.cjs",
+    outfile: `${out}/cli.cjs`,
     format: "cjs",
     external,
     supported: { "dynamic-import": false },
@@ -45,6 +56,19 @@ await Promise.all([
     // loads undici (~15 ms of every start). A CLI is never a Worker, and nothing else in the
     // bundle uses them (check with `grep -n 'Response\|navigator' dist/cli.cjs` after changes).
     define: { navigator: "undefined", Response: "undefined" }
-  }).then(() => asciiOnly("dist/cli.cjs")),
-  build({ ...shared, entryPoints: ["src/index.ts"], outfile: "dist/index.js", format: "esm", external, packages: "external" })
+  }).then(() => asciiOnly(`${out}/cli.cjs`)),
+  build({ ...shared, entryPoints: ["src/index.ts"], outfile: `${out}/index.js`, format: "esm", external, packages: "external" })
 ])
+
+if (process.argv.includes("--types")) {
+  // A fresh folder, so a module renamed or removed since the last build ships no stale .d.ts.
+  rmSync(`${out}/types`, { recursive: true, force: true })
+  const tsc = createRequire(import.meta.url).resolve("typescript/bin/tsc")
+  try {
+    execFileSync(process.execPath, [tsc, "-p", "tsconfig.build.json", "--outDir", `${out}/types`], { stdio: "inherit" })
+  } catch {
+    rmSync(`${out}/types`, { recursive: true, force: true }) // never pack declarations from a failed check
+    console.error("build: declarations failed (tsc -p tsconfig.build.json); see the errors above")
+    process.exit(1)
+  }
+}
