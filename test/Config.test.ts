@@ -3,6 +3,9 @@ import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as fs from "node:fs"
+import * as os from "node:os"
+import * as path from "node:path"
 import { load } from "../src/Config.js"
 
 const loadWith = (env: Record<string, string>) =>
@@ -11,7 +14,14 @@ const loadWith = (env: Record<string, string>) =>
 describe("DbConfig", () => {
   it.effect("with nothing set, selects the embedded database in development with the documented defaults", () =>
     Effect.gen(function*() {
-      const config = yield* loadWith({})
+      // Outside any project (no dbkit.config.* in the working directory).
+      const outside = fs.mkdtempSync(path.join(os.tmpdir(), "dbkit-config-"))
+      const home = process.cwd()
+      const config = yield* Effect.acquireUseRelease(
+        Effect.sync(() => process.chdir(outside)),
+        () => loadWith({}),
+        () => Effect.sync(() => (process.chdir(home), fs.rmSync(outside, { recursive: true, force: true })))
+      )
       expect(Option.isNone(config.databaseUrl)).toBe(true)
       expect(config.environment).toBe("development")
       expect(config.dataDir).toBe(".dbkit/pglite")
@@ -19,6 +29,16 @@ describe("DbConfig", () => {
       expect(config.backupDir).toBe("backups")
       expect(config.poolSize).toBe(10)
       expect(config.applicationName).toBe("dbkit")
+    }))
+
+  it.effect("in a project, the folders the variables leave open come from its dbkit.config.ts (resolved against its folder)", () =>
+    Effect.gen(function*() {
+      // The repository is itself a project: its dbkit.config.ts says migrations/ and backups/.
+      const fromFile = yield* loadWith({})
+      expect(fromFile.migrationsDir).toBe(path.resolve("migrations"))
+      expect(fromFile.backupDir).toBe(path.resolve("backups"))
+      const fromVariables = yield* loadWith({ DBKIT_MIGRATIONS_DIR: "db/sql", DBKIT_BACKUP_DIR: "db/backups" })
+      expect([fromVariables.migrationsDir, fromVariables.backupDir]).toEqual(["db/sql", "db/backups"])
     }))
 
   it.effect("keeps DATABASE_URL redacted: printing the config never shows the password", () =>
