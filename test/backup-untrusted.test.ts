@@ -261,7 +261,7 @@ describe.skipIf(!server)("hostile backup files through the CLI", () => {
 
 describe.skipIf(!server)("dbkit reads the dump itself", () => {
   layer(ServerLive, { timeout: 300_000, excludeTestServices: true })("no psql", (it) => {
-    it.effect("an embedded (PostgreSQL 17) backup restores onto this server with no newer psql; transaction_timeout is left out knowingly", () =>
+    it.effect("an embedded (PostgreSQL 18) backup restores onto this server with no newer psql; transaction_timeout is left out knowingly", () =>
       Effect.gen(function*() {
         const dir = tempDir("dbkit-embedded-to-server-")
         const made = yield* withBackupServices(({ backup }) =>

@@ -34,7 +34,7 @@ export interface ExtensionRequest {
 const spi = () => import("@electric-sql/pglite/contrib/moddatetime").then((m) => m.moddatetime)
 
 /**
- * SQL extension name (as in CREATE EXTENSION) → the PGlite 0.5.16 bundle providing it, imported on
+ * SQL extension name (as in CREATE EXTENSION) → the PGlite 0.5.x bundle providing it, imported on
  * first use. The list is dist/contrib of that version, less auto_explain (a module, not an
  * extension). pgvector and PostGIS are not in it: PGlite publishes them as separate packages.
  */
