@@ -26,6 +26,8 @@ import * as Option from "effect/Option"
 import pkg from "../../package.json" with { type: "json" }
 import { loadEnvFiles, projectDir } from "../EnvFiles.js"
 import { applyEnvName, selectDatabase, takeEnvFlag } from "./envFlag.js"
+import * as Help from "./help.js"
+import { handlerStarted } from "./lazy.js"
 import { applyProjectConfig, needsProjectConfig } from "./projectConfig.js"
 import { ExitCode, exitCodeByTag } from "./exitCodes.js"
 import { migrate } from "./migrate/index.js"
@@ -100,11 +102,54 @@ const LoggerLive = Layer.merge(
   Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
 )
 
+// Help, and command lines @effect/cli would answer with "Invalid subcommand …", are read here
+// first (help.ts): the help from the command definitions, the errors with a suggestion, exit 2.
+{
+  const args = argv.slice(2)
+  const shell = args[args.indexOf("--completions") + 1]
+  if (args.includes("--completions") && (shell === "bash" || shell === "zsh")) {
+    process.stdout.write(Help.bashCompletion(dbkit, shell))
+    process.exit(ExitCode.ok)
+  }
+  if (!args.includes("--completions") && !args.includes("--version")) {
+    const words = args.filter((arg) => !arg.startsWith("-"))
+    if (args.length === 0 || args.includes("--help") || args.includes("-h")) {
+      const { path } = Help.resolve(dbkit, words)
+      process.stdout.write(`${path.length === 0 ? Help.rootHelp(dbkit, pkg.version) : Help.commandHelp(dbkit, path)}\n`)
+      process.exit(ExitCode.ok)
+    }
+    const problem = Help.unknownInput(dbkit, args)
+    if (problem !== undefined) {
+      process.stderr.write(`error: ${problem}\n`)
+      process.exit(ExitCode.usage)
+    }
+  }
+}
+
+/** Colour only on a terminal, and never with NO_COLOR set (https://no-color.org) or TERM=dumb. */
+const colour = process.stderr.isTTY === true && !process.env.NO_COLOR && process.env.TERM !== "dumb"
+
+/**
+ * @effect/cli reports a command line it cannot parse (a missing argument, a value of the wrong
+ * type) on stderr before any handler runs: that report gets dbkit's `error:` prefix, and loses
+ * its colour codes off a terminal. Handlers' own stderr is left alone.
+ */
+const withParseErrors = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.flatMap(Effect.console, (base) =>
+    Effect.withConsole(effect, {
+      ...base,
+      error: (...args: ReadonlyArray<unknown>) => {
+        if (handlerStarted.value || args.length !== 1 || typeof args[0] !== "string") return base.error(...args)
+        const text = colour ? args[0] : args[0].replace(/\x1b\[[0-9;]*m/g, "")
+        return base.error(/^\s*error:/.test(text) ? text : `error: ${text.trim()}`)
+      }
+    }))
+
 const program = Effect.suspend(() =>
   Effect.all([
     needsProjectConfig(argv) ? applyProjectConfig(argv) : Effect.void,
     envFlag.env === undefined ? Effect.void : selectDatabase(envFlag.env)
-  ]).pipe(Effect.zipRight(cli(argv)))
+  ]).pipe(Effect.zipRight(withParseErrors(cli(argv))))
 ).pipe(
   Effect.tapErrorCause(report(verbose)),
   // A project's seeds and privacy map are built with the project's own copy of effect, and run

@@ -1,0 +1,138 @@
+// The first hour with the command line: help that fits a 100-column screen and a pipe, read from
+// the command definitions (no @effect/cli filler, no colour codes off a terminal); unknown
+// options and commands named with a suggestion (exit 2); parse errors that start with `error:`;
+// bash completions that cover every command and option, checked by running the generated script.
+import { describe, expect, it } from "@effect/vitest"
+import { spawnSync } from "node:child_process"
+import * as fs from "node:fs"
+import * as path from "node:path"
+import { runCli } from "./support/cli.js"
+import { tempDir } from "./support/databases.js"
+
+const filler = [
+  "A user-defined piece of text.",
+  "A true or false value.",
+  "This setting is optional.",
+  "An integer.",
+  "Invalid subcommand"
+]
+const ansi = /\x1b\[/
+
+/** The lines of a help section (`Options:`, `Commands:`), up to the next blank line. */
+const section = (help: string, title: string): ReadonlyArray<string> => {
+  const lines = help.split("\n")
+  const start = lines.indexOf(`${title}:`)
+  if (start === -1) return []
+  const end = lines.findIndex((line, i) => i > start && line.trim() === "")
+  return lines.slice(start + 1, end === -1 ? undefined : end)
+}
+
+/** Every command path, with the options its help lists, walked from the root help. */
+const walk = async () => {
+  const found: Array<{ path: ReadonlyArray<string>; help: string; options: ReadonlyArray<string>; commands: ReadonlyArray<string> }> = []
+  const queue: Array<ReadonlyArray<string>> = [[]]
+  while (queue.length > 0) {
+    const at = queue.shift()!
+    const result = await runCli([...at, "--help"])
+    expect([at.join(" "), result.code, result.stderr]).toEqual([at.join(" "), 0, ""])
+    const commands = at.length === 0
+      ? result.stdout.split("\n").filter((line) => /^ {2}[a-z]/.test(line) && !line.startsWith("  $")).map((line) => line.trim().split(/\s+/)[0]!)
+      : section(result.stdout, "Commands").map((line) => line.trim().split(/\s+/)[0]!)
+    const options = section(result.stdout, "Options").filter((line) => /^ {2}-/.test(line)).map((line) => line.trim().split(/\s+/)[0]!)
+    found.push({ path: at, help: result.stdout, options, commands })
+    for (const command of commands) queue.push([...at, command])
+  }
+  return found
+}
+
+describe("dbkit help", () => {
+  it("the root help fits one screen of 100 columns: the commands grouped, one line each, with examples", async () => {
+    const result = await runCli(["--help"])
+    expect(result.code).toBe(0)
+    const lines = result.stdout.trimEnd().split("\n")
+    expect(lines.length).toBeLessThanOrEqual(50)
+    expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100)
+    for (const heading of ["Set up and migrate:", "Data:", "Backups:", "Tenants:", "Health:", "Deploy:", "Privacy:", "Global options:", "Examples:"]) {
+      expect(lines).toContain(heading)
+    }
+    for (const command of ["init", "migrate", "seed", "reset", "db", "backup", "backups", "restore", "tenant", "health", "deploy", "env", "privacy", "audit"]) {
+      expect(lines.filter((l) => l.startsWith(`  ${command} `)).length).toBe(1)
+    }
+    expect(result.stdout).not.toMatch(ansi)
+    for (const sentence of filler) expect(result.stdout).not.toContain(sentence)
+    // No arguments at all: the same help, not an error.
+    const bare = await runCli([])
+    expect([bare.code, bare.stdout]).toEqual([0, result.stdout])
+  })
+
+  it("every command's help has a usage line, real option descriptions, its subcommands one line each, and no filler or colour codes; bash completion offers every command and option", async () => {
+    const commands = await walk()
+    expect(commands.length).toBeGreaterThan(40)
+    for (const { help, path: at } of commands.filter((c) => c.path.length > 0)) {
+      const label = at.join(" ")
+      expect([label, help.split("\n")[0]]).toEqual([label, expect.stringMatching(new RegExp(`^Usage: dbkit ${label}( |$)`))])
+      expect([label, Math.max(...help.split("\n").map((l) => l.length))]).toEqual([label, expect.any(Number)])
+      expect([label, help.split("\n").filter((l) => l.length > 100)]).toEqual([label, []])
+      expect([label, ansi.test(help)]).toEqual([label, false])
+      for (const sentence of filler) expect([label, help.includes(sentence)]).toEqual([label, false])
+      // An option's line carries its description.
+      const options = section(help, "Options")
+      const bare = options.filter((line, i) =>
+        /^ {2}-/.test(line) && line.trim().split(/\s{2,}/).length < 2 && !/^ {6,}\S/.test(options[i + 1] ?? "")
+      )
+      expect([label, bare]).toEqual([label, []])
+    }
+    const migrate = commands.find((c) => c.path.join(" ") === "migrate")!
+    expect(migrate.help).toContain("--dry-run")
+    expect(migrate.help).toContain("Examples:")
+    expect(migrate.commands).toEqual(expect.arrayContaining(["status", "plan", "rollback", "drift", "new"]))
+
+    // The generated bash completion, run: `dbkit <path> <TAB>` offers every subcommand and option.
+    const script = await runCli(["--completions", "bash"])
+    expect(script.code).toBe(0)
+    const dir = tempDir("dbkit-completion-")
+    fs.writeFileSync(path.join(dir, "dbkit.bash"), script.stdout)
+    const probes = commands.map(({ path: at }) => {
+      const words = ["dbkit", ...at, ""].map((w) => `'${w}'`).join(" ")
+      return `COMP_WORDS=(${words}); COMP_CWORD=${at.length + 1}; COMPREPLY=(); ` +
+        `_dbkit_completions; echo "${at.join(" ")}|\${COMPREPLY[*]}"`
+    })
+    const bash = spawnSync("bash", ["-c", [`source ${path.join(dir, "dbkit.bash")}`, ...probes].join("\n")], { encoding: "utf8" })
+    expect(bash.status, bash.stderr).toBe(0)
+    const offered = new Map(bash.stdout.trim().split("\n").map((line) => {
+      const [at, words] = line.split("|")
+      return [at!, new Set(words!.split(" "))] as const
+    }))
+    for (const { commands: subcommands, options, path: at } of commands) {
+      const words = offered.get(at.join(" "))!
+      const missing = [...subcommands, ...options.map((o) => o.replace(/,$/, ""))].filter((word) => !words.has(word))
+      expect([at.join(" "), missing]).toEqual([at.join(" "), []])
+    }
+  }, 240_000)
+})
+
+describe("dbkit command-line errors", () => {
+  it("an unknown option or command is named with a suggestion, exit 2, nothing on stdout", async () => {
+    const cases: ReadonlyArray<readonly [ReadonlyArray<string>, string]> = [
+      [["migrate", "--dryrun"], "error: unknown option --dryrun for dbkit migrate (did you mean --dry-run?)"],
+      [["seed", "--scael", "2"], "error: unknown option --scael for dbkit seed (did you mean --scale?)"],
+      [["migrat"], "error: unknown command migrat for dbkit (did you mean migrate?)"],
+      [["migrate", "statsu"], "error: unknown command statsu for dbkit migrate (did you mean status?)"],
+      [["tenant", "provision", "acme", "--nmae", "Acme"], "error: unknown option --nmae for dbkit tenant provision (did you mean --name?)"]
+    ]
+    for (const [args, message] of cases) {
+      const result = await runCli(args, { DBKIT_DATA_DIR: "memory://" })
+      expect([args.join(" "), result.code, result.stderr.trim(), result.stdout]).toEqual([args.join(" "), 2, message, ""])
+    }
+  })
+
+  it("a command line the parser rejects (a missing argument, a value of the wrong type) is one error: line, without colour codes", async () => {
+    for (const args of [["tenant", "provision"], ["migrate", "rollback", "--steps", "many"]]) {
+      const result = await runCli(args, { DBKIT_DATA_DIR: "memory://", NO_COLOR: "1" })
+      expect([args.join(" "), result.code]).toEqual([args.join(" "), 2])
+      const lines = result.stderr.trim().split("\n")
+      expect([args.join(" "), lines.length, lines[0]!.startsWith("error: ")]).toEqual([args.join(" "), 1, true])
+      expect(result.stderr).not.toMatch(ansi)
+    }
+  })
+})
