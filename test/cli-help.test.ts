@@ -136,3 +136,21 @@ describe("dbkit command-line errors", () => {
     }
   })
 })
+
+describe("dbkit surprises removed", () => {
+  it("health serve on a port in use says so in one line and exits 2", async () => {
+    const net = await import("node:net")
+    const holder = net.createServer()
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve))
+    const port = (holder.address() as import("node:net").AddressInfo).port
+    try {
+      const result = await runCli(["health", "serve", "--port", String(port), "--host", "127.0.0.1"], { DBKIT_DATA_DIR: "memory://" })
+      expect(result.code).toBe(2)
+      expect(result.stderr.trim().split("\n").filter((l) => !l.startsWith("dbkit "))).toEqual([
+        `error: --port: 127.0.0.1:${port} is already in use (EADDRINUSE); choose another --port or stop what listens there`
+      ])
+    } finally {
+      holder.close()
+    }
+  })
+})
