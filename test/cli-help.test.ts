@@ -153,4 +153,12 @@ describe("dbkit surprises removed", () => {
       holder.close()
     }
   })
+
+  it("backup --out under /proc fails in one line (exit 13) instead of spinning forever in Node's recursive mkdir", async () => {
+    if (!fs.existsSync("/proc/self")) return // not Linux: no such file system to try it on
+    const dataDir = path.join(tempDir("dbkit-proc-out-"), "pglite")
+    const result = await runCli(["backup", "--out", "/proc/dbkit-no-such-folder/x"], { DBKIT_DATA_DIR: dataDir }, { timeoutMs: 120_000 })
+    expect(result.code).toBe(13)
+    expect(result.stderr).toContain("error: could not write /proc/dbkit-no-such-folder/x: ENOENT")
+  }, 150_000)
 })

@@ -43,6 +43,7 @@ import * as Leftovers from "./leftovers.js"
 import * as Load from "./load.js"
 import { selectForPruning } from "./retention.js"
 import { type ManifestSignature, originOf, sign, signingKey } from "./signature.js"
+import { makeDirectories } from "../Directories.js"
 
 /** What a backup file holds and how to read it; written beside it as `<file>.json`. */
 export interface Manifest {
@@ -375,7 +376,7 @@ const make = Effect.gen(function*() {
         let fileBytes = 0
         const hash = createHash("sha256")
         yield* Effect.try({
-          try: () => fs.mkdirSync(directory, { recursive: true }),
+          try: () => makeDirectories(directory),
           catch: (cause) => new BackupWriteFailed({ file: directory, reason: (cause as Error).message })
         })
         // Whatever ends this scope before the rename (failure, Ctrl-C), our temp file goes —

@@ -23,6 +23,7 @@ import type { Manifest } from "./Backup.js"
 import { fingerprintSecret } from "./crypto.js"
 import { durable } from "./durable.js"
 import { BackupKeyInvalid, BackupManifestForged } from "./errors.js"
+import { makeDirectories } from "../Directories.js"
 
 /** The tag a signed manifest carries. */
 export interface ManifestSignature {
@@ -110,7 +111,7 @@ const readLocalKey = (file: string): Effect.Effect<SigningKey | undefined, Backu
 const createLocalKey = (file: string) =>
   Effect.try({
     try: () => {
-      fs.mkdirSync(path.dirname(file), { recursive: true, mode: 0o700 })
+      makeDirectories(path.dirname(file), 0o700)
       const temp = `${file}.${process.pid}.${randomBytes(6).toString("hex")}.partial`
       try {
         fs.writeFileSync(temp, randomBytes(32).toString("hex") + "\n", { mode: 0o600, flag: "wx" })

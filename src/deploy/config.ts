@@ -22,6 +22,7 @@ import * as path from "node:path"
 import { type Environment, environments, InvalidConfig, parseEnvironment, validateDatabaseUrl } from "../Config.js"
 import { describeUrl } from "../Database.js"
 import { type Thresholds, thresholdNames } from "../health/thresholds.js"
+import { makeDirectories } from "../Directories.js"
 
 const DurationInput = Schema.Union(Schema.Number, Schema.String).pipe(
   Schema.filter((value) => Option.isSome(Duration.decodeUnknown(value)), {
@@ -311,7 +312,7 @@ const readCompiled = (file: string, dbkitStub: string | null, root: string): str
 const writeCompiled = (file: string, dbkitStub: string | null, root: string, inputs: ReadonlyArray<string>, code: string) => {
   try {
     const target = cacheFileOf(file, dbkitStub, root)
-    fs.mkdirSync(path.dirname(target), { recursive: true })
+    makeDirectories(path.dirname(target))
     const entry: CompiledModule = {
       inputs: inputs.map((input) => {
         const stat = fs.statSync(input)

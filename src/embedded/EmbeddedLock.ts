@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import type * as Scope from "effect/Scope"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { makeDirectories } from "../Directories.js"
 
 /** Another process has the embedded data directory open. */
 export class EmbeddedInUse extends Data.TaggedError("EmbeddedInUse")<{
@@ -89,7 +90,7 @@ export const acquire = (dataDir: string): Effect.Effect<void, EmbeddedInUse, Sco
   const file = lockPath(dataDir)
   return Effect.acquireRelease(
     Effect.suspend(() => {
-      fs.mkdirSync(path.dirname(file), { recursive: true })
+      makeDirectories(path.dirname(file))
       if (held.has(file)) return Effect.fail(new EmbeddedInUse({ dataDir, pid: process.pid }))
       for (let attempt = 0; attempt < 5; attempt++) {
         if (tryCreate(file)) {

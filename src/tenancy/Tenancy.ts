@@ -51,6 +51,7 @@ import {
 import * as Registry from "./registry.js"
 import * as ShardFile from "./shards.js"
 import { DEFAULT_SHARD, type Shards } from "./shards.js"
+import { makeDirectories } from "../Directories.js"
 
 export type { MigrationState, Strategy, Tenant, TenantStatus } from "./registry.js"
 
@@ -379,7 +380,7 @@ const make = (options: TenancyOptions) =>
      */
     const exportRows = (tenant: Registry.Tenant, tables: ReadonlyArray<string>, out: string) =>
       Effect.gen(function*() {
-        fs.mkdirSync(out, { recursive: true })
+        makeDirectories(out)
         const file = path.resolve(out, `tenant_${tenant.slug}_backup_${stamp(new Date())}.sql.gz`)
         const temp = `${file}.partial`
         const gzip = createGzip()

@@ -13,6 +13,7 @@ import { layerConfig as privacyLayerConfig, Privacy } from "../../privacy/Privac
 import { DatabaseFromEnv, GuardLive } from "../live.js"
 import { banner, json, table } from "../render.js"
 import { plural } from "../shared.js"
+import { makeDirectories } from "../../Directories.js"
 
 const entries = (n: number, what = "audit entry") => `${n} ${n === 1 ? what : what.replace(/y$/, "ies")}`
 
@@ -51,7 +52,7 @@ export const map = (options: { readonly strict: boolean; readonly json: boolean 
 const writePrivate = (file: string, text: string) =>
   Effect.try({
     try: () => {
-      fs.mkdirSync(path.dirname(path.resolve(file)), { recursive: true })
+      makeDirectories(path.dirname(path.resolve(file)))
       writeDurably(file, text)
     },
     catch: (error) => new ExportWriteFailed({ file, reason: (error as NodeJS.ErrnoException).code ?? String(error) })
