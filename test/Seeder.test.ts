@@ -209,6 +209,102 @@ for (const backend of await backends()) {
         expect(yield* rowsOf(`${schema}.log`)).toBe(1)
       }))
 
+    it.effect("the test profile (and the test environment by default) runs the development seeds too, plus test-only seeds; development does not run test seeds", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const seeds = [
+          logging(schema, `ref_${schema}`, { profile: "reference" }),
+          logging(schema, `dev_${schema}`),
+          logging(schema, `only_for_tests_${schema}`, { profile: "test" })
+        ]
+        const development = yield* withSeeder(seeds, (s) => s.run({ dryRun: true, profile: "development" }))
+        expect(development.map((r) => r.seed)).toEqual([`ref_${schema}`, `dev_${schema}`])
+        const byFlag = yield* withSeeder(seeds, (s) => s.run({ dryRun: true, profile: "test" }))
+        expect(byFlag.map((r) => [r.seed, r.status])).toEqual(seeds.map((seed) => [seed.name, "would run"]))
+        const byEnvironment = yield* withSeeder(seeds, (s) => s.run(), "test")
+        expect(byEnvironment.map((r) => [r.seed, r.status])).toEqual(seeds.map((seed) => [seed.name, "ran"]))
+        const reference = yield* withSeeder(seeds, (s) => s.run({ profile: "reference" }), "test")
+        expect(reference.map((r) => r.seed)).toEqual([`ref_${schema}`])
+      }))
+
+    it.effect("a scale that is not a finite number above 0, or a seed number that is not a safe integer, is refused before anything runs", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const seeds = [logging(schema, `ref_${schema}`, { profile: "reference" }), logging(schema, `gen_${schema}`)]
+        for (const options of [{ scale: 0 }, { scale: -1 }, { scale: Number.NaN }, { scale: Number.POSITIVE_INFINITY }, { seed: 1.5 }, { seed: 2 ** 53 }]) {
+          const refused = yield* Effect.flip(withSeeder(seeds, (s) => s.run(options)))
+          expect(refused._tag, JSON.stringify(options)).toBe("InvalidSeedOptions")
+          expect(refused.message).toMatch(/^--(scale|seed) must be .*; nothing was run$/)
+          const dry = yield* Effect.flip(withSeeder(seeds, (s) => s.run({ ...options, dryRun: true })))
+          expect(dry._tag).toBe("InvalidSeedOptions")
+        }
+        expect(yield* rowsOf(`${schema}.log`)).toBe(0)
+        const listed = yield* withSeeder(seeds, (s) => s.list)
+        expect(listed.map((l) => l.lastRun._tag)).toEqual(["None", "None"])
+      }))
+
+    it.effect("any safe integer is a seed number: one beyond 32 bits is recorded and listed back, also in a history table an older dbkit made", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const sql = yield* SqlClient.SqlClient
+        yield* withSeeder([logging(schema, `first_${schema}`)], (s) => s.run())
+        // dbkit.seeds as earlier versions made it: a 32-bit seed number, rows always set.
+        yield* sql.unsafe(`UPDATE dbkit.seeds SET rows = 0 WHERE rows IS NULL;
+          ALTER TABLE dbkit.seeds ALTER COLUMN seed_number TYPE integer, ALTER COLUMN rows SET NOT NULL`)
+        const seeds = [logging(schema, `big_${schema}`)]
+        const results = yield* withSeeder(seeds, (s) => s.run({ seed: 3_000_000_000 }))
+        expect(results.map((r) => r.status)).toEqual(["ran"])
+        const [listed] = yield* withSeeder(seeds, (s) => s.list)
+        expect(listed!.lastRun._tag === "Some" && listed!.lastRun.value.seed).toBe(3_000_000_000)
+        const again = yield* withSeeder(seeds, (s) => s.run({ seed: Number.MAX_SAFE_INTEGER }))
+        expect(again[0]!.previousRun?.seed).toBe(3_000_000_000)
+      }))
+
+    it.effect("a run-once seed asked for another seed number or scale says it already ran with which, and how to regenerate", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const seeds = [logging(schema, `ref_${schema}`, { profile: "reference" }), logging(schema, `gen_${schema}`)]
+        yield* withSeeder(seeds, (s) => s.run({ seed: 7, scale: 1.5 }))
+        const other = yield* withSeeder(seeds, (s) => s.run({ seed: 8, scale: 2 }))
+        const [reference, generated] = other
+        expect(reference).toMatchObject({ status: "ran" })
+        expect(reference!.note).toBeUndefined()
+        expect(generated).toMatchObject({ status: "already ran", previousRun: { seed: 7, scale: 1.5 } })
+        expect(generated!.previousRun!.at).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/)
+        expect(generated!.note).toContain(`gen_${schema} already ran with seed 7, scale 1.5`)
+        expect(generated!.note).toContain("seed 8, scale 2 changed nothing")
+        expect(generated!.note).toContain("`dbkit seed clean`")
+        const scaleOnly = yield* withSeeder(seeds, (s) => s.run({ scale: 3, dryRun: true }))
+        expect(scaleOnly[1]!.note).toContain("scale 3 changed nothing")
+        // Asking for nothing, or for what it ran with, is no surprise: no note.
+        for (const options of [{}, { seed: 7 }, { seed: 7, scale: 1.5 }]) {
+          const same = yield* withSeeder(seeds, (s) => s.run(options))
+          expect(same[1]).toMatchObject({ status: "already ran", previousRun: { seed: 7, scale: 1.5 } })
+          expect(same[1]!.note, JSON.stringify(options)).toBeUndefined()
+        }
+        expect(yield* rowsOf(`${schema}.log`)).toBe(1 + 5) // the reference seed each time, the generated one once
+      }))
+
+    it.effect("a seed that reports no row count has none (null), not 0; a returned number or copied rows are its count", () =>
+      Effect.gen(function*() {
+        const schema = fresh()
+        yield* setup(schema)
+        const sql = yield* SqlClient.SqlClient
+        const seeds = [
+          make({ name: `upsert_${schema}`, profile: "reference", run: () => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('u')`) }),
+          make({ name: `counted_${schema}`, profile: "reference", run: () => Effect.as(sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('c')`), 12) }),
+          make({ name: `copied_${schema}`, profile: "development", run: (ctx) => ctx.copy(`${schema}.items`, ["id", "label"], [[1, "a"], [2, "b"]]) })
+        ]
+        const results = yield* withSeeder(seeds, (s) => s.run())
+        expect(results.map((r) => r.rows)).toEqual([null, 12, 2])
+        const listed = yield* withSeeder(seeds, (s) => s.list)
+        expect(listed.map((l) => l.lastRun._tag === "Some" ? l.lastRun.value.rows : "never")).toEqual([null, 12, 2])
+      }))
+
     it.effect("a dry run says what would run and writes nothing", () =>
       Effect.gen(function*() {
         const schema = fresh()

@@ -1,6 +1,7 @@
 // `dbkit seed` as a user runs it: on a migrated database, twice, with its exit codes.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as fs from "node:fs"
 import * as path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll } from "vitest"
@@ -8,6 +9,28 @@ import { runCli } from "./support/cli.js"
 import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
 
 const server = await serverAvailable()
+
+const scalar = async (url: string, query: string) => {
+  const client = new pg.Client({ connectionString: url })
+  await client.connect()
+  try {
+    return (await client.query(query)).rows[0].n as unknown
+  } finally {
+    await client.end()
+  }
+}
+
+/** A scratch database of its own, migrated, dropped with the scope. */
+const freshMigrated = () =>
+  Effect.acquireRelease(Effect.promise(() => createScratchDatabase("dbkit_cli_seed_x")), ({ name }) =>
+    Effect.promise(() => dropScratchDatabase(name))).pipe(
+      Effect.tap((fresh) =>
+        Effect.promise(async () => {
+          const migrated = await runCli(["migrate"], { DATABASE_URL: fresh.url })
+          if (migrated.code !== 0) throw new Error(migrated.stderr)
+        })
+      )
+    )
 
 const count = async (url: string, table: string) => {
   const client = new pg.Client({ connectionString: url })
@@ -83,6 +106,66 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
       expect(yield* Effect.promise(() => count(database.url, "permissions"))).toBeGreaterThan(0)
     }), 120_000)
 
+  it.scoped("--profile test and DB_ENV=test get the development data, as the README says the test profile does", () =>
+    Effect.gen(function*() {
+      for (const [label, args, extra] of [
+        ["--profile test", ["seed", "--profile", "test"], {}],
+        ["DB_ENV=test", ["seed"], { DB_ENV: "test" }]
+      ] as const) {
+        const fresh = yield* freshMigrated()
+        const seeded = yield* Effect.promise(() => runCli(args, { DATABASE_URL: fresh.url, ...extra }))
+        expect(seeded.code, label).toBe(0)
+        expect(seeded.stdout, label).toMatch(/✓ invoices \(development\)/)
+        expect(seeded.stdout, label).toMatch(/7 seeds ran, [\d,]+ rows generated/)
+        expect(yield* Effect.promise(() => count(fresh.url, "invoices")), label).toBe(250)
+      }
+    }), 120_000)
+
+  it.scoped("--scale 0, a negative or non-finite scale and a --seed beyond the safe integers are usage errors (exit 2) before anything runs", () =>
+    Effect.gen(function*() {
+      const fresh = yield* freshMigrated()
+      for (const args of [["--scale", "0"], ["--scale", "-1"], ["--scale", "Infinity"], ["--scale", "NaN"], ["--seed", "9007199254740992"]]) {
+        const refused = yield* Effect.promise(() => runCli(["seed", ...args], { DATABASE_URL: fresh.url }))
+        expect(refused.code, args.join(" ")).toBe(2)
+        expect(refused.stderr, args.join(" ")).toMatch(/--scale must be a number greater than 0|is not a integer/)
+        expect(refused.stdout, args.join(" ")).not.toContain("ran")
+      }
+      expect(yield* Effect.promise(() => count(fresh.url, "permissions"))).toBe(0)
+      expect(yield* Effect.promise(() => scalar(fresh.url, "SELECT to_regclass('dbkit.seeds') IS NULL AS n"))).toBe(true)
+    }), 120_000)
+
+  it.scoped("a new --seed or --scale after a run says the run-once seeds already ran with which, in text and --json, and points to seed clean; seed list shows reference rows", () =>
+    Effect.gen(function*() {
+      const fresh = yield* freshMigrated()
+      const env = { DATABASE_URL: fresh.url }
+      expect((yield* Effect.promise(() => runCli(["seed", "--seed", "7"], env))).code).toBe(0)
+      const invoices = yield* Effect.promise(() => count(fresh.url, "invoices"))
+      const other = yield* Effect.promise(() => runCli(["seed", "--seed", "8", "--scale", "2"], env))
+      expect(other.code).toBe(0)
+      expect(other.stdout).toMatch(/· invoices \(development\) already ran \(seed 7, scale 1, \d{4}-\d\d-\d\dT[\d:]+Z\)/)
+      expect(other.stderr).toContain("note: invoices already ran with seed 7, scale 1")
+      expect(other.stderr).toContain("seed 8, scale 2 changed nothing; `dbkit seed clean` forgets generated data, then seed again")
+      expect(yield* Effect.promise(() => count(fresh.url, "invoices"))).toBe(invoices)
+      const json = yield* Effect.promise(() => runCli(["seed", "--seed", "8", "--json"], env))
+      expect(json.code).toBe(0)
+      const results = JSON.parse(json.stdout) as Array<{ seed: string; status: string; previousRun?: { seed: number; scale: number }; note?: string }>
+      const organizations = results.find((r) => r.seed === "organizations")
+      expect(organizations).toMatchObject({ status: "already ran", previousRun: { seed: 7, scale: 1 } })
+      expect(organizations?.note).toContain("seed 8 changed nothing")
+      const plain = yield* Effect.promise(() => runCli(["seed"], env))
+      expect(plain.code).toBe(0)
+      expect(plain.stderr).not.toContain("note:")
+      // Reference seeds upsert every time: listed with the rows they hold, not 0.
+      const list = yield* Effect.promise(() => runCli(["seed", "list"], env))
+      expect(list.code).toBe(0)
+      const rowsColumn = (name: string) => list.stdout.split("\n").find((l) => l.startsWith(`${name} `))?.trim().split(/\s+/).at(-1)
+      expect(rowsColumn("permissions")).toBe("12")
+      expect(rowsColumn("chart_of_accounts")).toBe("130")
+      expect(rowsColumn("customers")).toBe("100")
+      const listed = JSON.parse((yield* Effect.promise(() => runCli(["seed", "list", "--json"], env))).stdout) as Array<{ name: string; lastRun: { rows: number | null } | null }>
+      expect(listed.find((s) => s.name === "permissions")?.lastRun?.rows).toBe(12)
+    }), 120_000)
+
   it.effect("an unknown seed name is a usage error (exit 2)", () =>
     Effect.gen(function*() {
       const result = yield* Effect.promise(() => runCli(["seed", "--only", "nope"], { DATABASE_URL: database.url }))
@@ -100,5 +183,26 @@ describe("dbkit seed on the embedded database", () => {
       const seeded = yield* Effect.promise(() => runCli(["seed"], env))
       expect(seeded.code).toBe(0)
       expect(seeded.stdout).toMatch(/\d+ seeds ran, [\d,]+ rows generated/)
+    }), 120_000)
+
+  it.effect("DB_ENV=test seeds generated data; a later --seed says it already ran; a bad --scale is refused before the database is opened", () =>
+    Effect.gen(function*() {
+      const dataDir = path.join(tempDir(), "pglite")
+      const env = { DBKIT_DATA_DIR: dataDir, DB_ENV: "test" }
+      const refused = yield* Effect.promise(() => runCli(["seed", "--scale", "-2"], env))
+      expect(refused.code).toBe(2)
+      expect(refused.stderr).toContain("--scale must be a number greater than 0")
+      expect(fs.existsSync(dataDir)).toBe(false)
+      expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
+      const seeded = yield* Effect.promise(() => runCli(["seed"], env))
+      expect(seeded.code).toBe(0)
+      expect(seeded.stderr).toContain("dbkit seed · test")
+      expect(seeded.stdout).toMatch(/✓ invoices \(development\)/)
+      const again = yield* Effect.promise(() => runCli(["seed", "--seed", "3"], env))
+      expect(again.code).toBe(0)
+      expect(again.stderr).toContain("note: invoices already ran with seed 1, scale 1")
+      const list = yield* Effect.promise(() => runCli(["seed", "list", "--json"], env))
+      const listed = JSON.parse(list.stdout) as Array<{ name: string; lastRun: { rows: number | null } | null }>
+      expect(listed.find((s) => s.name === "permissions")?.lastRun?.rows).toBe(12)
     }), 120_000)
 })

@@ -79,6 +79,47 @@ const session = Effect.acquireRelease(
 const count = (table: string, where = "true") =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table} WHERE ${where}`), (r) => r[0]!.n))
 
+/**
+ * A table and its primary key that grew after the catalog last measured them (created empty,
+ * autovacuum off: relpages 0 and 1 page while they hold megabytes), beside smaller decoys whose
+ * relpages ANALYZE measured after their rows went in.
+ */
+const grownPastTheEstimate = [
+  "CREATE SCHEMA ranked",
+  "CREATE TABLE ranked.grown (id int PRIMARY KEY, label text) WITH (autovacuum_enabled = false)",
+  "INSERT INTO ranked.grown SELECT g, 'row number ' || g FROM generate_series(1, 60000) g",
+  ...["a", "b", "c"].flatMap((n) => [
+    `CREATE TABLE ranked.decoy_${n} (id int, label text) WITH (autovacuum_enabled = false)`,
+    `INSERT INTO ranked.decoy_${n} SELECT g, 'row number ' || g FROM generate_series(1, 3000) g`,
+    `CREATE INDEX decoy_${n}_id ON ranked.decoy_${n} (id)`,
+    `ANALYZE ranked.decoy_${n}`
+  ])
+]
+
+/** `db stats` lists the grown table and index first, by their actual size, whatever the catalog estimated. */
+const expectRankedByActualSize = (
+  report: Maintenance.StatsReport,
+  catalog: ReadonlyArray<{ name: string; relpages: number; bytes: number }>
+) => {
+  const grown = catalog.find((c) => c.name === "grown")!
+  const pkey = catalog.find((c) => c.name === "grown_pkey")!
+  // The precondition that makes this a test: by the estimate the grown ones are the smallest.
+  expect(grown.relpages).toBe(0)
+  expect(pkey.relpages).toBeLessThanOrEqual(1)
+  for (const decoy of catalog.filter((c) => c.name.startsWith("decoy_"))) {
+    expect(decoy.relpages).toBeGreaterThan(1)
+    expect(decoy.bytes).toBeLessThan(pkey.bytes)
+  }
+  expect(pkey.bytes).toBeGreaterThan(1024 * 1024)
+  expect(report.tables[0]).toMatchObject({ table: "ranked.grown", tableBytes: grown.bytes })
+  expect(report.indexes[0]).toMatchObject({ index: "ranked.grown_pkey", bytes: pkey.bytes })
+  expect(report.indexes.map((i) => i.bytes)).toEqual([...report.indexes.map((i) => i.bytes)].sort((a, b) => b - a))
+  expect(report.tables.map((t) => t.totalBytes)).toEqual([...report.tables.map((t) => t.totalBytes)].sort((a, b) => b - a))
+}
+
+const rankedCatalog = `SELECT c.relname AS name, c.relpages::int AS relpages, pg_relation_size(c.oid)::float8 AS bytes
+  FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = 'ranked'`
+
 describe("maintenance helpers", () => {
   it("a statement is shown normalised and short only when pg_stat_statements strips its literals", () => {
     expect(describeStatement("/* user=alice */ SELECT  id,\n name FROM users WHERE id = $1 -- who\n")).toBe("SELECT id, name FROM users WHERE id = $1")
@@ -205,6 +246,15 @@ describe.skipIf(!server)("Maintenance on the server", () => {
         expect(installed.topQueries).toMatchObject({ status: "not loaded", queries: [] })
         expect(installed.topQueries.detail).toContain("installed but not loaded: add pg_stat_statements to shared_preload_libraries")
         yield* db.run("DROP EXTENSION pg_stat_statements", "DROP TABLE maint.big")
+      }))
+
+    it.scoped("stats: the largest tables and indexes are ranked by their actual size, not by the catalog's stale estimate", () =>
+      Effect.gen(function*() {
+        const db = yield* session
+        yield* Effect.acquireRelease(db.run(...grownPastTheEstimate), () => db.run("DROP SCHEMA ranked CASCADE"))
+        const catalog = yield* db.rows<{ name: string; relpages: number; bytes: number }>(rankedCatalog)
+        const report = yield* withMaintenance((m) => m.stats({ limit: 3 }))
+        expectRankedByActualSize(report, catalog)
       }))
 
     it.scoped("validate: a NOT VALID check and foreign key, an orphaned audit entry and a cross-tenant invoice, each with sample keys; --tenant narrows", () =>
@@ -411,5 +461,16 @@ layer(EmbeddedLive, { timeout: 120_000, excludeTestServices: true })("Maintenanc
       const refused = yield* Effect.flip(withMaintenance((m) => m.loadTest({ queries: 1, concurrency: 1, type: "read" })))
       expect(refused._tag).toBe("NotSupportedOnEmbedded")
       expect(refused.message).toContain("needs a PostgreSQL server")
+    }))
+
+  it.effect("stats: the largest tables and indexes are ranked by their actual size, not by the catalog's stale estimate", () =>
+    Effect.gen(function*() {
+      const sql = yield* SqlClient.SqlClient
+      yield* Effect.gen(function*() {
+        for (const statement of grownPastTheEstimate) yield* sql.unsafe(statement)
+        const catalog = yield* sql.unsafe<{ name: string; relpages: number; bytes: number }>(rankedCatalog)
+        const report = yield* withMaintenance((m) => m.stats({ limit: 3 }))
+        expectRankedByActualSize(report, catalog)
+      }).pipe(Effect.ensuring(Effect.orDie(sql.unsafe("DROP SCHEMA IF EXISTS ranked CASCADE"))))
     }))
 })

@@ -4,6 +4,7 @@ import { expect, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as path from "node:path"
 import * as Config from "../src/Config.js"
 import type { Environment } from "../src/Config.js"
@@ -57,6 +58,10 @@ const scalar = (query: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.map(sql.unsafe<{ n: number }>(query), (rows) => rows[0]!.n))
 
 const seedOrder = ["permissions", "roles", "organizations", "chart_of_accounts", "users", "customers", "invoices"]
+
+/** Runs `f` on a fresh database of the backend, migrated. */
+const onFreshDatabase = <A, E, R>(backendLayer: Layer.Layer<R>, f: Effect.Effect<A, E, R>) =>
+  Effect.zipRight(migrate, f).pipe(Effect.provide(backendLayer))
 
 /** The server's seed-42 hashes, for the embedded block to compare with (same run, same file). */
 let serverHashes: Record<string, string> | undefined
@@ -167,6 +172,46 @@ for (const backend of await backends()) {
         expect(viewer).toBe(0)
       }))
 
+    it.effect("the test profile and the test environment get the development data; seed list shows the rows reference seeds hold, not 0", () =>
+      Effect.gen(function*() {
+        for (const [label, options, environment] of [
+          ["--profile test", { profile: "test", seed: 42 }, "development"],
+          ["DB_ENV=test", { seed: 42 }, "test"]
+        ] as const) {
+          const { results, n, listed } = yield* onFreshDatabase(backend.layer, Effect.gen(function*() {
+            const results = yield* runSeeds(options, environment)
+            return { results, n: yield* counts, listed: yield* withSeeder((s) => s.list) }
+          }))
+          expect(results.map((r) => [r.seed, r.status]), label).toEqual(seedOrder.map((s) => [s, "ran"]))
+          expect(n, label).toMatchObject({ organizations: 5, customers: 100, invoices: 250 })
+          const rowsOf = (name: string) => listed.find((l) => l.name === name)?.lastRun.pipe(Option.map((r) => r.rows), Option.getOrUndefined)
+          expect(rowsOf("permissions"), label).toBe(permissionList.length)
+          expect(rowsOf("roles"), label).toBe(roleList.length + rolePermissionList.length)
+          expect(rowsOf("chart_of_accounts"), label).toBe(5 * chartOfAccountsList.length)
+          expect(rowsOf("customers"), label).toBe(100)
+        }
+      }))
+
+    it.effect("--scale is linear in the rows: 2 gives twice the organizations, customers and invoices of 1, 0.4 two fifths; a --tenant run scales its one organization", () =>
+      Effect.gen(function*() {
+        const twice = yield* onFreshDatabase(backend.layer, Effect.gen(function*() {
+          yield* runSeeds({ seed: 42, scale: 2 })
+          const n = yield* counts
+          const problems = yield* withSeeder((s) => s.validate())
+          yield* runSeeds({ seed: 42, scale: 2, tenant: "acme-trading" })
+          const acme = (table: string) =>
+            scalar(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = (SELECT id FROM organizations WHERE slug = 'acme-trading')`)
+          return { n, problems, acme: { customers: yield* acme("customers"), invoices: yield* acme("invoices") } }
+        }))
+        expect(twice.n).toMatchObject({ organizations: 10, accounts: 10 * chartOfAccountsList.length, customers: 200, invoices: 500 })
+        expect(twice.n.users).toBeGreaterThanOrEqual(30)
+        expect(twice.n.users).toBeLessThanOrEqual(80)
+        expect(twice.problems).toEqual([])
+        expect(twice.acme).toEqual({ customers: 40, invoices: 100 })
+        const fewer = yield* onFreshDatabase(backend.layer, Effect.zipRight(runSeeds({ seed: 42, scale: 0.4 }), counts))
+        expect(fewer).toMatchObject({ organizations: 2, accounts: 2 * chartOfAccountsList.length, customers: 40, invoices: 100 })
+      }))
+
     it.effect("in production the default run is reference data only; asking for development data is refused and writes nothing", () =>
       Effect.gen(function*() {
         yield* migrate
@@ -214,7 +259,8 @@ for (const backend of await backends()) {
         const slug = (yield* sql<{ slug: string }>`SELECT slug FROM organizations WHERE slug <> 'acme-trading' ORDER BY slug LIMIT 1`)[0]!.slug
         const other = yield* runSeeds({ seed: 42, tenant: slug })
         expect(other.every((r) => r.status === "ran")).toBe(true)
-        expect(other.reduce((sum, r) => sum + r.rows, 0)).toBe(0)
+        // Reference seeds report the rows their data holds; the generated ones wrote nothing.
+        expect(other.filter((r) => r.profile !== "reference").reduce((sum, r) => sum + (r.rows ?? 0), 0)).toBe(0)
         expect(yield* counts).toEqual(after)
         // An unknown tenant in production: the chart seed names it.
         const missing = yield* Effect.flip(runSeeds({ tenant: "no-such-org" }, "production"))

@@ -77,6 +77,7 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   PlanRejected: ExitCode.lint,
   MigrationsPending: ExitCode.pending,
   MigrationsDrifted: ExitCode.drift,
+  InvalidSeedOptions: ExitCode.usage,
   UnknownSeed: ExitCode.usage,
   UnknownSeedDependency: ExitCode.usage,
   SeedCycle: ExitCode.usage,

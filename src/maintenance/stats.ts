@@ -5,10 +5,12 @@
  *
  * Statement text is shown only for statements pg_stat_statements normalises (SELECT, INSERT,
  * UPDATE, DELETE, MERGE, WITH: literals become $n), without comments and cut to 80 characters;
- * any other statement (SET, ALTER ROLE … PASSWORD …) only by its first keyword. Sizes are
- * exact (`pg_relation_size`, under the read's short lock_timeout) for what is listed — the
- * largest tables and indexes, chosen by the catalog's estimate, which takes no lock — and for
- * never-scanned indexes, which are few.
+ * any other statement (SET, ALTER ROLE … PASSWORD …) only by its first keyword. The largest
+ * tables and indexes are chosen and ordered by their actual size (`pg_total_relation_size`,
+ * `pg_relation_size`), never by the catalog's `relpages`, which only VACUUM, ANALYZE and CREATE
+ * INDEX update: an index that grew since would rank as the few kilobytes it once was. Each size
+ * takes the relation's lightest lock for the moment it reads the file sizes, under the read's
+ * short lock_timeout.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
@@ -201,27 +203,24 @@ export const stats = (
     )
     const statsSince = since?.since ? new Date(since.since).toISOString() : null
     const top = yield* topQueries(query, options.embedded, options.limit)
-    // The largest by the catalog's estimate (no lock), then measured.
+    // The largest by actual size (measured for every table and index; see the header).
     const tables = yield* query<{
       schema: string; table: string; live: number; dead: number; seq_scan: number; seq_read: number; idx_scan: number | null
       table_bytes: number; index_bytes: number; total_bytes: number
     }>(
-      `SELECT top.*, pg_relation_size(top.relid)::float8 AS table_bytes, pg_indexes_size(top.relid)::float8 AS index_bytes,
-              pg_total_relation_size(top.relid)::float8 AS total_bytes
-         FROM (SELECT s.relid, s.schemaname AS schema, s.relname AS table, s.n_live_tup::float8 AS live, s.n_dead_tup::float8 AS dead,
-                      s.seq_scan::float8 AS seq_scan, s.seq_tup_read::float8 AS seq_read, s.idx_scan::float8 AS idx_scan
-                 FROM pg_stat_user_tables s JOIN pg_class c ON c.oid = s.relid
-                ORDER BY c.relpages DESC, s.n_live_tup DESC, 2, 3 LIMIT $1) top
-        ORDER BY total_bytes DESC, schema, "table"`,
+      `SELECT s.schemaname AS schema, s.relname AS table, s.n_live_tup::float8 AS live, s.n_dead_tup::float8 AS dead,
+              s.seq_scan::float8 AS seq_scan, s.seq_tup_read::float8 AS seq_read, s.idx_scan::float8 AS idx_scan,
+              pg_relation_size(s.relid)::float8 AS table_bytes, pg_indexes_size(s.relid)::float8 AS index_bytes,
+              pg_total_relation_size(s.relid)::float8 AS total_bytes
+         FROM pg_stat_user_tables s
+        ORDER BY total_bytes DESC NULLS LAST, schema, "table" LIMIT $1`,
       [options.limit]
     )
     const indexes = yield* query<{ schema: string; index: string; table: string; scans: number; bytes: number; unique: boolean }>(
-      `SELECT top.schema, top.index, top.table, top.scans, top.unique, pg_relation_size(top.indexrelid)::float8 AS bytes
-         FROM (SELECT s.indexrelid, s.schemaname AS schema, s.indexrelname AS index, s.relname AS table, s.idx_scan::float8 AS scans,
-                      i.indisunique AS unique
-                 FROM pg_stat_user_indexes s JOIN pg_class c ON c.oid = s.indexrelid JOIN pg_index i ON i.indexrelid = s.indexrelid
-                ORDER BY c.relpages DESC, 2, 3 LIMIT $1) top
-        ORDER BY bytes DESC, schema, index`,
+      `SELECT s.schemaname AS schema, s.indexrelname AS index, s.relname AS table, s.idx_scan::float8 AS scans,
+              i.indisunique AS unique, pg_relation_size(s.indexrelid)::float8 AS bytes
+         FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
+        ORDER BY bytes DESC NULLS LAST, schema, index LIMIT $1`,
       [options.limit]
     )
     const scans = yield* query<TableScanRow>(

@@ -21,6 +21,7 @@ import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
 import * as Project from "../Project.js"
 import {
+  InvalidSeedOptions,
   type SeedCycle,
   SeedFailed,
   type SeedPlanError,
@@ -29,9 +30,15 @@ import {
   type UnknownSeedDependency
 } from "./errors.js"
 import { order } from "./graph.js"
+import { scaleProblem, seedNumberProblem } from "./options.js"
 import * as Random from "./random.js"
 
-/** reference: safe everywhere, idempotent. development / test: generated, never in production. */
+/**
+ * reference: safe everywhere, idempotent. development / test: generated, never in production.
+ * A run for a profile takes the seeds of the profiles below it too: `development` runs reference
+ * and development seeds; `test` runs reference, development and test seeds (tests get the
+ * development data, plus whatever a project declares for tests only).
+ */
 export type Profile = "reference" | "development" | "test"
 
 /** What a running seed gets. */
@@ -65,7 +72,11 @@ export interface Seed {
   readonly tables?: ReadonlyArray<string> | undefined
   /** Minimum row counts after it ran, checked by `seed validate`. */
   readonly expects?: ((scale: number) => Readonly<Record<string, number>>) | undefined
-  /** Its work. A returned number is its row count; otherwise the rows written through `copy` are counted. */
+  /**
+   * Its work. A returned number is its row count (a reference seed returns the rows its data
+   * holds); otherwise the rows written through `copy` are counted; a seed that does neither has
+   * no count (null: `seed list` shows a dash, not a 0 nobody measured).
+   */
   readonly run: (context: SeedContext) => Effect.Effect<unknown, unknown, SqlClient.SqlClient>
 }
 
@@ -75,9 +86,11 @@ export const make = (seed: Seed): Seed => seed
 export interface SeedOptions {
   /** Run only these seeds (no dependencies added). */
   readonly only?: ReadonlyArray<string> | undefined
-  /** Which generated profile runs beside reference data (default from the environment). */
+  /** Which generated profile runs beside reference data (default from the environment); `test` includes development. */
   readonly profile?: Profile | undefined
+  /** The random seed number, a safe integer (default 1). */
   readonly seed?: number | undefined
+  /** How much generated data, a finite number above 0 (default 1). */
   readonly scale?: number | undefined
   readonly tenant?: string | undefined
   /** Plan only: say what would run. */
@@ -90,13 +103,25 @@ export type SeedEvent =
   | { readonly _tag: "Progress"; readonly seed: string; readonly table: string; readonly rows: number }
   | { readonly _tag: "Finished"; readonly seed: string; readonly result: SeedResult }
 
+/** A recorded run of a seed: when, and with which seed number and scale. */
+export interface PreviousRun {
+  readonly at: string
+  readonly seed: number
+  readonly scale: number
+}
+
 export interface SeedResult {
   readonly seed: string
   readonly profile: Profile
   readonly status: "ran" | "would run" | "already ran" | "not run: a dependency failed" | "failed"
-  readonly rows: number
+  /** Rows it wrote (0 when it did not run); null when it ran without reporting a count. */
+  readonly rows: number | null
   readonly durationMs: number
   readonly error?: string | undefined
+  /** For "already ran": the run whose data it keeps. */
+  readonly previousRun?: PreviousRun | undefined
+  /** For "already ran" when this run asked for another seed number or scale: that it changed nothing, and what to do. */
+  readonly note?: string | undefined
 }
 
 export interface SeedListing {
@@ -105,7 +130,8 @@ export interface SeedListing {
   readonly dependsOn: ReadonlyArray<string>
   readonly once: boolean
   readonly description: string
-  readonly lastRun: Option.Option<{ readonly at: string; readonly rows: number; readonly seed: number; readonly scale: number }>
+  /** Its last run; `rows` is null when the seed reported no count. */
+  readonly lastRun: Option.Option<PreviousRun & { readonly rows: number | null }>
 }
 
 export interface ValidationProblem {
@@ -137,14 +163,34 @@ const onceOf = (seed: Seed) => seed.once ?? seed.profile !== "reference"
 const defaultProfile = (environment: Environment): Profile =>
   environment === "test" ? "test" : environment === "development" ? "development" : "reference"
 
+/** The profiles whose seeds a run for `profile` takes (see `Profile`). */
+const profilesOf = (profile: Profile): ReadonlyArray<Profile> =>
+  profile === "test" ? ["reference", "development", "test"] : profile === "development" ? ["reference", "development"] : ["reference"]
+
+/** Why these options cannot run, before anything does. */
+const optionsProblem = (options: SeedOptions): string | undefined =>
+  (options.seed === undefined ? undefined : seedNumberProblem(options.seed)) ??
+    (options.scale === undefined ? undefined : scaleProblem(options.scale))
+
+/** What an "already ran" seed tells a run that asked for another seed number or scale, if it did. */
+const unchangedNote = (name: string, previous: PreviousRun, options: SeedOptions): string | undefined => {
+  const seedDiffers = options.seed !== undefined && options.seed !== previous.seed
+  const scaleDiffers = options.scale !== undefined && options.scale !== previous.scale
+  if (!seedDiffers && !scaleDiffers) return undefined
+  const asked = [seedDiffers ? `seed ${options.seed}` : "", scaleDiffers ? `scale ${options.scale}` : ""].filter((s) => s !== "").join(", ")
+  return `${name} already ran with seed ${previous.seed}, scale ${previous.scale} (${previous.at}) and was not run again: ` +
+    `${asked} changed nothing; \`dbkit seed clean\` forgets generated data, then seed again`
+}
+
+// rows is NULL for a seed that reported no count.
 const HISTORY = `CREATE SCHEMA IF NOT EXISTS dbkit;
 CREATE TABLE IF NOT EXISTS dbkit.seeds (
   name text NOT NULL,
   tenant text NOT NULL DEFAULT '',
   profile text NOT NULL,
-  seed_number integer NOT NULL,
+  seed_number bigint NOT NULL,
   scale double precision NOT NULL,
-  rows bigint NOT NULL,
+  rows bigint,
   duration_ms integer NOT NULL,
   ran_at timestamptz NOT NULL DEFAULT now(),
   PRIMARY KEY (name, tenant)
@@ -174,9 +220,9 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
       sql<{ exists: boolean }>`SELECT to_regclass('dbkit.seeds') IS NOT NULL AS "exists"`,
       (rows) =>
         rows[0]?.exists
-          ? sql<{ name: string; tenant: string; ranAt: string; rows: string; seedNumber: number; scale: number }>`
+          ? sql<{ name: string; tenant: string; ranAt: string; rows: string | null; seedNumber: number; scale: number }>`
               SELECT name, tenant, to_char(ran_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS"Z"') AS "ranAt",
-                     rows::text AS rows, seed_number AS "seedNumber", scale FROM dbkit.seeds`
+                     rows::text AS rows, seed_number::float8 AS "seedNumber", scale FROM dbkit.seeds`
           : Effect.succeed([])
     )
 
@@ -189,10 +235,10 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
             if (!all.some((s) => s.name === name)) return yield* new UnknownSeed({ name, known: all.map((s) => s.name) })
           }
         }
-        const profile = options.profile ?? defaultProfile(config.environment)
+        const profiles = profilesOf(options.profile ?? defaultProfile(config.environment))
         const chosen = options.only !== undefined
           ? all.filter((s) => options.only!.includes(s.name))
-          : all.filter((s) => s.profile === "reference" || s.profile === profile)
+          : all.filter((s) => profiles.includes(s.profile))
         const generated = chosen.filter((s) => s.profile !== "reference")
         if (config.environment === "production" && generated.length > 0) {
           return yield* new SeedRefusedInProduction({ seeds: generated.map((s) => s.name) })
@@ -204,6 +250,7 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
       Effect.gen(function*() {
         const onEvent = options.onEvent ?? (() => Effect.void)
         let rows = 0
+        let counted = false
         const context: SeedContext = {
           random: Random.make(seedNumber, seed.name),
           seed: seedNumber,
@@ -217,7 +264,10 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
                 copyOptions?.onProgress?.(n)
                 Effect.runFork(onEvent({ _tag: "Progress", seed: seed.name, table, rows: rows + n }))
               }
-            }).pipe(Effect.tap((n) => Effect.sync(() => void (rows += n))))
+            }).pipe(Effect.tap((n) => Effect.sync(() => {
+              rows += n
+              counted = true
+            })))
         }
         const started = Date.now()
         yield* sql.withTransaction(
@@ -227,16 +277,19 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
             yield* sql`SELECT set_config('dbkit.audit', 'off', true)`
             const reported = yield* Effect.provideService(seed.run(context), SqlClient.SqlClient, sql)
             // A returned number is the seed's row count (say, rows it wrote with plain SQL);
-            // otherwise the rows it wrote through `copy` are counted.
-            if (typeof reported === "number" && Number.isFinite(reported)) rows = reported
+            // otherwise the rows it wrote through `copy` are counted; neither: no count (NULL).
+            if (typeof reported === "number" && Number.isFinite(reported)) {
+              rows = reported
+              counted = true
+            }
             yield* sql`
               INSERT INTO dbkit.seeds (name, tenant, profile, seed_number, scale, rows, duration_ms)
-              VALUES (${seed.name}, ${options.tenant ?? ""}, ${seed.profile}, ${seedNumber}, ${scale}, ${rows}, ${Date.now() - started})
+              VALUES (${seed.name}, ${options.tenant ?? ""}, ${seed.profile}, ${seedNumber}, ${scale}, ${counted ? rows : null}, ${Date.now() - started})
               ON CONFLICT (name, tenant) DO UPDATE SET profile = EXCLUDED.profile, seed_number = EXCLUDED.seed_number,
                 scale = EXCLUDED.scale, rows = EXCLUDED.rows, duration_ms = EXCLUDED.duration_ms, ran_at = now()`
           })
         )
-        return { rows, durationMs: Date.now() - started }
+        return { rows: counted ? rows : null, durationMs: Date.now() - started }
       })
 
     /**
@@ -257,24 +310,44 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
       )
     })
 
+    /** dbkit.seeds as it is now: made when missing, widened when an older dbkit made it. */
+    const ensureHistory = Effect.gen(function*() {
+      yield* sql.unsafe(HISTORY)
+      // Older tables: seed_number was an integer (now any safe integer) and rows always set.
+      const [old] = yield* sql<{ narrow: boolean | null; required: boolean | null }>`
+        SELECT bool_or(attname = 'seed_number' AND atttypid = 'int4'::regtype) AS narrow,
+               bool_or(attname = 'rows' AND attnotnull) AS required
+          FROM pg_attribute WHERE attrelid = 'dbkit.seeds'::regclass AND attname IN ('seed_number', 'rows')`
+      if (old?.narrow === true) yield* sql`ALTER TABLE dbkit.seeds ALTER COLUMN seed_number TYPE bigint`
+      if (old?.required === true) yield* sql`ALTER TABLE dbkit.seeds ALTER COLUMN rows DROP NOT NULL`
+    })
+
     const run = (options: SeedOptions = {}) =>
       Effect.gen(function*() {
+        const problem = optionsProblem(options)
+        if (problem !== undefined) return yield* new InvalidSeedOptions({ reason: problem })
         const chosen = yield* select(options)
         const seedNumber = options.seed ?? 1
         const scale = options.scale ?? 1
         const onEvent = options.onEvent ?? (() => Effect.void)
         if (options.dryRun !== true) {
           yield* exclusive
-          yield* sql.unsafe(HISTORY)
+          yield* ensureHistory
         }
-        const ran = new Set((yield* history).filter((h) => h.tenant === (options.tenant ?? "")).map((h) => h.name))
+        const ran = new Map(
+          (yield* history)
+            .filter((h) => h.tenant === (options.tenant ?? ""))
+            .map((h): [string, PreviousRun] => [h.name, { at: h.ranAt, seed: h.seedNumber, scale: h.scale }])
+        )
         const failed = new Set<string>()
         const results: Array<SeedResult> = []
         for (const seed of chosen) {
           const base = { seed: seed.name, profile: seed.profile, rows: 0, durationMs: 0 }
           let result: SeedResult
-          if (onceOf(seed) && ran.has(seed.name)) {
-            result = { ...base, status: "already ran" }
+          const previousRun = ran.get(seed.name)
+          if (onceOf(seed) && previousRun !== undefined) {
+            const note = unchangedNote(seed.name, previousRun, options)
+            result = { ...base, status: "already ran", previousRun, ...(note === undefined ? {} : { note }) }
           } else if ((seed.dependsOn ?? []).some((d) => failed.has(d))) {
             failed.add(seed.name)
             result = { ...base, status: "not run: a dependency failed" }
@@ -316,7 +389,7 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
           description: seed.description ?? "",
           lastRun: last === undefined
             ? Option.none()
-            : Option.some({ at: last.ranAt, rows: Number(last.rows), seed: last.seedNumber, scale: last.scale })
+            : Option.some({ at: last.ranAt, rows: last.rows === null ? null : Number(last.rows), seed: last.seedNumber, scale: last.scale })
         }
       })
     })

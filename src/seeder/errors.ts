@@ -28,6 +28,13 @@ export class UnknownSeed extends Data.TaggedError("UnknownSeed")<{ readonly name
   }
 }
 
+/** `--seed` or `--scale` (SeedOptions `seed` / `scale`) is not one dbkit can honour; nothing was run. */
+export class InvalidSeedOptions extends Data.TaggedError("InvalidSeedOptions")<{ readonly reason: string }> {
+  override get message() {
+    return `${this.reason}; nothing was run`
+  }
+}
+
 /** Generated (development/test) data was asked for in production. */
 export class SeedRefusedInProduction extends Data.TaggedError("SeedRefusedInProduction")<{
   readonly seeds: ReadonlyArray<string>
@@ -50,4 +57,4 @@ export class SeedFailed extends Data.TaggedError("SeedFailed")<{
   }
 }
 
-export type SeedPlanError = UnknownSeedDependency | SeedCycle | UnknownSeed | SeedRefusedInProduction
+export type SeedPlanError = UnknownSeedDependency | SeedCycle | UnknownSeed | SeedRefusedInProduction | InvalidSeedOptions

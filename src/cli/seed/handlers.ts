@@ -19,9 +19,10 @@ const printEvent = (event: SeedEvent): Effect.Effect<void> => {
     case "Finished": {
       const r = event.result
       const mark = r.status === "ran" ? "✓" : r.status === "failed" ? "✗" : "·"
-      const rows = r.rows > 0 ? `  ${r.rows.toLocaleString("en-US")} rows` : ""
+      const rows = r.rows !== null && r.rows > 0 ? `  ${r.rows.toLocaleString("en-US")} rows` : ""
       const time = r.status === "ran" ? `  ${duration(r.durationMs)}` : ""
-      return Console.log(`  ${mark} ${r.seed} (${r.profile}) ${r.status === "ran" ? "" : r.status}${rows}${time}`.replace(/\s+$/, ""))
+      const previous = r.previousRun === undefined ? "" : ` (seed ${r.previousRun.seed}, scale ${r.previousRun.scale}, ${r.previousRun.at})`
+      return Console.log(`  ${mark} ${r.seed} (${r.profile}) ${r.status === "ran" ? "" : r.status}${previous}${rows}${time}`.replace(/\s+$/, ""))
     }
   }
 }
@@ -40,7 +41,8 @@ export const list = (options: { readonly json: boolean }) =>
         s.once ? "once" : "every time",
         s.dependsOn.join(", "),
         Option.match(s.lastRun, { onNone: () => "never", onSome: (r) => `${r.at} (seed ${r.seed}, scale ${r.scale})` }),
-        Option.match(s.lastRun, { onNone: () => "", onSome: (r) => r.rows.toLocaleString("en-US") })
+        // A seed that reported no count (reference upserts written with plain SQL) shows a dash, not 0.
+        Option.match(s.lastRun, { onNone: () => "", onSome: (r) => r.rows === null ? "—" : r.rows.toLocaleString("en-US") })
       ])
     ))
   }).pipe(Effect.provide(SeederLive))
@@ -73,8 +75,8 @@ export const clean = (options: { readonly yes: boolean; readonly json: boolean }
 export const seed = (options: {
   readonly only: ReadonlyArray<string>
   readonly profile: Option.Option<"reference" | "development" | "test">
-  readonly seedNumber: number
-  readonly scale: number
+  readonly seedNumber: Option.Option<number>
+  readonly scale: Option.Option<number>
   readonly tenant: Option.Option<string>
   readonly dryRun: boolean
   readonly json: boolean
@@ -85,18 +87,20 @@ export const seed = (options: {
     const results = yield* seeder.run({
       only: options.only.length > 0 ? options.only : undefined,
       profile: Option.getOrUndefined(options.profile),
-      seed: options.seedNumber,
-      scale: options.scale,
+      seed: Option.getOrUndefined(options.seedNumber),
+      scale: Option.getOrUndefined(options.scale),
       tenant: Option.getOrUndefined(options.tenant),
       dryRun: options.dryRun,
       onEvent: options.json ? undefined : printEvent
     })
     if (options.json) return yield* json(results)
     const ran = results.filter((r) => r.status === "ran")
-    const rows = ran.reduce((sum, r) => sum + r.rows, 0)
+    // Generated rows only: a reference seed's count is the rows its data holds.
+    const rows = ran.filter((r) => r.profile !== "reference").reduce((sum, r) => sum + (r.rows ?? 0), 0)
     yield* Console.log(
       options.dryRun
         ? `${plural(results.filter((r) => r.status === "would run").length, "seed")} would run`
         : `${plural(ran.length, "seed")} ran, ${rows.toLocaleString("en-US")} rows generated`
     )
+    for (const r of results) if (r.note !== undefined) yield* Console.error(`note: ${r.note}`)
   }).pipe(Effect.provide(SeederLive))

@@ -3,11 +3,22 @@
  * The definitions; the handlers (handlers.ts) load when one runs.
  */
 import * as Command from "@effect/cli/Command"
+import * as HelpDoc from "@effect/cli/HelpDoc"
 import * as Options from "@effect/cli/Options"
+import * as ValidationError from "@effect/cli/ValidationError"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
+import { scaleProblem, seedNumberProblem } from "../../seeder/options.js"
 import { lazy } from "../lazy.js"
 import { jsonOption, yesOption } from "../options.js"
 
 const handlers = () => import("./handlers.js")
+
+/** The option as given (or not), or a usage error saying what `problem` found in it. */
+const checked = (problem: (n: number) => string | undefined) => (value: Option.Option<number>) => {
+  const found = Option.isSome(value) ? problem(value.value) : undefined
+  return found === undefined ? Effect.succeed(value) : Effect.fail(ValidationError.invalidValue(HelpDoc.p(found)))
+}
 
 const list = Command.make("list", { json: jsonOption }, (options) => lazy(handlers, (m) => m.list(options))).pipe(
   Command.withDescription("List the seeds: profile, dependencies, run-once or every time, and what has run")
@@ -30,8 +41,18 @@ export const seed = Command.make(
       Options.optional,
       Options.withDescription("Generated data to add to the reference data (default: by environment)")
     ),
-    seedNumber: Options.integer("seed").pipe(Options.withDefault(1), Options.withDescription("Random seed: the same number gives the same data")),
-    scale: Options.float("scale").pipe(Options.withDefault(1), Options.withDescription("How much generated data (1 = the default size)")),
+    // Optional, so the Seeder knows what was asked for: a run-once seed that already ran with
+    // another seed or scale then says so. Bad values are usage errors here, before any database.
+    seedNumber: Options.integer("seed").pipe(
+      Options.optional,
+      Options.mapEffect(checked(seedNumberProblem)),
+      Options.withDescription("Random seed: the same number gives the same data (default 1)")
+    ),
+    scale: Options.float("scale").pipe(
+      Options.optional,
+      Options.mapEffect(checked(scaleProblem)),
+      Options.withDescription("How much generated data, linear in the rows: 1 = the default size, 2 twice as many")
+    ),
     tenant: Options.text("tenant").pipe(Options.optional, Options.withDescription("Seed only this tenant (slug), for seeds that read context.tenant")),
     dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Show what would run, change nothing")),
     json: jsonOption

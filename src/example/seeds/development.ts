@@ -178,14 +178,14 @@ export function* customersOf(org: TargetOrganization, r: Random.Random, n: numbe
 export const customers: Seed = Seeder.make({
   name: "customers",
   profile: "development",
-  description: "20 × scale customers per organization",
+  description: "100 × scale customers, about 20 per organization (a --tenant run: 20 × scale for it)",
   dependsOn: ["organizations"],
   tables: ["customers"],
   expects: (scale) => ({ customers: sizes.organizations(scale) * sizes.customersPerOrganization(scale) }),
   run: (context) =>
     Effect.gen(function*() {
       const targets = (yield* targetOrganizations(context.tenant, "customers")).filter((o) => !o.populated)
-      const n = sizes.customersPerOrganization(context.scale)
+      const n = sizes.customersPerOrganization(context.scale, Option.isSome(context.tenant))
       yield* context.copy(
         "customers",
         ["id", "tenant_id", "name", "email", "created_at"],
@@ -323,7 +323,7 @@ const invoiceInputs = (org: TargetOrganization) =>
 export const invoices: Seed = Seeder.make({
   name: "invoices",
   profile: "development",
-  description: "50 × scale invoices per organization with 1–5 lines each and the payments their status implies",
+  description: "250 × scale invoices, about 50 per organization (a --tenant run: 50 × scale for it), with 1–5 lines each and the payments their status implies",
   dependsOn: ["customers", "chart_of_accounts"],
   tables: ["payments", "invoice_lines", "invoices"],
   expects: (scale) => {
@@ -333,7 +333,7 @@ export const invoices: Seed = Seeder.make({
   run: (context) =>
     Effect.gen(function*() {
       const targets = (yield* targetOrganizations(context.tenant, "invoices")).filter((o) => !o.populated)
-      const n = sizes.invoicesPerOrganization(context.scale)
+      const n = sizes.invoicesPerOrganization(context.scale, Option.isSome(context.tenant))
       // One organization at a time: its customer ids in memory, its rows streamed by three
       // passes over the same generator.
       for (const org of targets) {

@@ -5,6 +5,9 @@
  * changed description is brought up to date. Ids are derived from the natural key (md5 of a
  * fixed label), not drawn at random, so the same rows have the same ids in every database and
  * timestamps are fixed dates, never now(): reference data is byte-identical everywhere.
+ *
+ * Each returns the rows its data holds (an upsert's affected count would be 0 on every run after
+ * the first), which is what `seed list` shows for it.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Effect from "effect/Effect"
@@ -115,7 +118,7 @@ export const permissions: Seed = Seeder.make({
         SELECT md5('dbkit/permission/' || p.key)::uuid, p.key, p.description
           FROM json_to_recordset(${JSON.stringify(permissionList)}::json) AS p(key text, description text)
         ON CONFLICT (key) DO UPDATE SET description = EXCLUDED.description
-          WHERE permissions.description IS DISTINCT FROM EXCLUDED.description`)
+          WHERE permissions.description IS DISTINCT FROM EXCLUDED.description`.pipe(Effect.as(permissionList.length)))
 })
 
 export const roles: Seed = Seeder.make({
@@ -142,6 +145,7 @@ export const roles: Seed = Seeder.make({
           JOIN roles r ON r.tenant_id IS NULL AND r.name = m.role
           JOIN permissions p ON p.key = m.permission
         ON CONFLICT DO NOTHING`
+      return roleList.length + rolePermissionList.length
     })
 })
 
@@ -156,7 +160,7 @@ export const chartOfAccounts: Seed = Seeder.make({
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const targets = yield* targetOrganizations(context.tenant)
-      if (targets.length === 0) return
+      if (targets.length === 0) return 0
       const ids = JSON.stringify(targets.map((t) => t.id))
       // Level by level, so a child finds its parent (existing or just inserted) by code; an
       // account the organization already has keeps its name and place (the chart is theirs).
@@ -170,6 +174,7 @@ export const chartOfAccounts: Seed = Seeder.make({
            WHERE o.id IN (SELECT value::uuid FROM json_array_elements_text(${ids}::json))
           ON CONFLICT (tenant_id, code) DO NOTHING`
       }
+      return targets.length * chartOfAccountsList.length
     })
 })
 

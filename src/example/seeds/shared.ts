@@ -41,13 +41,25 @@ export const dateText = (ms: number): string => new Date(ms).toISOString().slice
 /** `base × scale` rounded, at least one. */
 export const scaled = (base: number, scale: number): number => Math.max(1, Math.round(base * scale))
 
-/** How much the development seeds generate at a scale. */
+/**
+ * How much the development seeds generate at a scale: rows grow linearly with it. A full run
+ * makes 5 × scale organizations sharing 100 × scale customers and 250 × scale invoices (about 20
+ * and 50 each: more organizations, not fatter ones); a `--tenant` run makes one organization, so
+ * the scale multiplies its own 20 customers and 50 invoices.
+ */
 export const sizes = {
   organizations: (scale: number) => scaled(5, scale),
-  customersPerOrganization: (scale: number) => scaled(20, scale),
-  invoicesPerOrganization: (scale: number) => scaled(50, scale),
+  customers: (scale: number) => scaled(100, scale),
+  invoices: (scale: number) => scaled(250, scale),
+  /** Customers of each organization a run generates for: its share of the total, or the `--tenant` one's own. */
+  customersPerOrganization: (scale: number, tenant = false) => tenant ? scaled(20, scale) : shareOf(sizes.customers(scale), scale),
+  /** Invoices of each organization a run generates for, likewise. */
+  invoicesPerOrganization: (scale: number, tenant = false) => tenant ? scaled(50, scale) : shareOf(sizes.invoices(scale), scale),
   usersPerOrganization: { min: 3, max: 8 }
 } as const
+
+/** Each of the scale's organizations' equal share of `total` (at least one). */
+const shareOf = (total: number, scale: number): number => Math.max(1, Math.round(total / sizes.organizations(scale)))
 
 /** An organization a seed adds data to. */
 export interface TargetOrganization {
