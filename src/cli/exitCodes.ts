@@ -59,6 +59,7 @@ export const ExitCode = {
 export const exitCodeByTag: Readonly<Record<string, number>> = {
   InvalidConfig: ExitCode.usage,
   MigrationSourceError: ExitCode.usage,
+  TransactionControlRefused: ExitCode.usage,
   UnknownMigration: ExitCode.usage,
   InvalidTarget: ExitCode.usage,
   MissingDownMigration: ExitCode.usage,
@@ -72,6 +73,7 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   MigrationFailed: ExitCode.migrationFailed,
   MigrationLockTimeout: ExitCode.lockTimeout,
   ChecksumMismatch: ExitCode.history,
+  AdoptRequired: ExitCode.history,
   OutOfOrder: ExitCode.history,
   MigrationBlocked: ExitCode.history,
   PlanRejected: ExitCode.lint,

@@ -28,6 +28,7 @@ import { Guard, type GuardError } from "../Guard.js"
 import * as Scratch from "../Scratch.js"
 import * as Catalog from "./catalog.js"
 import {
+  AdoptRequired,
   ChecksumMismatch,
   InvalidTarget,
   type MigrateError,
@@ -38,12 +39,19 @@ import {
   MissingDownMigration,
   OutOfOrder,
   type RollbackError,
+  TransactionControlRefused,
   UnknownMigration
 } from "./errors.js"
 import * as History from "./history.js"
 import { type LintFinding, lintMigrations } from "./lint.js"
 import { compare, type HistoryRow, type MigrationStatus, newestAppliedName } from "./plan.js"
-import { fromDirectory, type Migration, type MigrationBody, type MigrationSource } from "./source.js"
+import {
+  findTransactionControl,
+  fromDirectory,
+  type Migration,
+  type MigrationBody,
+  type MigrationSource
+} from "./source.js"
 
 /** Progress of a run, one event per migration. */
 export type MigrateEvent =
@@ -61,17 +69,26 @@ export interface MigrateOptions {
   readonly to?: string | undefined
   /** Apply pending migrations older than the newest applied one instead of failing. */
   readonly allowOutOfOrder?: boolean | undefined
-  /** Run pending transactional migrations in one transaction and roll it back. */
+  /**
+   * Try the pending migrations and change nothing: in one transaction on this database, rolled
+   * back (so they meet its data); from the first one that transaction cannot judge as migrate
+   * runs it (one that cannot run in a transaction, or one that needs the earlier ones committed,
+   * such as an enum value added and then used), in a scratch database replaying the migrations.
+   */
   readonly dryRun?: boolean | undefined
   readonly onEvent?: OnEvent | undefined
 }
 
 export interface MigrateResult {
   readonly applied: ReadonlyArray<{ readonly name: string; readonly durationMs: number }>
-  /** Non-transactional migrations a dry run could not try. */
+  /** Migrations a dry run could not try (see `skippedBecause`). */
   readonly skipped: ReadonlyArray<string>
   readonly upToDate: number
   readonly dryRun: boolean
+  /** Dry run: the migrations (among `applied`) judged in a scratch database, not on this one. */
+  readonly replayed?: ReadonlyArray<string>
+  /** Dry run: why the `skipped` ones could not be tried. */
+  readonly skippedBecause?: string
 }
 
 export interface RollbackOptions {
@@ -480,15 +497,57 @@ const make = (options: MigratorOptions) =>
         return migrations.filter((m, index) => pending.has(m.name) && index <= last)
       })
 
+    /** Refuses a migration that would end dbkit's transaction for it, before anything runs. */
+    const ensureNoTransactionControl = (
+      migration: Migration,
+      body: MigrationBody,
+      file: string,
+      transactional: boolean
+    ) => {
+      const found = findTransactionControl(body, transactional)
+      return found === undefined
+        ? Effect.void
+        : Effect.fail(new TransactionControlRefused({ migration: migration.name, file, ...found }))
+    }
+
+    /**
+     * Refuses to run every migration again over a database another migrator brought up to date
+     * and nobody adopted. Only whole-database runs: a schema-targeted run (a tenant schema) has
+     * a history of its own beside whatever migrated the rest of the database.
+     */
+    const ensureAdopted = (state: Locked, pending: ReadonlyArray<Migration>) =>
+      Effect.gen(function*() {
+        if (options.schema !== undefined || state.history.length > 0 || pending.length === 0) return
+        const drizzle = yield* History.drizzleHistory(state.run)
+        if (drizzle.length > 0) {
+          return yield* new AdoptRequired({ tool: "drizzle", table: "drizzle.__drizzle_migrations", rows: drizzle.length })
+        }
+        const effectSql = yield* History.effectSqlHistory(state.run)
+        if (effectSql.length > 0) {
+          return yield* new AdoptRequired({ tool: "@effect/sql", table: "effect_sql_migrations", rows: effectSql.length })
+        }
+      })
+
+    /** What `migrate` and its dry run check before they run anything; the pending migrations. */
+    const prepare = (state: Locked, opts: MigrateOptions, onEvent: OnEvent) =>
+      Effect.gen(function*() {
+        yield* check(state, opts.allowOutOfOrder === true)
+        const pending = yield* selectPending(state.migrations, state.status, opts.to)
+        for (const migration of pending) {
+          yield* ensureNoTransactionControl(migration, migration.up, migration.file, migration.transactional)
+        }
+        yield* ensureAdopted(state, pending)
+        yield* onEvent({ _tag: "Started", pending: pending.length, target })
+        return pending
+      })
+
     const migrate = (opts: MigrateOptions = {}) => {
       const onEvent = opts.onEvent ?? (() => Effect.void)
+      if (opts.dryRun === true) return dryRun(opts, onEvent)
       return locked(onEvent, (state) =>
         Effect.gen(function*() {
-          yield* check(state, opts.allowOutOfOrder === true)
-          const pending = yield* selectPending(state.migrations, state.status, opts.to)
+          const pending = yield* prepare(state, opts, onEvent)
           const upToDate = state.status.applied.length
-          yield* onEvent({ _tag: "Started", pending: pending.length, target })
-          if (opts.dryRun === true) return yield* dryRun(state, pending, upToDate, onEvent)
           const applied: Array<{ name: string; durationMs: number }> = []
           // Earlier commits in the run skip the WAL flush (the last one flushes them all). If the
           // run stops before its last commit, one commit that assigns a transaction id flushes
@@ -510,28 +569,145 @@ const make = (options: MigratorOptions) =>
         }))
     }
 
-    /** Every pending transactional migration in one transaction, always rolled back. */
-    const dryRun = (state: Locked, pending: ReadonlyArray<Migration>, upToDate: number, onEvent: OnEvent) =>
+    /**
+     * A dry run: first on this database, then — from the first migration that cannot be judged
+     * there as migrate would run it — in a scratch database. The scratch part runs after the
+     * lock and the reserved connection are released: it only reads what the first part saw, and
+     * the embedded database has one session, which creating the scratch database needs.
+     */
+    const dryRun = (opts: MigrateOptions, onEvent: OnEvent) =>
+      Effect.gen(function*() {
+        const onTarget = yield* locked(onEvent, (state) =>
+          Effect.gen(function*() {
+            const pending = yield* prepare(state, opts, onEvent)
+            const judged = yield* dryRunOnTarget(state, pending, onEvent)
+            return { ...judged, pending, migrations: state.migrations, history: state.history, upToDate: state.status.applied.length }
+          }))
+        const result = { applied: onTarget.tried, skipped: [], upToDate: onTarget.upToDate, dryRun: true }
+        if (onTarget.resumeAt === undefined) return result satisfies MigrateResult
+        const rest = yield* dryRunOnScratch(onTarget, onTarget.resumeAt, onEvent)
+        return {
+          ...result,
+          applied: [...onTarget.tried, ...rest.tried],
+          replayed: rest.tried.map((t) => t.name),
+          skipped: rest.skipped,
+          ...(rest.skippedBecause === undefined ? {} : { skippedBecause: rest.skippedBecause })
+        } satisfies MigrateResult
+      })
+
+    /**
+     * The pending migrations in one transaction on this database, always rolled back, so they
+     * meet its data. Each ends with the checks its COMMIT would make (deferred constraints), in a
+     * savepoint so the migrations after it keep their constraint modes. Stops, returning the
+     * index, at the first migration one transaction cannot judge as migrate runs it: one that
+     * cannot run in a transaction, or one failing only because the ones before it in this
+     * transaction are not committed yet (an enum value added, then used; pending trigger events).
+     */
+    const dryRunOnTarget = (state: Locked, pending: ReadonlyArray<Migration>, onEvent: OnEvent) =>
       Effect.gen(function*() {
         const tried: Array<{ name: string; durationMs: number }> = []
-        const skipped: Array<string> = []
         yield* state.run("BEGIN")
-        yield* Effect.gen(function*() {
+        const resumeAt = yield* Effect.gen(function*() {
           yield* state.run(timeouts(true))
           for (const [index, migration] of pending.entries()) {
-            if (!migration.transactional) {
-              skipped.push(migration.name)
-              continue
-            }
+            if (!migration.transactional) return index
             yield* onEvent({ _tag: "Applying", name: migration.name, index: index + 1, total: pending.length })
             const started = Date.now()
-            yield* runBody(state.run, state.conn, migration, migration.up, migration.file)
+            const outcome = yield* Effect.exit(
+              runBody(state.run, state.conn, migration, migration.up, migration.file).pipe(
+                Effect.zipRight(commitChecks(state.run, migration))
+              )
+            )
+            if (outcome._tag === "Failure") {
+              const error = Cause.failureOption(outcome.cause)
+              if (index > 0 && Option.isSome(error) && needsEarlierCommits(error.value)) return index
+              return yield* Effect.failCause(outcome.cause)
+            }
             tried.push({ name: migration.name, durationMs: Date.now() - started })
             yield* onEvent({ _tag: "Applied", name: migration.name, durationMs: Date.now() - started })
           }
+          return undefined
         }).pipe(Effect.ensuring(Effect.ignore(state.run("ROLLBACK"))))
-        return { applied: tried, skipped, upToDate, dryRun: true } satisfies MigrateResult
+        return { tried, resumeAt }
       })
+
+    /** What COMMIT checks — deferred constraints — checked now, the constraint modes then restored. */
+    const commitChecks = (run: History.Session, migration: Migration) =>
+      Effect.gen(function*() {
+        const statements = migration.up._tag === "Sql" ? migration.up.statements.length : 1
+        yield* run("SAVEPOINT dbkit_commit_checks")
+        const checked = yield* Effect.exit(run("SET CONSTRAINTS ALL IMMEDIATE"))
+        yield* run("ROLLBACK TO SAVEPOINT dbkit_commit_checks; RELEASE SAVEPOINT dbkit_commit_checks")
+        if (checked._tag === "Failure") {
+          return yield* Effect.failCause(Cause.map(checked.cause, (e) => failure(migration, migration.file, 0, statements, e)))
+        }
+      })
+
+    /**
+     * The rest of a dry run, from `resumeAt`, in a scratch database: what this database has
+     * applied replayed, then the pending migrations applied exactly as migrate applies them (each
+     * committed; non-transactional ones outside a transaction). Faithful to migrate and to the
+     * schema, blind to this database's data. What it cannot try is returned as skipped, with the
+     * reason — never reported as a migration to fix.
+     */
+    const dryRunOnScratch = (
+      context: {
+        readonly migrations: ReadonlyArray<Migration>
+        readonly history: ReadonlyArray<HistoryRow>
+        readonly pending: ReadonlyArray<Migration>
+      },
+      resumeAt: number,
+      onEvent: OnEvent
+    ) =>
+      Effect.gen(function*() {
+        const { history, migrations, pending } = context
+        const rest = pending.slice(resumeAt)
+        const judging = new Map(rest.map((m) => [m.name, pending.indexOf(m) + 1]))
+        const appliedNames = new Set(history.filter((row) => row.status === "applied").map((row) => row.name))
+        const pendingNames = new Set(pending.map((m) => m.name))
+        const tried: Array<{ name: string; durationMs: number }> = []
+        const inScratch = (source: ReadonlyArray<Migration>, onScratchEvent?: OnEvent) =>
+          Effect.flatMap(Migrator, (m) => m.migrate({ allowOutOfOrder: true, onEvent: onScratchEvent })).pipe(
+            Effect.provide(layer({ ...options, source: Effect.succeed(source) }))
+          )
+        const forward: OnEvent = (event) => {
+          const index = "name" in event ? judging.get(event.name) : undefined
+          if (index === undefined) return Effect.void
+          if (event._tag === "Applying") return onEvent({ ...event, index, total: pending.length })
+          if (event._tag === "Applied") {
+            tried.push({ name: event.name, durationMs: event.durationMs })
+            return onEvent(event)
+          }
+          return Effect.void
+        }
+        const unjudged = (reason: string) => ({ _tag: "Unjudged" as const, reason })
+        const judge = Effect.gen(function*() {
+          yield* inScratch(migrations.filter((m) => appliedNames.has(m.name))).pipe(
+            Effect.mapError((error) => unjudged(`the applied migrations could not be replayed into a scratch database (${error.message})`))
+          )
+          yield* inScratch(migrations.filter((m) => appliedNames.has(m.name) || pendingNames.has(m.name)), forward).pipe(
+            Effect.mapError((error) =>
+              error instanceof MigrationFailed && judging.has(error.migration)
+                ? new MigrationFailed({ ...error, scratch: true })
+                : unjudged(`the pending migrations before it could not be replayed into a scratch database (${error.message})`)
+            )
+          )
+        }).pipe(Effect.provide(Layer.unwrapScoped(Effect.map(Scratch.make("dbkit_dry_run"), (scratch) => scratch.layer))))
+        const outcome = yield* Effect.either(judge)
+        if (outcome._tag === "Right") return { tried, skipped: [] as ReadonlyArray<string>, skippedBecause: undefined }
+        const error = outcome.left
+        if (error instanceof MigrationFailed) return yield* error
+        const reason = error._tag === "Unjudged" ? error.reason : `no scratch database could be made (${error.message})`
+        const skipped = rest.map((m) => m.name).filter((name) => !tried.some((t) => t.name === name))
+        yield* Effect.logWarning(`dry run: ${skipped.join(", ")} not tried: ${reason}`)
+        const why = rest[0]!.transactional ? "needs the migrations before it committed" : "cannot run in a transaction"
+        return { tried, skipped, skippedBecause: `${rest[0]!.name} ${why}, and ${reason}` }
+      }).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.provideService(Database, database))
+
+    /** A failure one transaction causes and migrate's commit after each migration would not. */
+    const needsEarlierCommits = (error: unknown) =>
+      error instanceof MigrationFailed &&
+      (error.code === "55P04" || (error.code === "55006" && /pending trigger events/.test(error.serverMessage)))
 
     const status = Effect.gen(function*() {
       const migrations = yield* options.source
@@ -587,6 +763,16 @@ const make = (options: MigratorOptions) =>
             const byName = new Map(state.migrations.map((m) => [m.name, m]))
             const missing = names.filter((name) => Option.isNone(byName.get(name)?.down ?? Option.none()))
             if (missing.length > 0) return yield* new MissingDownMigration({ migrations: missing })
+            const downOf = (migration: Migration) => {
+              const body = Option.getOrThrow(migration.down)
+              const file = migration.file.replace(/\.sql$/, ".down.sql")
+              return { body, file, transactional: body._tag === "Code" || body.transactional !== false }
+            }
+            for (const name of names) {
+              const migration = byName.get(name)!
+              const down = downOf(migration)
+              yield* ensureNoTransactionControl(migration, down.body, down.file, down.transactional)
+            }
             yield* guard.confirm({
               action: `roll back ${names.join(", ")}`,
               variable: "DB_ROLLBACK",
@@ -596,9 +782,7 @@ const make = (options: MigratorOptions) =>
             const rolledBack: Array<string> = []
             for (const name of names) {
               const migration = byName.get(name)!
-              const down = Option.getOrThrow(migration.down)
-              const file = migration.file.replace(/\.sql$/, ".down.sql")
-              const transactional = down._tag === "Code" || down.transactional !== false
+              const { body: down, file, transactional } = downOf(migration)
               const started = Date.now()
               if (transactional) {
                 yield* inTransaction(

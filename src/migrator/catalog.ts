@@ -47,6 +47,16 @@ export interface CatalogDifference {
 const HISTORY_SCHEMA = "dbkit"
 const HISTORY_TABLE = "dbkit_migrations"
 
+/**
+ * Other migrators' history, which a database adopted from them keeps and no replay creates:
+ * drizzle-orm's `drizzle.__drizzle_migrations` (and its `drizzle` schema when nothing else is in
+ * it) and @effect/sql's `effect_sql_migrations`.
+ */
+const FOREIGN_HISTORY_SCHEMA = "drizzle"
+const isBookkeeping = (schema: unknown, relation: unknown): boolean =>
+  relation === HISTORY_TABLE || relation === "effect_sql_migrations" ||
+  (schema === FOREIGN_HISTORY_SCHEMA && relation === "__drizzle_migrations")
+
 /** `pg_depend` says the object belongs to an extension. */
 const notExtensionMember = (catalog: string, oid: string) =>
   `NOT EXISTS (SELECT 1 FROM pg_depend dep WHERE dep.classid = '${catalog}'::regclass AND dep.objid = ${oid} AND dep.deptype = 'e')`
@@ -309,9 +319,9 @@ export const snapshot = (
       const schemas = chooseSchemas(existing, options)
       const params = [schemas]
       const objects = new Map<string, string>()
-      /** Adds an object unless it is, or belongs to, dbkit's history table. */
-      const add = (key: string, definition: string, relation?: unknown) => {
-        if (relation === HISTORY_TABLE) return
+      /** Adds an object unless it is, or belongs to, dbkit's or another migrator's history table. */
+      const add = (key: string, definition: string, schema?: unknown, relation?: unknown) => {
+        if (isBookkeeping(schema, relation)) return
         objects.set(key, definition)
       }
 
@@ -323,29 +333,29 @@ export const snapshot = (
         const name = `${str(r.schema)}.${str(r.name)}`
         const kind = relationKinds[str(r.kind)] ?? str(r.kind)
         if (kind === "table") {
-          add(`table ${name}`, tableDefinition(r), r.name)
-          add(`rls ${name}`, `${r.rls === true ? "enabled" : "disabled"}${r.rls_forced === true ? ", forced" : ""}`, r.name)
+          add(`table ${name}`, tableDefinition(r), r.schema, r.name)
+          add(`rls ${name}`, `${r.rls === true ? "enabled" : "disabled"}${r.rls_forced === true ? ", forced" : ""}`, r.schema, r.name)
         } else {
           add(`${kind} ${name}`, str(r.view_definition).trim())
         }
       }
       for (const r of yield* query(COLUMNS, params)) {
-        add(`column ${str(r.schema)}.${str(r.relation)}.${str(r.name)}`, columnDefinition(r), r.relation)
+        add(`column ${str(r.schema)}.${str(r.relation)}.${str(r.name)}`, columnDefinition(r), r.schema, r.relation)
       }
       for (const r of yield* query(CONSTRAINTS, params)) {
-        add(`constraint ${str(r.schema)}.${str(r.relation)}.${str(r.name)}`, str(r.definition), r.relation)
+        add(`constraint ${str(r.schema)}.${str(r.relation)}.${str(r.name)}`, str(r.definition), r.schema, r.relation)
       }
       for (const r of yield* query(INDEXES, params)) {
-        add(`index ${str(r.schema)}.${str(r.name)}`, `${str(r.definition)}${r.valid === false ? " (INVALID)" : ""}`, r.relation)
+        add(`index ${str(r.schema)}.${str(r.name)}`, `${str(r.definition)}${r.valid === false ? " (INVALID)" : ""}`, r.schema, r.relation)
       }
       for (const r of yield* query(POLICIES, params)) {
-        add(`policy ${str(r.schema)}.${str(r.relation)}.${str(r.name)}`, policyDefinition(r), r.relation)
+        add(`policy ${str(r.schema)}.${str(r.relation)}.${str(r.name)}`, policyDefinition(r), r.schema, r.relation)
       }
       for (const r of yield* query(TYPES, params)) {
         add(`${typeKinds[str(r.kind)] ?? "type"} ${str(r.schema)}.${str(r.name)}`, str(r.definition))
       }
       for (const r of yield* query(SEQUENCES, params)) {
-        add(`sequence ${str(r.schema)}.${str(r.name)}`, sequenceDefinition(r), r.owner_relation)
+        add(`sequence ${str(r.schema)}.${str(r.name)}`, sequenceDefinition(r), r.schema, r.owner_relation)
       }
       for (const r of yield* query(FUNCTIONS, params)) {
         const kind = r.kind === "p" ? "procedure" : "function"
@@ -355,8 +365,14 @@ export const snapshot = (
         add(
           `trigger ${str(r.schema)}.${str(r.relation)}.${str(r.name)}`,
           `${str(r.definition)}${triggerStates[str(r.enabled)] ?? ""}`,
+          r.schema,
           r.relation
         )
+      }
+      // drizzle's schema is its bookkeeping alone unless something else lives in it.
+      const schemaKey = `schema ${FOREIGN_HISTORY_SCHEMA}`
+      if (objects.has(schemaKey) && ![...objects.keys()].some((key) => key.includes(` ${FOREIGN_HISTORY_SCHEMA}.`))) {
+        objects.delete(schemaKey)
       }
       // Restore the caller's settings in case this ran inside their transaction.
       yield* query(

@@ -28,12 +28,16 @@ export class MigrationFailed extends Data.TaggedError("MigrationFailed")<{
   readonly position: number | undefined
   readonly detail: string | undefined
   readonly transactional: boolean
+  /** A dry run judged it in a scratch database (the migrations replayed, without this database's data). */
+  readonly scratch?: boolean | undefined
   readonly cause?: unknown
 }> {
   override get message() {
     const where = this.position !== undefined ? `, at character ${this.position}` : ""
     const code = this.code ? ` [${this.code}]` : ""
-    const after = this.transactional
+    const after = this.scratch === true
+      ? "the dry run found it in a scratch database replaying the migrations one by one, as migrate runs them; this database was not changed; fix it and run migrate --dry-run again"
+      : this.transactional
       ? "it was rolled back; fix it and run migrate again"
       : "it ran outside a transaction and is recorded as failed; fix the database by hand, then run `dbkit migrate repair`"
     const at = this.statement > 0 ? ` at statement ${this.statement} of ${this.statements}` : ""
@@ -110,6 +114,41 @@ export class UnknownMigration extends Data.TaggedError("UnknownMigration")<{
   }
 }
 
+/**
+ * A migration that runs in dbkit's transaction contains BEGIN, COMMIT, END, ROLLBACK, … : it would
+ * commit part of itself without its history row. Refused before anything runs.
+ */
+export class TransactionControlRefused extends Data.TaggedError("TransactionControlRefused")<{
+  readonly migration: string
+  readonly file: string
+  /** 1-based line of the statement in the file, and its index within the migration. */
+  readonly line: number
+  readonly statement: number
+  /** `BEGIN`, `COMMIT`, `START TRANSACTION`, … */
+  readonly keyword: string
+}> {
+  override get message() {
+    return `migration ${this.migration} has ${this.keyword} at ${this.file}:${this.line} (statement ${this.statement}): ` +
+      `dbkit runs each migration in its own transaction, and ${this.keyword} there would end it, committing part of the ` +
+      `migration without recording it; remove the transaction control, or put "-- dbkit:no-transaction" on its own line ` +
+      `to run the file statement by statement under your own BEGIN/COMMIT (nothing was applied)`
+  }
+}
+
+/** Migrated by another tool (its history has rows) and never adopted: migrate would re-run everything. */
+export class AdoptRequired extends Data.TaggedError("AdoptRequired")<{
+  readonly tool: "drizzle" | "@effect/sql"
+  /** The other tool's history table, and how many migrations it records. */
+  readonly table: string
+  readonly rows: number
+}> {
+  override get message() {
+    return `this database was migrated by ${this.tool} (${this.rows} migration${this.rows === 1 ? "" : "s"} in ${this.table}) ` +
+      `and dbkit has no history of it yet, so migrate would run them all again; run \`dbkit migrate adopt\` to import ` +
+      `that history, then \`dbkit migrate\` (nothing was applied)`
+  }
+}
+
 export type MigrateError =
   | MigrationSourceError
   | MigrationFailed
@@ -118,6 +157,8 @@ export type MigrateError =
   | OutOfOrder
   | MigrationBlocked
   | UnknownMigration
+  | TransactionControlRefused
+  | AdoptRequired
 
 /** Migrations to roll back that have no down file (or no longer exist); nothing was run. */
 export class MissingDownMigration extends Data.TaggedError("MissingDownMigration")<{
@@ -142,6 +183,7 @@ export class InvalidTarget extends Data.TaggedError("InvalidTarget")<{
 
 export type RollbackError =
   | MigrationSourceError
+  | TransactionControlRefused
   | MigrationFailed
   | MigrationLockTimeout
   | MissingDownMigration

@@ -2,7 +2,8 @@
  * A pure linter for pending SQL migrations, used by `dbkit migrate plan`: it flags statements
  * that lose data, break the application version still running during a deploy, or hold a lock
  * that blocks reads or writes for as long as the table takes to scan or rewrite (PostgreSQL 11+
- * semantics).
+ * semantics) — and transaction control (BEGIN, COMMIT, …) in a migration that runs in dbkit's
+ * transaction, which the Migrator refuses to run.
  *
  * How it reads SQL: each statement is masked first — comments removed, string literals and
  * dollar-quoted bodies blanked to `''`, quoted identifiers replaced by `"N"` placeholders — so
@@ -15,6 +16,7 @@
  * (unqualified names are taken to be in `public`). Code migrations cannot be read: skipped.
  */
 import type { Migration } from "./source.js"
+import { transactionControl } from "./sql.js"
 
 // ---------------------------------------------------------------------------------------------
 // Rules
@@ -38,6 +40,7 @@ export type LintRule =
   | "add-foreign-key-without-not-valid"
   | "add-check-without-not-valid"
   | "validate-in-same-transaction"
+  | "transaction-control"
 
 /** One line per rule: what is risky and what to do instead. */
 export const rules: { readonly [R in LintRule]: string } = {
@@ -71,7 +74,10 @@ export const rules: { readonly [R in LintRule]: string } = {
   "add-check-without-not-valid": "ADD CHECK without NOT VALID scans the table under ACCESS EXCLUSIVE; add it " +
     "NOT VALID, then VALIDATE CONSTRAINT in a later migration",
   "validate-in-same-transaction": "VALIDATE CONSTRAINT in the same transaction as its ADD ... NOT VALID still " +
-    "holds the ADD's ACCESS EXCLUSIVE lock during the scan; move VALIDATE CONSTRAINT to a later migration"
+    "holds the ADD's ACCESS EXCLUSIVE lock during the scan; move VALIDATE CONSTRAINT to a later migration",
+  "transaction-control": "BEGIN / COMMIT / END / ROLLBACK in a migration that runs in dbkit's transaction ends that " +
+    "transaction, committing part of the migration without its history row; dbkit refuses to run it. Remove it (each " +
+    "migration already runs in its own transaction), or mark the file -- dbkit:no-transaction to manage transactions yourself"
 }
 
 /** One problem found in a pending migration. */
@@ -444,7 +450,9 @@ export const lintMigrations = (
     state.notValidInTransaction.clear()
     migration.up.statements.forEach((statement, index) => {
       const masked = mask(statement.text)
-      for (const { message, rule } of unique(checkStatement(masked, state))) {
+      const hits = checkStatement(masked, state)
+      if (migration.transactional && transactionControl(statement.text) !== undefined) hits.push(hit("transaction-control"))
+      for (const { message, rule } of unique(hits)) {
         findings.push({
           migration: migration.name,
           statement: index + 1,

@@ -9,7 +9,14 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { MigrationSourceError } from "./errors.js"
-import { cannotRunInTransaction, checksum, NO_TRANSACTION_MARKER, splitStatements, type SqlStatement } from "./sql.js"
+import {
+  cannotRunInTransaction,
+  checksum,
+  NO_TRANSACTION_MARKER,
+  splitStatements,
+  type SqlStatement,
+  transactionControl
+} from "./sql.js"
 
 /** The body of a migration (or of its rollback). */
 export type MigrationBody =
@@ -52,6 +59,19 @@ const sqlBody = (text: string): MigrationBody => {
   return { _tag: "Sql", statements, transactional }
 }
 
+/** The first statement that begins or ends a transaction in a body dbkit runs in its own transaction. */
+export const findTransactionControl = (
+  body: MigrationBody,
+  transactional: boolean
+): { readonly statement: number; readonly line: number; readonly keyword: string } | undefined => {
+  if (body._tag !== "Sql" || !transactional) return undefined
+  for (const [index, statement] of body.statements.entries()) {
+    const keyword = transactionControl(statement.text)
+    if (keyword !== undefined) return { statement: index + 1, line: statement.line, keyword }
+  }
+  return undefined
+}
+
 /** Builds a Migration from SQL text. */
 export const fromSql = (name: string, file: string, text: string, downText?: string): Migration => {
   const up = splitStatements(text)
@@ -66,12 +86,50 @@ export const fromSql = (name: string, file: string, text: string, downText?: str
   }
 }
 
+// Fatal: a byte that is not UTF-8 is an error, not a U+FFFD silently applied. ignoreBOM keeps a
+// byte order mark in the text, as Buffer#toString did, so checksums of such files do not change.
+const utf8 = new TextDecoder("utf-8", { fatal: true, ignoreBOM: true })
+
+/**
+ * The offset of the first byte that is not UTF-8: where a lossy decoding first holds a U+FFFD the
+ * file does not (everything before it decoded exactly, so it re-encodes to the same bytes).
+ */
+const invalidUtf8Offset = (bytes: Uint8Array): number => {
+  const lossy = new TextDecoder("utf-8", { ignoreBOM: true }).decode(bytes)
+  let offset = 0
+  let from = 0
+  for (let at = lossy.indexOf("\uFFFD"); at !== -1; at = lossy.indexOf("\uFFFD", at + 1)) {
+    offset += Buffer.byteLength(lossy.slice(from, at))
+    from = at
+    const written = bytes[offset] === 0xef && bytes[offset + 1] === 0xbf && bytes[offset + 2] === 0xbd
+    if (!written) return offset
+  }
+  return bytes.length
+}
+
+const decodeUtf8 = (file: string, bytes: Uint8Array) =>
+  Effect.suspend(() => {
+    try {
+      return Effect.succeed(utf8.decode(bytes))
+    } catch {
+      const offset = invalidUtf8Offset(bytes)
+      const line = bytes.subarray(0, offset).reduce((lines, b) => (b === 0x0a ? lines + 1 : lines), 1)
+      const byte = `0x${(bytes[offset] ?? 0).toString(16).toUpperCase().padStart(2, "0")}`
+      return Effect.fail(
+        new MigrationSourceError({
+          path: file,
+          reason: `is not valid UTF-8: byte offset ${offset} (line ${line}) is ${byte}; save the file as UTF-8 (nothing was applied)`
+        })
+      )
+    }
+  })
+
 const readText = (file: string) =>
   Effect.try({
-    try: () => fs.readFileSync(file, "utf8"),
+    try: () => fs.readFileSync(file),
     catch: (cause) =>
       new MigrationSourceError({ path: file, reason: `cannot be read: ${(cause as Error).message}` })
-  })
+  }).pipe(Effect.flatMap((bytes) => decodeUtf8(file, bytes)))
 
 const readOptional = (file: string) =>
   fs.existsSync(file) ? Effect.map(readText(file), Option.some) : Effect.succeed(Option.none<string>())
@@ -254,8 +312,13 @@ export const scaffold = (
     }
     fs.mkdirSync(dir, { recursive: true })
     const existing = fs.readdirSync(dir).map((f) => PLAIN.exec(f)).filter((m) => m !== null)
-    const width = Math.max(4, ...existing.map((m) => m[1]!.length))
-    const next = existing.reduce((max, m) => (BigInt(m[1]!) > max ? BigInt(m[1]!) : max), 0n) + 1n
+    // The folder's own width (that of its newest file: `001_` → `003_`), 4 digits in an empty one.
+    const newest = existing.reduce<RegExpExecArray | undefined>(
+      (best, m) => (best === undefined || BigInt(m[1]!) > BigInt(best[1]!) ? m : best),
+      undefined
+    )
+    const width = newest === undefined ? 4 : newest[1]!.length
+    const next = newest === undefined ? 1n : BigInt(newest[1]!) + 1n
     const stem = `${next.toString().padStart(width, "0")}_${base}`
     const up = path.join(dir, `${stem}.sql`)
     const down = path.join(dir, `${stem}.down.sql`)

@@ -9,6 +9,8 @@ import { createHash } from "node:crypto"
 export interface SqlStatement {
   readonly text: string
   readonly offset: number
+  /** The 1-based line of its first keyword (after any leading comments). */
+  readonly line: number
 }
 
 const isIdentStart = (c: string) => /[A-Za-z_\u0080-\uffff]/.test(c)
@@ -27,11 +29,19 @@ export const splitStatements = (sql: string): Array<SqlStatement> => {
   let i = 0
   let atomicDepth = 0
   const n = sql.length
+  // Lines are counted forward only: statements come in order.
+  let counted = 0
+  let line = 1
+  const lineAt = (position: number) => {
+    for (; counted < position; counted++) if (sql[counted] === "\n") line++
+    return line
+  }
   const push = (end: number) => {
     const text = sql.slice(start, end)
     if (hasSql(text)) {
       const lead = text.length - text.trimStart().length
-      statements.push({ text: text.trim(), offset: start + lead })
+      const trimmed = text.trim()
+      statements.push({ text: trimmed, offset: start + lead, line: lineAt(start + lead + sqlStart(trimmed)) })
     }
   }
   while (i < n) {
@@ -113,6 +123,42 @@ const noTransactionPatterns: ReadonlyArray<RegExp> = [
 export const cannotRunInTransaction = (statement: string): boolean => {
   const text = stripComments(statement).trim()
   return noTransactionPatterns.some((pattern) => pattern.test(text))
+}
+
+/**
+ * Statements that begin, end or abandon a transaction. `ROLLBACK TO [SAVEPOINT]` stays inside
+ * the transaction and is not one; `BEGIN ATOMIC` never starts a statement (it is a function body).
+ */
+const transactionControlPattern =
+  /^(BEGIN|START\s+TRANSACTION|COMMIT|END|ROLLBACK|ABORT|PREPARE\s+TRANSACTION)\b(?!\s+(?:(?:WORK|TRANSACTION)\s+)?TO\b)/i
+
+/**
+ * The keyword when a statement controls the transaction (`BEGIN`, `COMMIT`, `START TRANSACTION`,
+ * `END`, `ROLLBACK`, `ABORT`, `PREPARE TRANSACTION`), upper-cased; undefined otherwise.
+ */
+export const transactionControl = (statement: string): string | undefined => {
+  const match = transactionControlPattern.exec(statement.slice(sqlStart(statement)))
+  return match === null ? undefined : match[1]!.toUpperCase().replace(/\s+/g, " ")
+}
+
+/** Where the SQL of a statement starts, after leading whitespace and (nested) comments. */
+export const sqlStart = (statement: string): number => {
+  let i = 0
+  while (i < statement.length) {
+    if (/\s/.test(statement[i]!)) i++
+    else if (statement.startsWith("--", i)) {
+      const eol = statement.indexOf("\n", i)
+      i = eol === -1 ? statement.length : eol + 1
+    } else if (statement.startsWith("/*", i)) {
+      let depth = 0
+      do {
+        if (statement.startsWith("/*", i)) (depth++, i += 2)
+        else if (statement.startsWith("*/", i)) (depth--, i += 2)
+        else i++
+      } while (depth > 0 && i < statement.length)
+    } else break
+  }
+  return i
 }
 
 /** The marker a migration file uses to opt out of its transaction. */

@@ -1,5 +1,5 @@
 /**
- * `dbkit migrate`: apply pending migrations, or with --dry-run try them and roll back.
+ * `dbkit migrate`: apply pending migrations, or with --dry-run try them and change nothing.
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
@@ -29,9 +29,13 @@ export const apply = (options: {
     if (options.json) return yield* json({ target: database.target, ...result })
     const total = result.applied.reduce((sum, a) => sum + a.durationMs, 0)
     if (result.dryRun) {
+      const replayed = result.replayed ?? []
       yield* Console.log(
         `dry run: ${plural(result.applied.length, "migration")} ran cleanly and were rolled back` +
-          (result.skipped.length ? `; not tried (cannot run in a transaction): ${result.skipped.join(", ")}` : "")
+          (replayed.length
+            ? `; ${replayed.join(", ")} ${replayed.length > 1 ? "were" : "was"} tried in a scratch database that replays the migrations and commits each, as migrate does (without this database's data)`
+            : "") +
+          (result.skipped.length ? `; not tried: ${result.skipped.join(", ")} (${result.skippedBecause ?? "cannot run in a transaction"})` : "")
       )
     } else if (result.applied.length === 0) {
       yield* Console.log(`up to date: ${plural(result.upToDate, "migration")} applied, nothing pending`)

@@ -90,7 +90,9 @@ export const migrate = Command.make(
   {
     to: Options.text("to").pipe(Options.optional, Options.withDescription("Stop after this migration (inclusive)")),
     dryRun: Options.boolean("dry-run").pipe(
-      Options.withDescription("Run pending transactional migrations in a transaction, then roll it back")
+      Options.withDescription(
+        "Try the pending migrations and change nothing: in a rolled-back transaction here, and from the first one that needs the earlier ones committed (or cannot run in a transaction) in a scratch database replaying the migrations"
+      )
     ),
     allowOutOfOrder: Options.boolean("allow-out-of-order").pipe(
       Options.withDescription("Apply pending migrations that sort before the newest applied one")
