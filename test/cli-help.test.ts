@@ -6,6 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { bytes } from "../src/cli/render.js"
 import { runCli } from "./support/cli.js"
 import { tempDir } from "./support/databases.js"
 
@@ -161,4 +162,31 @@ describe("dbkit surprises removed", () => {
     expect(result.code).toBe(13)
     expect(result.stderr).toContain("error: could not write /proc/dbkit-no-such-folder/x: ENOENT")
   }, 150_000)
+
+  it("read-only commands on an embedded database that does not exist yet say so (exit 3) instead of creating it; a missing migrations folder stops migrate first (exit 2)", async () => {
+    const dataDir = path.join(tempDir("dbkit-no-embedded-"), "pglite")
+    for (const args of [["migrate", "status"], ["migrate", "verify"], ["health"], ["tenant", "list"], ["db", "stats"], ["seed", "list"]]) {
+      const result = await runCli(args, { DBKIT_DATA_DIR: dataDir })
+      expect([args.join(" "), result.code]).toEqual([args.join(" "), 3])
+      expect(result.stderr).toContain(`error: there is no embedded database at ${dataDir} yet: \`dbkit migrate\` creates it`)
+    }
+    const missing = await runCli(["migrate"], { DBKIT_DATA_DIR: dataDir, DBKIT_MIGRATIONS_DIR: path.join(path.dirname(dataDir), "no-migrations") })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain("is not a directory")
+    expect(fs.existsSync(dataDir)).toBe(false)
+    // `migrate` itself creates it, and then status reads it.
+    expect((await runCli(["migrate"], { DBKIT_DATA_DIR: dataDir }, { timeoutMs: 120_000 })).code).toBe(0)
+    expect((await runCli(["migrate", "status", "--json"], { DBKIT_DATA_DIR: dataDir })).code).toBe(0)
+  }, 240_000)
+
+  it("rates and sizes read as people write them (no 75.82938388625593 B/s)", () => {
+    expect([bytes(75.82938388625593), bytes(0), bytes(1023.6), bytes(1536), bytes(5 * 1024 ** 2), bytes(3.5 * 1024 ** 3)]).toEqual([
+      "76 B",
+      "0 B",
+      "1024 B",
+      "1.5 KB",
+      "5.0 MB",
+      "3.50 GB"
+    ])
+  })
 })

@@ -65,6 +65,7 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   MissingDownMigration: ExitCode.usage,
   DatabaseUnavailable: ExitCode.unavailable,
   EmbeddedInUse: ExitCode.unavailable,
+  EmbeddedDatabaseMissing: ExitCode.unavailable,
   EmbeddedVersionMismatch: ExitCode.unavailable,
   NotSupportedOnEmbedded: ExitCode.unavailable,
   EmbeddedExtensionUnavailable: ExitCode.unavailable,

@@ -27,6 +27,7 @@ import pkg from "../../package.json" with { type: "json" }
 import { loadEnvFiles, projectDir } from "../EnvFiles.js"
 import { applyEnvName, selectDatabase, takeEnvFlag } from "./envFlag.js"
 import * as Help from "./help.js"
+import * as OpensNothing from "./opensNothing.js"
 import { handlerStarted } from "./lazy.js"
 import { applyProjectConfig, needsProjectConfig } from "./projectConfig.js"
 import { ExitCode, exitCodeByTag } from "./exitCodes.js"
@@ -149,7 +150,10 @@ const program = Effect.suspend(() =>
   Effect.all([
     needsProjectConfig(argv) ? applyProjectConfig(argv) : Effect.void,
     envFlag.env === undefined ? Effect.void : selectDatabase(envFlag.env)
-  ]).pipe(Effect.zipRight(withParseErrors(cli(argv))))
+  ]).pipe(
+    Effect.zipRight(needsProjectConfig(argv) ? OpensNothing.check(argv) : Effect.void),
+    Effect.zipRight(withParseErrors(cli(argv)))
+  )
 ).pipe(
   Effect.tapErrorCause(report(verbose)),
   // A project's seeds and privacy map are built with the project's own copy of effect, and run
