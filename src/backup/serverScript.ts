@@ -23,13 +23,19 @@ const withDataLine = (cause: unknown, firstLine: number): unknown => {
 const COPY_BUFFER = 4 << 20
 const RESTORE_MAINTENANCE_WORK_MEM = "256MB"
 
-const copySink = (client: pg.Client, table: string, columns: string): CopySink => {
+const copySink = (client: pg.Client, table: string, columns: string, open: Set<{ destroy: (error: Error) => void }>): CopySink => {
   // A deep buffer lets the reader run ahead of the socket (pg-copy-streams waits for the socket's
   // 'drain' after each chunk): without it, decompressing and sending take turns.
   const stream = client.query(copyFrom(`COPY ${table}${columns ? ` ${columns}` : ""} FROM STDIN`, { highWaterMark: COPY_BUFFER }))
   let failure: unknown
   let firstLine = 0
+  // Until it ends, the COPY is what the connection is doing: a load stopped meanwhile (a bad
+  // chunk, a refused statement, an interruption) must fail it (CopyFail) before the ROLLBACK
+  // can run, or the ROLLBACK waits behind it forever.
+  open.add(stream)
   stream.on("error", (error) => (failure ??= error))
+  stream.on("close", () => open.delete(stream))
+  stream.on("finish", () => open.delete(stream))
   return {
     write: async (data, _rows, line) => {
       if (firstLine === 0) firstLine = line
@@ -72,8 +78,17 @@ export const openTarget = (url: Redacted.Redacted<string>, serverMajor: number) 
             reason: PgTools.scrub(cause instanceof Error ? cause.message : String(cause), url)
           })
       }),
-      (client) => Effect.promise(() => client.end().catch(() => undefined))
+      (client) =>
+        Effect.promise(() => client.end().catch(() => undefined)).pipe(
+          // A connection that does not close in time is cut: the server rolls back on its own.
+          Effect.timeoutTo({
+            duration: "10 seconds",
+            onSuccess: () => undefined,
+            onTimeout: () => (client as unknown as { connection?: { stream?: { destroy: () => void } } }).connection?.stream?.destroy()
+          })
+        )
     )
+    const openCopies = new Set<{ destroy: (error: Error) => void }>()
     // Index and constraint builds after the data are most of a restore's server time; as
     // pg_restore's documentation advises, they get more memory (in this session only, and never
     // less than the server gives).
@@ -91,12 +106,20 @@ export const openTarget = (url: Redacted.Redacted<string>, serverMajor: number) 
         try: () => client.query("BEGIN").then(() => void (open = true)),
         catch: (cause) => new DatabaseUnavailable({ target: "the database", reason: PgTools.scrub(String(cause), url) })
       }),
-      () => (open ? Effect.promise(() => client.query("ROLLBACK").then(() => undefined, () => undefined)) : Effect.void)
+      () =>
+        open
+          ? Effect.suspend(() => {
+            for (const copy of openCopies) copy.destroy(new Error("the restore stopped before the end of the data"))
+            return Effect.promise(() => client.query("ROLLBACK").then(() => undefined, () => undefined)).pipe(
+              Effect.timeoutTo({ duration: "10 seconds", onSuccess: () => undefined, onTimeout: () => undefined })
+            )
+          })
+          : Effect.void
     )
     const target: ScriptTarget = {
       exec: (sql) => client.query(sql),
       query: (sql, params) => client.query(sql, [...params]),
-      copy: (table, columns) => copySink(client, table, columns),
+      copy: (table, columns) => copySink(client, table, columns, openCopies),
       serverMajor
     }
     const commit = Effect.tryPromise({
