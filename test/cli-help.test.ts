@@ -189,4 +189,28 @@ describe("dbkit surprises removed", () => {
       "3.50 GB"
     ])
   })
+
+  it("a long seed shows its rows so far on a terminal, and nothing of it in a pipe", async () => {
+    const hasScript = spawnSync("script", ["--version"], { encoding: "utf8" }).status === 0
+    if (!hasScript && process.env.CI !== "true") return // util-linux's script gives the terminal
+    const dataDir = path.join(tempDir("dbkit-seed-progress-"), "pglite")
+    expect((await runCli(["migrate"], { DBKIT_DATA_DIR: dataDir }, { timeoutMs: 120_000 })).code).toBe(0)
+    const bin = path.resolve(import.meta.dirname, "..", "bin", "dbkit.mjs")
+    const terminal = spawnSync("script", ["-qec", `"${process.execPath}" "${bin}" seed --scale 2`, "/dev/null"], {
+      encoding: "utf8",
+      env: Object.fromEntries(
+        Object.entries({ ...process.env, DBKIT_DATA_DIR: dataDir }).filter(([name]) => !["DATABASE_URL", "DB_ENV", "NODE_ENV", "VITEST"].includes(name))
+      ),
+      timeout: 120_000
+    })
+    expect(terminal.status, terminal.stdout).toBe(0)
+    expect(terminal.stdout).toMatch(/… invoices: [\d,]+ rows so far \((invoices|invoice_lines|payments)\)/)
+    expect(terminal.stdout).toContain("✓ invoices (development)")
+    const piped = await runCli(["seed", "clean", "--yes"], { DBKIT_DATA_DIR: dataDir })
+    expect(piped.code).toBe(0)
+    const again = await runCli(["seed", "--scale", "2"], { DBKIT_DATA_DIR: dataDir }, { timeoutMs: 120_000 })
+    expect(again.code).toBe(0)
+    expect(again.stdout + again.stderr).not.toMatch(/rows so far|\r/)
+    expect(again.stdout).toContain("✓ invoices (development)")
+  }, 300_000)
 })

@@ -11,18 +11,42 @@ import { banner, duration, json, table } from "../render.js"
 import { plural } from "../shared.js"
 import { SeederLive } from "./live.js"
 
+/**
+ * On a terminal, a seed at work shows a line on stderr that counts the rows it has written so far
+ * (redrawn at most every 200 ms), cleared when it finishes: a seed generating for seconds is
+ * never silent. Off a terminal (CI logs, pipes) only the finished lines are printed.
+ */
+const live = { shown: false, drawn: 0 }
+
+const draw = (text: string) =>
+  Effect.sync(() => {
+    if (process.stderr.isTTY !== true) return
+    process.stderr.write(`\r\x1b[K${text}`)
+    live.shown = true
+  })
+
 const printEvent = (event: SeedEvent): Effect.Effect<void> => {
   switch (event._tag) {
     case "Started":
-    case "Progress":
-      return Effect.void
+      live.drawn = 0
+      return draw(`  … ${event.seed}`)
+    case "Progress": {
+      const now = Date.now()
+      if (now - live.drawn < 200) return Effect.void
+      live.drawn = now
+      return draw(`  … ${event.seed}: ${event.rows.toLocaleString("en-US")} rows so far (${event.table})`)
+    }
     case "Finished": {
       const r = event.result
       const mark = r.status === "ran" ? "✓" : r.status === "failed" ? "✗" : "·"
       const rows = r.rows !== null && r.rows > 0 ? `  ${r.rows.toLocaleString("en-US")} rows` : ""
       const time = r.status === "ran" ? `  ${duration(r.durationMs)}` : ""
       const previous = r.previousRun === undefined ? "" : ` (seed ${r.previousRun.seed}, scale ${r.previousRun.scale}, ${r.previousRun.at})`
-      return Console.log(`  ${mark} ${r.seed} (${r.profile}) ${r.status === "ran" ? "" : r.status}${previous}${rows}${time}`.replace(/\s+$/, ""))
+      const clear = Effect.sync(() => {
+        if (live.shown) process.stderr.write("\r\x1b[K")
+        live.shown = false
+      })
+      return Effect.zipRight(clear, Console.log(`  ${mark} ${r.seed} (${r.profile}) ${r.status === "ran" ? "" : r.status}${previous}${rows}${time}`.replace(/\s+$/, "")))
     }
   }
 }
