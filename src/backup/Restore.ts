@@ -21,6 +21,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import * as Schedule from "effect/Schedule"
 import type * as AdvisoryLock from "../AdvisoryLock.js"
 import { type ConnectError, Database, type EmbeddedLoad, NotSupportedOnEmbedded, ownBackendPids, PgLive } from "../Database.js"
 import { quoteIdent } from "../Identifier.js"
@@ -324,7 +325,16 @@ const make = Effect.gen(function*() {
     Effect.flatMap(sessionsOn(run, url, target), ({ others, own }) =>
       others.length > 0 && options.terminateConnections !== true
         ? Effect.fail(new RestoreTargetInUse({ database: target, sessions: others, safetyBackup }))
-        : Effect.succeed([...own, ...others]))
+        : Effect.succeed([...own, ...others])).pipe(
+        // Another dbkit restore that has just started connects to the target before it can
+        // announce itself as a waiter (holdTargetLock): its session looks like another
+        // program's for a moment. Look again for up to 3 s before refusing.
+        Effect.retry({
+          schedule: Schedule.spaced("250 millis"),
+          times: 12,
+          while: (error) => error._tag === "RestoreTargetInUse"
+        })
+      )
 
   /**
    * Over a server database, holding the target's restore lock throughout (targetLock.ts): what
