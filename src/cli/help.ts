@@ -207,7 +207,8 @@ const nodeOf = (descriptor: RawDescriptor): Node => {
       return nodeOf(descriptor.command!)
     case "Subcommands": {
       const parent = nodeOf(descriptor.parent!)
-      return { ...parent, children: new Map(descriptor.children!.map((child) => [nodeOf(child).name, nodeOf(child)])) }
+      const children = descriptor.children!.map(nodeOf)
+      return { ...parent, children: new Map(children.map((child) => [child.name, child])) }
     }
     default:
       return { name: descriptor.name!, self: descriptor as unknown as AnyDescriptor, children: new Map() }
@@ -342,7 +343,8 @@ export const unknownInput = (root: AnyCommand, args: ReadonlyArray<string>): str
   const info = describe(helpOf(command))
   const name = ["dbkit", ...path].join(" ")
   // A parent's options may stand before its subcommand's name.
-  const known = new Set([...along.flatMap((node) => describe(helpOf(node)).optionNames), ...alwaysAccepted])
+  const parents = along.slice(0, -1).flatMap((node) => describe(helpOf(node)).optionNames)
+  const known = new Set([...parents, ...info.optionNames, ...alwaysAccepted])
   for (const arg of line) {
     if (!arg.startsWith("-") || arg === "-") continue
     const flag = arg.split("=")[0]!

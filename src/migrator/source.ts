@@ -17,6 +17,7 @@ import {
   type SqlStatement,
   transactionControl
 } from "./sql.js"
+import { makeDirectories } from "../Directories.js"
 
 /** The body of a migration (or of its rollback). */
 export type MigrationBody =
@@ -310,7 +311,7 @@ export const scaffold = (
         reason: `is a drizzle-kit folder; create the migration with \`pnpm db:generate --custom --name ${base}\` (a ${base}.down.sql beside it is picked up for rollback)`
       })
     }
-    fs.mkdirSync(dir, { recursive: true })
+    makeDirectories(dir)
     const existing = fs.readdirSync(dir).map((f) => PLAIN.exec(f)).filter((m) => m !== null)
     // The folder's own width (that of its newest file: `001_` → `003_`), 4 digits in an empty one.
     const newest = existing.reduce<RegExpExecArray | undefined>(
