@@ -368,11 +368,11 @@ for (const backend of await backends()) {
           "001_t.sql": "CREATE TABLE t (id int PRIMARY KEY, name text NOT NULL);\nCREATE INDEX t_name ON t (name);"
         })
         yield* withMigrator(dir, schema, (m) => m.migrate())
-        const clean = yield* withMigrator(dir, schema, (m) => m.drift)
+        const clean = yield* withMigrator(dir, schema, (m) => m.drift())
         expect(clean.differences).toEqual([])
         const sql = yield* SqlClient.SqlClient
         yield* sql.unsafe(`ALTER TABLE ${schema}.t ADD COLUMN extra int; DROP INDEX ${schema}.t_name`)
-        const drifted = yield* withMigrator(dir, schema, (m) => m.drift)
+        const drifted = yield* withMigrator(dir, schema, (m) => m.drift())
         const found = drifted.differences.map((d) => `${d.kind} ${d.object}`)
         expect(found).toContain(`extra column ${schema}.t.extra`)
         expect(found).toContain(`missing index ${schema}.t_name`)

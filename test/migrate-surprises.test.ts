@@ -306,7 +306,7 @@ const adoptedThenDrift = Effect.gen(function*() {
   // Adopted: drift and the migrate that follows ignore drizzle's bookkeeping.
   expect((yield* withMigrator(referenceMigrations, undefined, (m) => m.adopt)).adopted).toHaveLength(5)
   expect((yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())).applied).toEqual([])
-  const drift = yield* withMigrator(referenceMigrations, undefined, (m) => m.drift)
+  const drift = yield* withMigrator(referenceMigrations, undefined, (m) => m.drift())
   expect(drift.differences).toEqual([])
 })
 
@@ -364,7 +364,7 @@ describe.skipIf(!server)("an @effect/sql-migrated server database", () => {
         expect(yield* exists("public.orders")).toBe(false)
         yield* withMigrator(dir, undefined, (m) => m.adopt)
         expect((yield* withMigrator(dir, undefined, (m) => m.migrate())).applied.map((a) => a.name)).toEqual(["0002_orders"])
-        expect((yield* withMigrator(dir, undefined, (m) => m.drift)).differences).toEqual([])
+        expect((yield* withMigrator(dir, undefined, (m) => m.drift())).differences).toEqual([])
       })
       yield* program.pipe(Effect.provide(PgLive({ url: Redacted.make(db.url) })))
     }), 120_000)

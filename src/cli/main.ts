@@ -18,6 +18,7 @@ import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as FiberRef from "effect/FiberRef"
+import * as HashMap from "effect/HashMap"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
@@ -98,8 +99,20 @@ const verbose = process.argv.includes("--verbose")
 const envFlag = takeEnvFlag(process.argv.filter((arg) => arg !== "--verbose"))
 const argv = envFlag.argv
 
+/**
+ * Log lines for people, on stderr only and once each: "warning: applied migrations missing from
+ * the source: 0009_gone" — the level, then the message, then any annotations as key=value.
+ * stdout is left to a command's result (`--json` output always parses).
+ */
+const humanLogger = Logger.make(({ annotations, logLevel, message }) => {
+  const parts = (Array.isArray(message) ? message : [message]).map((m) => typeof m === "string" ? m : JSON.stringify(m))
+  const level = logLevel._tag === "Warning" ? "warning" : logLevel._tag === "Fatal" ? "error" : logLevel.label.toLowerCase()
+  const extra = [...HashMap.entries(annotations)].map(([key, value]) => ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+  return `${level}: ${parts.join(" ")}${extra.join("")}`
+})
+
 const LoggerLive = Layer.merge(
-  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(Logger.stringLogger)),
+  Logger.replace(Logger.defaultLogger, Logger.withConsoleError(humanLogger)),
   Logger.minimumLogLevel(verbose ? LogLevel.Debug : LogLevel.Warning)
 )
 

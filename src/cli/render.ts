@@ -68,3 +68,32 @@ export const progress = (label: string, enabled: boolean) => {
     }
   }
 }
+
+/**
+ * One line of live status on stderr for work that runs for seconds (a seed generating rows, a
+ * drift replay, a tenant fan-out): only on a terminal, redrawn at most every 200 ms and cut to
+ * the terminal's width, erased by `clear` before a finished line is printed. Pipes and CI logs
+ * get nothing from it, so output there is only the finished lines.
+ */
+export const statusLine = () => {
+  const on = process.stderr.isTTY === true
+  let shown = false
+  let drawn = 0
+  return {
+    /** Draws `text`, unless the last draw was under 200 ms ago (`now` draws regardless). */
+    show: (text: string, now = false) =>
+      Effect.sync(() => {
+        const at = Date.now()
+        if (!on || (!now && at - drawn < 200)) return
+        drawn = at
+        const columns = Math.max(20, (process.stderr.columns || 100) - 1)
+        process.stderr.write(`\r\x1b[K${text.length > columns ? `${text.slice(0, columns - 1)}…` : text}`)
+        shown = true
+      }),
+    /** Erases the line if one is shown. */
+    clear: Effect.sync(() => {
+      if (shown) process.stderr.write("\r\x1b[K")
+      shown = false
+    })
+  }
+}

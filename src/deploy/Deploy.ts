@@ -119,7 +119,7 @@ const make = (settings: EnvironmentSettings, migratorOptions: MigratorOptions, s
 
     /** Drift of what is applied: a Migrator over only the applied migrations replays them and compares. */
     const driftOfApplied = (applied: ReadonlySet<string>) =>
-      Effect.flatMap(Migrator.Migrator, (m) => m.drift).pipe(
+      Effect.flatMap(Migrator.Migrator, (m) => m.drift()).pipe(
         Effect.provide(Migrator.layer({
           ...migratorOptions,
           source: Effect.map(migratorOptions.source, (all) => all.filter((m) => applied.has(m.name)))

@@ -64,6 +64,14 @@ export type MigrateEvent =
 
 type OnEvent = (event: MigrateEvent) => Effect.Effect<void>
 
+/** Progress of a drift check: the replay's own events, then the comparison. */
+export type DriftEvent = MigrateEvent | { readonly _tag: "Comparing" }
+
+export interface DriftOptions {
+  /** Called as the replay applies each migration, and once before the catalogs are compared. */
+  readonly onEvent?: ((event: DriftEvent) => Effect.Effect<void>) | undefined
+}
+
 export interface MigrateOptions {
   /** Stop after this migration (inclusive). */
   readonly to?: string | undefined
@@ -174,7 +182,7 @@ export class Migrator extends Context.Tag("dbkit/Migrator")<Migrator, {
     readonly markApplied?: ReadonlyArray<string> | undefined
   }) => Effect.Effect<RepairResult, MigrationSourceError | MigrationLockTimeout | UnknownMigration | SqlError>
   /** Replays every migration into a scratch database and compares its catalog with this one. */
-  readonly drift: Effect.Effect<DriftReport, MigrateError | ConnectError | SqlError>
+  readonly drift: (options?: DriftOptions) => Effect.Effect<DriftReport, MigrateError | ConnectError | SqlError>
 }>() {}
 
 const ms = (d: Duration.DurationInput) => Math.max(0, Math.round(Duration.toMillis(Duration.decode(d))))
@@ -897,17 +905,20 @@ const make = (options: MigratorOptions) =>
 
     const catalogScope = options.schema ? { schemas: [options.schema] } : {}
 
-    const drift = Effect.scoped(
-      Effect.gen(function*() {
-        const scratch = yield* Scratch.make("dbkit_drift")
-        const replay = Effect.flatMap(Migrator, (m) => m.migrate({ allowOutOfOrder: true })).pipe(
-          Effect.zipRight(Catalog.snapshot(catalogScope))
-        )
-        const expected = yield* replay.pipe(Effect.provide(layer(options).pipe(Layer.provideMerge(scratch.layer))))
-        const actual = yield* Catalog.snapshot(catalogScope).pipe(Effect.provideService(SqlClient.SqlClient, sql))
-        return { target, differences: Catalog.diff(expected, actual) } satisfies DriftReport
-      })
-    ).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.provideService(Database, database))
+    const drift = (driftOptions: DriftOptions = {}) =>
+      Effect.scoped(
+        Effect.gen(function*() {
+          const onEvent = driftOptions.onEvent ?? (() => Effect.void)
+          const scratch = yield* Scratch.make("dbkit_drift")
+          const replay = Effect.flatMap(Migrator, (m) => m.migrate({ allowOutOfOrder: true, onEvent })).pipe(
+            Effect.zipRight(Effect.suspend(() => onEvent({ _tag: "Comparing" }))),
+            Effect.zipRight(Catalog.snapshot(catalogScope))
+          )
+          const expected = yield* replay.pipe(Effect.provide(layer(options).pipe(Layer.provideMerge(scratch.layer))))
+          const actual = yield* Catalog.snapshot(catalogScope).pipe(Effect.provideService(SqlClient.SqlClient, sql))
+          return { target, differences: Catalog.diff(expected, actual) } satisfies DriftReport
+        })
+      ).pipe(Effect.provideService(SqlClient.SqlClient, sql), Effect.provideService(Database, database))
 
     return Migrator.of({
       migrations: options.source,

@@ -118,6 +118,8 @@ export interface MigrateAllOptions {
   readonly concurrency?: number | undefined
   /** Only tenants whose last run failed or did not finish. */
   readonly resume?: boolean | undefined
+  /** Called as each tenant (schema) or shard (rls) starts, with the number of targets. */
+  readonly onStart?: ((target: string, total: number) => Effect.Effect<void>) | undefined
   /** Called as each tenant finishes, in completion order. */
   readonly onResult?: ((result: TenantMigration, done: number, total: number) => Effect.Effect<void>) | undefined
 }
@@ -517,6 +519,7 @@ const make = (options: TenancyOptions) =>
           let done = 0
           const results = yield* Effect.forEach(targets, (target) =>
             Effect.gen(function*() {
+              if (migrateOptions.onStart) yield* migrateOptions.onStart(target.target, targets.length)
               const t0 = Date.now()
               const context = contexts.get(target.shard)!
               const run: Effect.Effect<MigrateResult, unknown> = Either.isLeft(context)

@@ -7,46 +7,30 @@ import * as Option from "effect/Option"
 import { Seeder, type SeedEvent } from "../../seeder/Seeder.js"
 import { GuardLive } from "../live.js"
 import { SeedsInvalid } from "../outcomes.js"
-import { banner, duration, json, table } from "../render.js"
+import { banner, duration, json, statusLine, table } from "../render.js"
 import { plural } from "../shared.js"
 import { SeederLive } from "./live.js"
 
 /**
- * On a terminal, a seed at work shows a line on stderr that counts the rows it has written so far
- * (redrawn at most every 200 ms), cleared when it finishes: a seed generating for seconds is
- * never silent. Off a terminal (CI logs, pipes) only the finished lines are printed.
+ * On a terminal, a seed at work shows a line on stderr that counts the rows it has written so far,
+ * cleared when it finishes: a seed generating for seconds is never silent. Off a terminal (CI
+ * logs, pipes) only the finished lines are printed.
  */
-const live = { shown: false, drawn: 0 }
-
-const draw = (text: string) =>
-  Effect.sync(() => {
-    if (process.stderr.isTTY !== true) return
-    process.stderr.write(`\r\x1b[K${text}`)
-    live.shown = true
-  })
+const live = statusLine()
 
 const printEvent = (event: SeedEvent): Effect.Effect<void> => {
   switch (event._tag) {
     case "Started":
-      live.drawn = 0
-      return draw(`  … ${event.seed}`)
-    case "Progress": {
-      const now = Date.now()
-      if (now - live.drawn < 200) return Effect.void
-      live.drawn = now
-      return draw(`  … ${event.seed}: ${event.rows.toLocaleString("en-US")} rows so far (${event.table})`)
-    }
+      return live.show(`  … ${event.seed}`, true)
+    case "Progress":
+      return live.show(`  … ${event.seed}: ${event.rows.toLocaleString("en-US")} rows so far (${event.table})`)
     case "Finished": {
       const r = event.result
       const mark = r.status === "ran" ? "✓" : r.status === "failed" ? "✗" : "·"
       const rows = r.rows !== null && r.rows > 0 ? `  ${r.rows.toLocaleString("en-US")} rows` : ""
       const time = r.status === "ran" ? `  ${duration(r.durationMs)}` : ""
       const previous = r.previousRun === undefined ? "" : ` (seed ${r.previousRun.seed}, scale ${r.previousRun.scale}, ${r.previousRun.at})`
-      const clear = Effect.sync(() => {
-        if (live.shown) process.stderr.write("\r\x1b[K")
-        live.shown = false
-      })
-      return Effect.zipRight(clear, Console.log(`  ${mark} ${r.seed} (${r.profile}) ${r.status === "ran" ? "" : r.status}${previous}${rows}${time}`.replace(/\s+$/, "")))
+      return Effect.zipRight(live.clear, Console.log(`  ${mark} ${r.seed} (${r.profile}) ${r.status === "ran" ? "" : r.status}${previous}${rows}${time}`.replace(/\s+$/, "")))
     }
   }
 }

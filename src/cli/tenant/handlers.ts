@@ -7,7 +7,7 @@ import * as Option from "effect/Option"
 import { TenantMigrationsFailed } from "../../tenancy/errors.js"
 import { Tenancy, type Tenant } from "../../tenancy/Tenancy.js"
 import { GuardLive } from "../live.js"
-import { banner, duration, json, table } from "../render.js"
+import { banner, duration, json, statusLine, table } from "../render.js"
 import { TenancyLive } from "./live.js"
 
 const describeTenant = (t: Tenant) =>
@@ -102,16 +102,34 @@ export const migrateAll = (options: { readonly concurrency: number; readonly res
     const tenancy = yield* Tenancy
     if (!options.json) yield* banner("tenant migrate-all")
     const width = (n: number) => String(n).length
+    // A line per finished target; on a terminal, a live line below them names the ones running.
+    const live = statusLine()
+    const running = new Set<string>()
+    let finished = 0
+    const showRunning = (total: number, now = false) =>
+      live.show(`  … ${finished}/${total} done · migrating ${[...running].join(", ")}`, now)
     const report = yield* tenancy.migrateAll({
       concurrency: options.concurrency,
       resume: options.resume,
+      onStart: options.json ? undefined : (target, total) =>
+        Effect.suspend(() => {
+          running.add(target)
+          return showRunning(total, finished === 0 && running.size === 1)
+        }),
       onResult: options.json ? undefined : (r, done, total) =>
-        Console.log(
-          `[${String(done).padStart(width(total))}/${total}] ${r.target}${r.shard === "default" ? "" : ` @${r.shard}`}  ` +
-            (r.state === "failed" ? `FAILED: ${r.error}` : r.state === "applied" ? `applied ${r.applied}` : "up to date") +
-            `  ${duration(r.durationMs)}`
-        )
-    })
+        Effect.suspend(() => {
+          running.delete(r.target)
+          finished = done
+          return live.clear.pipe(
+            Effect.zipRight(Console.log(
+              `[${String(done).padStart(width(total))}/${total}] ${r.target}${r.shard === "default" ? "" : ` @${r.shard}`}  ` +
+                (r.state === "failed" ? `FAILED: ${r.error}` : r.state === "applied" ? `applied ${r.applied}` : "up to date") +
+                `  ${duration(r.durationMs)}`
+            )),
+            Effect.zipRight(running.size > 0 ? showRunning(total, true) : Effect.void)
+          )
+        })
+    }).pipe(Effect.ensuring(live.clear))
     if (options.json) yield* json(report)
     else {
       const rate = report.results.length / Math.max(report.durationMs / 1000, 0.001)
