@@ -2,11 +2,35 @@
 // the command definitions (no @effect/cli filler, no colour codes off a terminal); unknown
 // options and commands named with a suggestion (exit 2); parse errors that start with `error:`;
 // bash completions that cover every command and option, checked by running the generated script.
+import * as CliConfig from "@effect/cli/CliConfig"
+import * as Command from "@effect/cli/Command"
+import * as Descriptor from "@effect/cli/CommandDescriptor"
+import * as HelpDoc from "@effect/cli/HelpDoc"
+import * as FileSystem from "@effect/platform/FileSystem"
+import * as NodePath from "@effect/platform-node/NodePath"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import { describe, expect, it } from "@effect/vitest"
+import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
+import * as Layer from "effect/Layer"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { backup, backups } from "../src/cli/backup/index.js"
+import { db } from "../src/cli/db/index.js"
+import { deploy } from "../src/cli/deploy/index.js"
+import { env } from "../src/cli/env/index.js"
+import { takeEnvFlag } from "../src/cli/envFlag.js"
+import { health } from "../src/cli/health/index.js"
+import * as Help from "../src/cli/help.js"
+import { init } from "../src/cli/init/index.js"
+import { migrate } from "../src/cli/migrate/index.js"
+import { audit, privacy } from "../src/cli/privacy/index.js"
 import { bytes } from "../src/cli/render.js"
+import { reset } from "../src/cli/reset/index.js"
+import { restore } from "../src/cli/restore/index.js"
+import { seed } from "../src/cli/seed/index.js"
+import { tenant } from "../src/cli/tenant/index.js"
 import { runCli } from "./support/cli.js"
 import { tempDir } from "./support/databases.js"
 
@@ -46,6 +70,64 @@ const walk = async () => {
   return found
 }
 
+/** The walk, once per file: it starts the CLI once for every command. */
+let walked: ReturnType<typeof walk> | undefined
+const commandTree = () => (walked ??= walk())
+
+/**
+ * The command tree as main.ts assembles it (main.ts runs the CLI when imported, so the groups are
+ * put together here; the help test checks that this tree has exactly the built CLI's paths).
+ */
+const dbkit = Command.make("dbkit").pipe(
+  Command.withSubcommands([init, migrate, seed, backup, backups, restore, reset, tenant, health, db, deploy, env, privacy, audit])
+)
+
+/** Every command path of the tree, the root first. */
+const pathsOf = (at: ReadonlyArray<string>): ReadonlyArray<string> => [
+  at.join(" "),
+  ...[...Help.resolve(dbkit, at).command.children.keys()].flatMap((name) => pathsOf([...at, name]))
+]
+
+/** A shell line's words, quotes removed (no expansion: examples use none). */
+const shellWords = (line: string): ReadonlyArray<string> =>
+  (line.match(/(?:[^\s"']+|"[^"]*"|'[^']*')+/g) ?? []).map((word) => word.replace(/"([^"]*)"|'([^']*)'/g, "$1$2"))
+
+/** The arguments after `dbkit` (or `npx dbkit`), leading VAR=value assignments dropped; undefined when it is not a dbkit line. */
+const dbkitArgs = (words: ReadonlyArray<string>): ReadonlyArray<string> | undefined => {
+  let i = 0
+  while (/^[A-Za-z_][A-Za-z0-9_]*=/.test(words[i] ?? "")) i++
+  if (words[i] === "npx") i++
+  return words[i] === "dbkit" ? words.slice(i + 1) : undefined
+}
+
+/** @effect/cli's parse needs a file system: one where every path exists (a file when it has an extension). */
+const parseContext = Layer.mergeAll(
+  FileSystem.layerNoop({
+    exists: () => Effect.succeed(true),
+    stat: (file) => Effect.succeed({ type: path.extname(file) === "" ? "Directory" : "File" } as FileSystem.File.Info)
+  }),
+  NodePath.layer,
+  NodeTerminal.layer
+)
+
+/**
+ * What is wrong with `args` as main.ts reads them: --verbose and --env taken out, then its own
+ * check (unknown commands and options), then @effect/cli's parse (values, required options and
+ * arguments, nothing left over). Undefined when nothing is.
+ */
+const rejection = async (args: ReadonlyArray<string>): Promise<string | undefined> => {
+  const line = takeEnvFlag(["node", "dbkit", ...args.filter((arg) => arg !== "--verbose")]).argv.slice(2)
+  const unknown = Help.unknownInput(dbkit, line)
+  if (unknown !== undefined) return unknown
+  const parsed = await Effect.runPromise(
+    Descriptor.parse(dbkit.descriptor, ["dbkit", ...line], CliConfig.defaultConfig).pipe(Effect.either, Effect.provide(parseContext))
+  )
+  if (Either.isLeft(parsed)) return HelpDoc.toAnsiText(parsed.left.error).trim()
+  const directive = parsed.right
+  if (directive._tag !== "UserDefined") return `parsed as the built-in ${directive.option._tag}`
+  return directive.leftover.length > 0 ? `left over: ${directive.leftover.join(" ")}` : undefined
+}
+
 describe("dbkit help", () => {
   it("the root help fits one screen of 100 columns: the commands grouped, one line each, with examples", async () => {
     const result = await runCli(["--help"])
@@ -67,7 +149,7 @@ describe("dbkit help", () => {
   })
 
   it("every command's help has a usage line, real option descriptions, its subcommands one line each, and no filler or colour codes; bash completion offers every command and option", async () => {
-    const commands = await walk()
+    const commands = await commandTree()
     expect(commands.length).toBeGreaterThan(40)
     for (const { help, path: at } of commands.filter((c) => c.path.length > 0)) {
       const label = at.join(" ")
@@ -110,6 +192,35 @@ describe("dbkit help", () => {
       expect([at.join(" "), missing]).toEqual([at.join(" "), []])
     }
   }, 240_000)
+
+  it("every command's help ends with examples, two or more wherever it takes options, each a dbkit command line the CLI accepts", async () => {
+    const commands = await commandTree()
+    expect([...pathsOf([])].sort()).toEqual(commands.map(({ path: at }) => at.join(" ")).sort())
+    for (const { help, options, path: at } of commands) {
+      const label = at.join(" ")
+      const lines = help.trimEnd().split("\n")
+      const start = lines.indexOf("Examples:")
+      const examples = section(help, "Examples").map((line) => line.replace(/^ {2}\$ /, ""))
+      // After the options and subcommands: only the global options and pointers follow.
+      expect([label, start > lines.indexOf("Options:") && start > lines.indexOf("Commands:")]).toEqual([label, true])
+      expect([label, examples.length >= (options.length > 0 ? 2 : 1)]).toEqual([label, true])
+      for (const example of examples) {
+        const args = dbkitArgs(shellWords(example))
+        // An example of this command (or of one of its subcommands).
+        expect([example, args?.slice(0, at.length)]).toEqual([example, at])
+        // A pipe or a placeholder (`backups/<file>`, `…`) is not a command line to parse.
+        if (example.includes("|") || args!.some((arg) => /[<>…]/.test(arg))) continue
+        expect([example, await rejection(args!)]).toEqual([example, undefined])
+      }
+    }
+  }, 240_000)
+
+  it("an example a user could not type is caught: an unknown option, a missing required option, a bad value", async () => {
+    expect(await rejection(["reset", "--mode", "soft"])).toMatch(/^unknown option --mode for dbkit reset/)
+    expect(await rejection(["privacy", "export", "--email", "ada@example.com"])).toContain("--out")
+    expect(await rejection(["migrate", "rollback", "--steps", "one"])).toBeDefined()
+    expect(await rejection(["migrate", "--env", "staging", "--to", "0003_customer_contact"])).toBeUndefined()
+  })
 })
 
 describe("dbkit command-line errors", () => {

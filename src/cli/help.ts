@@ -34,27 +34,133 @@ export const groups: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["Privacy", ["privacy", "audit"]]
 ]
 
-/** Examples by command path ("" is the root). */
+/**
+ * Examples by command path ("" is the root): the common call first, then a notable option or
+ * two, with the option names and values a user would type (this project's migrations, tenant
+ * acme, environments staging and production, backups under backups/). Each fits 96 columns
+ * after `  $ `; test/cli-help.test.ts parses every one with the real command definitions.
+ */
+const backupFile = "backups/app_backup_2026-01-15_02-00-00.sql.gz"
 const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
   "": ["npx dbkit init", "dbkit migrate --dry-run", "DATABASE_URL=postgres://… dbkit health"],
   init: ["dbkit init", "dbkit init --dir path/to/project --json"],
   migrate: ["dbkit migrate --dry-run", "dbkit migrate --to 0003_customer_contact", "dbkit migrate --env staging --json"],
-  "migrate status": ["dbkit migrate status", "dbkit migrate status --json | jq .pending"],
-  "migrate plan": ["dbkit migrate plan", "dbkit migrate plan --strict"],
-  "migrate rollback": ["dbkit migrate rollback --steps 1 --yes"],
-  "migrate new": ["dbkit migrate new add_invoice_notes"],
-  seed: ["dbkit seed", "dbkit seed --seed 42 --scale 2", "dbkit seed list"],
-  reset: ["DB_RESET_CONFIRM=1 dbkit reset --seed", "dbkit reset --mode soft --yes"],
-  backup: ["dbkit backup", "DB_BACKUP_KEY=… dbkit backup --out backups/nightly", "dbkit backups list"],
-  backups: ["dbkit backups list", "dbkit backups verify backups/<file>"],
-  restore: ["dbkit restore backups/<file> --into app_copy", "DB_RESTORE_CONFIRM=1 dbkit restore backups/<file>"],
+  "migrate status": ["dbkit migrate status", "dbkit migrate status --env staging", "dbkit migrate status --json | jq .pending"],
+  "migrate plan": ["dbkit migrate plan", "dbkit migrate plan --strict", "dbkit migrate plan --to 0004_audit_triggers --env production"],
+  "migrate verify": ["dbkit migrate verify", "dbkit migrate verify --env production --json"],
+  "migrate rollback": [
+    "dbkit migrate rollback --steps 1 --yes",
+    "dbkit migrate rollback --to 0002_rls_force_and_grants --yes",
+    "DB_ROLLBACK_CONFIRM=1 dbkit migrate rollback --env staging --json"
+  ],
+  "migrate baseline": ["dbkit migrate baseline --to 0003_customer_contact", "dbkit migrate baseline --to 0004_audit_triggers --env production --json"],
+  "migrate adopt": ["dbkit migrate adopt", "dbkit migrate adopt --env staging --json"],
+  "migrate repair": ["dbkit migrate repair", "dbkit migrate repair --mark-applied 0004_audit_triggers", "dbkit migrate repair --env staging --json"],
+  "migrate drift": ["dbkit migrate drift", "dbkit migrate drift --env production --json"],
+  "migrate new": ["dbkit migrate new add_invoice_notes", "dbkit migrate new \"index invoices by due date\""],
+  seed: ["dbkit seed", "dbkit seed --seed 42 --scale 2", "dbkit seed --only customers --tenant acme --dry-run"],
+  "seed list": ["dbkit seed list", "dbkit seed list --env staging --json"],
+  "seed validate": ["dbkit seed validate", "dbkit seed validate --json"],
+  "seed clean": ["dbkit seed clean --yes", "DB_SEED_CLEAN_CONFIRM=1 dbkit seed clean --json"],
+  reset: ["DB_RESET_CONFIRM=1 dbkit reset --seed", "dbkit reset --soft --yes", "dbkit reset --yes --seed --with-cache"],
+  backup: [
+    "dbkit backup",
+    "DB_BACKUP_KEY=… dbkit backup --out backups/nightly",
+    "dbkit backup --format custom --exclude-table audit_log"
+  ],
+  backups: ["dbkit backups list", `dbkit backups verify ${backupFile}`, "dbkit backups prune --keep-last 7 --dry-run"],
+  "backups list": ["dbkit backups list", "dbkit backups list --dir backups/nightly --json"],
+  "backups verify": [
+    `dbkit backups verify ${backupFile}`,
+    `dbkit backups verify ${backupFile} --restore-test`,
+    `DB_BACKUP_KEY=… dbkit backups verify ${backupFile}.enc --json`
+  ],
+  "backups prune": [
+    "dbkit backups prune --keep-last 7 --dry-run",
+    "dbkit backups prune --keep-last 7 --keep-days 30",
+    "DB_PRUNE_ALLOW_PRODUCTION=1 dbkit backups prune --env production --keep-days 30 --yes"
+  ],
+  restore: [
+    `DB_RESTORE_CONFIRM=1 dbkit restore ${backupFile}`,
+    `dbkit restore ${backupFile} --into app_copy`,
+    `dbkit restore ${backupFile} --validate-only`
+  ],
   tenant: ["dbkit tenant provision acme", "dbkit tenant list", "dbkit tenant migrate-all --concurrency 4"],
-  health: ["dbkit health", "dbkit health --json", "dbkit health serve --port 9187"],
+  "tenant provision": [
+    "dbkit tenant provision acme",
+    "dbkit tenant provision acme --name \"Acme Corp\"",
+    "dbkit tenant provision globex --shard eu1 --json"
+  ],
+  "tenant list": ["dbkit tenant list", "dbkit tenant list --json"],
+  "tenant suspend": ["dbkit tenant suspend acme", "dbkit tenant suspend acme --json"],
+  "tenant resume": ["dbkit tenant resume acme", "dbkit tenant resume acme --json"],
+  "tenant deprovision": [
+    "dbkit tenant deprovision acme",
+    "dbkit tenant deprovision acme --yes --out backups/tenants",
+    "DB_TENANT_DEPROVISION_CONFIRM=1 dbkit tenant deprovision acme --no-backup"
+  ],
+  "tenant migrate-all": ["dbkit tenant migrate-all", "dbkit tenant migrate-all --concurrency 8", "dbkit tenant migrate-all --resume --json"],
+  health: ["dbkit health", "dbkit health --check long-queries --threshold longQuerySeconds=60 --json", "dbkit health serve --port 9187"],
+  "health serve": ["dbkit health serve", "dbkit health serve --port 9187", "dbkit health serve --port 9187 --host 0.0.0.0"],
   db: ["dbkit db stats", "dbkit db validate --tenant acme", "dbkit db cleanup --run"],
-  deploy: ["dbkit deploy --env staging", "DB_DEPLOY_CONFIRM=1 dbkit deploy --env production"],
+  "db stats": ["dbkit db stats", "dbkit db stats --limit 25 --json"],
+  "db maintain": [
+    "dbkit db maintain",
+    "dbkit db maintain --run",
+    "DB_MAINTAIN_CONFIRM=1 DB_MAINTAIN_ALLOW_PRODUCTION=1 dbkit db maintain --run --env production"
+  ],
+  "db validate": ["dbkit db validate", "dbkit db validate --tenant acme --json"],
+  "db cleanup": ["dbkit db cleanup", "dbkit db cleanup --run", "dbkit db cleanup --run --tenant acme --env staging --yes"],
+  "db load-test": [
+    "dbkit db load-test",
+    "dbkit db load-test --type mixed --queries 5000 --concurrency 8",
+    "dbkit db load-test --type write --duration 30 --json"
+  ],
+  deploy: [
+    "dbkit deploy --env staging",
+    "dbkit deploy --env production --dry-run",
+    "DB_DEPLOY_CONFIRM=1 DB_DEPLOY_ALLOW_PRODUCTION=1 dbkit deploy --env production"
+  ],
+  "deploy history": ["dbkit deploy history --env production", "dbkit deploy history --env staging --limit 5 --json"],
   env: ["dbkit env list", "dbkit env check --connect", "dbkit env diff --from staging --to production"],
-  privacy: ["dbkit privacy map", "dbkit privacy export --subject ada@example.com", "dbkit privacy erase --subject ada@example.com --dry-run"],
-  audit: ["dbkit audit report --tenant acme --from 2026-01-01"]
+  "env list": ["dbkit env list", "dbkit env list --json"],
+  "env check": ["dbkit env check", "dbkit env check --connect", "dbkit env check --env production --connect --json"],
+  "env diff": ["dbkit env diff --from staging --to production", "dbkit env diff --from staging --to production --schema --json"],
+  "env promote": [
+    "dbkit env promote --from staging --to production --dry-run",
+    "DB_DEPLOY_ALLOW_PRODUCTION=1 dbkit env promote --from staging --to production --yes"
+  ],
+  privacy: [
+    "dbkit privacy map",
+    "dbkit privacy export --email ada@example.com --out ada.json",
+    "dbkit privacy erase --email ada@example.com --dry-run"
+  ],
+  "privacy map": ["dbkit privacy map", "dbkit privacy map --strict --json"],
+  "privacy export": [
+    "dbkit privacy export --email ada@example.com --out ada.json",
+    "dbkit privacy export --email ada@example.com --tenant acme --out -"
+  ],
+  "privacy erase": [
+    "dbkit privacy erase --email ada@example.com --dry-run",
+    "dbkit privacy erase --email ada@example.com --tenant acme --yes",
+    "DB_PRIVACY_ERASE_CONFIRM=1 dbkit privacy erase --email ada@example.com --json"
+  ],
+  "privacy anonymize": [
+    "dbkit privacy anonymize --into app_anonymized",
+    "dbkit privacy anonymize --in-place --yes",
+    "dbkit privacy anonymize --into app_anonymized --batch-size 5000 --json"
+  ],
+  "privacy rotate-key": [
+    "DBKIT_FIELD_KEYS_FILE=secrets/field-keys.json dbkit privacy rotate-key",
+    "dbkit privacy rotate-key --table customers.tax_id --batch-size 500"
+  ],
+  "privacy verify-encryption": ["dbkit privacy verify-encryption", "dbkit privacy verify-encryption --table customers.tax_id --json"],
+  audit: ["dbkit audit report --tenant acme --from 2026-01-01", "dbkit audit report --from 2026-01-01 --to 2026-02-01 --json"],
+  "audit report": [
+    "dbkit audit report",
+    "dbkit audit report --tenant acme --from 2026-01-01",
+    "dbkit audit report --from 2026-01-01 --to 2026-02-01 --json"
+  ]
 }
 
 /** Options every command takes; shown once, never in each command's list. */
