@@ -4,14 +4,14 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import pg from "pg"
 import { afterAll, beforeAll } from "vitest"
-import { ExitCode, exitCodeByTag } from "../src/cli/exitCodes.js"
+import { ExitCode, exitCodeOfTag } from "../src/cli/exitCodes.js"
 import { runCli } from "./support/cli.js"
 import { createScratchDatabase, dropScratchDatabase, serverAvailable } from "./support/databases.js"
 
 const server = await serverAvailable()
 
 /** The exit code main.ts gives an error tag (the table in exitCodes.ts). */
-const exitFor = (tag: string) => exitCodeByTag[tag] ?? ExitCode.unexpected
+const exitFor = (tag: string) => exitCodeOfTag(tag)
 
 describe.skipIf(!server)("dbkit db on the server", () => {
   let database: { name: string; url: string }

@@ -18,7 +18,7 @@ import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import pg from "pg"
-import { ExitCode, exitCodeByTag } from "../src/cli/exitCodes.js"
+import { ExitCode, exitCodeOfTag } from "../src/cli/exitCodes.js"
 import { PgliteLive, PgLive } from "../src/Database.js"
 import { lintMigrations } from "../src/migrator/lint.js"
 import { fromDirectory, fromSql } from "../src/migrator/source.js"
@@ -30,7 +30,7 @@ import { freshSchema, withMigrator, writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
 const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
-const exitFor = (tag: string) => exitCodeByTag[tag] ?? ExitCode.unexpected
+const exitFor = (tag: string) => exitCodeOfTag(tag)
 
 const exists = (qualified: string) =>
   Effect.flatMap(SqlClient.SqlClient, (sql) =>

@@ -14,14 +14,14 @@ import { randomBytes } from "node:crypto"
 import * as path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll } from "vitest"
-import { exitCodeByTag } from "../src/cli/exitCodes.js"
+import { exitCodeOfTag } from "../src/cli/exitCodes.js"
 import * as Config from "../src/Config.js"
 import { anonymize } from "../src/privacy/anonymize.js"
 import type { PrivacyMap } from "../src/privacy/declare.js"
 import { fake, ibanValid } from "../src/privacy/fake.js"
 import { makeKeyring, parseEnvelope } from "../src/privacy/fieldCrypto.js"
 import { runCli } from "./support/cli.js"
-import { admin, createScratchDatabase, dropScratchDatabase, EmbeddedLive, serverAvailable, urlFor } from "./support/databases.js"
+import { admin, createScratchDatabase, dropScratchDatabase, EmbeddedLive, serverAvailable, uniqueName, urlFor } from "./support/databases.js"
 import { withMigrator } from "./support/migrations.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
@@ -43,7 +43,7 @@ const withClient = async <A>(url: string, f: (client: pg.Client) => Promise<A>):
 }
 const rowsOf = <A = any>(url: string, text: string, params: Array<unknown> = []) => withClient(url, async (c) => (await c.query(text, params)).rows as Array<A>)
 const databaseExists = async (name: string) => (await admin<{ e: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e", [name]))[0]!.e
-const unique = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 7)}`
+
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
 /** Waits (polling) until `condition` holds; false if it never did within the deadline. */
@@ -96,7 +96,7 @@ const cli = async (args: ReadonlyArray<string>, env: Record<string, string | und
 }
 
 /** The exit code main.ts gives an error tag (1 until the tag is in exitCodes.ts). */
-const exitFor = (tag: string) => exitCodeByTag[tag] ?? 1
+const exitFor = (tag: string) => exitCodeOfTag(tag)
 
 const USERS_PER_TENANT = 600
 const CUSTOMERS_PER_TENANT = 900
@@ -276,7 +276,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
   })
 
   it("--into: the same rows and keys, no original value of a declared column (tables and pg_dump), consistent fakes, encrypted columns faked through the keyring", async () => {
-    const into = unique("dbkit_anon_copy")
+    const into = uniqueName("dbkit_anon_copy")
     made.push(into)
     const auditBefore = (await rowsOf(source.url, "SELECT count(*)::int AS n FROM audit_log"))[0].n
     const run = await cli(["privacy", "anonymize", "--into", into, "--json"], env())
@@ -349,7 +349,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
   })
 
   it("a failure midway (a fake that breaks a CHECK constraint) drops the new database; nothing is left behind", async () => {
-    const into = unique("dbkit_anon_fail")
+    const into = uniqueName("dbkit_anon_fail")
     made.push(into)
     await rowsOf(source.url, `ALTER TABLE customers ADD CONSTRAINT customers_real_email CHECK (email IS NULL OR email NOT LIKE '%@example.%')`)
     try {
@@ -380,7 +380,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     const connected = async (into: string, application: string) =>
       (await admin<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`, [into, application]))[0]!.n > 0
     // 1. SIGKILL as soon as the new database exists (while pg_dump | psql fills it): the guardian drops it.
-    const first = unique("dbkit_anon_kill")
+    const first = uniqueName("dbkit_anon_kill")
     made.push(first)
     const a = start(first)
     expect(await eventually(() => databaseExists(first))).toBe(true)
@@ -388,7 +388,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     await a.exited
     expect(await eventually(async () => !(await databaseExists(first)))).toBe(true)
     // 2. SIGKILL in the middle of the rewrite (some rows faked, others still original).
-    const second = unique("dbkit_anon_kill")
+    const second = uniqueName("dbkit_anon_kill")
     made.push(second)
     const b = start(second)
     expect(await eventually(() => connected(second, "dbkit-anonymize"))).toBe(true)
@@ -396,7 +396,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     await b.exited
     expect(await eventually(async () => !(await databaseExists(second)))).toBe(true)
     // 3. Ctrl-C (SIGINT) in the middle of the rewrite: the process drops it before it exits.
-    const third = unique("dbkit_anon_int")
+    const third = uniqueName("dbkit_anon_int")
     made.push(third)
     const c = start(third)
     expect(await eventually(() => connected(third, "dbkit-anonymize"))).toBe(true)
@@ -413,7 +413,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     const invalid = await cli(["privacy", "anonymize", "--into", "bad-name; DROP"], env())
     expect(invalid.code).toBe(2)
     expect(invalid.stderr).toContain("is not a valid database name")
-    const into = unique("dbkit_anon_nokeys")
+    const into = uniqueName("dbkit_anon_nokeys")
     const noKeys = await cli(["privacy", "anonymize", "--into", into], { DATABASE_URL: source.url })
     expect(noKeys.code).toBe(exitFor("FieldKeysInvalid"))
     expect(noKeys.stderr).toContain("public.customers.tax_id")
@@ -422,7 +422,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     expect(neither.code).toBe(2)
     expect(neither.stderr).toContain("--into NEWDB")
     // A map naming a column this database lacks.
-    const mapFile = path.join(await import("node:os").then((os) => os.tmpdir()), `${unique("map")}.json`)
+    const mapFile = path.join(await import("node:os").then((os) => os.tmpdir()), `${uniqueName("map")}.json`)
     await import("node:fs").then((fs) =>
       fs.writeFileSync(mapFile, JSON.stringify({ tables: [{ schema: "public", table: "users", key: ["id"], tenantColumn: null, subject: null, onErase: "delete", reason: null, columns: [{ column: "birthday", category: "date_of_birth", erase: "null", encrypted: false, nullable: true }] }] }))
     )
@@ -433,7 +433,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
   })
 
   it("in place: refused without confirmation, in production even with the variables, and for a role row-level security filters; confirmed, it rewrites every declared value in one go", async () => {
-    const target = unique("dbkit_anon_inplace")
+    const target = uniqueName("dbkit_anon_inplace")
     made.push(target)
     // A template must have no sessions: a killed run's pg_dump may still be on its way out.
     expect(await eventually(() => admin(`CREATE DATABASE "${target}" TEMPLATE "${source.name}"`).then(() => true, () => false))).toBe(true)
@@ -450,7 +450,7 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     expect(await personalOf(url)).toEqual(original)
     // A role that row-level security filters (the application's, not BYPASSRLS) would leave the
     // other tenants' rows as they are: refused before anything is rewritten.
-    const filtered = unique("dbkit_anon_norls")
+    const filtered = uniqueName("dbkit_anon_norls")
     await admin(`CREATE ROLE "${filtered}" LOGIN IN ROLE dbkit_app`)
     try {
       const asApp = new URL(url)

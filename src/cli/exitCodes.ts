@@ -1,6 +1,38 @@
 /**
  * Exit codes, one table for every command; README's "Exit codes" section mirrors it.
+ *
+ * `DbkitError` is every error a command can end with, and `exitCodeByTag` must name each one's
+ * code (`satisfies`): a new error class that is not added here fails to compile, and one that is
+ * added to the union without a code fails too — nothing falls through to 1 unnoticed.
+ * (The imports are type-only: loading this table loads no service.)
  */
+import type { SqlError } from "@effect/sql/SqlError"
+import type { BulkInsertFailed } from "../Bulk.js"
+import type { CacheUnavailable } from "../Cache.js"
+import type { InvalidConfig } from "../Config.js"
+import type { DatabaseUnavailable, EmbeddedVersionMismatch, NotSupportedOnEmbedded } from "../Database.js"
+import type { BackupUntrusted } from "../DumpPolicy.js"
+import type { ConfirmationRequired, ProductionRefused } from "../Guard.js"
+import type { PgToolFailed, PgToolMissing, PgToolTooOld } from "../PgTools.js"
+import type { BackupWriteFailed, InvalidBackupOptions } from "../backup/Backup.js"
+import type { InvalidDatabaseName, RestoreTargetExists, RestoreTargetInUse } from "../backup/Restore.js"
+import type { BackupChecksumMismatch, BackupCorrupt, BackupKeyInvalid, BackupManifestForged, BackupNotFound, BackupUntrustedOrigin, RestoreTestMismatch } from "../backup/errors.js"
+import type { RestoreLockTimeout } from "../backup/targetLock.js"
+import type { DeployFailed, DeployLocked, DeployNotRecovered, PromotionBlocked } from "../deploy/errors.js"
+import type { EmbeddedInUse } from "../embedded/EmbeddedLock.js"
+import type { PlainDumpFailed } from "../embedded/PlainDump.js"
+import type { EmbeddedExtensionUnavailable } from "../embedded/extensions.js"
+import type { InvalidThreshold, UnknownHealthCheck } from "../health/errors.js"
+import type { IntegrityViolations, InvalidMaintenanceOptions, LoadTestSchemaMissing, MaintenanceFailed } from "../maintenance/errors.js"
+import type { AdoptRequired, ChecksumMismatch, InvalidTarget, MigrationBlocked, MigrationFailed, MigrationLockTimeout, MigrationSourceError, MissingDownMigration, OutOfOrder, TransactionControlRefused, UnknownMigration } from "../migrator/errors.js"
+import type { AnonymizeFailed, AnonymizeNeedsBypassRls, AnonymizeRefusedInProduction, AnonymizeTargetExists } from "../privacy/anonymize.js"
+import type { EncryptedColumnUnavailable, EncryptionProblems, InvalidEncryptionOptions } from "../privacy/encryption.js"
+import type { ErasureFailed, ExportWriteFailed, InvalidSubject, PrivacyMapMismatch, SubjectNotFound, UndeclaredPersonalData } from "../privacy/errors.js"
+import type { FieldDecryptFailed, FieldKeyMissing, FieldKeysInvalid } from "../privacy/fieldCrypto.js"
+import type { InvalidSeedOptions, SeedCycle, SeedFailed, SeedRefusedInProduction, UnknownSeed, UnknownSeedDependency } from "../seeder/errors.js"
+import type { InvalidShardFile, InvalidTenantSlug, ProvisionFailed, TenantMigrationsFailed, TenantMigrationsMissing, TenantNestingRefused, TenantNotFound, TenantStrategyMismatch, TenantUnavailable, UnknownShard } from "../tenancy/errors.js"
+import type { EmbeddedDatabaseMissing } from "./opensNothing.js"
+import type { HealthCritical, HealthWarn, MigrationsDrifted, MigrationsPending, PlanRejected, SeedsInvalid } from "./outcomes.js"
 
 /** What each exit code means. */
 export const ExitCode = {
@@ -52,11 +84,109 @@ export const ExitCode = {
   /** `privacy export` / `privacy erase`: nothing is held about that person (in that tenant). */
   subjectNotFound: 20,
   /** `privacy erase` / `anonymize` / `export` failed; the erasure was rolled back, the copy dropped. */
-  privacyFailed: 21
+  privacyFailed: 21,
+  /** `health`: the verdict is warn (its own meaning of 1, as monitoring plugins read exit codes). */
+  healthWarn: 1,
+  /** `health`: the verdict is critical (its own meaning of 2). */
+  healthCritical: 2
 } as const
 
+export type ExitCode = (typeof ExitCode)[keyof typeof ExitCode]
+
+/** Every error a dbkit command can end with (a server error dbkit could not classify is SqlError, exit 1). */
+export type DbkitError =
+  | AdoptRequired
+  | AnonymizeFailed
+  | AnonymizeNeedsBypassRls
+  | AnonymizeRefusedInProduction
+  | AnonymizeTargetExists
+  | BackupChecksumMismatch
+  | BackupCorrupt
+  | BackupKeyInvalid
+  | BackupManifestForged
+  | BackupNotFound
+  | BackupUntrusted
+  | BackupUntrustedOrigin
+  | BackupWriteFailed
+  | BulkInsertFailed
+  | CacheUnavailable
+  | ChecksumMismatch
+  | ConfirmationRequired
+  | DatabaseUnavailable
+  | DeployFailed
+  | DeployLocked
+  | DeployNotRecovered
+  | EmbeddedDatabaseMissing
+  | EmbeddedExtensionUnavailable
+  | EmbeddedInUse
+  | EmbeddedVersionMismatch
+  | EncryptedColumnUnavailable
+  | EncryptionProblems
+  | ErasureFailed
+  | ExportWriteFailed
+  | FieldDecryptFailed
+  | FieldKeyMissing
+  | FieldKeysInvalid
+  | HealthCritical
+  | HealthWarn
+  | IntegrityViolations
+  | InvalidBackupOptions
+  | InvalidConfig
+  | InvalidDatabaseName
+  | InvalidEncryptionOptions
+  | InvalidMaintenanceOptions
+  | InvalidSeedOptions
+  | InvalidShardFile
+  | InvalidSubject
+  | InvalidTarget
+  | InvalidTenantSlug
+  | InvalidThreshold
+  | LoadTestSchemaMissing
+  | MaintenanceFailed
+  | MigrationBlocked
+  | MigrationFailed
+  | MigrationLockTimeout
+  | MigrationSourceError
+  | MigrationsDrifted
+  | MigrationsPending
+  | MissingDownMigration
+  | NotSupportedOnEmbedded
+  | OutOfOrder
+  | PgToolFailed
+  | PgToolMissing
+  | PgToolTooOld
+  | PlainDumpFailed
+  | PlanRejected
+  | PrivacyMapMismatch
+  | ProductionRefused
+  | PromotionBlocked
+  | ProvisionFailed
+  | RestoreLockTimeout
+  | RestoreTargetExists
+  | RestoreTargetInUse
+  | RestoreTestMismatch
+  | SeedCycle
+  | SeedFailed
+  | SeedRefusedInProduction
+  | SeedsInvalid
+  | SubjectNotFound
+  | TenantMigrationsFailed
+  | TenantMigrationsMissing
+  | TenantNestingRefused
+  | TenantNotFound
+  | TenantStrategyMismatch
+  | TenantUnavailable
+  | TransactionControlRefused
+  | UndeclaredPersonalData
+  | UnknownHealthCheck
+  | UnknownMigration
+  | UnknownSeed
+  | UnknownSeedDependency
+  | UnknownShard
+  | SqlError
+
 /** The exit code for each error tag. */
-export const exitCodeByTag: Readonly<Record<string, number>> = {
+export const exitCodeByTag = {
   InvalidConfig: ExitCode.usage,
   MigrationSourceError: ExitCode.usage,
   TransactionControlRefused: ExitCode.usage,
@@ -141,5 +271,13 @@ export const exitCodeByTag: Readonly<Record<string, number>> = {
   InvalidSubject: ExitCode.usage,
   SubjectNotFound: ExitCode.subjectNotFound,
   ErasureFailed: ExitCode.privacyFailed,
-  ExportWriteFailed: ExitCode.privacyFailed
-}
+  ExportWriteFailed: ExitCode.privacyFailed,
+  BulkInsertFailed: ExitCode.seedFailed,
+  HealthWarn: ExitCode.healthWarn,
+  HealthCritical: ExitCode.healthCritical,
+  SqlError: ExitCode.unexpected
+} as const satisfies Record<DbkitError["_tag"], ExitCode>
+
+/** The exit code for an error's tag; anything that is not a DbkitError is unexpected (1). */
+export const exitCodeOfTag = (tag: string | undefined): ExitCode =>
+  tag !== undefined && Object.hasOwn(exitCodeByTag, tag) ? exitCodeByTag[tag as DbkitError["_tag"]] : ExitCode.unexpected

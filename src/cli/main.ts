@@ -31,7 +31,7 @@ import * as Help from "./help.js"
 import * as OpensNothing from "./opensNothing.js"
 import { handlerStarted } from "./lazy.js"
 import { applyProjectConfig, needsProjectConfig } from "./projectConfig.js"
-import { ExitCode, exitCodeByTag } from "./exitCodes.js"
+import { ExitCode, exitCodeOfTag } from "./exitCodes.js"
 import { migrate } from "./migrate/index.js"
 import { backup, backups } from "./backup/index.js"
 import { db } from "./db/index.js"
@@ -70,7 +70,7 @@ const exitCodeOf = (exit: Exit.Exit<unknown, unknown>): number => {
     onSome: (error) =>
       ValidationError.isValidationError(error)
         ? ExitCode.usage
-        : exitCodeByTag[tagOf(error) ?? ""] ?? ExitCode.unexpected
+        : exitCodeOfTag(tagOf(error))
   })
 }
 
@@ -79,6 +79,8 @@ const report = (verbose: boolean) => (cause: Cause.Cause<unknown>) =>
     if (Cause.isInterruptedOnly(cause)) return
     const failure = Cause.failureOption(cause)
     if (Option.isSome(failure) && ValidationError.isValidationError(failure.value)) return // @effect/cli printed it
+    // An outcome whose report is the command's output (health's verdict) gets no error line.
+    if (Option.isSome(failure) && (failure.value as { readonly reported?: unknown }).reported === true) return
     const message = Option.match(failure, {
       onNone: () => `unexpected error: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`,
       onSome: (error) => {
@@ -181,11 +183,11 @@ const program = Effect.suspend(() =>
 /**
  * Ends the process with `code` once stdout and stderr have flushed. Left to itself, Node would
  * first wait for V8's background work (optimising compiles begun during the run) to finish:
- * tens of milliseconds on a busy machine, for nothing. A success keeps the `process.exitCode` a
- * command set (`health` reports its verdict that way).
+ * tens of milliseconds on a busy machine, for nothing. This is the one place the exit code is
+ * set: handlers end with a result or a typed error (exitCodes.ts maps it).
  */
 const exitWhenFlushed = (code: number) => {
-  if (code !== ExitCode.ok) process.exitCode = code
+  process.exitCode = code
   let pending = 2
   const flushed = () => {
     if (--pending === 0) process.exit()

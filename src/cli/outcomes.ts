@@ -33,3 +33,22 @@ export class SeedsInvalid extends Data.TaggedError("SeedsInvalid")<{ readonly pr
     return `${this.problems} seeded table${this.problems === 1 ? " holds" : "s hold"} fewer rows than declared`
   }
 }
+
+/**
+ * `health`: the report is the output and its verdict the exit code — 1 for warn, 2 for critical,
+ * as monitoring plugins read exit codes. `reported`: main.ts prints no error line for it.
+ */
+export class HealthWarn extends Data.TaggedError("HealthWarn")<{ readonly target: string }> {
+  readonly reported = true
+  override get message() {
+    return `${this.target}: WARN`
+  }
+}
+
+/** `health`: at least one check is critical (exit 2); the report already said which. */
+export class HealthCritical extends Data.TaggedError("HealthCritical")<{ readonly target: string }> {
+  readonly reported = true
+  override get message() {
+    return `${this.target}: CRITICAL`
+  }
+}

@@ -11,7 +11,7 @@ import { Deploy, type DeployOptions, type DeployReport, type Step } from "../../
 import { parseOverrides } from "../../health/thresholds.js"
 import { duration, json, table } from "../render.js"
 import { printEvent } from "../shared.js"
-import { chosenEnvironment, DeployExit, environmentLive, exitWith } from "./live.js"
+import { chosenEnvironment, environmentLive } from "./live.js"
 
 const mark: Record<Step["status"], string> = { ok: "✓", warn: "!", failed: "✗", skipped: "-" }
 
@@ -33,7 +33,7 @@ const printSummary = (report: DeployReport) =>
     yield* Console.log(`deploy #${report.id ?? "-"} to ${report.environment} FAILED; recovery: ${report.recovery ?? "none"}; head now ${head}`)
   })
 
-/** Runs a deploy (or promotion) and prints it; a failure prints its report, then exits 17 / 18. */
+/** Runs a deploy (or promotion) and prints it; a failure prints its report, then ends with its error (exit 17 / 18). */
 export const runDeploy = (
   settings: DeployConfig.EnvironmentSettings,
   config: DeployConfig.DeployConfig,
@@ -50,8 +50,8 @@ export const runDeploy = (
     }).pipe(
       Effect.map((report) => ({ report, error: null })),
       Effect.catchTags({
-        DeployFailed: (error) => Effect.succeed({ report: error.report, error: { error, code: DeployExit.failed } }),
-        DeployNotRecovered: (error) => Effect.succeed({ report: error.report, error: { error, code: DeployExit.notRecovered } })
+        DeployFailed: (error) => Effect.succeed({ report: error.report, error }),
+        DeployNotRecovered: (error) => Effect.succeed({ report: error.report, error })
       })
     )
     if (options.json) yield* json(outcome.report)
@@ -61,11 +61,8 @@ export const runDeploy = (
       }
       yield* printSummary(outcome.report)
     }
-    if (outcome.error !== null) yield* exitWith(outcome.error.code)(outcome.error.error)
-  }).pipe(
-    Effect.catchTag("DeployLocked", exitWith(DeployExit.locked)),
-    Effect.provide(environmentLive(settings, config))
-  )
+    if (outcome.error !== null) return yield* outcome.error
+  }).pipe(Effect.provide(environmentLive(settings, config)))
 
 /** `dbkit deploy history`. */
 export const history = (options: { readonly env: Option.Option<Environment>; readonly limit: number; readonly json: boolean }) =>

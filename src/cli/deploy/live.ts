@@ -10,7 +10,6 @@ import * as Option from "effect/Option"
 import * as DeployConfig from "../../deploy/config.js"
 import { layerFor } from "../../deploy/Deploy.js"
 import * as Guard from "../../Guard.js"
-import { ExitCode } from "../exitCodes.js"
 import { TerminalLive } from "../live.js"
 
 /** The configuration, read from the working directory and the environment. */
@@ -36,14 +35,3 @@ export const environmentLive = (settings: DeployConfig.EnvironmentSettings, conf
     Layer.provide(NodeContext.layer)
   )
 
-/** Ends the command with `code` after printing the error's one line (the report is already out). */
-export const exitWith = (code: number) => (error: { readonly message: string }) =>
-  Effect.zipRight(Console.error(`error: ${error.message}`), Effect.sync(() => void (process.exitCode = code)))
-
-/** Exit codes of the deploy pipeline (README "Exit codes"). */
-export const DeployExit = {
-  locked: ExitCode.lockTimeout,
-  promotionBlocked: ExitCode.history,
-  failed: ExitCode.deployFailed,
-  notRecovered: ExitCode.deployNotRecovered
-} as const

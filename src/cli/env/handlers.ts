@@ -18,7 +18,7 @@ import * as path from "node:path"
 import { json, table } from "../render.js"
 import { plural } from "../shared.js"
 import { runDeploy } from "../deploy/handlers.js"
-import { DeployExit, environmentLive, exitWith, loadConfig, settingsFor } from "../deploy/live.js"
+import { environmentLive, loadConfig, settingsFor } from "../deploy/live.js"
 
 /** An environment's settings without its URL: what `env list` shows and `--json` prints. */
 const describe = (e: DeployConfig.EnvironmentSettings) => ({
@@ -185,7 +185,7 @@ export const promote = (options: {
     if (result.problems.length > 0) {
       if (options.json) yield* json(result)
       else yield* printDiff(result)
-      return yield* exitWith(DeployExit.promotionBlocked)(new PromotionBlocked({ from: options.from, to: options.to, problems: result.problems }))
+      return yield* new PromotionBlocked({ from: options.from, to: options.to, problems: result.problems })
     }
     if (result.toApply.length === 0 || result.until === null) {
       if (options.json) return yield* json(result)

@@ -5,15 +5,14 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Health, type HealthReport } from "../../health/Health.js"
-import type { CheckResult, OverallStatus } from "../../health/status.js"
+import type { CheckResult } from "../../health/status.js"
 import { percent, seconds } from "../../health/status.js"
 import { parseOverrides } from "../../health/thresholds.js"
 import { bytes, duration, json, table } from "../render.js"
 import { HealthLive } from "./live.js"
+import { HealthCritical, HealthWarn } from "../outcomes.js"
 
 /** The verdict as an exit code: 0 ok, 1 warn (or unknown), 2 critical. */
-const healthExitCode = (status: OverallStatus): number => (status === "critical" ? 2 : status === "warn" ? 1 : 0)
-
 /** A check's figure with its unit, for the table. */
 const formatValue = (check: CheckResult): string => {
   const value = check.value
@@ -53,7 +52,7 @@ export const report = (options: { readonly json: boolean; readonly check: Readon
     const report = yield* service.report({ only: options.check, thresholds })
     if (options.json) yield* json(report)
     else yield* printReport(report)
-    // The report is the result, not a failure: the command succeeds (no error line) and the
-    // process ends with the verdict as its exit code.
-    process.exitCode = healthExitCode(report.status)
+    // The report is the result; its verdict ends the command with its exit code (no error line).
+    if (report.status === "critical") return yield* new HealthCritical({ target: report.target })
+    if (report.status === "warn") return yield* new HealthWarn({ target: report.target })
   }).pipe(Effect.provide(HealthLive))
