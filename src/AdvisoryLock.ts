@@ -1,6 +1,7 @@
 /**
  * Session advisory locks on a PostgreSQL server, the one copy every capability uses (the
- * Migrator's history lock, restore's and reset's per-database lock): a key derived from a name,
+ * Migrator's history lock, the deploy lock, restore's and reset's per-database lock, the seeding
+ * run's lock, a tenant's provisioning lock): a key derived from a name,
  * a scoped acquisition polled on a `Schedule` until a deadline, and who holds it when it is
  * not free (pg_locks joined with pg_stat_activity), so a timeout can name the other process.
  *
@@ -56,6 +57,25 @@ export const holder = (run: Session, key: string): Effect.Effect<LockHolder | un
         ? undefined
         : { pid: Number(rows[0].pid), applicationName: rows[0].application_name, since: rows[0].since ?? undefined }
   )
+
+/**
+ * Another session held the lock for longer than this one would wait (a seeding run, a tenant's
+ * provisioning): nothing was changed; the holder is named so the user can find it.
+ */
+export class LockTimeout extends Data.TaggedError("LockTimeout")<{
+  /** What the lock guards, as a noun: "seeding run", "provisioning of tenant acme". */
+  readonly what: string
+  readonly waitedMs: number
+  readonly holder: LockHolder | undefined
+}> {
+  override get message() {
+    const h = this.holder
+    const by = h === undefined
+      ? ""
+      : ` (server process ${h.pid}${h.applicationName ? `, ${h.applicationName}` : ""}${h.since ? `, connected since ${h.since}` : ""})`
+    return `another ${this.what} is running${by}; waited ${Math.round(this.waitedMs / 1000)} s for it and changed nothing — run again once it has finished`
+  }
+}
 
 /** Another session holds the lock (an attempt's outcome, retried until the deadline). */
 class Held extends Data.TaggedError("Held")<{ readonly holder: LockHolder | undefined }> {}

@@ -19,6 +19,7 @@ import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import type { LockTimeout } from "../AdvisoryLock.js"
 import { CacheUnavailable, checkCache, flushPrefix } from "../Cache.js"
 import { DbConfig, type InvalidConfig } from "../Config.js"
 import { Database } from "../Database.js"
@@ -62,6 +63,7 @@ export type ResetError =
   | SeedFailed
   | CacheUnavailable
   | RestoreLockTimeout
+  | LockTimeout
   | InvalidBackupOptions
   | SqlError
 

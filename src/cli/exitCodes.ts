@@ -7,6 +7,7 @@
  * (The imports are type-only: loading this table loads no service.)
  */
 import type { SqlError } from "@effect/sql/SqlError"
+import type { LockTimeout } from "../AdvisoryLock.js"
 import type { BulkInsertFailed } from "../Bulk.js"
 import type { CacheUnavailable } from "../Cache.js"
 import type { InvalidConfig } from "../Config.js"
@@ -47,7 +48,7 @@ export const ExitCode = {
   refused: 4,
   /** A migration failed (rolled back, or recorded as failed). */
   migrationFailed: 5,
-  /** Timed out waiting for another migrator's lock, or another restore or reset of the same database. */
+  /** Timed out waiting for another migrator's lock, deploy, seeding run, tenant provisioning, or restore or reset of the same database. */
   lockTimeout: 6,
   /** History needs a human: changed checksums, out-of-order or blocked migrations. */
   history: 7,
@@ -142,6 +143,7 @@ export type DbkitError =
   | InvalidTenantSlug
   | InvalidThreshold
   | LoadTestSchemaMissing
+  | LockTimeout
   | MaintenanceFailed
   | MigrationBlocked
   | MigrationFailed
@@ -273,6 +275,7 @@ export const exitCodeByTag = {
   ErasureFailed: ExitCode.privacyFailed,
   ExportWriteFailed: ExitCode.privacyFailed,
   BulkInsertFailed: ExitCode.seedFailed,
+  LockTimeout: ExitCode.lockTimeout,
   HealthWarn: ExitCode.healthWarn,
   HealthCritical: ExitCode.healthCritical,
   SqlError: ExitCode.unexpected

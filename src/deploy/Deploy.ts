@@ -35,6 +35,7 @@ import type { MigrationSourceError } from "../migrator/errors.js"
 import { fromDirectory } from "../migrator/source.js"
 import type { DeployConfig, EnvironmentSettings } from "./config.js"
 import { DeployFailed, DeployLocked, DeployNotRecovered } from "./errors.js"
+import * as AdvisoryLock from "../AdvisoryLock.js"
 import * as Record from "./record.js"
 import { type DeployReport, deployer, passwordsOf, type Recovery, scrubber, type Step, type StepName } from "./report.js"
 
@@ -107,14 +108,13 @@ const make = (settings: EnvironmentSettings, migratorOptions: MigratorOptions, s
         if (!database.sessionLocks) return
         const conn = yield* Scope.extend(sql.reserve, scope)
         const run: Record.Run = (text, params = []) => conn.executeUnprepared(text, params, undefined)
-        const deadline = Date.now() + waitMs
-        while (!(yield* Record.tryLock(run))) {
-          if (Date.now() >= deadline) {
-            return yield* new DeployLocked({ environment: settings.name, waitedMs: waitMs, holderPid: yield* Record.lockHolder(run) })
-          }
-          yield* Effect.sleep(Duration.millis(200 + Math.floor(Math.random() * 200)))
-        }
-        yield* Scope.addFinalizer(scope, Effect.ignore(Record.unlock(run)))
+        yield* Scope.extend(
+          AdvisoryLock.acquire(run, Record.lockKey, {
+            wait: Duration.millis(waitMs),
+            onTimeout: (holder) => new DeployLocked({ environment: settings.name, waitedMs: waitMs, holderPid: holder?.pid })
+          }),
+          scope
+        )
       })
 
     /** Drift of what is applied: a Migrator over only the applied migrations replays them and compares. */

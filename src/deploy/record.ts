@@ -134,9 +134,3 @@ export const list = (run: Run, options: { readonly environment?: string | undefi
 
 /** The deploy lock's key: 62 bits of a sha256, apart from the Migrator's keys. */
 export const lockKey = AdvisoryLock.keyOf("dbkit:deploy")
-
-export const tryLock = (run: Run) => AdvisoryLock.tryLock(run, lockKey)
-
-export const unlock = (run: Run) => AdvisoryLock.unlock(run, lockKey)
-
-export const lockHolder = (run: Run) => Effect.map(AdvisoryLock.holder(run, lockKey), (holder) => holder?.pid)

@@ -10,10 +10,12 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
+import * as AdvisoryLock from "../AdvisoryLock.js"
 import { type BulkInsertFailed, copyRows, type CopyOptions, type CopyValue } from "../Bulk.js"
 import { DbConfig, type Environment, type InvalidConfig } from "../Config.js"
 import { quoteQualified } from "../Identifier.js"
@@ -96,6 +98,8 @@ export interface SeedOptions {
   /** Plan only: say what would run. */
   readonly dryRun?: boolean | undefined
   readonly onEvent?: ((event: SeedEvent) => Effect.Effect<void>) | undefined
+  /** How long to wait for another seeding run of the same database to finish (default 10 minutes). */
+  readonly lockWait?: Duration.DurationInput | undefined
 }
 
 export type SeedEvent =
@@ -144,7 +148,7 @@ export interface ValidationProblem {
 /** The Seeder service. */
 export class Seeder extends Context.Tag("dbkit/Seeder")<Seeder, {
   /** Runs the seeds for the environment (or options), in dependency order. */
-  readonly run: (options?: SeedOptions) => Effect.Effect<ReadonlyArray<SeedResult>, SeedPlanError | SeedFailed | SqlError>
+  readonly run: (options?: SeedOptions) => Effect.Effect<ReadonlyArray<SeedResult>, SeedPlanError | SeedFailed | AdvisoryLock.LockTimeout | SqlError>
   /** The declared seeds and what has run. */
   readonly list: Effect.Effect<ReadonlyArray<SeedListing>, UnknownSeedDependency | SeedCycle | SqlError>
   /** Row counts against what each seed that ran declares. */
@@ -207,6 +211,9 @@ const errorText = (error: unknown): string => {
 
 /** One seeding run per database in this process, whichever Seeder instance asks. */
 const runLocks = new Map<string, Effect.Semaphore>()
+
+/** The server-wide lock one seeding run of a database holds. */
+const seedLockKey = AdvisoryLock.keyOf("dbkit:seeds")
 
 const make_ = (seeds: ReadonlyArray<Seed>) =>
   Effect.gen(function*() {
@@ -299,16 +306,16 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
      * database is opened by one process only).
      */
     const inProcess = runLocks.get(database.target) ?? runLocks.set(database.target, Effect.unsafeMakeSemaphore(1)).get(database.target)!
-    const exclusive = Effect.gen(function*() {
-      yield* Effect.acquireRelease(inProcess.take(1), () => inProcess.release(1))
-      if (!database.sessionLocks) return
-      const conn = yield* sql.reserve
-      const run = (text: string) => conn.executeUnprepared(text, [], undefined)
-      yield* Effect.acquireRelease(
-        run(`SELECT pg_advisory_lock(hashtext('dbkit.seeds'))`),
-        () => Effect.ignore(run(`SELECT pg_advisory_unlock(hashtext('dbkit.seeds'))`))
-      )
-    })
+    const exclusive = (wait: Duration.DurationInput) =>
+      Effect.gen(function*() {
+        yield* Effect.acquireRelease(inProcess.take(1), () => inProcess.release(1))
+        if (!database.sessionLocks) return
+        const conn = yield* sql.reserve
+        yield* AdvisoryLock.acquire((text, params = []) => conn.executeUnprepared(text, params, undefined), seedLockKey, {
+          wait,
+          onTimeout: (holder) => new AdvisoryLock.LockTimeout({ what: "seeding run", waitedMs: Duration.toMillis(wait), holder })
+        })
+      })
 
     /** dbkit.seeds as it is now: made when missing, widened when an older dbkit made it. */
     const ensureHistory = Effect.gen(function*() {
@@ -331,7 +338,7 @@ const make_ = (seeds: ReadonlyArray<Seed>) =>
         const scale = options.scale ?? 1
         const onEvent = options.onEvent ?? (() => Effect.void)
         if (options.dryRun !== true) {
-          yield* exclusive
+          yield* exclusive(options.lockWait ?? "10 minutes")
           yield* ensureHistory
         }
         const ran = new Map(

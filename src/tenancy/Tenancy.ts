@@ -20,6 +20,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
+import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Exit from "effect/Exit"
@@ -29,6 +30,7 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { createGzip } from "node:zlib"
+import * as AdvisoryLock from "../AdvisoryLock.js"
 import { Backup, type BackupError, durable, layer as backupLayer, stamp } from "../backup/Backup.js"
 import { DbConfig, type InvalidConfig } from "../Config.js"
 import { type ConnectError, Database, PgLive } from "../Database.js"
@@ -113,6 +115,14 @@ export interface MigrateAllReport {
   readonly durationMs: number
 }
 
+export interface ProvisionOptions {
+  readonly name?: string | undefined
+  readonly shard?: string | undefined
+  readonly id?: string | undefined
+  /** How long to wait while another process provisions the same slug (default 2 minutes). */
+  readonly lockWait?: Duration.DurationInput | undefined
+}
+
 export interface MigrateAllOptions {
   /** How many tenants migrate at once (default 4). */
   readonly concurrency?: number | undefined
@@ -137,8 +147,11 @@ export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
   /** Creates a tenant (registry row, app row, schema and its migrations); idempotent, all or nothing. */
   readonly provision: (
     slug: string,
-    options?: { readonly name?: string | undefined; readonly shard?: string | undefined; readonly id?: string | undefined }
-  ) => Effect.Effect<ProvisionResult, InvalidTenantSlug | UnknownShard | TenantStrategyMismatch | ProvisionFailed | TenantMigrationsMissing | SqlError>
+    options?: ProvisionOptions
+  ) => Effect.Effect<
+    ProvisionResult,
+    InvalidTenantSlug | UnknownShard | TenantStrategyMismatch | ProvisionFailed | TenantMigrationsMissing | AdvisoryLock.LockTimeout | SqlError
+  >
   readonly list: Effect.Effect<ReadonlyArray<Registry.Tenant>, SqlError>
   readonly get: (tenant: string) => Effect.Effect<Registry.Tenant, TenantNotFound | SqlError>
   /** Stops `withTenant` for the tenant (its data stays). */
@@ -252,10 +265,7 @@ const make = (options: TenancyOptions) =>
     const reread = (id: string) => Effect.catchTag(get(id), "TenantNotFound", (error) => Effect.die(error))
 
     // ---- provision
-    const provision = (
-      slug: string,
-      provisionOptions: { readonly name?: string | undefined; readonly shard?: string | undefined; readonly id?: string | undefined } = {}
-    ) =>
+    const provision = (slug: string, provisionOptions: ProvisionOptions = {}) =>
       Effect.scoped(
         Effect.gen(function*() {
           yield* Registry.validateSlug(slug)
@@ -269,10 +279,11 @@ const make = (options: TenancyOptions) =>
           // One provisioner per slug at a time (a second waits, then finds it done).
           if (database.sessionLocks) {
             const conn = yield* sql.reserve
-            yield* Effect.acquireRelease(
-              conn.executeUnprepared(`SELECT pg_advisory_lock(hashtext('dbkit.tenant:' || $1))`, [slug], undefined),
-              () => Effect.ignore(conn.executeUnprepared(`SELECT pg_advisory_unlock(hashtext('dbkit.tenant:' || $1))`, [slug], undefined))
-            )
+            const wait = provisionOptions.lockWait ?? "2 minutes"
+            yield* AdvisoryLock.acquire((text, params = []) => conn.executeUnprepared(text, params, undefined), AdvisoryLock.keyOf(`dbkit:tenant:${slug}`), {
+              wait,
+              onTimeout: (holder) => new AdvisoryLock.LockTimeout({ what: `provisioning of tenant ${slug}`, waitedMs: Duration.toMillis(wait), holder })
+            })
           }
           const existing = yield* Registry.find(slug)
           if (existing && existing.strategy !== strategy) {
