@@ -17,6 +17,7 @@ import type { Writable } from "node:stream"
 import { from as copyFrom } from "pg-copy-streams"
 import { copyCapable } from "./embedded/PgliteClient.js"
 import { quoteIdent, quoteQualified } from "./Identifier.js"
+import * as ServerError from "./ServerError.js"
 
 /** What a column value may be. */
 export type CopyValue = string | number | bigint | boolean | Date | null | undefined
@@ -106,12 +107,8 @@ const nextBatch = (rows: Iterator<ReadonlyArray<CopyValue>>, size: number): { te
 }
 
 const serverFields = (cause: unknown) => {
-  const c = (cause ?? {}) as { message?: unknown; code?: unknown; where?: unknown }
-  return {
-    message: typeof c.message === "string" ? c.message : String(cause),
-    code: typeof c.code === "string" ? c.code : undefined,
-    line: typeof c.where === "string" ? Number(/line (\d+)/.exec(c.where)?.[1] ?? Number.NaN) : Number.NaN
-  }
+  const server = ServerError.read(cause)
+  return { ...server, line: server.where !== undefined ? Number(/line (\d+)/.exec(server.where)?.[1] ?? Number.NaN) : Number.NaN }
 }
 
 /** pg's client inside @effect/sql-pg's reserved connection. */

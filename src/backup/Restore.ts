@@ -38,6 +38,7 @@ import * as Load from "./load.js"
 import { screenDump } from "./screen.js"
 import { databaseProperties, holdTargetLock, type RestoreLockTimeout, waitersSessions } from "./targetLock.js"
 import * as Trust from "./trust.js"
+import * as ServerError from "../ServerError.js"
 
 /** The database to restore into already exists (restore --into only creates new ones). */
 export class RestoreTargetExists extends Data.TaggedError("RestoreTargetExists")<{ readonly database: string }> {
@@ -224,7 +225,7 @@ const make = Effect.gen(function*() {
       // refusal (42P04, or 23505 when both CREATE DATABASE at the same instant).
       yield* sql.unsafe(`CREATE DATABASE "${name}"`).pipe(
         Effect.catchIf(
-          (error) => ["42P04", "23505"].includes(String((error.cause as { code?: unknown } | undefined)?.code)),
+          (error) => ["42P04", "23505"].includes(ServerError.sqlState(error) ?? ""),
           () => Effect.fail(new RestoreTargetExists({ database: name }))
         )
       )

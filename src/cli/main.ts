@@ -28,6 +28,7 @@ import pkg from "../../package.json" with { type: "json" }
 import { loadEnvFiles, projectDir } from "../EnvFiles.js"
 import { applyEnvName, selectDatabase, takeEnvFlag } from "./envFlag.js"
 import * as Help from "./help.js"
+import * as ServerError from "../ServerError.js"
 import * as OpensNothing from "./opensNothing.js"
 import { handlerStarted } from "./lazy.js"
 import { applyProjectConfig, needsProjectConfig } from "./projectConfig.js"
@@ -83,13 +84,9 @@ const report = (verbose: boolean) => (cause: Cause.Cause<unknown>) =>
     if (Option.isSome(failure) && (failure.value as { readonly reported?: unknown }).reported === true) return
     const message = Option.match(failure, {
       onNone: () => `unexpected error: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`,
-      onSome: (error) => {
-        const text = error instanceof Error ? error.message : String(error)
-        // @effect/sql's SqlError says only "Failed to execute statement": the server's reason
-        // is in its cause ("permission denied for database …").
-        const cause = tagOf(error) === "SqlError" ? (error as { cause?: unknown }).cause : undefined
-        return cause instanceof Error && cause.message ? `${text}: ${cause.message}` : text
-      }
+      // @effect/sql's SqlError says only "Failed to execute statement": the server's reason
+      // follows it ("permission denied for database …").
+      onSome: (error) => ServerError.describe(error)
     })
     yield* Console.error(`error: ${message}`)
     if (verbose) yield* Console.error(Cause.pretty(cause))

@@ -36,6 +36,7 @@ import { fromDirectory } from "../migrator/source.js"
 import type { DeployConfig, EnvironmentSettings } from "./config.js"
 import { DeployFailed, DeployLocked, DeployNotRecovered } from "./errors.js"
 import * as AdvisoryLock from "../AdvisoryLock.js"
+import * as ServerError from "../ServerError.js"
 import * as Record from "./record.js"
 import { type DeployReport, deployer, passwordsOf, type Recovery, scrubber, type Step, type StepName } from "./report.js"
 
@@ -80,11 +81,7 @@ interface Outcome {
   readonly detail: string
 }
 
-const messageOf = (error: unknown): string => {
-  const text = error instanceof Error ? error.message : String(error)
-  const cause = (error as { _tag?: string; cause?: unknown })._tag === "SqlError" ? (error as { cause?: unknown }).cause : undefined
-  return cause instanceof Error && cause.message ? `${text}: ${cause.message}` : text
-}
+const messageOf = (error: unknown): string => ServerError.describe(error)
 
 const now = () => new Date().toISOString()
 

@@ -2,6 +2,7 @@
  * Pure pieces of a health report: statuses and their order, the one-line results checks return,
  * and the helpers that keep query text and server messages out of reports.
  */
+import * as ServerError from "../ServerError.js"
 
 /** A check's verdict. `unknown`: it could not run (the reason is its detail). */
 export type CheckStatus = "ok" | "warn" | "critical" | "unknown" | "not applicable"
@@ -64,18 +65,7 @@ export const firstKeyword = (query: string | null | undefined): string => {
 }
 
 /** One line of a driver or server error, without the SQL it ran. */
-export const reasonOf = (error: unknown): string => {
-  const tagged = error as { _tag?: unknown; cause?: unknown; message?: unknown } | null
-  const inner = tagged !== null && typeof tagged === "object" && tagged._tag === "SqlError" && tagged.cause instanceof Error
-    ? tagged.cause.message
-    : error instanceof Error
-    ? error.message
-    : typeof tagged?.message === "string"
-    ? tagged.message
-    : String(error)
-  const line = inner.replace(/\s+/g, " ").trim()
-  return line.length > 200 ? `${line.slice(0, 197)}...` : line || "unknown error"
-}
+export const reasonOf = (error: unknown): string => ServerError.reason(error)
 
 /** "a, b, c (+4 more)". */
 export const listSome = (items: ReadonlyArray<string>, max = 3): string =>

@@ -145,8 +145,3 @@ export const resolveTenant = (
     return yield* new TenantNotFound({ tenant })
   })
 
-/** The SQLSTATE of a failed statement, when the driver gave one. */
-export const sqlState = (error: unknown): string | undefined => {
-  const cause = (error as { cause?: { code?: unknown } } | null)?.cause
-  return typeof cause?.code === "string" ? cause.code : undefined
-}

@@ -11,7 +11,7 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { reasonOf } from "../health/status.js"
+import { reason as reasonOf } from "../ServerError.js"
 import { InvalidMaintenanceOptions, LoadTestSchemaMissing } from "./errors.js"
 
 export type LoadTestType = "read" | "write" | "mixed"

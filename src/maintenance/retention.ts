@@ -11,9 +11,9 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { reasonOf } from "../health/status.js"
+import { reason as reasonOf, sqlState } from "../ServerError.js"
 import { quoteIdent } from "../Identifier.js"
-import { columnType, findTable, type Query, sqlState, type TableInfo, type TenantRef } from "./catalog.js"
+import { columnType, findTable, type Query, type TableInfo, type TenantRef } from "./catalog.js"
 
 /** A retention rule. `where` narrows the rows it may delete, as SQL written by the developer. */
 export interface RetentionRule {

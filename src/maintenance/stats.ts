@@ -14,7 +14,8 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { firstKeyword, percent, reasonOf } from "../health/status.js"
+import { firstKeyword, percent } from "../health/status.js"
+import { reason as reasonOf } from "../ServerError.js"
 import { quoteIdent } from "../Identifier.js"
 import type { Query } from "./catalog.js"
 import type { MaintenanceThresholds } from "./thresholds.js"

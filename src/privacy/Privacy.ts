@@ -35,6 +35,7 @@ import { ErasureFailed, InvalidSubject, PrivacyMapMismatch, SubjectNotFound } fr
 import { type FieldDecryptFailed, type FieldKeyMissing, FieldKeysInvalid, type Keyring, optionalKeyring, tryDecrypt } from "./fieldCrypto.js"
 import { loadPrivacyMap } from "./loadMap.js"
 import { type Catalog, everywhere, findSubject, type Found, keyOf, readCatalog, type Row, type Scope, scopedName, sqlName } from "./subject.js"
+import * as ServerError from "../ServerError.js"
 
 export interface MapReport {
   readonly tables: ReadonlyArray<{
@@ -360,7 +361,7 @@ const make = (options: { readonly map: PrivacyMap; readonly keyring?: Keyring | 
             const keys = [...entry.rows.values()].map((row) => info.key.map((k) => row[k] ?? null))
             const match = `jsonb_build_array(${info.key.map((k) => `t.${quoteIdent(k)}`).join(", ")}) IN (SELECT jsonb_array_elements($1::jsonb))`
             const fail = (error: SqlError) =>
-              new ErasureFailed({ table: step.table, reason: error.cause instanceof Error ? error.cause.message : error.message })
+              new ErasureFailed({ table: step.table, reason: ServerError.read(error).message })
             if (step.action === "delete") {
               yield* sql.unsafe(`DELETE FROM ${sqlName(step.table)} t WHERE ${match}`, [JSON.stringify(keys)]).pipe(Effect.mapError(fail))
             } else {

@@ -45,6 +45,7 @@ import { PrivacyMapMismatch } from "./errors.js"
 import { relationAccess } from "./subject.js"
 import { fake, type FakeKind, kindsFor } from "./fake.js"
 import { FieldDecryptFailed, FieldKeyMissing, FieldKeysInvalid, type Keyring, parseEnvelope } from "./fieldCrypto.js"
+import * as ServerError from "../ServerError.js"
 
 // ---------------------------------------------------------------------------------------------
 // errors
@@ -286,9 +287,8 @@ const textArray = (values: ReadonlyArray<string | null>) =>
 
 /** What a failed statement's server said: its message and SQLSTATE, never the failing row. */
 const serverError = (error: SqlError): { reason: string; code: string | null } => {
-  const cause = error.cause as { message?: unknown; code?: unknown } | undefined
-  const reason = typeof cause?.message === "string" && cause.message !== "" ? cause.message.split("\n")[0]! : error.message
-  return { reason, code: typeof cause?.code === "string" ? cause.code : null }
+  const server = ServerError.read(error)
+  return { reason: server.message.split("\n")[0]!, code: server.code ?? null }
 }
 
 interface RewriteContext {

@@ -22,6 +22,7 @@ import { quoteQualified } from "../Identifier.js"
 import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
 import * as Project from "../Project.js"
+import * as ServerError from "../ServerError.js"
 import {
   InvalidSeedOptions,
   type SeedCycle,
@@ -200,14 +201,7 @@ CREATE TABLE IF NOT EXISTS dbkit.seeds (
   PRIMARY KEY (name, tenant)
 )`
 
-const errorText = (error: unknown): string => {
-  if (error instanceof Error) {
-    const cause = (error as { cause?: unknown }).cause
-    const detail = cause instanceof Error && cause.message !== error.message ? `: ${cause.message}` : ""
-    return `${error.message}${detail}`
-  }
-  return String(error)
-}
+const errorText = (error: unknown): string => ServerError.describe(error)
 
 /** One seeding run per database in this process, whichever Seeder instance asks. */
 const runLocks = new Map<string, Effect.Semaphore>()

@@ -39,6 +39,7 @@ import { quoteIdent, quoteQualified } from "../Identifier.js"
 import { layer as migratorLayer, type MigrateResult, Migrator, type MigratorOptions } from "../migrator/Migrator.js"
 import { fromDirectory, type MigrationSource } from "../migrator/source.js"
 import * as Project from "../Project.js"
+import * as ServerError from "../ServerError.js"
 import {
   type InvalidShardFile,
   InvalidTenantSlug,
@@ -173,13 +174,7 @@ export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
 const currentTenant = FiberRef.unsafeMake(Option.none<{ readonly id: string; readonly slug: string }>())
 
 /** The first line of an error, without a password (messages from dbkit never carry one). */
-const describe = (cause: Cause.Cause<unknown>): string => {
-  const error = Cause.squash(cause)
-  const text = error instanceof Error ? error.message : String(error)
-  const inner = (error as { cause?: unknown })?.cause
-  const detail = inner instanceof Error && inner.message && !text.includes(inner.message) ? `: ${inner.message}` : ""
-  return `${text}${detail}`.split("\n")[0]!.slice(0, 500)
-}
+const describe = (cause: Cause.Cause<unknown>): string => ServerError.describe(Cause.squash(cause), { firstLine: true, max: 500 })
 
 const make = (options: TenancyOptions) =>
   Effect.gen(function*() {
