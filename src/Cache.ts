@@ -7,6 +7,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import type { RedisOptions } from "ioredis"
+import * as Redact from "./Redact.js"
 
 /**
  * A Redis client, with ioredis loaded on first use: most commands never touch Redis, and the
@@ -64,8 +65,7 @@ const withRedis = <A>(url: Redacted.Redacted<string>, use: (redis: import("iored
         catch: (failure) => {
           const cause = failure instanceof Error && /Connection is closed/.test(failure.message) && socketError ? socketError : failure
           const text = cause instanceof Error ? cause.message : String(cause)
-          const password = new URL(Redacted.value(url)).password
-          return new CacheUnavailable({ target, reason: password ? text.split(password).join("***") : text })
+          return new CacheUnavailable({ target, reason: Redact.scrubUrl(text, url) })
         }
       })
     },

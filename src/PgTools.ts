@@ -10,6 +10,7 @@ import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import { execFile } from "node:child_process"
+import * as Redact from "./Redact.js"
 
 export type Tool = "pg_dump" | "pg_restore" | "psql"
 
@@ -67,10 +68,7 @@ export const pgEnv = (url: Redacted.Redacted<string>, applicationName = "dbkit")
 }
 
 /** Removes a password from text that came back from a tool. */
-export const scrub = (text: string, url: Redacted.Redacted<string>): string => {
-  const password = decodeURIComponent(new URL(Redacted.value(url)).password)
-  return password ? text.split(password).join("***") : text
-}
+export const scrub = (text: string, url: Redacted.Redacted<string>): string => Redact.scrubUrl(text, url)
 
 /** `TOOL --version`'s answers, per tool and PATH (tests stand other tools in by changing PATH). */
 const majors = new Map<string, Promise<number | undefined>>()

@@ -52,29 +52,8 @@ export interface DeployReport {
   readonly error: string | null
 }
 
-/** Replaces every secret (URL passwords) in a text with ***. */
-export const scrubber = (secrets: ReadonlyArray<string>) => {
-  const present = secrets.filter((s) => s.length >= 3)
-  return (text: string): string => present.reduce((acc, secret) => acc.split(secret).join("***"), text)
-}
-
-/** The passwords in URLs (raw and percent-decoded), for `scrubber`. */
-export const passwordsOf = (urls: ReadonlyArray<string>): ReadonlyArray<string> =>
-  urls.flatMap((url) => {
-    try {
-      const password = new URL(url).password
-      if (password === "") return []
-      let decoded = password
-      try {
-        decoded = decodeURIComponent(password)
-      } catch {
-        // keep the raw form only
-      }
-      return decoded === password ? [password] : [password, decoded]
-    } catch {
-      return []
-    }
-  })
+/** Replaces every secret (URL passwords) in a text with ***; the passwords in URLs. */
+export { passwordsOf, scrubber } from "../Redact.js"
 
 /** Who is deploying: the CI actor when there is one, else the OS user (and host). */
 export const deployer = (env: NodeJS.ProcessEnv, osUser: string): string => {

@@ -30,6 +30,7 @@ import {
   seconds
 } from "./status.js"
 import { limit, type Thresholds } from "./thresholds.js"
+import * as Redact from "../Redact.js"
 
 /** What database checks may use. */
 export interface DatabaseAccess {
@@ -519,10 +520,7 @@ const redis: Check = {
             }).pipe(
               Effect.map((ms) => outcome(grade(ms, thresholds.redisLatencyMs), ms, "ms", threshold, `${target} answered PING in ${ms} ms`)),
               Effect.catchAll((error) => {
-                const password = new URL(Redacted.value(url)).password
-                const reason = reasonOf(error.error)
-                return Effect.succeed(outcome("critical", null, "ms", threshold,
-                  `${target}: ${password ? reason.split(password).join("***") : reason}`))
+                return Effect.succeed(outcome("critical", null, "ms", threshold, `${target}: ${Redact.scrubUrl(reasonOf(error.error), url)}`))
               })
             ),
           (client) => Effect.sync(() => client.disconnect())
