@@ -79,7 +79,7 @@ export type { ProjectShape, TenancySettings } from "./Project.js"
 
 // ---- Backup, Restore, Reset
 import * as BackupModule from "./backup/Backup.js"
-import * as ResetModule from "./backup/Reset.js"
+import * as ResetModule from "./reset/Reset.js"
 import * as RestoreModule from "./backup/Restore.js"
 
 /** Compressed, encrypted, checksummed backups with manifests; list, verify, prune. */
@@ -102,7 +102,7 @@ export { RestoreLockTimeout } from "./backup/targetLock.js"
 export type { PruneOptions, PruneResult } from "./backup/Backup.js"
 /** Back to a known state: hard (drop and migrate) or soft (truncate), guarded, optionally reseeded. */
 export const Reset = Object.assign(ResetModule.Reset, { layer: ResetModule.layer, layerConfig: ResetModule.layerConfig })
-export type { ResetOptions, ResetResult } from "./backup/Reset.js"
+export type { ResetOptions, ResetResult } from "./reset/Reset.js"
 export { PgToolFailed, PgToolMissing, PgToolTooOld } from "./PgTools.js"
 
 // ---- Health

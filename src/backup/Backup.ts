@@ -42,30 +42,11 @@ import { screenDump } from "./screen.js"
 import * as Leftovers from "./leftovers.js"
 import * as Load from "./load.js"
 import { selectForPruning } from "./retention.js"
-import { type ManifestSignature, originOf, sign, signingKey } from "./signature.js"
+import type { Manifest } from "./manifest.js"
+import { originOf, sign, signingKey } from "./signature.js"
 import { makeDirectories } from "../Directories.js"
 
-/** What a backup file holds and how to read it; written beside it as `<file>.json`. */
-export interface Manifest {
-  readonly tool: { readonly name: "dbkit" | "pg_dump"; readonly version: string; readonly pgDump: number }
-  readonly createdAt: string
-  readonly file: string
-  readonly database: string
-  readonly target: string
-  readonly environment: string
-  readonly serverVersion: string
-  readonly migrationHead: string | null
-  readonly format: "plain" | "custom"
-  readonly compression: { readonly algorithm: "gzip" | "pg_dump" | "none"; readonly level: number }
-  readonly encryption: { readonly algorithm: "aes-256-gcm"; readonly kdf: "scrypt"; readonly keyFingerprint: string } | null
-  readonly contents: "full" | "schema-only" | "data-only"
-  readonly excludedTables: ReadonlyArray<string>
-  readonly sizes: { readonly dump: number; readonly file: number }
-  readonly sha256: string
-  readonly tables: Readonly<Record<string, number>>
-  /** HMAC over the rest of the manifest (signature.ts); absent from manifests written before 0.x or by hand. */
-  readonly signature?: ManifestSignature | undefined
-}
+export type { Manifest } from "./manifest.js"
 
 export interface BackupOptions {
   readonly format?: "plain" | "custom" | undefined

@@ -9,7 +9,7 @@ import * as fs from "node:fs"
 import { pipeline } from "node:stream/promises"
 import { type Readable, Transform, type TransformCallback } from "node:stream"
 import { createGunzip } from "node:zlib"
-import type { Manifest } from "./Backup.js"
+import type { Manifest } from "./manifest.js"
 import { bodyRange, decryptStream, envelope, fingerprint, HEADER, HEADER_V1, opensFirstChunk, SEALED, TAG, warmKeys } from "./crypto.js"
 import { BackupChecksumMismatch, BackupCorrupt, BackupKeyInvalid, BackupNotFound } from "./errors.js"
 

@@ -19,19 +19,13 @@ import type * as Redacted from "effect/Redacted"
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { Manifest } from "./Backup.js"
+import type { Manifest, ManifestSignature } from "./manifest.js"
 import { fingerprintSecret } from "./crypto.js"
 import { durable } from "./durable.js"
 import { BackupKeyInvalid, BackupManifestForged } from "./errors.js"
 import { makeDirectories } from "../Directories.js"
 
-/** The tag a signed manifest carries. */
-export interface ManifestSignature {
-  readonly alg: "hmac-sha256"
-  /** Which key: the first 8 hex digits of its sha256. */
-  readonly key: string
-  readonly mac: string
-}
+export type { ManifestSignature } from "./manifest.js"
 
 /** Where a backup file comes from, as far as this machine can tell. */
 export interface Origin {

@@ -3,7 +3,7 @@
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import { Reset } from "../../backup/Reset.js"
+import { Reset } from "../../reset/Reset.js"
 import { GuardLive } from "../live.js"
 import { banner, json } from "../render.js"
 import { plural } from "../shared.js"

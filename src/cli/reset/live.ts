@@ -4,7 +4,7 @@
  */
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Layer from "effect/Layer"
-import * as Reset from "../../backup/Reset.js"
+import * as Reset from "../../reset/Reset.js"
 import { DatabaseFromEnv } from "../live.js"
 
 /** Reset over the same database's Migrator, Seeder and Backup. */

@@ -10,7 +10,7 @@
  * anything is changed). Outside development a safety backup is taken first. On a server, one
  * restore or reset of a database runs at a time (targetLock.ts): a second one waits.
  */
-import { applicationSchemas, dropSchemas } from "./schemas.js"
+import { applicationSchemas, dropSchemas } from "../backup/schemas.js"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Config from "effect/Config"
@@ -29,8 +29,8 @@ import { Migrator, layerConfig as migratorLayerConfig } from "../migrator/Migrat
 import * as Project from "../Project.js"
 import type { SeedFailed, SeedPlanError } from "../seeder/errors.js"
 import { Seeder, layerConfig as seederLayerConfig, type SeedOptions } from "../seeder/Seeder.js"
-import { Backup, type BackupError, InvalidBackupOptions, layer as backupLayer } from "./Backup.js"
-import { holdTargetLock, type RestoreLockTimeout } from "./targetLock.js"
+import { Backup, type BackupError, InvalidBackupOptions, layer as backupLayer } from "../backup/Backup.js"
+import { holdTargetLock, type RestoreLockTimeout } from "../backup/targetLock.js"
 
 export interface ResetOptions {
   readonly mode: "hard" | "soft"
