@@ -9,18 +9,12 @@ import * as Leftovers from "../../backup/leftovers.js"
 import { Guard } from "../../Guard.js"
 import { DbConfig } from "../../Config.js"
 import { BackupLive, ConfigLive, GuardLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { age, banner, bytes, duration, json, progress, table } from "../render.js"
+import type { backupConfig, listConfig, pruneConfig, verifyConfig } from "./index.js"
 
 /** `dbkit backup`. */
-export const backup = (options: {
-  readonly format: "plain" | "custom"
-  readonly compress: number
-  readonly schemaOnly: boolean
-  readonly dataOnly: boolean
-  readonly excludeTable: ReadonlyArray<string>
-  readonly out: Option.Option<string>
-  readonly json: boolean
-}) =>
+export const backup = (options: Parsed<typeof backupConfig>) =>
   Effect.gen(function*() {
     const service = yield* Backup
     yield* banner("backup")
@@ -50,7 +44,7 @@ export const backup = (options: {
 // Listing, pruning and checking files need no database (only verify --restore-test does).
 
 /** `dbkit backups list`. */
-export const list = (options: { readonly dir: Option.Option<string>; readonly json: boolean }) =>
+export const list = (options: Parsed<typeof listConfig>) =>
   Effect.gen(function*() {
     const config = yield* DbConfig
     const directory = Option.getOrElse(options.dir, () => config.backupDir)
@@ -90,7 +84,7 @@ export const list = (options: { readonly dir: Option.Option<string>; readonly js
   }).pipe(Effect.provide(ConfigLive))
 
 /** `dbkit backups verify FILE`. */
-export const verify = (options: { readonly file: string; readonly restoreTest: boolean; readonly json: boolean }) =>
+export const verify = (options: Parsed<typeof verifyConfig>) =>
   Effect.gen(function*() {
     // Only a test restore needs a database; the checks of the file itself need none.
     const result = options.restoreTest
@@ -106,14 +100,7 @@ export const verify = (options: { readonly file: string; readonly restoreTest: b
   })
 
 /** `dbkit backups prune`. */
-export const prune = (options: {
-  readonly keepLast: Option.Option<number>
-  readonly keepDays: Option.Option<number>
-  readonly dryRun: boolean
-  readonly dir: Option.Option<string>
-  readonly yes: boolean
-  readonly json: boolean
-}) =>
+export const prune = (options: Parsed<typeof pruneConfig>) =>
   Effect.gen(function*() {
     const config = yield* DbConfig
     const directory = Option.getOrElse(options.dir, () => config.backupDir)

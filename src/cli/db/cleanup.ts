@@ -8,17 +8,13 @@ import * as Option from "effect/Option"
 import { MaintenanceFailed } from "../../maintenance/errors.js"
 import { Maintenance } from "../../maintenance/Maintenance.js"
 import { GuardLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { banner, count, json, table } from "../render.js"
+import type { cleanupConfig } from "./index.js"
 import { MaintenanceLive } from "./live.js"
 import { modeOf } from "./shared.js"
 
-export const cleanup = (options: {
-  readonly plan: boolean
-  readonly run: boolean
-  readonly tenant: Option.Option<string>
-  readonly yes: boolean
-  readonly json: boolean
-}) =>
+export const cleanup = (options: Parsed<typeof cleanupConfig>) =>
   Effect.gen(function*() {
     const mode = yield* modeOf(options)
     const maintenance = yield* Maintenance

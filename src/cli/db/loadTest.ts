@@ -6,17 +6,12 @@ import * as Effect from "effect/Effect"
 import { DbConfig } from "../../Config.js"
 import { Maintenance } from "../../maintenance/Maintenance.js"
 import { GuardLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { banner, count, duration, json } from "../render.js"
+import type { loadTestConfig } from "./index.js"
 import { MaintenanceLive } from "./live.js"
 
-export const loadTest = (options: {
-  readonly queries: number
-  readonly concurrency: number
-  readonly type: "read" | "write" | "mixed"
-  readonly duration: number
-  readonly yes: boolean
-  readonly json: boolean
-}) =>
+export const loadTest = (options: Parsed<typeof loadTestConfig>) =>
   Effect.gen(function*() {
     const maintenance = yield* Maintenance
     const config = yield* DbConfig

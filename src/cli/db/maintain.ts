@@ -7,8 +7,10 @@ import * as Effect from "effect/Effect"
 import { MaintenanceFailed } from "../../maintenance/errors.js"
 import { Maintenance, type MaintenanceTask, type TaskResult } from "../../maintenance/Maintenance.js"
 import { GuardLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { banner, duration, json } from "../render.js"
 import { plural } from "../shared.js"
+import type { maintainConfig } from "./index.js"
 import { MaintenanceLive } from "./live.js"
 import { modeOf } from "./shared.js"
 
@@ -21,7 +23,7 @@ const resultLine = (result: TaskResult) =>
     ? Console.log(`  ✓ ${verb(result)} ${result.target}  ${duration(result.durationMs)}`)
     : Console.log(`  ✗ ${verb(result)} ${result.target}: ${result.error}`)
 
-export const maintain = (options: { readonly plan: boolean; readonly run: boolean; readonly yes: boolean; readonly json: boolean }) =>
+export const maintain = (options: Parsed<typeof maintainConfig>) =>
   Effect.gen(function*() {
     const mode = yield* modeOf(options)
     const maintenance = yield* Maintenance

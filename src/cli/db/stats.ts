@@ -4,7 +4,9 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Maintenance, type StatsReport } from "../../maintenance/Maintenance.js"
+import type { Parsed } from "../options.js"
 import { bytes, count, json, table } from "../render.js"
+import type { statsConfig } from "./index.js"
 import { MaintenanceLive } from "./live.js"
 
 const print = (report: StatsReport) =>
@@ -35,7 +37,7 @@ const print = (report: StatsReport) =>
     for (const r of report.recommendations) yield* Console.log(`  ${r.kind} ${r.target}: ${r.detail}`)
   })
 
-export const stats = (options: { readonly limit: number; readonly json: boolean }) =>
+export const stats = (options: Parsed<typeof statsConfig>) =>
   Effect.gen(function*() {
     const maintenance = yield* Maintenance
     const report = yield* maintenance.stats({ limit: options.limit })

@@ -7,8 +7,10 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { IntegrityViolations } from "../../maintenance/errors.js"
 import { type IntegrityReport, Maintenance } from "../../maintenance/Maintenance.js"
+import type { Parsed } from "../options.js"
 import { count, json, table } from "../render.js"
 import { plural } from "../shared.js"
+import type { validateConfig } from "./index.js"
 import { MaintenanceLive } from "./live.js"
 
 const print = (report: IntegrityReport) =>
@@ -34,7 +36,7 @@ const print = (report: IntegrityReport) =>
     }
   })
 
-export const validate = (options: { readonly tenant: Option.Option<string>; readonly json: boolean }) =>
+export const validate = (options: Parsed<typeof validateConfig>) =>
   Effect.gen(function*() {
     const maintenance = yield* Maintenance
     const report = yield* maintenance.validate({ tenant: Option.getOrUndefined(options.tenant) })

@@ -4,13 +4,13 @@
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import type * as Option from "effect/Option"
-import type { Environment } from "../../Config.js"
 import type * as DeployConfig from "../../deploy/config.js"
 import { Deploy, type DeployOptions, type DeployReport, type Step } from "../../deploy/Deploy.js"
 import { parseOverrides } from "../../health/thresholds.js"
+import type { Parsed } from "../options.js"
 import { duration, json, table } from "../render.js"
 import { printEvent } from "../shared.js"
+import type { deployConfig, historyConfig } from "./index.js"
 import { chosenEnvironment, environmentLive } from "./live.js"
 
 const mark: Record<Step["status"], string> = { ok: "✓", warn: "!", failed: "✗", skipped: "-" }
@@ -65,7 +65,7 @@ export const runDeploy = (
   }).pipe(Effect.provide(environmentLive(settings, config)))
 
 /** `dbkit deploy history`. */
-export const history = (options: { readonly env: Option.Option<Environment>; readonly limit: number; readonly json: boolean }) =>
+export const history = (options: Parsed<typeof historyConfig>) =>
   Effect.gen(function*() {
     const { config, settings } = yield* chosenEnvironment(options.env)
     const rows = yield* Effect.flatMap(Deploy, (d) => d.history({ limit: options.limit })).pipe(
@@ -92,15 +92,7 @@ export const history = (options: { readonly env: Option.Option<Environment>; rea
   })
 
 /** `dbkit deploy`. */
-export const deploy = (options: {
-  readonly env: Option.Option<Environment>
-  readonly dryRun: boolean
-  readonly yes: boolean
-  readonly skipDrift: boolean
-  readonly terminateConnections: boolean
-  readonly threshold: ReadonlyArray<string>
-  readonly json: boolean
-}) =>
+export const deploy = (options: Parsed<typeof deployConfig>) =>
   Effect.gen(function*() {
     const { config, settings } = yield* chosenEnvironment(options.env)
     const thresholds = yield* parseOverrides(options.threshold)

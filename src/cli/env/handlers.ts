@@ -15,10 +15,12 @@ import { PromotionBlocked } from "../../deploy/errors.js"
 import { compareStates, type EnvironmentDiff, readState } from "../../deploy/promote.js"
 import * as Catalog from "../../migrator/catalog.js"
 import * as path from "node:path"
+import type { Parsed } from "../options.js"
 import { json, table } from "../render.js"
 import { plural } from "../shared.js"
 import { runDeploy } from "../deploy/handlers.js"
 import { environmentLive, loadConfig, settingsFor } from "../deploy/live.js"
+import type { checkConfig, diffConfig, listConfig, promoteConfig } from "./index.js"
 
 /** An environment's settings without its URL: what `env list` shows and `--json` prints. */
 const describe = (e: DeployConfig.EnvironmentSettings) => ({
@@ -40,7 +42,7 @@ const describe = (e: DeployConfig.EnvironmentSettings) => ({
 })
 
 /** `dbkit env list`. */
-export const list = (options: { readonly json: boolean }) =>
+export const list = (options: Parsed<typeof listConfig>) =>
   Effect.gen(function*() {
     const config = yield* loadConfig
     const rows = environments.map((name) => describe(config.environments[name]))
@@ -103,7 +105,7 @@ export const list = (options: { readonly json: boolean }) =>
   })
 
 /** `dbkit env check`. */
-export const check = (options: { readonly env: Option.Option<Environment>; readonly connect: boolean; readonly json: boolean }) =>
+export const check = (options: Parsed<typeof checkConfig>) =>
   Effect.gen(function*() {
     const config = yield* loadConfig // an invalid file or variable fails here, naming the field (exit 2)
     const names: ReadonlyArray<Environment> = Option.isSome(options.env) ? [options.env.value] : environments
@@ -163,7 +165,7 @@ const printDiff = (diff: EnvironmentDiff) =>
   })
 
 /** `dbkit env diff`. */
-export const diff = (options: { readonly from: Environment; readonly to: Environment; readonly schema: boolean; readonly json: boolean }) =>
+export const diff = (options: Parsed<typeof diffConfig>) =>
   Effect.gen(function*() {
     const { diff: result } = yield* compare(options.from, options.to, options.schema)
     if (options.json) return yield* json(result)
@@ -171,15 +173,7 @@ export const diff = (options: { readonly from: Environment; readonly to: Environ
   })
 
 /** `dbkit env promote`. */
-export const promote = (options: {
-  readonly from: Environment
-  readonly to: Environment
-  readonly yes: boolean
-  readonly dryRun: boolean
-  readonly skipDrift: boolean
-  readonly terminateConnections: boolean
-  readonly json: boolean
-}) =>
+export const promote = (options: Parsed<typeof promoteConfig>) =>
   Effect.gen(function*() {
     const { config, diff: result, toSettings } = yield* compare(options.from, options.to, false)
     if (result.problems.length > 0) {

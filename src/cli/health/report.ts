@@ -8,7 +8,9 @@ import { Health, type HealthReport } from "../../health/Health.js"
 import type { CheckResult } from "../../health/status.js"
 import { percent, seconds } from "../../health/status.js"
 import { parseOverrides } from "../../health/thresholds.js"
+import type { Parsed } from "../options.js"
 import { bytes, duration, json, table } from "../render.js"
+import type { healthConfig } from "./index.js"
 import { HealthLive } from "./live.js"
 import { HealthCritical, HealthWarn } from "../outcomes.js"
 
@@ -45,7 +47,7 @@ const printReport = (report: HealthReport) =>
     yield* Console.log(`\n${report.target}: ${report.status.toUpperCase()} (${tally}) in ${duration(report.durationMs)}`)
   })
 
-export const report = (options: { readonly json: boolean; readonly check: ReadonlyArray<string>; readonly threshold: ReadonlyArray<string> }) =>
+export const report = (options: Parsed<typeof healthConfig>) =>
   Effect.gen(function*() {
     const thresholds = yield* parseOverrides(options.threshold)
     const service = yield* Health

@@ -10,9 +10,11 @@ import * as Layer from "effect/Layer"
 import { createServer } from "node:http"
 import { InvalidConfig } from "../../Config.js"
 import { router } from "../../health/http.js"
+import type { Parsed } from "../options.js"
+import type { serveConfig } from "./index.js"
 import { HealthLive } from "./live.js"
 
-export const serve = (options: { readonly port: number; readonly host: string }) =>
+export const serve = (options: Parsed<typeof serveConfig>) =>
   Layer.launch(
     Layer.mergeAll(
       HttpServer.serve(router),

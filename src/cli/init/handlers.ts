@@ -4,7 +4,9 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import type { Parsed } from "../options.js"
 import { json } from "../render.js"
+import type { initConfig } from "./index.js"
 import { init as runInit, type InitReport } from "./init.js"
 
 const found = (report: InitReport): ReadonlyArray<string> => {
@@ -44,7 +46,7 @@ const done = (report: InitReport): ReadonlyArray<string> => {
 }
 
 /** `dbkit init`. */
-export const init = (options: { readonly dir: Option.Option<string>; readonly json: boolean }) =>
+export const init = (options: Parsed<typeof initConfig>) =>
   Effect.gen(function*() {
     const report = yield* runInit(Option.getOrElse(options.dir, () => "."))
     if (options.json) return yield* json(report)

@@ -10,7 +10,9 @@ import { anonymize as run, type AnonymizeProgress } from "../../privacy/anonymiz
 import { optionalKeyring } from "../../privacy/fieldCrypto.js"
 import { loadPrivacyMap } from "../../privacy/loadMap.js"
 import { DatabaseFromEnv, GuardLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { banner, bytes, count, duration, json, table } from "../render.js"
+import type { anonymizeConfig } from "./index.js"
 
 /** One redrawn line on a terminal's stderr (nothing in CI logs or under --json). */
 const progressLine = (enabled: boolean) => {
@@ -44,13 +46,7 @@ const progressLine = (enabled: boolean) => {
 }
 
 /** `dbkit privacy anonymize`. */
-export const anonymize = (options: {
-  readonly into: Option.Option<string>
-  readonly inPlace: boolean
-  readonly yes: boolean
-  readonly batchSize: number
-  readonly json: boolean
-}) =>
+export const anonymize = (options: Parsed<typeof anonymizeConfig>) =>
   Effect.gen(function*() {
     const into = Option.getOrUndefined(options.into)
     if ((into === undefined) === !options.inPlace) {

@@ -16,13 +16,9 @@ import {
 import { loadKeyring } from "../../privacy/fieldCrypto.js"
 import { loadPrivacyMap } from "../../privacy/loadMap.js"
 import { DatabaseFromEnv } from "../live.js"
+import type { Parsed } from "../options.js"
 import { banner, count, duration, json, table } from "../render.js"
-
-interface Options {
-  readonly batchSize: number
-  readonly table: ReadonlyArray<string>
-  readonly json: boolean
-}
+import type { rotateKeyConfig, verifyEncryptionConfig } from "./index.js"
 
 const columnName = (c: { schema: string; table: string; column: string }) => `${c.schema}.${c.table}.${c.column}`
 
@@ -98,7 +94,7 @@ const renderVerification = (report: VerifyReport) =>
   })
 
 /** `dbkit privacy rotate-key`. */
-export const rotateKey = (options: Options) =>
+export const rotateKey = (options: Parsed<typeof rotateKeyConfig>) =>
   Effect.gen(function*() {
     const map = yield* loadPrivacyMap()
     const keyring = yield* loadKeyring()
@@ -111,7 +107,7 @@ export const rotateKey = (options: Options) =>
   }).pipe(Effect.provide(DatabaseFromEnv))
 
 /** `dbkit privacy verify-encryption`. */
-export const verifyEncryption = (options: Options) =>
+export const verifyEncryption = (options: Parsed<typeof verifyEncryptionConfig>) =>
   Effect.gen(function*() {
     const map = yield* loadPrivacyMap()
     const keyring = yield* loadKeyring()

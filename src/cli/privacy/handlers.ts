@@ -11,16 +11,18 @@ import { writeDurably } from "../../backup/durable.js"
 import { ExportWriteFailed, UndeclaredPersonalData } from "../../privacy/errors.js"
 import { layerConfig as privacyLayerConfig, Privacy } from "../../privacy/Privacy.js"
 import { DatabaseFromEnv, GuardLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { banner, json, table } from "../render.js"
 import { plural } from "../shared.js"
 import { makeDirectories } from "../../Directories.js"
+import type { auditReportConfig, eraseConfig, exportConfig, mapConfig } from "./index.js"
 
 const entries = (n: number, what = "audit entry") => `${n} ${n === 1 ? what : what.replace(/y$/, "ies")}`
 
 /** The Privacy service over the project's map and the field keys in the environment (keys optional). */
 const PrivacyLive = privacyLayerConfig().pipe(Layer.provideMerge(DatabaseFromEnv), Layer.provide(GuardLive))
 
-export const map = (options: { readonly strict: boolean; readonly json: boolean }) =>
+export const map = (options: Parsed<typeof mapConfig>) =>
   Effect.gen(function*() {
     const privacy = yield* Privacy
     const report = yield* privacy.map
@@ -58,12 +60,7 @@ const writePrivate = (file: string, text: string) =>
     catch: (error) => new ExportWriteFailed({ file, reason: (error as NodeJS.ErrnoException).code ?? String(error) })
   })
 
-export const exportSubject = (options: {
-  readonly email: string
-  readonly tenant: Option.Option<string>
-  readonly out: string
-  readonly json: boolean
-}) =>
+export const exportSubject = (options: Parsed<typeof exportConfig>) =>
   Effect.gen(function*() {
     const privacy = yield* Privacy
     const result = yield* privacy.exportSubject({ email: options.email, tenant: Option.getOrUndefined(options.tenant) })
@@ -79,13 +76,7 @@ export const exportSubject = (options: {
     yield* Console.log(`wrote ${options.out} (0600): ${result.tables.map((t) => `${t.table} ${t.rows.length}`).join(", ")}; ${entries(result.audit.length)}`)
   }).pipe(Effect.provide(PrivacyLive))
 
-export const erase = (options: {
-  readonly email: string
-  readonly tenant: Option.Option<string>
-  readonly dryRun: boolean
-  readonly yes: boolean
-  readonly json: boolean
-}) =>
+export const erase = (options: Parsed<typeof eraseConfig>) =>
   Effect.gen(function*() {
     const privacy = yield* Privacy
     if (!options.dryRun) yield* banner("privacy erase")
@@ -111,12 +102,7 @@ export const erase = (options: {
     )
   }).pipe(Effect.provide(PrivacyLive))
 
-export const auditReport = (options: {
-  readonly tenant: Option.Option<string>
-  readonly from: Option.Option<Date>
-  readonly to: Option.Option<Date>
-  readonly json: boolean
-}) =>
+export const auditReport = (options: Parsed<typeof auditReportConfig>) =>
   Effect.gen(function*() {
     const privacy = yield* Privacy
     const report = yield* privacy.auditReport({

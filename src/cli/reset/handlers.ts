@@ -5,19 +5,13 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Reset } from "../../reset/Reset.js"
 import { GuardLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { banner, json } from "../render.js"
 import { plural } from "../shared.js"
+import type { resetConfig } from "./index.js"
 import { ResetLive } from "./live.js"
 
-export const reset = (options: {
-  readonly soft: boolean
-  readonly hard: boolean
-  readonly seed: boolean
-  readonly withCache: boolean
-  readonly noSafetyBackup: boolean
-  readonly yes: boolean
-  readonly json: boolean
-}) =>
+export const reset = (options: Parsed<typeof resetConfig>) =>
   Effect.gen(function*() {
     const service = yield* Reset
     const mode = options.soft && !options.hard ? "soft" : "hard"

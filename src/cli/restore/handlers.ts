@@ -6,19 +6,11 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Restore, type RestoreProgress, validateFile } from "../../backup/Restore.js"
 import { GuardLive, RestoreLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { banner, bytes, json, progress } from "../render.js"
+import type { restoreConfig } from "./index.js"
 
-export const restore = (options: {
-  readonly file: string
-  readonly into: Option.Option<string>
-  readonly validateOnly: boolean
-  readonly yes: boolean
-  readonly noSafetyBackup: boolean
-  readonly terminateConnections: boolean
-  readonly trustUnsigned: boolean
-  readonly allowEmpty: boolean
-  readonly json: boolean
-}) =>
+export const restore = (options: Parsed<typeof restoreConfig>) =>
   options.validateOnly
     ? Effect.gen(function*() {
       const result = yield* validateFile(options.file)

@@ -6,9 +6,11 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Seeder, type SeedEvent } from "../../seeder/Seeder.js"
 import { GuardLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { SeedsInvalid } from "../outcomes.js"
 import { banner, duration, json, statusLine, table } from "../render.js"
 import { plural } from "../shared.js"
+import type { cleanConfig, listConfig, seedConfig, validateConfig } from "./index.js"
 import { SeederLive } from "./live.js"
 
 /**
@@ -36,7 +38,7 @@ const printEvent = (event: SeedEvent): Effect.Effect<void> => {
 }
 
 /** `dbkit seed list`. */
-export const list = (options: { readonly json: boolean }) =>
+export const list = (options: Parsed<typeof listConfig>) =>
   Effect.gen(function*() {
     const seeder = yield* Seeder
     const seeds = yield* seeder.list
@@ -56,7 +58,7 @@ export const list = (options: { readonly json: boolean }) =>
   }).pipe(Effect.provide(SeederLive))
 
 /** `dbkit seed validate`. */
-export const validate = (options: { readonly json: boolean }) =>
+export const validate = (options: Parsed<typeof validateConfig>) =>
   Effect.gen(function*() {
     const seeder = yield* Seeder
     const problems = yield* seeder.validate()
@@ -69,7 +71,7 @@ export const validate = (options: { readonly json: boolean }) =>
   }).pipe(Effect.provide(SeederLive))
 
 /** `dbkit seed clean`. */
-export const clean = (options: { readonly yes: boolean; readonly json: boolean }) =>
+export const clean = (options: Parsed<typeof cleanConfig>) =>
   Effect.gen(function*() {
     const seeder = yield* Seeder
     yield* banner("seed clean")
@@ -80,15 +82,7 @@ export const clean = (options: { readonly yes: boolean; readonly json: boolean }
   }).pipe(Effect.provide(GuardLive), Effect.provide(SeederLive))
 
 /** `dbkit seed`. */
-export const seed = (options: {
-  readonly only: ReadonlyArray<string>
-  readonly profile: Option.Option<"reference" | "development" | "test">
-  readonly seedNumber: Option.Option<number>
-  readonly scale: Option.Option<number>
-  readonly tenant: Option.Option<string>
-  readonly dryRun: boolean
-  readonly json: boolean
-}) =>
+export const seed = (options: Parsed<typeof seedConfig>) =>
   Effect.gen(function*() {
     const seeder = yield* Seeder
     yield* banner(options.dryRun ? "seed --dry-run" : "seed")

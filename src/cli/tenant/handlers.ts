@@ -7,20 +7,16 @@ import * as Option from "effect/Option"
 import { TenantMigrationsFailed } from "../../tenancy/errors.js"
 import { Tenancy, type Tenant } from "../../tenancy/Tenancy.js"
 import { GuardLive } from "../live.js"
+import type { Parsed } from "../options.js"
 import { banner, duration, json, statusLine, table } from "../render.js"
+import type { deprovisionConfig, listConfig, migrateAllConfig, provisionConfig, resumeConfig, suspendConfig } from "./index.js"
 import { TenancyLive } from "./live.js"
 
 const describeTenant = (t: Tenant) =>
   `${t.slug} (${t.id}) · ${t.strategy}${t.schema ? ` ${t.schema}` : ""} · ${t.status} · shard ${t.shard}`
 
 /** `dbkit tenant provision SLUG`. */
-export const provision = (options: {
-  readonly slug: string
-  readonly name: Option.Option<string>
-  readonly shard: Option.Option<string>
-  readonly id: Option.Option<string>
-  readonly json: boolean
-}) =>
+export const provision = (options: Parsed<typeof provisionConfig>) =>
   Effect.gen(function*() {
     const tenancy = yield* Tenancy
     if (!options.json) yield* banner("tenant provision")
@@ -37,7 +33,7 @@ export const provision = (options: {
   }).pipe(Effect.provide(TenancyLive))
 
 /** `dbkit tenant list`. */
-export const list = (options: { readonly json: boolean }) =>
+export const list = (options: Parsed<typeof listConfig>) =>
   Effect.gen(function*() {
     const tenants = yield* (yield* Tenancy).list
     if (options.json) return yield* json(tenants)
@@ -57,7 +53,7 @@ export const list = (options: { readonly json: boolean }) =>
   }).pipe(Effect.provide(TenancyLive))
 
 /** `dbkit tenant suspend SLUG`. */
-export const suspend = (options: { readonly slug: string; readonly json: boolean }) =>
+export const suspend = (options: Parsed<typeof suspendConfig>) =>
   Effect.gen(function*() {
     const tenant = yield* (yield* Tenancy).suspend(options.slug)
     if (options.json) return yield* json(tenant)
@@ -65,7 +61,7 @@ export const suspend = (options: { readonly slug: string; readonly json: boolean
   }).pipe(Effect.provide(TenancyLive))
 
 /** `dbkit tenant resume SLUG`. */
-export const resume = (options: { readonly slug: string; readonly json: boolean }) =>
+export const resume = (options: Parsed<typeof resumeConfig>) =>
   Effect.gen(function*() {
     const tenant = yield* (yield* Tenancy).resume(options.slug)
     if (options.json) return yield* json(tenant)
@@ -73,13 +69,7 @@ export const resume = (options: { readonly slug: string; readonly json: boolean 
   }).pipe(Effect.provide(TenancyLive))
 
 /** `dbkit tenant deprovision SLUG`. */
-export const deprovision = (options: {
-  readonly slug: string
-  readonly yes: boolean
-  readonly noBackup: boolean
-  readonly out: Option.Option<string>
-  readonly json: boolean
-}) =>
+export const deprovision = (options: Parsed<typeof deprovisionConfig>) =>
   Effect.gen(function*() {
     const tenancy = yield* Tenancy
     if (!options.json) yield* banner("tenant deprovision")
@@ -97,7 +87,7 @@ export const deprovision = (options: {
   }).pipe(Effect.provide(GuardLive), Effect.provide(TenancyLive))
 
 /** `dbkit tenant migrate-all`. */
-export const migrateAll = (options: { readonly concurrency: number; readonly resume: boolean; readonly json: boolean }) =>
+export const migrateAll = (options: Parsed<typeof migrateAllConfig>) =>
   Effect.gen(function*() {
     const tenancy = yield* Tenancy
     if (!options.json) yield* banner("tenant migrate-all")
