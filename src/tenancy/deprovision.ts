@@ -1,0 +1,100 @@
+/**
+ * Deprovisioning a tenant: guarded, after a backup of its data — a pg_dump of its schema
+ * (schema), or its rows exported as SQL (rls) — then the schema dropped or the rows deleted,
+ * and the registry row with them.
+ */
+import * as CommandExecutor from "@effect/platform/CommandExecutor"
+import * as SqlClient from "@effect/sql/SqlClient"
+import * as Context from "effect/Context"
+import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import { Backup, layer as backupLayer } from "../backup/Backup.js"
+import { DbConfig } from "../Config.js"
+import { Guard } from "../Guard.js"
+import { quoteIdent, quoteQualified } from "../Identifier.js"
+import { shardContext, type TenancyContext } from "./context.js"
+import { exportRows, tenantTables } from "./exportRows.js"
+import type * as Registry from "./registry.js"
+import { get } from "./tenants.js"
+
+export interface DeprovisionOptions {
+  readonly yes?: boolean | undefined
+  readonly backup?: boolean | undefined
+  readonly out?: string | undefined
+}
+
+export interface DeprovisionResult {
+  readonly tenant: Registry.Tenant
+  /** The backup of the tenant's data taken first, unless skipped. */
+  readonly backup: string | null
+  /** Rows deleted per table (rls) or the schema dropped (schema). */
+  readonly removed: Readonly<Record<string, number>> | { readonly schema: string }
+}
+
+/**
+ * Deletes the tenant and all its data, guarded (DB_TENANT_DEPROVISION_CONFIRM / --yes;
+ * production also DB_TENANT_DEPROVISION_ALLOW_PRODUCTION), after backing the data up.
+ */
+export const deprovision = (context: TenancyContext, slug: string, options: DeprovisionOptions = {}) =>
+  Effect.gen(function*() {
+    const guard = yield* Guard
+    const tenant = yield* get(context, slug)
+    yield* guard.confirm({
+      action: "delete this tenant and all its data",
+      variable: "DB_TENANT_DEPROVISION",
+      target: tenant.slug,
+      yes: options.yes
+    })
+    const out = options.out ?? context.config.backupDir
+    const takeBackup = options.backup !== false
+    return tenant.strategy === "schema"
+      ? yield* dropSchema(context, tenant, takeBackup ? out : undefined)
+      : yield* deleteRows(context, tenant, takeBackup ? out : undefined)
+  })
+
+/** A schema tenant: its schema dumped to `out` (unless undefined), dropped on its shard, and unregistered. */
+const dropSchema = (context: TenancyContext, tenant: Registry.Tenant, out: string | undefined) =>
+  Effect.scoped(
+    Effect.gen(function*() {
+      const shardServices = yield* shardContext(context, tenant.shard)
+      let backupFile: string | null = null
+      if (out !== undefined) {
+        const backup = yield* Layer.build(backupLayer).pipe(
+          Effect.provide(shardServices.pipe(Context.add(CommandExecutor.CommandExecutor, context.executor), Context.add(DbConfig, context.config)))
+        )
+        backupFile = (yield* Context.get(backup, Backup).backup({ schemas: [tenant.schema!], label: `tenant_${tenant.slug}`, out })).file
+      }
+      const shardSql = Context.get(shardServices, SqlClient.SqlClient)
+      yield* shardSql.unsafe(`DROP SCHEMA IF EXISTS ${quoteIdent(tenant.schema!)} CASCADE`)
+      yield* context.sql`DELETE FROM dbkit.tenants WHERE id = ${tenant.id}::uuid`
+      return { tenant, backup: backupFile, removed: { schema: tenant.schema! } } satisfies DeprovisionResult
+    })
+  )
+
+/** An rls tenant: its rows exported to `out` (unless undefined), then deleted with its registry row in one transaction. */
+const deleteRows = (context: TenancyContext, tenant: Registry.Tenant, out: string | undefined) =>
+  Effect.gen(function*() {
+    const { options, setting, sql } = context
+    const tables = yield* tenantTables(context)
+    const exported = out !== undefined ? yield* exportRows(context, tenant, tables, out) : null
+    const removed = yield* sql.withTransaction(
+      Effect.gen(function*() {
+        // The tenant's rows and its audit trail go together (the export above holds both).
+        yield* sql`SELECT set_config(${setting}, ${tenant.id}, true), set_config('dbkit.audit', 'off', true)`
+        const counts: Record<string, number> = {}
+        for (const table of [...tables].reverse()) {
+          const [row] = yield* sql.unsafe<{ n: number }>(
+            `WITH gone AS (DELETE FROM ${table} WHERE tenant_id = $1::uuid RETURNING 1) SELECT count(*)::int AS n FROM gone`,
+            [tenant.id]
+          )
+          counts[table] = row!.n
+        }
+        if (options.tenantTable) {
+          yield* sql.unsafe(`DELETE FROM ${quoteQualified(options.tenantTable)} WHERE id = $1::uuid`, [tenant.id])
+        }
+        yield* sql`DELETE FROM dbkit.tenants WHERE id = ${tenant.id}::uuid`
+        return counts
+      })
+    )
+    return { tenant, backup: exported?.file ?? null, removed } satisfies DeprovisionResult
+  })
