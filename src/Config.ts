@@ -139,7 +139,7 @@ const toInvalidConfig = (error: ConfigError.ConfigError): InvalidConfig => {
 /** The folders dbkit.config.* in the working directory declares, or undefined without one. */
 const projectFolders: Effect.Effect<{ readonly migrationsDir: string; readonly backupDir: string } | undefined, InvalidConfig> = Effect.gen(
   function*() {
-    const ProjectConfig = yield* Effect.promise(() => import("./deploy/config.js"))
+    const ProjectConfig = yield* Effect.promise(() => import("./ProjectConfig.js"))
     const file = yield* ProjectConfig.findConfigFile(process.cwd(), process.env)
     return file === null ? undefined : yield* ProjectConfig.load()
   }

@@ -17,14 +17,14 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as path from "node:path"
 import { InvalidConfig } from "./Config.js"
-import * as ProjectConfig from "./deploy/config.js"
+import * as ProjectConfig from "./ProjectConfig.js"
 import type { Relationship } from "./maintenance/integrity.js"
 import type { RetentionRule } from "./maintenance/retention.js"
 import type { PrivacyMap } from "./privacy/declare.js"
 import type { Seed } from "./seeder/Seeder.js"
 
 export type ProjectShape = ProjectConfig.DeployConfig
-export type { TenancySettings } from "./deploy/config.js"
+export type { TenancySettings } from "./ProjectConfig.js"
 
 /** The project's configuration, as read from its dbkit.config.* and the environment. */
 export class Project extends Context.Tag("dbkit/Project")<Project, ProjectShape>() {}

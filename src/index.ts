@@ -200,7 +200,7 @@ export {
   type DeployConfig,
   type EnvironmentSettings,
   load as loadDeployConfig
-} from "./deploy/config.js"
+} from "./ProjectConfig.js"
 export { compareStates, type EnvironmentDiff, readState } from "./deploy/promote.js"
 export * from "./deploy/errors.js"
 

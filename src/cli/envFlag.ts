@@ -56,7 +56,7 @@ export const applyEnvName = (name: string, env: NodeJS.ProcessEnv = process.env)
  */
 export const selectDatabase = (name: string, env: NodeJS.ProcessEnv = process.env): Effect.Effect<void, InvalidConfig> =>
   Effect.gen(function*() {
-    const DeployConfig = yield* Effect.promise(() => import("../deploy/config.js"))
+    const DeployConfig = yield* Effect.promise(() => import("../ProjectConfig.js"))
     const environment = name.trim().toLowerCase() as Environment
     const strict = requiresServer(environment)
     // Staging and production: the environment's own variable only (a shell's DATABASE_URL may be another's).

@@ -14,7 +14,6 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as Context from "effect/Context"
 import type * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
@@ -27,12 +26,12 @@ import * as Config from "../Config.js"
 import { type ConnectError, Database, DatabaseLive } from "../Database.js"
 import type { Guard, GuardError } from "../Guard.js"
 import * as Health from "../health/Health.js"
-import type { Thresholds } from "../health/thresholds.js"
+import type { Thresholds } from "../Thresholds.js"
 import * as Migrator from "../migrator/Migrator.js"
 import type { MigrateEvent, MigratorOptions } from "../migrator/Migrator.js"
 import type { MigrationSourceError } from "../migrator/errors.js"
 import { fromDirectory } from "../migrator/source.js"
-import type { DeployConfig, EnvironmentSettings } from "./config.js"
+import type { DeployConfig, EnvironmentSettings } from "../ProjectConfig.js"
 import type { DeployFailed, DeployLocked, DeployNotRecovered } from "./errors.js"
 import * as Pipeline from "./pipeline.js"
 import type { DeployContext } from "./pipeline.js"
@@ -149,6 +148,5 @@ export type EnvironmentLayer = Layer.Layer<
   | Restore.Restore
   | Health.Health
   | Config.DbConfig,
-  ConnectError | Config.InvalidConfig,
-  CommandExecutor.CommandExecutor
+  ConnectError | Config.InvalidConfig
 >

@@ -26,10 +26,10 @@ import { Migrator } from "../migrator/Migrator.js"
 import { allChecks, type Check, type CheckEnv, checkNames, connectivity as connectivityCheck, type DatabaseAccess } from "./checks.js"
 import { InvalidThreshold, UnknownHealthCheck } from "./errors.js"
 import { type CheckResult, type Outcome, overall, type OverallStatus, reasonOf } from "./status.js"
-import { defaultThresholds, fromEnvironment, type Thresholds } from "./thresholds.js"
+import { defaultThresholds, fromEnvironment, type Thresholds } from "../Thresholds.js"
 
 export type { CheckResult, CheckStatus, OverallStatus } from "./status.js"
-export { defaultThresholds, type Thresholds } from "./thresholds.js"
+export { defaultThresholds, type Thresholds } from "../Thresholds.js"
 
 /** A health report: the verdict and every check that ran. */
 export interface HealthReport {

@@ -29,7 +29,7 @@ import {
   round,
   seconds
 } from "./status.js"
-import { limit, type Thresholds } from "./thresholds.js"
+import { limit, type Thresholds } from "../Thresholds.js"
 import * as Redact from "../Redact.js"
 
 /** What database checks may use. */

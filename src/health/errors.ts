@@ -15,11 +15,4 @@ export class UnknownHealthCheck extends Data.TaggedError("UnknownHealthCheck")<{
 }
 
 /** A threshold override that cannot be used (unknown name, not a number). */
-export class InvalidThreshold extends Data.TaggedError("InvalidThreshold")<{
-  readonly name: string
-  readonly reason: string
-}> {
-  override get message() {
-    return `threshold ${this.name}: ${this.reason}`
-  }
-}
+export { InvalidThreshold } from "../Thresholds.js"

@@ -2,7 +2,7 @@
  * The limits maintenance plans and stats recommendations compare with. Where health has the
  * same notion (dead-tuple ratio, unused index size) the default is health's, so the two agree.
  */
-import { defaultThresholds as health } from "../health/thresholds.js"
+import { defaultThresholds as health } from "../Thresholds.js"
 
 /** Every limit; counts are rows, ratios 0–1. */
 export interface MaintenanceThresholds {

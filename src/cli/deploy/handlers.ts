@@ -4,9 +4,9 @@
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import type * as DeployConfig from "../../deploy/config.js"
+import type * as DeployConfig from "../../ProjectConfig.js"
 import { Deploy, type DeployOptions, type DeployReport, type Step } from "../../deploy/Deploy.js"
-import { parseOverrides } from "../../health/thresholds.js"
+import { parseOverrides } from "../../Thresholds.js"
 import type { Parsed } from "../options.js"
 import { duration, json, table } from "../render.js"
 import { printEvent } from "../shared.js"

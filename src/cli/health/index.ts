@@ -6,7 +6,7 @@
 import * as Command from "@effect/cli/Command"
 import * as Options from "@effect/cli/Options"
 import { checkNames } from "../../health/checks.js"
-import { thresholdNames } from "../../health/thresholds.js"
+import { thresholdNames } from "../../Thresholds.js"
 import { lazy } from "../lazy.js"
 import { jsonOption } from "../options.js"
 

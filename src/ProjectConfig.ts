@@ -19,10 +19,10 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import { createRequire } from "node:module"
 import * as path from "node:path"
-import { type Environment, environments, InvalidConfig, parseEnvironment, validateDatabaseUrl } from "../Config.js"
-import { describeUrl } from "../Database.js"
-import { type Thresholds, thresholdNames } from "../health/thresholds.js"
-import { makeDirectories } from "../Directories.js"
+import { type Environment, environments, InvalidConfig, parseEnvironment, validateDatabaseUrl } from "./Config.js"
+import { describeUrl } from "./Database.js"
+import { type Thresholds, thresholdNames } from "./Thresholds.js"
+import { makeDirectories } from "./Directories.js"
 
 const DurationInput = Schema.Union(Schema.Number, Schema.String).pipe(
   Schema.filter((value) => Option.isSome(Duration.decodeUnknown(value)), {

@@ -7,7 +7,17 @@ import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import { InvalidThreshold } from "./errors.js"
+import * as Data from "effect/Data"
+
+/** A threshold override that cannot be used (unknown name, not a number). */
+export class InvalidThreshold extends Data.TaggedError("InvalidThreshold")<{
+  readonly name: string
+  readonly reason: string
+}> {
+  override get message() {
+    return `threshold ${this.name}: ${this.reason}`
+  }
+}
 
 /** Every limit the checks compare against. Ratios are 0–1; `Infinity` means "no limit". */
 export interface Thresholds {
