@@ -1,15 +1,20 @@
 /**
- * PostgreSQL's own tools (pg_dump, pg_restore, psql) as child processes, through
- * @effect/platform's Command. Credentials travel in PG* environment variables, never in argv
- * (where `ps` would show them); stderr is drained while stdout streams, and messages are
- * scrubbed of the password before they reach an error.
+ * PostgreSQL's own tools (pg_dump, pg_restore, psql) as child processes: the one place dbkit
+ * starts them. Credentials travel in PG* environment variables, never in argv (where `ps` would
+ * show them); stdout is a back-pressured stream, stderr is kept (bounded) while it runs and
+ * scrubbed of the password before it reaches an error, and a process still running when its
+ * scope closes is stopped (SIGTERM, then SIGKILL).
+ *
+ * Node's child_process rather than @effect/platform's Command: every caller pipes the bytes
+ * through Node streams (gzip, the cipher, dbkit's dump reader, a file), and no service then
+ * needs a CommandExecutor.
  */
-import * as Command from "@effect/platform/Command"
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
-import { execFile } from "node:child_process"
+import type * as Scope from "effect/Scope"
+import { type ChildProcess, execFile, spawn as spawnChild } from "node:child_process"
+import { PassThrough, Readable, Writable } from "node:stream"
 import * as Redact from "./Redact.js"
 
 export type Tool = "pg_dump" | "pg_restore" | "psql"
@@ -97,6 +102,168 @@ export const parseMajor = (text: string): number | undefined => {
   return match ? Number(match[1]) : undefined
 }
 
-/** A tool process with the database's credentials in its environment. */
-export const command = (tool: Tool, args: ReadonlyArray<string>, url: Redacted.Redacted<string>): Command.Command =>
-  Command.make(tool, ...args).pipe(Command.env(pgEnv(url, `dbkit-${tool}`)))
+/** How much of a tool's stderr is kept: its last 64 KiB (the error is at the end). */
+const STDERR_LIMIT = 64 * 1024
+
+/** How long a tool has to exit after SIGTERM before it gets SIGKILL. */
+const KILL_GRACE_MS = 3_000
+
+export interface SpawnOptions {
+  /** The database the tool connects to, handed over in PG* variables; none when it connects nowhere (`pg_restore -f -`). */
+  readonly url?: Redacted.Redacted<string> | undefined
+  /**
+   * The tool's input: "ignore" (default); "pipe", where writing after the tool has stopped
+   * reading fails; "drain", where those bytes are discarded instead, so a pipeline that feeds the
+   * tool still reads its source to the end (checks on the way see every byte).
+   */
+  readonly stdin?: "ignore" | "pipe" | "drain" | undefined
+  /** "ignore": nobody wants the tool's output (psql running a script). Default "pipe". */
+  readonly stdout?: "pipe" | "ignore" | undefined
+}
+
+/** A running tool, alive until its scope closes. */
+export interface PgProcess {
+  readonly tool: Tool
+  /**
+   * Its output, back-pressured: the tool waits while nobody reads. Destroyed before its end, the
+   * tool's pipe is closed too, so it stops instead of waiting forever; that stop is then the
+   * caller's doing, not a failure of the tool (`finished` succeeds). Empty when ignored.
+   */
+  readonly stdout: Readable
+  /**
+   * Its input, as the end of a pipeline. Destroyed with an error (the feed failed), it kills the
+   * tool before its stdin closes, so the tool never takes a cut-short input for a whole one.
+   */
+  readonly stdin: Writable
+  /**
+   * Waits for the tool to exit; fails with PgToolFailed (stderr scrubbed) unless it exits 0 or
+   * was stopped because its output was abandoned.
+   */
+  readonly finished: Effect.Effect<void, PgToolFailed>
+}
+
+/** Keeps the last `limit` bytes of what a stream says. */
+const tail = (limit: number) => {
+  let kept = Buffer.alloc(0)
+  let cut = false
+  return {
+    add: (chunk: Buffer) => {
+      kept = Buffer.concat([kept, chunk])
+      if (kept.length > limit) (kept = kept.subarray(kept.length - limit)), (cut = true)
+    },
+    text: () => (cut ? "…" : "") + kept.toString("utf8")
+  }
+}
+
+/** The child's stdin as a pipeline's end (see PgProcess.stdin and SpawnOptions.stdin). */
+const inputOf = (child: ChildProcess, mode: "pipe" | "drain"): Writable => {
+  const stdin = child.stdin!
+  let open = true
+  const brokenPipe = () => Object.assign(new Error("the tool stopped reading its input"), { code: "EPIPE" })
+  const input = new Writable({
+    write(chunk: Buffer, _encoding, callback) {
+      if (!open || stdin.destroyed) return mode === "drain" ? callback() : callback(brokenPipe())
+      if (stdin.write(chunk)) return callback()
+      const go = () => {
+        stdin.off("drain", go)
+        stdin.off("close", go)
+        callback()
+      }
+      stdin.on("drain", go)
+      stdin.on("close", go)
+    },
+    final(callback) {
+      if (!open || stdin.destroyed) return callback()
+      stdin.end(() => callback())
+    },
+    destroy(error, callback) {
+      if (error !== null && child.exitCode === null && child.signalCode === null) child.kill("SIGKILL")
+      stdin.destroy()
+      callback(error)
+    }
+  })
+  stdin.on("error", (error) => {
+    open = false // EPIPE: the child stopped reading
+    if (mode === "pipe") input.destroy(error)
+  })
+  stdin.on("close", () => void (open = false))
+  return input
+}
+
+/** A stdin that takes nothing, for a tool started without one. */
+const noInput = (tool: Tool) =>
+  new Writable({ write: (_chunk, _encoding, callback) => callback(new Error(`${tool} was started without an input`)) })
+
+/** Stops a tool that is still running: SIGTERM, SIGKILL after a grace period; waits (bounded) for it to go. */
+const stop = (child: ChildProcess) =>
+  Effect.async<void>((resume) => {
+    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.void)
+    const timers: Array<NodeJS.Timeout> = []
+    const done = () => {
+      for (const timer of timers) clearTimeout(timer)
+      resume(Effect.void)
+    }
+    child.once("exit", done)
+    child.kill("SIGTERM")
+    timers.push(setTimeout(() => child.kill("SIGKILL"), KILL_GRACE_MS))
+    timers.push(setTimeout(done, KILL_GRACE_MS + 1_000)) // a process SIGKILL cannot end is not waited for
+  })
+
+/**
+ * Starts `tool` with `args` (never a credential: those go in PG* variables from `url`). Fails
+ * with PgToolMissing when it cannot be started; stopped with its scope if still running.
+ */
+export const spawn = (
+  tool: Tool,
+  args: ReadonlyArray<string>,
+  options: SpawnOptions = {}
+): Effect.Effect<PgProcess, PgToolMissing, Scope.Scope> =>
+  Effect.acquireRelease(
+    Effect.async<{ readonly child: ChildProcess; readonly process: PgProcess }, PgToolMissing>((resume) => {
+      const stdinMode = options.stdin ?? "ignore"
+      const stdoutMode = options.stdout ?? "pipe"
+      const child = spawnChild(tool, args, {
+        env: options.url === undefined ? process.env : { ...process.env, ...pgEnv(options.url, `dbkit-${tool}`) },
+        stdio: [stdinMode === "ignore" ? "ignore" : "pipe", stdoutMode, "pipe"]
+      })
+      // Both streams are taken at once: Node discards the output of an exited child that nobody
+      // listens to (measured: a pipeline attached 300 ms late read nothing). pipe() keeps
+      // backpressure, so the PassThrough holds one buffer, not the dump.
+      const stdout = child.stdout === null ? Readable.from([]) : child.stdout.pipe(new PassThrough())
+      // Output abandoned while the tool runs: its pipe is closed so it stops, and what it then
+      // says about the closed pipe is no failure of its own.
+      let abandoned = false
+      if (child.stdout !== null) {
+        const source = child.stdout
+        stdout.once("close", () => {
+          if (source.readableEnded || child.exitCode !== null || child.signalCode !== null) return
+          abandoned = true
+          source.destroy()
+        })
+      }
+      const stderr = tail(STDERR_LIMIT)
+      child.stderr!.on("data", stderr.add)
+      const closed = new Promise<number>((done) => child.once("close", (code) => done(code ?? -1)))
+      const finished = Effect.flatMap(Effect.promise(() => closed), (exitCode) =>
+        exitCode === 0 || abandoned
+          ? Effect.void
+          : Effect.fail(
+            new PgToolFailed({
+              tool,
+              exitCode,
+              stderr: options.url === undefined ? stderr.text() : scrub(stderr.text(), options.url)
+            })
+          ))
+      const stdin = stdinMode === "ignore" ? noInput(tool) : inputOf(child, stdinMode)
+      let started = false
+      child.on("error", () => {
+        // Before "spawn": it could not be started. After it, a failed kill: the exit code tells.
+        if (!started) (started = true), resume(Effect.fail(new PgToolMissing({ tool })))
+      })
+      child.once("spawn", () => {
+        started = true
+        resume(Effect.succeed({ child, process: { tool, stdout, stdin, finished } }))
+      })
+    }),
+    ({ child }) => stop(child)
+  ).pipe(Effect.map(({ process }) => process))

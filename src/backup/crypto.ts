@@ -15,8 +15,17 @@
  * tag for the whole file: authenticated only at its end, so restores verify it in a pass first.
  */
 import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, scryptSync } from "node:crypto"
+import * as Config from "effect/Config"
+import * as Effect from "effect/Effect"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import { Transform, type TransformCallback } from "node:stream"
+
+/** DB_BACKUP_KEY, kept redacted; empty means none. */
+export const backupKey = Config.option(Config.redacted("DB_BACKUP_KEY")).pipe(
+  Effect.map(Option.filter((key) => Redacted.value(key) !== "")),
+  Effect.orElseSucceed(() => Option.none<Redacted.Redacted<string>>())
+)
 
 export const MAGIC = Buffer.from("DBKITENC")
 export const VERSION = 2

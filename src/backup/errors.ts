@@ -1,6 +1,7 @@
 /**
- * Why a backup file cannot be trusted or used. Raised by verification, which every restore
- * runs first, so a bad file is refused before any database is touched.
+ * Backup's and Restore's errors. Most say why a backup file cannot be trusted or used: raised by
+ * verification, which every restore runs first, so a bad file is refused before any database is
+ * touched. The rest are refusals of a backup or restore itself (options, names, targets).
  */
 import * as Data from "effect/Data"
 import type { BackupUntrusted } from "../DumpPolicy.js"
@@ -80,3 +81,46 @@ export type VerifyError =
   | RestoreTestMismatch
   | BackupUntrusted
   | PgToolMissing
+
+/** The backup could not be written (disk full, permissions); nothing was left behind. */
+export class BackupWriteFailed extends Data.TaggedError("BackupWriteFailed")<{ readonly file: string; readonly reason: string }> {
+  override get message() {
+    return `could not write ${this.file}: ${this.reason}; no backup file was left behind`
+  }
+}
+
+/** Options that contradict each other. */
+export class InvalidBackupOptions extends Data.TaggedError("InvalidBackupOptions")<{ readonly reason: string }> {
+  override get message() {
+    return this.reason
+  }
+}
+
+/** The database to restore into already exists (restore --into only creates new ones). */
+export class RestoreTargetExists extends Data.TaggedError("RestoreTargetExists")<{ readonly database: string }> {
+  override get message() {
+    return `database ${this.database} already exists; --into restores into a new database (pick another name, or drop it first)`
+  }
+}
+
+/** Not a name PostgreSQL would take unquoted. */
+export class InvalidDatabaseName extends Data.TaggedError("InvalidDatabaseName")<{ readonly name: string }> {
+  override get message() {
+    return `"${this.name}" is not a valid database name: use letters, digits and underscores, starting with a letter or underscore, at most 63 characters`
+  }
+}
+
+/** Other sessions are connected to the database a restore would replace. */
+export class RestoreTargetInUse extends Data.TaggedError("RestoreTargetInUse")<{
+  readonly database: string
+  /** Sessions this process did not open (its own are ended without asking). */
+  readonly sessions: ReadonlyArray<{ readonly pid: number; readonly applicationName: string; readonly user: string }>
+  /** The safety backup written before a session appeared, or null: none was written. */
+  readonly safetyBackup: string | null
+}> {
+  override get message() {
+    const who = this.sessions.slice(0, 3).map((s) => `pid ${s.pid} (${s.applicationName || "no application_name"}, ${s.user})`).join(", ")
+    const backup = this.safetyBackup === null ? "no safety backup was written" : `a safety backup was written to ${this.safetyBackup}`
+    return `database ${this.database} is in use by ${this.sessions.length} session(s): ${who}; nothing was changed and ${backup}; stop them, or pass --terminate-connections`
+  }
+}

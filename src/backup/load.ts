@@ -1,7 +1,7 @@
 /**
  * Loading a verified dump into a database with dbkit's own reader and runner (PlainDump.ts, under
  * DumpPolicy.ts's rules) — on a server through a `pg` connection (custom archives first turned
- * into a script by pg_restore), on the embedded database through PGlite — in one transaction
+ * into a script by pg_restore, see archiveToScript), on the embedded database through PGlite — in one transaction
  * that stops at the first error, then comparing the result's row counts with the manifest. Used
  * by `backups verify --restore-test` and by `restore`.
  */
@@ -10,16 +10,15 @@ import * as Effect from "effect/Effect"
 import * as Cause from "effect/Cause"
 import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
-import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import { PassThrough, type Readable, Transform, Writable } from "node:stream"
+import { PassThrough, type Readable, Transform } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import { type EmbeddedLoad, NotSupportedOnEmbedded } from "../Database.js"
 import { BackupUntrusted } from "../DumpPolicy.js"
 import { PlainDumpFailed, runScript } from "../embedded/PlainDump.js"
 import * as PgTools from "../PgTools.js"
 import { openTarget } from "./serverScript.js"
-import type { Manifest } from "./Backup.js"
+import type { Manifest } from "./manifest.js"
 import { BackupChecksumMismatch, BackupCorrupt, RestoreTestMismatch } from "./errors.js"
 import { IDENT, unquote } from "./copyRows.js"
 import * as Files from "./files.js"
@@ -74,44 +73,6 @@ export const checkTool = (manifest: Manifest, _serverMajor: number) =>
     }
   })
 
-/**
- * The child's stdin as the end of a pipeline. If the feed fails, the child is killed before its
- * stdin is closed, so it never acts on an end of input. pg_restore may stop reading before the
- * archive's last bytes (it has what it needs): the rest is still read and discarded, so the
- * checks upstream (sha256, the last chunk's tag, the size) always see the whole file; whether the
- * child succeeded is its exit code's to say.
- */
-const stdinOf = (child: ChildProcess) => {
-  const stdin = child.stdin!
-  let closed = false
-  stdin.on("error", () => void (closed = true)) // EPIPE: the child stopped reading
-  stdin.on("close", () => void (closed = true))
-  return new Writable({
-    write(chunk: Buffer, _encoding, callback) {
-      if (closed || stdin.destroyed) return callback()
-      if (stdin.write(chunk)) callback()
-      else {
-        const go = () => {
-          stdin.off("drain", go)
-          stdin.off("close", go)
-          callback()
-        }
-        stdin.on("drain", go)
-        stdin.on("close", go)
-      }
-    },
-    final(callback) {
-      if (closed || stdin.destroyed) return callback()
-      stdin.end(() => callback())
-    },
-    destroy(error, callback) {
-      if (error !== null) child.kill("SIGKILL")
-      stdin.destroy()
-      callback(error)
-    }
-  })
-}
-
 /** The run failed because its input failed (the feed's error says why), not on its own. */
 const readFailed = (cause: Cause.Cause<unknown>): boolean =>
   Cause.failures(cause).pipe((failures) =>
@@ -122,44 +83,19 @@ const readFailed = (cause: Cause.Cause<unknown>): boolean =>
 const withFile = (file: string) => <E>(error: E): E =>
   error instanceof BackupUntrusted ? (new BackupUntrusted({ file, line: error.line, text: error.text, reason: error.reason }) as E) : error
 
-/** Settles with the error that stopped a pipeline, if any. */
-const settle = (done: Promise<void>): Promise<NodeJS.ErrnoException | undefined> =>
-  done.then(() => undefined, (error: NodeJS.ErrnoException) => error)
-
-/** How pg_restore ended: its exit code (127 with no message: it could not be started) and stderr. */
-export interface ArchiveExit {
-  readonly code: number | null
-  readonly stderr: string
-}
-
 /**
- * A custom-format archive (the bytes `feed` ends with) written out as a script by
- * `pg_restore --no-owner -f -`, which connects nowhere: `script` is its output for dbkit's
- * reader, `fed` settles with the feed's error if any, `exited` when pg_restore is done.
+ * `pg_restore --no-owner -f -`, which connects nowhere: it writes the custom-format archive fed
+ * to its `stdin` out as a script (its `stdout`) for dbkit's reader. It may stop reading before
+ * the archive's last bytes (it has what it needs): the rest is still read and discarded, so the
+ * checks upstream (sha256, the last chunk's tag, the size) always see the whole file; whether it
+ * succeeded is its exit code's to say (`finished`). Started before the file is opened, so a
+ * missing pg_restore leaves nothing open.
  */
-export const archiveScript = (feed: ReadonlyArray<NodeJS.ReadWriteStream>) => {
-  const child = spawn("pg_restore", ["--no-owner", "-f", "-"], { stdio: ["pipe", "pipe", "pipe"] })
-  let stderr = ""
-  child.stderr.on("data", (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<ArchiveExit>((resolve) => {
-    child.once("error", () => resolve({ code: 127, stderr: "" }))
-    child.once("close", (code) => resolve({ code, stderr }))
-  })
-  return {
-    script: child.stdout as Readable,
-    fed: settle(pipeline([...feed, stdinOf(child)] as Array<NodeJS.ReadWriteStream>)),
-    exited,
-    kill: () => void child.kill("SIGKILL")
-  }
-}
+export const archiveToScript = PgTools.spawn("pg_restore", ["--no-owner", "-f", "-"], { stdin: "drain" })
 
-/** pg_restore's exit as its typed failure, if it failed. */
-export const archiveFailure = ({ code, stderr }: ArchiveExit): Effect.Effect<void, PgTools.PgToolMissing | PgTools.PgToolFailed> =>
-  code === 127 && stderr === ""
-    ? Effect.fail(new PgTools.PgToolMissing({ tool: "pg_restore" }))
-    : code !== 0
-    ? Effect.fail(new PgTools.PgToolFailed({ tool: "pg_restore", exitCode: code ?? -1, stderr }))
-    : Effect.void
+/** Settles with the error that stopped a pipeline, if any. */
+export const settle = (done: Promise<void>): Promise<NodeJS.ErrnoException | undefined> =>
+  done.then(() => undefined, (error: NodeJS.ErrnoException) => error)
 
 /** Rows per `schema.table` (as the manifest names them) from what the runner's COPYs took. */
 const copiedByTable = (copies: ReadonlyArray<{ readonly table: string; readonly rows: number }>) => {
@@ -209,6 +145,7 @@ export const loadDump = (
 ) =>
   Effect.gen(function*() {
     yield* checkTool(manifest, serverMajor) // the version is asked once per process: free when the caller checked already
+    const restore = manifest.format === "custom" ? yield* archiveToScript : undefined
     const stages = yield* Files.openDump(file, manifest, key, { checksum: true })
     // A file from plain pg_dump has no size to hold it to (its stand-in manifest says 0).
     const expectedBytes = manifest.tool?.name === "pg_dump" ? undefined : manifest.sizes?.dump
@@ -226,26 +163,21 @@ export const loadDump = (
       }
     })
     const script = new PassThrough({ highWaterMark: 1 << 20 }) // decompression runs ahead of the server
-    let restoreExit: Promise<ArchiveExit> | undefined
-    let fed: Promise<NodeJS.ErrnoException | undefined>
     const feed = [...stages, ...progressStage(file, stages, onProgress), counted] as Array<NodeJS.ReadWriteStream>
-    if (manifest.format === "custom") {
-      const archive = archiveScript(feed)
-      archive.script.pipe(script)
-      restoreExit = archive.exited
-      yield* Effect.addFinalizer(() => Effect.sync(archive.kill))
-      fed = archive.fed
-    } else {
-      fed = settle(pipeline([...feed, script]))
-    }
+    restore?.stdout.pipe(script)
+    const fed = settle(pipeline([...feed, restore?.stdin ?? script] as Array<NodeJS.ReadWriteStream>))
     const session = yield* openTarget(url, serverMajor)
     const ran = yield* Effect.exit(runScript(session.target, script, {}))
-    if (Exit.isFailure(ran)) script.destroy()
+    if (Exit.isFailure(ran)) {
+      // pg_restore's output is discarded from here: it runs to its end, so its exit code is its own.
+      restore?.stdout.unpipe(script).resume()
+      script.destroy()
+    }
     // The feed's own failure (a check of the file) explains a run that could not read on; a run
     // that failed by itself (the server, a refusal) ended the feed, and its error is the one.
     const feedError = feedFailure(file, yield* Effect.promise(() => fed))
     if (feedError !== undefined && (Exit.isSuccess(ran) || readFailed(ran.cause))) return yield* feedError
-    if (restoreExit !== undefined) yield* archiveFailure(yield* Effect.promise(() => restoreExit))
+    if (restore !== undefined) yield* restore.finished
     if (Exit.isFailure(ran)) return yield* Effect.failCause(Cause.map(ran.cause, withFile(file)))
     yield* session.commit
     return { copied: copiedByTable(ran.value.copies), skippedSettings: ran.value.skippedSettings } satisfies Loaded

@@ -11,10 +11,10 @@ import { pipeline } from "node:stream/promises"
 import { BackupUntrusted, refusedItem } from "../DumpPolicy.js"
 import { type DumpItem, DumpReader } from "../embedded/PlainDump.js"
 import * as PgTools from "../PgTools.js"
-import type { Manifest } from "./Backup.js"
+import type { Manifest } from "./manifest.js"
 import { BackupCorrupt, type BackupKeyInvalid } from "./errors.js"
 import * as Files from "./files.js"
-import { archiveScript } from "./load.js"
+import { archiveToScript, settle } from "./load.js"
 
 /** Thrown inside the read to stop it at the first refused item. */
 class Refused extends Error {
@@ -68,6 +68,7 @@ export const screenDump = (
   key: Redacted.Redacted<string> | undefined
 ): Effect.Effect<Screened, BackupUntrusted | BackupCorrupt | BackupKeyInvalid | PgTools.PgToolMissing> =>
   Effect.gen(function*() {
+    const restore = manifest.format === "custom" ? yield* archiveToScript : undefined
     const stages = yield* Files.openDump(file, manifest, key)
     let dumpBytes = 0
     const counted = new Transform({
@@ -79,7 +80,6 @@ export const screenDump = (
     const reader = screener(file)
     // The refusal that stopped the read (a pipeline reports its own abort, not the stage's error).
     let refused: BackupUntrusted | undefined
-    let missing = false // pg_restore could not be started
     const read = async (source: AsyncIterable<Buffer>) => {
       try {
         for await (const chunk of source) reader.write(chunk)
@@ -89,31 +89,29 @@ export const screenDump = (
         throw error
       }
     }
-    const outcome = yield* Effect.tryPromise({
-      try: async () => {
-        if (manifest.format !== "custom") {
+    const failed = (cause: unknown) => refused ?? new BackupCorrupt({ file, reason: (cause as Error).message })
+    if (restore === undefined) {
+      const statements = yield* Effect.tryPromise({
+        try: async () => {
           let statements = 0
           await pipeline(...(stages as [Readable]), counted, async (source: AsyncIterable<Buffer>) => void (statements = await read(source)))
           return statements
-        }
-        const archive = archiveScript([...(stages as Array<NodeJS.ReadWriteStream>), counted])
-        try {
-          const statements = await read(archive.script)
-          const feedError = await archive.fed
-          if (feedError !== undefined) throw feedError
-          const exit = await archive.exited
-          if (exit.code === 127 && exit.stderr === "") missing = true
-          if (exit.code !== 0) throw new Error(`pg_restore cannot read it: ${exit.stderr.trim().split("\n").slice(-2).join(" / ")}`)
-          return statements
-        } finally {
-          archive.kill()
-        }
+        },
+        catch: failed
+      })
+      return { dumpBytes, statements }
+    }
+    const fed = settle(pipeline([...(stages as Array<NodeJS.ReadWriteStream>), counted, restore.stdin]))
+    const statements = yield* Effect.tryPromise({
+      try: async () => {
+        const statements = await read(restore.stdout)
+        const feedError = await fed
+        if (feedError !== undefined) throw feedError
+        return statements
       },
-      catch: (cause) => {
-        if (refused !== undefined) return refused
-        if (missing) return new PgTools.PgToolMissing({ tool: "pg_restore" })
-        return new BackupCorrupt({ file, reason: (cause as Error).message })
-      }
+      catch: failed
     })
-    return { dumpBytes, statements: outcome }
-  })
+    yield* Effect.mapError(restore.finished, (failure) =>
+      new BackupCorrupt({ file, reason: `pg_restore cannot read it: ${failure.stderr.trim().split("\n").slice(-2).join(" / ")}` }))
+    return { dumpBytes, statements }
+  }).pipe(Effect.scoped)

@@ -18,7 +18,6 @@
  * Encrypted columns are decrypted with the keyring, faked, and the fake encrypted under the
  * active key. A fresh random run key per run makes the fakes; it is never stored or printed.
  */
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
@@ -29,7 +28,7 @@ import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type * as Redacted from "effect/Redacted"
-import { type ChildProcess, spawn } from "node:child_process"
+import { spawn } from "node:child_process"
 import { randomBytes } from "node:crypto"
 import { PassThrough } from "node:stream"
 import { pipeline } from "node:stream/promises"
@@ -412,43 +411,25 @@ const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 
 /** `pg_dump <source> | psql <target>`: plain SQL streamed, stopping at the first error; the bytes it moved. */
 const copyDatabase = (source: Redacted.Redacted<string>, target: Redacted.Redacted<string>) =>
-  Effect.async<number, PgTools.PgToolFailed | PgTools.PgToolMissing>((resume) => {
-    const dump = spawn("pg_dump", ["--format=p", "--no-password", "--no-subscriptions"], {
-      env: { ...process.env, ...PgTools.pgEnv(source, "dbkit-pg_dump") },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    const load = spawn("psql", ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"], {
-      env: { ...process.env, ...PgTools.pgEnv(target, "dbkit-psql") },
-      stdio: ["pipe", "ignore", "pipe"]
+  Effect.scoped(Effect.gen(function*() {
+    const dump = yield* PgTools.spawn("pg_dump", ["--format=p", "--no-password", "--no-subscriptions"], { url: source })
+    const load = yield* PgTools.spawn("psql", ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"], {
+      url: target,
+      stdin: "pipe",
+      stdout: "ignore"
     })
     let bytes = 0
-    const stderr = { pg_dump: "", psql: "" }
-    dump.stderr.on("data", (chunk: Buffer) => (stderr.pg_dump += chunk.toString()))
-    load.stderr.on("data", (chunk: Buffer) => (stderr.psql += chunk.toString()))
-    // Both ends are attached at once (an unread child's output is lost); pipeline keeps backpressure.
-    const fed = pipeline(dump.stdout, new PassThrough().on("data", (chunk: Buffer) => (bytes += chunk.length)), load.stdin).catch(() => undefined)
-    const exited = (child: ChildProcess) => new Promise<number>((done) => child.once("close", (code) => done(code ?? -1)))
-    let settled = false
-    const settle = (effect: Effect.Effect<number, PgTools.PgToolFailed | PgTools.PgToolMissing>) => {
-      if (!settled) (settled = true), resume(effect)
-    }
-    dump.once("error", () => settle(Effect.fail(new PgTools.PgToolMissing({ tool: "pg_dump" }))))
-    load.once("error", () => settle(Effect.fail(new PgTools.PgToolMissing({ tool: "psql" }))))
-    void Promise.all([exited(dump), exited(load), fed]).then(([dumpCode, loadCode]) => {
-      // psql stopping first breaks pg_dump's pipe: psql's message is the story then.
-      if (loadCode !== 0) {
-        settle(Effect.fail(new PgTools.PgToolFailed({ tool: "psql", exitCode: loadCode, stderr: PgTools.scrub(stderr.psql, target) })))
-      } else if (dumpCode !== 0) {
-        // psql committed what it got, but the dump was cut short: the caller drops it all.
-        settle(Effect.fail(new PgTools.PgToolFailed({ tool: "pg_dump", exitCode: dumpCode, stderr: PgTools.scrub(stderr.pg_dump, source) })))
-      } else {
-        settle(Effect.succeed(bytes))
-      }
-    })
-    return Effect.sync(() => {
-      for (const child of [dump, load]) if (child.exitCode === null) child.kill("SIGTERM")
-    })
-  })
+    // pipeline keeps backpressure; psql stopping closes pg_dump's pipe, and pg_dump stops too.
+    const fed = Effect.promise(() =>
+      pipeline(dump.stdout, new PassThrough().on("data", (chunk: Buffer) => (bytes += chunk.length)), load.stdin).catch(() => undefined)
+    )
+    const [dumped, loaded] = yield* Effect.all([Effect.exit(dump.finished), Effect.exit(load.finished), fed], { concurrency: "unbounded" })
+    // psql stopping first breaks pg_dump's pipe: psql's message is the story then.
+    if (Exit.isFailure(loaded)) return yield* Effect.failCause(loaded.cause)
+    // psql committed what it got, but the dump was cut short: the caller drops it all.
+    if (Exit.isFailure(dumped)) return yield* Effect.failCause(dumped.cause)
+    return bytes
+  }))
 
 /**
  * A detached `sh` that drops the new database if this process dies without saying it is done
@@ -518,7 +499,7 @@ export const anonymize = (
 ): Effect.Effect<
   AnonymizeReport,
   AnonymizeError,
-  SqlClient.SqlClient | Database | DbConfig | Guard | CommandExecutor.CommandExecutor
+  SqlClient.SqlClient | Database | DbConfig | Guard
 > =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
