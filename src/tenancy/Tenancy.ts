@@ -19,7 +19,6 @@
  * context record (context.ts): withTenant.ts, tenants.ts (list, get, suspend, resume),
  * provision.ts, deprovision.ts (with exportRows.ts) and migrateAll.ts.
  */
-import type * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
@@ -111,10 +110,10 @@ const make = (options: TenancyOptions) =>
     })
   })
 
-/** The Tenancy service over the configured database (needs a CommandExecutor for backups). */
+/** The Tenancy service over the configured database. */
 export const layer = (
   options: TenancyOptions
-): Layer.Layer<Tenancy, never, SqlClient.SqlClient | Database | DbConfig | CommandExecutor.CommandExecutor> =>
+): Layer.Layer<Tenancy, never, SqlClient.SqlClient | Database | DbConfig> =>
   Layer.effect(Tenancy, make(options))
 
 /**
@@ -128,7 +127,7 @@ export const layerConfig = (
 ): Layer.Layer<
   Tenancy,
   InvalidConfig | InvalidShardFile,
-  SqlClient.SqlClient | Database | DbConfig | CommandExecutor.CommandExecutor
+  SqlClient.SqlClient | Database | DbConfig
 > =>
   Layer.unwrapEffect(
     Effect.gen(function*() {

@@ -4,7 +4,6 @@
  * registry is known to exist). `makeContext` gathers it; the engine modules (withTenant,
  * tenants, provision, deprovision, migrateAll) take it as their first parameter.
  */
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Cause from "effect/Cause"
@@ -57,7 +56,6 @@ export interface TenancyContext {
   readonly database: DatabaseShape
   readonly config: DbConfigShape
   /** For the backups deprovisioning takes. */
-  readonly executor: CommandExecutor.CommandExecutor
   readonly options: TenancyOptions
   readonly strategy: Registry.Strategy
   /** The setting the RLS policies read. */
@@ -99,7 +97,6 @@ export const makeContext = (options: TenancyOptions) =>
       sql,
       database,
       config: yield* DbConfig,
-      executor: yield* CommandExecutor.CommandExecutor,
       options,
       strategy: options.strategy,
       setting,

@@ -3,7 +3,6 @@
  * (schema), or its rows exported as SQL (rls) — then the schema dropped or the rows deleted,
  * and the registry row with them.
  */
-import * as CommandExecutor from "@effect/platform/CommandExecutor"
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
@@ -60,7 +59,7 @@ const dropSchema = (context: TenancyContext, tenant: Registry.Tenant, out: strin
       let backupFile: string | null = null
       if (out !== undefined) {
         const backup = yield* Layer.build(backupLayer).pipe(
-          Effect.provide(shardServices.pipe(Context.add(CommandExecutor.CommandExecutor, context.executor), Context.add(DbConfig, context.config)))
+          Effect.provide(shardServices.pipe(Context.add(DbConfig, context.config)))
         )
         backupFile = (yield* Context.get(backup, Backup).backup({ schemas: [tenant.schema!], label: `tenant_${tenant.slug}`, out })).file
       }
