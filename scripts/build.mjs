@@ -13,7 +13,7 @@
 // staging folder, so a test never rewrites the dist/cli.cjs other tests are running).
 import { build, transform } from "esbuild"
 import { execFileSync } from "node:child_process"
-import { readFileSync, rmSync, writeFileSync } from "node:fs"
+import { existsSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
 import { createRequire } from "node:module"
 
 const external = ["@electric-sql/pglite", "@electric-sql/pglite/*", "@electric-sql/pglite-tools", "@electric-sql/pglite-tools/*", "pg-native"]
@@ -43,7 +43,11 @@ const asciiOnly = async (file) => {
 const outArg = process.argv.find((arg) => arg.startsWith("--outdir="))
 const out = outArg === undefined ? "dist" : outArg.slice("--outdir=".length)
 
-rmSync(`${out}/cli.cjs.cache`, { force: true }) // compiled for the previous build
+// Compiled for the previous build (bin/dbkit.mjs keeps one per command): V8 checks a cache
+// against the source's length only, so a stale one could pass for the new bundle's.
+for (const name of existsSync(out) ? readdirSync(out) : []) {
+  if (/^cli\.cjs(\.[a-z-]+)?\.cache$/.test(name)) rmSync(`${out}/${name}`, { force: true })
+}
 await Promise.all([
   build({
     ...shared,

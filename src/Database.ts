@@ -26,6 +26,7 @@ import type { EmbeddedExtensionUnavailable } from "./embedded/extensions.js"
 import * as PgliteClient from "./embedded/PgliteClient.js"
 import type { BackupUntrusted } from "./DumpPolicy.js"
 import { loadPlainDump, type PlainDumpFailed, type PlainDumpOptions, type PlainDumpResult } from "./embedded/PlainDump.js"
+import * as Redact from "./Redact.js"
 
 export { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
 export { EmbeddedExtensionUnavailable } from "./embedded/extensions.js"
@@ -134,7 +135,7 @@ const connectReason = (cause: unknown, timeout: Duration.Duration, password: str
     ? `timed out after ${Duration.format(timeout)}`
     : text
   // Belt and braces: a driver message must never carry the password out.
-  return password ? reason.split(password).join("***") : reason
+  return password ? Redact.scrubber([password])(reason) : reason
 }
 
 /** `host:port` of a server URL: whose backend pids a set holds. */
@@ -155,8 +156,8 @@ export const ownBackendPids = (url: Redacted.Redacted<string>): ReadonlySet<numb
   new Set(ownBackends.get(serverOf(url)) ?? [])
 
 /**
- * A pg pool that records its connections' backend pids (see `ownBackendPids`), checked with
- * one query (as PgClient.make does) and ended with the scope.
+ * A pg pool that records its connections' backend pids (see `ownBackendPids`), checked by
+ * opening its first connection (kept idle for the first query) and ended with the scope.
  */
 const ownPool = (url: Redacted.Redacted<string>, config: pg.PoolConfig, timeout: Duration.Duration) => {
   const pids = ownBackends.get(serverOf(url)) ?? new Set<number>()
@@ -178,7 +179,10 @@ const ownPool = (url: Redacted.Redacted<string>, config: pg.PoolConfig, timeout:
         })
         const forget = () => mine.forEach((pid) => pids.delete(pid))
         try {
-          await pool.query("SELECT 1")
+          // A connection is ready once the server has authenticated it and sent ReadyForQuery:
+          // that is the check, without the round trip of a query (PgClient.make sends SELECT 1).
+          const first = await pool.connect()
+          first.release()
         } catch (error) {
           forget()
           await pool.end().catch(() => undefined)

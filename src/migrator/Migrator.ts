@@ -42,9 +42,10 @@ import {
   TransactionControlRefused,
   UnknownMigration
 } from "./errors.js"
+import { batchable, nextBatch, nextBatchSize } from "./batch.js"
 import * as History from "./history.js"
 import { type LintFinding, lintMigrations } from "./lint.js"
-import { compare, type HistoryRow, type MigrationStatus, newestAppliedName } from "./plan.js"
+import { compare, type HistoryRow, isUpToDate, type MigrationStatus, newestAppliedName } from "./plan.js"
 import {
   findTransactionControl,
   fromDirectory,
@@ -298,7 +299,7 @@ const make = (options: MigratorOptions) =>
           // connection goes back to the pool. (Outside a transaction it is a harmless warning.)
           yield* Effect.addFinalizer(() => Effect.ignore(run("ROLLBACK")))
           yield* History.ensureTable(run, table)
-          const history = yield* History.readHistory(run, table)
+          const history = yield* History.readRows(run, table)
           return yield* use({ run, conn, migrations, history, status: compare(migrations, history) })
         })
       )
@@ -403,26 +404,124 @@ const make = (options: MigratorOptions) =>
     ) =>
       Effect.gen(function*() {
         const started = Date.now()
-        const text = [
-          "BEGIN",
-          timeouts(true),
-          // Only the run's last commit waits for the WAL flush; flushing it flushes every earlier
-          // one, so a finished run is as durable as with synchronous commits throughout, and a
-          // crash mid-run loses whole later migrations (they run again), never part of one.
-          ...(flush ? [] : ["SET LOCAL synchronous_commit = off"]),
-          ...statements,
-          History.recordAppliedText(table, migration.name, migration.checksum),
-          "COMMIT"
-        ].join("\n;\n") // a newline first: a statement may end in a line comment
-        const outcome = yield* Effect.exit(state.run(text))
+        const outcome = yield* Effect.exit(state.run(transactionText(migration, statements, flush)))
         if (outcome._tag === "Success") return Date.now() - started
         yield* Effect.ignore(state.run("ROLLBACK"))
-        const error = Option.getOrUndefined(Cause.failureOption(outcome.cause))
-        const code = isSqlError(error) ? serverError(error).code : undefined
-        if (code === "55P03" || code === "57014" || error === undefined) {
-          return yield* Effect.failCause(Cause.map(outcome.cause, (e) => failure(migration, migration.file, 0, statements.length, e)))
+        return yield* messageFailed(state, migration, outcome.cause)
+      })
+
+    /** A transactional SQL migration as text: BEGIN, timeouts, its statements, its history row, COMMIT. */
+    const transactionText = (migration: Migration, statements: ReadonlyArray<string>, flush: boolean) =>
+      [
+        "BEGIN",
+        History.markStartText,
+        timeouts(true),
+        // Only the run's last commit waits for the WAL flush; flushing it flushes every earlier
+        // one, so a finished run is as durable as with synchronous commits throughout, and a
+        // crash mid-run loses whole later migrations (they run again), never part of one.
+        ...(flush ? [] : ["SET LOCAL synchronous_commit = off"]),
+        ...statements,
+        History.recordAppliedText(table, migration.name, migration.checksum),
+        "COMMIT"
+      ].join("\n;\n") // a newline first: a statement may end in a line comment
+
+    /** How a message failed in `migration` (rolled back): a timeout as it is, else diagnosed. */
+    const messageFailed = (state: Locked, migration: Migration, cause: Cause.Cause<SqlError>) => {
+      const error = Option.getOrUndefined(Cause.failureOption(cause))
+      const code = isSqlError(error) ? serverError(error).code : undefined
+      if (code === "55P03" || code === "57014" || error === undefined) {
+        const statements = migration.up._tag === "Sql" ? migration.up.statements.length : 1
+        return Effect.failCause(Cause.map(cause, (e) => failure(migration, migration.file, 0, statements, e)))
+      }
+      return diagnose(state, migration, error)
+    }
+
+    /**
+     * Several transactional SQL migrations in one message (batch.ts chooses them), each its own
+     * transaction as `transactionText` writes it, then a SELECT of their history rows for the
+     * durations the server measured. The server stops at the first error: the migrations before
+     * it are committed (their rows say which; the failed one is rolled back), the rest never ran.
+     */
+    const applyBatch = (state: Locked, batch: ReadonlyArray<Migration>, flushLast: boolean) =>
+      Effect.gen(function*() {
+        const durations = History.durationsText(table, batch.map((m) => m.name))
+        const statementsOf = (m: Migration) => (m.up._tag === "Sql" ? m.up.statements.map((s) => s.text) : [])
+        const text = [
+          ...batch.map((m, index) => transactionText(m, statementsOf(m), flushLast && index === batch.length - 1)),
+          durations
+        ].join("\n;\n")
+        const durationsIn = (rows: ReadonlyArray<any>) => new Map(rows.map((row) => [row.name as string, Number(row.duration_ms)]))
+        const outcome = yield* Effect.exit(state.run(text))
+        if (outcome._tag === "Success") {
+          const measured = durationsIn(outcome.value.at(-1) ?? [])
+          return { committed: batch.map((m) => ({ name: m.name, durationMs: measured.get(m.name) ?? 0 })), failed: undefined }
         }
-        return yield* diagnose(state, migration, error)
+        yield* Effect.ignore(state.run("ROLLBACK"))
+        const measured = durationsIn(yield* state.run(durations))
+        const committed = batch.flatMap((m) => measured.has(m.name) ? [{ name: m.name, durationMs: measured.get(m.name)! }] : [])
+        const failed = batch[committed.length]
+        if (failed === undefined) return yield* Effect.failCause(outcome.cause)
+        return { committed, failed: { migration: failed, cause: outcome.cause } }
+      })
+
+    /**
+     * Applies `pending` in order, recording each in `applied` and announcing it. Runs of
+     * batchable migrations go several to a message (applyBatch); after a failed message, the
+     * migration it stopped in fails the run as it would alone (diagnosed), or runs alone first
+     * when that cannot be told yet or a lock timeout wants its retries.
+     */
+    const applyPending = (
+      state: Locked,
+      pending: ReadonlyArray<Migration>,
+      onEvent: OnEvent,
+      applied: Array<{ name: string; durationMs: number }>
+    ) =>
+      Effect.gen(function*() {
+        const applying = (index: number) =>
+          onEvent({ _tag: "Applying", name: pending[index]!.name, index: index + 1, total: pending.length })
+        const done = (result: { readonly name: string; readonly durationMs: number }) => {
+          applied.push(result)
+          return onEvent({ _tag: "Applied", ...result })
+        }
+        const alone = (index: number) =>
+          Effect.flatMap(
+            apply(state, pending[index]!, onEvent, index === pending.length - 1),
+            (durationMs) => done({ name: pending[index]!.name, durationMs })
+          )
+        let size = 1
+        let index = 0
+        while (index < pending.length) {
+          const batch = nextBatch(pending, index, size)
+          yield* applying(index)
+          const started = Date.now()
+          if (batch.length === 1) {
+            yield* alone(index)
+            if (batchable(batch[0]!)) size = nextBatchSize(1, Date.now() - started)
+            index++
+            continue
+          }
+          const outcome = yield* applyBatch(state, batch, index + batch.length === pending.length)
+          for (const [offset, result] of outcome.committed.entries()) {
+            if (offset > 0) yield* applying(index + offset)
+            yield* done(result)
+          }
+          index += outcome.committed.length
+          if (outcome.failed === undefined) {
+            size = nextBatchSize(batch.length, Date.now() - started)
+            continue
+          }
+          if (outcome.committed.length > 0) yield* applying(index)
+          const error = Option.getOrUndefined(Cause.failureOption(outcome.failed.cause))
+          const code = isSqlError(error) ? serverError(error).code : undefined
+          // A lock timeout gets its retries. With nothing committed, the message may not have run
+          // at all (PostgreSQL parses all of it first: a syntax error in any migration stops every
+          // one), so its first migration runs alone to tell. Otherwise the failure is this one's.
+          const rerun = code === "55P03" || (outcome.committed.length === 0 && code !== "57014" && error !== undefined)
+          if (!rerun) return yield* messageFailed(state, outcome.failed.migration, outcome.failed.cause)
+          yield* alone(index)
+          index++
+          size = 1
+        }
       })
 
     /** Replays a failed migration statement by statement (always rolled back) to find the culprit. */
@@ -549,10 +648,36 @@ const make = (options: MigratorOptions) =>
         return pending
       })
 
+    /**
+     * A run with nothing to do, told without the lock: one statement reads the history (a
+     * consistent snapshot), and it holds every migration, applied with its checksum, and no
+     * other row. That is the answer a locked run would give at that instant, without the
+     * reserved connection, the lock and the settings (six round trips). Anything else —
+     * pending, changed, missing or failed migrations, no history table yet, any error — is
+     * none, and goes the locked way, which reads the history again under the lock before it
+     * acts: a racing deploy still applies each migration once.
+     */
+    const upToDateUnlocked = (opts: MigrateOptions, onEvent: OnEvent) =>
+      Effect.gen(function*() {
+        const migrations = yield* options.source
+        const history = yield* Effect.option(History.readRows(pool, table))
+        if (Option.isNone(history)) return Option.none<MigrateResult>()
+        const status = compare(migrations, history.value)
+        if (!isUpToDate(status)) return Option.none<MigrateResult>()
+        if (opts.to !== undefined) yield* indexOf(migrations, opts.to)
+        yield* onEvent({ _tag: "Started", pending: 0, target })
+        return Option.some<MigrateResult>({ applied: [], skipped: [], upToDate: status.applied.length, dryRun: false })
+      })
+
     const migrate = (opts: MigrateOptions = {}) => {
       const onEvent = opts.onEvent ?? (() => Effect.void)
       if (opts.dryRun === true) return dryRun(opts, onEvent)
-      return locked(onEvent, (state) =>
+      return Effect.flatMap(upToDateUnlocked(opts, onEvent), (done) =>
+        Option.isSome(done) ? Effect.succeed(done.value) : migrateLocked(opts, onEvent))
+    }
+
+    const migrateLocked = (opts: MigrateOptions, onEvent: OnEvent) =>
+      locked(onEvent, (state) =>
         Effect.gen(function*() {
           const pending = yield* prepare(state, opts, onEvent)
           const upToDate = state.status.applied.length
@@ -563,19 +688,13 @@ const make = (options: MigratorOptions) =>
           // (ROLLBACK first: never commit what a failed migration left open. Not on interruption:
           // the run's finalizer rolls back, and the connection may still be busy.)
           const flushEarlier = Effect.ignore(state.run("ROLLBACK; BEGIN; SELECT txid_current(); COMMIT"))
-          for (const [index, migration] of pending.entries()) {
-            yield* onEvent({ _tag: "Applying", name: migration.name, index: index + 1, total: pending.length })
-            const durationMs = yield* apply(state, migration, onEvent, index === pending.length - 1).pipe(
-              Effect.onExit((exit) =>
-                exit._tag === "Failure" && !Cause.isInterrupted(exit.cause) && applied.length > 0 ? flushEarlier : Effect.void
-              )
+          yield* applyPending(state, pending, onEvent, applied).pipe(
+            Effect.onExit((exit) =>
+              exit._tag === "Failure" && !Cause.isInterrupted(exit.cause) && applied.length > 0 ? flushEarlier : Effect.void
             )
-            applied.push({ name: migration.name, durationMs })
-            yield* onEvent({ _tag: "Applied", name: migration.name, durationMs })
-          }
+          )
           return { applied, skipped: [], upToDate, dryRun: false } satisfies MigrateResult
         }))
-    }
 
     /**
      * A dry run: first on this database, then — from the first migration that cannot be judged

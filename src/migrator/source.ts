@@ -73,17 +73,34 @@ export const findTransactionControl = (
   return undefined
 }
 
-/** Builds a Migration from SQL text. */
+/** Computes `make()` on first use and keeps it. */
+const once = <A>(make: () => A): () => A => {
+  let value: { readonly a: A } | undefined
+  return () => (value ??= { a: make() }).a
+}
+
+/**
+ * Builds a Migration from SQL text. The statements are split on first use: a run with nothing
+ * pending needs only names and checksums, and splitting is most of the cost of reading a folder.
+ */
 export const fromSql = (name: string, file: string, text: string, downText?: string): Migration => {
-  const up = splitStatements(text)
-  const transactional = !NO_TRANSACTION_MARKER.test(text) && !up.some((s) => cannotRunInTransaction(s.text))
+  const statements = once(() => splitStatements(text))
+  const up = once((): MigrationBody => ({ _tag: "Sql", statements: statements() }))
+  const transactional = once(() => !NO_TRANSACTION_MARKER.test(text) && !statements().some((s) => cannotRunInTransaction(s.text)))
+  const down = once(() => downText === undefined ? Option.none<MigrationBody>() : Option.some(sqlBody(downText)))
   return {
     name,
     file,
     checksum: checksum(text),
-    transactional,
-    up: { _tag: "Sql", statements: up },
-    down: downText === undefined ? Option.none() : Option.some(sqlBody(downText))
+    get transactional() {
+      return transactional()
+    },
+    get up() {
+      return up()
+    },
+    get down() {
+      return down()
+    }
   }
 }
 

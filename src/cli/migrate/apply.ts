@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Database } from "../../Database.js"
 import { Migrator } from "../../migrator/Migrator.js"
-import { MigratorLive } from "../live.js"
+import { MigratorLive } from "./live.js"
 import { banner, duration, json } from "../render.js"
 import { plural, printEvent } from "../shared.js"
 

@@ -6,7 +6,7 @@ import * as Effect from "effect/Effect"
 import { Database } from "../../Database.js"
 import { Migrator } from "../../migrator/Migrator.js"
 import { isUpToDate } from "../../migrator/plan.js"
-import { MigratorLive } from "../live.js"
+import { MigratorLive } from "./live.js"
 import { json, table } from "../render.js"
 
 export const status = (options: { readonly json: boolean }) =>

@@ -6,7 +6,7 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Database } from "../../Database.js"
 import { Migrator } from "../../migrator/Migrator.js"
-import { MigratorLive } from "../live.js"
+import { MigratorLive } from "./live.js"
 import { MigrationsDrifted, MigrationsPending } from "../outcomes.js"
 import { json } from "../render.js"
 
