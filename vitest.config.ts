@@ -1,5 +1,6 @@
 import { fileURLToPath } from "node:url"
 import { defineConfig } from "vitest/config"
+import LongestFirst from "./test/support/sequencer.js"
 
 export default defineConfig({
   // The example project (src/example) imports dbkit by its package name, as a user's project does.
@@ -12,7 +13,11 @@ export default defineConfig({
     pool: "forks",
     poolOptions: { forks: { maxForks: 2, minForks: 1 } },
     fileParallelism: true,
-    testTimeout: 60_000,
-    hookTimeout: 120_000
+    // The longest files start first, so both forks end at about the same time.
+    sequence: { sequencer: LongestFirst },
+    // Limits for a hung test, not for a slow one: a machine busy with other work runs this suite
+    // three to five times slower than a quiet one, and that must not fail it.
+    testTimeout: 180_000,
+    hookTimeout: 300_000
   }
 })

@@ -6,6 +6,7 @@
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
+import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -19,6 +20,16 @@ export const siblingUrl = (url: Redacted.Redacted<string>, database: string): Re
   parsed.pathname = `/${encodeURIComponent(database)}`
   return Redacted.make(parsed.toString())
 }
+
+/**
+ * What an embedded scratch database starts from: by default PGlite runs initdb (seconds); a
+ * `dumpDataDir()` tarball of a fresh, empty PGlite is cloned instead (about a third of that).
+ * A program or test suite that makes many scratch databases provides one, e.g.
+ * `Layer.succeed(EmbeddedTemplate, Option.some(tarball))`.
+ */
+export class EmbeddedTemplate extends Context.Reference<EmbeddedTemplate>()("dbkit/Scratch/EmbeddedTemplate", {
+  defaultValue: (): Option.Option<Blob> => Option.none()
+}) {}
 
 /** A scratch database: its layer, and its URL on a server (for pg tools). */
 export interface ScratchDatabase {
@@ -38,9 +49,14 @@ export const make = (
     if (database.kind === "embedded" || Option.isNone(database.url)) {
       // PGlite runs only the extensions it is given: the scratch one gets those this database has.
       const installed = yield* sql<{ name: string }>`SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql'`
-      return { layer: PgliteLive({ dataDir: "memory://", extensions: installed.map((e) => e.name) }), url: Option.none() }
+      const template = yield* EmbeddedTemplate
+      return {
+        layer: PgliteLive({ dataDir: "memory://", loadDataDir: Option.getOrUndefined(template), extensions: installed.map((e) => e.name) }),
+        url: Option.none()
+      }
     }
-    const name = `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
+    // The pid tells whose it is when several programs (or test processes) share the server.
+    const name = `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
     yield* Effect.acquireRelease(
       sql.unsafe(`CREATE DATABASE "${name}"`),
       () => Effect.ignore(sql.unsafe(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))

@@ -122,7 +122,8 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         const listed = yield* withBackup((b) => b.list(out))
         expect(listed.map((l) => l.file)).toEqual([custom.file, plain.file]) // newest first
         expect(listed.find((l) => l.file === plain.file)?.verified?.restoreTest).toBe(true)
-        const leftovers = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_database WHERE datname LIKE 'dbkit_restore_test%'`
+        // This process's restore-test scratch databases (named with its pid: other files' run beside it).
+        const leftovers = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_database WHERE starts_with(datname, ${`dbkit_restore_test_${process.pid}_`})`
         expect(leftovers[0]!.n).toBe(0) // scratch databases are dropped
       }))
 

@@ -8,7 +8,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { Database, EMBEDDED_PG_MAJOR, PgliteLive, PgLive } from "../src/Database.js"
 import { lockPath } from "../src/embedded/EmbeddedLock.js"
-import { EmbeddedLive, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import { EmbeddedLive, pgliteTemplate, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -140,7 +140,8 @@ describe("PgliteLive (embedded)", () => {
   it.scoped("a second opener of the same data directory gets EmbeddedInUse, and the first keeps working", () =>
     Effect.gen(function*() {
       const dataDir = path.join(tempDir(), "pglite")
-      const context = yield* Layer.build(PgliteLive({ dataDir }))
+      // Made from the run's template (no initdb): the second opener is what is under test.
+      const context = yield* Layer.build(PgliteLive({ dataDir, loadDataDir: pgliteTemplate() }))
       const error = yield* buildFailure(PgliteLive({ dataDir }))
       expect(error._tag).toBe("EmbeddedInUse")
       if (error._tag === "EmbeddedInUse") expect(error.pid).toBe(process.pid)
@@ -154,7 +155,7 @@ describe("PgliteLive (embedded)", () => {
       const dataDir = path.join(tempDir(), "pglite")
       fs.mkdirSync(path.dirname(dataDir), { recursive: true })
       fs.writeFileSync(lockPath(dataDir), "999999999") // no such process
-      const sql = yield* Effect.provide(SqlClient.SqlClient, yield* Layer.build(PgliteLive({ dataDir })))
+      const sql = yield* Effect.provide(SqlClient.SqlClient, yield* Layer.build(PgliteLive({ dataDir, loadDataDir: pgliteTemplate() })))
       expect((yield* sql<{ one: number }>`SELECT 1 AS one`)[0]!.one).toBe(1)
       expect(fs.readFileSync(lockPath(dataDir), "utf8")).toBe(String(process.pid))
     }), 60_000)

@@ -13,7 +13,7 @@ import * as Redacted from "effect/Redacted"
 import { CHUNK, HEADER, TAG } from "../src/backup/crypto.js"
 import { stagingPrefix } from "../src/backup/leftovers.js"
 import type { RestoreProgress } from "../src/backup/Restore.js"
-import { admin, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import { admin, ScratchDatabase, ServerLive, serverAvailable, tempDir, uniqueName, urlFor } from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 import { withBackupServices } from "./support/backup.js"
 import { withMigrator } from "./support/migrations.js"
@@ -48,8 +48,6 @@ const stagingLeftovers = Effect.flatMap(ScratchDatabase, (scratch) =>
     ])
   ))
 
-const unique = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 7)}`
-
 describe.skipIf(!server)("Restore on the server", () => {
   layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("from a migrated, populated database", (it) => {
     it.effect("restores a backup into a new database with every row; --validate-only touches no database", () =>
@@ -60,7 +58,7 @@ describe.skipIf(!server)("Restore on the server", () => {
         const made = yield* withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-") }))
         const validated = yield* withServices(({ restore }) => restore.validate(made.file))
         expect(validated.checksum).toBe("ok")
-        const name = unique("dbkit_restored")
+        const name = uniqueName("dbkit_restored")
         const progress: Array<RestoreProgress> = []
         const result = yield* withServices(({ restore }) => restore.into(made.file, name, { onProgress: (p) => progress.push(p) }))
         try {
@@ -89,7 +87,7 @@ describe.skipIf(!server)("Restore on the server", () => {
         fs.writeFileSync(path.join(dir, "plain.sql.gz"), gzipSync(dump(["--format=p"])))
         fs.writeFileSync(path.join(dir, "custom.dump"), dump(["--format=c"]))
         for (const file of ["plain.sql", "plain.sql.gz", "custom.dump"]) {
-          const name = unique("dbkit_from_pgdump")
+          const name = uniqueName("dbkit_from_pgdump")
           const result = yield* withServices(({ restore }) => restore.into(path.join(dir, file), name, { trustUnsigned: true }))
           try {
             expect(result.database).toBe(name)
@@ -101,7 +99,7 @@ describe.skipIf(!server)("Restore on the server", () => {
         }
         // A foreign file that is not what it claims is refused before a database is created.
         fs.writeFileSync(path.join(dir, "broken.sql.gz"), Buffer.concat([Buffer.from([0x1f, 0x8b]), Buffer.from("not really gzip")]))
-        const name = unique("dbkit_from_broken")
+        const name = uniqueName("dbkit_from_broken")
         const broken = yield* Effect.flip(withServices(({ restore }) => restore.into(path.join(dir, "broken.sql.gz"), name)))
         expect(broken._tag).toBe("BackupCorrupt")
         expect(yield* databaseExists(name)).toBe(false)
@@ -123,7 +121,7 @@ describe.skipIf(!server)("Restore on the server", () => {
         flipped[flipped.length >> 1] = flipped[flipped.length >> 1]! ^ 1
         fs.writeFileSync(encrypted.file, flipped)
         rewriteManifest(encrypted.file, flipped)
-        const name = unique("dbkit_altered")
+        const name = uniqueName("dbkit_altered")
         const refused = yield* Effect.flip(keyed(withServices(({ restore }) => restore.into(encrypted.file, name, { trustUnsigned: true }))))
         expect(refused._tag).toBe("BackupCorrupt")
         expect(refused.message).toContain("authentication failed")
@@ -160,7 +158,7 @@ describe.skipIf(!server)("Restore on the server", () => {
         altered[altered.length - 20] = altered[altered.length - 20]! ^ 1
         fs.writeFileSync(made.file, altered)
         fs.writeFileSync(`${made.file}.json`, JSON.stringify({ ...unsigned, sha256: createHash("sha256").update(altered).digest("hex") }))
-        const name = unique("dbkit_streamed")
+        const name = uniqueName("dbkit_streamed")
         const bad = yield* Effect.flip(keyed(withServices(({ restore }) => restore.into(made.file, name, { trustUnsigned: true }), out)))
         expect(bad._tag).toBe("BackupCorrupt")
         expect(bad.message).toMatch(/authentication failed at chunk \d+ \(byte \d+\)/)
@@ -216,7 +214,7 @@ describe.skipIf(!server)("Restore on the server", () => {
           sizes: { dump: dump.length, file: bytes.length },
           tables: { "public.half": 1 }
         }))
-        const name = unique("dbkit_failed_restore")
+        const name = uniqueName("dbkit_failed_restore")
         const error = yield* Effect.flip(withServices(({ restore }) => restore.into(file, name, { trustUnsigned: true })))
         expect(error._tag).toBe("PlainDumpFailed")
         expect(error.message).toMatch(/^line 3: INSERT INTO no_such_table VALUES \(1\);: relation "no_such_table" does not exist/)
@@ -229,7 +227,7 @@ describe.skipIf(!server)("Restore on the server", () => {
         const bytes = fs.readFileSync(made.file)
         bytes[bytes.length >> 1] = bytes[bytes.length >> 1]! ^ 1
         fs.writeFileSync(made.file, bytes)
-        const name = unique("dbkit_tampered")
+        const name = uniqueName("dbkit_tampered")
         const error = yield* Effect.flip(withServices(({ restore }) => restore.into(made.file, name)))
         expect(error._tag).toBe("BackupChecksumMismatch")
         expect(yield* databaseExists(name)).toBe(false)
@@ -321,10 +319,14 @@ describe.skipIf(!server)("Restore over the configured database", () => {
         yield* sql.unsafe(`INSERT INTO organizations (slug, name) VALUES ('after-backup', 'Changed since')`)
         const before = yield* orgCount
         // Cut the loading connection as soon as it is loading: the server's side of a lost network.
+        // Only this restore's (into this file's staging database): other files restore beside it.
+        const staging = `${stagingPrefix((yield* ScratchDatabase).name)}_restore_`
         const cutter = Effect.promise(async () => {
           for (let i = 0; i < 600; i++) {
             const cut = await admin<{ ok: boolean }>(
-              `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity WHERE application_name = 'dbkit-load' AND state <> 'idle'`
+              `SELECT pg_terminate_backend(pid) AS ok FROM pg_stat_activity
+                WHERE application_name = 'dbkit-load' AND state <> 'idle' AND starts_with(datname, $1)`,
+              [staging]
             )
             if (cut.length > 0) return true
             await new Promise((resolve) => setTimeout(resolve, 20))
@@ -376,7 +378,7 @@ describe.skipIf(!server)("Restore reads dumps itself: psql is never run, pg_rest
         yield* sql.unsafe(`CREATE TABLE IF NOT EXISTS wide (id int PRIMARY KEY, payload text);
           INSERT INTO wide SELECT g, md5(g::text) FROM generate_series(1, 20000) g ON CONFLICT DO NOTHING`)
         const made = yield* withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-") }))
-        const name = unique("dbkit_no_tools")
+        const name = uniqueName("dbkit_no_tools")
         const restored = yield* withPath([tempDir("dbkit-empty-path-")], withServices(({ restore }) => restore.into(made.file, name)))
         try {
           expect(restored.rows).toBeGreaterThanOrEqual(20000)
@@ -396,7 +398,7 @@ describe.skipIf(!server)("Restore reads dumps itself: psql is never run, pg_rest
       Effect.gen(function*() {
         const made = yield* withServices(({ backup }) => backup.backup({ out: tempDir("dbkit-restore-"), schemaOnly: true, format: "custom" }))
         const realPath = process.env.PATH!.split(path.delimiter)
-        const name = unique("dbkit_old_restore")
+        const name = uniqueName("dbkit_old_restore")
         const old = yield* Effect.flip(withPath([fakeTool("pg_restore", "12.4"), ...realPath], withServices(({ restore }) => restore.into(made.file, name))))
         expect(old._tag).toBe("PgToolTooOld")
         expect(old.message).toMatch(/pg_restore 12 is too old for a backup written by pg_dump 1\d/)

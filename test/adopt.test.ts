@@ -16,7 +16,7 @@ import * as Redacted from "effect/Redacted"
 import * as path from "node:path"
 import pg from "pg"
 import { PgliteLive, PgLive } from "../src/Database.js"
-import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
+import { createScratchDatabase, dropScratchDatabase, pgliteTemplate, serverAvailable, tempDir } from "./support/databases.js"
 import { withMigrator, writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -89,7 +89,7 @@ describe("adopt on the embedded database", () => {
     Effect.gen(function*() {
       const dataDir = path.join(tempDir(), "pglite")
       yield* Effect.promise(async () => {
-        const pglite = await PGlite.create(dataDir)
+        const pglite = await PGlite.create(dataDir, { loadDataDir: pgliteTemplate() })
         await drizzleMigratePglite(drizzlePglite(pglite), { migrationsFolder: referenceMigrations })
         await pglite.close()
       })

@@ -11,7 +11,7 @@ import { Backup, layer as backupLayer } from "../src/backup/Backup.js"
 import { copyRowCounter } from "../src/backup/copyRows.js"
 import * as Config from "../src/Config.js"
 import { withBackupServices } from "./support/backup.js"
-import { admin, serverAvailable, ServerLive, tempDir } from "./support/databases.js"
+import { admin, serverAvailable, ServerLive, tempDir, uniqueName } from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -117,7 +117,7 @@ describe.skipIf(!server)("a plain backup's manifest on the server", () => {
         // Restored (without exclusions), both agree with their manifests: psql's COPY tag for an
         // inheritance parent holds its own rows only, so such a table is counted with count(*).
         for (const format of ["plain", "custom"] as const) {
-          const name = `dbkit_copy_rows_${format}_${Date.now().toString(36)}`
+          const name = uniqueName(`dbkit_copy_rows_${format}`)
           const { made, restored } = yield* withBackupServices(({ backup, restore }) =>
             Effect.flatMap(backup.backup({ format }), (made) => Effect.map(restore.into(made.file, name), (restored) => ({ made, restored })))
           )

@@ -19,7 +19,7 @@ import { layer as restoreLayer, Restore } from "../src/backup/Restore.js"
 import { canonicalJson, originOf, sign, signingKey } from "../src/backup/signature.js"
 import * as Config from "../src/Config.js"
 import * as Guard from "../src/Guard.js"
-import { admin, createScratchDatabase, dropScratchDatabase, EmbeddedLive, queryAt, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import { admin, createScratchDatabase, dropScratchDatabase, EmbeddedLive, queryAt, ScratchDatabase, ServerLive, serverAvailable, tempDir, uniqueName, urlFor } from "./support/databases.js"
 import { NonInteractiveGuard, scriptedTerminal } from "./support/terminal.js"
 
 const server = await serverAvailable()
@@ -51,8 +51,6 @@ const databaseExists = (name: string) =>
   Effect.promise(() => admin<{ e: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e", [name])).pipe(
     Effect.map((rows) => rows[0]!.e)
   )
-
-const unique = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 7)}`
 
 const readManifest = (file: string) => JSON.parse(fs.readFileSync(`${file}.json`, "utf8")) as Manifest
 
@@ -171,7 +169,7 @@ describe.skipIf(!server)("Origin on the server", () => {
         const verified = yield* withServices(({ backup }) => backup.verify(made.file))
         expect(verified).toMatchObject({ origin: "signed", originReason: "", checksum: "ok" })
         expect(JSON.stringify(verified)).not.toContain(key)
-        const name = unique("dbkit_signed")
+        const name = uniqueName("dbkit_signed")
         const restored = yield* withServices(({ restore }) => restore.into(made.file, name))
         try {
           expect(restored.rows).toBe(30)
@@ -191,7 +189,7 @@ describe.skipIf(!server)("Origin on the server", () => {
         const verified = yield* Effect.flip(withServices(({ backup }) => backup.verify(made.file)))
         expect(verified._tag).toBe("BackupManifestForged")
         expect(verified.message).toContain("its manifest was changed after it was written")
-        const name = unique("dbkit_forged")
+        const name = uniqueName("dbkit_forged")
         for (const trustUnsigned of [false, true]) {
           const into = yield* Effect.flip(withServices(({ restore }) => restore.into(made.file, name, { trustUnsigned })))
           expect(into._tag).toBe("BackupManifestForged")
@@ -213,7 +211,7 @@ describe.skipIf(!server)("Origin on the server", () => {
         stripSignature(made.file)
         const verified = yield* withServices(({ backup }) => backup.verify(made.file))
         expect(verified).toMatchObject({ origin: "unverified", originReason: "its manifest is not signed" })
-        const name = unique("dbkit_unsigned")
+        const name = uniqueName("dbkit_unsigned")
         const refused = yield* Effect.flip(withServices(({ restore }) => restore.into(made.file, name)))
         expect(refused._tag).toBe("BackupUntrustedOrigin")
         expect(refused.message).toContain("--trust-unsigned")
@@ -254,7 +252,7 @@ describe.skipIf(!server)("Origin on the server", () => {
         const verified = yield* withServices(({ backup }) => backup.verify(file, { restoreTest: true }))
         expect(verified).toMatchObject({ origin: "unverified", originReason: expect.stringContaining("no manifest") })
         expect(verified.restoreTest).not.toBeNull()
-        const name = unique("dbkit_pgdump")
+        const name = uniqueName("dbkit_pgdump")
         expect((yield* Effect.flip(withServices(({ restore }) => restore.into(file, name))))._tag).toBe("BackupUntrustedOrigin")
         expect(yield* databaseExists(name)).toBe(false)
         yield* withServices(({ restore }) => restore.into(file, name, { trustUnsigned: true }))
@@ -273,7 +271,7 @@ describe.skipIf(!server)("Origin on the server", () => {
         for (const file of notDumps(tempDir("dbkit-not-dumps-"))) {
           const verified = yield* Effect.flip(withServices(({ backup }) => backup.verify(file)))
           expect([file, verified._tag]).toEqual([file, "BackupCorrupt"])
-          const name = unique("dbkit_not_a_dump")
+          const name = uniqueName("dbkit_not_a_dump")
           for (const trustUnsigned of [false, true]) {
             const into = yield* Effect.flip(withServices(({ restore }) => restore.into(file, name, { trustUnsigned })))
             expect([file, into._tag]).toEqual([file, "BackupCorrupt"])

@@ -11,7 +11,8 @@ import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { gunzipSync, gzipSync } from "node:zlib"
-import { admin, EmbeddedLive, queryAt, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import { stagingPrefix } from "../src/backup/leftovers.js"
+import { admin, EmbeddedLive, queryAt, ScratchDatabase, ServerLive, serverAvailable, tempDir, uniqueName, urlFor } from "./support/databases.js"
 import { withBackupServices } from "./support/backup.js"
 import { runCli } from "./support/cli.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
@@ -20,6 +21,8 @@ const server = await serverAvailable()
 
 /** Where a hostile command would leave its mark: each case names a file of its own here. */
 const marks = tempDir("dbkit-pwned-")
+/** The role the hostile dump tries to create: roles are server-wide, so this process's own name. */
+const hostileRole = `dbkit_hostile_role_${process.pid}`
 const mark = (name: string) => path.join(marks, name)
 
 const header = [
@@ -60,7 +63,7 @@ const hostile = (bystander: string): ReadonlyArray<{ readonly name: string; read
     ]
   },
   { name: "alter-role", body: ["ALTER ROLE root NOSUPERUSER;"] },
-  { name: "create-role", body: ["CREATE ROLE dbkit_hostile_role SUPERUSER LOGIN;"] },
+  { name: "create-role", body: [`CREATE ROLE ${hostileRole} SUPERUSER LOGIN;`] },
   { name: "grant-role", body: ["GRANT pg_execute_server_program TO PUBLIC;"] },
   { name: "do-block", body: [`DO $$ BEGIN PERFORM pg_catalog.pg_sleep(0); END $$;`] },
   { name: "dblink", body: [`SELECT dblink_exec('dbname=${bystander}', 'DROP TABLE public.b');`] },
@@ -107,8 +110,6 @@ const fingerprint = Effect.flatMap(SqlClient.SqlClient, (sql) =>
     return out
   }))
 
-const unique = (prefix: string) => `${prefix}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 7)}`
-
 /** Writes the corpus into a fresh backups folder: plain files, and one gzipped. */
 const writeCorpus = (bystander: string) => {
   const dir = tempDir("dbkit-hostile-")
@@ -133,7 +134,7 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
         const sql = yield* SqlClient.SqlClient
         const scratch = yield* ScratchDatabase
         yield* sql.unsafe("CREATE TABLE keep (id int PRIMARY KEY, note text); INSERT INTO keep SELECT g, md5(g::text) FROM generate_series(1, 500) g")
-        const bystander = unique("dbkit_bystander")
+        const bystander = uniqueName("dbkit_bystander")
         yield* Effect.promise(() => admin(`CREATE DATABASE "${bystander}"`))
         yield* Effect.addFinalizer(() => Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${bystander}" WITH (FORCE)`)))
         yield* Effect.promise(() => queryAt(urlFor(bystander), "CREATE TABLE public.b (id int, v text); INSERT INTO public.b SELECT g, md5(g::text) FROM generate_series(1, 100) g"))
@@ -146,7 +147,7 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
           expect([name, verified._tag]).toEqual([name, "BackupUntrusted"])
           expect(verified.message).toContain(`line ${line}`)
 
-          const into = unique("dbkit_hostile")
+          const into = uniqueName("dbkit_hostile")
           const refusedInto = yield* Effect.flip(withBackupServices(({ restore }) => restore.into(file, into, { trustUnsigned: true }), dir))
           expect([name, refusedInto._tag]).toEqual([name, "BackupUntrusted"])
           expect(yield* databaseExists(into)).toBe(false)
@@ -161,11 +162,17 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
         noMarks()
         expect(yield* digest(bystander)).toEqual(bystanderBefore)
         expect(yield* digest(scratch.name)).toEqual(targetBefore)
-        const roles = yield* Effect.promise(() => admin("SELECT rolname FROM pg_roles WHERE rolname = 'dbkit_hostile_role'"))
+        const roles = yield* Effect.promise(() => admin("SELECT rolname FROM pg_roles WHERE rolname = $1", [hostileRole]))
         expect(roles).toEqual([])
         const superuser = yield* Effect.promise(() => admin<{ s: boolean }>("SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user"))
         expect(superuser[0]!.s).toBe(true)
-        const staging = yield* Effect.promise(() => admin(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${scratch.name.slice(0, 20)}%restore%`]))
+        // Staging copies of restores over this file's database only (other files' run beside it).
+        const staging = yield* Effect.promise(() =>
+          admin(`SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`, [
+            `${stagingPrefix(scratch.name)}\\_restore\\_%`,
+            `${stagingPrefix(scratch.name)}\\_previous\\_%`
+          ])
+        )
         expect(staging).toEqual([])
         // Only the backups folder was written to (nothing else beside the corpus).
         expect(fs.readdirSync(dir).filter((f) => !/\.(sql|sql\.gz|json)$/.test(f))).toEqual([])
@@ -191,7 +198,7 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
 
         const verified = yield* Effect.flip(withBackupServices(({ backup }) => backup.verify(file), dir))
         expect(verified._tag).toBe("BackupUntrusted")
-        const into = unique("dbkit_hostile_custom")
+        const into = uniqueName("dbkit_hostile_custom")
         const refused = yield* Effect.flip(withBackupServices(({ restore }) => restore.into(file, into, { trustUnsigned: true }), dir))
         expect(refused._tag).toBe("BackupUntrusted")
         expect(refused.message).toContain("\\!")
@@ -219,7 +226,7 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
         const before = yield* digest(scratch.name)
         const verified = yield* Effect.flip(withBackupServices(({ backup }) => backup.verify(made.file), dir))
         expect(["BackupManifestForged", "BackupUntrusted"]).toContain(verified._tag)
-        const into = unique("dbkit_hostile_rewritten")
+        const into = uniqueName("dbkit_hostile_rewritten")
         const refusedInto = yield* Effect.flip(withBackupServices(({ restore }) => restore.into(made.file, into, { trustUnsigned: true }), dir))
         expect(["BackupManifestForged", "BackupUntrusted"]).toContain(refusedInto._tag)
         expect(yield* databaseExists(into)).toBe(false)
@@ -249,7 +256,7 @@ describe.skipIf(!server)("hostile backup files through the CLI", () => {
         const verified = yield* Effect.promise(() => runCli(["backups", "verify", shell.file], env))
         expect(verified.code).toBe(14)
         expect(verified.stderr).toContain(`line ${shell.line}: refused "\\! touch`)
-        const into = unique("dbkit_hostile_cli")
+        const into = uniqueName("dbkit_hostile_cli")
         const restored = yield* Effect.promise(() => runCli(["restore", shell.file, "--into", into, "--trust-unsigned", "--json"], env))
         expect(restored.code).toBe(14)
         expect(restored.stderr).toContain("the psql meta-command \\! is not something pg_dump writes")
@@ -272,7 +279,7 @@ describe.skipIf(!server)("dbkit reads the dump itself", () => {
           }), dir).pipe(Effect.provide(EmbeddedLive))
         const script = gunzipSync(fs.readFileSync(made.file)).toString()
         expect(script).toMatch(/^SET transaction_timeout = 0;$/m)
-        const name = unique("dbkit_from_embedded")
+        const name = uniqueName("dbkit_from_embedded")
         const restored = yield* withBackupServices(({ restore }) => restore.into(made.file, name), dir)
         try {
           const serverMajor = Number((yield* Effect.promise(() => admin<{ v: string }>("SELECT current_setting('server_version_num') AS v")))[0]!.v) / 10000

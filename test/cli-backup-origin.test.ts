@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { gzipSync } from "node:zlib"
 import { afterAll, beforeAll } from "vitest"
 import { runCli } from "./support/cli.js"
-import { admin, createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir } from "./support/databases.js"
+import { admin, createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir, uniqueName } from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -65,7 +65,7 @@ describe.skipIf(!server)("dbkit at the trust boundary, on the server", () => {
       expect(unverified.stdout).not.toContain("checksum ok")
       const validated = yield* Effect.promise(() => runCli(["restore", file, "--validate-only"], env()))
       expect(validated.stdout).toContain("unverified origin")
-      const name = `dbkit_cli_origin_${Date.now().toString(36)}`
+      const name = uniqueName("dbkit_cli_origin")
       const refused = yield* Effect.promise(() => runCli(["restore", file, "--into", name], env()))
       expect(refused.code).toBe(14)
       expect(refused.stderr).toContain("unverified origin")
@@ -88,7 +88,7 @@ describe.skipIf(!server)("dbkit at the trust boundary, on the server", () => {
     Effect.gen(function*() {
       const dir = tempDir("dbkit-cli-not-dumps-")
       const files = { "empty.sql": Buffer.alloc(0), "random.bin": randomBytes(4096), "garbage.sql.gz": gzipSync(randomBytes(4096)) }
-      const name = `dbkit_cli_not_a_dump_${Date.now().toString(36)}`
+      const name = uniqueName("dbkit_cli_not_a_dump")
       for (const [base, bytes] of Object.entries(files)) {
         const file = path.join(dir, base)
         fs.writeFileSync(file, bytes)

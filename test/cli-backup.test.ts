@@ -5,7 +5,7 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import { runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
+import { createScratchDatabase, dropScratchDatabase, embeddedDataDir, serverAvailable, tempDir, uniqueName } from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -68,7 +68,7 @@ describe.skipIf(!server)("dbkit backup on the server", () => {
       const valid = yield* Effect.promise(() => runCli(["restore", made.file, "--validate-only"], env))
       expect(valid.code).toBe(0)
       expect(valid.stdout).toContain("no database was touched")
-      const name = `dbkit_cli_into_${Date.now().toString(36)}`
+      const name = uniqueName("dbkit_cli_into")
       try {
         const restored = yield* Effect.promise(() => runCli(["restore", made.file, "--into", name], env))
         expect(restored.code).toBe(0)
@@ -108,7 +108,7 @@ describe.skipIf(!server)("dbkit backup on the server", () => {
 describe("dbkit backup on the embedded database", () => {
   it.effect("backs up the embedded database through PGlite's pg_dump", () =>
     Effect.gen(function*() {
-      const dataDir = path.join(tempDir(), "pglite")
+      const dataDir = embeddedDataDir() // a fresh cluster, without waiting for initdb
       const out = tempDir("dbkit-cli-backups-")
       expect((yield* Effect.promise(() => runCli(["migrate"], { DBKIT_DATA_DIR: dataDir }))).code).toBe(0)
       const made = yield* Effect.promise(() => runCli(["backup", "--out", out], { DBKIT_DATA_DIR: dataDir }))

@@ -10,7 +10,7 @@ import * as path from "node:path"
 import { readDrizzleOut } from "../src/cli/init/drizzleConfig.js"
 import { addScripts } from "../src/cli/init/packageJson.js"
 import { runCli } from "./support/cli.js"
-import { tempDir } from "./support/databases.js"
+import { embeddedDataDir, tempDir } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const root = tempDir("dbkit-init-")
@@ -166,7 +166,7 @@ describe("dbkit init", () => {
     const report = JSON.parse((await runCli(["init", "--json"], {}, { cwd: dir })).stdout) as { next: Array<string> }
     const words = report.next[0]!.split(" ")
     expect(words.slice(0, 2)).toEqual(["npx", "dbkit"])
-    const next = await runCli(words.slice(2), { DBKIT_DATA_DIR: "memory://" }, { cwd: dir })
+    const next = await runCli(words.slice(2), { DBKIT_DATA_DIR: embeddedDataDir() }, { cwd: dir }) // a fresh cluster, no initdb
     expect(next.stderr).not.toContain("error")
     expect(next.code).toBe(0)
     expect(next.stdout).toContain("0000_init")

@@ -1,14 +1,14 @@
 // `DB_RESET_CONFIRM=1 pnpm effect:reset-db` as a user runs it.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import * as path from "node:path"
 import { runCli } from "./support/cli.js"
-import { tempDir } from "./support/databases.js"
+import { embeddedDataDir, tempDir } from "./support/databases.js"
 
 describe("dbkit reset on the embedded database", () => {
   it.effect("refuses without DB_RESET_CONFIRM (exit 4), and production without a server (exit 2); hard resets and reseeds; soft empties", () =>
     Effect.gen(function*() {
-      const env = { DBKIT_DATA_DIR: path.join(tempDir(), "pglite"), DBKIT_BACKUP_DIR: tempDir("dbkit-reset-backups-") }
+      // A fresh cluster, without waiting for initdb.
+      const env = { DBKIT_DATA_DIR: embeddedDataDir(), DBKIT_BACKUP_DIR: tempDir("dbkit-reset-backups-") }
       expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
       const refused = yield* Effect.promise(() => runCli(["reset"], env))
       expect(refused.code).toBe(4)

@@ -5,7 +5,7 @@ import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { runCli } from "./support/cli.js"
-import { tempDir } from "./support/databases.js"
+import { embeddedDataDir, tempDir } from "./support/databases.js"
 
 /** Runs SQL on the data directory while no dbkit process has it open. */
 const onDataDir = (dataDir: string, sql: string) =>
@@ -22,7 +22,7 @@ const onDataDir = (dataDir: string, sql: string) =>
 describe("dbkit restore on the embedded database", () => {
   it.effect("replaces the data with the backup's (exit 0, safety backup first); --validate-only opens no database", () =>
     Effect.gen(function*() {
-      const dataDir = path.join(tempDir(), "pglite")
+      const dataDir = embeddedDataDir() // a fresh cluster, without waiting for initdb
       const backupDir = tempDir("dbkit-restore-cli-")
       const env = { DBKIT_DATA_DIR: dataDir, DBKIT_BACKUP_DIR: backupDir }
       expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)

@@ -6,7 +6,7 @@ import * as path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll } from "vitest"
 import { runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
+import { createScratchDatabase, dropScratchDatabase, embeddedDataDir, serverAvailable, tempDir } from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -177,8 +177,7 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
 describe("dbkit seed on the embedded database", () => {
   it.effect("migrates and seeds a fresh embedded database end to end", () =>
     Effect.gen(function*() {
-      const dataDir = path.join(tempDir(), "pglite")
-      const env = { DBKIT_DATA_DIR: dataDir }
+      const env = { DBKIT_DATA_DIR: embeddedDataDir() } // a fresh cluster, without waiting for initdb
       expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
       const seeded = yield* Effect.promise(() => runCli(["seed"], env))
       expect(seeded.code).toBe(0)
@@ -193,6 +192,7 @@ describe("dbkit seed on the embedded database", () => {
       expect(refused.code).toBe(2)
       expect(refused.stderr).toContain("--scale must be a number greater than 0")
       expect(fs.existsSync(dataDir)).toBe(false)
+      embeddedDataDir(dataDir) // a fresh cluster, without waiting for initdb
       expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
       const seeded = yield* Effect.promise(() => runCli(["seed"], env))
       expect(seeded.code).toBe(0)

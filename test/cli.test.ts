@@ -9,7 +9,7 @@ import { afterAll, beforeAll } from "vitest"
 import { PgliteLive } from "../src/Database.js"
 import { lockKey } from "../src/migrator/history.js"
 import { runCli } from "./support/cli.js"
-import { admin, adminUrl, createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
+import { admin, adminUrl, createScratchDatabase, dropScratchDatabase, pgliteTemplate, serverAvailable, tempDir } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -58,7 +58,7 @@ describe("dbkit migrate on the embedded database", () => {
   it.scoped("a second process on the same data directory gets a clear 'in use' error (exit 3) and changes nothing", () =>
     Effect.gen(function*() {
       const dataDir = path.join(tempDir(), "pglite")
-      yield* Layer.build(PgliteLive({ dataDir })) // this test process holds it open
+      yield* Layer.build(PgliteLive({ dataDir, loadDataDir: pgliteTemplate() })) // this test process holds it open (made from the template)
       const result = yield* Effect.promise(() => runCli(["migrate"], { DBKIT_DATA_DIR: dataDir }))
       expect(result.code).toBe(3)
       expect(result.stderr).toContain(`in use by process ${process.pid}`)

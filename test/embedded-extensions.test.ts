@@ -10,7 +10,7 @@ import { EmbeddedExtensionUnavailable, PgliteLive } from "../src/Database.js"
 import { ExitCode } from "../src/cli/exitCodes.js"
 import { extensionsCreatedBy, requestedByMigrations } from "../src/embedded/extensions.js"
 import { runCli } from "./support/cli.js"
-import { tempDir } from "./support/databases.js"
+import { embeddedDataDir, pgliteTemplate, tempDir } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const realPglite = { timeout: 120_000 }
@@ -72,14 +72,14 @@ describe("PgliteLive loads the extensions it is given", () => {
         SELECT encode(digest('abc', 'sha256'), 'hex') AS digest, uuid_generate_v4()::text AS id`
       expect(rows[0]!.digest).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
       expect(rows[0]!.id).toMatch(uuidOf)
-    }).pipe(Effect.provide(PgliteLive({ dataDir: "memory://", extensions: ["pgcrypto", "uuid-ossp"] }))), realPglite.timeout)
+    }).pipe(Effect.provide(PgliteLive({ dataDir: "memory://", loadDataDir: pgliteTemplate(), extensions: ["pgcrypto", "uuid-ossp"] }))), realPglite.timeout)
 
   it.live("without it, CREATE EXTENSION pgcrypto fails (the test above could fail)", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const error = yield* Effect.flip(sql`CREATE EXTENSION pgcrypto`)
       expect(String(error.cause)).toContain("pgcrypto")
-    }).pipe(Effect.provide(PgliteLive({ dataDir: "memory://" }))), realPglite.timeout)
+    }).pipe(Effect.provide(PgliteLive({ dataDir: "memory://", loadDataDir: pgliteTemplate() }))), realPglite.timeout)
 
   it.live("an extension PGlite does not ship is EmbeddedExtensionUnavailable, and no data directory is made", () =>
     Effect.gen(function*() {
@@ -105,7 +105,7 @@ describe("dbkit migrate on the embedded database (no DATABASE_URL)", () => {
   it.live("applies migrations creating pgcrypto, btree_gin and uuid-ossp, whose functions and index then work", () =>
     Effect.gen(function*() {
       const root = tempDir("dbkit-ext-")
-      const dataDir = path.join(root, "db")
+      const dataDir = embeddedDataDir(path.join(root, "db")) // a fresh cluster, without waiting for initdb
       const migrations = writeFolder({
         "001_ext.sql": [
           "-- the extensions this project needs",

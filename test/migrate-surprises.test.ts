@@ -25,7 +25,7 @@ import { fromDirectory, fromSql } from "../src/migrator/source.js"
 import { checksum } from "../src/migrator/sql.js"
 import { runCli } from "./support/cli.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
-import { backends, createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
+import { backends, createScratchDatabase, dropScratchDatabase, pgliteTemplate, ScratchFromTemplate, serverAvailable, tempDir } from "./support/databases.js"
 import { freshSchema, withMigrator, writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -286,7 +286,7 @@ const drizzleMigrated = {
   ),
   embedded: Effect.promise(async () => {
     const dataDir = path.join(tempDir(), "pglite")
-    const pglite = await PGlite.create(dataDir)
+    const pglite = await PGlite.create(dataDir, { loadDataDir: pgliteTemplate() })
     await drizzleMigratePglite(drizzlePglite(pglite), { migrationsFolder: referenceMigrations })
     await pglite.close()
     return dataDir
@@ -374,7 +374,7 @@ describe("a drizzle-migrated embedded database", () => {
   it.scoped("migrate says to adopt first; after adopt, drift ignores drizzle.__drizzle_migrations", () =>
     Effect.gen(function*() {
       const dataDir = yield* drizzleMigrated.embedded
-      yield* adoptedThenDrift.pipe(Effect.provide(PgliteLive({ dataDir })))
+      yield* adoptedThenDrift.pipe(Effect.provide(Layer.merge(PgliteLive({ dataDir }), ScratchFromTemplate)))
     }), 180_000)
 })
 

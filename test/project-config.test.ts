@@ -6,7 +6,7 @@ import { describe, expect, it } from "@effect/vitest"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { runCli } from "./support/cli.js"
-import { tempDir } from "./support/databases.js"
+import { embeddedDataDir, tempDir } from "./support/databases.js"
 
 const config = (fields: string) => `import { defineConfig } from "dbkit"\n\nexport default defineConfig({\n${fields}\n})\n`
 
@@ -22,7 +22,7 @@ const project = () => {
 describe("dbkit.config.ts is every command's configuration", () => {
   it("migrate finds the migrations in the config's migrationsDir; an edit is picked up; DBKIT_MIGRATIONS_DIR still wins", async () => {
     const dir = project()
-    const env = { DBKIT_DATA_DIR: "memory://" }
+    const env = { DBKIT_DATA_DIR: embeddedDataDir() } // a fresh cluster, without an initdb per command
     fs.writeFileSync(path.join(dir, "dbkit.config.ts"), config(`  migrationsDir: "db/sql",\n  backupDir: "db/backups"`))
     const first = await runCli(["migrate", "status", "--json"], env, { cwd: dir })
     expect(first.code, first.stderr).toBe(0)

@@ -13,7 +13,7 @@ import { layer as restoreLayer, Restore } from "../src/backup/Restore.js"
 import * as Config from "../src/Config.js"
 import { PgLive } from "../src/Database.js"
 import { runCli } from "./support/cli.js"
-import { admin, adminUrl, createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir } from "./support/databases.js"
+import { admin, adminUrl, createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir, uniqueName } from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
 const server = await serverAvailable()
@@ -126,7 +126,7 @@ describe.skipIf(!server)("restore and reset beside other work on the server", ()
       const db = yield* accountsDatabase(2000)
       const out = tempDir("dbkit-conc-into-")
       const file = yield* backupWithCli(db.url, out)
-      const name = `dbkit_conc_into_${Date.now().toString(36)}`
+      const name = uniqueName("dbkit_conc_into")
       yield* Effect.addFinalizer(() => Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)))
       const into = () => runCli(["restore", file, "--into", name, "--json"], { DATABASE_URL: db.url }, { timeoutMs: 120_000 })
       const results = yield* Effect.promise(() => Promise.all([into(), into()]))

@@ -8,13 +8,16 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
 import { inject } from "vitest"
 import { Database, PgliteLive, PgLive } from "../../src/Database.js"
+import { EmbeddedTemplate } from "../../src/Scratch.js"
 
 /** The server URL tests use: DATABASE_URL, else the local default. */
 export const serverUrl = process.env.DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres"
@@ -59,7 +62,8 @@ export const queryAt = async <A = any>(url: string, text: string, params: Array<
   }
 }
 
-const uniqueName = (prefix: string) =>
+/** A database (or role) name no other test process uses: `<prefix>_<pid>_<time>_<random>`, ≤ 63 bytes for a short prefix. */
+export const uniqueName = (prefix: string) =>
   `${prefix}_${process.pid}_${Date.now().toString(36)}_${Math.random().toString(36).slice(2, 8)}`
 
 /** Creates a scratch database; returns its name and URL. */
@@ -90,13 +94,34 @@ export const ServerLive: Layer.Layer<SqlClient.SqlClient | Database | ScratchDat
   Effect.map(ScratchDatabase, (scratch) => PgLive({ url: scratch.url, poolSize: 5 }))
 ).pipe(Layer.orDie, Layer.provideMerge(ScratchDatabaseLive))
 
-/** SqlClient + Database over a fresh in-memory PGlite cloned from the run's template. */
+let template: Blob | undefined
+
+/** The run's fresh-PGlite tarball (made once by global-setup.ts): clone it instead of running initdb. */
+export const pgliteTemplate = (): Blob => (template ??= new Blob([fs.readFileSync(inject("pgliteTemplate"))]))
+
+/** Embedded scratch databases (drift, dry runs, test restores) cloned from the run's template, for a test's own PgliteLive. */
+export const ScratchFromTemplate: Layer.Layer<EmbeddedTemplate> = Layer.sync(EmbeddedTemplate, () => Option.some(pgliteTemplate()))
+
+/**
+ * SqlClient + Database over a fresh in-memory PGlite cloned from the run's template; the scratch
+ * databases made on it (drift, dry runs, test restores) are clones of the template too.
+ */
 export const EmbeddedLive: Layer.Layer<SqlClient.SqlClient | Database> = Layer.unwrapEffect(
-  Effect.sync(() => {
-    const template = fs.readFileSync(inject("pgliteTemplate"))
-    return PgliteLive({ dataDir: "memory://", loadDataDir: new Blob([template]) })
-  })
+  Effect.sync(() =>
+    PgliteLive({ dataDir: "memory://", loadDataDir: pgliteTemplate() }).pipe(Layer.merge(ScratchFromTemplate))
+  )
 ).pipe(Layer.orDie)
+
+/**
+ * An embedded data directory holding the run's fresh cluster (at `dataDir`, else a new
+ * `<temp>/pglite`), for a test whose subject is not creating one: dbkit opens it instead of
+ * running initdb, which takes seconds.
+ */
+export const embeddedDataDir = (dataDir = path.join(tempDir(), "pglite")): string => {
+  fs.mkdirSync(dataDir, { recursive: true })
+  execFileSync("tar", ["-xzf", inject("pgliteTemplate"), "-C", dataDir], { stdio: "ignore" })
+  return dataDir
+}
 
 /** The backends a behavioural suite runs on: both, or only the embedded one without a server. */
 export const backends = async () => {
