@@ -72,8 +72,12 @@ export class LockTimeout extends Data.TaggedError("LockTimeout")<{
     const h = this.holder
     const by = h === undefined
       ? ""
-      : ` (server process ${h.pid}${h.applicationName ? `, ${h.applicationName}` : ""}${h.since ? `, connected since ${h.since}` : ""})`
-    return `another ${this.what} is running${by}; waited ${Math.round(this.waitedMs / 1000)} s for it and changed nothing — run again once it has finished`
+      : ` (server process ${h.pid}${h.applicationName ? `, ${h.applicationName}` : ""}${
+        h.since ? `, connected since ${h.since}` : ""
+      })`
+    return `another ${this.what} is running${by}; waited ${
+      Math.round(this.waitedMs / 1000)
+    } s for it and changed nothing — run again once it has finished`
   }
 }
 
@@ -94,13 +98,19 @@ export interface AcquireOptions<E> {
  * the scope closes. Each attempt is uninterruptible together with registering its release, so
  * an interruption never leaves the lock held on a session that goes back to a pool.
  */
-export const acquire = <E>(run: Session, key: string, options: AcquireOptions<E>): Effect.Effect<void, E | SqlError, Scope.Scope> =>
+export const acquire = <E>(
+  run: Session,
+  key: string,
+  options: AcquireOptions<E>
+): Effect.Effect<void, E | SqlError, Scope.Scope> =>
   Effect.suspend(() => {
     let announced = false
     const attempt = tryLock(run, key).pipe(
       Effect.tap((locked) => (locked ? Effect.addFinalizer(() => Effect.ignore(unlock(run, key))) : Effect.void)),
       Effect.uninterruptible,
-      Effect.flatMap((locked) => (locked ? Effect.void : Effect.flatMap(holder(run, key), (h) => Effect.fail(new Held({ holder: h }))))),
+      Effect.flatMap((locked) => (locked ? Effect.void : Effect.flatMap(holder(run, key), (h) =>
+        Effect.fail(new Held({ holder: h }))))
+      ),
       Effect.tapError((error) => {
         if (error._tag !== "Held" || announced) return Effect.void
         announced = true

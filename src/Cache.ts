@@ -17,7 +17,9 @@ export const makeRedis = (url: Redacted.Redacted<string>, options: RedisOptions)
   Effect.promise(() => import("ioredis")).pipe(Effect.map(({ Redis }) => new Redis(Redacted.value(url), options)))
 
 /** Redis could not be reached or refused the commands. */
-export class CacheUnavailable extends Data.TaggedError("CacheUnavailable")<{ readonly target: string; readonly reason: string }> {
+export class CacheUnavailable
+  extends Data.TaggedError("CacheUnavailable")<{ readonly target: string; readonly reason: string }>
+{
   override get message() {
     return `cannot clear the cache at ${this.target}: ${this.reason}`
   }
@@ -26,7 +28,9 @@ export class CacheUnavailable extends Data.TaggedError("CacheUnavailable")<{ rea
 /** `host:port/db` of a Redis URL, without the password. */
 export const describeRedisUrl = (url: Redacted.Redacted<string>) => {
   const parsed = new URL(Redacted.value(url))
-  return `${parsed.hostname}:${parsed.port || "6379"}${parsed.pathname && parsed.pathname !== "/" ? parsed.pathname : ""}`
+  return `${parsed.hostname}:${parsed.port || "6379"}${
+    parsed.pathname && parsed.pathname !== "/" ? parsed.pathname : ""
+  }`
 }
 
 /** SCAN's MATCH treats * ? [ ] \ specially; the prefix is literal. */
@@ -42,7 +46,9 @@ const targetOf = (url: Redacted.Redacted<string>) =>
 /** The prefix must not be empty: an empty one would match every key. */
 const checkPrefix = (target: string, prefix: string) =>
   prefix === ""
-    ? Effect.fail(new CacheUnavailable({ target, reason: "the cache key prefix is empty; refusing to delete every key" }))
+    ? Effect.fail(
+      new CacheUnavailable({ target, reason: "the cache key prefix is empty; refusing to delete every key" })
+    )
     : Effect.void
 
 /**
@@ -51,30 +57,42 @@ const checkPrefix = (target: string, prefix: string) =>
  * an "Unhandled error event" with a stack trace.
  */
 const withRedis = <A>(url: Redacted.Redacted<string>, use: (redis: import("ioredis").Redis) => Promise<A>) =>
-  Effect.flatMap(targetOf(url), (target) => Effect.acquireUseRelease(
-    makeRedis(url, { lazyConnect: true, connectTimeout: 3000, maxRetriesPerRequest: 1, enableOfflineQueue: false, retryStrategy: () => null }),
-    (redis) => {
-      // "Connection is closed." says less than the socket's own error (ECONNREFUSED …): keep that.
-      let socketError: unknown
-      redis.on("error", (error) => void (socketError ??= error))
-      return Effect.tryPromise({
-        try: async () => {
-          await redis.connect()
-          return await use(redis)
-        },
-        catch: (failure) => {
-          const cause = failure instanceof Error && /Connection is closed/.test(failure.message) && socketError ? socketError : failure
-          const text = cause instanceof Error ? cause.message : String(cause)
-          return new CacheUnavailable({ target, reason: Redact.scrubUrl(text, url) })
-        }
-      })
-    },
-    (redis) => Effect.sync(() => redis.disconnect())
-  ))
+  Effect.flatMap(targetOf(url), (target) =>
+    Effect.acquireUseRelease(
+      makeRedis(url, {
+        lazyConnect: true,
+        connectTimeout: 3000,
+        maxRetriesPerRequest: 1,
+        enableOfflineQueue: false,
+        retryStrategy: () => null
+      }),
+      (redis) => {
+        // "Connection is closed." says less than the socket's own error (ECONNREFUSED …): keep that.
+        let socketError: unknown
+        redis.on("error", (error) => void (socketError ??= error))
+        return Effect.tryPromise({
+          try: async () => {
+            await redis.connect()
+            return await use(redis)
+          },
+          catch: (failure) => {
+            const cause = failure instanceof Error && /Connection is closed/.test(failure.message) && socketError
+              ? socketError
+              : failure
+            const text = cause instanceof Error ? cause.message : String(cause)
+            return new CacheUnavailable({ target, reason: Redact.scrubUrl(text, url) })
+          }
+        })
+      },
+      (redis) => Effect.sync(() => redis.disconnect())
+    ))
 
 /** Checks, changing nothing, that the cache can be cleared: the prefix is not empty and Redis answers PING. */
 export const checkCache = (url: Redacted.Redacted<string>, prefix: string): Effect.Effect<void, CacheUnavailable> =>
-  Effect.flatMap(targetOf(url), (target) => Effect.zipRight(checkPrefix(target, prefix), withRedis(url, (redis) => redis.ping())))
+  Effect.flatMap(
+    targetOf(url),
+    (target) => Effect.zipRight(checkPrefix(target, prefix), withRedis(url, (redis) => redis.ping()))
+  )
 
 /** Deletes every key starting with `prefix`; returns how many. The prefix must not be empty. */
 export const flushPrefix = (url: Redacted.Redacted<string>, prefix: string): Effect.Effect<number, CacheUnavailable> =>

@@ -137,7 +137,10 @@ const toInvalidConfig = (error: ConfigError.ConfigError): InvalidConfig => {
 }
 
 /** The folders dbkit.config.* in the working directory declares, or undefined without one. */
-const projectFolders: Effect.Effect<{ readonly migrationsDir: string; readonly backupDir: string } | undefined, InvalidConfig> = Effect.gen(
+const projectFolders: Effect.Effect<
+  { readonly migrationsDir: string; readonly backupDir: string } | undefined,
+  InvalidConfig
+> = Effect.gen(
   function*() {
     const ProjectConfig = yield* Effect.promise(() => import("./ProjectConfig.js"))
     const file = yield* ProjectConfig.findConfigFile(process.cwd(), process.env)
@@ -167,7 +170,8 @@ export const load: Effect.Effect<DbConfigShape, InvalidConfig> = Effect.gen(func
 })
 
 /** Environments that must run on a server: a missing DATABASE_URL there is a mistake, never the embedded database. */
-export const requiresServer = (environment: Environment): boolean => environment === "staging" || environment === "production"
+export const requiresServer = (environment: Environment): boolean =>
+  environment === "staging" || environment === "production"
 
 /**
  * Why this configuration may not use the embedded database, or undefined when it may: in
@@ -178,7 +182,10 @@ export const embeddedRefusal = (config: DbConfigShape): InvalidConfig | undefine
   Option.isNone(config.databaseUrl) && requiresServer(config.environment)
     ? new InvalidConfig({
       variable: "DATABASE_URL",
-      reason: `is ${config.databaseUrlEmpty === true ? "set but empty" : "not set"}, and the environment is ${config.environment}: ` +
+      reason:
+        `is ${
+          config.databaseUrlEmpty === true ? "set but empty" : "not set"
+        }, and the environment is ${config.environment}: ` +
         `dbkit never uses the embedded database in ${config.environment}; set DATABASE_URL to the ${config.environment} server ` +
         "(or DB_ENV=development for a local run)"
     })

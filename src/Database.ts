@@ -4,9 +4,9 @@
  * small description of what the target is and can do, so services never depend on a driver.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import { SqlError } from "@effect/sql/SqlError"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import type { PGlite } from "@electric-sql/pglite"
 import * as Context from "effect/Context"
 import * as Data from "effect/Data"
@@ -19,13 +19,18 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import pg from "pg"
 import { DbConfig, embeddedRefusal, type InvalidConfig } from "./Config.js"
+import type { BackupUntrusted } from "./DumpPolicy.js"
 import * as EmbeddedLock from "./embedded/EmbeddedLock.js"
 import type { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
 import * as EmbeddedExtensions from "./embedded/extensions.js"
 import type { EmbeddedExtensionUnavailable } from "./embedded/extensions.js"
 import * as PgliteClient from "./embedded/PgliteClient.js"
-import type { BackupUntrusted } from "./DumpPolicy.js"
-import { loadPlainDump, type PlainDumpFailed, type PlainDumpOptions, type PlainDumpResult } from "./embedded/PlainDump.js"
+import {
+  loadPlainDump,
+  type PlainDumpFailed,
+  type PlainDumpOptions,
+  type PlainDumpResult
+} from "./embedded/PlainDump.js"
 import * as Redact from "./Redact.js"
 
 export { EmbeddedInUse } from "./embedded/EmbeddedLock.js"
@@ -95,7 +100,9 @@ export class NotSupportedOnEmbedded extends Data.TaggedError("NotSupportedOnEmbe
   readonly instead?: string | undefined
 }> {
   override get message() {
-    return `${this.feature} needs a PostgreSQL server; set DATABASE_URL to run it${this.instead ? `, or ${this.instead}` : ""}`
+    return `${this.feature} needs a PostgreSQL server; set DATABASE_URL to run it${
+      this.instead ? `, or ${this.instead}` : ""
+    }`
   }
 }
 
@@ -115,7 +122,12 @@ const errorCode = (cause: unknown): string | undefined => {
 }
 
 /** One line saying why a connection failed, from the driver's error. */
-const connectReason = (cause: unknown, timeout: Duration.Duration, password: string | undefined, elapsedMs = 0): string => {
+const connectReason = (
+  cause: unknown,
+  timeout: Duration.Duration,
+  password: string | undefined,
+  elapsedMs = 0
+): string => {
   const inner = (cause as { cause?: unknown } | undefined)?.cause ?? cause
   const code = errorCode(inner)
   const text = inner instanceof Error ? inner.message : String(inner)
@@ -193,12 +205,17 @@ const ownPool = (url: Redacted.Redacted<string>, config: pg.PoolConfig, timeout:
       catch: (cause) => new SqlError({ cause, message: "PgClient: Failed to connect" })
     }),
     ({ forget, pool }) =>
-      Effect.promise(() => pool.end()).pipe(Effect.interruptible, Effect.timeoutOption(1000), Effect.ensuring(Effect.sync(forget)))
+      Effect.promise(() => pool.end()).pipe(
+        Effect.interruptible,
+        Effect.timeoutOption(1000),
+        Effect.ensuring(Effect.sync(forget))
+      )
   ).pipe(
     Effect.map(({ pool }) => pool),
     Effect.timeoutFail({
       duration: timeout,
-      onTimeout: () => new SqlError({ cause: new Error("Connection timed out"), message: "PgClient: Connection timed out" })
+      onTimeout: () =>
+        new SqlError({ cause: new Error("Connection timed out"), message: "PgClient: Connection timed out" })
     })
   )
 }
@@ -227,7 +244,10 @@ export const PgLive = (options: {
     }).pipe(
       Layer.catchAll((error) =>
         Layer.fail(
-          new DatabaseUnavailable({ target, reason: connectReason(error.cause ?? error, timeout, password, Date.now() - started) })
+          new DatabaseUnavailable({
+            target,
+            reason: connectReason(error.cause ?? error, timeout, password, Date.now() - started)
+          })
         )
       )
     )
@@ -290,19 +310,25 @@ export const PgliteLive = (options: {
       const open = (loaded: typeof extensions, loadDataDir: Blob | undefined) =>
         Effect.tryPromise({
           try: () =>
-            PGlite.create(inMemory ? undefined : options.dataDir, loadDataDir ? { loadDataDir, extensions: loaded } : { extensions: loaded }),
+            PGlite.create(
+              inMemory ? undefined : options.dataDir,
+              loadDataDir ? { loadDataDir, extensions: loaded } : { extensions: loaded }
+            ),
           catch: (cause) =>
             new DatabaseUnavailable({
               target,
               reason: `could not open the embedded database: ${cause instanceof Error ? cause.message : String(cause)}`
             })
         })
-      const close = (pg: PGlite) => Effect.promise(() => pg.close()).pipe(Effect.timeoutOption("5 seconds"), Effect.ignore)
+      const close = (pg: PGlite) =>
+        Effect.promise(() => pg.close()).pipe(Effect.timeoutOption("5 seconds"), Effect.ignore)
       // An extension installed earlier whose migration is gone (or came with a loaded data
       // directory) must be loaded too; only a catalog query tells, so reopen in that rare case.
       const withInstalled = (pg: PGlite) =>
         Effect.gen(function*() {
-          const installed = yield* Effect.tryPromise(() => pg.query<{ extname: string }>("SELECT extname FROM pg_extension")).pipe(
+          const installed = yield* Effect.tryPromise(() =>
+            pg.query<{ extname: string }>("SELECT extname FROM pg_extension")
+          ).pipe(
             Effect.map((result) => result.rows.map((row) => row.extname)),
             Effect.orElseSucceed((): Array<string> => [])
           )
@@ -313,7 +339,10 @@ export const PgliteLive = (options: {
           yield* close(pg)
           return yield* open(all, inMemory ? options.loadDataDir : undefined)
         })
-      const pg = yield* Effect.acquireRelease(Effect.flatMap(open(extensions, options.loadDataDir), withInstalled), close)
+      const pg = yield* Effect.acquireRelease(
+        Effect.flatMap(open(extensions, options.loadDataDir), withInstalled),
+        close
+      )
       const client = yield* PgliteClient.make(pg)
       const embeddedDump = (args: ReadonlyArray<string>) =>
         Effect.tryPromise({
@@ -329,12 +358,19 @@ export const PgliteLive = (options: {
               await pg.exec("RESET ALL").catch(() => undefined)
             }
           },
-          catch: (cause) => new DatabaseUnavailable({ target, reason: `embedded pg_dump failed: ${cause instanceof Error ? cause.message : String(cause)}` })
+          catch: (cause) =>
+            new DatabaseUnavailable({
+              target,
+              reason: `embedded pg_dump failed: ${cause instanceof Error ? cause.message : String(cause)}`
+            })
         })
       // The client's transaction holds the session; the script runs on the instance inside it.
       const embeddedLoad: EmbeddedLoad = (source, loadOptions = {}) =>
         client.withTransaction(
-          Effect.zipLeft(loadPlainDump(pg, source, { ...loadOptions, transaction: "caller" }), client.unsafe("RESET ALL"))
+          Effect.zipLeft(
+            loadPlainDump(pg, source, { ...loadOptions, transaction: "caller" }),
+            client.unsafe("RESET ALL")
+          )
         )
       return Context.make(SqlClient.SqlClient, client).pipe(
         Context.add(Database, {
@@ -361,20 +397,23 @@ export const DatabaseLive: Layer.Layer<
   ConnectError | InvalidConfig,
   DbConfig
 > = Layer.unwrapEffect(
-  Effect.map(DbConfig, (config): Layer.Layer<SqlClient.SqlClient | Database, ConnectError | InvalidConfig> =>
-    Option.match(config.databaseUrl, {
-      onNone: () => {
-        const refused = embeddedRefusal(config)
-        return refused === undefined
-          ? PgliteLive({ dataDir: config.dataDir, migrationsDir: config.migrationsDir })
-          : Layer.fail(refused) as Layer.Layer<SqlClient.SqlClient | Database, InvalidConfig>
-      },
-      onSome: (url) =>
-        PgLive({
-          url,
-          poolSize: config.poolSize,
-          applicationName: config.applicationName,
-          connectTimeout: config.connectTimeout
-        })
-    }))
+  Effect.map(
+    DbConfig,
+    (config): Layer.Layer<SqlClient.SqlClient | Database, ConnectError | InvalidConfig> =>
+      Option.match(config.databaseUrl, {
+        onNone: () => {
+          const refused = embeddedRefusal(config)
+          return refused === undefined
+            ? PgliteLive({ dataDir: config.dataDir, migrationsDir: config.migrationsDir })
+            : Layer.fail(refused) as Layer.Layer<SqlClient.SqlClient | Database, InvalidConfig>
+        },
+        onSome: (url) =>
+          PgLive({
+            url,
+            poolSize: config.poolSize,
+            applicationName: config.applicationName,
+            connectTimeout: config.connectTimeout
+          })
+      })
+  )
 )

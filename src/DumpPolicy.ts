@@ -27,7 +27,9 @@ export class BackupUntrusted extends Data.TaggedError("BackupUntrusted")<{
   override get message() {
     const text = this.text.replace(/\s+/g, " ").trim()
     const shown = text.length > 100 ? `${text.slice(0, 99)}…` : text
-    return `${this.file === "" ? "the script" : this.file}, line ${this.line}: refused "${shown}": ${this.reason}; nothing was restored (a backup from an unknown source may be hostile)`
+    return `${
+      this.file === "" ? "the script" : this.file
+    }, line ${this.line}: refused "${shown}": ${this.reason}; nothing was restored (a backup from an unknown source may be hostile)`
   }
 }
 
@@ -35,7 +37,8 @@ export class BackupUntrusted extends Data.TaggedError("BackupUntrusted")<{
 const allowedMeta = new Set(["\\restrict", "\\unrestrict"])
 
 // A token of a statement: a comment, a quoted identifier, a string, a dollar-quoted body, a word…
-const token = /--[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|[Ee]'(?:[^'\\]|''|\\.)*'|'(?:[^']|'')*'|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$|[A-Za-z_][\w$]*|\d[\w.]*|[^\s\w]/g
+const token =
+  /--[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|[Ee]'(?:[^'\\]|''|\\.)*'|'(?:[^']|'')*'|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$|[A-Za-z_][\w$]*|\d[\w.]*|[^\s\w]/g
 
 /**
  * The statement's shape with what cannot hold a keyword blanked out: comments dropped, strings
@@ -58,7 +61,8 @@ const skeleton = (sql: string): string => {
 const clusterObject = /^(?:CREATE|ALTER|DROP) (?:DATABASE|ROLE|USER|GROUP|TABLESPACE)\b|^ALTER SYSTEM\b/
 
 /** The statements pg_dump writes, by their first words. */
-const allowedStart = /^(?:SET|RESET|CREATE|ALTER|DROP|COMMENT ON|GRANT|REVOKE|SECURITY LABEL|REFRESH MATERIALIZED VIEW|INSERT INTO|SELECT)\b/
+const allowedStart =
+  /^(?:SET|RESET|CREATE|ALTER|DROP|COMMENT ON|GRANT|REVOKE|SECURITY LABEL|REFRESH MATERIALIZED VIEW|INSERT INTO|SELECT)\b/
 
 /** A call's arguments when every one is a literal: strings, numbers, booleans, NULL, with casts. */
 const LITERAL_ARGUMENTS = String.raw`\( (?:(?:''|-|\d[\w.]*|TRUE|FALSE|NULL|,|: : [A-Z_]+(?: \[ \])?) )*\)(?: ;)?$`
@@ -68,7 +72,8 @@ const LITERAL_ARGUMENTS = String.raw`\( (?:(?:''|-|\d[\w.]*|TRUE|FALSE|NULL|,|: 
  * (pg_dump 18) the planner statistics it restores with pg_restore_relation/attribute_stats.
  */
 const allowedSelect = new RegExp(
-  String.raw`^SELECT (?:PG_CATALOG \. (?:SET_CONFIG|SETVAL|LO_CREATE|LO_OPEN|LOWRITE|LO_CLOSE|LO_FROM_BYTEA)|\* FROM PG_CATALOG \. PG_RESTORE_(?:RELATION|ATTRIBUTE)_STATS) ` +
+  String
+    .raw`^SELECT (?:PG_CATALOG \. (?:SET_CONFIG|SETVAL|LO_CREATE|LO_OPEN|LOWRITE|LO_CLOSE|LO_FROM_BYTEA)|\* FROM PG_CATALOG \. PG_RESTORE_(?:RELATION|ATTRIBUTE)_STATS) ` +
     LITERAL_ARGUMENTS
 )
 
@@ -98,13 +103,19 @@ export const refusal = (item: DumpItem): string | undefined => {
   switch (item._tag) {
     case "MetaCommand":
       if (item.inStatement) return `the psql meta-command ${item.command} inside a statement`
-      if (allowedMeta.has(item.command)) return /^[A-Za-z0-9]*$/.test(item.argument) ? undefined : `${item.command} with an argument pg_dump never writes`
+      if (allowedMeta.has(item.command)) {
+        return /^[A-Za-z0-9]*$/.test(item.argument)
+          ? undefined
+          : `${item.command} with an argument pg_dump never writes`
+      }
       if (item.command === "\\c" || item.command === "\\connect") {
         return "\\connect switches to another database: a dump of one database never does (dump it again without --create)"
       }
       return `the psql meta-command ${item.command} is not something pg_dump writes`
     case "CopyStart":
-      if (item.options.replace(/;\s*$/, "").trim() !== "") return "COPY … FROM stdin with options or a WHERE clause pg_dump never writes"
+      if (item.options.replace(/;\s*$/, "").trim() !== "") {
+        return "COPY … FROM stdin with options or a WHERE clause pg_dump never writes"
+      }
       return undefined
     case "Statement":
       return statementRefusal(item.sql)
@@ -126,7 +137,12 @@ export const refusedItem = (item: DumpItem): BackupUntrusted | undefined => {
     : item._tag === "Statement" || item._tag === "CopyStart"
     ? item.sql
     : ""
-  return new BackupUntrusted({ file: "", line: item.line, text: text.length > 1000 ? `${text.slice(0, 1000)}…` : text, reason })
+  return new BackupUntrusted({
+    file: "",
+    line: item.line,
+    text: text.length > 1000 ? `${text.slice(0, 1000)}…` : text,
+    reason
+  })
 }
 
 const escapeIn = (sql: string): string | undefined => {
@@ -151,11 +167,19 @@ const statementRefusal = (sql: string): string | undefined => {
       ? "COPY other than FROM stdin reaches outside the database"
       : `${first || "this"} is not a statement pg_dump writes`
   }
-  if (clusterObject.test(shape)) return "it changes cluster-wide state (databases, roles, tablespaces), not this database"
-  if (/^SELECT\b/.test(shape) && !allowedSelect.test(shape)) return "a SELECT other than pg_dump's set_config, setval and large-object calls"
+  if (clusterObject.test(shape)) {
+    return "it changes cluster-wide state (databases, roles, tablespaces), not this database"
+  }
+  if (/^SELECT\b/.test(shape) && !allowedSelect.test(shape)) {
+    return "a SELECT other than pg_dump's set_config, setval and large-object calls"
+  }
   // GRANT role TO role / REVOKE role FROM role: membership in a role is cluster-wide.
-  if (/^(?:GRANT|REVOKE)\b/.test(shape) && !/ ON /.test(shape)) return "granting a role is cluster-wide, not part of this database"
-  if (/^(?:SET|RESET) (?:SESSION |LOCAL )?STANDARD_CONFORMING_STRINGS\b/.test(shape) && !/ (?:ON|'') ?;?$/.test(shape)) {
+  if (/^(?:GRANT|REVOKE)\b/.test(shape) && !/ ON /.test(shape)) {
+    return "granting a role is cluster-wide, not part of this database"
+  }
+  if (
+    /^(?:SET|RESET) (?:SESSION |LOCAL )?STANDARD_CONFORMING_STRINGS\b/.test(shape) && !/ (?:ON|'') ?;?$/.test(shape)
+  ) {
     return "pg_dump always writes standard_conforming_strings = on"
   }
   if (/^CREATE SUBSCRIPTION\b/.test(shape) && !/\bCONNECT = FALSE\b/.test(shape)) {

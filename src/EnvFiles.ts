@@ -55,7 +55,9 @@ const read = (file: string): Record<string, string> | undefined => {
   try {
     return parse(fs.readFileSync(file, "utf8"))
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "EISDIR") return undefined
+    if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "EISDIR") {
+      return undefined
+    }
     throw error
   }
 }
@@ -71,7 +73,8 @@ export const projectDir = (env: NodeJS.ProcessEnv = process.env): string =>
 export const loadEnvFiles = (dir: string = projectDir(), env: NodeJS.ProcessEnv = process.env): EnvFilesLoaded => {
   if (env.DBKIT_ENV_FILES === "0") return (loaded = { files: [], fromFiles: {} })
   const base = read(path.join(dir, ".env"))
-  const environment = (env.DB_ENV ?? env.NODE_ENV ?? base?.DB_ENV ?? base?.NODE_ENV ?? "development").trim().toLowerCase()
+  const environment = (env.DB_ENV ?? env.NODE_ENV ?? base?.DB_ENV ?? base?.NODE_ENV ?? "development").trim()
+    .toLowerCase()
   const specific = /^[a-z][a-z0-9_-]*$/.test(environment) ? read(path.join(dir, `.env.${environment}`)) : undefined
   const files: Array<string> = []
   const fromFiles: Record<string, EnvSource> = {}

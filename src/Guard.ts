@@ -90,7 +90,12 @@ const make = Effect.gen(function*() {
     Effect.gen(function*() {
       const fail = (reason: string) =>
         Effect.fail(
-          new ConfirmationRequired({ action: request.action, variable: request.variable, target: request.target, reason })
+          new ConfirmationRequired({
+            action: request.action,
+            variable: request.variable,
+            target: request.target,
+            reason
+          })
         )
       if (config.environment === "production" && !(yield* isSet(`${request.variable}_ALLOW_PRODUCTION`))) {
         return yield* Effect.fail(

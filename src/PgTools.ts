@@ -52,7 +52,9 @@ export class PgToolFailed extends Data.TaggedError("PgToolFailed")<{
   readonly stderr: string
 }> {
   override get message() {
-    return `${this.tool} exited with code ${this.exitCode}: ${this.stderr.trim().split("\n").slice(-3).join(" / ") || "no message"}`
+    return `${this.tool} exited with code ${this.exitCode}: ${
+      this.stderr.trim().split("\n").slice(-3).join(" / ") || "no message"
+    }`
   }
 }
 
@@ -88,7 +90,9 @@ export const major = (tool: Tool): Effect.Effect<number, PgToolMissing> =>
       const key = `${tool}\0${process.env.PATH ?? ""}`
       let found = majors.get(key)
       if (found === undefined) {
-        found = new Promise((resolve) => execFile(tool, ["--version"], (error, stdout) => resolve(error ? undefined : parseMajor(stdout))))
+        found = new Promise((resolve) =>
+          execFile(tool, ["--version"], (error, stdout) => resolve(error ? undefined : parseMajor(stdout)))
+        )
         majors.set(key, found)
       }
       return found

@@ -17,10 +17,10 @@ import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as path from "node:path"
 import { InvalidConfig } from "./Config.js"
-import * as ProjectConfig from "./ProjectConfig.js"
 import type { Relationship } from "./maintenance/integrity.js"
 import type { RetentionRule } from "./maintenance/retention.js"
 import type { PrivacyMap } from "./privacy/declare.js"
+import * as ProjectConfig from "./ProjectConfig.js"
 import type { Seed } from "./seeder/Seeder.js"
 
 export type ProjectShape = ProjectConfig.DeployConfig
@@ -52,7 +52,9 @@ const configName = (project: ProjectShape) => (project.file === null ? "dbkit.co
 const moduleError = (project: ProjectShape, field: string, module: string, reason: string) =>
   new InvalidConfig({
     variable: `${configName(project)}: ${field}`,
-    reason: `${path.relative(project.file === null ? process.cwd() : path.dirname(project.file), module) || module} ${reason}`
+    reason: `${
+      path.relative(project.file === null ? process.cwd() : path.dirname(project.file), module) || module
+    } ${reason}`
   })
 
 const evaluated = new Map<string, Promise<unknown>>()
@@ -65,11 +67,13 @@ const evaluate = (project: ProjectShape, module: string): Effect.Effect<unknown,
       pending = module.endsWith(".json")
         ? Effect.runPromise(ProjectConfig.readConfigFile(module).pipe(Effect.either))
         : import("./index.js").then((library) =>
-          Effect.runPromise(ProjectConfig.evaluateModule(module, {
-            library,
-            // Compiled code is cached in the project's .dbkit/cache, not beside the module.
-            cacheRoot: project.file === null ? process.cwd() : path.dirname(project.file)
-          }).pipe(Effect.either))
+          Effect.runPromise(
+            ProjectConfig.evaluateModule(module, {
+              library,
+              // Compiled code is cached in the project's .dbkit/cache, not beside the module.
+              cacheRoot: project.file === null ? process.cwd() : path.dirname(project.file)
+            }).pipe(Effect.either)
+          )
         )
       evaluated.set(module, pending)
     }
@@ -102,9 +106,16 @@ export const seeds = (project: ProjectShape): Effect.Effect<ReadonlyArray<Seed>,
     const all = new Map<string, Seed>()
     for (const [i, module] of project.seeds.entries()) {
       const field = project.seeds.length > 1 ? `seeds.${i}` : "seeds"
-      const found = seedsOf(yield* Effect.mapError(evaluate(project, module), (e) => moduleError(project, field, module, e.reason)))
+      const found = seedsOf(
+        yield* Effect.mapError(evaluate(project, module), (e) => moduleError(project, field, module, e.reason))
+      )
       if (found === undefined) {
-        return yield* moduleError(project, field, module, "exports no seeds: expected `export default [Seeder.make({ name, profile, run })]`")
+        return yield* moduleError(
+          project,
+          field,
+          module,
+          "exports no seeds: expected `export default [Seeder.make({ name, profile, run })]`"
+        )
       }
       for (const seed of found) {
         const existing = all.get(seed.name)
@@ -123,14 +134,17 @@ export const requiredSeeds = (project: ProjectShape): Effect.Effect<ReadonlyArra
     ? Effect.fail(
       new InvalidConfig({
         variable: `${configName(project)}: seeds`,
-        reason: "is not declared; name the module(s) exporting your seeds, e.g. seeds: \"db/seeds.ts\" (see README, \"Seeds\")"
+        reason:
+          "is not declared; name the module(s) exporting your seeds, e.g. seeds: \"db/seeds.ts\" (see README, \"Seeds\")"
       })
     )
     : seeds(project)
 
 const isPrivacyMap = (value: unknown): value is PrivacyMap =>
   typeof value === "object" && value !== null && Array.isArray((value as PrivacyMap).tables) &&
-  (value as PrivacyMap).tables.every((t) => typeof t?.table === "string" && Array.isArray(t.columns) && Array.isArray(t.key))
+  (value as PrivacyMap).tables.every((t) =>
+    typeof t?.table === "string" && Array.isArray(t.columns) && Array.isArray(t.key)
+  )
 
 /** The project's personal-data map (`privacy` in the config, or DBKIT_PRIVACY_MAP). */
 export const privacyMap = (project: ProjectShape): Effect.Effect<PrivacyMap, InvalidConfig> =>
@@ -139,13 +153,22 @@ export const privacyMap = (project: ProjectShape): Effect.Effect<PrivacyMap, Inv
     if (module === null) {
       return yield* new InvalidConfig({
         variable: `${configName(project)}: privacy`,
-        reason: "is not declared; name the module whose default export is definePrivacy({ tables: [...] }) (see README, \"Privacy\")"
+        reason:
+          "is not declared; name the module whose default export is definePrivacy({ tables: [...] }) (see README, \"Privacy\")"
       })
     }
-    const raw = yield* Effect.mapError(evaluate(project, module), (e) => moduleError(project, "privacy", module, e.reason))
-    const value = typeof raw === "object" && raw !== null && "privacy" in raw && !("tables" in raw) ? (raw as { privacy: unknown }).privacy : raw
+    const raw = yield* Effect.mapError(evaluate(project, module), (e) =>
+      moduleError(project, "privacy", module, e.reason))
+    const value = typeof raw === "object" && raw !== null && "privacy" in raw && !("tables" in raw)
+      ? (raw as { privacy: unknown }).privacy
+      : raw
     if (!isPrivacyMap(value)) {
-      return yield* moduleError(project, "privacy", module, "must export definePrivacy({ tables: [...] }) as its default export")
+      return yield* moduleError(
+        project,
+        "privacy",
+        module,
+        "must export definePrivacy({ tables: [...] }) as its default export"
+      )
     }
     return { ...value, notPersonal: value.notPersonal ?? [], auditLog: value.auditLog ?? null }
   })

@@ -21,8 +21,8 @@ import { createRequire } from "node:module"
 import * as path from "node:path"
 import { type Environment, environments, InvalidConfig, parseEnvironment, validateDatabaseUrl } from "./Config.js"
 import { describeUrl } from "./Database.js"
-import { type Thresholds, thresholdNames } from "./Thresholds.js"
 import { makeDirectories } from "./Directories.js"
+import { thresholdNames, type Thresholds } from "./Thresholds.js"
 
 const DurationInput = Schema.Union(Schema.Number, Schema.String).pipe(
   Schema.filter((value) => Option.isSome(Duration.decodeUnknown(value)), {
@@ -31,7 +31,9 @@ const DurationInput = Schema.Union(Schema.Number, Schema.String).pipe(
 )
 
 const VariableName = Schema.String.pipe(
-  Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, { message: () => "expected an environment variable name such as STAGING_DATABASE_URL" })
+  Schema.pattern(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+    message: () => "expected an environment variable name such as STAGING_DATABASE_URL"
+  })
 )
 
 const Lint = Schema.Literal("strict", "warn", "off")
@@ -84,7 +86,9 @@ const ModulePath = NonEmpty.pipe(
 const RelationshipInput = Schema.Struct({
   table: NonEmpty,
   column: NonEmpty,
-  references: NonEmpty.pipe(Schema.pattern(/^[^.\s]+(\.[^.\s]+){1,2}$/, { message: () => "expected table.column or schema.table.column" })),
+  references: NonEmpty.pipe(
+    Schema.pattern(/^[^.\s]+(\.[^.\s]+){1,2}$/, { message: () => "expected table.column or schema.table.column" })
+  ),
   where: Schema.optional(Schema.String)
 })
 
@@ -207,11 +211,22 @@ const defaults: Record<Environment, {
   development: { confirm: false, seedProfile: "development", lint: "warn", backupRetention: { keepLast: 5 } },
   test: { confirm: false, seedProfile: "test", lint: "warn", backupRetention: { keepLast: 5 } },
   staging: { confirm: true, seedProfile: "reference", lint: "warn", backupRetention: { keepLast: 10 } },
-  production: { confirm: true, seedProfile: "reference", lint: "strict", backupRetention: { keepLast: 30, keepDays: 30 } }
+  production: {
+    confirm: true,
+    seedProfile: "reference",
+    lint: "strict",
+    backupRetention: { keepLast: 30, keepDays: 30 }
+  }
 }
 
 /** The files looked for, in order, when DBKIT_CONFIG is not set. */
-export const configFileNames = ["dbkit.config.ts", "dbkit.config.mts", "dbkit.config.mjs", "dbkit.config.js", "dbkit.config.json"]
+export const configFileNames = [
+  "dbkit.config.ts",
+  "dbkit.config.mts",
+  "dbkit.config.mjs",
+  "dbkit.config.js",
+  "dbkit.config.json"
+]
 
 const invalid = (file: string, field: string, reason: string) =>
   new InvalidConfig({ variable: field === "" ? file : `${path.basename(file)}: ${field}`, reason })
@@ -226,7 +241,11 @@ const firstIssue = (error: ParseResult.ParseError): { field: string; reason: str
 
 /** Requires `esbuild` from the project, else from dbkit's own install. */
 const loadEsbuild = (file: string): typeof import("esbuild") | undefined => {
-  const bases = [path.join(process.cwd(), "package.json"), file, typeof __filename === "string" ? __filename : undefined]
+  const bases = [
+    path.join(process.cwd(), "package.json"),
+    file,
+    typeof __filename === "string" ? __filename : undefined
+  ]
   for (const base of bases) {
     if (base === undefined) continue
     try {
@@ -309,7 +328,13 @@ const readCompiled = (file: string, dbkitStub: string | null, root: string): str
   }
 }
 
-const writeCompiled = (file: string, dbkitStub: string | null, root: string, inputs: ReadonlyArray<string>, code: string) => {
+const writeCompiled = (
+  file: string,
+  dbkitStub: string | null,
+  root: string,
+  inputs: ReadonlyArray<string>,
+  code: string
+) => {
   try {
     const target = cacheFileOf(file, dbkitStub, root)
     makeDirectories(path.dirname(target))
@@ -332,7 +357,11 @@ const compile = (file: string, dbkitStub: string | null, root: string) =>
   Effect.gen(function*() {
     const esbuild = loadEsbuild(file)
     if (esbuild === undefined) {
-      return yield* invalid(file, "", "reading a .ts/.mjs/.js config needs the esbuild package (install it, or use dbkit.config.json)")
+      return yield* invalid(
+        file,
+        "",
+        "reading a .ts/.mjs/.js config needs the esbuild package (install it, or use dbkit.config.json)"
+      )
     }
     const output = yield* Effect.tryPromise({
       try: () =>
@@ -368,7 +397,9 @@ const compile = (file: string, dbkitStub: string | null, root: string) =>
     })
     const code = output.outputFiles?.[0]?.text ?? ""
     // The files bundled into it (the stub's namespace is not a file).
-    const inputs = Object.keys(output.metafile?.inputs ?? {}).filter((input) => !input.includes(":")).map((input) => path.resolve(input))
+    const inputs = Object.keys(output.metafile?.inputs ?? {}).filter((input) => !input.includes(":")).map((input) =>
+      path.resolve(input)
+    )
     writeCompiled(file, dbkitStub, root, inputs.includes(file) ? inputs : [file, ...inputs], code)
     return code
   })
@@ -486,7 +517,8 @@ const resolveEnvironment = (
     const pick = <K extends keyof EnvironmentInput>(key: K): EnvironmentInput[K] | undefined => {
       const fromEnv = overrides.input[key]
       if (fromEnv !== undefined) {
-        sources[key] = overrides.sources[key] ?? overrides.sources[key === "backupRetention" ? "keepLast" : "confirm"] ?? "default"
+        sources[key] = overrides.sources[key] ??
+          overrides.sources[key === "backupRetention" ? "keepLast" : "confirm"] ?? "default"
         return fromEnv as EnvironmentInput[K]
       }
       if (fromFile?.[key] !== undefined) {
@@ -504,7 +536,9 @@ const resolveEnvironment = (
     const seedProfile = pick("seedProfile") ?? base.seedProfile
     if (name === "production" && seedProfile !== "reference") {
       return yield* new InvalidConfig({
-        variable: sources.seedProfile === "file" && file ? `${path.basename(file)}: environments.production.seedProfile` : String(sources.seedProfile),
+        variable: sources.seedProfile === "file" && file
+          ? `${path.basename(file)}: environments.production.seedProfile`
+          : String(sources.seedProfile),
         reason: `production takes reference seeds only, not "${seedProfile}"`
       })
     }
@@ -542,7 +576,9 @@ const resolveEnvironment = (
       confirm,
       seedProfile,
       lint: pick("lint") ?? base.lint,
-      lockTimeout: lockTimeout === undefined ? Duration.seconds(5) : Option.getOrThrow(Duration.decodeUnknown(lockTimeout)),
+      lockTimeout: lockTimeout === undefined
+        ? Duration.seconds(5)
+        : Option.getOrThrow(Duration.decodeUnknown(lockTimeout)),
       statementTimeout: statementTimeout === undefined ? Option.none() : Duration.decodeUnknown(statementTimeout),
       backupRetention: retention ?? base.backupRetention,
       health: { failOn: health?.failOn ?? "critical", thresholds: (health?.thresholds ?? {}) as Partial<Thresholds> },
@@ -562,15 +598,22 @@ export const load = (
     const cwd = options.cwd ?? process.cwd()
     const env = options.env ?? process.env
     const file = yield* findConfigFile(cwd, env)
-    const input: ConfigInput = file === null ? {} : yield* Effect.flatMap(readConfigFile(file), (raw) => decode(file, raw))
+    const input: ConfigInput = file === null
+      ? {}
+      : yield* Effect.flatMap(readConfigFile(file), (raw) => decode(file, raw))
     const fileDir = file === null ? cwd : path.dirname(file)
     const dir = (variable: string, fromFile: string | undefined, fallback: string) =>
-      env[variable]?.trim() ? path.resolve(cwd, env[variable]!.trim()) : fromFile !== undefined ? path.resolve(fileDir, fromFile) : path.resolve(cwd, fallback)
+      env[variable]?.trim()
+        ? path.resolve(cwd, env[variable]!.trim())
+        : fromFile !== undefined
+        ? path.resolve(fileDir, fromFile)
+        : path.resolve(cwd, fallback)
     const migrationsDir = dir("DBKIT_MIGRATIONS_DIR", input.migrationsDir, "migrations")
     const backupDir = dir("DBKIT_BACKUP_DIR", input.backupDir, "backups")
     const resolved = yield* Effect.forEach(environments, (name) =>
       resolveEnvironment(file, name, input.environments?.[name], env, backupDir))
-    const variable = (name: string) => env[name]?.trim() || undefined
+    const variable = (name: string) =>
+      env[name]?.trim() || undefined
     /** A module the file names must exist, or the error names the file and the field. */
     const moduleFile = (field: string, named: string, fromVariable?: string) =>
       Effect.suspend(() => {
@@ -583,7 +626,8 @@ export const load = (
         )
       })
     const seedList = input.seeds === undefined ? [] : typeof input.seeds === "string" ? [input.seeds] : input.seeds
-    const seeds = yield* Effect.forEach(seedList, (named, i) => moduleFile(seedList.length > 1 ? `seeds.${i}` : "seeds", named))
+    const seeds = yield* Effect.forEach(seedList, (named, i) =>
+      moduleFile(seedList.length > 1 ? `seeds.${i}` : "seeds", named))
     const privacyVariable = variable("DBKIT_PRIVACY_MAP")
     const privacy = privacyVariable !== undefined
       ? yield* moduleFile("privacy", privacyVariable, "DBKIT_PRIVACY_MAP")
@@ -593,7 +637,10 @@ export const load = (
     const tenancyInput = input.tenancy
     const strategyVariable = variable("DBKIT_TENANCY")
     if (strategyVariable !== undefined && strategyVariable !== "rls" && strategyVariable !== "schema") {
-      return yield* new InvalidConfig({ variable: "DBKIT_TENANCY", reason: `is "${strategyVariable}"; expected rls or schema` })
+      return yield* new InvalidConfig({
+        variable: "DBKIT_TENANCY",
+        reason: `is "${strategyVariable}"; expected rls or schema`
+      })
     }
     const shardsVariable = variable("DBKIT_TENANT_SHARDS")
     const tenancy: TenancySettings = {
@@ -625,7 +672,11 @@ export const load = (
 
 /** The environment named by DB_ENV, else NODE_ENV, else development. */
 export const currentEnvironment = (env: NodeJS.ProcessEnv = process.env): Effect.Effect<Environment, InvalidConfig> => {
-  const [variable, value] = env.DB_ENV !== undefined ? ["DB_ENV", env.DB_ENV] : env.NODE_ENV !== undefined ? ["NODE_ENV", env.NODE_ENV] : ["default", "development"]
+  const [variable, value] = env.DB_ENV !== undefined
+    ? ["DB_ENV", env.DB_ENV]
+    : env.NODE_ENV !== undefined
+    ? ["NODE_ENV", env.NODE_ENV]
+    : ["default", "development"]
   return Either.match(parseEnvironment(value), {
     onLeft: (reason) => Effect.fail(new InvalidConfig({ variable, reason })),
     onRight: Effect.succeed
@@ -635,5 +686,10 @@ export const currentEnvironment = (env: NodeJS.ProcessEnv = process.env): Effect
 /** An environment's settings, or a typed error when it cannot be deployed to (no URL). */
 export const requireUrl = (settings: EnvironmentSettings): Effect.Effect<EnvironmentSettings, InvalidConfig> =>
   Option.isNone(settings.url) && settings.name !== "development" && settings.name !== "test"
-    ? Effect.fail(new InvalidConfig({ variable: settings.urlEnv, reason: `is not set; it holds the ${settings.name} database's URL` }))
+    ? Effect.fail(
+      new InvalidConfig({
+        variable: settings.urlEnv,
+        reason: `is not set; it holds the ${settings.name} database's URL`
+      })
+    )
     : Effect.succeed(settings)

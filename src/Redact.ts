@@ -37,4 +37,5 @@ export const scrubber = (secrets: ReadonlyArray<string>) => {
 }
 
 /** `text` without the password of `url` (raw or percent-decoded). */
-export const scrubUrl = (text: string, url: string | Redacted.Redacted<string>): string => scrubber(passwordsOf([url]))(text)
+export const scrubUrl = (text: string, url: string | Redacted.Redacted<string>): string =>
+  scrubber(passwordsOf([url]))(text)

@@ -48,10 +48,16 @@ export const make = (
     const sql = yield* SqlClient.SqlClient
     if (database.kind === "embedded" || Option.isNone(database.url)) {
       // PGlite runs only the extensions it is given: the scratch one gets those this database has.
-      const installed = yield* sql<{ name: string }>`SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql'`
+      const installed = yield* sql<
+        { name: string }
+      >`SELECT extname AS name FROM pg_extension WHERE extname <> 'plpgsql'`
       const template = yield* EmbeddedTemplate
       return {
-        layer: PgliteLive({ dataDir: "memory://", loadDataDir: Option.getOrUndefined(template), extensions: installed.map((e) => e.name) }),
+        layer: PgliteLive({
+          dataDir: "memory://",
+          loadDataDir: Option.getOrUndefined(template),
+          extensions: installed.map((e) => e.name)
+        }),
         url: Option.none()
       }
     }

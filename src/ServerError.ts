@@ -26,13 +26,19 @@ export const isSqlError = (u: unknown): u is SqlError =>
   typeof u === "object" && u !== null && "_tag" in u && u._tag === "SqlError"
 
 const messageOf = (u: unknown): string =>
-  u instanceof Error ? u.message : typeof (u as { message?: unknown } | null)?.message === "string" ? (u as { message: string }).message : String(u)
+  u instanceof Error
+    ? u.message
+    : typeof (u as { message?: unknown } | null)?.message === "string"
+    ? (u as { message: string }).message
+    : String(u)
 
 /** The server's fields from a SqlError (its cause), or from a driver error given directly. */
 export const read = (error: unknown): ServerError => {
   const inner = isSqlError(error) && error.cause !== undefined ? error.cause : error
   const fields = (typeof inner === "object" && inner !== null ? inner : {}) as Record<string, unknown>
-  const text = (key: string) => (typeof fields[key] === "string" && fields[key] !== "" ? (fields[key] as string) : undefined)
+  const text = (
+    key: string
+  ) => (typeof fields[key] === "string" && fields[key] !== "" ? (fields[key] as string) : undefined)
   const position = text("position")
   return {
     message: text("message") ?? messageOf(error),
@@ -59,10 +65,17 @@ export const reason = (error: unknown, max = 200): string => {
  * t"). dbkit's own errors already say their cause and are left as they are. `firstLine` keeps
  * only the first line; `max` cuts the result.
  */
-export const describe = (error: unknown, options: { readonly firstLine?: boolean; readonly max?: number } = {}): string => {
+export const describe = (
+  error: unknown,
+  options: { readonly firstLine?: boolean; readonly max?: number } = {}
+): string => {
   const text = messageOf(error)
   const tagged = typeof error === "object" && error !== null && "_tag" in error
-  const inner = isSqlError(error) ? read(error).message : !tagged && error instanceof Error && error.cause instanceof Error ? error.cause.message : undefined
+  const inner = isSqlError(error)
+    ? read(error).message
+    : !tagged && error instanceof Error && error.cause instanceof Error
+    ? error.cause.message
+    : undefined
   const whole = inner !== undefined && inner !== "" && !text.includes(inner) ? `${text}: ${inner}` : text
   const line = options.firstLine === true ? whole.split("\n")[0]! : whole
   return options.max !== undefined ? line.slice(0, options.max) : line

@@ -4,10 +4,10 @@
  * DBKIT_HEALTH_LONG_QUERY_SECONDS=120) and from the command line (`--threshold name=value`).
  */
 import * as Config from "effect/Config"
+import * as Data from "effect/Data"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Option from "effect/Option"
-import * as Data from "effect/Data"
 
 /** A threshold override that cannot be used (unknown name, not a number). */
 export class InvalidThreshold extends Data.TaggedError("InvalidThreshold")<{
@@ -141,7 +141,9 @@ export const fromEnvironment: Effect.Effect<Partial<Thresholds>, InvalidThreshol
     const raw = yield* Config.option(Config.string(variable)).pipe(Effect.orElseSucceed(() => Option.none<string>()))
     if (Option.isNone(raw)) continue
     const value = parseValue(raw.value)
-    if (value === undefined) return yield* new InvalidThreshold({ name: variable, reason: "expected a non-negative number (or none)" })
+    if (value === undefined) {
+      return yield* new InvalidThreshold({ name: variable, reason: "expected a non-negative number (or none)" })
+    }
     overrides[name] = value
   }
   return overrides as Partial<Thresholds>

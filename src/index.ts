@@ -39,16 +39,16 @@ export const Migrator = Object.assign(MigratorModule.Migrator, {
   layer: MigratorModule.layer,
   layerConfig: MigratorModule.layerConfig
 })
+export * from "./migrator/errors.js"
 export type {
   MigrateEvent,
   MigrateOptions,
   MigrateResult,
-  MigratorOptions,
-  MigrationStatus
+  MigrationStatus,
+  MigratorOptions
 } from "./migrator/Migrator.js"
 export * as MigrationSource from "./migrator/source.js"
 export type { CodeMigration, Migration } from "./migrator/source.js"
-export * from "./migrator/errors.js"
 
 import * as SeederModule from "./seeder/Seeder.js"
 
@@ -58,10 +58,10 @@ export const Seeder = Object.assign(SeederModule.Seeder, {
   layerConfig: SeederModule.layerConfig,
   make: SeederModule.make
 })
-export type { Profile, Seed, SeedContext, SeedEvent, SeedListing, SeedOptions, SeedResult } from "./seeder/Seeder.js"
+export { BulkInsertFailed, type CopyOptions, copyRows, type CopyValue } from "./Bulk.js"
 export * from "./seeder/errors.js"
 export * as Random from "./seeder/random.js"
-export { BulkInsertFailed, copyRows, type CopyOptions, type CopyValue } from "./Bulk.js"
+export type { Profile, Seed, SeedContext, SeedEvent, SeedListing, SeedOptions, SeedResult } from "./seeder/Seeder.js"
 
 // ---- The project
 import * as ProjectModule from "./Project.js"
@@ -79,11 +79,14 @@ export type { ProjectShape, TenancySettings } from "./Project.js"
 
 // ---- Backup, Restore, Reset
 import * as BackupModule from "./backup/Backup.js"
-import * as ResetModule from "./reset/Reset.js"
 import * as RestoreModule from "./backup/Restore.js"
+import * as ResetModule from "./reset/Reset.js"
 
 /** Compressed, encrypted, checksummed backups with manifests; list, verify, prune. */
-export const Backup = Object.assign(BackupModule.Backup, { layer: BackupModule.layer, layerConfig: BackupModule.layerConfig })
+export const Backup = Object.assign(BackupModule.Backup, {
+  layer: BackupModule.layer,
+  layerConfig: BackupModule.layerConfig
+})
 export type {
   BackupListing,
   BackupOptions,
@@ -95,15 +98,21 @@ export { BackupWriteFailed, InvalidBackupOptions } from "./backup/Backup.js"
 export * from "./backup/errors.js"
 export type { ManifestSignature, Origin } from "./backup/signature.js"
 /** Verified, atomic restores: into a new database, or over the configured one (guarded). */
-export const Restore = Object.assign(RestoreModule.Restore, { layer: RestoreModule.layer, layerConfig: RestoreModule.layerConfig })
+export const Restore = Object.assign(RestoreModule.Restore, {
+  layer: RestoreModule.layer,
+  layerConfig: RestoreModule.layerConfig
+})
+export type { PruneOptions, PruneResult } from "./backup/Backup.js"
 export type { RestoreOverOptions, RestoreOverResult, RestoreResult } from "./backup/Restore.js"
 export { InvalidDatabaseName, RestoreTargetExists, RestoreTargetInUse } from "./backup/Restore.js"
 export { RestoreLockTimeout } from "./backup/targetLock.js"
-export type { PruneOptions, PruneResult } from "./backup/Backup.js"
 /** Back to a known state: hard (drop and migrate) or soft (truncate), guarded, optionally reseeded. */
-export const Reset = Object.assign(ResetModule.Reset, { layer: ResetModule.layer, layerConfig: ResetModule.layerConfig })
-export type { ResetOptions, ResetResult } from "./reset/Reset.js"
+export const Reset = Object.assign(ResetModule.Reset, {
+  layer: ResetModule.layer,
+  layerConfig: ResetModule.layerConfig
+})
 export { PgToolFailed, PgToolMissing, PgToolTooOld } from "./PgTools.js"
+export type { ResetOptions, ResetResult } from "./reset/Reset.js"
 
 // ---- Health
 import * as HealthModule from "./health/Health.js"
@@ -116,6 +125,7 @@ export const Health = Object.assign(HealthModule.Health, {
   checkNames: HealthModule.checkNames,
   defaultThresholds: HealthModule.defaultThresholds
 })
+export { InvalidThreshold, UnknownHealthCheck } from "./health/errors.js"
 export type {
   CheckResult,
   CheckStatus,
@@ -126,26 +136,28 @@ export type {
   ReportOptions,
   Thresholds
 } from "./health/Health.js"
-export { InvalidThreshold, UnknownHealthCheck } from "./health/errors.js"
 export { router as healthRouter } from "./health/http.js"
 
 // ---- Tenancy
 import * as TenancyModule from "./tenancy/Tenancy.js"
 
 /** Row-level security or schema-per-tenant isolation, provisioning, and migrations fanned out. */
-export const Tenancy = Object.assign(TenancyModule.Tenancy, { layer: TenancyModule.layer, layerConfig: TenancyModule.layerConfig })
+export const Tenancy = Object.assign(TenancyModule.Tenancy, {
+  layer: TenancyModule.layer,
+  layerConfig: TenancyModule.layerConfig
+})
+export * from "./tenancy/errors.js"
+export { load as loadShards, type Shards } from "./tenancy/shards.js"
 export type {
   DeprovisionResult,
   MigrateAllOptions,
   MigrateAllReport,
   ProvisionResult,
   Strategy as TenancyStrategy,
+  TenancyOptions,
   Tenant,
-  TenantMigration,
-  TenancyOptions
+  TenantMigration
 } from "./tenancy/Tenancy.js"
-export * from "./tenancy/errors.js"
-export { load as loadShards, type Shards } from "./tenancy/shards.js"
 
 // ---- Maintenance
 import * as MaintenanceModule from "./maintenance/Maintenance.js"
@@ -157,6 +169,7 @@ export const Maintenance = Object.assign(MaintenanceModule.Maintenance, {
   make: MaintenanceModule.make,
   defaultThresholds: MaintenanceModule.defaultMaintenanceThresholds
 })
+export * from "./maintenance/errors.js"
 export type {
   CleanupOptions,
   CleanupResult,
@@ -186,14 +199,15 @@ export type {
   TopQuery,
   ValidateOptions
 } from "./maintenance/Maintenance.js"
-export * from "./maintenance/errors.js"
 
 // ---- Deploy and environments
 import * as DeployModule from "./deploy/Deploy.js"
 
 /** The release gate: preflight, safety backup, migrate, health, automatic recovery, recorded in dbkit.deployments. */
 export const Deploy = Object.assign(DeployModule.Deploy, { layer: DeployModule.layer, layerFor: DeployModule.layerFor })
-export type { DeployError, DeployOptions, DeployReport, DeploymentRow, Step as DeployStep } from "./deploy/Deploy.js"
+export type { DeployError, DeploymentRow, DeployOptions, DeployReport, Step as DeployStep } from "./deploy/Deploy.js"
+export * from "./deploy/errors.js"
+export { compareStates, type EnvironmentDiff, readState } from "./deploy/promote.js"
 export {
   type ConfigInput as DeployConfigInput,
   defineConfig,
@@ -201,15 +215,24 @@ export {
   type EnvironmentSettings,
   load as loadDeployConfig
 } from "./ProjectConfig.js"
-export { compareStates, type EnvironmentDiff, readState } from "./deploy/promote.js"
-export * from "./deploy/errors.js"
 
 // ---- Privacy: personal-data map, subject export and erasure, field encryption, audit
 import * as PrivacyModule from "./privacy/Privacy.js"
 
 /** Data-protection duties over the personal-data map: map check, subject export, erasure, audit report. */
-export const Privacy = Object.assign(PrivacyModule.Privacy, { layer: PrivacyModule.layer, layerConfig: PrivacyModule.layerConfig })
-export type { AuditReport, ErasureReport, ErasureStep, MapReport, SubjectExport, SubjectRequest } from "./privacy/Privacy.js"
+export const Privacy = Object.assign(PrivacyModule.Privacy, {
+  layer: PrivacyModule.layer,
+  layerConfig: PrivacyModule.layerConfig
+})
+export {
+  anonymize,
+  AnonymizeFailed,
+  AnonymizeNeedsBypassRls,
+  type AnonymizeOptions,
+  AnonymizeRefusedInProduction,
+  type AnonymizeReport,
+  AnonymizeTargetExists
+} from "./privacy/anonymize.js"
 export {
   categories as personalDataCategories,
   type Category as PersonalDataCategory,
@@ -221,6 +244,20 @@ export {
   type PersonalTable,
   type PrivacyMap
 } from "./privacy/declare.js"
+export {
+  EncryptedColumnUnavailable,
+  EncryptionProblems,
+  InvalidEncryptionOptions,
+  requireEncrypted,
+  rotateKey,
+  type RotateOptions,
+  type RotateProgress,
+  type RotateReport,
+  verifyEncryption,
+  type VerifyReport as EncryptionVerifyReport
+} from "./privacy/encryption.js"
+export * from "./privacy/errors.js"
+export { fake as fakeValue } from "./privacy/fake.js"
 export {
   classify as classifyEncryptedValue,
   encryptedText,
@@ -234,26 +271,11 @@ export {
   makeKeyring
 } from "./privacy/fieldCrypto.js"
 export { loadPrivacyMap } from "./privacy/loadMap.js"
-export * from "./privacy/errors.js"
-export {
-  EncryptedColumnUnavailable,
-  EncryptionProblems,
-  InvalidEncryptionOptions,
-  requireEncrypted,
-  type RotateOptions,
-  type RotateProgress,
-  type RotateReport,
-  rotateKey,
-  type VerifyReport as EncryptionVerifyReport,
-  verifyEncryption
-} from "./privacy/encryption.js"
-export {
-  anonymize,
-  AnonymizeFailed,
-  AnonymizeNeedsBypassRls,
-  type AnonymizeOptions,
-  AnonymizeRefusedInProduction,
-  type AnonymizeReport,
-  AnonymizeTargetExists
-} from "./privacy/anonymize.js"
-export { fake as fakeValue } from "./privacy/fake.js"
+export type {
+  AuditReport,
+  ErasureReport,
+  ErasureStep,
+  MapReport,
+  SubjectExport,
+  SubjectRequest
+} from "./privacy/Privacy.js"

@@ -1,19 +1,29 @@
 // Backups on the real server: the file, its manifest, its permissions, encryption, and that
 // a plain backup restores with plain psql.
-import { describe, expect, layer } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, layer } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
+import * as Fiber from "effect/Fiber"
 import * as Layer from "effect/Layer"
 import { execFileSync, spawnSync } from "node:child_process"
+import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { gunzipSync } from "node:zlib"
-import { createHash } from "node:crypto"
 import { Backup, layer as backupLayer } from "../src/backup/Backup.js"
 import * as Config from "../src/Config.js"
-import { createScratchDatabase, dropScratchDatabase, EmbeddedLive, ScratchDatabase, ServerLive, serverAvailable, tempDir } from "./support/databases.js"
+import {
+  createScratchDatabase,
+  dropScratchDatabase,
+  EmbeddedLive,
+  ScratchDatabase,
+  serverAvailable,
+  ServerLive,
+  tempDir
+} from "./support/databases.js"
 import { withMigrator } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -21,12 +31,14 @@ const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
 
 const withBackup = <A, E>(f: (b: Backup["Type"]) => Effect.Effect<A, E>, env: Record<string, string> = {}) =>
   Effect.flatMap(Backup, f).pipe(
-    Effect.provide(backupLayer.pipe(Layer.provide(Layer.merge(Config.layerFrom({ environment: "development" }), NodeContext.layer)))),
+    Effect.provide(
+      backupLayer.pipe(Layer.provide(Layer.merge(Config.layerFrom({ environment: "development" }), NodeContext.layer)))
+    ),
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(env))))
   )
 
 describe.skipIf(!server)("Backup on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("of a migrated, populated database", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("of a migrated, populated database", (it) => {
     it.effect("writes a 0600 gzip file and a manifest whose checksum and row counts match; plain psql restores it", () =>
       Effect.gen(function*() {
         yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
@@ -36,7 +48,9 @@ describe.skipIf(!server)("Backup on the server", () => {
         const out = tempDir("dbkit-backups-")
         const result = yield* withBackup((b) => b.backup({ out }))
         const scratch = yield* ScratchDatabase
-        expect(path.basename(result.file)).toMatch(new RegExp(`^${scratch.name}_backup_\\d{4}-\\d{2}-\\d{2}_\\d{2}-\\d{2}-\\d{2}\\.sql\\.gz$`))
+        expect(path.basename(result.file)).toMatch(
+          new RegExp(`^${scratch.name}_backup_\\d{4}-\\d{2}-\\d{2}_\\d{2}-\\d{2}-\\d{2}\\.sql\\.gz$`)
+        )
         expect(fs.statSync(result.file).mode & 0o777).toBe(0o600)
         expect(fs.statSync(result.manifestFile).mode & 0o777).toBe(0o600)
         expect(fs.readdirSync(out).filter((f) => f.endsWith(".partial"))).toEqual([])
@@ -57,7 +71,19 @@ describe.skipIf(!server)("Backup on the server", () => {
         const target = yield* Effect.promise(() => createScratchDatabase("dbkit_restored"))
         try {
           const psql = (args: Array<string>, input?: Buffer) =>
-            execFileSync("psql", ["-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-U", "root", "-d", target.name, ...args], { input })
+            execFileSync("psql", [
+              "-X",
+              "-q",
+              "-v",
+              "ON_ERROR_STOP=1",
+              "-h",
+              "127.0.0.1",
+              "-U",
+              "root",
+              "-d",
+              target.name,
+              ...args
+            ], { input })
           psql([], gunzipSync(bytes))
           expect(psql(["-At", "-c", "SELECT count(*) FROM customers"]).toString().trim()).toBe("2")
           // the dump creates the triggers after loading the data: restoring records nothing new
@@ -77,7 +103,10 @@ describe.skipIf(!server)("Backup on the server", () => {
         expect(bytes.subarray(0, 8).toString()).toBe("DBKITENC")
         expect(() => gunzipSync(bytes)).toThrow()
         const manifestText = fs.readFileSync(result.manifestFile, "utf8")
-        expect(JSON.parse(manifestText).encryption).toMatchObject({ algorithm: "aes-256-gcm", keyFingerprint: expect.stringMatching(/^[0-9a-f]{16}$/) })
+        expect(JSON.parse(manifestText).encryption).toMatchObject({
+          algorithm: "aes-256-gcm",
+          keyFingerprint: expect.stringMatching(/^[0-9a-f]{16}$/)
+        })
         expect(manifestText).not.toContain(key)
         expect(bytes.includes(Buffer.from(key))).toBe(false)
       }))
@@ -103,12 +132,14 @@ describe.skipIf(!server)("Backup on the server", () => {
 })
 
 describe.skipIf(!server)("Backup verify and list on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("of a migrated, populated database", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("of a migrated, populated database", (it) => {
     it.effect("verify passes a good backup, and --restore-test restores it into a scratch database with matching counts", () =>
       Effect.gen(function*() {
         yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
         const sql = yield* SqlClient.SqlClient
-        yield* sql.unsafe(`INSERT INTO organizations (slug, name) SELECT 'org' || i, 'Org ' || i FROM generate_series(1, 40) i`)
+        yield* sql.unsafe(
+          `INSERT INTO organizations (slug, name) SELECT 'org' || i, 'Org ' || i FROM generate_series(1, 40) i`
+        )
         const out = tempDir("dbkit-backups-")
         const plain = yield* withBackup((b) => b.backup({ out }))
         const quick = yield* withBackup((b) => b.verify(plain.file))
@@ -123,7 +154,9 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         expect(listed.map((l) => l.file)).toEqual([custom.file, plain.file]) // newest first
         expect(listed.find((l) => l.file === plain.file)?.verified?.restoreTest).toBe(true)
         // This process's restore-test scratch databases (named with its pid: other files' run beside it).
-        const leftovers = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_database WHERE starts_with(datname, ${`dbkit_restore_test_${process.pid}_`})`
+        const leftovers = yield* sql<
+          { n: number }
+        >`SELECT count(*)::int AS n FROM pg_database WHERE starts_with(datname, ${`dbkit_restore_test_${process.pid}_`})`
         expect(leftovers[0]!.n).toBe(0) // scratch databases are dropped
       }))
 
@@ -139,7 +172,9 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         const done = yield* withBackup((b) => b.prune({ keepLast: 1, directory: out }))
         expect(done.kept.map((b) => b.file)).toEqual([made[3]!, made[0]!])
         expect(fs.readdirSync(out).sort()).toEqual(
-          [made[0]!, `${made[0]}.json`, `${made[0]}.verified.json`, made[3]!, `${made[3]}.json`].map((f) => path.basename(f)).sort()
+          [made[0]!, `${made[0]}.json`, `${made[0]}.verified.json`, made[3]!, `${made[3]}.json`].map((f) =>
+            path.basename(f)
+          ).sort()
         )
         const unsure = yield* Effect.flip(withBackup((b) => b.prune({ directory: out })))
         expect(unsure._tag).toBe("InvalidBackupOptions")
@@ -150,9 +185,22 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         const sql = yield* SqlClient.SqlClient
         yield* sql.unsafe(`CREATE TABLE bulky AS SELECT i, md5(i::text) AS h FROM generate_series(1, 400000) i`)
         const out = tempDir("dbkit-backups-")
-        const interrupted = yield* withBackup((b) => b.backup({ out, compress: 9 })).pipe(Effect.timeout("300 millis"), Effect.either)
-        expect(interrupted._tag).toBe("Left")
-        yield* Effect.promise(() => new Promise((r) => setTimeout(r, 200)))
+        const running = yield* Effect.fork(withBackup((b) => b.backup({ out, compress: 9 })))
+        // Midway: its .partial file has bytes in it (a fixed delay is too early on a loaded machine).
+        const writing = yield* Effect.promise(async () => {
+          for (const deadline = Date.now() + 120_000; Date.now() < deadline;) {
+            if (
+              fs.readdirSync(out).some((f) =>
+                f.endsWith(".partial") && (fs.statSync(path.join(out, f), { throwIfNoEntry: false })?.size ?? 0) > 0
+              )
+            ) return true
+            await new Promise((resolve) => setTimeout(resolve, 10))
+          }
+          return false
+        })
+        expect(writing).toBe(true)
+        const interrupted = yield* Fiber.interrupt(running)
+        expect(Exit.isInterrupted(interrupted)).toBe(true)
         expect(fs.readdirSync(out)).toEqual([])
         yield* sql.unsafe(`DROP TABLE bulky`)
       }))
@@ -164,7 +212,9 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         const encrypted = yield* withBackup((b) => b.backup({ out }), key)
         const noKey = yield* Effect.flip(withBackup((b) => b.verify(encrypted.file)))
         expect(noKey._tag).toBe("BackupKeyInvalid")
-        const wrongKey = yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), { DB_BACKUP_KEY: "another key" }))
+        const wrongKey = yield* Effect.flip(
+          withBackup((b) => b.verify(encrypted.file), { DB_BACKUP_KEY: "another key" })
+        )
         expect(wrongKey._tag).toBe("BackupKeyInvalid")
         expect((yield* withBackup((b) => b.verify(encrypted.file), key)).decrypted).toBe(true)
         // One flipped byte: the checksum catches it.
@@ -172,20 +222,35 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
         const flipped = Buffer.from(bytes)
         flipped[Math.floor(bytes.length / 2)] = flipped[Math.floor(bytes.length / 2)]! ^ 1
         fs.writeFileSync(encrypted.file, flipped)
-        expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe("BackupChecksumMismatch")
+        expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe(
+          "BackupChecksumMismatch"
+        )
         // The same change with the manifest's checksum "fixed" too: its signature catches it; without
         // the signature (an unverified origin), authentication does.
         const { signature: _signed, ...manifest } = JSON.parse(fs.readFileSync(encrypted.manifestFile, "utf8"))
-        fs.writeFileSync(encrypted.manifestFile, JSON.stringify({ ...manifest, signature: _signed, sha256: createHash("sha256").update(flipped).digest("hex") }))
+        fs.writeFileSync(
+          encrypted.manifestFile,
+          JSON.stringify({
+            ...manifest,
+            signature: _signed,
+            sha256: createHash("sha256").update(flipped).digest("hex")
+          })
+        )
         expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe("BackupManifestForged")
-        fs.writeFileSync(encrypted.manifestFile, JSON.stringify({ ...manifest, sha256: createHash("sha256").update(flipped).digest("hex") }))
+        fs.writeFileSync(
+          encrypted.manifestFile,
+          JSON.stringify({ ...manifest, sha256: createHash("sha256").update(flipped).digest("hex") })
+        )
         expect((yield* Effect.flip(withBackup((b) => b.verify(encrypted.file), key)))._tag).toBe("BackupCorrupt")
         // A truncated plain backup whose manifest was rewritten to match (its signature dropped): decompression catches it.
         const plain = yield* withBackup((b) => b.backup({ out }))
         const cut = fs.readFileSync(plain.file).subarray(0, 200)
         fs.writeFileSync(plain.file, cut)
         const { signature: _plainSigned, ...plainManifest } = JSON.parse(fs.readFileSync(plain.manifestFile, "utf8"))
-        fs.writeFileSync(plain.manifestFile, JSON.stringify({ ...plainManifest, sha256: createHash("sha256").update(cut).digest("hex") }))
+        fs.writeFileSync(
+          plain.manifestFile,
+          JSON.stringify({ ...plainManifest, sha256: createHash("sha256").update(cut).digest("hex") })
+        )
         expect((yield* Effect.flip(withBackup((b) => b.verify(plain.file))))._tag).toBe("BackupCorrupt")
         // Without its manifest it is read as a plain pg_dump file: the truncation is still caught.
         fs.rmSync(plain.manifestFile)
@@ -198,12 +263,14 @@ describe.skipIf(!server)("Backup verify and list on the server", () => {
 })
 
 describe("Backup on the embedded database", () => {
-  layer(EmbeddedLive, { timeout: 120_000, excludeTestServices: true })("in memory", (it) => {
+  layer(EmbeddedLive, { excludeTestServices: true })("in memory", (it) => {
     it.effect("writes the same kind of file through PGlite's pg_dump, which plain psql restores on a server", () =>
       Effect.gen(function*() {
         yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
         const sql = yield* SqlClient.SqlClient
-        yield* sql.unsafe(`INSERT INTO organizations (slug, name) VALUES ('acme', 'Acme'), ('globex', 'Globex'), ('initech', 'Initech')`)
+        yield* sql.unsafe(
+          `INSERT INTO organizations (slug, name) VALUES ('acme', 'Acme'), ('globex', 'Globex'), ('initech', 'Initech')`
+        )
         const out = tempDir("dbkit-backups-")
         const result = yield* withBackup((b) => b.backup({ out }))
         expect(path.basename(result.file)).toMatch(/^postgres_backup_.*\.sql\.gz$/)
@@ -223,11 +290,37 @@ describe("Backup on the embedded database", () => {
         try {
           // A PostgreSQL 18 dump sets transaction_timeout, which servers before 17 do not know:
           // plain psql reports that one SET and restores everything else.
-          const restore = spawnSync("psql", ["-X", "-q", "-h", "127.0.0.1", "-U", "root", "-d", target.name], { input: gunzipSync(bytes) })
+          const restore = spawnSync("psql", ["-X", "-q", "-h", "127.0.0.1", "-U", "root", "-d", target.name], {
+            input: gunzipSync(bytes)
+          })
           const errors = restore.stderr.toString().split("\n").filter((line) => line.includes("ERROR"))
-          const serverMajor = Number(execFileSync("psql", ["-X", "-At", "-h", "127.0.0.1", "-U", "root", "-d", target.name, "-c", "SHOW server_version_num"]).toString()) / 10000
+          const serverMajor = Number(
+            execFileSync("psql", [
+              "-X",
+              "-At",
+              "-h",
+              "127.0.0.1",
+              "-U",
+              "root",
+              "-d",
+              target.name,
+              "-c",
+              "SHOW server_version_num"
+            ]).toString()
+          ) / 10000
           expect(errors.filter((line) => !(serverMajor < 17 && line.includes("transaction_timeout")))).toEqual([])
-          const count = execFileSync("psql", ["-X", "-At", "-h", "127.0.0.1", "-U", "root", "-d", target.name, "-c", "SELECT count(*) FROM organizations"])
+          const count = execFileSync("psql", [
+            "-X",
+            "-At",
+            "-h",
+            "127.0.0.1",
+            "-U",
+            "root",
+            "-d",
+            target.name,
+            "-c",
+            "SELECT count(*) FROM organizations"
+          ])
           expect(count.toString().trim()).toBe("3")
         } finally {
           yield* Effect.promise(() => dropScratchDatabase(target.name))

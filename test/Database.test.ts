@@ -1,5 +1,5 @@
-import { describe, expect, it, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -8,7 +8,15 @@ import * as net from "node:net"
 import * as path from "node:path"
 import { Database, EMBEDDED_PG_MAJOR, PgliteLive, PgLive } from "../src/Database.js"
 import { lockPath } from "../src/embedded/EmbeddedLock.js"
-import { EmbeddedLive, pgliteTemplate, ScratchDatabase, ServerLive, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import {
+  EmbeddedLive,
+  pgliteTemplate,
+  ScratchDatabase,
+  serverAvailable,
+  ServerLive,
+  tempDir,
+  urlFor
+} from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -19,13 +27,15 @@ const realSleep = (ms: number) => Effect.promise(() => new Promise<void>((resolv
 const buildFailure = <A, E>(l: Layer.Layer<A, E>) => Effect.flip(Effect.scoped(Layer.build(l)))
 
 describe.skipIf(!server)("PgLive (server)", () => {
-  layer(ServerLive, { timeout: 60_000 })("on a scratch database", (it) => {
+  layer(ServerLive)("on a scratch database", (it) => {
     it.effect("provides a SqlClient and describes the target without a password", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const database = yield* Database
         const scratch = yield* ScratchDatabase
-        const rows = yield* sql<{ db: string; app: string }>`SELECT current_database() AS db, current_setting('application_name') AS app`
+        const rows = yield* sql<
+          { db: string; app: string }
+        >`SELECT current_database() AS db, current_setting('application_name') AS app`
         expect(rows[0]!.db).toBe(scratch.name)
         expect(rows[0]!.app).toBe("dbkit")
         expect(database.kind).toBe("server")
@@ -75,7 +85,7 @@ describe.skipIf(!server)("PgLive (server)", () => {
 })
 
 describe("PgliteLive (embedded)", () => {
-  layer(EmbeddedLive, { timeout: 60_000 })("in memory", (it) => {
+  layer(EmbeddedLive)("in memory", (it) => {
     it.effect("provides a SqlClient on the embedded PostgreSQL", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
@@ -111,9 +121,10 @@ describe("PgliteLive (embedded)", () => {
         yield* sql.withTransaction(
           Effect.gen(function*() {
             yield* sql`INSERT INTO nested VALUES (1)`
-            yield* sql.withTransaction(sql`INSERT INTO nested VALUES (2)`.pipe(Effect.zipRight(Effect.fail("no")))).pipe(
-              Effect.ignore
-            )
+            yield* sql.withTransaction(sql`INSERT INTO nested VALUES (2)`.pipe(Effect.zipRight(Effect.fail("no"))))
+              .pipe(
+                Effect.ignore
+              )
           })
         )
         const rows = yield* sql<{ x: number }>`SELECT x FROM nested ORDER BY x`
@@ -124,9 +135,10 @@ describe("PgliteLive (embedded)", () => {
   it.scoped("a data directory is created on first use and reopened later with its data", () =>
     Effect.gen(function*() {
       const dataDir = path.join(tempDir(), "pglite")
-      const write = Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE kept (x int); `.pipe(
-        Effect.zipRight(sql`INSERT INTO kept VALUES (42)`)
-      ))
+      const write = Effect.flatMap(SqlClient.SqlClient, (sql) =>
+        sql`CREATE TABLE kept (x int); `.pipe(
+          Effect.zipRight(sql`INSERT INTO kept VALUES (42)`)
+        ))
       yield* Effect.provide(write, PgliteLive({ dataDir }))
       expect(fs.readFileSync(path.join(dataDir, "PG_VERSION"), "utf8").trim()).toBe(EMBEDDED_PG_MAJOR)
       expect(fs.existsSync(lockPath(dataDir))).toBe(false) // released on close
@@ -135,7 +147,7 @@ describe("PgliteLive (embedded)", () => {
         PgliteLive({ dataDir })
       )
       expect(rows[0]!.x).toBe(42)
-    }), 60_000)
+    }))
 
   it.scoped("a second opener of the same data directory gets EmbeddedInUse, and the first keeps working", () =>
     Effect.gen(function*() {
@@ -148,17 +160,20 @@ describe("PgliteLive (embedded)", () => {
       const sql = yield* Effect.provide(SqlClient.SqlClient, context)
       const rows = yield* sql<{ one: number }>`SELECT 1 AS one`
       expect(rows[0]!.one).toBe(1)
-    }), 60_000)
+    }))
 
   it.scoped("a lock file left by a dead process is taken over", () =>
     Effect.gen(function*() {
       const dataDir = path.join(tempDir(), "pglite")
       fs.mkdirSync(path.dirname(dataDir), { recursive: true })
       fs.writeFileSync(lockPath(dataDir), "999999999") // no such process
-      const sql = yield* Effect.provide(SqlClient.SqlClient, yield* Layer.build(PgliteLive({ dataDir, loadDataDir: pgliteTemplate() })))
+      const sql = yield* Effect.provide(
+        SqlClient.SqlClient,
+        yield* Layer.build(PgliteLive({ dataDir, loadDataDir: pgliteTemplate() }))
+      )
       expect((yield* sql<{ one: number }>`SELECT 1 AS one`)[0]!.one).toBe(1)
       expect(fs.readFileSync(lockPath(dataDir), "utf8")).toBe(String(process.pid))
-    }), 60_000)
+    }))
 
   it.effect("a data directory from another PostgreSQL version is refused and left untouched", () =>
     Effect.gen(function*() {

@@ -16,16 +16,18 @@ const confirm = (
   }
 ) => {
   const terminal = scriptedTerminal(options.tty ?? false, options.answers ?? [])
-  const effect = Effect.flatMap(Guard.Guard, (guard) =>
-    guard.confirm({ action: "reset the database", variable: "DB_RESET", target: "shop", yes: options.yes })).pipe(
-      Effect.provide(
-        Guard.layer.pipe(
-          Layer.provide(terminal.layer),
-          Layer.provide(Config.layerFrom({ environment: options.environment ?? "development" }))
-        )
-      ),
-      Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(options.env ?? {}))))
-    )
+  const effect = Effect.flatMap(
+    Guard.Guard,
+    (guard) => guard.confirm({ action: "reset the database", variable: "DB_RESET", target: "shop", yes: options.yes })
+  ).pipe(
+    Effect.provide(
+      Guard.layer.pipe(
+        Layer.provide(terminal.layer),
+        Layer.provide(Config.layerFrom({ environment: options.environment ?? "development" }))
+      )
+    ),
+    Effect.withConfigProvider(ConfigProvider.fromMap(new Map(Object.entries(options.env ?? {}))))
+  )
   return { effect, shown: terminal.shown }
 }
 

@@ -1,5 +1,5 @@
-import { describe, expect, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
@@ -11,21 +11,25 @@ import type { MigrateEvent } from "../src/migrator/Migrator.js"
 import { fromCode } from "../src/migrator/source.js"
 import { checksum } from "../src/migrator/sql.js"
 import { backends, ScratchDatabase, ServerLive } from "./support/databases.js"
-import { NonInteractiveGuard } from "./support/terminal.js"
 import { freshSchema, withMigrator, writeFolder } from "./support/migrations.js"
+import { NonInteractiveGuard } from "./support/terminal.js"
 
 const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
 
 const count = (table: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`), (rows) => rows[0]!.n))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`), (rows) => rows[0]!.n)
+  )
 
 const exists = (qualified: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(sql<{ e: boolean }>`SELECT to_regclass(${qualified}) IS NOT NULL AS e`, (rows) => rows[0]!.e))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => Effect.map(sql<{ e: boolean }>`SELECT to_regclass(${qualified}) IS NOT NULL AS e`, (rows) => rows[0]!.e)
+  )
 
 for (const backend of await backends()) {
-  layer(backend.layer, { timeout: 120_000, excludeTestServices: true })(`Migrator on the ${backend.name} database`, (it) => {
+  layer(backend.layer, { excludeTestServices: true })(`Migrator on the ${backend.name} database`, (it) => {
     it.effect("applies the reference drizzle migrations once; a second run applies nothing", () =>
       Effect.gen(function*() {
         const first = yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
@@ -47,7 +51,9 @@ for (const backend of await backends()) {
         expect(yield* exists("public.invoice_lines")).toBe(true)
         // 0004: insert, update and delete audit triggers on each of the seven tenant tables
         expect(yield* count("pg_trigger WHERE tgname IN ('audit_insert', 'audit_update', 'audit_delete')")).toBe(21)
-        const policies = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_policies WHERE schemaname = 'public'`
+        const policies = yield* sql<
+          { n: number }
+        >`SELECT count(*)::int AS n FROM pg_policies WHERE schemaname = 'public'`
         expect(policies[0]!.n).toBeGreaterThan(5)
         const status = yield* withMigrator(referenceMigrations, undefined, (m) => m.status)
         expect(status.pending).toEqual([])
@@ -59,7 +65,8 @@ for (const backend of await backends()) {
         const schema = freshSchema()
         const dir = writeFolder({
           "001_first.sql": "CREATE TABLE first (x int);",
-          "002_second.sql": "CREATE TABLE second (x int);\nINSERT INTO second VALUES (1);\nINSERT INTO nowhere VALUES (1);\n"
+          "002_second.sql":
+            "CREATE TABLE second (x int);\nINSERT INTO second VALUES (1);\nINSERT INTO nowhere VALUES (1);\n"
         })
         const error = yield* Effect.flip(withMigrator(dir, schema, (m) => m.migrate()))
         expect(error._tag).toBe("MigrationFailed")
@@ -193,7 +200,10 @@ for (const backend of await backends()) {
         const schema = freshSchema()
         const sql = yield* SqlClient.SqlClient
         const source = fromCode([
-          { name: "c1_table", up: sql`CREATE TABLE coded (x int)`.pipe(Effect.zipRight(sql`INSERT INTO coded VALUES (1)`)) },
+          {
+            name: "c1_table",
+            up: sql`CREATE TABLE coded (x int)`.pipe(Effect.zipRight(sql`INSERT INTO coded VALUES (1)`))
+          },
           { name: "c2_fails", up: sql`INSERT INTO coded VALUES (2)`.pipe(Effect.zipRight(Effect.fail("no more"))) }
         ])
         const error = yield* Effect.flip(withMigrator(source, schema, (m) => m.migrate()))
@@ -226,7 +236,9 @@ for (const backend of await backends()) {
           "003_c.down.sql": "DROP TABLE c;"
         })
         yield* withMigrator(dir, schema, (m) => m.migrate())
-        const one = yield* withMigrator(dir, schema, (m) => m.rollback({ yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+        const one = yield* withMigrator(dir, schema, (m) => m.rollback({ yes: true })).pipe(
+          Effect.provide(NonInteractiveGuard())
+        )
         expect(one.rolledBack).toEqual(["003_c"])
         expect(yield* exists(`${schema}.c`)).toBe(false)
         const toA = yield* withMigrator(dir, schema, (m) => m.rollback({ to: "001_a", yes: true })).pipe(
@@ -253,11 +265,15 @@ for (const backend of await backends()) {
         )
         expect(refused._tag).toBe("ConfirmationRequired")
         const production = yield* Effect.flip(
-          withMigrator(dir, schema, (m) => m.rollback({ yes: true })).pipe(Effect.provide(NonInteractiveGuard("production")))
+          withMigrator(dir, schema, (m) => m.rollback({ yes: true })).pipe(
+            Effect.provide(NonInteractiveGuard("production"))
+          )
         )
         expect(production._tag).toBe("ProductionRefused")
         const missing = yield* Effect.flip(
-          withMigrator(dir, schema, (m) => m.rollback({ steps: 2, yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+          withMigrator(dir, schema, (m) => m.rollback({ steps: 2, yes: true })).pipe(
+            Effect.provide(NonInteractiveGuard())
+          )
         )
         expect(missing._tag).toBe("MissingDownMigration")
         expect(missing.message).toContain("001_a")
@@ -301,7 +317,12 @@ for (const backend of await backends()) {
         }
         expect(yield* exists(`${schema}.t_x`)).toBe(false) // what ran, ran
         const status = yield* withMigrator(dir, schema, (m) => m.status)
-        expect(status.failed).toEqual([{ name: "001_t", status: "failed", statement: 2, error: expect.stringContaining("not_there") }])
+        expect(status.failed).toEqual([{
+          name: "001_t",
+          status: "failed",
+          statement: 2,
+          error: expect.stringContaining("not_there")
+        }])
         expect((yield* Effect.flip(withMigrator(dir, schema, (m) => m.migrate())))._tag).toBe("MigrationBlocked")
       }))
 
@@ -353,7 +374,11 @@ for (const backend of await backends()) {
         }, dir)
         const plan = yield* withMigrator(dir, schema, (m) => m.plan())
         expect(plan.pending.map((p) => p.name)).toEqual(["002_risky", "003_new"])
-        expect(plan.pending[0]!.statements).toEqual(["ALTER TABLE t DROP COLUMN y;", "CREATE INDEX t_x ON t (x);"].map((s) => s.replace(/;$/, "")).map((s) => expect.stringContaining(s)))
+        expect(plan.pending[0]!.statements).toEqual(
+          ["ALTER TABLE t DROP COLUMN y;", "CREATE INDEX t_x ON t (x);"].map((s) => s.replace(/;$/, "")).map((s) =>
+            expect.stringContaining(s)
+          )
+        )
         expect(plan.findings.map((f) => [f.migration, f.statement, f.rule])).toEqual([
           ["002_risky", 1, "drop-column"],
           ["002_risky", 2, "create-index-without-concurrently"]
@@ -398,7 +423,7 @@ for (const backend of await backends()) {
 const serverOnly = (await backends()).some((b) => b.name === "server")
 
 describe.skipIf(!serverOnly)("Migrator locking on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("with a scratch database", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("with a scratch database", (it) => {
     it.effect("two migrators racing apply each migration exactly once; the second waits, then finds nothing to do", () =>
       Effect.gen(function*() {
         const schema = freshSchema()
@@ -407,7 +432,11 @@ describe.skipIf(!serverOnly)("Migrator locking on the server", () => {
           "002_more.sql": "CREATE TABLE more (x int);"
         })
         const events: Array<MigrateEvent> = []
-        const run = withMigrator(dir, schema, (m) => m.migrate({ onEvent: (e) => Effect.sync(() => void events.push(e)) }))
+        const run = withMigrator(
+          dir,
+          schema,
+          (m) => m.migrate({ onEvent: (e) => Effect.sync(() => void events.push(e)) })
+        )
         const [a, b] = yield* Effect.all([run, run], { concurrency: 2 })
         expect([a.applied.length, b.applied.length].sort()).toEqual([0, 2])
         expect(events.some((e) => e._tag === "WaitingForLock")).toBe(true)
@@ -437,11 +466,14 @@ describe.skipIf(!serverOnly)("Migrator locking on the server", () => {
         const client = new pg.Client({ connectionString: Redacted.value(scratch.url), application_name: "deploy-7" })
         yield* Effect.promise(() => client.connect())
         const key = lockKey({ schema, table: "dbkit_migrations" })
-        const pid = (yield* Effect.promise(() => client.query("SELECT pg_backend_pid() AS pid, pg_advisory_lock($1::bigint)", [key]))).rows[0].pid
+        const pid = (yield* Effect.promise(() =>
+          client.query("SELECT pg_backend_pid() AS pid, pg_advisory_lock($1::bigint)", [key])
+        )).rows[0].pid
         const dir = writeFolder({ "001_a.sql": "CREATE TABLE a (x int);" })
-        const error = yield* Effect.flip(withMigrator(dir, schema, (m) => m.migrate(), { lockWait: "1 second" })).pipe(
-          Effect.ensuring(Effect.promise(() => client.end()))
-        )
+        const error = yield* Effect.flip(withMigrator(dir, schema, (m) =>
+          m.migrate(), { lockWait: "1 second" })).pipe(
+            Effect.ensuring(Effect.promise(() => client.end()))
+          )
         expect(error._tag).toBe("MigrationLockTimeout")
         if (error._tag !== "MigrationLockTimeout") return
         expect(error.holder?.pid).toBe(pid)
@@ -479,12 +511,15 @@ describe.skipIf(!serverOnly)("Migrator locking on the server", () => {
 })
 
 describe.skipIf(!serverOnly)("Migrator interrupted on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("with a scratch database", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("with a scratch database", (it) => {
     it.effect("a migrate interrupted mid-migration rolls back, releases the lock, and the next run applies it", () =>
       Effect.gen(function*() {
         const schema = freshSchema()
         const dir = writeFolder({ "001_slow.sql": "CREATE TABLE slow (x int);\nSELECT pg_sleep(2);" })
-        const interrupted = yield* withMigrator(dir, schema, (m) => m.migrate()).pipe(Effect.timeout("500 millis"), Effect.either)
+        const interrupted = yield* withMigrator(dir, schema, (m) => m.migrate()).pipe(
+          Effect.timeout("500 millis"),
+          Effect.either
+        )
         expect(interrupted._tag).toBe("Left")
         expect(yield* exists(`${schema}.slow`)).toBe(false)
         // The lock is free and no session is left idle in an aborted transaction.

@@ -1,7 +1,7 @@
 // Reset, hard and soft, on both databases; the cache flush against the real Redis.
-import { expect, layer } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { expect, layer } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -9,20 +9,26 @@ import { Redis } from "ioredis"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { layer as backupLayer } from "../src/backup/Backup.js"
-import { layer as resetLayer, Reset, type ResetOptions } from "../src/reset/Reset.js"
 import * as Config from "../src/Config.js"
+import { referenceSeeds } from "../src/example/seeds/index.js"
 import * as Migrator from "../src/migrator/Migrator.js"
 import { fromDirectory } from "../src/migrator/source.js"
+import { layer as resetLayer, Reset, type ResetOptions } from "../src/reset/Reset.js"
 import * as Seeder from "../src/seeder/Seeder.js"
-import { referenceSeeds } from "../src/example/seeds/index.js"
 import { backends, tempDir } from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
 const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
 const redisUrl = "redis://127.0.0.1:6379/0"
 
-const reset = (options: ResetOptions, settings: { environment?: Config.Environment; backupDir?: string; env?: Record<string, string> } = {}) => {
-  const config = Config.layerFrom({ environment: settings.environment ?? "development", backupDir: settings.backupDir ?? tempDir("dbkit-reset-") })
+const reset = (
+  options: ResetOptions,
+  settings: { environment?: Config.Environment; backupDir?: string; env?: Record<string, string> } = {}
+) => {
+  const config = Config.layerFrom({
+    environment: settings.environment ?? "development",
+    backupDir: settings.backupDir ?? tempDir("dbkit-reset-")
+  })
   const services = resetLayer.pipe(
     Layer.provideMerge(Migrator.layer({ source: fromDirectory(referenceMigrations) })),
     Layer.provideMerge(Seeder.layer({ seeds: referenceSeeds })),
@@ -37,17 +43,24 @@ const reset = (options: ResetOptions, settings: { environment?: Config.Environme
 }
 
 const count = (table: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`), (r) => r[0]!.n))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`), (r) => r[0]!.n)
+  )
 
 for (const backend of await backends()) {
-  layer(backend.layer, { timeout: 180_000, excludeTestServices: true })(`Reset on the ${backend.name} database`, (it) => {
+  layer(backend.layer, { excludeTestServices: true })(`Reset on the ${backend.name} database`, (it) => {
     it.effect("refuses without confirmation, and checks --with-cache's settings before changing anything", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        yield* Effect.flatMap(Migrator.Migrator, (m) => m.migrate()).pipe(Effect.provide(Migrator.layer({ source: fromDirectory(referenceMigrations) })))
+        yield* Effect.flatMap(Migrator.Migrator, (m) => m.migrate()).pipe(
+          Effect.provide(Migrator.layer({ source: fromDirectory(referenceMigrations) }))
+        )
         yield* sql`INSERT INTO organizations (slug, name) VALUES ('keep', 'Keep')`
         expect((yield* Effect.flip(reset({ mode: "hard" })))._tag).toBe("ConfirmationRequired")
-        expect((yield* Effect.flip(reset({ mode: "hard", yes: true }, { environment: "production" })))._tag).toBe("ProductionRefused")
+        expect((yield* Effect.flip(reset({ mode: "hard", yes: true }, { environment: "production" })))._tag).toBe(
+          "ProductionRefused"
+        )
         const noRedis = yield* Effect.flip(reset({ mode: "soft", yes: true, withCache: true }))
         expect(noRedis._tag).toBe("InvalidBackupOptions")
         expect(yield* count("organizations")).toBe(1)
@@ -61,7 +74,9 @@ for (const backend of await backends()) {
         const invoices = yield* count("invoices")
         expect(invoices).toBeGreaterThan(0)
         const [org] = yield* sql<{ id: string }>`SELECT id FROM organizations LIMIT 1`
-        yield* sql`INSERT INTO audit_log (tenant_id, actor, action, table_name, row_key) VALUES (${org!.id}, 'a', 'x', 't', 'k')`
+        yield* sql`INSERT INTO audit_log (tenant_id, actor, action, table_name, row_key) VALUES (${
+          org!.id
+        }, 'a', 'x', 't', 'k')`
         const result = yield* reset({ mode: "soft", yes: true })
         expect(result.cleared).toContain("public.invoices")
         expect(result.migrated).toEqual([])
@@ -72,7 +87,9 @@ for (const backend of await backends()) {
         expect(again.seeded).toBe(first.seeded) // forgotten, so all ran again
         expect(yield* count("invoices")).toBe(invoices)
         const [orgAgain] = yield* sql<{ id: string }>`SELECT id FROM organizations LIMIT 1`
-        yield* sql`INSERT INTO audit_log (tenant_id, actor, action, table_name, row_key) VALUES (${orgAgain!.id}, 'a', 'x', 't', 'k')`
+        yield* sql`INSERT INTO audit_log (tenant_id, actor, action, table_name, row_key) VALUES (${
+          orgAgain!.id
+        }, 'a', 'x', 't', 'k')`
         const ids = yield* sql<{ id: string }>`SELECT id::text FROM audit_log`
         expect(ids.map((r) => r.id)).toEqual(["1"]) // identity restarted
       }))
@@ -80,7 +97,9 @@ for (const backend of await backends()) {
     it.effect("hard: drops what migrations did not create, re-migrates from scratch; outside development it backs up first", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        yield* sql.unsafe(`CREATE TABLE public.handmade (x int); CREATE SCHEMA scratchpad; CREATE TABLE scratchpad.t (x int)`)
+        yield* sql.unsafe(
+          `CREATE TABLE public.handmade (x int); CREATE SCHEMA scratchpad; CREATE TABLE scratchpad.t (x int)`
+        )
         const backupDir = tempDir("dbkit-reset-")
         const result = yield* reset({ mode: "hard", yes: true }, { environment: "staging", backupDir })
         expect(result.cleared).toEqual(expect.arrayContaining(["public", "dbkit", "scratchpad"]))

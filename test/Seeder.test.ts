@@ -1,12 +1,12 @@
 // The Seeder's contract, with small seeds declared here, on both databases.
-import { describe, expect, it, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Config from "../src/Config.js"
 import type { Environment } from "../src/Config.js"
 import * as Random from "../src/seeder/random.js"
-import { make, type Seed, Seeder, layer as seederLayer } from "../src/seeder/Seeder.js"
+import { layer as seederLayer, make, type Seed, Seeder } from "../src/seeder/Seeder.js"
 import { backends } from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
@@ -24,20 +24,26 @@ const withSeeder = <A, E, R>(
   )
 
 const rowsOf = (table: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`), (r) => r[0]!.n))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`), (r) => r[0]!.n)
+  )
 
 /** A log table each test's seeds append their names to, to see the order they ran in. */
 const setup = (schema: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    sql.unsafe(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.log (n serial, seed text);
-      CREATE TABLE ${schema}.items (id int PRIMARY KEY, label text NOT NULL)`))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      sql.unsafe(`CREATE SCHEMA ${schema}; CREATE TABLE ${schema}.log (n serial, seed text);
+      CREATE TABLE ${schema}.items (id int PRIMARY KEY, label text NOT NULL)`)
+  )
 
 const logging = (schema: string, name: string, extra: Partial<Seed> = {}): Seed =>
   make({
     name,
     profile: "development",
-    run: () => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('${name}')`)),
+    run: () =>
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('${name}')`)),
     ...extra
   })
 
@@ -57,7 +63,7 @@ describe("Random", () => {
 })
 
 for (const backend of await backends()) {
-  layer(backend.layer, { timeout: 120_000, excludeTestServices: true })(`Seeder on the ${backend.name} database`, (it) => {
+  layer(backend.layer, { excludeTestServices: true })(`Seeder on the ${backend.name} database`, (it) => {
     it.effect("runs seeds in dependency order whatever the declaration order", () =>
       Effect.gen(function*() {
         const schema = fresh()
@@ -99,11 +105,19 @@ for (const backend of await backends()) {
           profile: "development",
           run: (ctx) =>
             Effect.gen(function*() {
-              yield* Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('bulk')`))
+              yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
+                sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('bulk')`))
               // Row 15,001 has a NULL label: batch 2 of 10,000.
-              yield* ctx.copy(`${schema}.items`, ["id", "label"], (function*() {
-                for (let i = 1; i <= 25_000; i++) yield [i, i === 15_001 ? null : `item ${i}`]
-              })(), { batchSize: 10_000 })
+              yield* ctx.copy(
+                `${schema}.items`,
+                ["id", "label"],
+                (function*() {
+                  for (let i = 1; i <= 25_000; i++) {
+                    yield [i, i === 15_001 ? null : `item ${i}`]
+                  }
+                })(),
+                { batchSize: 10_000 }
+              )
             })
         })
         const error = yield* Effect.flip(withSeeder([
@@ -129,12 +143,16 @@ for (const backend of await backends()) {
           name: "throwing",
           profile: "development",
           run: (ctx) =>
-            ctx.copy(`${schema}.items`, ["id", "label"], (function*() {
-              for (let i = 1; i <= 5_000; i++) {
-                if (i === 2_500) throw new Error("the generator broke")
-                yield [i, `item ${i}`]
-              }
-            })())
+            ctx.copy(
+              `${schema}.items`,
+              ["id", "label"],
+              (function*() {
+                for (let i = 1; i <= 5_000; i++) {
+                  if (i === 2_500) throw new Error("the generator broke")
+                  yield [i, `item ${i}`]
+                }
+              })()
+            )
         })
         const error = yield* Effect.flip(withSeeder([throwing], (s) => s.run()))
         expect(error._tag).toBe("SeedFailed")
@@ -148,12 +166,24 @@ for (const backend of await backends()) {
         yield* setup(schema)
         const rows = Array.from({ length: 30 }, (_, i) => [i, `x${i}`] as const)
         const results = yield* withSeeder([
-          make({ name: `copied_${schema}`, profile: "development", run: (ctx) => ctx.copy(`${schema}.items`, ["id", "label"], rows.slice(0, 10)) }),
-          make({ name: `silent_${schema}`, profile: "development", run: (ctx) => Effect.asVoid(ctx.copy(`${schema}.items`, ["id", "label"], rows.slice(10, 20))) }),
+          make({
+            name: `copied_${schema}`,
+            profile: "development",
+            run: (ctx) => ctx.copy(`${schema}.items`, ["id", "label"], rows.slice(0, 10))
+          }),
+          make({
+            name: `silent_${schema}`,
+            profile: "development",
+            run: (ctx) => Effect.asVoid(ctx.copy(`${schema}.items`, ["id", "label"], rows.slice(10, 20)))
+          }),
           make({
             name: `sql_${schema}`,
             profile: "development",
-            run: () => Effect.flatMap(SqlClient.SqlClient, (sql) => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('a'), ('b')`)).pipe(Effect.as(2))
+            run: () =>
+              Effect.flatMap(
+                SqlClient.SqlClient,
+                (sql) => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('a'), ('b')`)
+              ).pipe(Effect.as(2))
           })
         ], (s) => s.run())
         expect(results.map((r) => r.rows)).toEqual([10, 10, 2])
@@ -181,16 +211,24 @@ for (const backend of await backends()) {
         const schema = fresh()
         yield* setup(schema)
         const seeds = [logging(schema, "once_only", { once: true })]
-        const [a, b] = yield* withSeeder(seeds, (seeder) => Effect.all([seeder.run(), seeder.run()], { concurrency: 2 }))
+        const [a, b] = yield* withSeeder(
+          seeds,
+          (seeder) => Effect.all([seeder.run(), seeder.run()], { concurrency: 2 })
+        )
         expect([a[0]!.status, b[0]!.status].sort()).toEqual(["already ran", "ran"])
         // And from two separate Seeder instances (across processes the server's advisory lock does this).
         const other = [logging(schema, "once_again", { once: true })]
-        const [c, d] = yield* Effect.all([withSeeder(other, (s) => s.run()), withSeeder(other, (s) => s.run())], { concurrency: 2 })
+        const [c, d] = yield* Effect.all([withSeeder(other, (s) => s.run()), withSeeder(other, (s) => s.run())], {
+          concurrency: 2
+        })
         expect([c[0]!.status, d[0]!.status].sort()).toEqual(["already ran", "ran"])
-        const [row] = yield* Effect.flatMap(SqlClient.SqlClient, (sql) =>
-          sql.unsafe<{ once_only: number; once_again: number }>(
-            `SELECT count(*) FILTER (WHERE seed = 'once_only')::int AS once_only, count(*) FILTER (WHERE seed = 'once_again')::int AS once_again FROM ${schema}.log`
-          ))
+        const [row] = yield* Effect.flatMap(
+          SqlClient.SqlClient,
+          (sql) =>
+            sql.unsafe<{ once_only: number; once_again: number }>(
+              `SELECT count(*) FILTER (WHERE seed = 'once_only')::int AS once_only, count(*) FILTER (WHERE seed = 'once_again')::int AS once_again FROM ${schema}.log`
+            )
+        )
         expect(row!.once_only).toBe(1)
         expect(row!.once_again).toBe(1)
       }))
@@ -233,7 +271,11 @@ for (const backend of await backends()) {
         const schema = fresh()
         yield* setup(schema)
         const seeds = [logging(schema, `ref_${schema}`, { profile: "reference" }), logging(schema, `gen_${schema}`)]
-        for (const options of [{ scale: 0 }, { scale: -1 }, { scale: Number.NaN }, { scale: Number.POSITIVE_INFINITY }, { seed: 1.5 }, { seed: 2 ** 53 }]) {
+        for (
+          const options of [{ scale: 0 }, { scale: -1 }, { scale: Number.NaN }, { scale: Number.POSITIVE_INFINITY }, {
+            seed: 1.5
+          }, { seed: 2 ** 53 }]
+        ) {
           const refused = yield* Effect.flip(withSeeder(seeds, (s) => s.run(options)))
           expect(refused._tag, JSON.stringify(options)).toBe("InvalidSeedOptions")
           expect(refused.message).toMatch(/^--(scale|seed) must be .*; nothing was run$/)
@@ -295,9 +337,21 @@ for (const backend of await backends()) {
         yield* setup(schema)
         const sql = yield* SqlClient.SqlClient
         const seeds = [
-          make({ name: `upsert_${schema}`, profile: "reference", run: () => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('u')`) }),
-          make({ name: `counted_${schema}`, profile: "reference", run: () => Effect.as(sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('c')`), 12) }),
-          make({ name: `copied_${schema}`, profile: "development", run: (ctx) => ctx.copy(`${schema}.items`, ["id", "label"], [[1, "a"], [2, "b"]]) })
+          make({
+            name: `upsert_${schema}`,
+            profile: "reference",
+            run: () => sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('u')`)
+          }),
+          make({
+            name: `counted_${schema}`,
+            profile: "reference",
+            run: () => Effect.as(sql.unsafe(`INSERT INTO ${schema}.log (seed) VALUES ('c')`), 12)
+          }),
+          make({
+            name: `copied_${schema}`,
+            profile: "development",
+            run: (ctx) => ctx.copy(`${schema}.items`, ["id", "label"], [[1, "a"], [2, "b"]])
+          })
         ]
         const results = yield* withSeeder(seeds, (s) => s.run())
         expect(results.map((r) => r.rows)).toEqual([null, 12, 2])
@@ -321,21 +375,34 @@ for (const backend of await backends()) {
         const sql = yield* SqlClient.SqlClient
         yield* sql.unsafe(`CREATE TABLE ${schema}.kinds (k text PRIMARY KEY)`)
         const seeds = [
-          make({ name: `kinds_${schema}`, profile: "reference", run: () => sql.unsafe(`INSERT INTO ${schema}.kinds VALUES ('a') ON CONFLICT DO NOTHING`) }),
+          make({
+            name: `kinds_${schema}`,
+            profile: "reference",
+            run: () => sql.unsafe(`INSERT INTO ${schema}.kinds VALUES ('a') ON CONFLICT DO NOTHING`)
+          }),
           make({
             name: `items_${schema}`,
             profile: "development",
             tables: [`${schema}.items`],
             expects: (scale) => ({ [`${schema}.items`]: 100 * scale }),
-            run: (ctx) => ctx.copy(`${schema}.items`, ["id", "label"], Array.from({ length: 100 * ctx.scale }, (_, i) => [i, `x${i}`]))
+            run: (ctx) =>
+              ctx.copy(
+                `${schema}.items`,
+                ["id", "label"],
+                Array.from({ length: 100 * ctx.scale }, (_, i) => [i, `x${i}`])
+              )
           })
         ]
         yield* withSeeder(seeds, (s) => s.run({ scale: 2 }))
         expect(yield* withSeeder(seeds, (s) => s.validate())).toEqual([])
-        const refused = yield* Effect.flip(withSeeder(seeds, (s) => s.clean()).pipe(Effect.provide(NonInteractiveGuard())))
+        const refused = yield* Effect.flip(
+          withSeeder(seeds, (s) => s.clean()).pipe(Effect.provide(NonInteractiveGuard()))
+        )
         expect(refused._tag).toBe("ConfirmationRequired")
         expect(yield* rowsOf(`${schema}.items`)).toBe(200)
-        const cleaned = yield* withSeeder(seeds, (s) => s.clean({ yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+        const cleaned = yield* withSeeder(seeds, (s) => s.clean({ yes: true })).pipe(
+          Effect.provide(NonInteractiveGuard())
+        )
         expect(cleaned.tables).toEqual([{ table: `${schema}.items`, rows: 200 }])
         expect(yield* rowsOf(`${schema}.items`)).toBe(0)
         expect(yield* rowsOf(`${schema}.kinds`)).toBe(1)

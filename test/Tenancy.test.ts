@@ -1,9 +1,9 @@
 // Tenancy: provisioning (idempotent, atomic, concurrent), schema-per-tenant withTenant, migrate-all over tenants and
 // shards with failures and --resume, suspend/resume, guarded deprovision with a backup first — on the server and the
 // embedded database.
-import { describe, expect, layer } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -12,7 +12,14 @@ import * as path from "node:path"
 import * as Config from "../src/Config.js"
 import { fromDirectory } from "../src/migrator/source.js"
 import * as Tenancy from "../src/tenancy/Tenancy.js"
-import { createScratchDatabase, dropScratchDatabase, EmbeddedLive, ServerLive, serverAvailable, tempDir } from "./support/databases.js"
+import {
+  createScratchDatabase,
+  dropScratchDatabase,
+  EmbeddedLive,
+  serverAvailable,
+  ServerLive,
+  tempDir
+} from "./support/databases.js"
 import { withMigrator, writeFolder } from "./support/migrations.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
@@ -21,7 +28,8 @@ const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
 
 const tenantFolder = () =>
   writeFolder({
-    "0001_ledger.sql": "CREATE TABLE ledger (id serial PRIMARY KEY, memo text NOT NULL, amount numeric(12,2) NOT NULL DEFAULT 0);",
+    "0001_ledger.sql":
+      "CREATE TABLE ledger (id serial PRIMARY KEY, memo text NOT NULL, amount numeric(12,2) NOT NULL DEFAULT 0);",
     "0002_ledger_index.sql": "CREATE INDEX ledger_memo_idx ON ledger (memo);"
   })
 
@@ -39,11 +47,17 @@ const withTenancy = <A, E, R>(
   )
 
 const schemaExists = (schema: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(sql<{ e: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema}) AS e`, ([row]) => row!.e))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      Effect.map(
+        sql<{ e: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ${schema}) AS e`,
+        ([row]) => row!.e
+      )
+  )
 
 describe.skipIf(!server)("Tenancy, schema per tenant, on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("provision, withTenant, migrate-all", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("provision, withTenant, migrate-all", (it) => {
     it.effect("provisions idempotently (also two at once), isolates by search_path, and leaves nothing on a failure", () =>
       Effect.gen(function*() {
         const dir = tenantFolder()
@@ -51,7 +65,14 @@ describe.skipIf(!server)("Tenancy, schema per tenant, on the server", () => {
         const first = yield* withTenancy(options, (t) => t.provision("acme", { name: "Acme Ltd" }))
         expect(first.created).toBe(true)
         expect(first.applied).toBe(2)
-        expect(first.tenant).toMatchObject({ slug: "acme", name: "Acme Ltd", strategy: "schema", schema: "tenant_acme", status: "active", shard: "default" })
+        expect(first.tenant).toMatchObject({
+          slug: "acme",
+          name: "Acme Ltd",
+          strategy: "schema",
+          schema: "tenant_acme",
+          status: "active",
+          shard: "default"
+        })
         const again = yield* withTenancy(options, (t) => t.provision("acme"))
         expect(again.created).toBe(false)
         expect(again.tenant.id).toBe(first.tenant.id)
@@ -74,22 +95,34 @@ describe.skipIf(!server)("Tenancy, schema per tenant, on the server", () => {
             const [path_] = yield* sql<{ p: string }>`SELECT current_setting('search_path') AS p`
             expect(path_!.p).not.toContain("tenant_")
             // A failure inside rolls back.
-            const failed = yield* Effect.flip(t.withTenant("acme", Effect.zipRight(sql`INSERT INTO ledger (memo) VALUES ('gone')`, Effect.fail("boom" as const))))
+            const failed = yield* Effect.flip(
+              t.withTenant(
+                "acme",
+                Effect.zipRight(sql`INSERT INTO ledger (memo) VALUES ('gone')`, Effect.fail("boom" as const))
+              )
+            )
             expect(failed).toBe("boom")
             const [count] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM tenant_acme.ledger`
             expect(count!.n).toBe(2)
             expect((yield* Effect.flip(t.withTenant("nobody", sql`SELECT 1`)))._tag).toBe("TenantNotFound")
           }))
         // A tenant migration that fails: no schema, no registry row, the slug free again.
-        const broken = writeFolder({ "0001_ok.sql": "CREATE TABLE a (x int);", "0002_bad.sql": "CREATE TABLE b (x no_such_type);" })
-        const failed = yield* Effect.flip(withTenancy({ strategy: "schema", migrations: fromDirectory(broken) }, (t) => t.provision("initech")))
+        const broken = writeFolder({
+          "0001_ok.sql": "CREATE TABLE a (x int);",
+          "0002_bad.sql": "CREATE TABLE b (x no_such_type);"
+        })
+        const failed = yield* Effect.flip(
+          withTenancy({ strategy: "schema", migrations: fromDirectory(broken) }, (t) => t.provision("initech"))
+        )
         expect(failed._tag).toBe("ProvisionFailed")
         expect(failed.message).toContain("no_such_type")
         expect(yield* schemaExists("tenant_initech")).toBe(false)
         const listed = yield* withTenancy(options, (t) => t.list)
         expect(listed.map((t) => t.slug)).toEqual(["acme", "globex"])
         // rls and schema do not mix in one registry.
-        expect((yield* Effect.flip(withTenancy({ strategy: "rls" }, (t) => t.provision("acme"))))._tag).toBe("TenantStrategyMismatch")
+        expect((yield* Effect.flip(withTenancy({ strategy: "rls" }, (t) => t.provision("acme"))))._tag).toBe(
+          "TenantStrategyMismatch"
+        )
       }))
 
     it.effect("migrate-all fans out, carries on past a failing tenant, and --resume retries only what failed", () =>
@@ -101,13 +134,21 @@ describe.skipIf(!server)("Tenancy, schema per tenant, on the server", () => {
         yield* withTenancy(options, (t) => Effect.forEach(slugs, (slug) => t.provision(slug), { discard: true }))
         const upToDate = yield* withTenancy(options, (t) => t.migrateAll({ concurrency: 3 }))
         expect(upToDate.failed).toBe(0)
-        expect(upToDate.results.filter((r) => r.target.startsWith("t_")).every((r) => r.state === "up to date")).toBe(true)
+        expect(upToDate.results.filter((r) => r.target.startsWith("t_")).every((r) => r.state === "up to date")).toBe(
+          true
+        )
         // A new tenant migration; one tenant already has a conflicting table.
         fs.writeFileSync(path.join(dir, "0003_notes.sql"), "CREATE TABLE notes (id int PRIMARY KEY, body text);")
         yield* sql.unsafe(`CREATE TABLE tenant_t_three.notes (x int)`)
         const seen: Array<string> = []
-        const report = yield* withTenancy(options, (t) =>
-          t.migrateAll({ concurrency: 3, onResult: (r, done, total) => Effect.sync(() => void seen.push(`${done}/${total} ${r.target} ${r.state}`)) }))
+        const report = yield* withTenancy(
+          options,
+          (t) =>
+            t.migrateAll({
+              concurrency: 3,
+              onResult: (r, done, total) => Effect.sync(() => void seen.push(`${done}/${total} ${r.target} ${r.state}`))
+            })
+        )
         const mine = report.results.filter((r) => slugs.includes(r.target))
         expect(mine.filter((r) => r.state === "failed").map((r) => r.target)).toEqual(["t_three"])
         expect(mine.find((r) => r.target === "t_three")!.error).toContain("already exists")
@@ -126,8 +167,10 @@ describe.skipIf(!server)("Tenancy, schema per tenant, on the server", () => {
 
     it.scoped("tenants on two shards: provisioned where their shard is, migrated across both, deprovisioned there", () =>
       Effect.gen(function*() {
-        const other = yield* Effect.acquireRelease(Effect.promise(() => createScratchDatabase("dbkit_shard")), ({ name }) =>
-          Effect.promise(() => dropScratchDatabase(name)))
+        const other = yield* Effect.acquireRelease(
+          Effect.promise(() => createScratchDatabase("dbkit_shard")),
+          ({ name }) => Effect.promise(() => dropScratchDatabase(name))
+        )
         const shards = new Map([["eu", Redacted.make(other.url)]])
         const dir = tenantFolder()
         const options = { strategy: "schema" as const, migrations: fromDirectory(dir), shards }
@@ -145,35 +188,51 @@ describe.skipIf(!server)("Tenancy, schema per tenant, on the server", () => {
             await client.end()
           }
         }
-        expect(yield* Effect.promise(() => onShard(`SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_remote_b'`))).toHaveLength(1) // … there
-        expect((yield* Effect.flip(withTenancy(options, (t) => t.provision("x_c", { shard: "mars" }))))._tag).toBe("UnknownShard")
+        expect(yield* Effect.promise(() => onShard(`SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_remote_b'`)))
+          .toHaveLength(1) // … there
+        expect((yield* Effect.flip(withTenancy(options, (t) => t.provision("x_c", { shard: "mars" }))))._tag).toBe(
+          "UnknownShard"
+        )
         fs.writeFileSync(path.join(dir, "0003_more.sql"), "ALTER TABLE ledger ADD COLUMN note text;")
         const report = yield* withTenancy(options, (t) => t.migrateAll({ concurrency: 2 }))
         const byTarget = Object.fromEntries(report.results.map((r) => [r.target, r]))
         expect(byTarget["home_a"]).toMatchObject({ shard: "default", state: "applied", applied: 1 })
         expect(byTarget["remote_b"]).toMatchObject({ shard: "eu", state: "applied", applied: 1 })
-        expect(yield* Effect.promise(() => onShard(`SELECT column_name FROM information_schema.columns WHERE table_schema = 'tenant_remote_b' AND column_name = 'note'`))).toHaveLength(1)
+        expect(
+          yield* Effect.promise(() =>
+            onShard(
+              `SELECT column_name FROM information_schema.columns WHERE table_schema = 'tenant_remote_b' AND column_name = 'note'`
+            )
+          )
+        ).toHaveLength(1)
         // Deprovision: guarded, backed up (0600) from its shard, then gone.
         const out = tempDir("dbkit-tenant-backup-")
-        const refused = yield* Effect.flip(withTenancy(options, (t) => t.deprovision("remote_b", { out })).pipe(Effect.provide(NonInteractiveGuard())))
+        const refused = yield* Effect.flip(
+          withTenancy(options, (t) => t.deprovision("remote_b", { out })).pipe(Effect.provide(NonInteractiveGuard()))
+        )
         expect(refused._tag).toBe("ConfirmationRequired")
         const production = yield* Effect.flip(
-          withTenancy(options, (t) => t.deprovision("remote_b", { out, yes: true })).pipe(Effect.provide(NonInteractiveGuard("production")))
+          withTenancy(options, (t) => t.deprovision("remote_b", { out, yes: true })).pipe(
+            Effect.provide(NonInteractiveGuard("production"))
+          )
         )
         expect(production._tag).toBe("ProductionRefused")
-        const gone = yield* withTenancy(options, (t) => t.deprovision("remote_b", { out, yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+        const gone = yield* withTenancy(options, (t) => t.deprovision("remote_b", { out, yes: true })).pipe(
+          Effect.provide(NonInteractiveGuard())
+        )
         expect(path.basename(gone.backup!)).toMatch(/^tenant_remote_b_backup_.*\.sql\.gz$/)
         expect(fs.statSync(gone.backup!).mode & 0o777).toBe(0o600)
         const manifest = JSON.parse(fs.readFileSync(`${gone.backup}.json`, "utf8"))
         expect(Object.keys(manifest.tables)).toEqual(["tenant_remote_b.dbkit_migrations", "tenant_remote_b.ledger"])
-        expect(yield* Effect.promise(() => onShard(`SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_remote_b'`))).toHaveLength(0)
+        expect(yield* Effect.promise(() => onShard(`SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_remote_b'`)))
+          .toHaveLength(0)
         expect((yield* Effect.flip(withTenancy(options, (t) => t.get("remote_b"))))._tag).toBe("TenantNotFound")
       }))
   })
 })
 
 describe.skipIf(!server)("Tenancy, row-level security, on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("provision, suspend, deprovision", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("provision, suspend, deprovision", (it) => {
     it.effect("provisions into the registry and the organizations table at once; suspend stops withTenant; deprovision exports then deletes", () =>
       Effect.gen(function*() {
         yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
@@ -188,10 +247,19 @@ describe.skipIf(!server)("Tenancy, row-level security, on the server", () => {
         expect((yield* Effect.flip(withTenancy(options, (t) => t.provision("initech"))))._tag).toBe("ProvisionFailed")
         expect((yield* Effect.flip(withTenancy(options, (t) => t.get("initech"))))._tag).toBe("TenantNotFound")
         // Rows for both tenants, written as each.
-        yield* withTenancy(options, (t) =>
-          Effect.forEach([acme, globex], (tenant) =>
-            t.withTenant(tenant.id, sql`INSERT INTO customers (tenant_id, name, email) SELECT ${tenant.id}::uuid, 'c' || g, 'c' || g || '@example.com' FROM generate_series(1, 3) g`)))
-        const seen = yield* withTenancy(options, (t) => t.withTenant("acme", sql<{ n: number }>`SELECT count(*)::int AS n FROM customers`))
+        yield* withTenancy(
+          options,
+          (t) =>
+            Effect.forEach([acme, globex], (tenant) =>
+              t.withTenant(
+                tenant.id,
+                sql`INSERT INTO customers (tenant_id, name, email) SELECT ${tenant.id}::uuid, 'c' || g, 'c' || g || '@example.com' FROM generate_series(1, 3) g`
+              ))
+        )
+        const seen = yield* withTenancy(
+          options,
+          (t) => t.withTenant("acme", sql<{ n: number }>`SELECT count(*)::int AS n FROM customers`)
+        )
         expect(seen[0]!.n).toBe(3)
         // Suspended: refused, data kept; resumed: back.
         yield* withTenancy(options, (t) => t.suspend("acme"))
@@ -208,7 +276,9 @@ describe.skipIf(!server)("Tenancy, row-level security, on the server", () => {
         const audited = yield* trail
         expect(audited).toHaveLength(3)
         const out = tempDir("dbkit-tenant-backup-")
-        const gone = yield* withTenancy(options, (t) => t.deprovision("acme", { yes: true, out })).pipe(Effect.provide(NonInteractiveGuard()))
+        const gone = yield* withTenancy(options, (t) => t.deprovision("acme", { yes: true, out })).pipe(
+          Effect.provide(NonInteractiveGuard())
+        )
         expect(gone.removed).toMatchObject({ "public.customers": 3 })
         expect(fs.statSync(gone.backup!).mode & 0o777).toBe(0o600)
         const [left] = yield* sql<{ acme: number; globex: number }>`
@@ -218,7 +288,9 @@ describe.skipIf(!server)("Tenancy, row-level security, on the server", () => {
         const script = gunzipSync(fs.readFileSync(gone.backup!)).toString()
         expect(script).not.toContain(globex.id)
         yield* sql.unsafe(script)
-        const [back] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM customers WHERE tenant_id = ${acme.id}::uuid`
+        const [back] = yield* sql<
+          { n: number }
+        >`SELECT count(*)::int AS n FROM customers WHERE tenant_id = ${acme.id}::uuid`
         expect(back!.n).toBe(3)
         expect(yield* trail).toEqual(audited) // the same entries, none added by putting the rows back
       }))
@@ -226,7 +298,7 @@ describe.skipIf(!server)("Tenancy, row-level security, on the server", () => {
 })
 
 describe("Tenancy on the embedded database", () => {
-  layer(EmbeddedLive, { timeout: 120_000, excludeTestServices: true })("schema per tenant", (it) => {
+  layer(EmbeddedLive, { excludeTestServices: true })("schema per tenant", (it) => {
     it.effect("provisions, isolates, migrates all and deprovisions", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
@@ -239,9 +311,10 @@ describe("Tenancy on the embedded database", () => {
         fs.writeFileSync(path.join(dir, "0003_notes.sql"), "CREATE TABLE notes (id int);")
         const report = yield* withTenancy(options, (t) => t.migrateAll({ concurrency: 4 }))
         expect(report).toMatchObject({ applied: 2, failed: 0 })
-        const gone = yield* withTenancy(options, (t) => t.deprovision("alpha", { yes: true, out: tempDir("dbkit-tenant-backup-") })).pipe(
-          Effect.provide(NonInteractiveGuard())
-        )
+        const gone = yield* withTenancy(options, (t) =>
+          t.deprovision("alpha", { yes: true, out: tempDir("dbkit-tenant-backup-") })).pipe(
+            Effect.provide(NonInteractiveGuard())
+          )
         expect(fs.existsSync(gone.backup!)).toBe(true)
         expect(yield* schemaExists("tenant_alpha")).toBe(false)
         expect(yield* schemaExists("tenant_beta")).toBe(true)

@@ -1,22 +1,28 @@
 // `migrate adopt`: projects that used drizzle's or @effect/sql's migrator switch to dbkit
 // without re-running anything. Each test migrates a fresh database with the other tool first.
-import { describe, expect, it } from "@effect/vitest"
-import * as SqlClient from "@effect/sql/SqlClient"
-import * as Migrator from "@effect/sql/Migrator"
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as PgMigrator from "@effect/sql-pg/PgMigrator"
+import * as Migrator from "@effect/sql/Migrator"
+import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
 import { PGlite } from "@electric-sql/pglite"
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres"
 import { migrate as drizzleMigrateNodePg } from "drizzle-orm/node-postgres/migrator"
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite"
 import { migrate as drizzleMigratePglite } from "drizzle-orm/pglite/migrator"
-import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as path from "node:path"
 import pg from "pg"
 import { PgliteLive, PgLive } from "../src/Database.js"
-import { createScratchDatabase, dropScratchDatabase, pgliteTemplate, serverAvailable, tempDir } from "./support/databases.js"
+import {
+  createScratchDatabase,
+  dropScratchDatabase,
+  pgliteTemplate,
+  serverAvailable,
+  tempDir
+} from "./support/databases.js"
 import { withMigrator, writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -53,7 +59,7 @@ describe.skipIf(!server)("adopt on the server", () => {
         expect((yield* withMigrator(referenceMigrations, undefined, (m) => m.status)).pending).toEqual([])
       })
       yield* program.pipe(Effect.provide(PgLive({ url: Redacted.make(db.url) })))
-    }), 60_000)
+    }))
 
   it.scoped("imports @effect/sql's history by migration number; only newer migrations run", () =>
     Effect.gen(function*() {
@@ -81,7 +87,7 @@ describe.skipIf(!server)("adopt on the server", () => {
         expect(result.applied.map((a) => a.name)).toEqual(["0003_lines"])
       })
       yield* program.pipe(Effect.provide(PgLive({ url: Redacted.make(db.url) })))
-    }), 60_000)
+    }))
 })
 
 describe("adopt on the embedded database", () => {
@@ -105,5 +111,5 @@ describe("adopt on the embedded database", () => {
         expect((yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())).applied).toEqual([])
       })
       yield* program.pipe(Effect.provide(PgliteLive({ dataDir })))
-    }), 120_000)
+    }))
 })

@@ -16,7 +16,9 @@ const scripted = (busyFor: number) => {
     Effect.sync(() => {
       sent.push(text)
       if (text.includes("pg_try_advisory_lock")) return [{ locked: ++attempts > busyFor }]
-      if (text.includes("pg_locks")) return [{ pid: 42, application_name: "dbkit-restore", since: "2026-12-06T17:00:00Z" }]
+      if (text.includes("pg_locks")) {
+        return [{ pid: 42, application_name: "dbkit-restore", since: "2026-12-06T17:00:00Z" }]
+      }
       return []
     })
   return { run, sent, attempts: () => attempts }
@@ -42,7 +44,10 @@ describe("AdvisoryLock.acquire", () => {
       expect(Exit.isFailure(exit)).toBe(true)
       if (Exit.isFailure(exit)) {
         const error = exit.cause._tag === "Fail" ? exit.cause.error : undefined
-        expect(error).toEqual({ _tag: "TimedOut", holder: { pid: 42, applicationName: "dbkit-restore", since: "2026-12-06T17:00:00Z" } })
+        expect(error).toEqual({
+          _tag: "TimedOut",
+          holder: { pid: 42, applicationName: "dbkit-restore", since: "2026-12-06T17:00:00Z" }
+        })
       }
       expect(waited).toEqual([42]) // told once, not on every attempt
       expect(session.sent.some((text) => text.includes("pg_advisory_unlock"))).toBe(false) // nothing taken, nothing released

@@ -1,9 +1,9 @@
 // A plain backup's row counts come from the COPY blocks of the dump as it streams past: they must
 // be the counts count(*) gives — however the stream is cut into chunks, and for partitioned,
 // inherited, excluded and oddly named tables.
-import { describe, expect, it, layer } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -60,12 +60,14 @@ describe("counting the rows of a plain dump's COPY blocks", () => {
 
 const withBackup = <A, E>(f: (b: Backup["Type"]) => Effect.Effect<A, E>) =>
   Effect.flatMap(Backup, f).pipe(
-    Effect.provide(backupLayer.pipe(Layer.provide(Layer.merge(Config.layerFrom({ environment: "development" }), NodeContext.layer)))),
+    Effect.provide(
+      backupLayer.pipe(Layer.provide(Layer.merge(Config.layerFrom({ environment: "development" }), NodeContext.layer)))
+    ),
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map()))
   )
 
 describe.skipIf(!server)("a plain backup's manifest on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("of partitioned, inherited and oddly named tables", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("of partitioned, inherited and oddly named tables", (it) => {
     it.effect("holds the row counts count(*) gives, as the custom format's manifest does", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
@@ -119,7 +121,10 @@ describe.skipIf(!server)("a plain backup's manifest on the server", () => {
         for (const format of ["plain", "custom"] as const) {
           const name = uniqueName(`dbkit_copy_rows_${format}`)
           const { made, restored } = yield* withBackupServices(({ backup, restore }) =>
-            Effect.flatMap(backup.backup({ format }), (made) => Effect.map(restore.into(made.file, name), (restored) => ({ made, restored })))
+            Effect.flatMap(
+              backup.backup({ format }),
+              (made) => Effect.map(restore.into(made.file, name), (restored) => ({ made, restored }))
+            )
           )
           try {
             // restore.into fails with RestoreTestMismatch on any table whose count differs.

@@ -26,7 +26,8 @@ const collect = async (source: Buffer, transform: NodeJS.ReadWriteStream) => {
   return Buffer.concat(out)
 }
 
-const encrypt = async (plain: Buffer, key: string) => collect(plain, encryptStream(await prepareEncryption(Redacted.make(key))))
+const encrypt = async (plain: Buffer, key: string) =>
+  collect(plain, encryptStream(await prepareEncryption(Redacted.make(key))))
 
 const decrypt = (file: Buffer, key: string) => {
   const env = envelope(file.subarray(0, HEADER_V1), file.subarray(Math.max(0, file.length - TAG)))
@@ -47,9 +48,13 @@ const decryptPartly = async (file: Buffer, key: string) => {
       await new Promise((resolve) => setImmediate(resolve))
     }
   }
-  const error = await pipeline(Readable.from(pieces()), decryptStream(Redacted.make(key), env), async function*(chunks) {
-    for await (const chunk of chunks) out.push(chunk as Buffer)
-  }).then(() => undefined, (e: Error) => e)
+  const error = await pipeline(
+    Readable.from(pieces()),
+    decryptStream(Redacted.make(key), env),
+    async function*(chunks) {
+      for await (const chunk of chunks) out.push(chunk as Buffer)
+    }
+  ).then(() => undefined, (e: Error) => e)
   return { passed: Buffer.concat(out), error }
 }
 
@@ -57,7 +62,9 @@ const SEALED = CHUNK + TAG
 /** The sealed chunks of a format-2 file, and its header. */
 const chunksOf = (file: Buffer) => {
   const chunks: Array<Buffer> = []
-  for (let at = HEADER; at < file.length; at += SEALED) chunks.push(file.subarray(at, Math.min(file.length, at + SEALED)))
+  for (let at = HEADER; at < file.length; at += SEALED) {
+    chunks.push(file.subarray(at, Math.min(file.length, at + SEALED)))
+  }
   return { header: file.subarray(0, HEADER), chunks }
 }
 
@@ -113,7 +120,9 @@ describe("backup encryption", () => {
     }
     // The same chunks under another file's header (another salt and nonce prefix) fail too.
     const other = chunksOf(await encrypt(plain, "k")).header
-    expect((await decryptPartly(Buffer.concat([other, ...chunks]), "k")).error?.message).toContain("authentication failed")
+    expect((await decryptPartly(Buffer.concat([other, ...chunks]), "k")).error?.message).toContain(
+      "authentication failed"
+    )
   })
 
   it("a truncated file fails authentication", async () => {

@@ -3,8 +3,8 @@
 // refused (even with --trust-unsigned, which only vouches for where a file came from), no file
 // appears outside the backups folder, a bystander database is unchanged to the byte, and so is
 // the target.
-import { describe, expect, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { execFileSync } from "node:child_process"
 import { createHash } from "node:crypto"
@@ -12,9 +12,19 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { gunzipSync, gzipSync } from "node:zlib"
 import { stagingPrefix } from "../src/backup/leftovers.js"
-import { admin, EmbeddedLive, queryAt, ScratchDatabase, ServerLive, serverAvailable, tempDir, uniqueName, urlFor } from "./support/databases.js"
 import { withBackupServices } from "./support/backup.js"
 import { runCli } from "./support/cli.js"
+import {
+  admin,
+  EmbeddedLive,
+  queryAt,
+  ScratchDatabase,
+  serverAvailable,
+  ServerLive,
+  tempDir,
+  uniqueName,
+  urlFor
+} from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
 const server = await serverAvailable()
@@ -42,7 +52,9 @@ const header = [
 const FIRST = header.length + 1
 
 /** Plain SQL bodies, each refused at its first line (`at`, relative to FIRST). */
-const hostile = (bystander: string): ReadonlyArray<{ readonly name: string; readonly body: ReadonlyArray<string>; readonly at?: number }> => [
+const hostile = (
+  bystander: string
+): ReadonlyArray<{ readonly name: string; readonly body: ReadonlyArray<string>; readonly at?: number }> => [
   { name: "shell", body: [`\\! touch ${mark("shell")}`] },
   { name: "connect-elsewhere", body: [`\\connect ${bystander}`, "DROP TABLE public.b;"] },
   { name: "connect-short", body: [`\\c ${bystander}`, "DROP TABLE public.b;"] },
@@ -50,7 +62,7 @@ const hostile = (bystander: string): ReadonlyArray<{ readonly name: string; read
   { name: "include", body: ["\\i /etc/passwd"] },
   { name: "client-copy-program", body: [`\\copy public.innocent to program 'touch ${mark("client-copy")}'`] },
   { name: "setenv", body: ["\\setenv PAGER 'touch /tmp/x'"] },
-  { name: "gexec-pipe", body: ["SELECT 1", `\\g |touch ${mark("gpipe")}`] , at: 1 },
+  { name: "gexec-pipe", body: ["SELECT 1", `\\g |touch ${mark("gpipe")}`], at: 1 },
   { name: "meta-inside-statement", body: [`SELECT 1 \\! touch ${mark("inside")}`, ";"] },
   { name: "copy-to-program", body: [`COPY (SELECT 1) TO PROGRAM 'touch ${mark("copy-program")}';`] },
   { name: "copy-to-server-file", body: [`COPY public.innocent TO '${mark("copy-file")}';`] },
@@ -92,7 +104,9 @@ const digest = (database: string) =>
   })
 
 const databaseExists = (name: string) =>
-  Effect.promise(() => admin<{ e: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e", [name])).pipe(
+  Effect.promise(() =>
+    admin<{ e: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e", [name])
+  ).pipe(
     Effect.map((rows) => rows[0]!.e)
   )
 
@@ -104,7 +118,9 @@ const fingerprint = Effect.flatMap(SqlClient.SqlClient, (sql) =>
        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%' ORDER BY 1`
     const out: Record<string, string> = {}
     for (const { name } of tables) {
-      const [row] = yield* sql.unsafe<{ h: string }>(`SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS h FROM ${name} t`)
+      const [row] = yield* sql.unsafe<{ h: string }>(
+        `SELECT md5(coalesce(string_agg(t::text, ',' ORDER BY t::text), '')) AS h FROM ${name} t`
+      )
       out[name] = row!.h
     }
     return out
@@ -128,16 +144,25 @@ const writeCorpus = (bystander: string) => {
 const noMarks = () => expect(fs.readdirSync(marks)).toEqual([])
 
 describe.skipIf(!server)("hostile backup files on the server", () => {
-  layer(ServerLive, { timeout: 300_000, excludeTestServices: true })("each refused, nothing run", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("each refused, nothing run", (it) => {
     it.scoped("verify, restore --into and restore over refuse every file of the corpus; the bystander and the target are unchanged", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
         const scratch = yield* ScratchDatabase
-        yield* sql.unsafe("CREATE TABLE keep (id int PRIMARY KEY, note text); INSERT INTO keep SELECT g, md5(g::text) FROM generate_series(1, 500) g")
+        yield* sql.unsafe(
+          "CREATE TABLE keep (id int PRIMARY KEY, note text); INSERT INTO keep SELECT g, md5(g::text) FROM generate_series(1, 500) g"
+        )
         const bystander = uniqueName("dbkit_bystander")
         yield* Effect.promise(() => admin(`CREATE DATABASE "${bystander}"`))
-        yield* Effect.addFinalizer(() => Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${bystander}" WITH (FORCE)`)))
-        yield* Effect.promise(() => queryAt(urlFor(bystander), "CREATE TABLE public.b (id int, v text); INSERT INTO public.b SELECT g, md5(g::text) FROM generate_series(1, 100) g"))
+        yield* Effect.addFinalizer(() =>
+          Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${bystander}" WITH (FORCE)`))
+        )
+        yield* Effect.promise(() =>
+          queryAt(
+            urlFor(bystander),
+            "CREATE TABLE public.b (id int, v text); INSERT INTO public.b SELECT g, md5(g::text) FROM generate_series(1, 100) g"
+          )
+        )
         const bystanderBefore = yield* digest(bystander)
         const targetBefore = yield* digest(scratch.name)
         const { dir, files } = writeCorpus(bystander)
@@ -148,12 +173,17 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
           expect(verified.message).toContain(`line ${line}`)
 
           const into = uniqueName("dbkit_hostile")
-          const refusedInto = yield* Effect.flip(withBackupServices(({ restore }) => restore.into(file, into, { trustUnsigned: true }), dir))
+          const refusedInto = yield* Effect.flip(
+            withBackupServices(({ restore }) => restore.into(file, into, { trustUnsigned: true }), dir)
+          )
           expect([name, refusedInto._tag]).toEqual([name, "BackupUntrusted"])
           expect(yield* databaseExists(into)).toBe(false)
 
           const refusedOver = yield* Effect.flip(
-            withBackupServices(({ restore }) => restore.over(file, { yes: true, trustUnsigned: true, safetyBackup: false }), dir).pipe(
+            withBackupServices(
+              ({ restore }) => restore.over(file, { yes: true, trustUnsigned: true, safetyBackup: false }),
+              dir
+            ).pipe(
               Effect.provide(NonInteractiveGuard())
             )
           )
@@ -162,9 +192,13 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
         noMarks()
         expect(yield* digest(bystander)).toEqual(bystanderBefore)
         expect(yield* digest(scratch.name)).toEqual(targetBefore)
-        const roles = yield* Effect.promise(() => admin("SELECT rolname FROM pg_roles WHERE rolname = $1", [hostileRole]))
+        const roles = yield* Effect.promise(() =>
+          admin("SELECT rolname FROM pg_roles WHERE rolname = $1", [hostileRole])
+        )
         expect(roles).toEqual([])
-        const superuser = yield* Effect.promise(() => admin<{ s: boolean }>("SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user"))
+        const superuser = yield* Effect.promise(() =>
+          admin<{ s: boolean }>("SELECT rolsuper AS s FROM pg_roles WHERE rolname = current_user")
+        )
         expect(superuser[0]!.s).toBe(true)
         // Staging copies of restores over this file's database only (other files' run beside it).
         const staging = yield* Effect.promise(() =>
@@ -191,7 +225,11 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
         const archive = execFileSync("pg_dump", ["-h", "127.0.0.1", "-U", "root", "--format=c", scratch.name])
         const at = archive.indexOf(`${filler}'`)
         expect(at).toBeGreaterThan(0)
-        const patched = Buffer.concat([archive.subarray(0, at), Buffer.from(`${payload}'`), archive.subarray(at + filler.length + 1)])
+        const patched = Buffer.concat([
+          archive.subarray(0, at),
+          Buffer.from(`${payload}'`),
+          archive.subarray(at + filler.length + 1)
+        ])
         fs.writeFileSync(file, patched)
         // pg_restore itself writes the line out as it is.
         expect(execFileSync("pg_restore", ["-f", "-", file]).toString()).toContain(`\n\\! touch ${mark("custom")}\n`)
@@ -199,7 +237,9 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
         const verified = yield* Effect.flip(withBackupServices(({ backup }) => backup.verify(file), dir))
         expect(verified._tag).toBe("BackupUntrusted")
         const into = uniqueName("dbkit_hostile_custom")
-        const refused = yield* Effect.flip(withBackupServices(({ restore }) => restore.into(file, into, { trustUnsigned: true }), dir))
+        const refused = yield* Effect.flip(
+          withBackupServices(({ restore }) => restore.into(file, into, { trustUnsigned: true }), dir)
+        )
         expect(refused._tag).toBe("BackupUntrusted")
         expect(refused.message).toContain("\\!")
         expect(yield* databaseExists(into)).toBe(false)
@@ -218,23 +258,31 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
         const bytes = gzipSync(hostileDump)
         fs.writeFileSync(made.file, bytes)
         const manifest = JSON.parse(fs.readFileSync(`${made.file}.json`, "utf8"))
-        fs.writeFileSync(`${made.file}.json`, JSON.stringify({
-          ...manifest,
-          sha256: createHash("sha256").update(bytes).digest("hex"),
-          sizes: { dump: hostileDump.length, file: bytes.length }
-        }))
+        fs.writeFileSync(
+          `${made.file}.json`,
+          JSON.stringify({
+            ...manifest,
+            sha256: createHash("sha256").update(bytes).digest("hex"),
+            sizes: { dump: hostileDump.length, file: bytes.length }
+          })
+        )
         const before = yield* digest(scratch.name)
         const verified = yield* Effect.flip(withBackupServices(({ backup }) => backup.verify(made.file), dir))
         expect(["BackupManifestForged", "BackupUntrusted"]).toContain(verified._tag)
         const into = uniqueName("dbkit_hostile_rewritten")
-        const refusedInto = yield* Effect.flip(withBackupServices(({ restore }) => restore.into(made.file, into, { trustUnsigned: true }), dir))
+        const refusedInto = yield* Effect.flip(
+          withBackupServices(({ restore }) => restore.into(made.file, into, { trustUnsigned: true }), dir)
+        )
         expect(["BackupManifestForged", "BackupUntrusted"]).toContain(refusedInto._tag)
         expect(yield* databaseExists(into)).toBe(false)
         // Without its signature the manifest is of unverified origin; trusted, the reader still refuses the line.
         const { signature: _signature, ...unsigned } = JSON.parse(fs.readFileSync(`${made.file}.json`, "utf8"))
         fs.writeFileSync(`${made.file}.json`, JSON.stringify(unsigned))
         const refusedOver = yield* Effect.flip(
-          withBackupServices(({ restore }) => restore.over(made.file, { yes: true, trustUnsigned: true, safetyBackup: false }), dir).pipe(
+          withBackupServices(
+            ({ restore }) => restore.over(made.file, { yes: true, trustUnsigned: true, safetyBackup: false }),
+            dir
+          ).pipe(
             Effect.provide(NonInteractiveGuard())
           )
         )
@@ -246,7 +294,7 @@ describe.skipIf(!server)("hostile backup files on the server", () => {
 })
 
 describe.skipIf(!server)("hostile backup files through the CLI", () => {
-  layer(ServerLive, { timeout: 300_000, excludeTestServices: true })("dbkit", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("dbkit", (it) => {
     it.effect("backups verify and restore --into --trust-unsigned exit 14 naming the line; nothing runs, nothing is created", () =>
       Effect.gen(function*() {
         const scratch = yield* ScratchDatabase
@@ -257,7 +305,9 @@ describe.skipIf(!server)("hostile backup files through the CLI", () => {
         expect(verified.code).toBe(14)
         expect(verified.stderr).toContain(`line ${shell.line}: refused "\\! touch`)
         const into = uniqueName("dbkit_hostile_cli")
-        const restored = yield* Effect.promise(() => runCli(["restore", shell.file, "--into", into, "--trust-unsigned", "--json"], env))
+        const restored = yield* Effect.promise(() =>
+          runCli(["restore", shell.file, "--into", into, "--trust-unsigned", "--json"], env)
+        )
         expect(restored.code).toBe(14)
         expect(restored.stderr).toContain("the psql meta-command \\! is not something pg_dump writes")
         expect(yield* databaseExists(into)).toBe(false)
@@ -267,14 +317,16 @@ describe.skipIf(!server)("hostile backup files through the CLI", () => {
 })
 
 describe.skipIf(!server)("dbkit reads the dump itself", () => {
-  layer(ServerLive, { timeout: 300_000, excludeTestServices: true })("no psql", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("no psql", (it) => {
     it.effect("an embedded (PostgreSQL 18) backup restores onto this server with no newer psql; transaction_timeout is left out knowingly", () =>
       Effect.gen(function*() {
         const dir = tempDir("dbkit-embedded-to-server-")
         const made = yield* withBackupServices(({ backup }) =>
           Effect.gen(function*() {
             const sql = yield* SqlClient.SqlClient
-            yield* sql.unsafe("CREATE TABLE public.from_embedded (id int PRIMARY KEY, note text); INSERT INTO public.from_embedded SELECT g, 'n' || g FROM generate_series(1, 50) g")
+            yield* sql.unsafe(
+              "CREATE TABLE public.from_embedded (id int PRIMARY KEY, note text); INSERT INTO public.from_embedded SELECT g, 'n' || g FROM generate_series(1, 50) g"
+            )
             return yield* backup.backup({ out: dir })
           }), dir).pipe(Effect.provide(EmbeddedLive))
         const script = gunzipSync(fs.readFileSync(made.file)).toString()
@@ -282,9 +334,14 @@ describe.skipIf(!server)("dbkit reads the dump itself", () => {
         const name = uniqueName("dbkit_from_embedded")
         const restored = yield* withBackupServices(({ restore }) => restore.into(made.file, name), dir)
         try {
-          const serverMajor = Number((yield* Effect.promise(() => admin<{ v: string }>("SELECT current_setting('server_version_num') AS v")))[0]!.v) / 10000
+          const serverMajor = Number(
+            (yield* Effect.promise(() => admin<{ v: string }>("SELECT current_setting('server_version_num') AS v")))[0]!
+              .v
+          ) / 10000
           expect(restored.skippedSettings).toEqual(serverMajor < 17 ? ["transaction_timeout"] : [])
-          const rows = yield* Effect.promise(() => queryAt<{ n: number }>(urlFor(name), "SELECT count(*)::int AS n FROM public.from_embedded"))
+          const rows = yield* Effect.promise(() =>
+            queryAt<{ n: number }>(urlFor(name), "SELECT count(*)::int AS n FROM public.from_embedded")
+          )
           expect(rows[0]!.n).toBe(50)
         } finally {
           yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`))
@@ -294,11 +351,13 @@ describe.skipIf(!server)("dbkit reads the dump itself", () => {
 })
 
 describe("hostile backup files on the embedded database", () => {
-  layer(EmbeddedLive, { timeout: 300_000 })("each refused, nothing run", (it) => {
+  layer(EmbeddedLive)("each refused, nothing run", (it) => {
     it.effect("verify and restore over refuse every file of the corpus; the database is unchanged", () =>
       Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        yield* sql.unsafe("CREATE TABLE keep (id int PRIMARY KEY, note text); INSERT INTO keep SELECT g, md5(g::text) FROM generate_series(1, 200) g")
+        yield* sql.unsafe(
+          "CREATE TABLE keep (id int PRIMARY KEY, note text); INSERT INTO keep SELECT g, md5(g::text) FROM generate_series(1, 200) g"
+        )
         const before = yield* fingerprint
         const { dir, files } = writeCorpus("postgres")
         for (const { file, line, name } of files) {
@@ -306,7 +365,10 @@ describe("hostile backup files on the embedded database", () => {
           expect([name, verified._tag]).toEqual([name, "BackupUntrusted"])
           expect(verified.message).toContain(`line ${line}`)
           const refused = yield* Effect.flip(
-            withBackupServices(({ restore }) => restore.over(file, { yes: true, trustUnsigned: true, safetyBackup: false }), dir).pipe(
+            withBackupServices(
+              ({ restore }) => restore.over(file, { yes: true, trustUnsigned: true, safetyBackup: false }),
+              dir
+            ).pipe(
               Effect.provide(NonInteractiveGuard())
             )
           )

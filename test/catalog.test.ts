@@ -1,5 +1,5 @@
-import { describe, expect, it, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -51,8 +51,14 @@ const migrations = (() => {
 })()
 
 /** Manual changes to a migrated database, and the difference each must show up as. */
-const DRIFT: ReadonlyArray<{ readonly statement: string; readonly kind: Catalog.CatalogDifference["kind"]; readonly object: string }> = [
-  { statement: "ALTER TABLE public.users ADD COLUMN nickname text", kind: "extra", object: "column public.users.nickname" },
+const DRIFT: ReadonlyArray<
+  { readonly statement: string; readonly kind: Catalog.CatalogDifference["kind"]; readonly object: string }
+> = [
+  {
+    statement: "ALTER TABLE public.users ADD COLUMN nickname text",
+    kind: "extra",
+    object: "column public.users.nickname"
+  },
   { statement: "DROP INDEX public.users_tenant_id_idx", kind: "missing", object: "index public.users_tenant_id_idx" },
   {
     statement: "CREATE POLICY audit_read ON public.audit_log FOR SELECT TO dbkit_app USING (true)",
@@ -64,8 +70,16 @@ const DRIFT: ReadonlyArray<{ readonly statement: string; readonly kind: Catalog.
     kind: "different",
     object: "column public.invoices.currency"
   },
-  { statement: "ALTER TYPE public.invoice_status ADD VALUE 'refunded'", kind: "different", object: "enum public.invoice_status" },
-  { statement: "ALTER TABLE public.payments NO FORCE ROW LEVEL SECURITY", kind: "different", object: "rls public.payments" },
+  {
+    statement: "ALTER TYPE public.invoice_status ADD VALUE 'refunded'",
+    kind: "different",
+    object: "enum public.invoice_status"
+  },
+  {
+    statement: "ALTER TABLE public.payments NO FORCE ROW LEVEL SECURITY",
+    kind: "different",
+    object: "rls public.payments"
+  },
   {
     statement: "ALTER TABLE public.invoices DROP CONSTRAINT invoices_due_after_issue",
     kind: "missing",
@@ -101,15 +115,23 @@ const migrate = withMigrator(migrations, undefined, (m) => m.migrate())
 
 const settings = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   Effect.map(
-    sql<{ path: string; zone: string }>`SELECT current_setting('search_path') AS path, current_setting('TimeZone') AS zone`,
+    sql<
+      { path: string; zone: string }
+    >`SELECT current_setting('search_path') AS path, current_setting('TimeZone') AS zone`,
     (rows) => rows[0]!
   ))
 
 describe("catalog diff", () => {
-  const snap = (entries: Record<string, string>): Catalog.CatalogSnapshot => ({ objects: new Map(Object.entries(entries)) })
+  const snap = (entries: Record<string, string>): Catalog.CatalogSnapshot => ({
+    objects: new Map(Object.entries(entries))
+  })
 
   it("classifies missing, extra and different objects, sorted by object", () => {
-    const expected = snap({ "table public.a": "table", "column public.a.x": "integer", "index public.a_x": "CREATE INDEX" })
+    const expected = snap({
+      "table public.a": "table",
+      "column public.a.x": "integer",
+      "index public.a_x": "CREATE INDEX"
+    })
     const actual = snap({ "table public.a": "table", "column public.a.x": "bigint", "column public.a.y": "text" })
     expect(Catalog.diff(expected, actual)).toEqual([
       { kind: "different", object: "column public.a.x", expected: "integer", actual: "bigint" },
@@ -120,11 +142,20 @@ describe("catalog diff", () => {
   })
 
   it("formats each difference as one line; long definitions show where they start to differ", () => {
-    expect(Catalog.formatDifference({ kind: "missing", object: "index public.a_x", expected: "CREATE INDEX a_x ON public.a (x)" }))
-      .toBe("missing: index public.a_x — CREATE INDEX a_x ON public.a (x) (the migrations create it; the database lacks it)")
+    expect(
+      Catalog.formatDifference({
+        kind: "missing",
+        object: "index public.a_x",
+        expected: "CREATE INDEX a_x ON public.a (x)"
+      })
+    )
+      .toBe(
+        "missing: index public.a_x — CREATE INDEX a_x ON public.a (x) (the migrations create it; the database lacks it)"
+      )
     expect(Catalog.formatDifference({ kind: "extra", object: "column public.a.y", actual: "text" }))
       .toBe("extra: column public.a.y — text (in the database; the migrations do not create it)")
-    const body = (tail: string) => `CREATE FUNCTION f()\n RETURNS integer\nAS $$\n${"SELECT 1;\n".repeat(40)}${tail}\n$$`
+    const body = (tail: string) =>
+      `CREATE FUNCTION f()\n RETURNS integer\nAS $$\n${"SELECT 1;\n".repeat(40)}${tail}\n$$`
     const line = Catalog.formatDifference({
       kind: "different",
       object: "function public.f()",
@@ -132,122 +163,134 @@ describe("catalog diff", () => {
       actual: body("SELECT 3;")
     })
     expect(line).not.toContain("\n")
-    expect(line).toMatch(/^different: function public\.f\(\) — migrations: ….*SELECT 2; \$\$; database: ….*SELECT 3; \$\$$/)
+    expect(line).toMatch(
+      /^different: function public\.f\(\) — migrations: ….*SELECT 2; \$\$; database: ….*SELECT 3; \$\$$/
+    )
     expect(line.length).toBeLessThan(420)
   })
 })
 
 for (const backend of await backends()) {
-  layer(backend.layer, { timeout: 120_000, excludeTestServices: true })(`catalog on the ${backend.name} database`, (it) => {
-    it.effect("the same migrations in two databases give identical snapshots; manual changes show up as differences", () =>
-      Effect.gen(function*() {
-        yield* migrate
-        const expected = yield* Catalog.snapshot()
-        const keys = [...expected.objects.keys()]
-        const definition = (key: string) => expected.objects.get(key)
-        // Every kind of object is there, dbkit's history is not.
-        expect(definition("schema public")).toBe("schema")
-        expect(definition("schema reporting")).toBe("schema")
-        expect(definition("table public.users")).toBe("table")
-        expect(definition("column public.users.email")).toBe("text NOT NULL")
-        expect(definition("column public.invoices.status")).toBe("public.invoice_status NOT NULL DEFAULT 'draft'::public.invoice_status")
-        expect(definition("column public.audit_log.id")).toBe("bigint NOT NULL GENERATED ALWAYS AS IDENTITY")
-        expect(definition("column reporting.events.doubled")).toMatch(/^numeric GENERATED ALWAYS AS \(.*amount.*\) STORED$/)
-        expect(definition("column reporting.events.label")).toBe("text COLLATE \"C\"")
-        expect(definition("constraint public.users.users_tenant_id_email_unique")).toBe("UNIQUE (tenant_id, email)")
-        expect(definition("constraint public.users.users_tenant_id_organizations_id_fk")).toBe(
-          "FOREIGN KEY (tenant_id) REFERENCES public.organizations(id) ON DELETE CASCADE"
-        )
-        expect(definition("index public.users_tenant_id_idx")).toBe(
-          "CREATE INDEX users_tenant_id_idx ON public.users USING btree (tenant_id)"
-        )
-        expect(keys).not.toContain("index public.users_pkey") // the primary key constraint covers it
-        expect(definition("rls public.users")).toBe("enabled, forced")
-        expect(definition("rls public.permissions")).toBe("disabled")
-        expect(definition("policy public.users.tenant_isolation")).toMatch(
-          /^AS PERMISSIVE FOR ALL TO dbkit_app USING \(.*current_setting.*\) WITH CHECK \(.*\)$/
-        )
-        expect(definition("policy public.roles.roles_visible")).toMatch(/^AS PERMISSIVE FOR SELECT TO dbkit_app USING /)
-        expect(definition("enum public.invoice_status")).toBe("'draft', 'issued', 'paid', 'void'")
-        expect(definition("domain reporting.positive")).toMatch(/^numeric CONSTRAINT positive_check CHECK/)
-        expect(definition("type reporting.pair")).toBe("a integer, b text")
-        expect(definition("range reporting.amount_range")).toBe("subtype numeric")
-        expect(definition("sequence reporting.ticket_seq")).toBe(
-          "integer START 100 INCREMENT 5 MINVALUE 1 MAXVALUE 2147483647 CACHE 1"
-        )
-        expect(definition("sequence public.audit_log_id_seq")).toMatch(/IDENTITY OF public\.audit_log\.id$/)
-        expect(definition("table reporting.events")).toBe("table PARTITION BY RANGE (at)")
-        expect(definition("table reporting.events_2024")).toBe(
-          "table PARTITION OF reporting.events FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2025-01-01 00:00:00+00')"
-        )
-        expect(definition("column reporting.events.at")).toBe(
-          "timestamp with time zone NOT NULL DEFAULT '2024-06-01 12:00:00+00'::timestamp with time zone"
-        )
-        expect(definition("view reporting.open_invoices")).toContain("public.invoices")
-        expect(definition("materialized view reporting.invoice_totals")).toContain("sum(")
-        expect(definition("function reporting.touch()")).toContain("NEW.created_at := now();")
-        expect(definition("function reporting.add(integer, integer)")).toContain("IMMUTABLE")
-        expect(definition("procedure reporting.noop(integer)")).toContain("PROCEDURE reporting.noop(IN n integer)")
-        expect(definition("trigger public.customers.customers_touch")).toBe(
-          "CREATE TRIGGER customers_touch BEFORE INSERT ON public.customers FOR EACH ROW EXECUTE FUNCTION reporting.touch()"
-        )
-        expect(keys.filter((key) => key.includes(" dbkit.") || key === "schema dbkit")).toEqual([])
-        expect(keys).toEqual([...keys].sort())
-
-        yield* Effect.gen(function*() {
+  layer(backend.layer, { excludeTestServices: true })(`catalog on the ${backend.name} database`, (it) => {
+    it.effect(
+      "the same migrations in two databases give identical snapshots; manual changes show up as differences",
+      () =>
+        Effect.gen(function*() {
           yield* migrate
-          const sql = yield* SqlClient.SqlClient
-          // Another session setup must not matter: read under a different search_path and time zone.
-          const [same, inside] = yield* sql.withTransaction(
-            Effect.gen(function*() {
-              yield* sql.unsafe("SET LOCAL search_path TO reporting, public")
-              yield* sql.unsafe("SET LOCAL TimeZone TO 'America/New_York'")
-              yield* sql.unsafe("SET LOCAL DateStyle TO 'SQL, DMY'")
-              const snapshot = yield* Catalog.snapshot()
-              return [snapshot, yield* settings] as const
-            })
+          const expected = yield* Catalog.snapshot()
+          const keys = [...expected.objects.keys()]
+          const definition = (key: string) => expected.objects.get(key)
+          // Every kind of object is there, dbkit's history is not.
+          expect(definition("schema public")).toBe("schema")
+          expect(definition("schema reporting")).toBe("schema")
+          expect(definition("table public.users")).toBe("table")
+          expect(definition("column public.users.email")).toBe("text NOT NULL")
+          expect(definition("column public.invoices.status")).toBe(
+            "public.invoice_status NOT NULL DEFAULT 'draft'::public.invoice_status"
           )
-          expect(inside).toEqual({ path: "reporting, public", zone: "America/New_York" })
-          expect(Catalog.diff(expected, same)).toEqual([])
-          expect([...same.objects]).toEqual([...expected.objects])
+          expect(definition("column public.audit_log.id")).toBe("bigint NOT NULL GENERATED ALWAYS AS IDENTITY")
+          expect(definition("column reporting.events.doubled")).toMatch(
+            /^numeric GENERATED ALWAYS AS \(.*amount.*\) STORED$/
+          )
+          expect(definition("column reporting.events.label")).toBe("text COLLATE \"C\"")
+          expect(definition("constraint public.users.users_tenant_id_email_unique")).toBe("UNIQUE (tenant_id, email)")
+          expect(definition("constraint public.users.users_tenant_id_organizations_id_fk")).toBe(
+            "FOREIGN KEY (tenant_id) REFERENCES public.organizations(id) ON DELETE CASCADE"
+          )
+          expect(definition("index public.users_tenant_id_idx")).toBe(
+            "CREATE INDEX users_tenant_id_idx ON public.users USING btree (tenant_id)"
+          )
+          expect(keys).not.toContain("index public.users_pkey") // the primary key constraint covers it
+          expect(definition("rls public.users")).toBe("enabled, forced")
+          expect(definition("rls public.permissions")).toBe("disabled")
+          expect(definition("policy public.users.tenant_isolation")).toMatch(
+            /^AS PERMISSIVE FOR ALL TO dbkit_app USING \(.*current_setting.*\) WITH CHECK \(.*\)$/
+          )
+          expect(definition("policy public.roles.roles_visible")).toMatch(
+            /^AS PERMISSIVE FOR SELECT TO dbkit_app USING /
+          )
+          expect(definition("enum public.invoice_status")).toBe("'draft', 'issued', 'paid', 'void'")
+          expect(definition("domain reporting.positive")).toMatch(/^numeric CONSTRAINT positive_check CHECK/)
+          expect(definition("type reporting.pair")).toBe("a integer, b text")
+          expect(definition("range reporting.amount_range")).toBe("subtype numeric")
+          expect(definition("sequence reporting.ticket_seq")).toBe(
+            "integer START 100 INCREMENT 5 MINVALUE 1 MAXVALUE 2147483647 CACHE 1"
+          )
+          expect(definition("sequence public.audit_log_id_seq")).toMatch(/IDENTITY OF public\.audit_log\.id$/)
+          expect(definition("table reporting.events")).toBe("table PARTITION BY RANGE (at)")
+          expect(definition("table reporting.events_2024")).toBe(
+            "table PARTITION OF reporting.events FOR VALUES FROM ('2024-01-01 00:00:00+00') TO ('2025-01-01 00:00:00+00')"
+          )
+          expect(definition("column reporting.events.at")).toBe(
+            "timestamp with time zone NOT NULL DEFAULT '2024-06-01 12:00:00+00'::timestamp with time zone"
+          )
+          expect(definition("view reporting.open_invoices")).toContain("public.invoices")
+          expect(definition("materialized view reporting.invoice_totals")).toContain("sum(")
+          expect(definition("function reporting.touch()")).toContain("NEW.created_at := now();")
+          expect(definition("function reporting.add(integer, integer)")).toContain("IMMUTABLE")
+          expect(definition("procedure reporting.noop(integer)")).toContain("PROCEDURE reporting.noop(IN n integer)")
+          expect(definition("trigger public.customers.customers_touch")).toBe(
+            "CREATE TRIGGER customers_touch BEFORE INSERT ON public.customers FOR EACH ROW EXECUTE FUNCTION reporting.touch()"
+          )
+          expect(keys.filter((key) => key.includes(" dbkit.") || key === "schema dbkit")).toEqual([])
+          expect(keys).toEqual([...keys].sort())
 
-          for (const change of DRIFT) yield* sql.unsafe(change.statement)
-          const drifted = yield* Catalog.snapshot()
-          const differences = Catalog.diff(expected, drifted)
-          expect(differences.map((d) => `${d.kind} ${d.object}`)).toEqual(
-            [...DRIFT].sort((a, b) => (a.object < b.object ? -1 : 1)).map((c) => `${c.kind} ${c.object}`)
-          )
-          const lines = new Map(differences.map((d) => [d.object, Catalog.formatDifference(d)]))
-          for (const line of lines.values()) expect(line).not.toContain("\n")
-          expect(lines.get("column public.users.nickname")).toBe(
-            "extra: column public.users.nickname — text (in the database; the migrations do not create it)"
-          )
-          expect(lines.get("index public.users_tenant_id_idx")).toBe(
-            "missing: index public.users_tenant_id_idx — CREATE INDEX users_tenant_id_idx ON public.users USING btree (tenant_id) (the migrations create it; the database lacks it)"
-          )
-          expect(lines.get("policy public.audit_log.audit_read")).toBe(
-            "extra: policy public.audit_log.audit_read — AS PERMISSIVE FOR SELECT TO dbkit_app USING (true) (in the database; the migrations do not create it)"
-          )
-          expect(lines.get("column public.invoices.currency")).toBe(
-            "different: column public.invoices.currency — migrations: character(3) NOT NULL; database: character(3) NOT NULL DEFAULT 'EUR'::bpchar"
-          )
-          expect(lines.get("enum public.invoice_status")).toBe(
-            "different: enum public.invoice_status — migrations: 'draft', 'issued', 'paid', 'void'; database: 'draft', 'issued', 'paid', 'void', 'refunded'"
-          )
-          expect(lines.get("rls public.payments")).toBe(
-            "different: rls public.payments — migrations: enabled, forced; database: enabled"
-          )
-          expect(lines.get("constraint public.invoices.invoices_due_after_issue")).toMatch(
-            /^missing: constraint public\.invoices\.invoices_due_after_issue — CHECK \(\(?due_date >= issue_date\)?\) \(the migrations/
-          )
-          expect(lines.get("function reporting.touch()")).toMatch(
-            /^different: function reporting\.touch\(\) — migrations: .*NEW\.created_at := now\(\);.*; database: .*BEGIN RETURN NEW; END/
-          )
-          expect(lines.get("schema scratchpad")).toBe(
-            "extra: schema scratchpad — schema (in the database; the migrations do not create it)"
-          )
-        }).pipe(Effect.provide(secondDatabase))
-      }), 240_000)
+          yield* Effect.gen(function*() {
+            yield* migrate
+            const sql = yield* SqlClient.SqlClient
+            // Another session setup must not matter: read under a different search_path and time zone.
+            const [same, inside] = yield* sql.withTransaction(
+              Effect.gen(function*() {
+                yield* sql.unsafe("SET LOCAL search_path TO reporting, public")
+                yield* sql.unsafe("SET LOCAL TimeZone TO 'America/New_York'")
+                yield* sql.unsafe("SET LOCAL DateStyle TO 'SQL, DMY'")
+                const snapshot = yield* Catalog.snapshot()
+                return [snapshot, yield* settings] as const
+              })
+            )
+            expect(inside).toEqual({ path: "reporting, public", zone: "America/New_York" })
+            expect(Catalog.diff(expected, same)).toEqual([])
+            expect([...same.objects]).toEqual([...expected.objects])
+
+            for (const change of DRIFT) yield* sql.unsafe(change.statement)
+            const drifted = yield* Catalog.snapshot()
+            const differences = Catalog.diff(expected, drifted)
+            expect(differences.map((d) => `${d.kind} ${d.object}`)).toEqual(
+              [...DRIFT].sort((a, b) => (a.object < b.object ? -1 : 1)).map((c) => `${c.kind} ${c.object}`)
+            )
+            const lines = new Map(differences.map((d) => [d.object, Catalog.formatDifference(d)]))
+            for (const line of lines.values()) expect(line).not.toContain("\n")
+            expect(lines.get("column public.users.nickname")).toBe(
+              "extra: column public.users.nickname — text (in the database; the migrations do not create it)"
+            )
+            expect(lines.get("index public.users_tenant_id_idx")).toBe(
+              "missing: index public.users_tenant_id_idx — CREATE INDEX users_tenant_id_idx ON public.users USING btree (tenant_id) (the migrations create it; the database lacks it)"
+            )
+            expect(lines.get("policy public.audit_log.audit_read")).toBe(
+              "extra: policy public.audit_log.audit_read — AS PERMISSIVE FOR SELECT TO dbkit_app USING (true) (in the database; the migrations do not create it)"
+            )
+            expect(lines.get("column public.invoices.currency")).toBe(
+              "different: column public.invoices.currency — migrations: character(3) NOT NULL; database: character(3) NOT NULL DEFAULT 'EUR'::bpchar"
+            )
+            expect(lines.get("enum public.invoice_status")).toBe(
+              "different: enum public.invoice_status — migrations: 'draft', 'issued', 'paid', 'void'; database: 'draft', 'issued', 'paid', 'void', 'refunded'"
+            )
+            expect(lines.get("rls public.payments")).toBe(
+              "different: rls public.payments — migrations: enabled, forced; database: enabled"
+            )
+            expect(lines.get("constraint public.invoices.invoices_due_after_issue")).toMatch(
+              /^missing: constraint public\.invoices\.invoices_due_after_issue — CHECK \(\(?due_date >= issue_date\)?\) \(the migrations/
+            )
+            expect(lines.get("function reporting.touch()")).toMatch(
+              /^different: function reporting\.touch\(\) — migrations: .*NEW\.created_at := now\(\);.*; database: .*BEGIN RETURN NEW; END/
+            )
+            expect(lines.get("schema scratchpad")).toBe(
+              "extra: schema scratchpad — schema (in the database; the migrations do not create it)"
+            )
+          }).pipe(Effect.provide(secondDatabase))
+        }),
+      240_000
+    )
 
     it.effect("schemas and exclude choose what is compared; dbkit's history table is never part of it", () =>
       Effect.gen(function*() {
@@ -273,7 +316,8 @@ for (const backend of await backends()) {
         const all = yield* Catalog.snapshot()
         expect(all.objects.has(`table ${other}.u`)).toBe(true)
         expect(all.objects.has(`table ${schema}.t`)).toBe(true)
-        expect([...all.objects.keys()].filter((key) => key.includes("dbkit_migrations") || key.includes(" dbkit."))).toEqual([])
+        expect([...all.objects.keys()].filter((key) => key.includes("dbkit_migrations") || key.includes(" dbkit.")))
+          .toEqual([])
 
         const excluded = yield* Catalog.snapshot({ exclude: [other] })
         expect(excluded.objects.has(`schema ${other}`)).toBe(false)

@@ -9,7 +9,15 @@ import * as path from "node:path"
 import { gzipSync } from "node:zlib"
 import { afterAll, beforeAll } from "vitest"
 import { runCli } from "./support/cli.js"
-import { admin, createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir, uniqueName } from "./support/databases.js"
+import {
+  admin,
+  createScratchDatabase,
+  dropScratchDatabase,
+  queryAt,
+  serverAvailable,
+  tempDir,
+  uniqueName
+} from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -22,7 +30,10 @@ describe.skipIf(!server)("dbkit at the trust boundary, on the server", () => {
   const env = () => ({ DATABASE_URL: database.url, DB_BACKUP_SIGNING_KEY_FILE: keyFile })
   beforeAll(async () => {
     database = await createScratchDatabase("dbkit_cli_origin")
-    await queryAt(database.url, "CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 7)")
+    await queryAt(
+      database.url,
+      "CREATE TABLE items (id int PRIMARY KEY); INSERT INTO items SELECT generate_series(1, 7)"
+    )
   })
   afterAll(async () => {
     await dropScratchDatabase(database.name)
@@ -40,7 +51,7 @@ describe.skipIf(!server)("dbkit at the trust boundary, on the server", () => {
         expect(result.stderr).not.toContain("unexpected error")
       }
       expect(fs.readdirSync(dir)).toEqual(["a-file"])
-    }), 60_000)
+    }))
 
   it.effect("a backup's manifest is signed with a 0600 key the output never shows; without its signature it is of unverified origin and restores only with --trust-unsigned", () =>
     Effect.gen(function*() {
@@ -71,7 +82,9 @@ describe.skipIf(!server)("dbkit at the trust boundary, on the server", () => {
       expect(refused.stderr).toContain("unverified origin")
       expect(refused.stderr).toContain("--trust-unsigned")
       expect(yield* Effect.promise(() => databaseExists(name))).toBe(false)
-      const production = yield* Effect.promise(() => runCli(["restore", file, "--into", name], { ...env(), DB_ENV: "production" }))
+      const production = yield* Effect.promise(() =>
+        runCli(["restore", file, "--into", name], { ...env(), DB_ENV: "production" })
+      )
       expect(production.code).toBe(14)
       expect(production.stderr).toContain("in production only --trust-unsigned")
       const trusted = yield* Effect.promise(() => runCli(["restore", file, "--into", name, "--trust-unsigned"], env()))
@@ -81,13 +94,19 @@ describe.skipIf(!server)("dbkit at the trust boundary, on the server", () => {
       } finally {
         yield* Effect.promise(() => dropScratchDatabase(name))
       }
-      for (const r of [made, json, signed, unverified, validated, refused, production, trusted]) expect(r.stdout + r.stderr).not.toContain(key)
-    }), 120_000)
+      for (const r of [made, json, signed, unverified, validated, refused, production, trusted]) {
+        expect(r.stdout + r.stderr).not.toContain(key)
+      }
+    }))
 
   it.effect("an empty file, random bytes or gzip of garbage: exit 14 (corrupt) in verify and restore, no database created", () =>
     Effect.gen(function*() {
       const dir = tempDir("dbkit-cli-not-dumps-")
-      const files = { "empty.sql": Buffer.alloc(0), "random.bin": randomBytes(4096), "garbage.sql.gz": gzipSync(randomBytes(4096)) }
+      const files = {
+        "empty.sql": Buffer.alloc(0),
+        "random.bin": randomBytes(4096),
+        "garbage.sql.gz": gzipSync(randomBytes(4096))
+      }
       const name = uniqueName("dbkit_cli_not_a_dump")
       for (const [base, bytes] of Object.entries(files)) {
         const file = path.join(dir, base)
@@ -95,28 +114,39 @@ describe.skipIf(!server)("dbkit at the trust boundary, on the server", () => {
         const verified = yield* Effect.promise(() => runCli(["backups", "verify", file], env()))
         expect([base, verified.code]).toEqual([base, 14])
         expect(verified.stderr).toContain("is corrupt")
-        const restored = yield* Effect.promise(() => runCli(["restore", file, "--into", name, "--trust-unsigned"], env()))
+        const restored = yield* Effect.promise(() =>
+          runCli(["restore", file, "--into", name, "--trust-unsigned"], env())
+        )
         expect([base, restored.code]).toEqual([base, 14])
         expect(restored.stderr).toContain("is corrupt")
       }
       expect(yield* Effect.promise(() => databaseExists(name))).toBe(false)
-    }), 120_000)
+    }))
 
   // Last: it leaves the database without tables.
   it.effect("restore over with a backup of no tables is refused (exit 14) unless --allow-empty", () =>
     Effect.gen(function*() {
       const out = tempDir("dbkit-cli-origin-")
-      const made = yield* Effect.promise(() => runCli(["backup", "--out", out, "--exclude-table", "*", "--json"], env()))
+      const made = yield* Effect.promise(() =>
+        runCli(["backup", "--out", out, "--exclude-table", "*", "--json"], env())
+      )
       expect(made.code).toBe(0)
       const file = JSON.parse(made.stdout).file as string
       const confirmed = { ...env(), DB_RESTORE_CONFIRM: "1", DBKIT_BACKUP_DIR: out }
       const refused = yield* Effect.promise(() => runCli(["restore", file], confirmed))
       expect(refused.code).toBe(14)
       expect(refused.stderr).toContain("--allow-empty")
-      expect((yield* Effect.promise(() => queryAt<{ n: number }>(database.url, "SELECT count(*)::int AS n FROM items")))[0]!.n).toBe(7)
-      const done = yield* Effect.promise(() => runCli(["restore", file, "--allow-empty", "--terminate-connections"], confirmed))
+      expect(
+        (yield* Effect.promise(() => queryAt<{ n: number }>(database.url, "SELECT count(*)::int AS n FROM items")))[0]!
+          .n
+      ).toBe(7)
+      const done = yield* Effect.promise(() =>
+        runCli(["restore", file, "--allow-empty", "--terminate-connections"], confirmed)
+      )
       expect(done.code).toBe(0)
-      const tables = yield* Effect.promise(() => queryAt<{ n: number }>(database.url, "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'"))
+      const tables = yield* Effect.promise(() =>
+        queryAt<{ n: number }>(database.url, "SELECT count(*)::int AS n FROM pg_tables WHERE schemaname = 'public'")
+      )
       expect(tables[0]!.n).toBe(0)
-    }), 120_000)
+    }))
 })

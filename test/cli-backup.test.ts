@@ -5,7 +5,14 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
 import { runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, embeddedDataDir, serverAvailable, tempDir, uniqueName } from "./support/databases.js"
+import {
+  createScratchDatabase,
+  dropScratchDatabase,
+  embeddedDataDir,
+  serverAvailable,
+  tempDir,
+  uniqueName
+} from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -36,7 +43,9 @@ describe.skipIf(!server)("dbkit backup on the server", () => {
       const verified = yield* Effect.promise(() => runCli(["backups", "verify", result.file, "--restore-test"], env))
       expect(verified.code).toBe(0)
       expect(verified.stdout).toContain("test restore matched the manifest")
-      const wrongKey = yield* Effect.promise(() => runCli(["backups", "verify", result.file], { ...env, DB_BACKUP_KEY: "nope" }))
+      const wrongKey = yield* Effect.promise(() =>
+        runCli(["backups", "verify", result.file], { ...env, DB_BACKUP_KEY: "nope" })
+      )
       expect(wrongKey.code).toBe(14)
       const bytes = fs.readFileSync(result.file)
       bytes[bytes.length - 40] = bytes[bytes.length - 40]! ^ 0xff
@@ -50,15 +59,21 @@ describe.skipIf(!server)("dbkit backup on the server", () => {
       const offlineList = yield* Effect.promise(() => runCli(["backups", "list", "--dir", out, "--json"], down))
       expect(offlineList.code).toBe(0)
       expect(JSON.parse(offlineList.stdout)).toHaveLength(1)
-      const offlinePrune = yield* Effect.promise(() => runCli(["backups", "prune", "--keep-last", "1", "--dir", out, "--dry-run"], down))
+      const offlinePrune = yield* Effect.promise(() =>
+        runCli(["backups", "prune", "--keep-last", "1", "--dir", out, "--dry-run"], down)
+      )
       expect(offlinePrune.code).toBe(0)
       expect(offlinePrune.stdout).toContain("0 would be pruned, 1 kept")
       const offlineVerify = yield* Effect.promise(() => runCli(["backups", "verify", result.file], down))
       expect(offlineVerify.code).toBe(14) // the tampered file, refused without a database
-      const offlineTest = yield* Effect.promise(() => runCli(["backups", "verify", result.file, "--restore-test"], down))
+      const offlineTest = yield* Effect.promise(() =>
+        runCli(["backups", "verify", result.file, "--restore-test"], down)
+      )
       expect(offlineTest.code).toBe(3) // a test restore does need one
-      for (const r of [offlineList, offlinePrune, offlineVerify, offlineTest]) expect(r.stdout + r.stderr).not.toContain("secret-pw")
-    }), 120_000)
+      for (const r of [offlineList, offlinePrune, offlineVerify, offlineTest]) {
+        expect(r.stdout + r.stderr).not.toContain("secret-pw")
+      }
+    }))
 
   it.effect("restore --validate-only touches nothing; --into restores into a new database; an existing one is refused (exit 2)", () =>
     Effect.gen(function*() {
@@ -79,7 +94,7 @@ describe.skipIf(!server)("dbkit backup on the server", () => {
       } finally {
         yield* Effect.promise(() => dropScratchDatabase(name))
       }
-    }), 120_000)
+    }))
 
   it.effect("restore over the database: refused (exit 4) without confirmation or in production, done with DB_RESTORE_CONFIRM=1", () =>
     Effect.gen(function*() {
@@ -89,20 +104,24 @@ describe.skipIf(!server)("dbkit backup on the server", () => {
       const refused = yield* Effect.promise(() => runCli(["restore", made.file], env))
       expect(refused.code).toBe(4)
       expect(refused.stderr).toContain("DB_RESTORE_CONFIRM=1")
-      const production = yield* Effect.promise(() => runCli(["restore", made.file], { ...env, DB_ENV: "production", DB_RESTORE_CONFIRM: "1" }))
+      const production = yield* Effect.promise(() =>
+        runCli(["restore", made.file], { ...env, DB_ENV: "production", DB_RESTORE_CONFIRM: "1" })
+      )
       expect(production.code).toBe(4)
       expect(production.stderr).toContain("DB_RESTORE_ALLOW_PRODUCTION=1")
       const done = yield* Effect.promise(() => runCli(["restore", made.file], { ...env, DB_RESTORE_CONFIRM: "1" }))
       expect(done.code).toBe(0)
       expect(done.stdout).toContain("counts match the manifest")
       expect(done.stdout).toContain("the replaced database was backed up to")
-    }), 120_000)
+    }))
 
   it.effect("contradictory options are a usage error (exit 2)", () =>
     Effect.gen(function*() {
-      const result = yield* Effect.promise(() => runCli(["backup", "--schema-only", "--data-only", "--out", tempDir()], { DATABASE_URL: database.url }))
+      const result = yield* Effect.promise(() =>
+        runCli(["backup", "--schema-only", "--data-only", "--out", tempDir()], { DATABASE_URL: database.url })
+      )
       expect(result.code).toBe(2)
-    }), 60_000)
+    }))
 })
 
 describe("dbkit backup on the embedded database", () => {
@@ -117,5 +136,5 @@ describe("dbkit backup on the embedded database", () => {
       const file = path.join(out, fs.readdirSync(out).find((f) => f.endsWith(".sql.gz"))!)
       const verified = yield* Effect.promise(() => runCli(["backups", "verify", file], { DBKIT_DATA_DIR: dataDir }))
       expect(verified.code).toBe(0)
-    }), 120_000)
+    }))
 })

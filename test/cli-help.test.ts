@@ -6,9 +6,9 @@ import * as CliConfig from "@effect/cli/CliConfig"
 import * as Command from "@effect/cli/Command"
 import * as Descriptor from "@effect/cli/CommandDescriptor"
 import * as HelpDoc from "@effect/cli/HelpDoc"
-import * as FileSystem from "@effect/platform/FileSystem"
 import * as NodePath from "@effect/platform-node/NodePath"
 import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
+import * as FileSystem from "@effect/platform/FileSystem"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
@@ -54,16 +54,22 @@ const section = (help: string, title: string): ReadonlyArray<string> => {
 
 /** Every command path, with the options its help lists, walked from the root help. */
 const walk = async () => {
-  const found: Array<{ path: ReadonlyArray<string>; help: string; options: ReadonlyArray<string>; commands: ReadonlyArray<string> }> = []
+  const found: Array<
+    { path: ReadonlyArray<string>; help: string; options: ReadonlyArray<string>; commands: ReadonlyArray<string> }
+  > = []
   const queue: Array<ReadonlyArray<string>> = [[]]
   while (queue.length > 0) {
     const at = queue.shift()!
     const result = await runCli([...at, "--help"])
     expect([at.join(" "), result.code, result.stderr]).toEqual([at.join(" "), 0, ""])
     const commands = at.length === 0
-      ? result.stdout.split("\n").filter((line) => /^ {2}[a-z]/.test(line) && !line.startsWith("  $")).map((line) => line.trim().split(/\s+/)[0]!)
+      ? result.stdout.split("\n").filter((line) => /^ {2}[a-z]/.test(line) && !line.startsWith("  $")).map((line) =>
+        line.trim().split(/\s+/)[0]!
+      )
       : section(result.stdout, "Commands").map((line) => line.trim().split(/\s+/)[0]!)
-    const options = section(result.stdout, "Options").filter((line) => /^ {2}-/.test(line)).map((line) => line.trim().split(/\s+/)[0]!)
+    const options = section(result.stdout, "Options").filter((line) => /^ {2}-/.test(line)).map((line) =>
+      line.trim().split(/\s+/)[0]!
+    )
     found.push({ path: at, help: result.stdout, options, commands })
     for (const command of commands) queue.push([...at, command])
   }
@@ -79,7 +85,22 @@ const commandTree = () => (walked ??= walk())
  * put together here; the help test checks that this tree has exactly the built CLI's paths).
  */
 const dbkit = Command.make("dbkit").pipe(
-  Command.withSubcommands([init, migrate, seed, backup, backups, restore, reset, tenant, health, db, deploy, env, privacy, audit])
+  Command.withSubcommands([
+    init,
+    migrate,
+    seed,
+    backup,
+    backups,
+    restore,
+    reset,
+    tenant,
+    health,
+    db,
+    deploy,
+    env,
+    privacy,
+    audit
+  ])
 )
 
 /** Every command path of the tree, the root first. */
@@ -120,7 +141,10 @@ const rejection = async (args: ReadonlyArray<string>): Promise<string | undefine
   const unknown = Help.unknownInput(dbkit, line)
   if (unknown !== undefined) return unknown
   const parsed = await Effect.runPromise(
-    Descriptor.parse(dbkit.descriptor, ["dbkit", ...line], CliConfig.defaultConfig).pipe(Effect.either, Effect.provide(parseContext))
+    Descriptor.parse(dbkit.descriptor, ["dbkit", ...line], CliConfig.defaultConfig).pipe(
+      Effect.either,
+      Effect.provide(parseContext)
+    )
   )
   if (Either.isLeft(parsed)) return HelpDoc.toAnsiText(parsed.left.error).trim()
   const directive = parsed.right
@@ -135,10 +159,39 @@ describe("dbkit help", () => {
     const lines = result.stdout.trimEnd().split("\n")
     expect(lines.length).toBeLessThanOrEqual(50)
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100)
-    for (const heading of ["Set up and migrate:", "Data:", "Backups:", "Tenants:", "Health:", "Deploy:", "Privacy:", "Global options:", "Examples:"]) {
+    for (
+      const heading of [
+        "Set up and migrate:",
+        "Data:",
+        "Backups:",
+        "Tenants:",
+        "Health:",
+        "Deploy:",
+        "Privacy:",
+        "Global options:",
+        "Examples:"
+      ]
+    ) {
       expect(lines).toContain(heading)
     }
-    for (const command of ["init", "migrate", "seed", "reset", "db", "backup", "backups", "restore", "tenant", "health", "deploy", "env", "privacy", "audit"]) {
+    for (
+      const command of [
+        "init",
+        "migrate",
+        "seed",
+        "reset",
+        "db",
+        "backup",
+        "backups",
+        "restore",
+        "tenant",
+        "health",
+        "deploy",
+        "env",
+        "privacy",
+        "audit"
+      ]
+    ) {
       expect(lines.filter((l) => l.startsWith(`  ${command} `)).length).toBe(1)
     }
     expect(result.stdout).not.toMatch(ansi)
@@ -148,72 +201,87 @@ describe("dbkit help", () => {
     expect([bare.code, bare.stdout]).toEqual([0, result.stdout])
   })
 
-  it("every command's help has a usage line, real option descriptions, its subcommands one line each, and no filler or colour codes; bash completion offers every command and option", async () => {
-    const commands = await commandTree()
-    expect(commands.length).toBeGreaterThan(40)
-    for (const { help, path: at } of commands.filter((c) => c.path.length > 0)) {
-      const label = at.join(" ")
-      expect([label, help.split("\n")[0]]).toEqual([label, expect.stringMatching(new RegExp(`^Usage: dbkit ${label}( |$)`))])
-      expect([label, Math.max(...help.split("\n").map((l) => l.length))]).toEqual([label, expect.any(Number)])
-      expect([label, help.split("\n").filter((l) => l.length > 100)]).toEqual([label, []])
-      expect([label, ansi.test(help)]).toEqual([label, false])
-      for (const sentence of filler) expect([label, help.includes(sentence)]).toEqual([label, false])
-      // An option's line carries its description.
-      const options = section(help, "Options")
-      const bare = options.filter((line, i) =>
-        /^ {2}-/.test(line) && line.trim().split(/\s{2,}/).length < 2 && !/^ {6,}\S/.test(options[i + 1] ?? "")
-      )
-      expect([label, bare]).toEqual([label, []])
-    }
-    const migrate = commands.find((c) => c.path.join(" ") === "migrate")!
-    expect(migrate.help).toContain("--dry-run")
-    expect(migrate.help).toContain("Examples:")
-    expect(migrate.commands).toEqual(expect.arrayContaining(["status", "plan", "rollback", "drift", "new"]))
-
-    // The generated bash completion, run: `dbkit <path> <TAB>` offers every subcommand and option.
-    const script = await runCli(["--completions", "bash"])
-    expect(script.code).toBe(0)
-    const dir = tempDir("dbkit-completion-")
-    fs.writeFileSync(path.join(dir, "dbkit.bash"), script.stdout)
-    const probes = commands.map(({ path: at }) => {
-      const words = ["dbkit", ...at, ""].map((w) => `'${w}'`).join(" ")
-      return `COMP_WORDS=(${words}); COMP_CWORD=${at.length + 1}; COMPREPLY=(); ` +
-        `_dbkit_completions; echo "${at.join(" ")}|\${COMPREPLY[*]}"`
-    })
-    const bash = spawnSync("bash", ["-c", [`source ${path.join(dir, "dbkit.bash")}`, ...probes].join("\n")], { encoding: "utf8" })
-    expect(bash.status, bash.stderr).toBe(0)
-    const offered = new Map(bash.stdout.trim().split("\n").map((line) => {
-      const [at, words] = line.split("|")
-      return [at!, new Set(words!.split(" "))] as const
-    }))
-    for (const { commands: subcommands, options, path: at } of commands) {
-      const words = offered.get(at.join(" "))!
-      const missing = [...subcommands, ...options.map((o) => o.replace(/,$/, ""))].filter((word) => !words.has(word))
-      expect([at.join(" "), missing]).toEqual([at.join(" "), []])
-    }
-  }, 240_000)
-
-  it("every command's help ends with examples, two or more wherever it takes options, each a dbkit command line the CLI accepts", async () => {
-    const commands = await commandTree()
-    expect([...pathsOf([])].sort()).toEqual(commands.map(({ path: at }) => at.join(" ")).sort())
-    for (const { help, options, path: at } of commands) {
-      const label = at.join(" ")
-      const lines = help.trimEnd().split("\n")
-      const start = lines.indexOf("Examples:")
-      const examples = section(help, "Examples").map((line) => line.replace(/^ {2}\$ /, ""))
-      // After the options and subcommands: only the global options and pointers follow.
-      expect([label, start > lines.indexOf("Options:") && start > lines.indexOf("Commands:")]).toEqual([label, true])
-      expect([label, examples.length >= (options.length > 0 ? 2 : 1)]).toEqual([label, true])
-      for (const example of examples) {
-        const args = dbkitArgs(shellWords(example))
-        // An example of this command (or of one of its subcommands).
-        expect([example, args?.slice(0, at.length)]).toEqual([example, at])
-        // A pipe or a placeholder (`backups/<file>`, `…`) is not a command line to parse.
-        if (example.includes("|") || args!.some((arg) => /[<>…]/.test(arg))) continue
-        expect([example, await rejection(args!)]).toEqual([example, undefined])
+  it(
+    "every command's help has a usage line, real option descriptions, its subcommands one line each, and no filler or colour codes; bash completion offers every command and option",
+    async () => {
+      const commands = await commandTree()
+      expect(commands.length).toBeGreaterThan(40)
+      for (const { help, path: at } of commands.filter((c) => c.path.length > 0)) {
+        const label = at.join(" ")
+        expect([label, help.split("\n")[0]]).toEqual([
+          label,
+          expect.stringMatching(new RegExp(`^Usage: dbkit ${label}( |$)`))
+        ])
+        expect([label, Math.max(...help.split("\n").map((l) => l.length))]).toEqual([label, expect.any(Number)])
+        expect([label, help.split("\n").filter((l) => l.length > 100)]).toEqual([label, []])
+        expect([label, ansi.test(help)]).toEqual([label, false])
+        for (const sentence of filler) expect([label, help.includes(sentence)]).toEqual([label, false])
+        // An option's line carries its description.
+        const options = section(help, "Options")
+        const bare = options.filter((line, i) =>
+          /^ {2}-/.test(line) && line.trim().split(/\s{2,}/).length < 2 && !/^ {6,}\S/.test(options[i + 1] ?? "")
+        )
+        expect([label, bare]).toEqual([label, []])
       }
-    }
-  }, 240_000)
+      const migrate = commands.find((c) => c.path.join(" ") === "migrate")!
+      expect(migrate.help).toContain("--dry-run")
+      expect(migrate.help).toContain("Examples:")
+      expect(migrate.commands).toEqual(expect.arrayContaining(["status", "plan", "rollback", "drift", "new"]))
+
+      // The generated bash completion, run: `dbkit <path> <TAB>` offers every subcommand and option.
+      const script = await runCli(["--completions", "bash"])
+      expect(script.code).toBe(0)
+      const dir = tempDir("dbkit-completion-")
+      fs.writeFileSync(path.join(dir, "dbkit.bash"), script.stdout)
+      const probes = commands.map(({ path: at }) => {
+        const words = ["dbkit", ...at, ""].map((w) => `'${w}'`).join(" ")
+        return `COMP_WORDS=(${words}); COMP_CWORD=${at.length + 1}; COMPREPLY=(); ` +
+          `_dbkit_completions; echo "${at.join(" ")}|\${COMPREPLY[*]}"`
+      })
+      const bash = spawnSync("bash", ["-c", [`source ${path.join(dir, "dbkit.bash")}`, ...probes].join("\n")], {
+        encoding: "utf8"
+      })
+      expect(bash.status, bash.stderr).toBe(0)
+      const offered = new Map(
+        bash.stdout.trim().split("\n").map((line) => {
+          const [at, words] = line.split("|")
+          return [at!, new Set(words!.split(" "))] as const
+        })
+      )
+      for (const { commands: subcommands, options, path: at } of commands) {
+        const words = offered.get(at.join(" "))!
+        const missing = [...subcommands, ...options.map((o) => o.replace(/,$/, ""))].filter((word) => !words.has(word))
+        expect([at.join(" "), missing]).toEqual([at.join(" "), []])
+      }
+    },
+    240_000
+  )
+
+  it(
+    "every command's help ends with examples, two or more wherever it takes options, each a dbkit command line the CLI accepts",
+    async () => {
+      const commands = await commandTree()
+      expect([...pathsOf([])].sort()).toEqual(commands.map(({ path: at }) => at.join(" ")).sort())
+      for (const { help, options, path: at } of commands) {
+        const label = at.join(" ")
+        const lines = help.trimEnd().split("\n")
+        const start = lines.indexOf("Examples:")
+        const examples = section(help, "Examples").map((line) => line.replace(/^ {2}\$ /, ""))
+        // After the options and subcommands: only the global options and pointers follow.
+        expect([label, start > lines.indexOf("Options:") && start > lines.indexOf("Commands:")]).toEqual([label, true])
+        expect([label, examples.length >= (options.length > 0 ? 2 : 1)]).toEqual([label, true])
+        for (const example of examples) {
+          const args = dbkitArgs(shellWords(example))
+          // An example of this command (or of one of its subcommands).
+          expect([example, args?.slice(0, at.length)]).toEqual([example, at])
+          // A pipe or a placeholder (`backups/<file>`, `…`) is not a command line to parse.
+          if (example.includes("|") || args!.some((arg) => /[<>…]/.test(arg))) continue
+          expect([example, await rejection(args!)]).toEqual([example, undefined])
+        }
+      }
+    },
+    240_000
+  )
 
   it("an example a user could not type is caught: an unknown option, a missing required option, a bad value", async () => {
     expect(await rejection(["reset", "--mode", "soft"])).toMatch(/^unknown option --mode for dbkit reset/)
@@ -230,11 +298,19 @@ describe("dbkit command-line errors", () => {
       [["seed", "--scael", "2"], "error: unknown option --scael for dbkit seed (did you mean --scale?)"],
       [["migrat"], "error: unknown command migrat for dbkit (did you mean migrate?)"],
       [["migrate", "statsu"], "error: unknown command statsu for dbkit migrate (did you mean status?)"],
-      [["tenant", "provision", "acme", "--nmae", "Acme"], "error: unknown option --nmae for dbkit tenant provision (did you mean --name?)"]
+      [
+        ["tenant", "provision", "acme", "--nmae", "Acme"],
+        "error: unknown option --nmae for dbkit tenant provision (did you mean --name?)"
+      ]
     ]
     for (const [args, message] of cases) {
       const result = await runCli(args, { DBKIT_DATA_DIR: "memory://" })
-      expect([args.join(" "), result.code, result.stderr.trim(), result.stdout]).toEqual([args.join(" "), 2, message, ""])
+      expect([args.join(" "), result.code, result.stderr.trim(), result.stdout]).toEqual([
+        args.join(" "),
+        2,
+        message,
+        ""
+      ])
     }
   })
 
@@ -256,7 +332,9 @@ describe("dbkit surprises removed", () => {
     await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve))
     const port = (holder.address() as import("node:net").AddressInfo).port
     try {
-      const result = await runCli(["health", "serve", "--port", String(port), "--host", "127.0.0.1"], { DBKIT_DATA_DIR: "memory://" })
+      const result = await runCli(["health", "serve", "--port", String(port), "--host", "127.0.0.1"], {
+        DBKIT_DATA_DIR: "memory://"
+      })
       expect(result.code).toBe(2)
       expect(result.stderr.trim().split("\n").filter((l) => !l.startsWith("dbkit "))).toEqual([
         `error: --port: 127.0.0.1:${port} is already in use (EADDRINUSE); choose another --port or stop what listens there`
@@ -266,32 +344,59 @@ describe("dbkit surprises removed", () => {
     }
   })
 
-  it("backup --out under /proc fails in one line (exit 13) instead of spinning forever in Node's recursive mkdir", async () => {
-    if (!fs.existsSync("/proc/self")) return // not Linux: no such file system to try it on
-    const dataDir = path.join(tempDir("dbkit-proc-out-"), "pglite")
-    const result = await runCli(["backup", "--out", "/proc/dbkit-no-such-folder/x"], { DBKIT_DATA_DIR: dataDir }, { timeoutMs: 120_000 })
-    expect(result.code).toBe(13)
-    expect(result.stderr).toContain("error: could not write /proc/dbkit-no-such-folder/x: ENOENT")
-  }, 150_000)
+  it(
+    "backup --out under /proc fails in one line (exit 13) instead of spinning forever in Node's recursive mkdir",
+    async () => {
+      if (!fs.existsSync("/proc/self")) return // not Linux: no such file system to try it on
+      const dataDir = path.join(tempDir("dbkit-proc-out-"), "pglite")
+      const result = await runCli(["backup", "--out", "/proc/dbkit-no-such-folder/x"], { DBKIT_DATA_DIR: dataDir }, {
+        timeoutMs: 120_000
+      })
+      expect(result.code).toBe(13)
+      expect(result.stderr).toContain("error: could not write /proc/dbkit-no-such-folder/x: ENOENT")
+    },
+    150_000
+  )
 
-  it("read-only commands on an embedded database that does not exist yet say so (exit 3) instead of creating it; a missing migrations folder stops migrate first (exit 2)", async () => {
-    const dataDir = path.join(tempDir("dbkit-no-embedded-"), "pglite")
-    for (const args of [["migrate", "status"], ["migrate", "verify"], ["health"], ["tenant", "list"], ["db", "stats"], ["seed", "list"]]) {
-      const result = await runCli(args, { DBKIT_DATA_DIR: dataDir })
-      expect([args.join(" "), result.code]).toEqual([args.join(" "), 3])
-      expect(result.stderr).toContain(`error: there is no embedded database at ${dataDir} yet: \`dbkit migrate\` creates it`)
-    }
-    const missing = await runCli(["migrate"], { DBKIT_DATA_DIR: dataDir, DBKIT_MIGRATIONS_DIR: path.join(path.dirname(dataDir), "no-migrations") })
-    expect(missing.code).toBe(2)
-    expect(missing.stderr).toContain("is not a directory")
-    expect(fs.existsSync(dataDir)).toBe(false)
-    // `migrate` itself creates it, and then status reads it.
-    expect((await runCli(["migrate"], { DBKIT_DATA_DIR: dataDir }, { timeoutMs: 120_000 })).code).toBe(0)
-    expect((await runCli(["migrate", "status", "--json"], { DBKIT_DATA_DIR: dataDir })).code).toBe(0)
-  }, 240_000)
+  it(
+    "read-only commands on an embedded database that does not exist yet say so (exit 3) instead of creating it; a missing migrations folder stops migrate first (exit 2)",
+    async () => {
+      const dataDir = path.join(tempDir("dbkit-no-embedded-"), "pglite")
+      for (
+        const args of [["migrate", "status"], ["migrate", "verify"], ["health"], ["tenant", "list"], ["db", "stats"], [
+          "seed",
+          "list"
+        ]]
+      ) {
+        const result = await runCli(args, { DBKIT_DATA_DIR: dataDir })
+        expect([args.join(" "), result.code]).toEqual([args.join(" "), 3])
+        expect(result.stderr).toContain(
+          `error: there is no embedded database at ${dataDir} yet: \`dbkit migrate\` creates it`
+        )
+      }
+      const missing = await runCli(["migrate"], {
+        DBKIT_DATA_DIR: dataDir,
+        DBKIT_MIGRATIONS_DIR: path.join(path.dirname(dataDir), "no-migrations")
+      })
+      expect(missing.code).toBe(2)
+      expect(missing.stderr).toContain("is not a directory")
+      expect(fs.existsSync(dataDir)).toBe(false)
+      // `migrate` itself creates it, and then status reads it.
+      expect((await runCli(["migrate"], { DBKIT_DATA_DIR: dataDir }, { timeoutMs: 120_000 })).code).toBe(0)
+      expect((await runCli(["migrate", "status", "--json"], { DBKIT_DATA_DIR: dataDir })).code).toBe(0)
+    },
+    240_000
+  )
 
   it("rates and sizes read as people write them (no 75.82938388625593 B/s)", () => {
-    expect([bytes(75.82938388625593), bytes(0), bytes(1023.6), bytes(1536), bytes(5 * 1024 ** 2), bytes(3.5 * 1024 ** 3)]).toEqual([
+    expect([
+      bytes(75.82938388625593),
+      bytes(0),
+      bytes(1023.6),
+      bytes(1536),
+      bytes(5 * 1024 ** 2),
+      bytes(3.5 * 1024 ** 3)
+    ]).toEqual([
       "76 B",
       "0 B",
       "1024 B",
@@ -310,7 +415,9 @@ describe("dbkit surprises removed", () => {
     const terminal = spawnSync("script", ["-qec", `"${process.execPath}" "${bin}" seed --scale 2`, "/dev/null"], {
       encoding: "utf8",
       env: Object.fromEntries(
-        Object.entries({ ...process.env, DBKIT_DATA_DIR: dataDir }).filter(([name]) => !["DATABASE_URL", "DB_ENV", "NODE_ENV", "VITEST"].includes(name))
+        Object.entries({ ...process.env, DBKIT_DATA_DIR: dataDir }).filter(([name]) =>
+          !["DATABASE_URL", "DB_ENV", "NODE_ENV", "VITEST"].includes(name)
+        )
       ),
       timeout: 120_000
     })

@@ -58,71 +58,84 @@ const effectScripts = {
 const packageText = (indent: string, scripts: Record<string, string>, end: string) => {
   const i = indent
   const lines = Object.entries(scripts).map(([k, v]) => `${i}${i}${JSON.stringify(k)}: ${JSON.stringify(v)}`)
-  return `{\n${i}"name": "shop",\n${i}"description": "caf\\u00e9 app",\n${i}"files": ["dist", "src"],\n${i}"scripts": {\n${lines.join(",\n")}\n${i}},\n${i}"devDependencies": {\n${i}${i}"dbkit": "^0.1.0"\n${i}}\n}${end}`
+  return `{\n${i}"name": "shop",\n${i}"description": "caf\\u00e9 app",\n${i}"files": ["dist", "src"],\n${i}"scripts": {\n${
+    lines.join(",\n")
+  }\n${i}},\n${i}"devDependencies": {\n${i}${i}"dbkit": "^0.1.0"\n${i}}\n}${end}`
 }
 
 describe("dbkit init", () => {
   it.each([
     { variant: "two spaces, final newline", indent: "  ", end: "\n" },
     { variant: "tabs, no final newline", indent: "\t", end: "" }
-  ])("in a plain-SQL project ($variant): writes a config the loader accepts, adds the scripts after the others; a second run changes nothing", async ({ end, indent }) => {
-    const own = { build: "tsc -b", test: "vitest run", "effect:reset-db": "prisma migrate reset" }
-    const dir = project({
-      "migrations/001_init.sql": "CREATE TABLE customers (id int PRIMARY KEY);\n",
-      "migrations/002_more.sql": "ALTER TABLE customers ADD COLUMN name text;\n",
-      "package.json": packageText(indent, own, end)
-    })
-    const defaults = await environments(dir) // no config yet: dbkit's defaults
-    expect(defaults.file).toBeNull()
+  ])(
+    "in a plain-SQL project ($variant): writes a config the loader accepts, adds the scripts after the others; a second run changes nothing",
+    async ({ end, indent }) => {
+      const own = { build: "tsc -b", test: "vitest run", "effect:reset-db": "prisma migrate reset" }
+      const dir = project({
+        "migrations/001_init.sql": "CREATE TABLE customers (id int PRIMARY KEY);\n",
+        "migrations/002_more.sql": "ALTER TABLE customers ADD COLUMN name text;\n",
+        "package.json": packageText(indent, own, end)
+      })
+      const defaults = await environments(dir) // no config yet: dbkit's defaults
+      expect(defaults.file).toBeNull()
 
-    const first = await runCli(["init"], {}, { cwd: dir })
-    expect(first.stderr).toBe("")
-    expect(first.code).toBe(0)
-    expect(first.stdout).toContain("found migrations/ (2 SQL migration(s))")
-    expect(first.stdout).toContain(`wrote dbkit.config.ts (migrationsDir "migrations", backupDir "backups")`)
-    expect(first.stdout).toContain("added effect:migrate-db, effect:seed-db, effect:backup-db, effect:restore-db, effect:health-db")
-    expect(first.stdout).toContain(`left effect:reset-db alone: it runs "prisma migrate reset"`)
-    expect(first.stdout).toContain("next: npx dbkit migrate --dry-run")
-    expect(first.stdout).not.toContain("nothing to do")
+      const first = await runCli(["init"], {}, { cwd: dir })
+      expect(first.stderr).toBe("")
+      expect(first.code).toBe(0)
+      expect(first.stdout).toContain("found migrations/ (2 SQL migration(s))")
+      expect(first.stdout).toContain(`wrote dbkit.config.ts (migrationsDir "migrations", backupDir "backups")`)
+      expect(first.stdout).toContain(
+        "added effect:migrate-db, effect:seed-db, effect:backup-db, effect:restore-db, effect:health-db"
+      )
+      expect(first.stdout).toContain(`left effect:reset-db alone: it runs "prisma migrate reset"`)
+      expect(first.stdout).toContain("next: npx dbkit migrate --dry-run")
+      expect(first.stdout).not.toContain("nothing to do")
 
-    // The scripts went in after the project's own, in the file's style; nothing else moved.
-    const { "effect:reset-db": _, ...added } = effectScripts
-    expect(fs.readFileSync(path.join(dir, "package.json"), "utf8")).toBe(packageText(indent, { ...own, ...added }, end))
+      // The scripts went in after the project's own, in the file's style; nothing else moved.
+      const { "effect:reset-db": _, ...added } = effectScripts
+      expect(fs.readFileSync(path.join(dir, "package.json"), "utf8")).toBe(
+        packageText(indent, { ...own, ...added }, end)
+      )
 
-    const config = fs.readFileSync(path.join(dir, "dbkit.config.ts"), "utf8")
-    expect(config).toContain(`import { defineConfig } from "dbkit"`)
-    expect(config).toContain(`migrationsDir: "migrations"`)
-    expect(config).toContain("// found migrations/ with 2 SQL migration(s)")
-    for (const variable of ["DATABASE_URL", "TEST_DATABASE_URL", "STAGING_DATABASE_URL", "PRODUCTION_DATABASE_URL"]) {
-      expect(config).toContain(`urlEnv: "${variable}"`)
+      const config = fs.readFileSync(path.join(dir, "dbkit.config.ts"), "utf8")
+      expect(config).toContain(`import { defineConfig } from "dbkit"`)
+      expect(config).toContain(`migrationsDir: "migrations"`)
+      expect(config).toContain("// found migrations/ with 2 SQL migration(s)")
+      for (const variable of ["DATABASE_URL", "TEST_DATABASE_URL", "STAGING_DATABASE_URL", "PRODUCTION_DATABASE_URL"]) {
+        expect(config).toContain(`urlEnv: "${variable}"`)
+      }
+
+      // dbkit's own loader reads it, and it states the defaults: the settings are what they were without it.
+      const loaded = await environments(dir)
+      expect(loaded.file).toBe(path.join(fs.realpathSync(dir), "dbkit.config.ts"))
+      expect(loaded.migrationsDir).toBe(path.join(fs.realpathSync(dir), "migrations"))
+      expect(loaded.environments).toEqual(defaults.environments)
+      const check = await runCli(["env", "check"], {}, { cwd: dir })
+      expect(check.code).toBe(0)
+      expect(check.stdout).toContain("is valid")
+
+      // The user's edits survive: init never rewrites an existing config.
+      fs.appendFileSync(path.join(dir, "dbkit.config.ts"), "// edited by hand\n")
+      const before = checksums(dir)
+      const second = await runCli(["init"], {}, { cwd: dir })
+      expect(second.code).toBe(0)
+      expect(second.stdout).toContain("kept dbkit.config.ts")
+      expect(second.stdout).toContain("nothing to do")
+      expect(checksums(dir)).toEqual(before)
+      const json = await runCli(["init", "--json"], {}, { cwd: dir })
+      expect(json.code).toBe(0)
+      expect(JSON.parse(json.stdout)).toMatchObject({
+        changed: false,
+        config: { file: "dbkit.config.ts", status: "kept" },
+        packageJson: {
+          status: "unchanged",
+          added: [],
+          conflicts: [{ name: "effect:reset-db", command: "prisma migrate reset", wanted: "dbkit reset" }]
+        }
+      })
+      expect(checksums(dir)).toEqual(before)
     }
-
-    // dbkit's own loader reads it, and it states the defaults: the settings are what they were without it.
-    const loaded = await environments(dir)
-    expect(loaded.file).toBe(path.join(fs.realpathSync(dir), "dbkit.config.ts"))
-    expect(loaded.migrationsDir).toBe(path.join(fs.realpathSync(dir), "migrations"))
-    expect(loaded.environments).toEqual(defaults.environments)
-    const check = await runCli(["env", "check"], {}, { cwd: dir })
-    expect(check.code).toBe(0)
-    expect(check.stdout).toContain("is valid")
-
-    // The user's edits survive: init never rewrites an existing config.
-    fs.appendFileSync(path.join(dir, "dbkit.config.ts"), "// edited by hand\n")
-    const before = checksums(dir)
-    const second = await runCli(["init"], {}, { cwd: dir })
-    expect(second.code).toBe(0)
-    expect(second.stdout).toContain("kept dbkit.config.ts")
-    expect(second.stdout).toContain("nothing to do")
-    expect(checksums(dir)).toEqual(before)
-    const json = await runCli(["init", "--json"], {}, { cwd: dir })
-    expect(json.code).toBe(0)
-    expect(JSON.parse(json.stdout)).toMatchObject({
-      changed: false,
-      config: { file: "dbkit.config.ts", status: "kept" },
-      packageJson: { status: "unchanged", added: [], conflicts: [{ name: "effect:reset-db", command: "prisma migrate reset", wanted: "dbkit reset" }] }
-    })
-    expect(checksums(dir)).toEqual(before)
-  })
+  )
 
   it("in a drizzle-kit project: the config points at drizzle.config.ts's out folder, not at another folder of SQL files", async () => {
     const dir = project({
@@ -158,7 +171,9 @@ describe("dbkit init", () => {
     expect(loaded.migrationsDir).toBe(path.join(fs.realpathSync(dir), "db", "drizzle"))
     // No scripts field: one is added at the end, four spaces like the rest.
     expect(fs.readFileSync(path.join(dir, "package.json"), "utf8")).toBe(
-      `{\n    "name": "api",\n    "private": true,\n    "scripts": {\n${Object.entries(effectScripts).map(([k, v]) => `        "${k}": "${v}"`).join(",\n")}\n    }\n}\n`
+      `{\n    "name": "api",\n    "private": true,\n    "scripts": {\n${
+        Object.entries(effectScripts).map(([k, v]) => `        "${k}": "${v}"`).join(",\n")
+      }\n    }\n}\n`
     )
     expect(result.stdout).toContain("package.json does not list dbkit")
 
@@ -213,7 +228,10 @@ describe("dbkit init", () => {
 })
 
 describe("package.json edits", () => {
-  const wanted: ReadonlyArray<readonly [string, string]> = [["effect:migrate-db", "dbkit migrate"], ["effect:seed-db", "dbkit seed"]]
+  const wanted: ReadonlyArray<readonly [string, string]> = [["effect:migrate-db", "dbkit migrate"], [
+    "effect:seed-db",
+    "dbkit seed"
+  ]]
   const edited = (text: string) => {
     const result = addScripts(text, wanted)
     if (result._tag !== "Edited") throw new Error(result.reason)
@@ -221,19 +239,49 @@ describe("package.json edits", () => {
   }
 
   it.each([
-    ["minified stays minified", `{"name":"x","scripts":{"t":"v"}}`, `{"name":"x","scripts":{"t":"v","effect:migrate-db":"dbkit migrate","effect:seed-db":"dbkit seed"}}`],
-    ["one line with spaces", `{"name": "x", "scripts": {"t": "v"}}`, `{"name": "x", "scripts": {"t": "v", "effect:migrate-db": "dbkit migrate", "effect:seed-db": "dbkit seed"}}`],
-    ["CRLF and an empty scripts object", `{\r\n  "name": "x",\r\n  "scripts": {}\r\n}\r\n`, `{\r\n  "name": "x",\r\n  "scripts": {\r\n    "effect:migrate-db": "dbkit migrate",\r\n    "effect:seed-db": "dbkit seed"\r\n  }\r\n}\r\n`],
-    ["an empty object", `{}\n`, `{\n  "scripts": {\n    "effect:migrate-db": "dbkit migrate",\n    "effect:seed-db": "dbkit seed"\n  }\n}\n`],
-    ["scripts not last, odd arrays kept", `{\n    "scripts": {\n        "t": "v"\n    },\n    "x": [1,\n 2]\n}`, `{\n    "scripts": {\n        "t": "v",\n        "effect:migrate-db": "dbkit migrate",\n        "effect:seed-db": "dbkit seed"\n    },\n    "x": [1,\n 2]\n}`]
+    [
+      "minified stays minified",
+      `{"name":"x","scripts":{"t":"v"}}`,
+      `{"name":"x","scripts":{"t":"v","effect:migrate-db":"dbkit migrate","effect:seed-db":"dbkit seed"}}`
+    ],
+    [
+      "one line with spaces",
+      `{"name": "x", "scripts": {"t": "v"}}`,
+      `{"name": "x", "scripts": {"t": "v", "effect:migrate-db": "dbkit migrate", "effect:seed-db": "dbkit seed"}}`
+    ],
+    [
+      "CRLF and an empty scripts object",
+      `{\r\n  "name": "x",\r\n  "scripts": {}\r\n}\r\n`,
+      `{\r\n  "name": "x",\r\n  "scripts": {\r\n    "effect:migrate-db": "dbkit migrate",\r\n    "effect:seed-db": "dbkit seed"\r\n  }\r\n}\r\n`
+    ],
+    [
+      "an empty object",
+      `{}\n`,
+      `{\n  "scripts": {\n    "effect:migrate-db": "dbkit migrate",\n    "effect:seed-db": "dbkit seed"\n  }\n}\n`
+    ],
+    [
+      "scripts not last, odd arrays kept",
+      `{\n    "scripts": {\n        "t": "v"\n    },\n    "x": [1,\n 2]\n}`,
+      `{\n    "scripts": {\n        "t": "v",\n        "effect:migrate-db": "dbkit migrate",\n        "effect:seed-db": "dbkit seed"\n    },\n    "x": [1,\n 2]\n}`
+    ]
   ])("%s", (_, input, output) => {
     expect(edited(input)).toBe(output)
   })
 
   it("leaves a script that runs something else, and adds nothing already there", () => {
-    const result = addScripts(`{\n\t"scripts": {\n\t\t"effect:migrate-db": "knex migrate:latest",\n\t\t"effect:seed-db": "dbkit seed"\n\t}\n}\n`, wanted)
-    expect(result).toMatchObject({ _tag: "Edited", added: [], present: ["effect:seed-db"], conflicts: [{ name: "effect:migrate-db", command: "knex migrate:latest" }] })
-    expect(result._tag === "Edited" && result.text).toBe(`{\n\t"scripts": {\n\t\t"effect:migrate-db": "knex migrate:latest",\n\t\t"effect:seed-db": "dbkit seed"\n\t}\n}\n`)
+    const result = addScripts(
+      `{\n\t"scripts": {\n\t\t"effect:migrate-db": "knex migrate:latest",\n\t\t"effect:seed-db": "dbkit seed"\n\t}\n}\n`,
+      wanted
+    )
+    expect(result).toMatchObject({
+      _tag: "Edited",
+      added: [],
+      present: ["effect:seed-db"],
+      conflicts: [{ name: "effect:migrate-db", command: "knex migrate:latest" }]
+    })
+    expect(result._tag === "Edited" && result.text).toBe(
+      `{\n\t"scripts": {\n\t\t"effect:migrate-db": "knex migrate:latest",\n\t\t"effect:seed-db": "dbkit seed"\n\t}\n}\n`
+    )
   })
 
   it("refuses what is not a package.json object", () => {

@@ -21,7 +21,11 @@ const onTerminal = (args: ReadonlyArray<string>, env: Record<string, string>) =>
     Object.entries(process.env).filter(([name]) => !["DATABASE_URL", "DB_ENV", "NODE_ENV", "VITEST"].includes(name))
   )
   const line = [process.execPath, bin, ...args].map((a) => `'${a}'`).join(" ")
-  const run = spawnSync("script", ["-qec", line, "/dev/null"], { encoding: "utf8", env: { ...base, ...env, COLUMNS: "100" }, timeout: 120_000 })
+  const run = spawnSync("script", ["-qec", line, "/dev/null"], {
+    encoding: "utf8",
+    env: { ...base, ...env, COLUMNS: "100" },
+    timeout: 120_000
+  })
   return { code: run.status, shown: run.stdout }
 }
 
@@ -48,8 +52,11 @@ describe.skipIf(!server)("dbkit output: results on stdout, words on stderr, prog
       expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
       // An applied migration whose file is gone from the folder: migrate warns and goes on.
       yield* Effect.promise(() =>
-        queryAt(db.url, "INSERT INTO dbkit.migrations (name, checksum, status, applied_at, duration_ms, applied_by, db_user) " +
-          "SELECT '0000_gone', checksum, status, applied_at, duration_ms, applied_by, db_user FROM dbkit.migrations WHERE name = '0001_a'")
+        queryAt(
+          db.url,
+          "INSERT INTO dbkit.migrations (name, checksum, status, applied_at, duration_ms, applied_by, db_user) " +
+            "SELECT '0000_gone', checksum, status, applied_at, duration_ms, applied_by, db_user FROM dbkit.migrations WHERE name = '0001_a'"
+        )
       )
       for (const extra of [[], ["--verbose"]]) {
         const run = yield* Effect.promise(() => runCli(["migrate", "--json", ...extra], env))
@@ -67,7 +74,9 @@ describe.skipIf(!server)("dbkit output: results on stdout, words on stderr, prog
       const piped = yield* Effect.promise(() => runCli(["migrate", "drift"], env, { timeoutMs: 120_000 }))
       expect(piped.code).toBe(0)
       expect(piped.stdout.trim().split("\n")).toEqual([expect.stringMatching(/: matches its migrations$/)])
-      expect(piped.stderr).toMatch(/replaying 3 migrations into a scratch database…\nreplayed 3 migrations in [\d.]+ m?s; comparing catalogs…/)
+      expect(piped.stderr).toMatch(
+        /replaying 3 migrations into a scratch database…\nreplayed 3 migrations in [\d.]+ m?s; comparing catalogs…/
+      )
       expect(piped.stderr).not.toContain("\r")
       const json = yield* Effect.promise(() => runCli(["migrate", "drift", "--json"], env, { timeoutMs: 120_000 }))
       expect(JSON.parse(json.stdout)).toMatchObject({ differences: [] })
@@ -81,9 +90,13 @@ describe.skipIf(!server)("dbkit output: results on stdout, words on stderr, prog
 
   it.effect("tenant migrate-all names the tenants it is migrating on a terminal; a pipe gets one finished line per tenant", () =>
     Effect.gen(function*() {
-      const tenantMigrations = writeFolder({ "0001_ledger.sql": "CREATE TABLE ledger (id serial PRIMARY KEY, memo text);" })
+      const tenantMigrations = writeFolder({
+        "0001_ledger.sql": "CREATE TABLE ledger (id serial PRIMARY KEY, memo text);"
+      })
       const env = { DATABASE_URL: tenants.url, DBKIT_TENANCY: "schema", DBKIT_TENANT_MIGRATIONS_DIR: tenantMigrations }
-      for (const slug of ["kilo", "lima", "mike"]) expect((yield* Effect.promise(() => runCli(["tenant", "provision", slug], env))).code).toBe(0)
+      for (const slug of ["kilo", "lima", "mike"]) {
+        expect((yield* Effect.promise(() => runCli(["tenant", "provision", slug], env))).code).toBe(0)
+      }
       writeFolder({ "0002_memo.sql": "ALTER TABLE ledger ADD COLUMN posted_at timestamptz;" }, tenantMigrations)
       if (hasScript || process.env.CI === "true") {
         const terminal = onTerminal(["tenant", "migrate-all", "--concurrency", "2"], env)

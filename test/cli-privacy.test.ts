@@ -29,7 +29,9 @@ describe.skipIf(!server)("dbkit privacy on the server", () => {
       const env = { DATABASE_URL: db.url, DBKIT_FIELD_KEYS: `k1:${keyText}`, DBKIT_TENANT_TABLE: "organizations" }
       const outputs: Array<string> = []
       const cli = (args: Array<string>, extra: Record<string, string> = {}) =>
-        Effect.promise(() => runCli(args, { ...env, ...extra })).pipe(Effect.tap((r) => Effect.sync(() => outputs.push(r.stdout, r.stderr))))
+        Effect.promise(() => runCli(args, { ...env, ...extra })).pipe(
+          Effect.tap((r) => Effect.sync(() => outputs.push(r.stdout, r.stderr)))
+        )
       const query = (text: string, params: Array<unknown> = []) => Effect.promise(() => queryAt(db.url, text, params))
 
       expect((yield* cli(["migrate"])).code).toBe(0)
@@ -56,34 +58,63 @@ describe.skipIf(!server)("dbkit privacy on the server", () => {
       yield* query(`ALTER TABLE invoices DROP COLUMN billing_email`)
 
       const out = path.join(tempDir("dbkit-export-"), "mary.json")
-      const exported = yield* cli(["privacy", "export", "--tenant", "acme", "--email", "MARY@example.com", "--out", out])
+      const exported = yield* cli([
+        "privacy",
+        "export",
+        "--tenant",
+        "acme",
+        "--email",
+        "MARY@example.com",
+        "--out",
+        out
+      ])
       expect(exported.code).toBe(0)
       expect(exported.stdout).toContain("public.customers 1, public.invoices 1")
       expect(fs.statSync(out).mode & 0o777).toBe(0o600)
       const file = JSON.parse(fs.readFileSync(out, "utf8"))
       expect(file.tables[0].rows[0]).toMatchObject({ name: "Mary Shelley", tax_id: "GB123" })
-      expect((yield* cli(["privacy", "export", "--tenant", "acme", "--email", "nobody@example.com", "--out", out])).code).toBe(20)
-      expect((yield* cli(["privacy", "export", "--tenant", "nope", "--email", "mary@example.com", "--out", out])).code).toBe(2)
+      expect(
+        (yield* cli(["privacy", "export", "--tenant", "acme", "--email", "nobody@example.com", "--out", out])).code
+      ).toBe(20)
+      expect((yield* cli(["privacy", "export", "--tenant", "nope", "--email", "mary@example.com", "--out", out])).code)
+        .toBe(2)
       // Without keys, an encrypted value cannot be exported: a typed error, exit 2.
-      const keyless = yield* Effect.promise(() => runCli(["privacy", "export", "--email", "mary@example.com", "--out", "-"], { DATABASE_URL: db.url }))
+      const keyless = yield* Effect.promise(() =>
+        runCli(["privacy", "export", "--email", "mary@example.com", "--out", "-"], { DATABASE_URL: db.url })
+      )
       expect(keyless.code).toBe(2)
       expect(keyless.stderr).toContain("encrypted columns")
 
-      const dry = yield* cli(["privacy", "erase", "--tenant", "acme", "--email", "mary@example.com", "--dry-run", "--json"])
-      expect(dry.code).toBe(0)
-      expect(JSON.parse(dry.stdout).steps.map((s: { table: string; action: string }) => `${s.table}:${s.action}`)).toEqual([
-        "public.customers:erase",
-        "public.invoices:keep"
+      const dry = yield* cli([
+        "privacy",
+        "erase",
+        "--tenant",
+        "acme",
+        "--email",
+        "mary@example.com",
+        "--dry-run",
+        "--json"
       ])
+      expect(dry.code).toBe(0)
+      expect(JSON.parse(dry.stdout).steps.map((s: { table: string; action: string }) => `${s.table}:${s.action}`))
+        .toEqual([
+          "public.customers:erase",
+          "public.invoices:keep"
+        ])
       const refused = yield* cli(["privacy", "erase", "--tenant", "acme", "--email", "mary@example.com"])
       expect(refused.code).toBe(4)
       expect(refused.stderr).toContain("DB_PRIVACY_ERASE_CONFIRM=1")
-      const production = yield* cli(["privacy", "erase", "--tenant", "acme", "--email", "mary@example.com"], { DB_ENV: "production", DB_PRIVACY_ERASE_CONFIRM: "1" })
+      const production = yield* cli(["privacy", "erase", "--tenant", "acme", "--email", "mary@example.com"], {
+        DB_ENV: "production",
+        DB_PRIVACY_ERASE_CONFIRM: "1"
+      })
       expect(production.code).toBe(4)
       expect(production.stderr).toContain("DB_PRIVACY_ERASE_ALLOW_PRODUCTION=1")
       expect((yield* query(`SELECT name FROM customers`))[0].name).toBe("Mary Shelley")
 
-      const erased = yield* cli(["privacy", "erase", "--tenant", "acme", "--email", "mary@example.com"], { DB_PRIVACY_ERASE_CONFIRM: "1" })
+      const erased = yield* cli(["privacy", "erase", "--tenant", "acme", "--email", "mary@example.com"], {
+        DB_PRIVACY_ERASE_CONFIRM: "1"
+      })
       expect(erased.code).toBe(0)
       expect(erased.stdout).toContain("erased in one transaction")
       const [row] = yield* query(`SELECT name, email, phone, tax_id FROM customers`)
@@ -93,7 +124,11 @@ describe.skipIf(!server)("dbkit privacy on the server", () => {
       const report = yield* cli(["audit", "report", "--tenant", "acme", "--json"])
       expect(report.code).toBe(0)
       const summary = JSON.parse(report.stdout)
-      expect(summary.byTable.find((t: { table: string }) => t.table === "customers")).toMatchObject({ insert: 1, update: 1, other: 1 })
+      expect(summary.byTable.find((t: { table: string }) => t.table === "customers")).toMatchObject({
+        insert: 1,
+        update: 1,
+        other: 1
+      })
       const human = yield* cli(["audit", "report", "--tenant", "acme", "--from", "2000-01-01", "--to", "2000-01-02"])
       expect(human.stdout).toContain("0 entries")
 
@@ -105,5 +140,5 @@ describe.skipIf(!server)("dbkit privacy on the server", () => {
         expect(text).not.toContain(keyText)
         expect(text).not.toContain(keyText.slice(0, 20))
       }
-    }), 180_000)
+    }))
 })

@@ -14,7 +14,9 @@ describe("dbkit reset on the embedded database", () => {
       expect(refused.code).toBe(4)
       expect(refused.stderr).toContain("DB_RESET_CONFIRM=1")
       // Production never runs on the embedded database: the missing DATABASE_URL is the error (exit 2).
-      const production = yield* Effect.promise(() => runCli(["reset"], { ...env, DB_ENV: "production", DB_RESET_CONFIRM: "1" }))
+      const production = yield* Effect.promise(() =>
+        runCli(["reset"], { ...env, DB_ENV: "production", DB_RESET_CONFIRM: "1" })
+      )
       expect(production.code).toBe(2)
       expect(production.stderr).toContain("DATABASE_URL: is not set, and the environment is production")
       const hard = yield* Effect.promise(() => runCli(["reset", "--seed", "--json"], { ...env, DB_RESET_CONFIRM: "1" }))
@@ -35,5 +37,5 @@ describe("dbkit reset on the embedded database", () => {
       expect(JSON.parse(soft.stdout).cleared).toContain("public.invoices")
       const status = yield* Effect.promise(() => runCli(["migrate", "status", "--json"], env))
       expect(JSON.parse(status.stdout).upToDate).toBe(true)
-    }), 180_000)
+    }))
 })

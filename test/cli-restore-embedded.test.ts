@@ -26,7 +26,10 @@ describe("dbkit restore on the embedded database", () => {
       const backupDir = tempDir("dbkit-restore-cli-")
       const env = { DBKIT_DATA_DIR: dataDir, DBKIT_BACKUP_DIR: backupDir }
       expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
-      yield* onDataDir(dataDir, "INSERT INTO organizations (slug, name) SELECT 'o' || i, 'Org ' || i FROM generate_series(1, 20) i")
+      yield* onDataDir(
+        dataDir,
+        "INSERT INTO organizations (slug, name) SELECT 'o' || i, 'Org ' || i FROM generate_series(1, 20) i"
+      )
       const made = yield* Effect.promise(() => runCli(["backup", "--json"], env))
       expect(made.code).toBe(0)
       const file = JSON.parse(made.stdout).file as string
@@ -38,17 +41,25 @@ describe("dbkit restore on the embedded database", () => {
       // 20 organizations + the 5 rows of dbkit's migration history
       expect(restored.stdout).toMatch(/restored postgres from .*: \d+ tables, 25 rows, counts match the manifest/)
       expect(restored.stdout).toMatch(/the replaced database was backed up to .*postgres_backup_.*\.sql\.gz/)
-      expect(yield* onDataDir(dataDir, "SELECT count(*)::int AS n, to_regclass('public.junk') IS NULL AS gone FROM organizations")).toEqual([
+      expect(
+        yield* onDataDir(
+          dataDir,
+          "SELECT count(*)::int AS n, to_regclass('public.junk') IS NULL AS gone FROM organizations"
+        )
+      ).toEqual([
         { n: 20, gone: true }
       ])
 
       // No database is opened or created, and none needs to be reachable.
       const nowhere = path.join(tempDir(), "never-created")
       const validated = yield* Effect.promise(() =>
-        runCli(["restore", "--validate-only", file], { DBKIT_DATA_DIR: nowhere, DATABASE_URL: "postgres://nobody@127.0.0.1:1/none" })
+        runCli(["restore", "--validate-only", file], {
+          DBKIT_DATA_DIR: nowhere,
+          DATABASE_URL: "postgres://nobody@127.0.0.1:1/none"
+        })
       )
       expect(validated.code).toBe(0)
       expect(validated.stdout).toContain("valid")
       expect(fs.existsSync(nowhere)).toBe(false)
-    }), 120_000)
+    }))
 })

@@ -6,7 +6,13 @@ import * as path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll } from "vitest"
 import { runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, embeddedDataDir, serverAvailable, tempDir } from "./support/databases.js"
+import {
+  createScratchDatabase,
+  dropScratchDatabase,
+  embeddedDataDir,
+  serverAvailable,
+  tempDir
+} from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -22,15 +28,17 @@ const scalar = async (url: string, query: string) => {
 
 /** A scratch database of its own, migrated, dropped with the scope. */
 const freshMigrated = () =>
-  Effect.acquireRelease(Effect.promise(() => createScratchDatabase("dbkit_cli_seed_x")), ({ name }) =>
-    Effect.promise(() => dropScratchDatabase(name))).pipe(
-      Effect.tap((fresh) =>
-        Effect.promise(async () => {
-          const migrated = await runCli(["migrate"], { DATABASE_URL: fresh.url })
-          if (migrated.code !== 0) throw new Error(migrated.stderr)
-        })
-      )
+  Effect.acquireRelease(
+    Effect.promise(() => createScratchDatabase("dbkit_cli_seed_x")),
+    ({ name }) => Effect.promise(() => dropScratchDatabase(name))
+  ).pipe(
+    Effect.tap((fresh) =>
+      Effect.promise(async () => {
+        const migrated = await runCli(["migrate"], { DATABASE_URL: fresh.url })
+        if (migrated.code !== 0) throw new Error(migrated.stderr)
+      })
     )
+  )
 
 const count = async (url: string, table: string) => {
   const client = new pg.Client({ connectionString: url })
@@ -73,8 +81,10 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
       expect(yield* Effect.promise(() => count(database.url, "invoices"))).toBe(invoices)
       // Two processes seeding a fresh database at once (two deploys): one waits for the other's
       // advisory lock, then finds the run-once seeds done — nothing is seeded twice.
-      const fresh = yield* Effect.acquireRelease(Effect.promise(() => createScratchDatabase("dbkit_cli_seed_race")), ({ name }) =>
-        Effect.promise(() => dropScratchDatabase(name)))
+      const fresh = yield* Effect.acquireRelease(
+        Effect.promise(() => createScratchDatabase("dbkit_cli_seed_race")),
+        ({ name }) => Effect.promise(() => dropScratchDatabase(name))
+      )
       expect((yield* Effect.promise(() => runCli(["migrate"], { DATABASE_URL: fresh.url }))).code).toBe(0)
       const racing = yield* Effect.all([
         Effect.promise(() => runCli(["seed", "--seed", "7"], { DATABASE_URL: fresh.url })),
@@ -89,12 +99,14 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
       expect(listed.find((s) => s.name === "invoices")?.lastRun).not.toBeNull()
       const validate = yield* Effect.promise(() => runCli(["seed", "validate"], env))
       expect(validate.code).toBe(0)
-    }), 120_000)
+    }))
 
   it.effect("generated data is refused in production (exit 4); clean is guarded (exit 4) and then removes it", () =>
     Effect.gen(function*() {
       const env = { DATABASE_URL: database.url }
-      const production = yield* Effect.promise(() => runCli(["seed", "--profile", "development"], { ...env, DB_ENV: "production" }))
+      const production = yield* Effect.promise(() =>
+        runCli(["seed", "--profile", "development"], { ...env, DB_ENV: "production" })
+      )
       expect(production.code).toBe(4)
       expect(production.stderr).toContain("refusing to run generated-data seeds in production")
       const refused = yield* Effect.promise(() => runCli(["seed", "clean"], env))
@@ -104,14 +116,16 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
       expect(cleaned.code).toBe(0)
       expect(yield* Effect.promise(() => count(database.url, "invoices"))).toBe(0)
       expect(yield* Effect.promise(() => count(database.url, "permissions"))).toBeGreaterThan(0)
-    }), 120_000)
+    }))
 
   it.scoped("--profile test and DB_ENV=test get the development data, as the README says the test profile does", () =>
     Effect.gen(function*() {
-      for (const [label, args, extra] of [
-        ["--profile test", ["seed", "--profile", "test"], {}],
-        ["DB_ENV=test", ["seed"], { DB_ENV: "test" }]
-      ] as const) {
+      for (
+        const [label, args, extra] of [
+          ["--profile test", ["seed", "--profile", "test"], {}],
+          ["DB_ENV=test", ["seed"], { DB_ENV: "test" }]
+        ] as const
+      ) {
         const fresh = yield* freshMigrated()
         const seeded = yield* Effect.promise(() => runCli(args, { DATABASE_URL: fresh.url, ...extra }))
         expect(seeded.code, label).toBe(0)
@@ -119,20 +133,27 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
         expect(seeded.stdout, label).toMatch(/7 seeds ran, [\d,]+ rows generated/)
         expect(yield* Effect.promise(() => count(fresh.url, "invoices")), label).toBe(250)
       }
-    }), 120_000)
+    }))
 
   it.scoped("--scale 0, a negative or non-finite scale and a --seed beyond the safe integers are usage errors (exit 2) before anything runs", () =>
     Effect.gen(function*() {
       const fresh = yield* freshMigrated()
-      for (const args of [["--scale", "0"], ["--scale", "-1"], ["--scale", "Infinity"], ["--scale", "NaN"], ["--seed", "9007199254740992"]]) {
+      for (
+        const args of [["--scale", "0"], ["--scale", "-1"], ["--scale", "Infinity"], ["--scale", "NaN"], [
+          "--seed",
+          "9007199254740992"
+        ]]
+      ) {
         const refused = yield* Effect.promise(() => runCli(["seed", ...args], { DATABASE_URL: fresh.url }))
         expect(refused.code, args.join(" ")).toBe(2)
         expect(refused.stderr, args.join(" ")).toMatch(/--scale must be a number greater than 0|is not a integer/)
         expect(refused.stdout, args.join(" ")).not.toContain("ran")
       }
       expect(yield* Effect.promise(() => count(fresh.url, "permissions"))).toBe(0)
-      expect(yield* Effect.promise(() => scalar(fresh.url, "SELECT to_regclass('dbkit.seeds') IS NULL AS n"))).toBe(true)
-    }), 120_000)
+      expect(yield* Effect.promise(() => scalar(fresh.url, "SELECT to_regclass('dbkit.seeds') IS NULL AS n"))).toBe(
+        true
+      )
+    }))
 
   it.scoped("a new --seed or --scale after a run says the run-once seeds already ran with which, in text and --json, and points to seed clean; seed list shows reference rows", () =>
     Effect.gen(function*() {
@@ -142,13 +163,19 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
       const invoices = yield* Effect.promise(() => count(fresh.url, "invoices"))
       const other = yield* Effect.promise(() => runCli(["seed", "--seed", "8", "--scale", "2"], env))
       expect(other.code).toBe(0)
-      expect(other.stdout).toMatch(/· invoices \(development\) already ran \(seed 7, scale 1, \d{4}-\d\d-\d\dT[\d:]+Z\)/)
+      expect(other.stdout).toMatch(
+        /· invoices \(development\) already ran \(seed 7, scale 1, \d{4}-\d\d-\d\dT[\d:]+Z\)/
+      )
       expect(other.stderr).toContain("note: invoices already ran with seed 7, scale 1")
-      expect(other.stderr).toContain("seed 8, scale 2 changed nothing; `dbkit seed clean` forgets generated data, then seed again")
+      expect(other.stderr).toContain(
+        "seed 8, scale 2 changed nothing; `dbkit seed clean` forgets generated data, then seed again"
+      )
       expect(yield* Effect.promise(() => count(fresh.url, "invoices"))).toBe(invoices)
       const json = yield* Effect.promise(() => runCli(["seed", "--seed", "8", "--json"], env))
       expect(json.code).toBe(0)
-      const results = JSON.parse(json.stdout) as Array<{ seed: string; status: string; previousRun?: { seed: number; scale: number }; note?: string }>
+      const results = JSON.parse(json.stdout) as Array<
+        { seed: string; status: string; previousRun?: { seed: number; scale: number }; note?: string }
+      >
       const organizations = results.find((r) => r.seed === "organizations")
       expect(organizations).toMatchObject({ status: "already ran", previousRun: { seed: 7, scale: 1 } })
       expect(organizations?.note).toContain("seed 8 changed nothing")
@@ -158,20 +185,23 @@ describe.skipIf(!server)("dbkit seed on the server", () => {
       // Reference seeds upsert every time: listed with the rows they hold, not 0.
       const list = yield* Effect.promise(() => runCli(["seed", "list"], env))
       expect(list.code).toBe(0)
-      const rowsColumn = (name: string) => list.stdout.split("\n").find((l) => l.startsWith(`${name} `))?.trim().split(/\s+/).at(-1)
+      const rowsColumn = (name: string) =>
+        list.stdout.split("\n").find((l) => l.startsWith(`${name} `))?.trim().split(/\s+/).at(-1)
       expect(rowsColumn("permissions")).toBe("12")
       expect(rowsColumn("chart_of_accounts")).toBe("130")
       expect(rowsColumn("customers")).toBe("100")
-      const listed = JSON.parse((yield* Effect.promise(() => runCli(["seed", "list", "--json"], env))).stdout) as Array<{ name: string; lastRun: { rows: number | null } | null }>
+      const listed = JSON.parse((yield* Effect.promise(() => runCli(["seed", "list", "--json"], env))).stdout) as Array<
+        { name: string; lastRun: { rows: number | null } | null }
+      >
       expect(listed.find((s) => s.name === "permissions")?.lastRun?.rows).toBe(12)
-    }), 120_000)
+    }))
 
   it.effect("an unknown seed name is a usage error (exit 2)", () =>
     Effect.gen(function*() {
       const result = yield* Effect.promise(() => runCli(["seed", "--only", "nope"], { DATABASE_URL: database.url }))
       expect(result.code).toBe(2)
       expect(result.stderr).toContain("no seed named nope")
-    }), 60_000)
+    }))
 })
 
 describe("dbkit seed on the embedded database", () => {
@@ -182,7 +212,7 @@ describe("dbkit seed on the embedded database", () => {
       const seeded = yield* Effect.promise(() => runCli(["seed"], env))
       expect(seeded.code).toBe(0)
       expect(seeded.stdout).toMatch(/\d+ seeds ran, [\d,]+ rows generated/)
-    }), 120_000)
+    }))
 
   it.effect("DB_ENV=test seeds generated data; a later --seed says it already ran; a bad --scale is refused before the database is opened", () =>
     Effect.gen(function*() {
@@ -204,5 +234,5 @@ describe("dbkit seed on the embedded database", () => {
       const list = yield* Effect.promise(() => runCli(["seed", "list", "--json"], env))
       const listed = JSON.parse(list.stdout) as Array<{ name: string; lastRun: { rows: number | null } | null }>
       expect(listed.find((s) => s.name === "permissions")?.lastRun?.rows).toBe(12)
-    }), 120_000)
+    }))
 })

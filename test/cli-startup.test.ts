@@ -27,7 +27,9 @@ const handlerOnly = ["child_process", "zlib", "http", "https", "worker_threads"]
 describe("dbkit starts without loading any command's implementation", () => {
   it.effect("--help, a group's --help and a command's --help load none of the handlers' built-ins", () =>
     Effect.gen(function*() {
-      for (const args of [["--help"], ["backup", "--help"], ["health", "serve", "--help"], ["db", "load-test", "--help"]]) {
+      for (
+        const args of [["--help"], ["backup", "--help"], ["health", "serve", "--help"], ["db", "load-test", "--help"]]
+      ) {
         const result = yield* Effect.promise(() => builtinsLoadedBy(args))
         expect(result.code, args.join(" ")).toBe(0)
         expect(result.builtins, args.join(" ")).not.toBeNull()
@@ -38,7 +40,9 @@ describe("dbkit starts without loading any command's implementation", () => {
   it.effect("a command that runs loads what its handler needs (the check above can fail)", () =>
     Effect.gen(function*() {
       // `backups list` needs no database, but its handler imports Backup, which imports zlib.
-      const result = yield* Effect.promise(() => builtinsLoadedBy(["backups", "list", "--dir", tempDir("dbkit-startup-")]))
+      const result = yield* Effect.promise(() =>
+        builtinsLoadedBy(["backups", "list", "--dir", tempDir("dbkit-startup-")])
+      )
       expect(result.code).toBe(0)
       expect(result.stdout).toContain("no backups")
       expect(result.builtins).toContain("zlib")

@@ -38,17 +38,32 @@ describe.skipIf(!server)("dbkit tenant on the server", () => {
         DBKIT_TENANT_SHARDS: shardFile,
         EU_DATABASE_URL: eu.url
       }
-      const cli = (args: Array<string>, extra: Record<string, string> = {}) => Effect.promise(() => runCli(args, { ...env, ...extra }))
+      const cli = (args: Array<string>, extra: Record<string, string> = {}) =>
+        Effect.promise(() => runCli(args, { ...env, ...extra }))
       for (const slug of ["alpha", "bravo", "charlie"]) expect((yield* cli(["tenant", "provision", slug])).code).toBe(0)
-      for (const slug of ["delta", "echo"]) expect((yield* cli(["tenant", "provision", slug, "--shard", "eu"])).code).toBe(0)
+      for (const slug of ["delta", "echo"]) {
+        expect((yield* cli(["tenant", "provision", slug, "--shard", "eu"])).code).toBe(0)
+      }
       const again = yield* cli(["tenant", "provision", "alpha"])
       expect(again.stdout).toContain("already provisioned")
       const bad = yield* cli(["tenant", "provision", "Robert'); DROP TABLE x;--"])
       expect(bad.code).toBe(2)
       expect(bad.stderr).toContain("is not a valid tenant slug")
-      const listed = JSON.parse((yield* cli(["tenant", "list", "--json"])).stdout) as Array<{ slug: string; shard: string }>
-      expect(listed.map((t) => `${t.slug}@${t.shard}`)).toEqual(["alpha@default", "bravo@default", "charlie@default", "delta@eu", "echo@eu"])
-      expect(yield* Effect.promise(() => query(eu.url, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1"))).toEqual([
+      const listed = JSON.parse((yield* cli(["tenant", "list", "--json"])).stdout) as Array<
+        { slug: string; shard: string }
+      >
+      expect(listed.map((t) => `${t.slug}@${t.shard}`)).toEqual([
+        "alpha@default",
+        "bravo@default",
+        "charlie@default",
+        "delta@eu",
+        "echo@eu"
+      ])
+      expect(
+        yield* Effect.promise(() =>
+          query(eu.url, "SELECT nspname FROM pg_namespace WHERE nspname LIKE 'tenant\\_%' ORDER BY 1")
+        )
+      ).toEqual([
         { nspname: "tenant_delta" },
         { nspname: "tenant_echo" }
       ])
@@ -64,26 +79,35 @@ describe.skipIf(!server)("dbkit tenant on the server", () => {
       const resumed = yield* cli(["tenant", "migrate-all", "--resume", "--json"])
       expect(resumed.code).toBe(0)
       const report = JSON.parse(resumed.stdout)
-      expect(report.results.map((r: { target: string; state: string }) => `${r.target} ${r.state}`)).toEqual(["echo applied"])
+      expect(report.results.map((r: { target: string; state: string }) => `${r.target} ${r.state}`)).toEqual([
+        "echo applied"
+      ])
       // Suspend / resume, and the guard in front of deprovision.
       expect((yield* cli(["tenant", "suspend", "bravo"])).stdout).toContain("suspended")
       expect((yield* cli(["tenant", "resume", "bravo"])).stdout).toContain("active")
       expect((yield* cli(["tenant", "deprovision", "delta"])).code).toBe(4)
       expect((yield* cli(["tenant", "deprovision", "delta", "--yes"], { DB_ENV: "production" })).code).toBe(4)
       const out = tempDir("dbkit-tenant-out-")
-      const gone = yield* cli(["tenant", "deprovision", "delta", "--out", out, "--json"], { DB_TENANT_DEPROVISION_CONFIRM: "1" })
+      const gone = yield* cli(["tenant", "deprovision", "delta", "--out", out, "--json"], {
+        DB_TENANT_DEPROVISION_CONFIRM: "1"
+      })
       expect(gone.code).toBe(0)
       expect(fs.existsSync(JSON.parse(gone.stdout).backup)).toBe(true)
-      expect(yield* Effect.promise(() => query(eu.url, "SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_delta'"))).toEqual([])
+      expect(yield* Effect.promise(() => query(eu.url, "SELECT 1 FROM pg_namespace WHERE nspname = 'tenant_delta'")))
+        .toEqual([])
       expect((yield* cli(["tenant", "deprovision", "delta", "--yes"])).code).toBe(2) // no such tenant any more
     }))
 
   it.effect("the rls strategy's migrate-all migrates the shared tables on every shard; an unknown shard is a usage error", () =>
     Effect.gen(function*() {
-      const rlsHome = yield* Effect.acquireRelease(Effect.promise(() => createScratchDatabase("dbkit_cli_rls")), ({ name }) =>
-        Effect.promise(() => dropScratchDatabase(name)))
-      const rlsShard = yield* Effect.acquireRelease(Effect.promise(() => createScratchDatabase("dbkit_cli_rls_s2")), ({ name }) =>
-        Effect.promise(() => dropScratchDatabase(name)))
+      const rlsHome = yield* Effect.acquireRelease(
+        Effect.promise(() => createScratchDatabase("dbkit_cli_rls")),
+        ({ name }) => Effect.promise(() => dropScratchDatabase(name))
+      )
+      const rlsShard = yield* Effect.acquireRelease(
+        Effect.promise(() => createScratchDatabase("dbkit_cli_rls_s2")),
+        ({ name }) => Effect.promise(() => dropScratchDatabase(name))
+      )
       const shardFile = path.join(tempDir("dbkit-shards-"), "shards.json")
       fs.writeFileSync(shardFile, JSON.stringify({ shards: { s2: { url: rlsShard.url } } }))
       const env = { DATABASE_URL: rlsHome.url, DBKIT_TENANT_SHARDS: shardFile, DBKIT_TENANT_TABLE: "organizations" }
@@ -95,12 +119,15 @@ describe.skipIf(!server)("dbkit tenant on the server", () => {
         "shard:s2 applied"
       ])
       for (const url of [rlsHome.url, rlsShard.url]) {
-        expect(yield* Effect.promise(() => query(url, "SELECT to_regclass('public.customers') IS NOT NULL AS e"))).toEqual([{ e: true }])
+        expect(yield* Effect.promise(() => query(url, "SELECT to_regclass('public.customers') IS NOT NULL AS e")))
+          .toEqual([{ e: true }])
       }
       const made = yield* Effect.promise(() => runCli(["tenant", "provision", "acme", "--name", "Acme", "--json"], env))
       expect(made.code).toBe(0)
       const tenant = JSON.parse(made.stdout).tenant
-      expect(yield* Effect.promise(() => query(rlsHome.url, `SELECT slug FROM organizations WHERE id = '${tenant.id}'`))).toEqual([{ slug: "acme" }])
+      expect(
+        yield* Effect.promise(() => query(rlsHome.url, `SELECT slug FROM organizations WHERE id = '${tenant.id}'`))
+      ).toEqual([{ slug: "acme" }])
       const mars = yield* Effect.promise(() => runCli(["tenant", "provision", "zulu", "--shard", "mars"], env))
       expect(mars.code).toBe(2)
       expect(mars.stderr).toContain(`no shard "mars"`)

@@ -9,7 +9,15 @@ import { afterAll, beforeAll } from "vitest"
 import { PgliteLive } from "../src/Database.js"
 import { lockKey } from "../src/migrator/history.js"
 import { runCli } from "./support/cli.js"
-import { admin, adminUrl, createScratchDatabase, dropScratchDatabase, pgliteTemplate, serverAvailable, tempDir } from "./support/databases.js"
+import {
+  admin,
+  adminUrl,
+  createScratchDatabase,
+  dropScratchDatabase,
+  pgliteTemplate,
+  serverAvailable,
+  tempDir
+} from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -53,7 +61,7 @@ describe("dbkit migrate on the embedded database", () => {
       const status = yield* Effect.promise(() => runCli(["migrate", "status", "--json"], { DBKIT_DATA_DIR: dataDir }))
       expect(status.code).toBe(0)
       expect(JSON.parse(status.stdout)).toMatchObject({ upToDate: true, pending: [] })
-    }), 120_000)
+    }))
 
   it.scoped("a second process on the same data directory gets a clear 'in use' error (exit 3) and changes nothing", () =>
     Effect.gen(function*() {
@@ -63,7 +71,7 @@ describe("dbkit migrate on the embedded database", () => {
       expect(result.code).toBe(3)
       expect(result.stderr).toContain(`in use by process ${process.pid}`)
       expect(fs.existsSync(path.join(dataDir, "PG_VERSION"))).toBe(true) // still ours, intact
-    }), 120_000)
+    }))
 })
 
 describe("dbkit maps bad input to a one-line error and a documented exit code, without secrets", () => {
@@ -71,8 +79,20 @@ describe("dbkit maps bad input to a one-line error and a documented exit code, w
     ["malformed DATABASE_URL", { DATABASE_URL: "postgres//root:s3cr3t@nowhere" }, ["migrate"], 2, "DATABASE_URL"],
     ["non-postgres DATABASE_URL", { DATABASE_URL: "mysql://root:s3cr3t@127.0.0.1/x" }, ["migrate"], 2, "DATABASE_URL"],
     ["unknown environment", { DB_ENV: "prod" }, ["migrate"], 2, "DB_ENV: unknown environment"],
-    ["unreachable server", { DATABASE_URL: "postgres://root:s3cr3t@127.0.0.1:1/shop" }, ["migrate"], 3, "cannot connect to root@127.0.0.1:1/shop"],
-    ["missing migrations folder", { DBKIT_MIGRATIONS_DIR: "/nonexistent/dir" }, ["migrate", "status"], 2, "is not a directory"]
+    [
+      "unreachable server",
+      { DATABASE_URL: "postgres://root:s3cr3t@127.0.0.1:1/shop" },
+      ["migrate"],
+      3,
+      "cannot connect to root@127.0.0.1:1/shop"
+    ],
+    [
+      "missing migrations folder",
+      { DBKIT_MIGRATIONS_DIR: "/nonexistent/dir" },
+      ["migrate", "status"],
+      2,
+      "is not a directory"
+    ]
   ]
   for (const [name, env, args, code, text] of cases) {
     it.effect(name, () =>
@@ -84,7 +104,7 @@ describe("dbkit maps bad input to a one-line error and a documented exit code, w
         expect(result.stderr.trim().split("\n").filter((l) => l.startsWith("error:"))).toHaveLength(1)
         expect(result.stdout + result.stderr).not.toContain("s3cr3t")
         expect(result.stderr).not.toMatch(/\n\s+at /) // no stack trace for expected failures
-      }), 60_000)
+      }))
   }
 })
 
@@ -106,11 +126,14 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
       expect(first.stderr).toContain(`127.0.0.1:5432/${database.name}`)
       const status = yield* Effect.promise(() => runCli(["migrate", "status", "--json"], withDb()))
       expect(JSON.parse(status.stdout)).toMatchObject({ upToDate: true })
-    }), 60_000)
+    }))
 
   it.effect("a failing migration exits 5 naming the file and statement; a changed applied file then exits 7", () =>
     Effect.gen(function*() {
-      const dir = writeFolder({ "001_ok.sql": "CREATE TABLE cli_ok (x int);", "002_bad.sql": "CREATE TABLE cli_bad (x int);\nSELECT nope FROM cli_bad;" })
+      const dir = writeFolder({
+        "001_ok.sql": "CREATE TABLE cli_ok (x int);",
+        "002_bad.sql": "CREATE TABLE cli_bad (x int);\nSELECT nope FROM cli_bad;"
+      })
       const env = withDb({ DBKIT_MIGRATIONS_DIR: dir })
       const failed = yield* Effect.promise(() => runCli(["migrate"], env))
       expect(failed.code).toBe(5)
@@ -121,7 +144,7 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
       const drifted = yield* Effect.promise(() => runCli(["migrate"], env))
       expect(drifted.code).toBe(7)
       expect(drifted.stderr).toContain("changed since applied: 001_ok")
-    }), 60_000)
+    }))
 
   it.effect("waiting too long for another deploy's lock exits 6 naming the holder, not a deploy of another database", () =>
     Effect.gen(function*() {
@@ -133,23 +156,30 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
       yield* Effect.promise(() => elsewhere.query("SELECT pg_advisory_lock($1::bigint)", [key]))
       yield* Effect.promise(() => holder.connect())
       yield* Effect.promise(() => holder.query("SELECT pg_advisory_lock($1::bigint)", [key]))
-      const result = yield* Effect.promise(() => runCli(["migrate"], withDb({ DB_MIGRATION_LOCK_WAIT: "1 second" }))).pipe(
-        Effect.ensuring(Effect.promise(() => Promise.all([holder.end(), elsewhere.end()])))
-      )
+      const result = yield* Effect.promise(() => runCli(["migrate"], withDb({ DB_MIGRATION_LOCK_WAIT: "1 second" })))
+        .pipe(
+          Effect.ensuring(Effect.promise(() => Promise.all([holder.end(), elsewhere.end()])))
+        )
       expect(result.code).toBe(6)
       expect(result.stderr).toContain("(other-deploy")
       expect(result.stderr).not.toContain("deploy-of-another-db")
-    }), 60_000)
+    }))
 
   it.effect("a database error says the server's reason (permission denied), not just that a statement failed", () =>
-      Effect.gen(function*() {
-        yield* Effect.promise(() => admin(`DO $$ BEGIN CREATE ROLE dbkit_limited LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`))
-        const limited = new URL(database.url)
-        limited.username = "dbkit_limited"
-        const result = yield* Effect.promise(() => runCli(["migrate"], { DATABASE_URL: limited.toString(), DB_APPLICATION_NAME: "dbkit-limited" }))
-        expect(result.code).toBe(1)
-        expect(result.stderr).toContain("permission denied")
-      }), 60_000)
+    Effect.gen(function*() {
+      yield* Effect.promise(() =>
+        admin(
+          `DO $$ BEGIN CREATE ROLE dbkit_limited LOGIN; EXCEPTION WHEN duplicate_object OR unique_violation THEN NULL; END $$`
+        )
+      )
+      const limited = new URL(database.url)
+      limited.username = "dbkit_limited"
+      const result = yield* Effect.promise(() =>
+        runCli(["migrate"], { DATABASE_URL: limited.toString(), DB_APPLICATION_NAME: "dbkit-limited" })
+      )
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain("permission denied")
+    }))
 
   it.effect("two processes migrating at once apply each migration exactly once", () =>
     Effect.gen(function*() {
@@ -159,12 +189,16 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
         "002_u.sql": "INSERT INTO raced VALUES (1);"
       })
       const env = { DATABASE_URL: race.url, DBKIT_MIGRATIONS_DIR: dir }
-      const [a, b] = yield* Effect.promise(() => Promise.all([runCli(["migrate", "--json"], env), runCli(["migrate", "--json"], env)]))
+      const [a, b] = yield* Effect.promise(() =>
+        Promise.all([runCli(["migrate", "--json"], env), runCli(["migrate", "--json"], env)])
+      )
       const rows = yield* Effect.promise(async () => {
         const client = new pg.Client({ connectionString: race.url })
         await client.connect()
         try {
-          return (await client.query("SELECT (SELECT count(*)::int FROM raced) AS rows, (SELECT count(*)::int FROM dbkit.migrations) AS history")).rows[0]
+          return (await client.query(
+            "SELECT (SELECT count(*)::int FROM raced) AS rows, (SELECT count(*)::int FROM dbkit.migrations) AS history"
+          )).rows[0]
         } finally {
           await client.end()
           await dropScratchDatabase(race.name)
@@ -174,7 +208,7 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
       const applied = [JSON.parse(a.stdout).applied.length, JSON.parse(b.stdout).applied.length].sort()
       expect(applied).toEqual([0, 2])
       expect(rows).toEqual({ rows: 1, history: 2 })
-    }), 60_000)
+    }))
 
   it.live("a process killed in the middle of a migration leaves the database before it; the next run completes", () =>
     Effect.gen(function*() {
@@ -184,40 +218,48 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
         "002_slow.sql": "CREATE TABLE slow (x int);\nINSERT INTO slow VALUES (1);\nSELECT pg_sleep(3);"
       })
       const env = { ...process.env, CI: "true", DATABASE_URL: killed.url, DBKIT_MIGRATIONS_DIR: dir }
-      const child = spawn(process.execPath, [path.resolve(import.meta.dirname, "../bin/dbkit.mjs"), "migrate"], { env, stdio: "pipe" })
+      const child = spawn(process.execPath, [path.resolve(import.meta.dirname, "../bin/dbkit.mjs"), "migrate"], {
+        env,
+        stdio: "pipe"
+      })
       let out = ""
       child.stdout.on("data", (d) => (out += d))
-      yield* Effect.promise(() => new Promise<void>((resolve) => {
-        const poll = setInterval(() => {
-          if (out.includes("✓ 001_first")) {
-            clearInterval(poll)
-            setTimeout(resolve, 300) // now inside 002_slow
-          }
-        }, 20)
-      }))
+      yield* Effect.promise(() =>
+        new Promise<void>((resolve) => {
+          const poll = setInterval(() => {
+            if (out.includes("✓ 001_first")) {
+              clearInterval(poll)
+              setTimeout(resolve, 300) // now inside 002_slow
+            }
+          }, 20)
+        })
+      )
       child.kill("SIGKILL")
-      const query = (text: string) => Effect.promise(async () => {
-        const client = new pg.Client({ connectionString: killed.url })
-        await client.connect()
-        try {
-          return (await client.query(text)).rows
-        } finally {
-          await client.end()
-        }
-      })
+      const query = (text: string) =>
+        Effect.promise(async () => {
+          const client = new pg.Client({ connectionString: killed.url })
+          await client.connect()
+          try {
+            return (await client.query(text)).rows
+          } finally {
+            await client.end()
+          }
+        })
       // Nothing of 002 is visible: not its table, not its history row.
       const history = yield* query("SELECT name FROM dbkit.migrations ORDER BY id")
       expect(history.map((r) => r.name)).toEqual(["001_first"])
       expect((yield* query("SELECT to_regclass('public.slow') IS NULL AS gone"))[0].gone).toBe(true)
       // The server notices the dead client (client_connection_check_interval) and rolls 002
       // back; the next run waits for the lock to go and applies it, exactly once.
-      const rerun = yield* Effect.promise(() => runCli(["migrate"], { DATABASE_URL: killed.url, DBKIT_MIGRATIONS_DIR: dir }))
+      const rerun = yield* Effect.promise(() =>
+        runCli(["migrate"], { DATABASE_URL: killed.url, DBKIT_MIGRATIONS_DIR: dir })
+      )
       expect(rerun.code).toBe(0)
       expect(rerun.stdout).toContain("✓ 002_slow")
       expect((yield* query("SELECT count(*)::int AS n FROM slow"))[0].n).toBe(1)
       expect((yield* query("SELECT count(*)::int AS n FROM dbkit.migrations"))[0].n).toBe(2)
       yield* Effect.promise(() => dropScratchDatabase(killed.name))
-    }), 60_000)
+    }))
 })
 
 describe.skipIf(!server)("dbkit migrate subcommands as CI gates and tools", () => {
@@ -231,7 +273,10 @@ describe.skipIf(!server)("dbkit migrate subcommands as CI gates and tools", () =
 
   it.effect("verify exits 8 while migrations are pending, 0 when up to date, 9 after a file changed", () =>
     Effect.gen(function*() {
-      const dir = writeFolder({ "001_a.sql": "CREATE TABLE gate_a (x int);", "002_b.sql": "CREATE TABLE gate_b (x int);" })
+      const dir = writeFolder({
+        "001_a.sql": "CREATE TABLE gate_a (x int);",
+        "002_b.sql": "CREATE TABLE gate_b (x int);"
+      })
       const env = { DATABASE_URL: database.url, DBKIT_MIGRATIONS_DIR: dir }
       const pending = yield* Effect.promise(() => runCli(["migrate", "verify"], env))
       expect(pending.code).toBe(8)
@@ -252,7 +297,7 @@ describe.skipIf(!server)("dbkit migrate subcommands as CI gates and tools", () =
       expect(repaired.code).toBe(0)
       expect(repaired.stdout).toContain("checksum accepted: 002_b")
       expect((yield* Effect.promise(() => runCli(["migrate", "verify"], env))).code).toBe(0)
-    }), 60_000)
+    }))
 
   it.effect("plan prints the pending SQL with warnings; --strict exits 10", () =>
     Effect.gen(function*() {
@@ -268,7 +313,7 @@ describe.skipIf(!server)("dbkit migrate subcommands as CI gates and tools", () =
       const strict = yield* Effect.promise(() => runCli(["migrate", "plan", "--strict"], env))
       expect(strict.code).toBe(10)
       expect(strict.stdout).toContain("error: 002_drop statement 1 [drop-column]")
-    }), 60_000)
+    }))
 
   it.effect("rollback is refused (exit 4) without confirmation and runs with DB_ROLLBACK_CONFIRM=1", () =>
     Effect.gen(function*() {
@@ -288,7 +333,7 @@ describe.skipIf(!server)("dbkit migrate subcommands as CI gates and tools", () =
       expect(done.stdout).toContain("↶ 001_r")
       const status = yield* Effect.promise(() => runCli(["migrate", "status", "--json"], env))
       expect(JSON.parse(status.stdout).pending).toEqual(["001_r"])
-    }), 60_000)
+    }))
 
   it.effect("drift exits 9 and names a column added by hand", () =>
     Effect.gen(function*() {
@@ -310,7 +355,7 @@ describe.skipIf(!server)("dbkit migrate subcommands as CI gates and tools", () =
       } finally {
         yield* Effect.promise(() => dropScratchDatabase(drift.name))
       }
-    }), 60_000)
+    }))
 })
 
 describe("dbkit migrate new", () => {
@@ -318,12 +363,21 @@ describe("dbkit migrate new", () => {
     Effect.gen(function*() {
       const dir = writeFolder({ "0007_existing.sql": "SELECT 1;" })
       const result = yield* Effect.promise(() =>
-        runCli(["migrate", "new", "Add invoice notes"], { DBKIT_MIGRATIONS_DIR: dir, DBKIT_DATA_DIR: "/nonexistent/never-opened" })
+        runCli(["migrate", "new", "Add invoice notes"], {
+          DBKIT_MIGRATIONS_DIR: dir,
+          DBKIT_DATA_DIR: "/nonexistent/never-opened"
+        })
       )
       expect(result.code).toBe(0)
-      expect(fs.readdirSync(dir).sort()).toEqual(["0007_existing.sql", "0008_add_invoice_notes.down.sql", "0008_add_invoice_notes.sql"])
-      const drizzleFolder = yield* Effect.promise(() => runCli(["migrate", "new", "x"], { DBKIT_DATA_DIR: "/nonexistent/never-opened" }))
+      expect(fs.readdirSync(dir).sort()).toEqual([
+        "0007_existing.sql",
+        "0008_add_invoice_notes.down.sql",
+        "0008_add_invoice_notes.sql"
+      ])
+      const drizzleFolder = yield* Effect.promise(() =>
+        runCli(["migrate", "new", "x"], { DBKIT_DATA_DIR: "/nonexistent/never-opened" })
+      )
       expect(drizzleFolder.code).toBe(2)
       expect(drizzleFolder.stderr).toContain("drizzle-kit folder")
-    }), 60_000)
+    }))
 })

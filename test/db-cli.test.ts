@@ -40,7 +40,8 @@ describe.skipIf(!server)("dbkit db on the server", () => {
       throw error
     }
   }
-  const cli = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) => Effect.promise(() => runCli(["db", ...args], { ...env, ...extra }))
+  const cli = (args: ReadonlyArray<string>, extra: Record<string, string> = {}) =>
+    Effect.promise(() => runCli(["db", ...args], { ...env, ...extra }))
 
   beforeAll(async () => {
     database = await createScratchDatabase("dbkit_cli_db")
@@ -59,7 +60,9 @@ describe.skipIf(!server)("dbkit db on the server", () => {
     Effect.gen(function*() {
       const human = yield* cli(["stats", "--limit", "3"])
       expect(human.code).toBe(0)
-      expect(human.stdout).toMatch(/^top statements: pg_stat_statements is not installed: add pg_stat_statements to shared_preload_libraries/)
+      expect(human.stdout).toMatch(
+        /^top statements: pg_stat_statements is not installed: add pg_stat_statements to shared_preload_libraries/
+      )
       expect(human.stdout).toMatch(/\ntables \(largest 3; counts since/)
       expect(human.stdout).toMatch(/\nindex\s+table\s+scans\s+size\s+unique\n/)
       expect(human.stdout).toContain("\nrecommendations\n  none")
@@ -81,7 +84,9 @@ describe.skipIf(!server)("dbkit db on the server", () => {
       )
       const plan = yield* cli(["maintain"])
       expect(plan.code).toBe(0)
-      expect(plan.stdout).toBe("ANALYZE public.stale: never analyzed, 1,500 rows changed\n\n1 task; run them with dbkit db maintain --run\n")
+      expect(plan.stdout).toBe(
+        "ANALYZE public.stale: never analyzed, 1,500 rows changed\n\n1 task; run them with dbkit db maintain --run\n"
+      )
       const both = yield* cli(["maintain", "--plan", "--run"])
       expect(both.code).toBe(exitFor("InvalidMaintenanceOptions"))
       expect(both.stderr).toContain("error: choose one of --plan and --run")
@@ -98,25 +103,37 @@ describe.skipIf(!server)("dbkit db on the server", () => {
 
   it.effect("validate: a cross-tenant invoice exits with the integrity code and its key; the other tenant is clean; an unknown tenant is a usage error", () =>
     Effect.gen(function*() {
-      const invoice = yield* Effect.promise(() => unaudited(async () => {
-        const a = (await client.query("INSERT INTO organizations (slug, name) VALUES ('north', 'N') RETURNING id")).rows[0].id
-        const b = (await client.query("INSERT INTO organizations (slug, name) VALUES ('south', 'S') RETURNING id")).rows[0].id
-        const customer = (await client.query("INSERT INTO customers (tenant_id, name) VALUES ($1, 'S') RETURNING id", [b])).rows[0].id
-        return (await client.query(
-          `INSERT INTO invoices (tenant_id, number, customer_id, issue_date, due_date, currency)
+      const invoice = yield* Effect.promise(() =>
+        unaudited(async () => {
+          const a =
+            (await client.query("INSERT INTO organizations (slug, name) VALUES ('north', 'N') RETURNING id")).rows[0].id
+          const b =
+            (await client.query("INSERT INTO organizations (slug, name) VALUES ('south', 'S') RETURNING id")).rows[0].id
+          const customer =
+            (await client.query("INSERT INTO customers (tenant_id, name) VALUES ($1, 'S') RETURNING id", [b])).rows[0]
+              .id
+          return (await client.query(
+            `INSERT INTO invoices (tenant_id, number, customer_id, issue_date, due_date, currency)
            VALUES ($1, 'N-1', $2, current_date, current_date, 'EUR') RETURNING id`,
-          [a, customer]
-        )).rows[0].id as string
-      }))
+            [a, customer]
+          )).rows[0].id as string
+        })
+      )
       const found = yield* cli(["validate"])
       expect(found.code).toBe(exitFor("IntegrityViolations"))
       expect(found.code).not.toBe(0)
-      expect(found.stdout).toMatch(new RegExp(`cross-tenant-reference\\s+public\\.invoices\\s+invoices_customer_id_customers_id_fk\\s+1\\s+${invoice}`))
+      expect(found.stdout).toMatch(
+        new RegExp(
+          `cross-tenant-reference\\s+public\\.invoices\\s+invoices_customer_id_customers_id_fk\\s+1\\s+${invoice}`
+        )
+      )
       expect(found.stdout).toContain("1 finding")
       expect(found.stderr).toContain("error: 1 integrity finding (1 row involved)")
       const machine = yield* cli(["validate", "--json"])
       expect(machine.code).toBe(found.code)
-      expect(JSON.parse(machine.stdout).findings).toEqual([expect.objectContaining({ kind: "cross-tenant-reference", count: 1, sample: [invoice] })])
+      expect(JSON.parse(machine.stdout).findings).toEqual([
+        expect.objectContaining({ kind: "cross-tenant-reference", count: 1, sample: [invoice] })
+      ])
       const south = yield* cli(["validate", "--tenant", "south"])
       expect(south.code).toBe(0)
       expect(south.stdout).toContain("for tenant south: no findings")
@@ -145,9 +162,17 @@ describe.skipIf(!server)("dbkit db on the server", () => {
       const unconfirmed = yield* cli(["cleanup", "--run"], { ...production, DB_CLEANUP_ALLOW_PRODUCTION: "1" })
       expect(unconfirmed.code).toBe(ExitCode.refused)
       expect(unconfirmed.stderr).toContain("DB_CLEANUP_CONFIRM=1")
-      const ran = yield* cli(["cleanup", "--run", "--json"], { ...production, DB_CLEANUP_ALLOW_PRODUCTION: "1", DB_CLEANUP_CONFIRM: "1" })
+      const ran = yield* cli(["cleanup", "--run", "--json"], {
+        ...production,
+        DB_CLEANUP_ALLOW_PRODUCTION: "1",
+        DB_CLEANUP_CONFIRM: "1"
+      })
       expect(ran.code).toBe(0)
-      expect(JSON.parse(ran.stdout)).toMatchObject({ deleted: 4, failed: 0, rules: [{ rule: "audit log", status: "done", deleted: 4, batches: 1 }] })
+      expect(JSON.parse(ran.stdout)).toMatchObject({
+        deleted: 4,
+        failed: 0,
+        rules: [{ rule: "audit log", status: "done", deleted: 4, batches: 1 }]
+      })
       expect((yield* Effect.promise(() => client.query("SELECT count(*)::int AS n FROM audit_log"))).rows[0].n).toBe(2)
     }))
 
@@ -156,13 +181,24 @@ describe.skipIf(!server)("dbkit db on the server", () => {
       const result = yield* cli(["load-test", "--queries", "30", "--concurrency", "3", "--type", "write", "--json"])
       expect(result.code).toBe(0)
       const report = JSON.parse(result.stdout)
-      expect(report).toMatchObject({ type: "write", concurrency: 3, requested: 30, completed: 30, errors: 0, stoppedBy: "count" })
+      expect(report).toMatchObject({
+        type: "write",
+        concurrency: 3,
+        requested: 30,
+        completed: 30,
+        errors: 0,
+        stoppedBy: "count"
+      })
       expect(report.latencyMs.p50).toBeLessThanOrEqual(report.latencyMs.max)
-      const left = yield* Effect.promise(() => client.query("SELECT count(*)::int AS n FROM customers WHERE name LIKE 'Load test%'"))
+      const left = yield* Effect.promise(() =>
+        client.query("SELECT count(*)::int AS n FROM customers WHERE name LIKE 'Load test%'")
+      )
       expect(left.rows[0].n).toBe(0)
       const human = yield* cli(["load-test", "--queries", "12", "--concurrency", "2"])
       expect(human.code).toBe(0)
-      expect(human.stdout).toMatch(/^12 read queries at concurrency 2 in \d+ ms\nthroughput {2}[\d.]+ queries\/s\nlatency {5}p50 [\d.]+ ms {2}p90/)
+      expect(human.stdout).toMatch(
+        /^12 read queries at concurrency 2 in \d+ ms\nthroughput {2}[\d.]+ queries\/s\nlatency {5}p50 [\d.]+ ms {2}p90/
+      )
       const refused = yield* cli(["load-test", "--queries", "1"], { DB_ENV: "production", DB_LOAD_TEST_CONFIRM: "1" })
       expect(refused.code).toBe(ExitCode.refused)
       expect(refused.stderr).toContain("DB_LOAD_TEST_ALLOW_PRODUCTION=1")
@@ -177,6 +213,8 @@ describe("dbkit db help", () => {
       expect(help.stdout).toContain("--plan")
       expect(help.stdout).toContain("DB_MAINTAIN_ALLOW_PRODUCTION=1")
       const top = yield* Effect.promise(() => runCli(["db", "--help"]))
-      for (const command of ["stats", "maintain", "validate", "cleanup", "load-test"]) expect(top.stdout).toContain(command)
+      for (const command of ["stats", "maintain", "validate", "cleanup", "load-test"]) {
+        expect(top.stdout).toContain(command)
+      }
     }))
 })

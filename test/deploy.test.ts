@@ -10,7 +10,14 @@ import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { type CliResult, runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir, urlFor } from "./support/databases.js"
+import {
+  createScratchDatabase,
+  dropScratchDatabase,
+  queryAt,
+  serverAvailable,
+  tempDir,
+  urlFor
+} from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -36,13 +43,18 @@ export default defineConfig({
 
 /** A project folder: dbkit.config.ts and a migrations folder. */
 const project = (migrations: Record<string, string>) =>
-  writeFolder({ "dbkit.config.ts": CONFIG, ...Object.fromEntries(Object.entries(migrations).map(([k, v]) => [`migrations/${k}`, v])) }, tempDir("dbkit-deploy-"))
+  writeFolder({
+    "dbkit.config.ts": CONFIG,
+    ...Object.fromEntries(Object.entries(migrations).map(([k, v]) => [`migrations/${k}`, v]))
+  }, tempDir("dbkit-deploy-"))
 
 const deploy = (dir: string, database: string, args: ReadonlyArray<string>, env: Record<string, string> = {}) =>
   runCli(["deploy", ...args], { STAGING_URL: secretUrl(database), ...env }, { cwd: dir })
 
 const applied = (database: string) =>
-  query<{ name: string }>(database, "SELECT name FROM dbkit.migrations WHERE status = 'applied' ORDER BY id").then((rows) => rows.map((r) => r.name))
+  query<{ name: string }>(database, "SELECT name FROM dbkit.migrations WHERE status = 'applied' ORDER BY id").then((
+    rows
+  ) => rows.map((r) => r.name))
 
 const deployments = (database: string) =>
   query<{ id: string; result: string; recovery: string | null; migrations_applied: Array<string>; row: string }>(
@@ -51,7 +63,9 @@ const deployments = (database: string) =>
   )
 
 const exists = (database: string, relation: string) =>
-  query<{ r: string | null }>(database, `SELECT to_regclass('${relation}')::text AS r`).then((rows) => rows[0]?.r !== null)
+  query<{ r: string | null }>(database, `SELECT to_regclass('${relation}')::text AS r`).then((rows) =>
+    rows[0]?.r !== null
+  )
 
 const expectNoSecret = (outputs: ReadonlyArray<CliResult>, rows: ReadonlyArray<{ row: string }>) => {
   for (const o of outputs) {
@@ -62,7 +76,8 @@ const expectNoSecret = (outputs: ReadonlyArray<CliResult>, rows: ReadonlyArray<{
 }
 
 const BASE = {
-  "0001_base.sql": "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);\nINSERT INTO customers VALUES (1, 'Ada'), (2, 'Grace');",
+  "0001_base.sql":
+    "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);\nINSERT INTO customers VALUES (1, 'Ada'), (2, 'Grace');",
   "0001_base.down.sql": "DROP TABLE customers;"
 }
 
@@ -99,19 +114,39 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
         const rerun = await deploy(dir, db.name, ["--env", "staging", "--yes", "--json"])
         expect(rerun.code, rerun.stderr).toBe(0)
         const report = JSON.parse(rerun.stdout)
-        expect(report).toMatchObject({ result: "succeeded", applied: ["0002_orders", "0003_broken", "0004_later"], headBefore: "0001_base", headAfter: "0004_later" })
-        expect(report.steps.map((s: { name: string }) => s.name)).toEqual(["connect", "history", "lint", "drift", "backup", "migrate", "health", "retention"])
+        expect(report).toMatchObject({
+          result: "succeeded",
+          applied: ["0002_orders", "0003_broken", "0004_later"],
+          headBefore: "0001_base",
+          headAfter: "0004_later"
+        })
+        expect(report.steps.map((s: { name: string }) => s.name)).toEqual([
+          "connect",
+          "history",
+          "lint",
+          "drift",
+          "backup",
+          "migrate",
+          "health",
+          "retention"
+        ])
         expect(await applied(db.name)).toEqual(["0001_base", "0002_orders", "0003_broken", "0004_later"])
 
-        const history = await runCli(["deploy", "history", "--env", "staging", "--json"], { STAGING_URL: secretUrl(db.name) }, { cwd: dir })
+        const history = await runCli(["deploy", "history", "--env", "staging", "--json"], {
+          STAGING_URL: secretUrl(db.name)
+        }, { cwd: dir })
         expect(history.code).toBe(0)
-        expect(JSON.parse(history.stdout).map((r: { result: string }) => r.result)).toEqual(["succeeded", "failed", "succeeded"])
+        expect(JSON.parse(history.stdout).map((r: { result: string }) => r.result)).toEqual([
+          "succeeded",
+          "failed",
+          "succeeded"
+        ])
         // No secret in any output, the report, or the table.
         expectNoSecret([first, failed, rerun, history], await deployments(db.name))
       } finally {
         await dropScratchDatabase(db.name)
       }
-    }), 120_000)
+    }))
 
   it.effect("without a down file the safety backup is restored: rows written before the deploy are back, the migration is gone, and the fixed re-run completes", () =>
     Effect.promise(async () => {
@@ -128,8 +163,15 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
         const failed = await deploy(dir, db.name, ["--env", "staging", "--yes", "--json"])
         expect(failed.code).toBe(17)
         const report = JSON.parse(failed.stdout)
-        expect(report).toMatchObject({ result: "failed", recovery: "restore", applied: ["0002_rename"], headAfter: "0001_base" })
-        expect(report.steps.find((s: { name: string }) => s.name === "recovery").detail).toContain("no down migration for 0002_rename")
+        expect(report).toMatchObject({
+          result: "failed",
+          recovery: "restore",
+          applied: ["0002_rename"],
+          headAfter: "0001_base"
+        })
+        expect(report.steps.find((s: { name: string }) => s.name === "recovery").detail).toContain(
+          "no down migration for 0002_rename"
+        )
         expect(fs.existsSync(report.backup)).toBe(true)
         // The state the report describes: the pre-deploy schema and data.
         expect(await applied(db.name)).toEqual(["0001_base"])
@@ -138,9 +180,18 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
           { id: 2, name: "Grace" },
           { id: 3, name: "Edsger" }
         ])
-        expect(await query(db.name, "SELECT column_name FROM information_schema.columns WHERE table_name = 'customers' AND column_name = 'email'")).toEqual([])
+        expect(
+          await query(
+            db.name,
+            "SELECT column_name FROM information_schema.columns WHERE table_name = 'customers' AND column_name = 'email'"
+          )
+        ).toEqual([])
         const rows = await deployments(db.name)
-        expect(rows.at(-1)).toMatchObject({ result: "failed", recovery: "restore", migrations_applied: ["0002_rename"] })
+        expect(rows.at(-1)).toMatchObject({
+          result: "failed",
+          recovery: "restore",
+          migrations_applied: ["0002_rename"]
+        })
 
         fs.rmSync(path.join(dir, "migrations", "0003_broken.sql"))
         const rerun = await deploy(dir, db.name, ["--env", "staging", "--yes"])
@@ -150,7 +201,7 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
       } finally {
         await dropScratchDatabase(db.name)
       }
-    }), 120_000)
+    }))
 
   it.effect("a health check that turns critical after migrating (the migration leaves a sequence near exhaustion) rolls the release back", () =>
     Effect.promise(async () => {
@@ -158,7 +209,8 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
       try {
         const dir = project({
           ...BASE,
-          "0002_ticket_numbers.sql": "CREATE SEQUENCE ticket_numbers MAXVALUE 100;\nSELECT setval('ticket_numbers', 99);",
+          "0002_ticket_numbers.sql":
+            "CREATE SEQUENCE ticket_numbers MAXVALUE 100;\nSELECT setval('ticket_numbers', 99);",
           "0002_ticket_numbers.down.sql": "DROP SEQUENCE ticket_numbers;"
         })
         const failed = await deploy(dir, db.name, ["--env", "staging", "--yes"])
@@ -170,14 +222,17 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
         expect(await exists(db.name, "ticket_numbers")).toBe(false)
         expect(await exists(db.name, "customers")).toBe(false)
 
-        writeFolder({ "0002_ticket_numbers.sql": "CREATE SEQUENCE ticket_numbers AS bigint;" }, path.join(dir, "migrations"))
+        writeFolder(
+          { "0002_ticket_numbers.sql": "CREATE SEQUENCE ticket_numbers AS bigint;" },
+          path.join(dir, "migrations")
+        )
         const rerun = await deploy(dir, db.name, ["--env", "staging", "--yes"])
         expect(rerun.code, rerun.stderr).toBe(0)
         expect(await applied(db.name)).toEqual(["0001_base", "0002_ticket_numbers"])
       } finally {
         await dropScratchDatabase(db.name)
       }
-    }), 120_000)
+    }))
 
   it.effect("a deploy killed (SIGKILL) during a slow migration leaves its row 'running'; the next deploy reports it abandoned and completes", () =>
     Effect.promise(async () => {
@@ -187,7 +242,13 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
         const base = { ...process.env }
         delete base.DATABASE_URL
         delete base.DB_ENV
-        const child = spawn(process.execPath, [path.resolve(import.meta.dirname, "../bin/dbkit.mjs"), "deploy", "--env", "staging", "--yes"], {
+        const child = spawn(process.execPath, [
+          path.resolve(import.meta.dirname, "../bin/dbkit.mjs"),
+          "deploy",
+          "--env",
+          "staging",
+          "--yes"
+        ], {
           cwd: dir,
           env: { ...base, CI: "true", STAGING_URL: secretUrl(db.name) },
           stdio: "ignore"
@@ -195,7 +256,10 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
         const closed = new Promise((resolve) => child.once("close", resolve))
         const deadline = Date.now() + 30_000
         for (;;) {
-          const sleeping = await query(db.name, "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()")
+          const sleeping = await query(
+            db.name,
+            "SELECT 1 FROM pg_stat_activity WHERE datname = current_database() AND query LIKE '%pg_sleep(60)%' AND state = 'active' AND pid <> pg_backend_pid()"
+          )
           if (sleeping.length > 0) break
           if (Date.now() > deadline) throw new Error("the deploy never reached the slow migration")
           await new Promise((r) => setTimeout(r, 100))
@@ -204,7 +268,13 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
         await closed
         const left = await deployments(db.name)
         expect(left.map((r) => r.result)).toEqual(["running"])
-        expect(JSON.parse(left[0]!.row).steps.map((s: { name: string }) => s.name)).toEqual(["connect", "history", "lint", "drift", "backup"])
+        expect(JSON.parse(left[0]!.row).steps.map((s: { name: string }) => s.name)).toEqual([
+          "connect",
+          "history",
+          "lint",
+          "drift",
+          "backup"
+        ])
 
         writeFolder({ "0002_slow.sql": "CREATE TABLE slow (id int);" }, path.join(dir, "migrations"))
         const rerun = await deploy(dir, db.name, ["--env", "staging", "--yes"])
@@ -215,7 +285,7 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
       } finally {
         await dropScratchDatabase(db.name)
       }
-    }), 120_000)
+    }))
 
   it.effect("production: refused without DB_DEPLOY_ALLOW_PRODUCTION, --dry-run changes and records nothing, and strict lint stops a risky release before the backup", () =>
     Effect.promise(async () => {
@@ -248,11 +318,16 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
         expect(blocked.stderr).toContain("failed at lint")
         expect(blocked.stderr).toContain("nothing was changed")
         expect(fs.readdirSync(path.join(dir, "backups", "production")).length).toBe(backups) // no backup taken
-        expect(await query(db.name, "SELECT name FROM customers ORDER BY id")).toEqual([{ name: "Ada" }, { name: "Grace" }])
-        expect((await deployments(db.name)).map((r) => [r.result, r.recovery])).toEqual([["succeeded", null], ["failed", "not needed"]])
+        expect(await query(db.name, "SELECT name FROM customers ORDER BY id")).toEqual([{ name: "Ada" }, {
+          name: "Grace"
+        }])
+        expect((await deployments(db.name)).map((r) => [r.result, r.recovery])).toEqual([["succeeded", null], [
+          "failed",
+          "not needed"
+        ]])
         expectNoSecret([refused, dry, done, risky, blocked], await deployments(db.name))
       } finally {
         await dropScratchDatabase(db.name)
       }
-    }), 120_000)
+    }))
 })

@@ -7,7 +7,9 @@ import { type DumpItem, DumpSplitter } from "../src/embedded/PlainDump.js"
 
 const items = (script: string): Array<DumpItem> => {
   const splitter = new DumpSplitter()
-  return [...splitter.push(script), ...splitter.end()].filter((item) => item._tag !== "CopyData" && item._tag !== "CopyEnd")
+  return [...splitter.push(script), ...splitter.end()].filter((item) =>
+    item._tag !== "CopyData" && item._tag !== "CopyEnd"
+  )
 }
 
 const accepted = [
@@ -57,7 +59,10 @@ const refused: ReadonlyArray<readonly [string, RegExp]> = [
   ["COPY (SELECT 1) TO PROGRAM 'id';", /COPY other than FROM stdin reaches outside the database/],
   ["COPY public.t FROM '/etc/passwd';", /COPY other than FROM stdin/],
   ["COPY public.t FROM stdin WHERE (public.f(id));\n\\.\n", /options or a WHERE clause/],
-  ["CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''id'''; RETURN 1; END $$;", /PROGRAM runs a program/],
+  [
+    "CREATE FUNCTION f() RETURNS int LANGUAGE plpgsql AS $$ BEGIN EXECUTE 'COPY (SELECT 1) TO PROGRAM ''id'''; RETURN 1; END $$;",
+    /PROGRAM runs a program/
+  ],
   ["CREATE FUNCTION f() RETURNS text LANGUAGE sql AS $$ SELECT pg_read_file('/etc/passwd') $$;", /server's files/],
   ["CREATE VIEW v AS SELECT dblink_exec('dbname=other', 'DROP TABLE t');", /dblink reaches other databases/],
   ["CREATE FOREIGN TABLE ft (l text) SERVER files OPTIONS (program 'id');", /foreign table that reads a program/],

@@ -44,9 +44,10 @@ async function* chunked(bytes: Uint8Array, size: () => number) {
   }
 }
 
-const lines = (...text: Array<string>) => (async function*() {
-  yield text.join("\n") + "\n"
-})()
+const lines = (...text: Array<string>) =>
+  (async function*() {
+    yield text.join("\n") + "\n"
+  })()
 
 // Every table of the fixture, checked by row count and a hash of its rows (in byte order, with
 // dates printed the same way on both servers).
@@ -86,7 +87,8 @@ const fixture = (bigRows: number) => `
 `
 
 /** What the fixture's routines and view say, to compare source and copy. */
-const behaviourSql = "SELECT public.nested() AS nested, public.atomic_sum(2, 3) AS sum, (SELECT count(*)::int FROM public.note_bodies) AS bodies"
+const behaviourSql =
+  "SELECT public.nested() AS nested, public.atomic_sum(2, 3) AS sum, (SELECT count(*)::int FROM public.note_bodies) AS bodies"
 /** The copy's sequence goes on from the source's three rows. */
 const nextEventSql = "SELECT nextval('public.events_id_seq')::int AS next"
 
@@ -113,12 +115,18 @@ const sessionState = (db: PGlite) =>
 
 const failureOf = <A>(effect: Effect.Effect<A, PlainDumpFailed | BackupUntrusted>) =>
   Effect.flip(effect).pipe(
-    Effect.filterOrDieMessage((error): error is PlainDumpFailed => error instanceof PlainDumpFailed, "expected PlainDumpFailed")
+    Effect.filterOrDieMessage(
+      (error): error is PlainDumpFailed => error instanceof PlainDumpFailed,
+      "expected PlainDumpFailed"
+    )
   )
 
 const refusalOf = <A>(effect: Effect.Effect<A, PlainDumpFailed | BackupUntrusted>) =>
   Effect.flip(effect).pipe(
-    Effect.filterOrDieMessage((error): error is BackupUntrusted => error instanceof BackupUntrusted, "expected BackupUntrusted")
+    Effect.filterOrDieMessage(
+      (error): error is BackupUntrusted => error instanceof BackupUntrusted,
+      "expected BackupUntrusted"
+    )
   )
 
 describe("loadPlainDump", () => {
@@ -128,7 +136,9 @@ describe("loadPlainDump", () => {
       yield* Effect.promise(() => source.exec(fixture(100_000)))
       const expected = yield* Effect.promise(() => checksumsOfPglite(source))
       const behaviour = yield* Effect.promise(() => source.query(behaviourSql))
-      const dump = new Uint8Array(yield* Effect.promise(async () => (await pgDump({ pg: source, args: [] })).arrayBuffer()))
+      const dump = new Uint8Array(
+        yield* Effect.promise(async () => (await pgDump({ pg: source, args: [] })).arrayBuffer())
+      )
 
       const target = yield* embedded
       const before = yield* sessionState(target)
@@ -148,12 +158,16 @@ describe("loadPlainDump", () => {
       expect((expected["public.big"] as { rows: number }).rows).toBe(100_000)
       expect((yield* Effect.promise(() => target.query(behaviourSql))).rows).toEqual(behaviour.rows)
       expect((yield* Effect.promise(() => target.query(nextEventSql))).rows).toEqual([{ next: 4 }])
-    }), { timeout: 60_000 })
+    }))
 
   it.scoped("a failure halfway names the statement's line, and leaves the target as it was, out of any transaction", () =>
     Effect.gen(function*() {
       const target = yield* embedded
-      yield* Effect.promise(() => target.exec("CREATE TABLE keep (id int PRIMARY KEY, note text); INSERT INTO keep VALUES (1, 'kept'), (2, 'also kept')"))
+      yield* Effect.promise(() =>
+        target.exec(
+          "CREATE TABLE keep (id int PRIMARY KEY, note text); INSERT INTO keep VALUES (1, 'kept'), (2, 'also kept')"
+        )
+      )
       const before = yield* sessionState(target)
       const keep = () => Effect.promise(async () => (await target.query("SELECT * FROM keep ORDER BY id")).rows)
       const keptRows = yield* keep()
@@ -176,16 +190,26 @@ describe("loadPlainDump", () => {
           "",
           ...Array.from({ length: 5 }, (_, i) => `INSERT INTO public.a VALUES (${10 + i}, 'before ${i}; --');`)
         ]
-        const tail = [...Array.from({ length: 5 }, (_, i) => `INSERT INTO public.a VALUES (${20 + i}, 'after ${i}');`), "CREATE TABLE public.b (id int);"]
+        const tail = [
+          ...Array.from({ length: 5 }, (_, i) => `INSERT INTO public.a VALUES (${20 + i}, 'after ${i}');`),
+          "CREATE TABLE public.b (id int);"
+        ]
         return { text: [...head, ...bad, ...tail].join("\n") + "\n", badLine: head.length + 1, copyLine: 9 }
       }
       const load = (text: string) =>
-        failureOf(loadPlainDump(target, (async function*() {
-          yield text
-        })()))
+        failureOf(loadPlainDump(
+          target,
+          (async function*() {
+            yield text
+          })()
+        ))
       const expectUnchanged = Effect.gen(function*() {
         expect(yield* keep()).toEqual(keptRows)
-        expect((yield* Effect.promise(() => target.query("SELECT to_regclass('public.a') AS a, to_regclass('public.b') AS b"))).rows).toEqual([{ a: null, b: null }])
+        expect(
+          (yield* Effect.promise(() =>
+            target.query("SELECT to_regclass('public.a') AS a, to_regclass('public.b') AS b")
+          )).rows
+        ).toEqual([{ a: null, b: null }])
         expect(yield* sessionState(target)).toEqual(before)
         expect((yield* Effect.promise(() => target.query("SELECT 1 AS ok"))).rows).toEqual([{ ok: 1 }])
       })
@@ -195,7 +219,9 @@ describe("loadPlainDump", () => {
       expect(failed.line).toBe(duplicate.badLine)
       expect(failed.statement).toBe("INSERT INTO public.a VALUES (1, 'a duplicate key');")
       expect(failed.reason).toMatch(/duplicate key value violates unique constraint "a_pkey"/)
-      expect(failed.message).toBe(`line ${duplicate.badLine}: INSERT INTO public.a VALUES (1, 'a duplicate key');: ${failed.reason}`)
+      expect(failed.message).toBe(
+        `line ${duplicate.badLine}: INSERT INTO public.a VALUES (1, 'a duplicate key');: ${failed.reason}`
+      )
       yield* expectUnchanged
 
       // A syntax error fails the server's parse of the whole batch before any of it runs.
@@ -209,7 +235,11 @@ describe("loadPlainDump", () => {
       const multiline = script(["CREATE TABLE public.c (", "    id integer REFERENCES public.nowhere (id)", ");"])
       const missing = yield* load(multiline.text)
       expect(missing.line).toBe(multiline.badLine)
-      expect(missing.message).toMatch(new RegExp(`^line ${multiline.badLine}: CREATE TABLE public\\.c \\( id integer REFERENCES public\\.nowhere \\(id\\) \\);: relation "public\\.nowhere" does not exist`))
+      expect(missing.message).toMatch(
+        new RegExp(
+          `^line ${multiline.badLine}: CREATE TABLE public\\.c \\( id integer REFERENCES public\\.nowhere \\(id\\) \\);: relation "public\\.nowhere" does not exist`
+        )
+      )
       yield* expectUnchanged
 
       // A bad COPY row: the COPY's line, and the line of the row in the reason.
@@ -226,7 +256,9 @@ describe("loadPlainDump", () => {
       yield* expectUnchanged
 
       // Transaction control would end the one transaction early (pg_dump's BEGIN/COMMIT around large objects are left out).
-      const rollback = yield* refusalOf(loadPlainDump(target, lines("CREATE TABLE public.a (id int);", "ROLLBACK;", "CREATE TABLE public.b (id int);")))
+      const rollback = yield* refusalOf(
+        loadPlainDump(target, lines("CREATE TABLE public.a (id int);", "ROLLBACK;", "CREATE TABLE public.b (id int);"))
+      )
       expect(rollback).toMatchObject({ line: 2, text: "ROLLBACK;" })
       yield* expectUnchanged
     }))
@@ -234,26 +266,42 @@ describe("loadPlainDump", () => {
   it.scoped("psql meta-commands: \\restrict and \\unrestrict are ignored; \\connect and others are refused before anything runs", () =>
     Effect.gen(function*() {
       const target = yield* embedded
-      const loaded = yield* loadPlainDump(target, lines(
-        "--",
-        "\\restrict 1ZiXvoleUW3ZYMJJhlCvsSM8YfTYfn4Wo",
-        "",
-        "CREATE TABLE public.m (id int, note text);",
-        "COPY public.m (id, note) FROM stdin;",
-        "1\t\\\\restrict not a command",
-        "\\.",
-        "",
-        "\\unrestrict 1ZiXvoleUW3ZYMJJhlCvsSM8YfTYfn4Wo"
-      ))
+      const loaded = yield* loadPlainDump(
+        target,
+        lines(
+          "--",
+          "\\restrict 1ZiXvoleUW3ZYMJJhlCvsSM8YfTYfn4Wo",
+          "",
+          "CREATE TABLE public.m (id int, note text);",
+          "COPY public.m (id, note) FROM stdin;",
+          "1\t\\\\restrict not a command",
+          "\\.",
+          "",
+          "\\unrestrict 1ZiXvoleUW3ZYMJJhlCvsSM8YfTYfn4Wo"
+        )
+      )
       expect(loaded).toMatchObject({ statements: 2, copies: [{ table: "public.m", rows: 1 }] })
-      expect((yield* Effect.promise(() => target.query("SELECT note FROM public.m"))).rows).toEqual([{ note: "\\restrict not a command" }])
+      expect((yield* Effect.promise(() => target.query("SELECT note FROM public.m"))).rows).toEqual([{
+        note: "\\restrict not a command"
+      }])
 
-      const connect = yield* refusalOf(loadPlainDump(target, lines("CREATE TABLE public.n (id int);", "", "\\connect other", "CREATE TABLE public.o (id int);")))
+      const connect = yield* refusalOf(
+        loadPlainDump(
+          target,
+          lines("CREATE TABLE public.n (id int);", "", "\\connect other", "CREATE TABLE public.o (id int);")
+        )
+      )
       expect(connect.line).toBe(3)
-      expect(connect.message).toMatch(/^the script, line 3: refused "\\connect other": \\connect switches to another database/)
+      expect(connect.message).toMatch(
+        /^the script, line 3: refused "\\connect other": \\connect switches to another database/
+      )
       const set = yield* refusalOf(loadPlainDump(target, lines("\\set ON_ERROR_STOP on")))
-      expect(set.message).toMatch(/^the script, line 1: refused "\\set ON_ERROR_STOP on": the psql meta-command \\set is not something pg_dump writes/)
-      expect((yield* Effect.promise(() => target.query("SELECT to_regclass('public.n') AS n"))).rows).toEqual([{ n: null }])
+      expect(set.message).toMatch(
+        /^the script, line 1: refused "\\set ON_ERROR_STOP on": the psql meta-command \\set is not something pg_dump writes/
+      )
+      expect((yield* Effect.promise(() => target.query("SELECT to_regclass('public.n') AS n"))).rows).toEqual([{
+        n: null
+      }])
       expect(target.isInTransaction()).toBe(false)
     }))
 })
@@ -280,7 +328,10 @@ describe.skipIf(!server)("loadPlainDump of a server dump", () => {
       // pg_dump --format=p | gzip > file, as a plain backup is kept.
       const file = path.join(tempDir("dbkit-plain-dump-"), "dump.sql.gz")
       yield* Effect.promise(async () => {
-        const child = spawn("pg_dump", ["--format=p"], { env: { ...process.env, ...pgEnv(Redacted.make(scratch.url)) }, stdio: ["ignore", "pipe", "pipe"] })
+        const child = spawn("pg_dump", ["--format=p"], {
+          env: { ...process.env, ...pgEnv(Redacted.make(scratch.url)) },
+          stdio: ["ignore", "pipe", "pipe"]
+        })
         let stderr = ""
         child.stderr.on("data", (data) => (stderr += data))
         const exited = new Promise<number | null>((resolve) => child.on("close", resolve))
@@ -309,7 +360,7 @@ describe.skipIf(!server)("loadPlainDump of a server dump", () => {
       expect(yield* Effect.promise(() => checksumsOfPglite(target))).toEqual(expected)
       expect((yield* Effect.promise(() => target.query(behaviourSql))).rows).toEqual(behaviour.rows)
       expect((yield* Effect.promise(() => target.query(nextEventSql))).rows).toEqual([{ next: 4 }])
-    }), { timeout: 60_000 })
+    }))
 })
 
 describe("DumpSplitter", () => {
@@ -379,7 +430,8 @@ describe("DumpSplitter", () => {
 
   it("cuts statements, COPY data and meta-commands by psql's rules", () => {
     const items = split([script])
-    const statement = (line: number) => items.find((item) => item.line === line && (item._tag === "Statement" || item._tag === "CopyStart"))
+    const statement = (line: number) =>
+      items.find((item) => item.line === line && (item._tag === "Statement" || item._tag === "CopyStart"))
     expect(items.map((item) => `${item._tag}@${item.line}`)).toEqual([
       "MetaCommand@4",
       "Statement@5",
@@ -404,11 +456,29 @@ describe("DumpSplitter", () => {
       "Statement@36"
     ])
     expect(statement(7)).toMatchObject({ sql: "SELECT 1 /* inline; */ + 2 -- trailing; comment\n  - 3;" })
-    expect(statement(11)).toMatchObject({ sql: expect.stringMatching(/^CREATE FUNCTION public\.h[\s\S]*SELECT 2;\nEND;$/) })
-    expect(statement(19)).toMatchObject({ table: "public.t", sql: "COPY public.t (id, \"bo)dy\") FROM stdin;", columns: "(id, \"bo)dy\")", options: "" })
-    expect(items[11]).toEqual({ _tag: "CopyData", rows: 4, line: 20, data: "1\ta\\tb;c -- not a comment\n2\t\\N\n3\t\\\\.\n4\tzoë 🐘 日本語\n" })
+    expect(statement(11)).toMatchObject({
+      sql: expect.stringMatching(/^CREATE FUNCTION public\.h[\s\S]*SELECT 2;\nEND;$/)
+    })
+    expect(statement(19)).toMatchObject({
+      table: "public.t",
+      sql: "COPY public.t (id, \"bo)dy\") FROM stdin;",
+      columns: "(id, \"bo)dy\")",
+      options: ""
+    })
+    expect(items[11]).toEqual({
+      _tag: "CopyData",
+      rows: 4,
+      line: 20,
+      data: "1\ta\\tb;c -- not a comment\n2\t\\N\n3\t\\\\.\n4\tzoë 🐘 日本語\n"
+    })
     expect(statement(28)).toMatchObject({ sql: "SELECT 'old\\'style; string';" })
-    expect(items[0]).toEqual({ _tag: "MetaCommand", command: "\\restrict", argument: "abc", line: 4, inStatement: false })
+    expect(items[0]).toEqual({
+      _tag: "MetaCommand",
+      command: "\\restrict",
+      argument: "abc",
+      line: 4,
+      inStatement: false
+    })
     expect(items.at(-1)).toEqual({ _tag: "Statement", sql: "SELECT 'unterminated at the end", line: 36 })
   })
 
@@ -426,7 +496,13 @@ describe("DumpSplitter", () => {
         case "Statement":
           return { ...item, sql: text(item.sql) }
         case "CopyStart":
-          return { ...item, sql: text(item.sql), table: text(item.table), columns: text(item.columns), options: text(item.options) }
+          return {
+            ...item,
+            sql: text(item.sql),
+            table: text(item.table),
+            columns: text(item.columns),
+            options: text(item.options)
+          }
         case "MetaCommand":
           return { ...item, argument: text(item.argument) }
         default:

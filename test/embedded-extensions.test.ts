@@ -1,19 +1,17 @@
 // Extensions on the embedded database: the ones a project's migrations create and PGlite ships
 // are loaded for it; one it does not ship stops the run with a one-line error naming it.
-import { describe, expect, it } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { EmbeddedExtensionUnavailable, PgliteLive } from "../src/Database.js"
 import { ExitCode } from "../src/cli/exitCodes.js"
+import { EmbeddedExtensionUnavailable, PgliteLive } from "../src/Database.js"
 import { extensionsCreatedBy, requestedByMigrations } from "../src/embedded/extensions.js"
 import { runCli } from "./support/cli.js"
 import { embeddedDataDir, pgliteTemplate, tempDir } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
-
-const realPglite = { timeout: 120_000 }
 
 /** Builds a layer and returns its failure, if it fails. */
 const buildFailure = <A, E>(l: Layer.Layer<A, E>) => Effect.flip(Effect.scoped(Layer.build(l)))
@@ -72,14 +70,18 @@ describe("PgliteLive loads the extensions it is given", () => {
         SELECT encode(digest('abc', 'sha256'), 'hex') AS digest, uuid_generate_v4()::text AS id`
       expect(rows[0]!.digest).toBe("ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
       expect(rows[0]!.id).toMatch(uuidOf)
-    }).pipe(Effect.provide(PgliteLive({ dataDir: "memory://", loadDataDir: pgliteTemplate(), extensions: ["pgcrypto", "uuid-ossp"] }))), realPglite.timeout)
+    }).pipe(
+      Effect.provide(
+        PgliteLive({ dataDir: "memory://", loadDataDir: pgliteTemplate(), extensions: ["pgcrypto", "uuid-ossp"] })
+      )
+    ))
 
   it.live("without it, CREATE EXTENSION pgcrypto fails (the test above could fail)", () =>
     Effect.gen(function*() {
       const sql = yield* SqlClient.SqlClient
       const error = yield* Effect.flip(sql`CREATE EXTENSION pgcrypto`)
       expect(String(error.cause)).toContain("pgcrypto")
-    }).pipe(Effect.provide(PgliteLive({ dataDir: "memory://", loadDataDir: pgliteTemplate() }))), realPglite.timeout)
+    }).pipe(Effect.provide(PgliteLive({ dataDir: "memory://", loadDataDir: pgliteTemplate() }))))
 
   it.live("an extension PGlite does not ship is EmbeddedExtensionUnavailable, and no data directory is made", () =>
     Effect.gen(function*() {
@@ -90,17 +92,19 @@ describe("PgliteLive loads the extensions it is given", () => {
         `the embedded database cannot load extension "postgis"; run against a PostgreSQL server (set DATABASE_URL)`
       )
       expect(fs.existsSync(dataDir)).toBe(false)
-    }), realPglite.timeout)
+    }))
 })
 
 describe("dbkit migrate on the embedded database (no DATABASE_URL)", () => {
   it.live("dbkit --help imports no extension bundle, even with a migrations folder naming some", () =>
     Effect.gen(function*() {
       const migrations = writeFolder({ "001_ext.sql": "CREATE EXTENSION pgcrypto;" })
-      const result = yield* Effect.promise(() => runCli(["--help"], { DBKIT_MIGRATIONS_DIR: migrations, ...reportingBundles() }))
+      const result = yield* Effect.promise(() =>
+        runCli(["--help"], { DBKIT_MIGRATIONS_DIR: migrations, ...reportingBundles() })
+      )
       expect(result.code).toBe(0)
       expect(bundlesLoaded(result.stderr)).toEqual([])
-    }), realPglite.timeout)
+    }))
 
   it.live("applies migrations creating pgcrypto, btree_gin and uuid-ossp, whose functions and index then work", () =>
     Effect.gen(function*() {
@@ -133,7 +137,9 @@ describe("dbkit migrate on the embedded database (no DATABASE_URL)", () => {
       // A reopened database gets the same extensions: the folder still names them.
       const check = Effect.gen(function*() {
         const sql = yield* SqlClient.SqlClient
-        const rows = yield* sql<{ id: string; legacy_id: string; rank: number }>`SELECT id::text, legacy_id::text, rank FROM things ORDER BY rank`
+        const rows = yield* sql<
+          { id: string; legacy_id: string; rank: number }
+        >`SELECT id::text, legacy_id::text, rank FROM things ORDER BY rank`
         expect(rows.map((r) => r.rank).slice(0, 3)).toEqual([1, 2, 3])
         for (const row of rows) (expect(row.id).toMatch(uuidOf), expect(row.legacy_id).toMatch(uuidOf))
         const fresh = yield* sql<{ id: string }>`INSERT INTO things (rank) VALUES (4) RETURNING legacy_id::text AS id`
@@ -147,7 +153,7 @@ describe("dbkit migrate on the embedded database (no DATABASE_URL)", () => {
       // With the migration gone, the extensions installed in the data directory still load.
       fs.rmSync(path.join(migrations, "001_ext.sql"))
       yield* check.pipe(Effect.provide(PgliteLive({ dataDir })))
-    }), realPglite.timeout)
+    }))
 
   it.live("a migration creating postgis fails in one line naming it and the file, before any data directory exists", () =>
     Effect.gen(function*() {
@@ -157,12 +163,14 @@ describe("dbkit migrate on the embedded database (no DATABASE_URL)", () => {
         "0001_init.sql": "CREATE TABLE places (id int PRIMARY KEY);",
         "0003_geo.sql": "CREATE EXTENSION IF NOT EXISTS pgcrypto;\nCREATE EXTENSION postgis;\n"
       }, path.join(root, "migrations"))
-      const result = yield* Effect.promise(() => runCli(["migrate"], { DBKIT_DATA_DIR: dataDir, DBKIT_MIGRATIONS_DIR: migrations }))
+      const result = yield* Effect.promise(() =>
+        runCli(["migrate"], { DBKIT_DATA_DIR: dataDir, DBKIT_MIGRATIONS_DIR: migrations })
+      )
       expect(result.code).toBe(ExitCode.unavailable)
       const lines = result.stderr.trim().split("\n")
       expect(lines).toEqual([
         `error: the embedded database cannot load extension "postgis" (migration 0003_geo.sql); run against a PostgreSQL server (set DATABASE_URL)`
       ])
       expect(fs.existsSync(dataDir)).toBe(false)
-    }), realPglite.timeout)
+    }))
 })

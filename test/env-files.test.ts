@@ -18,7 +18,8 @@ const project = (files: Record<string, string>) => {
 describe("loadEnvFiles", () => {
   it("reads .env, then .env.<environment> over it, never over the shell; records each value's file", () => {
     const dir = project({
-      ".env": "DB_ENV=staging\nFOO=from-env\nDATABASE_URL=\"postgres://u@h/app\" # a comment\nexport ONLY_BASE='quoted value'\n",
+      ".env":
+        "DB_ENV=staging\nFOO=from-env\nDATABASE_URL=\"postgres://u@h/app\" # a comment\nexport ONLY_BASE='quoted value'\n",
       ".env.staging": "FOO=from-staging\nSTAGING_DATABASE_URL=postgres://s@h/staging\n",
       ".env.production": "FOO=never-read\n"
     })
@@ -30,14 +31,22 @@ describe("loadEnvFiles", () => {
     expect(env.STAGING_DATABASE_URL).toBe("postgres://s@h/staging")
     expect(env.ONLY_BASE).toBe("shell wins")
     expect(env.DB_ENV).toBe("staging")
-    expect(loaded.fromFiles).toEqual({ FOO: ".env.staging", STAGING_DATABASE_URL: ".env.staging", DB_ENV: ".env", DATABASE_URL: ".env" })
+    expect(loaded.fromFiles).toEqual({
+      FOO: ".env.staging",
+      STAGING_DATABASE_URL: ".env.staging",
+      DB_ENV: ".env",
+      DATABASE_URL: ".env"
+    })
     expect(sourceOf("ONLY_BASE", env)).toBe("shell")
     expect(sourceOf("FOO", env)).toBe(".env.staging")
     expect(sourceOf("NOPE", env)).toBeUndefined()
   })
 
   it("the shell's DB_ENV picks the second file; an empty shell value is a value; DBKIT_ENV_FILES=0 reads nothing", () => {
-    const dir = project({ ".env": "DB_ENV=staging\nDATABASE_URL=postgres://u@h/app\n", ".env.production": "PRODUCTION_DATABASE_URL=postgres://p@h/prod\n" })
+    const dir = project({
+      ".env": "DB_ENV=staging\nDATABASE_URL=postgres://u@h/app\n",
+      ".env.production": "PRODUCTION_DATABASE_URL=postgres://p@h/prod\n"
+    })
     const env: NodeJS.ProcessEnv = { DB_ENV: "production", DATABASE_URL: "" }
     const loaded = loadEnvFiles(dir, env)
     expect(loaded.files).toEqual([".env", ".env.production"])
@@ -62,32 +71,39 @@ describe("the CLI reads the project's .env files", () => {
     expect(human.stdout).toContain("variables read from .env: STAGING_DATABASE_URL")
     expect(human.stdout).toMatch(/STAGING_DATABASE_URL \(\.env\)/)
     // The shell's value wins, and is named as the shell's.
-    const shell = await runCli(["env", "list", "--json"], { STAGING_DATABASE_URL: "postgres://other:pw2@h/app" }, { cwd: dir })
-    expect(JSON.parse(shell.stdout).environments.find((e: { name: string }) => e.name === "staging").urlFrom).toBe("shell")
+    const shell = await runCli(["env", "list", "--json"], { STAGING_DATABASE_URL: "postgres://other:pw2@h/app" }, {
+      cwd: dir
+    })
+    expect(JSON.parse(shell.stdout).environments.find((e: { name: string }) => e.name === "staging").urlFrom).toBe(
+      "shell"
+    )
     for (const text of [listed.stdout, listed.stderr, human.stdout, human.stderr, shell.stdout]) {
       expect(text).not.toContain("s3cr3t-pw")
       expect(text).not.toContain("pw2")
     }
   })
 
-  it.skipIf(!server)("a DATABASE_URL in .env takes commands to the server; DB_ENV=production in .env without a URL is exit 2", async () => {
-    const db = await createScratchDatabase("dbkit_envfile")
-    try {
-      const dataDir = path.join(tempDir("dbkit-env-files-data-"), "pglite")
-      const dir = project({ ".env": `DATABASE_URL=${db.url}\nDBKIT_DATA_DIR=${dataDir}\n` })
-      fs.mkdirSync(path.join(dir, "migrations"))
-      fs.writeFileSync(path.join(dir, "migrations", "001_first.sql"), "CREATE TABLE first (id int);\n")
-      const status = await runCli(["migrate", "status", "--json"], {}, { cwd: dir })
-      expect(status.code, status.stderr).toBe(0)
-      expect(JSON.parse(status.stdout)).toMatchObject({ pending: ["001_first"] })
-      expect(fs.existsSync(dataDir)).toBe(false)
-      const production = project({ ".env": `DB_ENV=production\nDBKIT_DATA_DIR=${dataDir}\n` })
-      const refused = await runCli(["migrate"], {}, { cwd: production })
-      expect(refused.code).toBe(2)
-      expect(refused.stderr).toContain("DATABASE_URL: is not set, and the environment is production")
-      expect(fs.existsSync(dataDir)).toBe(false)
-    } finally {
-      await dropScratchDatabase(db.name)
+  it.skipIf(!server)(
+    "a DATABASE_URL in .env takes commands to the server; DB_ENV=production in .env without a URL is exit 2",
+    async () => {
+      const db = await createScratchDatabase("dbkit_envfile")
+      try {
+        const dataDir = path.join(tempDir("dbkit-env-files-data-"), "pglite")
+        const dir = project({ ".env": `DATABASE_URL=${db.url}\nDBKIT_DATA_DIR=${dataDir}\n` })
+        fs.mkdirSync(path.join(dir, "migrations"))
+        fs.writeFileSync(path.join(dir, "migrations", "001_first.sql"), "CREATE TABLE first (id int);\n")
+        const status = await runCli(["migrate", "status", "--json"], {}, { cwd: dir })
+        expect(status.code, status.stderr).toBe(0)
+        expect(JSON.parse(status.stdout)).toMatchObject({ pending: ["001_first"] })
+        expect(fs.existsSync(dataDir)).toBe(false)
+        const production = project({ ".env": `DB_ENV=production\nDBKIT_DATA_DIR=${dataDir}\n` })
+        const refused = await runCli(["migrate"], {}, { cwd: production })
+        expect(refused.code).toBe(2)
+        expect(refused.stderr).toContain("DATABASE_URL: is not set, and the environment is production")
+        expect(fs.existsSync(dataDir)).toBe(false)
+      } finally {
+        await dropScratchDatabase(db.name)
+      }
     }
-  }, 120_000)
+  )
 })

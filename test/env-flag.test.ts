@@ -12,10 +12,19 @@ const server = await serverAvailable()
 
 describe("takeEnvFlag", () => {
   it("takes --env NAME and --env=NAME out of the arguments, not after --, and not for deploy or env", () => {
-    expect(takeEnvFlag(["node", "dbkit", "migrate", "--env", "staging", "--dry-run"])).toEqual({ argv: ["node", "dbkit", "migrate", "--dry-run"], env: "staging" })
-    expect(takeEnvFlag(["node", "dbkit", "--env=production", "backup"])).toEqual({ argv: ["node", "dbkit", "backup"], env: "production" })
+    expect(takeEnvFlag(["node", "dbkit", "migrate", "--env", "staging", "--dry-run"])).toEqual({
+      argv: ["node", "dbkit", "migrate", "--dry-run"],
+      env: "staging"
+    })
+    expect(takeEnvFlag(["node", "dbkit", "--env=production", "backup"])).toEqual({
+      argv: ["node", "dbkit", "backup"],
+      env: "production"
+    })
     expect(takeEnvFlag(["node", "dbkit", "seed", "--", "--env", "x"]).env).toBeUndefined()
-    expect(takeEnvFlag(["node", "dbkit", "deploy", "--env", "staging"])).toEqual({ argv: ["node", "dbkit", "deploy", "--env", "staging"], env: undefined })
+    expect(takeEnvFlag(["node", "dbkit", "deploy", "--env", "staging"])).toEqual({
+      argv: ["node", "dbkit", "deploy", "--env", "staging"],
+      env: undefined
+    })
     expect(takeEnvFlag(["node", "dbkit", "env", "check", "--env", "staging"]).env).toBeUndefined()
   })
 })
@@ -30,31 +39,44 @@ describe.skipIf(!server)("dbkit COMMAND --env NAME", () => {
       fs.writeFileSync(path.join(dir, "migrations", "001_first.sql"), "CREATE TABLE first (id int);\n")
       const dataDir = path.join(dir, "pglite")
       const base = { DATABASE_URL: other.url, DBKIT_DATA_DIR: dataDir }
-      const migrated = await runCli(["migrate", "--env", "staging", "--json"], { ...base, STAGING_DATABASE_URL: staging.url }, { cwd: dir })
+      const migrated = await runCli(["migrate", "--env", "staging", "--json"], {
+        ...base,
+        STAGING_DATABASE_URL: staging.url
+      }, { cwd: dir })
       expect(migrated.code, migrated.stderr).toBe(0)
-      expect(await queryAt(staging.url, "SELECT to_regclass('public.first') IS NOT NULL AS made")).toEqual([{ made: true }])
-      expect(await queryAt(other.url, "SELECT to_regclass('public.first') IS NOT NULL AS made")).toEqual([{ made: false }])
+      expect(await queryAt(staging.url, "SELECT to_regclass('public.first') IS NOT NULL AS made")).toEqual([{
+        made: true
+      }])
+      expect(await queryAt(other.url, "SELECT to_regclass('public.first') IS NOT NULL AS made")).toEqual([{
+        made: false
+      }])
 
-      for (const [label, env] of [
-        ["missing", { ...base }],
-        ["empty", { ...base, STAGING_DATABASE_URL: "" }]
-      ] as const) {
+      for (
+        const [label, env] of [
+          ["missing", { ...base }],
+          ["empty", { ...base, STAGING_DATABASE_URL: "" }]
+        ] as const
+      ) {
         const refused = await runCli(["migrate", "--env", "staging"], env, { cwd: dir })
         expect([label, refused.code]).toEqual([label, 2])
         expect(refused.stderr).toContain(`STAGING_DATABASE_URL: is ${label === "empty" ? "set but empty" : "not set"}`)
       }
-      const production = await runCli(["backup", "--env=production", "--out", path.join(dir, "b")], { ...base }, { cwd: dir })
+      const production = await runCli(["backup", "--env=production", "--out", path.join(dir, "b")], { ...base }, {
+        cwd: dir
+      })
       expect(production.code).toBe(2)
       expect(production.stderr).toContain("PRODUCTION_DATABASE_URL: is not set")
       const unknown = await runCli(["migrate", "--env", "prod"], base, { cwd: dir })
       expect(unknown.code).toBe(2)
-      expect(unknown.stderr).toContain('unknown environment "prod"')
-      expect(await queryAt(other.url, "SELECT to_regclass('dbkit.migrations') IS NOT NULL AS made")).toEqual([{ made: false }])
+      expect(unknown.stderr).toContain("unknown environment \"prod\"")
+      expect(await queryAt(other.url, "SELECT to_regclass('dbkit.migrations') IS NOT NULL AS made")).toEqual([{
+        made: false
+      }])
       expect(fs.existsSync(dataDir)).toBe(false)
       expect(fs.existsSync(path.join(dir, "b"))).toBe(false)
     } finally {
       await dropScratchDatabase(staging.name)
       await dropScratchDatabase(other.name)
     }
-  }, 120_000)
+  })
 })

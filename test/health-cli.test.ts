@@ -18,7 +18,11 @@ describe.skipIf(!server)("dbkit health on the server", () => {
   const migrations = writeFolder({ "001_first.sql": "CREATE TABLE first (x int);" })
   beforeAll(async () => {
     database = await createScratchDatabase("dbkit_cli_health")
-    env = { DATABASE_URL: database.url, DBKIT_MIGRATIONS_DIR: migrations, DBKIT_BACKUP_DIR: tempDir("dbkit-cli-health-") }
+    env = {
+      DATABASE_URL: database.url,
+      DBKIT_MIGRATIONS_DIR: migrations,
+      DBKIT_BACKUP_DIR: tempDir("dbkit-cli-health-")
+    }
     const migrated = await runCli(["migrate"], env)
     if (migrated.code !== 0) throw new Error(migrated.stderr)
   })
@@ -30,7 +34,11 @@ describe.skipIf(!server)("dbkit health on the server", () => {
     Effect.gen(function*() {
       // The whole server's connections and this machine's speed are shared with other programs:
       // their limits are out of reach here, so the verdict is about this database alone.
-      const shared = { DBKIT_HEALTH_LATENCY_MS: "5000", DBKIT_HEALTH_CONNECTIONS_WARN: "1", DBKIT_HEALTH_CONNECTIONS_CRITICAL: "1" }
+      const shared = {
+        DBKIT_HEALTH_LATENCY_MS: "5000",
+        DBKIT_HEALTH_CONNECTIONS_WARN: "1",
+        DBKIT_HEALTH_CONNECTIONS_CRITICAL: "1"
+      }
       const all = yield* Effect.promise(() => runCli(["health"], { ...env, ...shared }))
       expect(all.code).toBe(1)
       expect(all.stdout).toMatch(/^check\s+status\s+value\s+threshold\s+detail/)
@@ -38,7 +46,9 @@ describe.skipIf(!server)("dbkit health on the server", () => {
       expect(all.stdout).toMatch(/backups\s+warn/)
       expect(all.stdout).toContain(`: WARN (0 critical, 1 warn, 0 unknown)`)
       expect(all.stderr).toBe("")
-      const subset = yield* Effect.promise(() => runCli(["health", "--check", "connectivity", "--check", "migrations", "--json"], { ...env, ...shared }))
+      const subset = yield* Effect.promise(() =>
+        runCli(["health", "--check", "connectivity", "--check", "migrations", "--json"], { ...env, ...shared })
+      )
       expect(subset.code).toBe(0)
       const report = JSON.parse(subset.stdout)
       expect(report.status).toBe("ok")
@@ -56,14 +66,22 @@ describe.skipIf(!server)("dbkit health on the server", () => {
         }),
         (client) => Effect.promise(() => client.end().catch(() => undefined))
       )
-      yield* Effect.promise(() => client.query("CREATE SEQUENCE nearly_full MAXVALUE 100; SELECT setval('nearly_full', 95)"))
+      yield* Effect.promise(() =>
+        client.query("CREATE SEQUENCE nearly_full MAXVALUE 100; SELECT setval('nearly_full', 95)")
+      )
       const critical = yield* Effect.promise(() => runCli(["health", "--check", "sequences"], env))
       expect(critical.code).toBe(2)
       expect(critical.stdout).toMatch(/sequences\s+critical\s+94\.9%/)
-      const relaxed = yield* Effect.promise(() => runCli(["health", "--check", "sequences", "--threshold", "sequenceCritical=0.99"], env))
+      const relaxed = yield* Effect.promise(() =>
+        runCli(["health", "--check", "sequences", "--threshold", "sequenceCritical=0.99"], env)
+      )
       expect(relaxed.code).toBe(1)
       const fromEnv = yield* Effect.promise(() =>
-        runCli(["health", "--check", "sequences"], { ...env, DBKIT_HEALTH_SEQUENCE_WARN: "0.96", DBKIT_HEALTH_SEQUENCE_CRITICAL: "0.99" })
+        runCli(["health", "--check", "sequences"], {
+          ...env,
+          DBKIT_HEALTH_SEQUENCE_WARN: "0.96",
+          DBKIT_HEALTH_SEQUENCE_CRITICAL: "0.99"
+        })
       )
       expect(fromEnv.code).toBe(0)
       yield* Effect.promise(() => client.query("DROP SEQUENCE nearly_full"))
@@ -80,7 +98,10 @@ describe("dbkit health when the database is down", () => {
   it.effect("a closed port: a report with connectivity critical, exit 2, the password never printed", () =>
     Effect.gen(function*() {
       const result = yield* Effect.promise(() =>
-        runCli(["health", "--json"], { DATABASE_URL: "postgres://root:s3cret-pw@127.0.0.1:1/app", DB_CONNECT_TIMEOUT: "1 second" })
+        runCli(["health", "--json"], {
+          DATABASE_URL: "postgres://root:s3cret-pw@127.0.0.1:1/app",
+          DB_CONNECT_TIMEOUT: "1 second"
+        })
       )
       expect(result.code).toBe(2)
       const report = JSON.parse(result.stdout)
@@ -101,7 +122,10 @@ describe("dbkit health when the database is down", () => {
         Effect.gen(function*() {
           const port = (silent.address() as net.AddressInfo).port
           const result = yield* Effect.promise(() =>
-            runCli(["health"], { DATABASE_URL: `postgres://root@127.0.0.1:${port}/app`, DB_CONNECT_TIMEOUT: "1 second" }, { timeoutMs: 20_000 })
+            runCli(["health"], {
+              DATABASE_URL: `postgres://root@127.0.0.1:${port}/app`,
+              DB_CONNECT_TIMEOUT: "1 second"
+            }, { timeoutMs: 20_000 })
           )
           expect(result.code).toBe(2)
           expect(result.stdout).toMatch(/connectivity\s+critical/)
@@ -117,39 +141,47 @@ describe("dbkit health when the database is down", () => {
 
 /** `dbkit health serve` as a child process; resolves once it says where it listens. */
 const startServe = (env: Record<string, string>) =>
-  new Promise<{ url: string; stop: (signal: NodeJS.Signals) => Promise<number | null>; output: () => string }>((resolve, reject) => {
-    const base = { ...process.env }
-    delete base.DATABASE_URL
-    const child = spawn(process.execPath, [path.resolve(import.meta.dirname, "../bin/dbkit.mjs"), "health", "serve", "--port", "0"], {
-      cwd: path.resolve(import.meta.dirname, ".."),
-      env: { ...base, CI: "true", ...env },
-      stdio: ["ignore", "pipe", "pipe"]
-    })
-    let output = ""
-    const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
-    const timer = setTimeout(() => {
-      child.kill("SIGKILL")
-      reject(new Error(`health serve did not start: ${output}`))
-    }, 30_000)
-    const onData = (data: Buffer) => {
-      output += data
-      const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
-      if (match) {
-        clearTimeout(timer)
-        resolve({
-          url: match[1]!,
-          stop: (signal) => {
-            child.kill(signal)
-            return exited
-          },
-          output: () => output
-        })
+  new Promise<{ url: string; stop: (signal: NodeJS.Signals) => Promise<number | null>; output: () => string }>(
+    (resolve, reject) => {
+      const base = { ...process.env }
+      delete base.DATABASE_URL
+      const child = spawn(process.execPath, [
+        path.resolve(import.meta.dirname, "../bin/dbkit.mjs"),
+        "health",
+        "serve",
+        "--port",
+        "0"
+      ], {
+        cwd: path.resolve(import.meta.dirname, ".."),
+        env: { ...base, CI: "true", ...env },
+        stdio: ["ignore", "pipe", "pipe"]
+      })
+      let output = ""
+      const exited = new Promise<number | null>((done) => child.on("exit", (code) => done(code)))
+      const timer = setTimeout(() => {
+        child.kill("SIGKILL")
+        reject(new Error(`health serve did not start: ${output}`))
+      }, 30_000)
+      const onData = (data: Buffer) => {
+        output += data
+        const match = /listening on (http:\/\/127\.0\.0\.1:\d+)/.exec(output)
+        if (match) {
+          clearTimeout(timer)
+          resolve({
+            url: match[1]!,
+            stop: (signal) => {
+              child.kill(signal)
+              return exited
+            },
+            output: () => output
+          })
+        }
       }
+      child.stdout.on("data", onData)
+      child.stderr.on("data", onData)
+      exited.then((code) => reject(new Error(`health serve exited with ${code}: ${output}`)))
     }
-    child.stdout.on("data", onData)
-    child.stderr.on("data", onData)
-    exited.then((code) => reject(new Error(`health serve exited with ${code}: ${output}`)))
-  })
+  )
 
 describe.skipIf(!server)("dbkit health serve", () => {
   let database: { name: string; url: string }
@@ -163,12 +195,21 @@ describe.skipIf(!server)("dbkit health serve", () => {
   it.effect("/livez 200; /readyz 200 when migrated and 503 with a pending migration; /health is the report; SIGTERM exits 0", () =>
     Effect.gen(function*() {
       const migrations = writeFolder({ "001_first.sql": "CREATE TABLE first (x int);" })
-      const env = { DATABASE_URL: database.url, DBKIT_MIGRATIONS_DIR: migrations, DBKIT_BACKUP_DIR: tempDir("dbkit-cli-health-") }
+      const env = {
+        DATABASE_URL: database.url,
+        DBKIT_MIGRATIONS_DIR: migrations,
+        DBKIT_BACKUP_DIR: tempDir("dbkit-cli-health-")
+      }
       const migrated = yield* Effect.promise(() => runCli(["migrate"], env))
       expect(migrated.code).toBe(0)
       // As above: the limits on what other programs share are out of reach (the verdict is this database's).
       const serve = yield* Effect.promise(() =>
-        startServe({ ...env, DBKIT_HEALTH_LATENCY_MS: "5000", DBKIT_HEALTH_CONNECTIONS_WARN: "1", DBKIT_HEALTH_CONNECTIONS_CRITICAL: "1" })
+        startServe({
+          ...env,
+          DBKIT_HEALTH_LATENCY_MS: "5000",
+          DBKIT_HEALTH_CONNECTIONS_WARN: "1",
+          DBKIT_HEALTH_CONNECTIONS_CRITICAL: "1"
+        })
       )
       const get = (route: string) =>
         Effect.promise(async () => {
@@ -193,8 +234,12 @@ describe.skipIf(!server)("dbkit health serve", () => {
       const notReady = yield* get("/readyz")
       expect(notReady.status).toBe(503)
       expect(notReady.body.ready).toBe(false)
-      expect(notReady.body.checks[1]).toMatchObject({ name: "migrations", status: "warn", detail: "002_second pending" })
+      expect(notReady.body.checks[1]).toMatchObject({
+        name: "migrations",
+        status: "warn",
+        detail: "002_second pending"
+      })
       const code = yield* Effect.promise(() => serve.stop("SIGTERM"))
       expect(code).toBe(0)
-    }), 60_000)
+    }))
 })

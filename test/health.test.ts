@@ -15,16 +15,21 @@ import * as Config from "../src/Config.js"
 import { PgLive } from "../src/Database.js"
 import * as Health from "../src/health/Health.js"
 import { firstKeyword, overall } from "../src/health/status.js"
-import { parseOverrides } from "../src/Thresholds.js"
 import * as Migrator from "../src/migrator/Migrator.js"
 import { fromDirectory } from "../src/migrator/source.js"
+import { parseOverrides } from "../src/Thresholds.js"
 import { EmbeddedLive, ScratchDatabase, serverAvailable, ServerLive, tempDir } from "./support/databases.js"
 import { freshSchema, writeFolder } from "./support/migrations.js"
 
 const server = await serverAvailable()
 const redisUrl = "redis://127.0.0.1:6379/0"
 const redisAvailable = await (async () => {
-  const client = new Redis(redisUrl, { lazyConnect: true, connectTimeout: 1000, maxRetriesPerRequest: 0, retryStrategy: () => null })
+  const client = new Redis(redisUrl, {
+    lazyConnect: true,
+    connectTimeout: 1000,
+    maxRetriesPerRequest: 0,
+    retryStrategy: () => null
+  })
   try {
     await client.connect()
     return (await client.ping()) === "PONG"
@@ -145,7 +150,10 @@ describe("health helpers", () => {
 
   it("threshold overrides parse name=value and refuse unknown names and non-numbers", () => {
     const parsed = parseOverrides(["longQuerySeconds=5", "databaseSizeBytes=none", "longQuerySeconds=7"])
-    expect(parsed._tag === "Right" && parsed.right).toEqual({ longQuerySeconds: 7, databaseSizeBytes: Number.POSITIVE_INFINITY })
+    expect(parsed._tag === "Right" && parsed.right).toEqual({
+      longQuerySeconds: 7,
+      databaseSizeBytes: Number.POSITIVE_INFINITY
+    })
     const unknownName = parseOverrides(["nope=1"])
     expect(unknownName._tag === "Left" && unknownName.left.message).toContain("threshold nope: unknown threshold")
     const notANumber = parseOverrides(["latencyMs=fast"])
@@ -154,7 +162,7 @@ describe("health helpers", () => {
 })
 
 describe.skipIf(!server)("Health on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("checks on a scratch database", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("checks on a scratch database", (it) => {
     it.effect("a fresh database: every check runs; nothing to find is ok, no replica and no registry are not applicable", () =>
       Effect.gen(function*() {
         const result = yield* report()
@@ -265,7 +273,9 @@ describe.skipIf(!server)("Health on the server", () => {
 
     it.effect("a never-scanned index above the size limit is unused until a query uses it; unique indexes never are", () =>
       Effect.scoped(Effect.gen(function*() {
-        yield* exec("CREATE TABLE idle_index (x int, y int); CREATE INDEX idle_index_x ON idle_index (x); CREATE UNIQUE INDEX idle_index_y ON idle_index (y)")
+        yield* exec(
+          "CREATE TABLE idle_index (x int, y int); CREATE INDEX idle_index_x ON idle_index (x); CREATE UNIQUE INDEX idle_index_y ON idle_index (y)"
+        )
         const any = { unusedIndexBytes: 0 }
         const unused = yield* checkOf("unused-indexes", any)
         expect(unused.status).toBe("warn")
@@ -334,13 +344,17 @@ describe.skipIf(!server)("Health on the server", () => {
         expect(none.status).toBe("warn")
         expect(none.detail).toContain("no backup found")
         const made = yield* Effect.flatMap(Backup.Backup, (b) => b.backup({ out: backupDir })).pipe(
-          Effect.provide(Backup.layer.pipe(Layer.provide(Config.layerFrom({ backupDir })), Layer.provide(NodeContext.layer)))
+          Effect.provide(
+            Backup.layer.pipe(Layer.provide(Config.layerFrom({ backupDir })), Layer.provide(NodeContext.layer))
+          )
         )
         const unverified = yield* checkOf("backups", {}, { backupDir })
         expect(unverified.status).toBe("warn")
         expect(unverified.detail).toContain("1 backup, none verified")
         yield* Effect.flatMap(Backup.Backup, (b) => b.verify(made.file)).pipe(
-          Effect.provide(Backup.layer.pipe(Layer.provide(Config.layerFrom({ backupDir })), Layer.provide(NodeContext.layer)))
+          Effect.provide(
+            Backup.layer.pipe(Layer.provide(Config.layerFrom({ backupDir })), Layer.provide(NodeContext.layer))
+          )
         )
         const fresh = yield* checkOf("backups", {}, { backupDir })
         expect(fresh.status).toBe("ok")
@@ -375,9 +389,16 @@ describe.skipIf(!server)("Health on the server", () => {
     it.effect("figures graded against thresholds: version, connections, cache, wraparound, size turn warn/critical when limits are crossed", () =>
       Effect.gen(function*() {
         const graded = (thresholds: Partial<Health.Thresholds>) =>
-          Effect.map(report({ only: ["server-version", "connections", "cache-hit-ratio", "wraparound", "database-size"], thresholds }), (r) =>
-            Object.fromEntries(r.checks.map((c) => [c.name, c.status])))
-        const defaults = yield* report({ only: ["server-version", "connections", "cache-hit-ratio", "wraparound", "database-size"] })
+          Effect.map(
+            report({
+              only: ["server-version", "connections", "cache-hit-ratio", "wraparound", "database-size"],
+              thresholds
+            }),
+            (r) => Object.fromEntries(r.checks.map((c) => [c.name, c.status]))
+          )
+        const defaults = yield* report({
+          only: ["server-version", "connections", "cache-hit-ratio", "wraparound", "database-size"]
+        })
         expect(Object.fromEntries(defaults.checks.map((c) => [c.name, c.status]))).toEqual({
           "server-version": "ok",
           connections: serverWide(defaults.checks).connections,
@@ -385,14 +406,28 @@ describe.skipIf(!server)("Health on the server", () => {
           wraparound: "ok",
           "database-size": "ok"
         })
-        expect(yield* graded({ minServerVersion: 99, connectionsWarn: 0, cacheHitRatio: 1.01, cacheMinBlocks: 0, wraparoundWarn: 0, databaseSizeBytes: 1 })).toEqual({
+        expect(
+          yield* graded({
+            minServerVersion: 99,
+            connectionsWarn: 0,
+            cacheHitRatio: 1.01,
+            cacheMinBlocks: 0,
+            wraparoundWarn: 0,
+            databaseSizeBytes: 1
+          })
+        ).toEqual({
           "server-version": "warn",
           connections: "warn",
           "cache-hit-ratio": "warn",
           wraparound: "warn",
           "database-size": "warn"
         })
-        const critical = yield* graded({ connectionsWarn: 0, connectionsCritical: 0, wraparoundWarn: 0, wraparoundCritical: 0 })
+        const critical = yield* graded({
+          connectionsWarn: 0,
+          connectionsCritical: 0,
+          wraparoundWarn: 0,
+          wraparoundCritical: 0
+        })
         expect([critical.connections, critical.wraparound]).toEqual(["critical", "critical"])
       }))
 
@@ -402,12 +437,19 @@ describe.skipIf(!server)("Health on the server", () => {
           CREATE TABLE dbkit.tenants (slug text PRIMARY KEY, strategy text NOT NULL, schema_name text, status text NOT NULL)`)
         const schema = freshSchema()
         const dir = writeFolder({ "001_first.sql": "CREATE TABLE first (x int);" })
-        yield* Effect.flatMap(Migrator.Migrator, (m) => m.migrate()).pipe(Effect.provide(Migrator.layer({ source: fromDirectory(dir), schema })))
+        yield* Effect.flatMap(Migrator.Migrator, (m) => m.migrate()).pipe(
+          Effect.provide(Migrator.layer({ source: fromDirectory(dir), schema }))
+        )
         const { client } = yield* session
         yield* Effect.promise(() =>
-          client.query(`BEGIN; LOCK TABLE dbkit.tenants IN ACCESS EXCLUSIVE MODE; LOCK TABLE ${schema}.dbkit_migrations IN ACCESS EXCLUSIVE MODE`)
+          client.query(
+            `BEGIN; LOCK TABLE dbkit.tenants IN ACCESS EXCLUSIVE MODE; LOCK TABLE ${schema}.dbkit_migrations IN ACCESS EXCLUSIVE MODE`
+          )
         )
-        const result = yield* report({ only: ["connectivity", "migrations", "tenants", "sequences"], thresholds: { checkTimeoutMs: 1_500 } }, { migrations: dir, schema })
+        const result = yield* report({
+          only: ["connectivity", "migrations", "tenants", "sequences"],
+          thresholds: { checkTimeoutMs: 1_500 }
+        }, { migrations: dir, schema })
         const byName = Object.fromEntries(result.checks.map((c) => [c.name, c]))
         expect(byName["tenants"]!.status).toBe("unknown")
         expect(byName["tenants"]!.detail).toContain("lock timeout")
@@ -420,18 +462,21 @@ describe.skipIf(!server)("Health on the server", () => {
         yield* exec("DROP TABLE dbkit.tenants")
       })))
 
-    it.effect.skipIf(!redisAvailable)("redis: PING latency when configured, critical when unreachable, not applicable without REDIS_URL", () =>
-      Effect.gen(function*() {
-        const up = yield* checkOf("redis", {}, { redisUrl })
-        expect(up.status).toBe("ok")
-        expect(up.detail).toContain("127.0.0.1:6379/0 answered PING")
-        expect((yield* checkOf("redis", { redisLatencyMs: 0 }, { redisUrl })).status).toBe("warn")
-        const down = yield* checkOf("redis", { checkTimeoutMs: 1000 }, { redisUrl: "redis://:hunter2@127.0.0.1:1/0" })
-        expect(down.status).toBe("critical")
-        expect(down.detail).toContain("127.0.0.1:1")
-        expect(down.detail).not.toContain("hunter2")
-        expect((yield* checkOf("redis")).status).toBe("not applicable")
-      }))
+    it.effect.skipIf(!redisAvailable)(
+      "redis: PING latency when configured, critical when unreachable, not applicable without REDIS_URL",
+      () =>
+        Effect.gen(function*() {
+          const up = yield* checkOf("redis", {}, { redisUrl })
+          expect(up.status).toBe("ok")
+          expect(up.detail).toContain("127.0.0.1:6379/0 answered PING")
+          expect((yield* checkOf("redis", { redisLatencyMs: 0 }, { redisUrl })).status).toBe("warn")
+          const down = yield* checkOf("redis", { checkTimeoutMs: 1000 }, { redisUrl: "redis://:hunter2@127.0.0.1:1/0" })
+          expect(down.status).toBe("critical")
+          expect(down.detail).toContain("127.0.0.1:1")
+          expect(down.detail).not.toContain("hunter2")
+          expect((yield* checkOf("redis")).status).toBe("not applicable")
+        })
+    )
 
     it.effect("layerResilient connects on demand: a reachable database reports as usual", () =>
       Effect.gen(function*() {
@@ -442,9 +487,10 @@ describe.skipIf(!server)("Health on the server", () => {
           Layer.provide(Config.layerFrom({ backupDir: emptyBackups })),
           Layer.provide(NodeContext.layer)
         )
-        const result = yield* Effect.flatMap(Health.Health, (h) => h.report({ only: ["connectivity", "migrations"] })).pipe(
-          Effect.provide(Health.layerResilient(dependencies, { target: "scratch" }))
-        )
+        const result = yield* Effect.flatMap(Health.Health, (h) => h.report({ only: ["connectivity", "migrations"] }))
+          .pipe(
+            Effect.provide(Health.layerResilient(dependencies, { target: "scratch" }))
+          )
         expect(result.checks.map((c) => c.status)).toEqual(["ok", "ok"])
         expect(result.target).toContain(scratch.name)
       }))
@@ -478,30 +524,34 @@ describe("Health when the database cannot be reached", () => {
       expect(readiness.ready).toBe(false)
     }))
 
-  it.live("a server that accepts but never answers: connectivity critical after the connect timeout, not a hang", () =>
-    Effect.acquireUseRelease(
-      Effect.async<{ silent: net.Server; sockets: Set<net.Socket> }>((resume) => {
-        const sockets = new Set<net.Socket>()
-        const silent = net.createServer((socket) => void sockets.add(socket)) // accepts, never answers
-        silent.listen(0, "127.0.0.1", () => resume(Effect.succeed({ silent, sockets })))
-      }),
-      ({ silent }) =>
-        Effect.gen(function*() {
-          const port = (silent.address() as net.AddressInfo).port
-          const [result] = yield* unreachable(`postgres://root@127.0.0.1:${port}/nowhere`)
-          expect(result.status).toBe("critical")
-          expect(result.checks[0]!.status).toBe("critical")
-          expect(result.checks[0]!.detail).toContain(`127.0.0.1:${port}/nowhere`)
+  it.live(
+    "a server that accepts but never answers: connectivity critical after the connect timeout, not a hang",
+    () =>
+      Effect.acquireUseRelease(
+        Effect.async<{ silent: net.Server; sockets: Set<net.Socket> }>((resume) => {
+          const sockets = new Set<net.Socket>()
+          const silent = net.createServer((socket) => void sockets.add(socket)) // accepts, never answers
+          silent.listen(0, "127.0.0.1", () => resume(Effect.succeed({ silent, sockets })))
         }),
-      ({ silent, sockets }) =>
-        Effect.async<void>((resume) => {
-          for (const socket of sockets) socket.destroy()
-          silent.close(() => resume(Effect.void))
-        })
-    ), 30_000)
+        ({ silent }) =>
+          Effect.gen(function*() {
+            const port = (silent.address() as net.AddressInfo).port
+            const [result] = yield* unreachable(`postgres://root@127.0.0.1:${port}/nowhere`)
+            expect(result.status).toBe("critical")
+            expect(result.checks[0]!.status).toBe("critical")
+            expect(result.checks[0]!.detail).toContain(`127.0.0.1:${port}/nowhere`)
+          }),
+        ({ silent, sockets }) =>
+          Effect.async<void>((resume) => {
+            for (const socket of sockets) socket.destroy()
+            silent.close(() => resume(Effect.void))
+          })
+      ),
+    30_000
+  )
 })
 
-layer(EmbeddedLive, { timeout: 120_000, excludeTestServices: true })("Health on the embedded database", (it) => {
+layer(EmbeddedLive, { excludeTestServices: true })("Health on the embedded database", (it) => {
   it.effect("the report runs; checks about other sessions and replicas are not applicable, the rest ok", () =>
     Effect.gen(function*() {
       yield* exec("CREATE SEQUENCE nearly_full MAXVALUE 100; SELECT setval('nearly_full', 95)")

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
-import { type LintRule, lintMigrations, lintStatement, rules } from "../src/migrator/lint.js"
+import { lintMigrations, type LintRule, lintStatement, rules } from "../src/migrator/lint.js"
 import { fromCode, fromDirectory, fromSql, type Migration } from "../src/migrator/source.js"
 
 /** A pending set of SQL migrations, named 0001_m, 0002_m, … */
@@ -89,8 +89,10 @@ describe("lint rules fire on existing tables", () => {
   })
 
   it("update-without-where, even when the SET has a subquery with a WHERE", () => {
-    expectRule(`UPDATE invoices SET total = (SELECT sum(amount) FROM invoice_lines l WHERE l.invoice_id = invoices.id);`,
-      "update-without-where")
+    expectRule(
+      `UPDATE invoices SET total = (SELECT sum(amount) FROM invoice_lines l WHERE l.invoice_id = invoices.id);`,
+      "update-without-where"
+    )
     expect(rulesOf(`UPDATE invoices SET total = 0 WHERE total IS NULL`)).toEqual([])
   })
 
@@ -119,7 +121,9 @@ describe("lint rules fire on existing tables", () => {
   it("findings carry the migration, 1-based statement, one severity, the rule's message and a short excerpt", () => {
     const findings = lintMigrations(pending(
       `CREATE TABLE notes (id int);`,
-      `-- dbkit: add an index\nSELECT 1;\n--> statement-breakpoint\nCREATE   INDEX\n  notes_idx ON invoices (${"x, ".repeat(60)}y);`
+      `-- dbkit: add an index\nSELECT 1;\n--> statement-breakpoint\nCREATE   INDEX\n  notes_idx ON invoices (${
+        "x, ".repeat(60)
+      }y);`
     ))
     expect(findings).toHaveLength(1)
     const finding = findings[0]!

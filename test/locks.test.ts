@@ -2,9 +2,9 @@
 // another process holding their lock, up to a deadline, then fail with LockTimeout naming the
 // holder (exit 6) and change nothing; once the holder lets go they run. On a real server, with
 // the other process played by a plain pg connection holding the same key.
-import { describe, expect, it, layer } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Either from "effect/Either"
 import * as Layer from "effect/Layer"
@@ -13,7 +13,7 @@ import pg from "pg"
 import * as AdvisoryLock from "../src/AdvisoryLock.js"
 import { ExitCode, exitCodeOfTag } from "../src/cli/exitCodes.js"
 import * as Config from "../src/Config.js"
-import { make, Seeder, layer as seederLayer } from "../src/seeder/Seeder.js"
+import { layer as seederLayer, make, Seeder } from "../src/seeder/Seeder.js"
 import * as Tenancy from "../src/tenancy/Tenancy.js"
 import { ScratchDatabase, serverAvailable, ServerLive, tempDir } from "./support/databases.js"
 
@@ -36,12 +36,13 @@ const seeds = [
   make({
     name: "colours",
     profile: "reference",
-    run: () => Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE IF NOT EXISTS lock_colours (name text PRIMARY KEY)`)
+    run: () =>
+      Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE IF NOT EXISTS lock_colours (name text PRIMARY KEY)`)
   })
 ]
 
 describe.skipIf(!server)("advisory locks on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("a held lock", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("a held lock", (it) => {
     it.scoped("a seeding run waits for another one, then fails with LockTimeout naming it (exit 6) and changes nothing; free, it runs", () =>
       Effect.gen(function*() {
         const { url } = yield* ScratchDatabase
@@ -49,13 +50,24 @@ describe.skipIf(!server)("advisory locks on the server", () => {
         const seeder = Effect.flatMap(Seeder, (s) => s.run({ lockWait: "1 second" })).pipe(
           Effect.provide(seederLayer({ seeds }).pipe(Layer.provide(Config.layerFrom({ environment: "development" }))))
         )
-        const blocked = yield* Effect.scoped(Effect.flatMap(holdElsewhere(url, "dbkit:seeds"), (other) =>
-          Effect.map(Effect.either(seeder), (result) => ({ result, other }))))
+        const blocked = yield* Effect.scoped(
+          Effect.flatMap(
+            holdElsewhere(url, "dbkit:seeds"),
+            (other) => Effect.map(Effect.either(seeder), (result) => ({ result, other }))
+          )
+        )
         expect(Either.isLeft(blocked.result)).toBe(true)
         const error = Either.getLeft(blocked.result).pipe((o) => o._tag === "Some" ? o.value : undefined)
         expect(error?._tag).toBe("LockTimeout")
-        expect(error).toMatchObject({ what: "seeding run", holder: { pid: blocked.other.pid, applicationName: "other-deployer" } })
-        expect(error?.message).toMatch(new RegExp(`another seeding run is running \\(server process ${blocked.other.pid}, other-deployer, connected since .*\\); waited 1 s`))
+        expect(error).toMatchObject({
+          what: "seeding run",
+          holder: { pid: blocked.other.pid, applicationName: "other-deployer" }
+        })
+        expect(error?.message).toMatch(
+          new RegExp(
+            `another seeding run is running \\(server process ${blocked.other.pid}, other-deployer, connected since .*\\); waited 1 s`
+          )
+        )
         expect(exitCodeOfTag(error?._tag)).toBe(ExitCode.lockTimeout)
         const [table] = yield* sql<{ t: string | null }>`SELECT to_regclass('lock_colours')::text AS t`
         expect(table!.t).toBeNull() // nothing ran
@@ -68,18 +80,31 @@ describe.skipIf(!server)("advisory locks on the server", () => {
         const { url } = yield* ScratchDatabase
         const tenancy = <A, E>(f: (t: Tenancy.Tenancy["Type"]) => Effect.Effect<A, E>) =>
           Effect.flatMap(Tenancy.Tenancy, f).pipe(
-            Effect.provide(Tenancy.layer({ strategy: "rls" }).pipe(
-              Layer.provide(Layer.merge(Config.layerFrom({ environment: "development", backupDir: tempDir("dbkit-locks-") }), NodeContext.layer))
-            ))
+            Effect.provide(
+              Tenancy.layer({ strategy: "rls" }).pipe(
+                Layer.provide(
+                  Layer.merge(
+                    Config.layerFrom({ environment: "development", backupDir: tempDir("dbkit-locks-") }),
+                    NodeContext.layer
+                  )
+                )
+              )
+            )
           )
-        const outcome = yield* Effect.scoped(Effect.flatMap(holdElsewhere(url, "dbkit:tenant:acme"), (other) =>
-          Effect.all({
-            held: Effect.either(tenancy((t) => t.provision("acme", { lockWait: "1 second" }))),
-            free: tenancy((t) => t.provision("globex", { lockWait: "1 second" })),
-            other: Effect.succeed(other)
-          })))
+        const outcome = yield* Effect.scoped(
+          Effect.flatMap(holdElsewhere(url, "dbkit:tenant:acme"), (other) =>
+            Effect.all({
+              held: Effect.either(tenancy((t) => t.provision("acme", { lockWait: "1 second" }))),
+              free: tenancy((t) => t.provision("globex", { lockWait: "1 second" })),
+              other: Effect.succeed(other)
+            }))
+        )
         const error = Either.isLeft(outcome.held) ? outcome.held.left : undefined
-        expect(error).toMatchObject({ _tag: "LockTimeout", what: "provisioning of tenant acme", holder: { pid: outcome.other.pid } })
+        expect(error).toMatchObject({
+          _tag: "LockTimeout",
+          what: "provisioning of tenant acme",
+          holder: { pid: outcome.other.pid }
+        })
         expect(outcome.free.created).toBe(true)
         const listed = yield* tenancy((t) => t.list)
         expect(listed.map((t) => t.slug)).toEqual(["globex"]) // the refused one left nothing

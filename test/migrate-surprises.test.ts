@@ -1,17 +1,17 @@
 // The migrator's first-hour surprises, each pinned down: transaction control inside a
 // transactional migration, a file that is not UTF-8, `migrate new` numbering, a drizzle-migrated
 // database (adopted or not), and a dry run that judged migrations unlike `migrate` runs them.
-import { describe, expect, it, layer } from "@effect/vitest"
+import * as NodeContext from "@effect/platform-node/NodeContext"
+import { PgClient } from "@effect/sql-pg"
+import * as PgMigrator from "@effect/sql-pg/PgMigrator"
+import * as EffectMigrator from "@effect/sql/Migrator"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it, layer } from "@effect/vitest"
 import { PGlite } from "@electric-sql/pglite"
 import { drizzle as drizzleNodePg } from "drizzle-orm/node-postgres"
 import { migrate as drizzleMigrateNodePg } from "drizzle-orm/node-postgres/migrator"
 import { drizzle as drizzlePglite } from "drizzle-orm/pglite"
 import { migrate as drizzleMigratePglite } from "drizzle-orm/pglite/migrator"
-import * as NodeContext from "@effect/platform-node/NodeContext"
-import * as EffectMigrator from "@effect/sql/Migrator"
-import { PgClient } from "@effect/sql-pg"
-import * as PgMigrator from "@effect/sql-pg/PgMigrator"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
@@ -24,25 +24,48 @@ import { lintMigrations } from "../src/migrator/lint.js"
 import { fromDirectory, fromSql } from "../src/migrator/source.js"
 import { checksum } from "../src/migrator/sql.js"
 import { runCli } from "./support/cli.js"
-import { NonInteractiveGuard } from "./support/terminal.js"
-import { backends, createScratchDatabase, dropScratchDatabase, pgliteTemplate, ScratchFromTemplate, serverAvailable, tempDir } from "./support/databases.js"
+import {
+  backends,
+  createScratchDatabase,
+  dropScratchDatabase,
+  pgliteTemplate,
+  ScratchFromTemplate,
+  serverAvailable,
+  tempDir
+} from "./support/databases.js"
 import { freshSchema, withMigrator, writeFolder } from "./support/migrations.js"
+import { NonInteractiveGuard } from "./support/terminal.js"
 
 const server = await serverAvailable()
 const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
 const exitFor = (tag: string) => exitCodeOfTag(tag)
 
 const exists = (qualified: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(sql<{ e: boolean }>`SELECT to_regclass(${qualified}) IS NOT NULL AS e`, (rows) => rows[0]!.e))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => Effect.map(sql<{ e: boolean }>`SELECT to_regclass(${qualified}) IS NOT NULL AS e`, (rows) => rows[0]!.e)
+  )
 
 const enumValues = (type: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(sql.unsafe<{ v: string }>(`SELECT unnest(enum_range(NULL::${type}))::text AS v`), (rows) => rows.map((r) => r.v)))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) =>
+      Effect.map(sql.unsafe<{ v: string }>(`SELECT unnest(enum_range(NULL::${type}))::text AS v`), (rows) =>
+        rows.map((r) => r.v))
+  )
 
 describe("transaction control in a migration, found before anything runs", () => {
   it("the linter flags BEGIN, START TRANSACTION, COMMIT, END, ROLLBACK and ABORT in a transactional migration", () => {
-    const texts = ["BEGIN;", "begin transaction;", "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;", "COMMIT;", "END;", "ROLLBACK;", "abort;", "COMMIT AND CHAIN;"]
+    const texts = [
+      "BEGIN;",
+      "begin transaction;",
+      "START TRANSACTION ISOLATION LEVEL SERIALIZABLE;",
+      "COMMIT;",
+      "END;",
+      "ROLLBACK;",
+      "abort;",
+      "COMMIT AND CHAIN;"
+    ]
     for (const text of texts) {
       const findings = lintMigrations([fromSql("0001_m", "0001_m.sql", `CREATE TABLE t (x int);\n${text}\nSELECT 1;`)])
       expect(findings.map((f) => [f.statement, f.rule]), text).toEqual([[2, "transaction-control"]])
@@ -57,7 +80,11 @@ describe("transaction control in a migration, found before anything runs", () =>
       "COMMENT ON TABLE t IS 'BEGIN; COMMIT;';"
     ]
     for (const text of fine) expect(lintMigrations([fromSql("0001_m", "0001_m.sql", text)]), text).toEqual([])
-    const marked = fromSql("0001_m", "0001_m.sql", "-- dbkit:no-transaction\nBEGIN;\nCREATE TABLE t (x int);\nCOMMIT;\n")
+    const marked = fromSql(
+      "0001_m",
+      "0001_m.sql",
+      "-- dbkit:no-transaction\nBEGIN;\nCREATE TABLE t (x int);\nCOMMIT;\n"
+    )
     expect(lintMigrations([marked]).map((f) => f.rule)).not.toContain("transaction-control")
   })
 })
@@ -67,7 +94,11 @@ describe("a migration file that is not valid UTF-8", () => {
     Effect.gen(function*() {
       const dir = writeFolder({ "0001_ok.sql": "CREATE TABLE ok (x int);" })
       // "café" in Latin-1: the é is the single byte 0xE9, at offset 41 on line 2.
-      const bytes = Buffer.concat([Buffer.from("-- the menu\nINSERT INTO menu VALUES ('caf"), Buffer.from([0xe9]), Buffer.from("');\n")])
+      const bytes = Buffer.concat([
+        Buffer.from("-- the menu\nINSERT INTO menu VALUES ('caf"),
+        Buffer.from([0xe9]),
+        Buffer.from("');\n")
+      ])
       fs.writeFileSync(path.join(dir, "0002_latin1.sql"), bytes)
       const error = yield* Effect.flip(fromDirectory(dir))
       expect(error._tag).toBe("MigrationSourceError")
@@ -76,7 +107,10 @@ describe("a migration file that is not valid UTF-8", () => {
       expect(error.message).toContain("byte offset 41 (line 2)")
       expect(error.message).toContain("0xE9")
       // A U+FFFD written in the file is text; the stray byte after it is what is reported.
-      fs.writeFileSync(path.join(dir, "0002_latin1.sql"), Buffer.concat([Buffer.from("-- \uFFFD x\n"), Buffer.from([0xc3, 0x28])]))
+      fs.writeFileSync(
+        path.join(dir, "0002_latin1.sql"),
+        Buffer.concat([Buffer.from("-- \uFFFD x\n"), Buffer.from([0xc3, 0x28])])
+      )
       const after = yield* Effect.flip(fromDirectory(dir))
       expect(after.message).toContain("byte offset 9 (line 2) is 0xC3")
     }))
@@ -92,13 +126,14 @@ describe("a migration file that is not valid UTF-8", () => {
 })
 
 for (const backend of await backends()) {
-  layer(backend.layer, { timeout: 120_000, excludeTestServices: true })(`migrator surprises on the ${backend.name} database`, (it) => {
+  layer(backend.layer, { excludeTestServices: true })(`migrator surprises on the ${backend.name} database`, (it) => {
     it.effect("a transactional migration with BEGIN/COMMIT is refused before anything runs, naming its file and line", () =>
       Effect.gen(function*() {
         const schema = freshSchema()
         const dir = writeFolder({
           "001_first.sql": "CREATE TABLE first (x int);",
-          "002_tx.sql": "CREATE TABLE part_one (x int);\n\n-- wrap the rest\nBEGIN;\nCREATE TABLE part_two (x int);\nCOMMIT;\n"
+          "002_tx.sql":
+            "CREATE TABLE part_one (x int);\n\n-- wrap the rest\nBEGIN;\nCREATE TABLE part_two (x int);\nCOMMIT;\n"
         })
         const error = yield* Effect.flip(withMigrator(dir, schema, (m) => m.migrate()))
         expect(error._tag).toBe("TransactionControlRefused")
@@ -137,7 +172,9 @@ for (const backend of await backends()) {
         })
         yield* withMigrator(dir, schema, (m) => m.migrate())
         const error = yield* Effect.flip(
-          withMigrator(dir, schema, (m) => m.rollback({ steps: 2, yes: true })).pipe(Effect.provide(NonInteractiveGuard()))
+          withMigrator(dir, schema, (m) => m.rollback({ steps: 2, yes: true })).pipe(
+            Effect.provide(NonInteractiveGuard())
+          )
         )
         expect(error._tag).toBe("TransactionControlRefused")
         if (error._tag !== "TransactionControlRefused") return
@@ -172,7 +209,8 @@ for (const backend of await backends()) {
       Effect.gen(function*() {
         const schema = freshSchema()
         const dir = writeFolder({
-          "001_own.sql": "-- dbkit:no-transaction\nBEGIN;\nCREATE TABLE own_a (x int);\nCREATE TABLE own_b (x int);\nCOMMIT;\n",
+          "001_own.sql":
+            "-- dbkit:no-transaction\nBEGIN;\nCREATE TABLE own_a (x int);\nCREATE TABLE own_b (x int);\nCOMMIT;\n",
           "002_idx.sql": "CREATE INDEX CONCURRENTLY own_a_x ON own_a (x);"
         })
         const result = yield* withMigrator(dir, schema, (m) => m.migrate())
@@ -196,7 +234,8 @@ for (const backend of await backends()) {
       Effect.gen(function*() {
         const schema = freshSchema()
         const dir = writeFolder({
-          "001_mood.sql": "CREATE TYPE mood AS ENUM ('sad');\nCREATE TABLE feelings (m mood);\nINSERT INTO feelings VALUES ('sad');"
+          "001_mood.sql":
+            "CREATE TYPE mood AS ENUM ('sad');\nCREATE TABLE feelings (m mood);\nINSERT INTO feelings VALUES ('sad');"
         })
         yield* withMigrator(dir, schema, (m) => m.migrate())
         writeFolder({
@@ -315,7 +354,7 @@ describe.skipIf(!server)("a drizzle-migrated server database", () => {
     Effect.gen(function*() {
       const db = yield* drizzleMigrated.server
       yield* adoptedThenDrift.pipe(Effect.provide(PgLive({ url: Redacted.make(db.url) })))
-    }), 120_000)
+    }))
 
   it.scoped("a schema-targeted run (a tenant schema) is not told to adopt", () =>
     Effect.gen(function*() {
@@ -325,7 +364,7 @@ describe.skipIf(!server)("a drizzle-migrated server database", () => {
         Effect.provide(PgLive({ url: Redacted.make(db.url) }))
       )
       expect(result.applied.map((a) => a.name)).toEqual(["001_tenant"])
-    }), 120_000)
+    }))
 
   it.scoped("the CLI: migrate exits with adopt advice, adopt, then drift exits 0", () =>
     Effect.gen(function*() {
@@ -340,7 +379,7 @@ describe.skipIf(!server)("a drizzle-migrated server database", () => {
       const drift = yield* Effect.promise(() => runCli(["migrate", "drift"], env))
       expect(drift.stdout).not.toContain("drizzle")
       expect(drift.code).toBe(0)
-    }), 120_000)
+    }))
 })
 
 describe.skipIf(!server)("an @effect/sql-migrated server database", () => {
@@ -356,18 +395,23 @@ describe.skipIf(!server)("an @effect/sql-migrated server database", () => {
           "1_users": Effect.flatMap(SqlClient.SqlClient, (sql) => sql`CREATE TABLE users (id int primary key)`)
         })
       }).pipe(Effect.provide(Layer.merge(client, NodeContext.layer)))
-      const dir = writeFolder({ "0001_users.sql": "CREATE TABLE users (id int primary key);", "0002_orders.sql": "CREATE TABLE orders (id int);" })
+      const dir = writeFolder({
+        "0001_users.sql": "CREATE TABLE users (id int primary key);",
+        "0002_orders.sql": "CREATE TABLE orders (id int);"
+      })
       const program = Effect.gen(function*() {
         const refused = yield* Effect.flip(withMigrator(dir, undefined, (m) => m.migrate()))
         expect(refused._tag).toBe("AdoptRequired")
         expect(refused.message).toContain("@effect/sql (1 migration in effect_sql_migrations)")
         expect(yield* exists("public.orders")).toBe(false)
         yield* withMigrator(dir, undefined, (m) => m.adopt)
-        expect((yield* withMigrator(dir, undefined, (m) => m.migrate())).applied.map((a) => a.name)).toEqual(["0002_orders"])
+        expect((yield* withMigrator(dir, undefined, (m) => m.migrate())).applied.map((a) => a.name)).toEqual([
+          "0002_orders"
+        ])
         expect((yield* withMigrator(dir, undefined, (m) => m.drift())).differences).toEqual([])
       })
       yield* program.pipe(Effect.provide(PgLive({ url: Redacted.make(db.url) })))
-    }), 120_000)
+    }))
 })
 
 describe("a drizzle-migrated embedded database", () => {
@@ -375,7 +419,7 @@ describe("a drizzle-migrated embedded database", () => {
     Effect.gen(function*() {
       const dataDir = yield* drizzleMigrated.embedded
       yield* adoptedThenDrift.pipe(Effect.provide(Layer.merge(PgliteLive({ dataDir }), ScratchFromTemplate)))
-    }), 180_000)
+    }))
 })
 
 describe("dbkit migrate new follows the folder's numbering", () => {
@@ -385,7 +429,10 @@ describe("dbkit migrate new follows the folder's numbering", () => {
       const three = writeFolder({ "001_a.sql": "SELECT 1;", "002_b.sql": "SELECT 1;", "002_b.down.sql": "SELECT 1;" })
       const result = yield* Effect.promise(() => runCli(["migrate", "new", "add notes"], env(three)))
       expect(result.code).toBe(0)
-      expect(fs.readdirSync(three).filter((f) => f.startsWith("003"))).toEqual(["003_add_notes.down.sql", "003_add_notes.sql"])
+      expect(fs.readdirSync(three).filter((f) => f.startsWith("003"))).toEqual([
+        "003_add_notes.down.sql",
+        "003_add_notes.sql"
+      ])
       const four = writeFolder({ "0007_a.sql": "SELECT 1;" })
       expect((yield* Effect.promise(() => runCli(["migrate", "new", "x"], env(four)))).code).toBe(0)
       expect(fs.readdirSync(four)).toContain("0008_x.sql")
@@ -396,7 +443,7 @@ describe("dbkit migrate new follows the folder's numbering", () => {
       const full = writeFolder({ "999_last.sql": "SELECT 1;" })
       expect((yield* Effect.promise(() => runCli(["migrate", "new", "next"], env(full)))).code).toBe(0)
       expect(fs.readdirSync(full)).toContain("1000_next.sql")
-    }), 60_000)
+    }))
 })
 
 describe.skipIf(!server)("the CLI on the server", () => {
@@ -418,7 +465,10 @@ describe.skipIf(!server)("the CLI on the server", () => {
       expect(strict.code).toBe(10)
       writeFolder({ "001_a.sql": "CREATE TYPE level AS ENUM ('low');\nCREATE TABLE cli_a (l level);\n" }, dir)
       expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
-      writeFolder({ "002_high.sql": "ALTER TYPE level ADD VALUE 'high';", "003_use.sql": "INSERT INTO cli_a VALUES ('high');" }, dir)
+      writeFolder({
+        "002_high.sql": "ALTER TYPE level ADD VALUE 'high';",
+        "003_use.sql": "INSERT INTO cli_a VALUES ('high');"
+      }, dir)
       const dry = yield* Effect.promise(() => runCli(["migrate", "--dry-run"], env))
       expect(dry.stderr).not.toContain("unsafe use")
       expect(dry.code).toBe(0)
@@ -427,5 +477,5 @@ describe.skipIf(!server)("the CLI on the server", () => {
       const json = yield* Effect.promise(() => runCli(["migrate", "--dry-run", "--json"], env))
       expect(JSON.parse(json.stdout)).toMatchObject({ dryRun: true, replayed: ["003_use"], skipped: [] })
       expect((yield* Effect.promise(() => runCli(["migrate"], env))).code).toBe(0)
-    }), 120_000)
+    }))
 })

@@ -8,10 +8,10 @@
  * Needs the npm registry (and downloads ~60 packages into a cache kept under the OS temp dir, so
  * later runs are faster); skipped when it is unreachable, failed under CI=true.
  */
-import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { afterAll, beforeAll, describe, expect, it } from "vitest"
 import { writeFolder } from "./support/migrations.js"
 import { cleanEnv, type InstalledProject, installProject, npm, registryAvailable, run } from "./support/tarball.js"
 
@@ -93,7 +93,9 @@ describe.runIf(online)("dbkit installed from its tarball with npm", () => {
       path.join(root, "consumer")
     )
     project = await installProject(dir, ["effect@3", "@effect/sql", "typescript@5.9", "@types/node@20"])
-    console.info(`npm install of the dbkit tarball + effect@3 @effect/sql typescript @types/node: ${project.seconds.toFixed(1)} s`)
+    console.info(
+      `npm install of the dbkit tarball + effect@3 @effect/sql typescript @types/node: ${project.seconds.toFixed(1)} s`
+    )
   }, 900_000)
 
   afterAll(() => fs.rmSync(root, { recursive: true, force: true }))
@@ -102,7 +104,15 @@ describe.runIf(online)("dbkit installed from its tarball with npm", () => {
     const listed = await run("tar", ["-tzf", project.tarball], { cwd: root })
     expect(listed.code).toBe(0)
     const files = listed.stdout.split("\n").filter((line) => line !== "").map((line) => line.replace(/^package\//, ""))
-    expect(files).toEqual(expect.arrayContaining(["package.json", "bin/dbkit.mjs", "dist/cli.cjs", "dist/index.js", "dist/types/index.d.ts"]))
+    expect(files).toEqual(
+      expect.arrayContaining([
+        "package.json",
+        "bin/dbkit.mjs",
+        "dist/cli.cjs",
+        "dist/index.js",
+        "dist/types/index.d.ts"
+      ])
+    )
     expect(files.filter((file) => !/^(package\.json|README\.md|LICENSE|bin\/[^/]+|dist\/.+)$/.test(file))).toEqual([])
     expect(files.filter((file) => /^dist\/(cli\.cjs\.cache|.*\.ts$)/.test(file) && !file.endsWith(".d.ts"))).toEqual([])
   })
@@ -119,7 +129,9 @@ describe.runIf(online)("dbkit installed from its tarball with npm", () => {
     walk((JSON.parse(listed.stdout) as { dependencies?: never }).dependencies)
     expect([...versions]).toHaveLength(1)
     // Physically one copy, too: only the hoisted one.
-    const nested = (await run("find", ["node_modules", "-path", "*/@electric-sql/pglite/package.json"], { cwd: project.dir })).stdout.trim().split("\n")
+    const nested =
+      (await run("find", ["node_modules", "-path", "*/@electric-sql/pglite/package.json"], { cwd: project.dir })).stdout
+        .trim().split("\n")
     expect(nested).toEqual(["node_modules/@electric-sql/pglite/package.json"])
   })
 
@@ -141,7 +153,11 @@ describe.runIf(online)("dbkit installed from its tarball with npm", () => {
   })
 
   it("`dbkit migrate --json` migrates the embedded database (no DATABASE_URL)", async () => {
-    const migrated = await run(bin("dbkit"), ["migrate", "--json"], { cwd: project.dir, env: cleanEnv({ CI: "true" }), timeoutMs: 180_000 })
+    const migrated = await run(bin("dbkit"), ["migrate", "--json"], {
+      cwd: project.dir,
+      env: cleanEnv({ CI: "true" }),
+      timeoutMs: 180_000
+    })
     expect(migrated.code, migrated.stderr).toBe(0)
     const report = JSON.parse(migrated.stdout) as { target: string; applied: Array<{ name: string }> }
     expect(report.target).toContain("embedded")
@@ -158,8 +174,11 @@ describe.runIf(online)("dbkit installed from its tarball with npm", () => {
     // skipLibCheck. What must hold: no error in dbkit's declarations, and no import in them that
     // a consumer cannot resolve (a dev-only package leaking into the public types).
     const tsc = await run(bin("tsc"), ["-p", ".", "--noEmit", "--skipLibCheck", "false"], { cwd: project.dir })
-    const errorFiles = [...(tsc.stdout + tsc.stderr).matchAll(/^(\S[^(\n]*)\(\d+,\d+\): error TS\d+/gm)].map((m) => m[1]!)
+    const errorFiles = [...(tsc.stdout + tsc.stderr).matchAll(/^(\S[^(\n]*)\(\d+,\d+\): error TS\d+/gm)].map((m) =>
+      m[1]!
+    )
     const packages = new Set(errorFiles.map((file) => file.match(/^node_modules\/((?:@[^/]+\/)?[^/]+)\//)?.[1] ?? file))
-    expect([...packages].filter((name) => !["drizzle-orm", "@electric-sql/pglite", "@effect/sql-pg"].includes(name))).toEqual([])
+    expect([...packages].filter((name) => !["drizzle-orm", "@electric-sql/pglite", "@effect/sql-pg"].includes(name)))
+      .toEqual([])
   })
 })

@@ -3,9 +3,9 @@
 // pg_dump of it — with the same rows, keys and joins, consistent fakes across tables and encrypted columns faked through
 // the keyring; no database left behind by a failure midway, an interrupt or a SIGKILL; in place only when confirmed and
 // never in production; on the embedded database in place, honouring column types; keys never in the output.
-import { describe, expect, it, layer } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, it, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -21,7 +21,15 @@ import type { PrivacyMap } from "../src/privacy/declare.js"
 import { fake, ibanValid } from "../src/privacy/fake.js"
 import { makeKeyring, parseEnvelope } from "../src/privacy/fieldCrypto.js"
 import { runCli } from "./support/cli.js"
-import { admin, createScratchDatabase, dropScratchDatabase, EmbeddedLive, serverAvailable, uniqueName, urlFor } from "./support/databases.js"
+import {
+  admin,
+  createScratchDatabase,
+  dropScratchDatabase,
+  EmbeddedLive,
+  serverAvailable,
+  uniqueName,
+  urlFor
+} from "./support/databases.js"
 import { withMigrator } from "./support/migrations.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
@@ -41,8 +49,10 @@ const withClient = async <A>(url: string, f: (client: pg.Client) => Promise<A>):
     await client.end()
   }
 }
-const rowsOf = <A = any>(url: string, text: string, params: Array<unknown> = []) => withClient(url, async (c) => (await c.query(text, params)).rows as Array<A>)
-const databaseExists = async (name: string) => (await admin<{ e: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e", [name]))[0]!.e
+const rowsOf = <A = any>(url: string, text: string, params: Array<unknown> = []) =>
+  withClient(url, async (c) => (await c.query(text, params)).rows as Array<A>)
+const databaseExists = async (name: string) =>
+  (await admin<{ e: boolean }>("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS e", [name]))[0]!.e
 
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 
@@ -60,7 +70,13 @@ const pgDumpOf = (url: string) =>
   new Promise<string>((resolve, reject) => {
     const u = new URL(url)
     execFile("pg_dump", ["--format=p"], {
-      env: { ...process.env, PGHOST: u.hostname, PGPORT: u.port || "5432", PGUSER: decodeURIComponent(u.username), PGDATABASE: u.pathname.slice(1) },
+      env: {
+        ...process.env,
+        PGHOST: u.hostname,
+        PGPORT: u.port || "5432",
+        PGUSER: decodeURIComponent(u.username),
+        PGDATABASE: u.pathname.slice(1)
+      },
       maxBuffer: 512 * 1024 * 1024
     }, (error, stdout) => (error ? reject(error) : resolve(stdout)))
   })
@@ -75,8 +91,42 @@ const prng = (seed: number) => () => {
 
 // Test people whose names, streets and numbers come from lists the fakes never use, so "no original value appears in
 // the copy" is a fair test (a fake name may, by design, be some other real person's name).
-const FIRST = ["Gudrun", "Wolfram", "Hildegard", "Siegfried", "Brunhilde", "Ottokar", "Waltraud", "Reinhold", "Irmgard", "Gottfried", "Mechthild", "Eberhard", "Adelheid", "Leopold", "Roswitha", "Volkmar"]
-const LAST = ["Achterberg", "Bräutigam", "Dinkelacker", "Eichhorn", "Feuerstein", "Grünewald", "Hagedorn", "Immergrün", "Jungbluth", "Kesselring", "Lichtenau", "Morgenroth", "Nachtigall", "Ochsenknecht", "Pfefferkorn", "Quellmalz"]
+const FIRST = [
+  "Gudrun",
+  "Wolfram",
+  "Hildegard",
+  "Siegfried",
+  "Brunhilde",
+  "Ottokar",
+  "Waltraud",
+  "Reinhold",
+  "Irmgard",
+  "Gottfried",
+  "Mechthild",
+  "Eberhard",
+  "Adelheid",
+  "Leopold",
+  "Roswitha",
+  "Volkmar"
+]
+const LAST = [
+  "Achterberg",
+  "Bräutigam",
+  "Dinkelacker",
+  "Eichhorn",
+  "Feuerstein",
+  "Grünewald",
+  "Hagedorn",
+  "Immergrün",
+  "Jungbluth",
+  "Kesselring",
+  "Lichtenau",
+  "Morgenroth",
+  "Nachtigall",
+  "Ochsenknecht",
+  "Pfefferkorn",
+  "Quellmalz"
+]
 const ascii = (s: string) => s.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").toLowerCase()
 
 // Field keys: k2 active, k1 older (some values are still under it).
@@ -120,7 +170,9 @@ const populate = (url: string) =>
         const first = pick(FIRST)
         const last = pick(LAST)
         // Every tenant's users 0..99 are the same people (same email in both tenants).
-        const email = i < 100 ? `${ascii(first)}.shared${i}@gemeinsam.test` : `${ascii(first)}.${ascii(last)}.${++n}@${tenant.slug}.test`
+        const email = i < 100
+          ? `${ascii(first)}.shared${i}@gemeinsam.test`
+          : `${ascii(first)}.${ascii(last)}.${++n}@${tenant.slug}.test`
         emails.push(email)
         users.push([email, `${first} ${last}`])
       }
@@ -138,9 +190,19 @@ const populate = (url: string) =>
         const roll = random()
         const first = pick(FIRST)
         const last = pick(LAST)
-        const email = roll < 0.4 ? pick(own) : roll < 0.5 ? pick(other) : roll < 0.6 ? null : `${ascii(last)}.${++n}@kunde.test`
+        const email = roll < 0.4
+          ? pick(own)
+          : roll < 0.5
+          ? pick(other)
+          : roll < 0.6
+          ? null
+          : `${ascii(last)}.${++n}@kunde.test`
         const phone = random() < 0.15 ? null : `+49 ${pick(["30", "40", "89", "221"])} ${digits(9)}`
-        const address = random() < 0.1 ? null : `${pick(["Hauptstraße", "Bahnhofstraße", "Schillerweg", "Goethering"])} ${1 + Math.floor(random() * 300)}, ${digits(5)} ${pick(["Berlin", "Hamburg", "München", "Köln"])}`
+        const address = random() < 0.1
+          ? null
+          : `${pick(["Hauptstraße", "Bahnhofstraße", "Schillerweg", "Goethering"])} ${
+            1 + Math.floor(random() * 300)
+          }, ${digits(5)} ${pick(["Berlin", "Hamburg", "München", "Köln"])}`
         const taxPlain = digits(11)
         const taxId = random() < 0.1 ? null : (random() < 0.3 ? oldKeyring : keyring).encrypt(taxPlain)
         rows.push([`${first} ${last}`, email, phone, address, taxId])
@@ -163,12 +225,25 @@ const populate = (url: string) =>
 
 interface Personal {
   readonly users: Array<{ id: string; tenant_id: string; email: string; name: string }>
-  readonly customers: Array<{ id: string; tenant_id: string; name: string; email: string | null; phone: string | null; address: string | null; tax_id: string | null }>
+  readonly customers: Array<
+    {
+      id: string
+      tenant_id: string
+      name: string
+      email: string | null
+      phone: string | null
+      address: string | null
+      tax_id: string | null
+    }
+  >
 }
 
 const personalOf = async (url: string): Promise<Personal> => ({
   users: await rowsOf(url, "SELECT id::text, tenant_id::text, email, name FROM users ORDER BY id"),
-  customers: await rowsOf(url, "SELECT id::text, tenant_id::text, name, email, phone, address, tax_id FROM customers ORDER BY id")
+  customers: await rowsOf(
+    url,
+    "SELECT id::text, tenant_id::text, name, email, phone, address, tax_id FROM customers ORDER BY id"
+  )
 })
 
 /** Every personal value, decrypted where encrypted (and the ciphertexts too). */
@@ -202,7 +277,18 @@ describe("fake values", () => {
     expect(fake("email", "maria@firma.test", runKey)).not.toBe(fake("email", "maria@firma.test", randomBytes(32)))
     // The category is part of the input: the same text faked as a name and as an email differs in kind.
     expect(fake("name", "Maria Schmidt", runKey)).toMatch(/^\S+ \S+$/)
-    const categories = ["email", "name", "phone", "address", "iban", "tax_id", "date_of_birth", "ip_address", "identifier", "free_text"] as const
+    const categories = [
+      "email",
+      "name",
+      "phone",
+      "address",
+      "iban",
+      "tax_id",
+      "date_of_birth",
+      "ip_address",
+      "identifier",
+      "free_text"
+    ] as const
     // A fake that would equal its original is derived again: names come from the same lists as the fakes, so over many
     // run keys some first draws hit the original.
     for (const category of categories) {
@@ -218,7 +304,9 @@ describe("fake values", () => {
   it("are realistic per category: unique emails, valid IBANs, dates, private/documentation IPs, shapes kept", () => {
     const emails = new Set(Array.from({ length: 20_000 }, (_, i) => fake("email", `person${i}@firma.test`, runKey)))
     expect(emails.size).toBe(20_000)
-    for (const email of [...emails].slice(0, 50)) expect(email).toMatch(/^[a-z]+\.[a-z]+\.[0-9a-f]{12}@example\.(com|org|net)$/)
+    for (const email of [...emails].slice(0, 50)) {
+      expect(email).toMatch(/^[a-z]+\.[a-z]+\.[0-9a-f]{12}@example\.(com|org|net)$/)
+    }
     for (let i = 0; i < 200; i++) {
       const iban = fake("iban", `DE89 3704 0044 0532 0130 ${String(i % 100).padStart(2, "0")}`, runKey)
       expect(ibanValid(iban)).toBe(true)
@@ -235,7 +323,9 @@ describe("fake values", () => {
     expect(fake("ip_address", "203.0.113.9", runKey)).toMatch(/^10\.\d+\.\d+\.\d+$/)
     expect(fake("ip_address", "2a00:1450::1", runKey)).toMatch(/^2001:db8(:[0-9a-f]{1,4}){6}$/)
     expect(fake("ip_address", "192.168.7.0/24", runKey, { kind: "cidr" })).toMatch(/^10\.\d+\.\d+\.0\/24$/)
-    expect(fake("identifier", "x", runKey, { kind: "uuid" })).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/)
+    expect(fake("identifier", "x", runKey, { kind: "uuid" })).toMatch(
+      /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/
+    )
     expect(fake("identifier", "9223372036854775807", runKey, { kind: "integer" })).toMatch(/^1\d{18}$/)
     // Short identifiers are topped up to 64 bits so different ones stay different.
     const ids = new Set(Array.from({ length: 5000 }, (_, i) => fake("identifier", `u${i % 10}`, runKey)))
@@ -246,7 +336,10 @@ describe("fake values", () => {
   })
 
   it("fit varchar(n): emails keep their uniqueness tag and domain first", () => {
-    const short = Array.from({ length: 2000 }, (_, i) => fake("email", `a.very.long.name.${i}@example-firm.test`, runKey, { maxLength: 30 }))
+    const short = Array.from(
+      { length: 2000 },
+      (_, i) => fake("email", `a.very.long.name.${i}@example-firm.test`, runKey, { maxLength: 30 })
+    )
     for (const email of short) expect(email.length).toBeLessThanOrEqual(30)
     expect(new Set(short).size).toBe(2000)
     expect(Array.from(fake("name", "Maria Schmidt", runKey, { maxLength: 6 })).length).toBeLessThanOrEqual(6)
@@ -285,7 +378,9 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     const report = JSON.parse(run.stdout)
     expect(report.mode).toBe("into")
     expect(report.database).toBe(into)
-    expect(report.tables.map((t: { table: string; rows: number; columns: Array<string> }) => [t.table, t.rows, t.columns])).toEqual([
+    expect(
+      report.tables.map((t: { table: string; rows: number; columns: Array<string> }) => [t.table, t.rows, t.columns])
+    ).toEqual([
       ["public.users", 2 * USERS_PER_TENANT, ["email", "name"]],
       ["public.customers", 2 * CUSTOMERS_PER_TENANT, ["name", "email", "phone", "address", "tax_id"]]
     ])
@@ -297,7 +392,9 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     const copy = await personalOf(copyUrl)
     expect(copy.users.map((u) => [u.id, u.tenant_id])).toEqual(original.users.map((u) => [u.id, u.tenant_id]))
     expect(copy.customers.map((c) => [c.id, c.tenant_id])).toEqual(original.customers.map((c) => [c.id, c.tenant_id]))
-    expect((await rowsOf(copyUrl, "SELECT count(*)::int AS n FROM invoices i JOIN customers c ON c.id = i.customer_id"))[0].n).toBe(2 * CUSTOMERS_PER_TENANT)
+    expect(
+      (await rowsOf(copyUrl, "SELECT count(*)::int AS n FROM invoices i JOIN customers c ON c.id = i.customer_id"))[0].n
+    ).toBe(2 * CUSTOMERS_PER_TENANT)
     // Not one original value (nor an original ciphertext) is left anywhere in the declared columns…
     const before = valuesOf(original)
     const after = valuesOf(copy)
@@ -308,7 +405,9 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     const originals = [
       ...new Set([
         ...original.users.flatMap((u) => [u.email, u.name]),
-        ...original.customers.flatMap((c) => [c.email, c.phone, c.address, c.name, c.tax_id, c.tax_id && keyring.decrypt(c.tax_id)])
+        ...original.customers.flatMap((
+          c
+        ) => [c.email, c.phone, c.address, c.name, c.tax_id, c.tax_id && keyring.decrypt(c.tax_id)])
       ].filter((v): v is string => v !== null))
     ]
     expect(originals.length).toBeGreaterThan(1000)
@@ -332,7 +431,8 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     }
     expect([...fakesOfShared.values()].every((set) => set.size === 1)).toBe(true)
     // Distinct stays distinct: as many different emails as before (the unique constraint held, and more).
-    const distinct = (p: Personal) => new Set([...p.users.map((u) => u.email), ...p.customers.flatMap((c) => (c.email ? [c.email] : []))]).size
+    const distinct = (p: Personal) =>
+      new Set([...p.users.map((u) => u.email), ...p.customers.flatMap((c) => (c.email ? [c.email] : []))]).size
     expect(distinct(copy)).toBe(distinct(original))
     for (const u of copy.users.slice(0, 20)) expect(u.email).toMatch(/@example\.(com|org|net)$/)
     // Encrypted columns: under the active key, decrypting to a fake of the same shape.
@@ -351,7 +451,10 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
   it("a failure midway (a fake that breaks a CHECK constraint) drops the new database; nothing is left behind", async () => {
     const into = uniqueName("dbkit_anon_fail")
     made.push(into)
-    await rowsOf(source.url, `ALTER TABLE customers ADD CONSTRAINT customers_real_email CHECK (email IS NULL OR email NOT LIKE '%@example.%')`)
+    await rowsOf(
+      source.url,
+      `ALTER TABLE customers ADD CONSTRAINT customers_real_email CHECK (email IS NULL OR email NOT LIKE '%@example.%')`
+    )
     try {
       // users is rewritten first and succeeds; customers then fails.
       const run = await cli(["privacy", "anonymize", "--into", into, "--verbose"], env())
@@ -378,7 +481,10 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
       return { child, exited, stderr: () => stderr }
     }
     const connected = async (into: string, application: string) =>
-      (await admin<{ n: number }>(`SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`, [into, application]))[0]!.n > 0
+      (await admin<{ n: number }>(
+        `SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname = $1 AND application_name = $2`,
+        [into, application]
+      ))[0]!.n > 0
     // 1. SIGKILL as soon as the new database exists (while pg_dump | psql fills it): the guardian drops it.
     const first = uniqueName("dbkit_anon_kill")
     made.push(first)
@@ -424,7 +530,27 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     // A map naming a column this database lacks.
     const mapFile = path.join(await import("node:os").then((os) => os.tmpdir()), `${uniqueName("map")}.json`)
     await import("node:fs").then((fs) =>
-      fs.writeFileSync(mapFile, JSON.stringify({ tables: [{ schema: "public", table: "users", key: ["id"], tenantColumn: null, subject: null, onErase: "delete", reason: null, columns: [{ column: "birthday", category: "date_of_birth", erase: "null", encrypted: false, nullable: true }] }] }))
+      fs.writeFileSync(
+        mapFile,
+        JSON.stringify({
+          tables: [{
+            schema: "public",
+            table: "users",
+            key: ["id"],
+            tenantColumn: null,
+            subject: null,
+            onErase: "delete",
+            reason: null,
+            columns: [{
+              column: "birthday",
+              category: "date_of_birth",
+              erase: "null",
+              encrypted: false,
+              nullable: true
+            }]
+          }]
+        })
+      )
     )
     const mismatch = await cli(["privacy", "anonymize", "--into", into], { ...env(), DBKIT_PRIVACY_MAP: mapFile })
     expect(mismatch.code).toBe(exitFor("PrivacyMapMismatch"))
@@ -436,14 +562,26 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     const target = uniqueName("dbkit_anon_inplace")
     made.push(target)
     // A template must have no sessions: a killed run's pg_dump may still be on its way out.
-    expect(await eventually(() => admin(`CREATE DATABASE "${target}" TEMPLATE "${source.name}"`).then(() => true, () => false))).toBe(true)
+    expect(
+      await eventually(() =>
+        admin(`CREATE DATABASE "${target}" TEMPLATE "${source.name}"`).then(() => true, () => false)
+      )
+    ).toBe(true)
     const url = urlFor(target)
     const inPlace = (extra: Record<string, string>, args: Array<string> = []) =>
-      cli(["privacy", "anonymize", "--in-place", ...args], { DATABASE_URL: url, DBKIT_FIELD_KEYS: FIELD_KEYS, ...extra })
+      cli(["privacy", "anonymize", "--in-place", ...args], {
+        DATABASE_URL: url,
+        DBKIT_FIELD_KEYS: FIELD_KEYS,
+        ...extra
+      })
     const unconfirmed = await inPlace({})
     expect(unconfirmed.code).toBe(4)
     expect(unconfirmed.stderr).toContain("DB_ANONYMIZE_CONFIRM=1")
-    const production = await inPlace({ DB_ENV: "production", DB_ANONYMIZE_CONFIRM: "1", DB_ANONYMIZE_ALLOW_PRODUCTION: "1" }, ["--yes"])
+    const production = await inPlace({
+      DB_ENV: "production",
+      DB_ANONYMIZE_CONFIRM: "1",
+      DB_ANONYMIZE_ALLOW_PRODUCTION: "1"
+    }, ["--yes"])
     expect(production.code).toBe(exitFor("AnonymizeRefusedInProduction"))
     expect(production.stderr).toContain("the environment is production")
     expect(production.stderr).toContain("--into")
@@ -456,7 +594,10 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
       const asApp = new URL(url)
       asApp.username = filtered
       asApp.password = ""
-      const refused = await cli(["privacy", "anonymize", "--in-place", "--yes"], { DATABASE_URL: asApp.toString(), DBKIT_FIELD_KEYS: FIELD_KEYS })
+      const refused = await cli(["privacy", "anonymize", "--in-place", "--yes"], {
+        DATABASE_URL: asApp.toString(),
+        DBKIT_FIELD_KEYS: FIELD_KEYS
+      })
       expect(refused.code).toBe(exitFor("AnonymizeNeedsBypassRls"))
       expect(refused.stderr).toContain(`row-level security on public.users would hide rows from ${filtered}`)
       expect(await personalOf(url)).toEqual(original)
@@ -467,7 +608,11 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
     const confirmed = await inPlace({ DB_ANONYMIZE_CONFIRM: "1" })
     expect(confirmed.code).toBe(0)
     expect(confirmed.stderr).toContain("dbkit privacy anonymize --in-place · development · ")
-    expect(confirmed.stdout).toContain(`anonymized ${target} in place: ${(2 * (USERS_PER_TENANT + CUSTOMERS_PER_TENANT)).toLocaleString("en-US")} rows rewritten in 2 tables`)
+    expect(confirmed.stdout).toContain(
+      `anonymized ${target} in place: ${
+        (2 * (USERS_PER_TENANT + CUSTOMERS_PER_TENANT)).toLocaleString("en-US")
+      } rows rewritten in 2 tables`
+    )
     const after = await personalOf(url)
     expect(after.customers.map((c) => c.id)).toEqual(original.customers.map((c) => c.id))
     const before = valuesOf(original)
@@ -513,7 +658,7 @@ const EmbeddedServices = Layer.mergeAll(
   NodeContext.layer
 ).pipe(Layer.provideMerge(EmbeddedLive))
 
-layer(EmbeddedServices, { timeout: 120_000, excludeTestServices: true })("dbkit privacy anonymize on the embedded database", (it) => {
+layer(EmbeddedServices, { excludeTestServices: true })("dbkit privacy anonymize on the embedded database", (it) => {
   it.effect("in place, confirmed, honouring the columns' types (varchar(n), date, inet, uuid); --into needs a server", () =>
     Effect.gen(function*() {
       yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
@@ -525,13 +670,17 @@ layer(EmbeddedServices, { timeout: 120_000, excludeTestServices: true })("dbkit 
         SELECT 'p' || i || '@firma.test', 'Gudrun Achterberg ' || i, date '1970-01-01' + i, ('192.168.1.' || (i % 250))::inet,
                gen_random_uuid(), 'DE89370400440532013000', CASE WHEN i % 2 = 0 THEN 'Ruft montags an, Kundennummer ' || i END
           FROM generate_series(1, 300) i`)
-      const before = yield* sql<Record<string, string | null>>`SELECT id, email, name, born::text, ip::text, external_id::text, iban, notes FROM people ORDER BY id`
+      const before = yield* sql<
+        Record<string, string | null>
+      >`SELECT id, email, name, born::text, ip::text, external_id::text, iban, notes FROM people ORDER BY id`
       const refused = yield* Effect.exit(anonymize(peopleMap, {}))
       expect(Exit.isFailure(refused) && JSON.stringify(refused.cause)).toContain("ConfirmationRequired")
       const report = yield* anonymize(peopleMap, { yes: true, batchSize: 64 })
       expect(report.mode).toBe("in-place")
       expect(report.tables[0]!.rows).toBe(300)
-      const after = yield* sql<Record<string, string | null>>`SELECT id, email, name, born::text, ip::text, external_id::text, iban, notes FROM people ORDER BY id`
+      const after = yield* sql<
+        Record<string, string | null>
+      >`SELECT id, email, name, born::text, ip::text, external_id::text, iban, notes FROM people ORDER BY id`
       expect(after.map((r) => r.id)).toEqual(before.map((r) => r.id))
       after.forEach((row, i) => {
         for (const column of ["email", "name", "born", "ip", "external_id", "iban", "notes"]) {

@@ -2,8 +2,8 @@
 // readable value to the active key (plaintext too), leaves values under unknown keys and altered ones alone and says
 // so, carries on after an interruption, never overwrites what the application wrote meanwhile, and never prints a
 // key — on the server, through the CLI, and on the embedded database.
-import { describe, expect, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Redacted from "effect/Redacted"
@@ -13,12 +13,20 @@ import * as path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll, it as vitestIt } from "vitest"
 import { ExitCode, exitCodeByTag } from "../src/cli/exitCodes.js"
+import referenceMap from "../src/example/schema/privacy.js"
 import type { PrivacyMap } from "../src/privacy/declare.js"
 import { requireEncrypted, rotateKey, type RotateReport, verifyEncryption } from "../src/privacy/encryption.js"
 import { type Keyring, makeKeyring, parseEnvelope } from "../src/privacy/fieldCrypto.js"
-import referenceMap from "../src/example/schema/privacy.js"
 import { runCli } from "./support/cli.js"
-import { createScratchDatabase, dropScratchDatabase, EmbeddedLive, queryAt, ScratchDatabase, ServerLive, serverAvailable } from "./support/databases.js"
+import {
+  createScratchDatabase,
+  dropScratchDatabase,
+  EmbeddedLive,
+  queryAt,
+  ScratchDatabase,
+  serverAvailable,
+  ServerLive
+} from "./support/databases.js"
 import { withMigrator } from "./support/migrations.js"
 
 const server = await serverAvailable()
@@ -66,7 +74,10 @@ const plan = (counts: Partial<Record<Kind, number>>) =>
     })
     .sort((a, b) => (a.id < b.id ? -1 : 1))
 
-const seedRows = (run: (text: string, params: Array<unknown>) => Effect.Effect<unknown, unknown>, counts: Partial<Record<Kind, number>>) =>
+const seedRows = (
+  run: (text: string, params: Array<unknown>) => Effect.Effect<unknown, unknown>,
+  counts: Partial<Record<Kind, number>>
+) =>
   Effect.gen(function*() {
     const rows = plan(counts)
     yield* run("TRUNCATE organizations CASCADE", [])
@@ -115,7 +126,7 @@ const expectNoSecrets = (text: string, seeded?: Seeded) => {
 }
 
 describe.skipIf(!server)("field encryption on the server", () => {
-  layer(ServerLive, { timeout: 120_000, excludeTestServices: true })("verify and rotate", (it) => {
+  layer(ServerLive, { excludeTestServices: true })("verify and rotate", (it) => {
     it.effect("verify-encryption counts active, old-key, plaintext, unknown-key and undecryptable values exactly, with sample keys of the bad rows", () =>
       Effect.gen(function*() {
         yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
@@ -143,8 +154,18 @@ describe.skipIf(!server)("field encryption on the server", () => {
         expect(report.ok).toBe(false)
         const failed = yield* Effect.flip(requireEncrypted(report))
         expect(failed._tag).toBe("EncryptionProblems")
-        expect(failed.columns).toEqual([expect.objectContaining({ column: "public.customers.tax_id", plaintext: 2, unknownKey: 1, undecryptable: 1, unknownKeyIds: ["k9"] })])
-        expect(failed.message).toContain("public.customers.tax_id: 2 plaintext, 1 under an unknown key (k9), 1 undecryptable")
+        expect(failed.columns).toEqual([
+          expect.objectContaining({
+            column: "public.customers.tax_id",
+            plaintext: 2,
+            unknownKey: 1,
+            undecryptable: 1,
+            unknownKeyIds: ["k9"]
+          })
+        ])
+        expect(failed.message).toContain(
+          "public.customers.tax_id: 2 plaintext, 1 under an unknown key (k9), 1 undecryptable"
+        )
         expectNoSecrets(failed.message, seeded)
         // Under k1 alone the same values are all under the active key; the other ring does not know k1 at all.
         const byK1 = (yield* verifyEncryption(map, only1)).columns[0]!
@@ -170,9 +191,18 @@ describe.skipIf(!server)("field encryption on the server", () => {
         expect(failed._tag).toBe("EncryptionProblems")
         const problems = failed as Extract<typeof failed, { _tag: "EncryptionProblems" }>
         expect(problems.columns).toEqual([
-          { column: "public.customers.tax_id", plaintext: 0, unknownKey: 1, undecryptable: 1, unknownKeyIds: ["k9"], sample: expect.any(Array) }
+          {
+            column: "public.customers.tax_id",
+            plaintext: 0,
+            unknownKey: 1,
+            undecryptable: 1,
+            unknownKeyIds: ["k9"],
+            sample: expect.any(Array)
+          }
         ])
-        expect(sorted(problems.columns[0]!.sample)).toEqual(sorted([...seeded.byKind("unknown"), ...seeded.byKind("tampered")]))
+        expect(sorted(problems.columns[0]!.sample)).toEqual(
+          sorted([...seeded.byKind("unknown"), ...seeded.byKind("tampered")])
+        )
         expectNoSecrets(problems.message, seeded)
         const report = problems.report as RotateReport
         expect(report).toMatchObject({ activeKey: "k2", rotated: 14, encrypted: 2, skipped: 0, problems: 2 })
@@ -189,10 +219,17 @@ describe.skipIf(!server)("field encryption on the server", () => {
         expect([after.active, after.oldKey, after.plaintext.count, after.nulls]).toEqual([16, 0, 0, 3])
         // Again: nothing left to rotate, the same two values still reported.
         const again = yield* Effect.flip(rotateKey(map, rotating, { batchSize: 4 }))
-        expect(again._tag === "EncryptionProblems" && again.report).toMatchObject({ rotated: 0, encrypted: 0, problems: 2 })
+        expect(again._tag === "EncryptionProblems" && again.report).toMatchObject({
+          rotated: 0,
+          encrypted: 0,
+          problems: 2
+        })
         // Repaired by hand (cleared): the next run succeeds, and the key can go.
         const sql = yield* SqlClient.SqlClient
-        yield* sql.unsafe("UPDATE customers SET tax_id = NULL WHERE id = ANY($1::uuid[])", [[...seeded.byKind("unknown"), ...seeded.byKind("tampered")]])
+        yield* sql.unsafe("UPDATE customers SET tax_id = NULL WHERE id = ANY($1::uuid[])", [[
+          ...seeded.byKind("unknown"),
+          ...seeded.byKind("tampered")
+        ]])
         const clean = yield* rotateKey(map, rotating, { batchSize: 4 })
         expect(clean).toMatchObject({ rotated: 0, encrypted: 0, skipped: 0, problems: 0 })
         const withoutK1 = yield* verifyEncryption(map, makeKeyring([["k2", keys.k2]]))
@@ -213,7 +250,14 @@ describe.skipIf(!server)("field encryption on the server", () => {
         expect(halfway.filter((v) => parseEnvelope(v)?.keyId === "k2")).toHaveLength(15)
         expect(halfway.filter((v) => parseEnvelope(v)?.keyId === "k1")).toHaveLength(25)
         const resumed = yield* rotateKey(map, rotating, { batchSize: 5 })
-        expect(resumed.columns[0]).toMatchObject({ pending: 25, scanned: 25, rotated: 25, encrypted: 0, skipped: 0, batches: 5 })
+        expect(resumed.columns[0]).toMatchObject({
+          pending: 25,
+          scanned: 25,
+          rotated: 25,
+          encrypted: 0,
+          skipped: 0,
+          batches: 5
+        })
         expectRotated(seeded, yield* storedValues, rotating)
       }))
 
@@ -281,59 +325,87 @@ describe.skipIf(!server)("dbkit privacy rotate-key / verify-encryption as a proc
   })
   afterAll(() => dropScratchDatabase(db.name))
 
-  vitestIt("reports problems with exit 19, rotates with progress and a banner, and never prints a key or a value", async () => {
-    const cli = (args: Array<string>, env: Record<string, string> = {}) => runCli(args, { DATABASE_URL: db.url, DBKIT_FIELD_KEYS: envKeys, ...env })
-    expect((await cli(["migrate"])).code).toBe(0)
-    const seeded = await Effect.runPromise(seedRows(
-      (text, params) => Effect.promise(() => queryAt(db.url, text, params)),
-      { good: 25, null: 2, plaintext: 1, unknown: 1, tampered: 1 }
-    ))
-    const problemsExit = exitCodeByTag.EncryptionProblems ?? ExitCode.unexpected
+  vitestIt(
+    "reports problems with exit 19, rotates with progress and a banner, and never prints a key or a value",
+    async () => {
+      const cli = (args: Array<string>, env: Record<string, string> = {}) =>
+        runCli(args, { DATABASE_URL: db.url, DBKIT_FIELD_KEYS: envKeys, ...env })
+      expect((await cli(["migrate"])).code).toBe(0)
+      const seeded = await Effect.runPromise(seedRows(
+        (text, params) => Effect.promise(() => queryAt(db.url, text, params)),
+        { good: 25, null: 2, plaintext: 1, unknown: 1, tampered: 1 }
+      ))
+      const problemsExit = exitCodeByTag.EncryptionProblems ?? ExitCode.unexpected
 
-    const verified = await cli(["privacy", "verify-encryption", "--json"])
-    expect(verified.code).toBe(problemsExit)
-    expect(verified.code).not.toBe(0)
-    const report = JSON.parse(verified.stdout)
-    expect(report.columns[0]).toMatchObject({ values: 28, nulls: 2, active: 0, oldKey: 25, plaintext: { count: 1 }, unknownKey: { count: 1 }, undecryptable: { count: 1 } })
-    expect(verified.stderr).toContain("error: public.customers.tax_id: 1 plaintext, 1 under an unknown key (k9), 1 undecryptable")
+      const verified = await cli(["privacy", "verify-encryption", "--json"])
+      expect(verified.code).toBe(problemsExit)
+      expect(verified.code).not.toBe(0)
+      const report = JSON.parse(verified.stdout)
+      expect(report.columns[0]).toMatchObject({
+        values: 28,
+        nulls: 2,
+        active: 0,
+        oldKey: 25,
+        plaintext: { count: 1 },
+        unknownKey: { count: 1 },
+        undecryptable: { count: 1 }
+      })
+      expect(verified.stderr).toContain(
+        "error: public.customers.tax_id: 1 plaintext, 1 under an unknown key (k9), 1 undecryptable"
+      )
 
-    const rotated = await cli(["privacy", "rotate-key", "--batch-size", "4", "--verbose"])
-    expect(rotated.code).toBe(problemsExit)
-    expect(rotated.stderr).toMatch(new RegExp(`^dbkit privacy rotate-key · development · root@127\\.0\\.0\\.1:5432/${db.name}$`, "m"))
-    expect(rotated.stderr).toMatch(/public\.customers\.tax_id {2}28\/28 {2}[\d,]+ rows\/s/)
-    expect(rotated.stdout).toMatch(/public\.customers\.tax_id +25 +1 +0 +1 +1 /)
-    expect(rotated.stdout).toContain("26 value(s) now under key k2 (25 re-encrypted, 1 were plaintext)")
-    expect(rotated.stdout).toContain(`under an unknown key (k9): rows ${seeded.byKind("unknown")[0]}`)
-    expect(rotated.stderr).toContain("error: public.customers.tax_id: 1 under an unknown key (k9), 1 undecryptable")
-    const stored = new Map((await queryAt<{ id: string; tax_id: string | null }>(db.url, "SELECT id::text AS id, tax_id FROM customers")).map((r) => [r.id, r.tax_id]))
-    expectRotated(seeded, stored, rotating)
+      const rotated = await cli(["privacy", "rotate-key", "--batch-size", "4", "--verbose"])
+      expect(rotated.code).toBe(problemsExit)
+      expect(rotated.stderr).toMatch(
+        new RegExp(`^dbkit privacy rotate-key · development · root@127\\.0\\.0\\.1:5432/${db.name}$`, "m")
+      )
+      expect(rotated.stderr).toMatch(/public\.customers\.tax_id {2}28\/28 {2}[\d,]+ rows\/s/)
+      expect(rotated.stdout).toMatch(/public\.customers\.tax_id +25 +1 +0 +1 +1 /)
+      expect(rotated.stdout).toContain("26 value(s) now under key k2 (25 re-encrypted, 1 were plaintext)")
+      expect(rotated.stdout).toContain(`under an unknown key (k9): rows ${seeded.byKind("unknown")[0]}`)
+      expect(rotated.stderr).toContain("error: public.customers.tax_id: 1 under an unknown key (k9), 1 undecryptable")
+      const stored = new Map(
+        (await queryAt<{ id: string; tax_id: string | null }>(db.url, "SELECT id::text AS id, tax_id FROM customers"))
+          .map((r) => [r.id, r.tax_id])
+      )
+      expectRotated(seeded, stored, rotating)
 
-    // Keys that cannot be used: exit 2, the bad text not echoed.
-    const shortKey = crypto.randomBytes(31).toString("base64")
-    const badKeys = await cli(["privacy", "rotate-key"], { DBKIT_FIELD_KEYS: `k2:${shortKey}` })
-    expect(badKeys.code).toBe(exitCodeByTag.FieldKeysInvalid ?? ExitCode.unexpected)
-    expect(badKeys.stderr).toContain(`key "k2" is not 32 bytes`)
-    expect(badKeys.stderr).not.toContain(shortKey)
+      // Keys that cannot be used: exit 2, the bad text not echoed.
+      const shortKey = crypto.randomBytes(31).toString("base64")
+      const badKeys = await cli(["privacy", "rotate-key"], { DBKIT_FIELD_KEYS: `k2:${shortKey}` })
+      expect(badKeys.code).toBe(exitCodeByTag.FieldKeysInvalid ?? ExitCode.unexpected)
+      expect(badKeys.stderr).toContain(`key "k2" is not 32 bytes`)
+      expect(badKeys.stderr).not.toContain(shortKey)
 
-    // Repaired: verification passes (exit 0), with the human table.
-    await queryAt(db.url, "UPDATE customers SET tax_id = NULL WHERE id = ANY($1::uuid[])", [[...seeded.byKind("unknown"), ...seeded.byKind("tampered")]])
-    const ok = await cli(["privacy", "verify-encryption"])
-    expect(ok.code).toBe(0)
-    expect(ok.stdout).toMatch(/public\.customers\.tax_id +26 +26 +0 +0 +0 +0 +4/)
-    expect(ok.stdout).toContain("ok: every value is encrypted under a configured key")
+      // Repaired: verification passes (exit 0), with the human table.
+      await queryAt(db.url, "UPDATE customers SET tax_id = NULL WHERE id = ANY($1::uuid[])", [[
+        ...seeded.byKind("unknown"),
+        ...seeded.byKind("tampered")
+      ]])
+      const ok = await cli(["privacy", "verify-encryption"])
+      expect(ok.code).toBe(0)
+      expect(ok.stdout).toMatch(/public\.customers\.tax_id +26 +26 +0 +0 +0 +0 +4/)
+      expect(ok.stdout).toContain("ok: every value is encrypted under a configured key")
 
-    for (const run of [verified, rotated, badKeys, ok]) expectNoSecrets(run.stdout + run.stderr, seeded)
-  }, 120_000)
+      for (const run of [verified, rotated, badKeys, ok]) expectNoSecrets(run.stdout + run.stderr, seeded)
+    }
+  )
 })
 
 describe("field encryption on the embedded database", () => {
-  layer(EmbeddedLive, { timeout: 120_000, excludeTestServices: true })("in memory", (it) => {
+  layer(EmbeddedLive, { excludeTestServices: true })("in memory", (it) => {
     it.effect("verifies, rotates to the new key and verifies clean", () =>
       Effect.gen(function*() {
         yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
         const seeded = yield* seed({ good: 11, null: 2, plaintext: 1 })
         const before = yield* verifyEncryption(map, rotating, { batchSize: 3 })
-        expect(before.columns[0]).toMatchObject({ values: 12, nulls: 2, oldKey: 11, plaintext: { count: 1, sample: seeded.byKind("plaintext") }, ok: false })
+        expect(before.columns[0]).toMatchObject({
+          values: 12,
+          nulls: 2,
+          oldKey: 11,
+          plaintext: { count: 1, sample: seeded.byKind("plaintext") },
+          ok: false
+        })
         const report = yield* rotateKey(map, rotating, { batchSize: 3 })
         expect(report).toMatchObject({ rotated: 11, encrypted: 1, skipped: 0, problems: 0 })
         expect(report.columns[0]).toMatchObject({ scanned: 12, batches: 4 })

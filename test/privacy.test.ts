@@ -2,9 +2,9 @@
 // erasure leaves no trace of the declared values anywhere in a dump of the whole database while the invoices stay,
 // a refused or failing erasure changes nothing, the audit triggers record changes without values, and the map warns
 // about columns that look personal but are undeclared. On the server, and the core of it on the embedded database.
-import { describe, expect, layer } from "@effect/vitest"
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
@@ -14,13 +14,13 @@ import * as crypto from "node:crypto"
 import * as path from "node:path"
 import * as Config from "../src/Config.js"
 import type { Database } from "../src/Database.js"
+import referenceMap from "../src/example/schema/privacy.js"
+import { fromDirectory } from "../src/migrator/source.js"
 import { makeKeyring } from "../src/privacy/fieldCrypto.js"
 import * as Privacy from "../src/privacy/Privacy.js"
-import referenceMap from "../src/example/schema/privacy.js"
 import * as Tenancy from "../src/tenancy/Tenancy.js"
 import { EmbeddedLive, ScratchDatabase, serverAvailable, ServerLive, tempDir } from "./support/databases.js"
 import { withMigrator, writeFolder } from "./support/migrations.js"
-import { fromDirectory } from "../src/migrator/source.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
 const server = await serverAvailable()
@@ -73,7 +73,9 @@ const seedPerson = (tenantId: string, email: string, tag: string) =>
       yield* sql`INSERT INTO roles (id, tenant_id, name) VALUES (${roleId}, ${tenantId}, ${`role-${tag}`})`
       yield* sql`INSERT INTO user_roles (tenant_id, user_id, role_id) VALUES (${tenantId}, ${p.userId}, ${roleId})`
       yield* sql`INSERT INTO customers (id, tenant_id, name, email, phone, address, tax_id)
-                 VALUES (${p.customerId}, ${tenantId}, ${p.name}, ${email.toUpperCase()}, ${p.phone}, ${p.address}, ${keyring.encrypt(p.taxId)})`
+                 VALUES (${p.customerId}, ${tenantId}, ${p.name}, ${email.toUpperCase()}, ${p.phone}, ${p.address}, ${
+        keyring.encrypt(p.taxId)
+      })`
       yield* sql`INSERT INTO accounts (id, tenant_id, code, name, type) VALUES (${accountId}, ${tenantId}, ${`4000-${tag}`}, 'Sales', 'revenue')`
       for (const [i, invoiceId] of p.invoiceIds.entries()) {
         yield* sql`INSERT INTO invoices (id, tenant_id, number, customer_id, issue_date, due_date, currency, total)
@@ -90,7 +92,10 @@ const seedPerson = (tenantId: string, email: string, tag: string) =>
 const ids = (rows: ReadonlyArray<Record<string, unknown>>, column = "id") => rows.map((r) => String(r[column])).sort()
 
 const dumpOf = (url: Redacted.Redacted<string>) => {
-  const result = spawnSync("pg_dump", ["--no-owner", Redacted.value(url)], { encoding: "utf8", maxBuffer: 256 * 1024 * 1024 })
+  const result = spawnSync("pg_dump", ["--no-owner", Redacted.value(url)], {
+    encoding: "utf8",
+    maxBuffer: 256 * 1024 * 1024
+  })
   if (result.status !== 0) throw new Error(`pg_dump failed: ${result.stderr}`)
   return result.stdout
 }
@@ -101,7 +106,9 @@ const snapshot = Effect.gen(function*() {
   const tables = ["users", "user_roles", "customers", "invoices", "invoice_lines", "payments", "audit_log"]
   const out: Record<string, string> = {}
   for (const table of tables) {
-    const [row] = yield* sql.unsafe<{ h: string | null }>(`SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS h FROM ${table} t`)
+    const [row] = yield* sql.unsafe<{ h: string | null }>(
+      `SELECT md5(string_agg(t::text, '|' ORDER BY t::text)) AS h FROM ${table} t`
+    )
     out[table] = row?.h ?? ""
   }
   return out
@@ -113,7 +120,7 @@ const expectFailure = <A, E>(exit: Exit.Exit<A, E>, tag: string) => {
 }
 
 describe.runIf(server)("privacy on the server", () => {
-  layer(withPrivacy(ServerLive), { timeout: 120_000 })((it) => {
+  layer(withPrivacy(ServerLive))((it) => {
     it.effect("export follows foreign keys from the person's rows to everything that references them, decrypts, and stays in the tenant", () =>
       Effect.gen(function*() {
         const tenancy = yield* Tenancy.Tenancy
@@ -128,7 +135,14 @@ describe.runIf(server)("privacy on the server", () => {
         const exported = yield* privacy.exportSubject({ email: "Jane.Export@example.com", tenant: "acme_export" })
         const byTable = Object.fromEntries(exported.tables.map((t) => [t.table, t.rows]))
         expect(Object.keys(byTable).sort()).toEqual(
-          ["public.customers", "public.invoice_lines", "public.invoices", "public.payments", "public.user_roles", "public.users"]
+          [
+            "public.customers",
+            "public.invoice_lines",
+            "public.invoices",
+            "public.payments",
+            "public.user_roles",
+            "public.users"
+          ]
         )
         // Completeness, against the database itself.
         const expectIds = (query: string) => sql.unsafe<{ id: string }>(query).pipe(Effect.map((rows) => ids(rows)))
@@ -145,7 +159,12 @@ describe.runIf(server)("privacy on the server", () => {
         expect(byTable["public.invoice_lines"]!.length).toBe(4)
         // Decrypted, whole rows.
         const customer = byTable["public.customers"]![0]!
-        expect(customer).toMatchObject({ name: jane.name, phone: jane.phone, address: jane.address, tax_id: jane.taxId })
+        expect(customer).toMatchObject({
+          name: jane.name,
+          phone: jane.phone,
+          address: jane.address,
+          tax_id: jane.taxId
+        })
         // Nobody else's rows: not the other person, not the same email in another tenant.
         for (const rows of Object.values(byTable)) for (const row of rows) expect(row.tenant_id).toBe(acme.id)
         // The audit trail about those rows, and what the person did.
@@ -158,9 +177,18 @@ describe.runIf(server)("privacy on the server", () => {
         // No tenant: both tenants' rows; an unknown tenant and an unknown email are typed errors.
         const everywhere = yield* privacy.exportSubject({ email: "jane.export@example.com" })
         expect(everywhere.tables.find((t) => t.table === "public.customers")!.rows.length).toBe(2)
-        expectFailure(yield* Effect.exit(privacy.exportSubject({ email: "jane.export@example.com", tenant: "nope" })), "TenantNotFound")
-        expectFailure(yield* Effect.exit(privacy.exportSubject({ email: "nobody@example.com", tenant: "acme_export" })), "SubjectNotFound")
-        expectFailure(yield* Effect.exit(privacy.exportSubject({ email: "not an email", tenant: "acme_export" })), "InvalidSubject")
+        expectFailure(
+          yield* Effect.exit(privacy.exportSubject({ email: "jane.export@example.com", tenant: "nope" })),
+          "TenantNotFound"
+        )
+        expectFailure(
+          yield* Effect.exit(privacy.exportSubject({ email: "nobody@example.com", tenant: "acme_export" })),
+          "SubjectNotFound"
+        )
+        expectFailure(
+          yield* Effect.exit(privacy.exportSubject({ email: "not an email", tenant: "acme_export" })),
+          "InvalidSubject"
+        )
       }))
 
     it.effect("erase: dry run and refusal change nothing; the erasure leaves no declared value in a dump of the database, keeps the invoices, and is audited without values", () =>
@@ -201,23 +229,42 @@ describe.runIf(server)("privacy on the server", () => {
         expect(dumpOfAcme).not.toContain(email)
         for (const value of [grace.name, grace.phone, grace.address, grace.taxId]) expect(dump).not.toContain(value)
         // The same email in another tenant, and the bystander, are untouched.
-        const [twinRow] = yield* sql<{ email: string; name: string }>`SELECT email, name FROM customers WHERE id = ${twin.customerId}`
+        const [twinRow] = yield* sql<
+          { email: string; name: string }
+        >`SELECT email, name FROM customers WHERE id = ${twin.customerId}`
         expect(twinRow).toEqual({ email: email.toUpperCase(), name: twin.name })
         expect(dump).toContain(bystander.name)
         // The law's records stay, without the person.
-        expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM invoices WHERE customer_id = ${grace.customerId}`)[0]!.n).toBe(2)
-        const [kept] = yield* sql<{ name: string; email: string; phone: string | null; address: string | null; tax_id: string | null }>`
+        expect(
+          (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM invoices WHERE customer_id = ${grace.customerId}`)[
+            0
+          ]!.n
+        ).toBe(2)
+        const [kept] = yield* sql<
+          { name: string; email: string; phone: string | null; address: string | null; tax_id: string | null }
+        >`
           SELECT name, email, phone, address, tax_id FROM customers WHERE id = ${grace.customerId}`
         expect(kept!.name).toBe("[erased]")
         expect(kept!.email).toMatch(/^erased-[0-9a-f]{32}@erased\.invalid$/)
         expect([kept!.phone, kept!.address, kept!.tax_id]).toEqual([null, null, null])
-        expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE id = ${grace.userId}`)[0]!.n).toBe(0)
-        expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM user_roles WHERE user_id = ${grace.userId}`)[0]!.n).toBe(0)
+        expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM users WHERE id = ${grace.userId}`)[0]!.n).toBe(
+          0
+        )
+        expect(
+          (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM user_roles WHERE user_id = ${grace.userId}`)[0]!.n
+        ).toBe(0)
         // Recorded: which rows and columns, never the values.
-        const records = yield* sql<{ action: string; table_name: string; row_key: string; changed_columns: Array<string> }>`
+        const records = yield* sql<
+          { action: string; table_name: string; row_key: string; changed_columns: Array<string> }
+        >`
           SELECT action, table_name, row_key, changed_columns FROM audit_log WHERE tenant_id = ${acme.id} AND action = 'erase' ORDER BY table_name`
         expect(records).toEqual([
-          { action: "erase", table_name: "customers", row_key: grace.customerId, changed_columns: ["name", "email", "phone", "address", "tax_id"] },
+          {
+            action: "erase",
+            table_name: "customers",
+            row_key: grace.customerId,
+            changed_columns: ["name", "email", "phone", "address", "tax_id"]
+          },
           { action: "erase", table_name: "users", row_key: grace.userId, changed_columns: ["*"] }
         ])
 
@@ -235,7 +282,9 @@ describe.runIf(server)("privacy on the server", () => {
         yield* sql`CREATE TABLE referrals (id serial PRIMARY KEY, tenant_id uuid NOT NULL, user_id uuid NOT NULL REFERENCES users (id) ON DELETE RESTRICT)`
         yield* sql`INSERT INTO referrals (tenant_id, user_id) VALUES (${acme.id}, ${ada.userId})`
         const before = yield* snapshot
-        const exit = yield* Effect.exit(privacy.erase({ email: "ada.blocked@example.com", tenant: "acme_blocked", yes: true }))
+        const exit = yield* Effect.exit(
+          privacy.erase({ email: "ada.blocked@example.com", tenant: "acme_blocked", yes: true })
+        )
         expectFailure(exit, "ErasureFailed")
         expect(yield* snapshot).toEqual(before)
         const [customer] = yield* sql<{ name: string }>`SELECT name FROM customers WHERE id = ${ada.customerId}`
@@ -256,14 +305,18 @@ describe.runIf(server)("privacy on the server", () => {
           yield* sql`UPDATE customers SET phone = phone WHERE id = ${p.customerId}` // no change: no entry
           yield* sql`DELETE FROM payments WHERE invoice_id = ${p.invoiceIds[0]!}`
         }))
-        const entries = yield* sql<{ actor: string; action: string; table_name: string; row_key: string; changed_columns: Array<string> }>`
+        const entries = yield* sql<
+          { actor: string; action: string; table_name: string; row_key: string; changed_columns: Array<string> }
+        >`
           SELECT actor, action, table_name, row_key, changed_columns FROM audit_log WHERE tenant_id = ${acme.id} AND actor = 'user:42' ORDER BY id`
         expect(entries.map((e) => [e.action, e.table_name, e.changed_columns])).toEqual([
           ["update", "customers", ["phone"]],
           ["delete", "payments", []]
         ])
         expect(entries[0]!.row_key).toBe(p.customerId)
-        const all = yield* sql<{ t: string }>`SELECT string_agg(a::text, '|') AS t FROM audit_log a WHERE tenant_id = ${acme.id}`
+        const all = yield* sql<
+          { t: string }
+        >`SELECT string_agg(a::text, '|') AS t FROM audit_log a WHERE tenant_id = ${acme.id}`
         for (const value of [p.phone, "+1 555 0100", p.name, p.address]) expect(all[0]!.t).not.toContain(value)
 
         // The application role appends, but cannot change or remove entries.
@@ -275,10 +328,20 @@ describe.runIf(server)("privacy on the server", () => {
           })).pipe(Effect.exit)
         expect(Exit.isFailure(yield* asApp(`DELETE FROM audit_log`))).toBe(true)
         expect(Exit.isFailure(yield* asApp(`UPDATE audit_log SET actor = 'nobody'`))).toBe(true)
-        expect(Exit.isSuccess(yield* asApp(`UPDATE customers SET address = 'Elsewhere' WHERE id = '${p.customerId}'`))).toBe(true)
+        expect(Exit.isSuccess(yield* asApp(`UPDATE customers SET address = 'Elsewhere' WHERE id = '${p.customerId}'`)))
+          .toBe(true)
         // The app role's change is recorded too, and it may not skip auditing.
-        expect(Exit.isSuccess(yield* asApp(`SELECT set_config('dbkit.audit', 'off', true)`, `UPDATE customers SET address = 'Again' WHERE id = '${p.customerId}'`))).toBe(true)
-        const [appEntries] = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM audit_log WHERE tenant_id = ${acme.id} AND table_name = 'customers' AND changed_columns = '{address}'`
+        expect(
+          Exit.isSuccess(
+            yield* asApp(
+              `SELECT set_config('dbkit.audit', 'off', true)`,
+              `UPDATE customers SET address = 'Again' WHERE id = '${p.customerId}'`
+            )
+          )
+        ).toBe(true)
+        const [appEntries] = yield* sql<
+          { n: number }
+        >`SELECT count(*)::int AS n FROM audit_log WHERE tenant_id = ${acme.id} AND table_name = 'customers' AND changed_columns = '{address}'`
         expect(appEntries!.n).toBe(2)
 
         const report = yield* privacy.auditReport({ tenant: "acme_audit" })
@@ -287,7 +350,11 @@ describe.runIf(server)("privacy on the server", () => {
         expect(report.byTable.find((t) => t.table === "customers")).toMatchObject({ insert: 1, update: 3 })
         expect(report.byTable.find((t) => t.table === "payments")).toMatchObject({ insert: 2, delete: 1 })
         expect(report.byActor.find((a) => a.actor === "user:42")!.entries).toBe(2)
-        const empty = yield* privacy.auditReport({ tenant: "acme_audit", from: new Date("2000-01-01"), to: new Date("2000-02-01") })
+        const empty = yield* privacy.auditReport({
+          tenant: "acme_audit",
+          from: new Date("2000-01-01"),
+          to: new Date("2000-02-01")
+        })
         expect(empty.total).toBe(0)
       }))
 
@@ -298,7 +365,8 @@ describe.runIf(server)("privacy on the server", () => {
         const clean = yield* privacy.map
         expect(clean.undeclared).toEqual([])
         expect(clean.missing).toEqual([])
-        expect(clean.tables.find((t) => t.table === "public.customers")!.columns.find((c) => c.column === "tax_id")).toMatchObject({ encrypted: true, present: true })
+        expect(clean.tables.find((t) => t.table === "public.customers")!.columns.find((c) => c.column === "tax_id"))
+          .toMatchObject({ encrypted: true, present: true })
         yield* sql`ALTER TABLE invoices ADD COLUMN billing_email text, ADD COLUMN contact_phone text`
         const dirty = yield* privacy.map
         expect(dirty.undeclared).toEqual([
@@ -329,7 +397,7 @@ describe.runIf(server)("privacy with a schema per tenant", () => {
     Privacy.layer({ map: { ...referenceMap, auditLog: null }, keyring }),
     Tenancy.layer({ strategy: "schema", migrations: fromDirectory(tenantMigrations) })
   ).pipe(Layer.provide(Support), Layer.provideMerge(ServerLive))
-  layer(schemaTenancy, { timeout: 120_000 })((it) => {
+  layer(schemaTenancy)((it) => {
     it.effect("export and erase look in the tenant's schema only", () =>
       Effect.gen(function*() {
         const tenancy = yield* Tenancy.Tenancy
@@ -341,8 +409,12 @@ describe.runIf(server)("privacy with a schema per tenant", () => {
           const customerId = crypto.randomUUID()
           yield* sql.unsafe(`INSERT INTO tenant_${slug}.users VALUES ('${userId}', 'kim@example.com', 'Kim ${slug}')`)
           yield* sql.unsafe(`INSERT INTO tenant_${slug}.user_roles VALUES ('${userId}', 'admin')`)
-          yield* sql.unsafe(`INSERT INTO tenant_${slug}.customers VALUES ('${customerId}', 'Kim ${slug}', 'kim@example.com', '+1 ${slug}', NULL, NULL)`)
-          yield* sql.unsafe(`INSERT INTO tenant_${slug}.invoices VALUES ('${crypto.randomUUID()}', '${customerId}', 10)`)
+          yield* sql.unsafe(
+            `INSERT INTO tenant_${slug}.customers VALUES ('${customerId}', 'Kim ${slug}', 'kim@example.com', '+1 ${slug}', NULL, NULL)`
+          )
+          yield* sql.unsafe(
+            `INSERT INTO tenant_${slug}.invoices VALUES ('${crypto.randomUUID()}', '${customerId}', 10)`
+          )
         }
         const exported = yield* privacy.exportSubject({ email: "kim@example.com", tenant: "north" })
         expect(exported.tables.map((t) => [t.table, t.rows.length])).toEqual([
@@ -353,8 +425,12 @@ describe.runIf(server)("privacy with a schema per tenant", () => {
         ])
         expect(exported.tables[0]!.rows[0]!.name).toBe("Kim north")
         yield* privacy.erase({ email: "kim@example.com", tenant: "north", yes: true })
-        const north = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM tenant_north.customers WHERE email = 'kim@example.com' OR name LIKE 'Kim%'`
-        const south = yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM tenant_south.customers WHERE email = 'kim@example.com' AND name = 'Kim south'`
+        const north = yield* sql<
+          { n: number }
+        >`SELECT count(*)::int AS n FROM tenant_north.customers WHERE email = 'kim@example.com' OR name LIKE 'Kim%'`
+        const south = yield* sql<
+          { n: number }
+        >`SELECT count(*)::int AS n FROM tenant_south.customers WHERE email = 'kim@example.com' AND name = 'Kim south'`
         expect([north[0]!.n, south[0]!.n]).toEqual([0, 1])
         expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM tenant_north.invoices`)[0]!.n).toBe(1)
         expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM tenant_north.users`)[0]!.n).toBe(0)
@@ -363,7 +439,7 @@ describe.runIf(server)("privacy with a schema per tenant", () => {
 })
 
 describe("privacy on the embedded database", () => {
-  layer(withPrivacy(EmbeddedLive), { timeout: 120_000 })((it) => {
+  layer(withPrivacy(EmbeddedLive))((it) => {
     it.effect("export and erase work the same way", () =>
       Effect.gen(function*() {
         const tenancy = yield* Tenancy.Tenancy
@@ -385,7 +461,9 @@ describe("privacy on the embedded database", () => {
         const [left] = yield* sql<{ n: number }>`
           SELECT count(*)::int AS n FROM customers WHERE lower(email) = 'embedded@example.com' OR name = ${p.name} OR phone = ${p.phone}`
         expect(left!.n).toBe(0)
-        expect((yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM invoices WHERE customer_id = ${p.customerId}`)[0]!.n).toBe(2)
+        expect(
+          (yield* sql<{ n: number }>`SELECT count(*)::int AS n FROM invoices WHERE customer_id = ${p.customerId}`)[0]!.n
+        ).toBe(2)
       }))
   })
 })

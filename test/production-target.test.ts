@@ -39,7 +39,13 @@ describe("a missing or empty DATABASE_URL in staging and production", () => {
     it(`${label}: every command family exits 2 naming DATABASE_URL; nothing is written, no embedded folder`, async () => {
       const results = await Promise.all(families.map(async (args) => ({
         args: args.join(" "),
-        result: await runCli(args, { ...env, DBKIT_DATA_DIR: dataDir, DBKIT_BACKUP_DIR: backupDir, DB_RESET_CONFIRM: "1", DB_RESTORE_CONFIRM: "1" })
+        result: await runCli(args, {
+          ...env,
+          DBKIT_DATA_DIR: dataDir,
+          DBKIT_BACKUP_DIR: backupDir,
+          DB_RESET_CONFIRM: "1",
+          DB_RESTORE_CONFIRM: "1"
+        })
       })))
       for (const { args, result } of results) {
         expect([args, result.code]).toEqual([args, 2])
@@ -48,6 +54,6 @@ describe("a missing or empty DATABASE_URL in staging and production", () => {
       }
       expect(fs.existsSync(dataDir)).toBe(false)
       expect(fs.readdirSync(backupDir)).toEqual([])
-    }, 120_000)
+    })
   }
 })

@@ -8,7 +8,8 @@ import * as path from "node:path"
 import { runCli } from "./support/cli.js"
 import { embeddedDataDir, tempDir } from "./support/databases.js"
 
-const config = (fields: string) => `import { defineConfig } from "dbkit"\n\nexport default defineConfig({\n${fields}\n})\n`
+const config = (fields: string) =>
+  `import { defineConfig } from "dbkit"\n\nexport default defineConfig({\n${fields}\n})\n`
 
 const project = () => {
   const dir = tempDir("dbkit-project-config-")
@@ -33,17 +34,27 @@ describe("dbkit.config.ts is every command's configuration", () => {
     const edited = await runCli(["migrate", "status", "--json"], env, { cwd: dir })
     expect(JSON.parse(edited.stdout)).toMatchObject({ pending: ["001_other"] })
 
-    const variable = await runCli(["migrate", "status", "--json"], { ...env, DBKIT_MIGRATIONS_DIR: "db/sql" }, { cwd: dir })
+    const variable = await runCli(["migrate", "status", "--json"], { ...env, DBKIT_MIGRATIONS_DIR: "db/sql" }, {
+      cwd: dir
+    })
     expect(JSON.parse(variable.stdout)).toMatchObject({ pending: ["001_first"] })
-  }, 120_000)
+  })
 
   it("a bad field, a missing module or a module that throws stops any command: exit 2, one line naming the file (and the field)", async () => {
     const dir = project()
     const dataDir = path.join(dir, "pglite")
     const env = { DBKIT_DATA_DIR: dataDir }
     const cases: ReadonlyArray<readonly [string, string, RegExp]> = [
-      ["bad field", config(`  environments: { staging: { lint: "loud" } }`), /dbkit\.config\.ts: environments\.staging\.lint/],
-      ["missing module", `import { nothing } from "./does-not-exist"\nexport default { migrationsDir: nothing }\n`, /dbkit\.config\.ts.*cannot be compiled/],
+      [
+        "bad field",
+        config(`  environments: { staging: { lint: "loud" } }`),
+        /dbkit\.config\.ts: environments\.staging\.lint/
+      ],
+      [
+        "missing module",
+        `import { nothing } from "./does-not-exist"\nexport default { migrationsDir: nothing }\n`,
+        /dbkit\.config\.ts.*cannot be compiled/
+      ],
       ["throws", `throw new Error("boom")\n`, /dbkit\.config\.ts.*failed while loading: boom/]
     ]
     for (const [label, text, message] of cases) {
@@ -58,7 +69,7 @@ describe("dbkit.config.ts is every command's configuration", () => {
     }
     expect(fs.existsSync(dataDir)).toBe(false)
     expect(fs.existsSync(path.join(dir, "b"))).toBe(false)
-  }, 120_000)
+  })
 
   it("the modules and rules it declares are checked the same way: a missing seeds module, one that exports no seeds, a bad tenancy or retention field, a privacy map that throws, seeds not declared", async () => {
     const dir = project()
@@ -67,13 +78,41 @@ describe("dbkit.config.ts is every command's configuration", () => {
     fs.writeFileSync(path.join(dir, "db", "not-seeds.ts"), "export const answer = 42\n")
     fs.writeFileSync(path.join(dir, "db", "privacy.ts"), "throw new Error(\"map exploded\")\n")
     const cases: ReadonlyArray<readonly [string, string, ReadonlyArray<string>, RegExp]> = [
-      ["seeds missing", config(`  seeds: "db/seeds.ts"`), ["migrate"], /dbkit\.config\.ts: seeds: names db\/seeds\.ts, which does not exist$/],
-      ["seeds of the wrong shape", config(`  seeds: "db/not-seeds.ts"`), ["seed"], /dbkit\.config\.ts: seeds: db\/not-seeds\.ts exports no seeds/],
+      [
+        "seeds missing",
+        config(`  seeds: "db/seeds.ts"`),
+        ["migrate"],
+        /dbkit\.config\.ts: seeds: names db\/seeds\.ts, which does not exist$/
+      ],
+      [
+        "seeds of the wrong shape",
+        config(`  seeds: "db/not-seeds.ts"`),
+        ["seed"],
+        /dbkit\.config\.ts: seeds: db\/not-seeds\.ts exports no seeds/
+      ],
       ["no seeds declared", config(`  migrationsDir: "db/sql"`), ["seed"], /dbkit\.config\.ts: seeds: is not declared/],
-      ["bad strategy", config(`  tenancy: { strategy: "silo" }`), ["tenant", "list"], /dbkit\.config\.ts: tenancy\.strategy: /],
-      ["bad retention", config(`  retention: [{ table: "events", timestampColumn: "at", keep: "forever" }]`), ["db", "cleanup"], /dbkit\.config\.ts: retention\.0\.keep: /],
-      ["bad relationship", config(`  integrity: { relationships: [{ table: "a", column: "b", references: "nowhere" }] }`), ["db", "validate"], /dbkit\.config\.ts: integrity\.relationships\.0\.references: /],
-      ["privacy throws", config(`  privacy: "db/privacy.ts"`), ["privacy", "map"], /dbkit\.config\.ts: privacy: db\/privacy\.ts failed while loading: map exploded$/]
+      [
+        "bad strategy",
+        config(`  tenancy: { strategy: "silo" }`),
+        ["tenant", "list"],
+        /dbkit\.config\.ts: tenancy\.strategy: /
+      ],
+      ["bad retention", config(`  retention: [{ table: "events", timestampColumn: "at", keep: "forever" }]`), [
+        "db",
+        "cleanup"
+      ], /dbkit\.config\.ts: retention\.0\.keep: /],
+      [
+        "bad relationship",
+        config(`  integrity: { relationships: [{ table: "a", column: "b", references: "nowhere" }] }`),
+        ["db", "validate"],
+        /dbkit\.config\.ts: integrity\.relationships\.0\.references: /
+      ],
+      [
+        "privacy throws",
+        config(`  privacy: "db/privacy.ts"`),
+        ["privacy", "map"],
+        /dbkit\.config\.ts: privacy: db\/privacy\.ts failed while loading: map exploded$/
+      ]
     ]
     for (const [label, text, args, message] of cases) {
       fs.writeFileSync(path.join(dir, "dbkit.config.ts"), text)
@@ -83,7 +122,7 @@ describe("dbkit.config.ts is every command's configuration", () => {
       expect([label, lines]).toEqual([label, [expect.stringMatching(message)]])
     }
     expect(fs.existsSync(dataDir)).toBe(false)
-  }, 120_000)
+  })
 
   it("dbkit's library never imports the example project: it reaches the CLI only through the repository's dbkit.config.ts", () => {
     const root = path.resolve(import.meta.dirname, "..", "src")

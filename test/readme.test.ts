@@ -1,10 +1,19 @@
 // The README's library example, run as written (on the embedded database, in memory).
-import { expect, it } from "@effect/vitest"
-import * as Effect from "effect/Effect"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import { expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
-import { DatabaseLive, DbConfig, Maintenance, Migrator, MigrationSource, PgliteLive, Seeder, Tenancy } from "../src/index.js"
+import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import {
+  DatabaseLive,
+  DbConfig,
+  Maintenance,
+  MigrationSource,
+  Migrator,
+  PgliteLive,
+  Seeder,
+  Tenancy
+} from "../src/index.js"
 
 it.live("README: `yield* Migrator` in an Effect program", () => {
   // --- README example start ---
@@ -24,7 +33,7 @@ it.live("README: `yield* Migrator` in an Effect program", () => {
     expect(applied).toEqual(["0000_app_role", "0001_reference_schema", "0002_rls_force_and_grants"])
     expect(pending).toEqual(["0003_customer_contact", "0004_audit_triggers"]) // after `to`, the later ones wait
   })
-}, 120_000)
+})
 
 it.live("README: every service's layerConfig reads the project's dbkit.config.ts, as the commands do", () => {
   // The repository's own dbkit.config.ts (the example project), on an in-memory embedded database.
@@ -49,4 +58,4 @@ it.live("README: every service's layerConfig reads the project's dbkit.config.ts
     Effect.provide(ProjectLive),
     Effect.withConfigProvider(ConfigProvider.fromMap(new Map([["DBKIT_DATA_DIR", "memory://"]])))
   )
-}, 120_000)
+})

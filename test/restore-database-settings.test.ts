@@ -4,7 +4,14 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import { stagingPrefix } from "../src/backup/leftovers.js"
 import { runCli } from "./support/cli.js"
-import { admin, createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir } from "./support/databases.js"
+import {
+  admin,
+  createScratchDatabase,
+  dropScratchDatabase,
+  queryAt,
+  serverAvailable,
+  tempDir
+} from "./support/databases.js"
 
 const server = await serverAvailable()
 
@@ -48,14 +55,18 @@ describe.skipIf(!server)("a restore over a server database", () => {
           ALTER DATABASE ${q} CONNECTION LIMIT 50;
           ALTER DATABASE ${q} OWNER TO "${role}"`)
       )
-      yield* Effect.promise(() => queryAt(db.url, `CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 5)`))
+      yield* Effect.promise(() =>
+        queryAt(db.url, `CREATE TABLE orders (id int PRIMARY KEY); INSERT INTO orders SELECT generate_series(1, 5)`)
+      )
       const before = yield* properties(db.name)
       expect(before.acl.some((entry: string) => entry.startsWith("=T") || entry.startsWith("=c"))).toBe(false)
       const out = tempDir("dbkit-props-")
       const env = { DATABASE_URL: db.url, DBKIT_BACKUP_DIR: out }
       const made = yield* Effect.promise(() => runCli(["backup", "--out", out, "--json"], env))
       expect(made.code, made.stderr).toBe(0)
-      const restored = yield* Effect.promise(() => runCli(["restore", JSON.parse(made.stdout).file, "--yes", "--json"], env, { timeoutMs: 120_000 }))
+      const restored = yield* Effect.promise(() =>
+        runCli(["restore", JSON.parse(made.stdout).file, "--yes", "--json"], env, { timeoutMs: 120_000 })
+      )
       expect(restored.code, restored.stderr).toBe(0)
       expect(JSON.parse(restored.stdout).safetyBackup).not.toBeNull()
       expect(yield* properties(db.name)).toEqual(before)
@@ -64,13 +75,18 @@ describe.skipIf(!server)("a restore over a server database", () => {
         { role: "", config: expect.arrayContaining(["work_mem=8MB", `search_path="$user", public, "Extra Schema"`]) },
         { role, config: ["statement_timeout=5s"] }
       ])
-      const n = (yield* Effect.promise(() => queryAt<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM orders")))[0]!.n
+      const n = (yield* Effect.promise(() =>
+        queryAt<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM orders")
+      ))[0]!.n
       expect(n).toBe(5)
       const copies = yield* Effect.promise(() =>
-        admin(`SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`, [`${stagingPrefix(db.name)}\\_restore\\_%`, `${stagingPrefix(db.name)}\\_previous\\_%`])
+        admin(`SELECT datname FROM pg_database WHERE datname LIKE $1 OR datname LIKE $2`, [
+          `${stagingPrefix(db.name)}\\_restore\\_%`,
+          `${stagingPrefix(db.name)}\\_previous\\_%`
+        ])
       )
       expect(copies).toEqual([])
-    }), 180_000)
+    }))
 })
 
 describe.skipIf(!server)("reset --with-cache", () => {
@@ -80,7 +96,12 @@ describe.skipIf(!server)("reset --with-cache", () => {
         Effect.promise(() => createScratchDatabase("dbkit_cache")),
         (db) => Effect.promise(() => dropScratchDatabase(db.name))
       )
-      const env = { DATABASE_URL: db.url, DB_RESET_CONFIRM: "1", REDIS_URL: "redis://:hunter2@127.0.0.1:1/0", DB_CACHE_PREFIX: "app:" }
+      const env = {
+        DATABASE_URL: db.url,
+        DB_RESET_CONFIRM: "1",
+        REDIS_URL: "redis://:hunter2@127.0.0.1:1/0",
+        DB_CACHE_PREFIX: "app:"
+      }
       const migrated = yield* Effect.promise(() => runCli(["migrate"], env))
       expect(migrated.code, migrated.stderr).toBe(0)
       yield* Effect.promise(() => queryAt(db.url, `INSERT INTO organizations (slug, name) VALUES ('kept', 'Kept')`))
@@ -92,8 +113,10 @@ describe.skipIf(!server)("reset --with-cache", () => {
         expect(reset.stderr).toMatch(/ECONNREFUSED|refused/)
         expect(reset.stderr).not.toMatch(/\n\s+at |ioredis|Unhandled/)
         expect(reset.stderr + reset.stdout).not.toContain("hunter2")
-        const n = (yield* Effect.promise(() => queryAt<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM organizations")))[0]!.n
+        const n = (yield* Effect.promise(() =>
+          queryAt<{ n: number }>(db.url, "SELECT count(*)::int AS n FROM organizations")
+        ))[0]!.n
         expect(n).toBe(1)
       }
-    }), 120_000)
+    }))
 })

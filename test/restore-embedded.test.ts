@@ -1,17 +1,17 @@
 // Restore on the embedded database: over it in one transaction (guarded, exact, all or nothing),
 // from its own backups and from a server's, refusals before anything is touched, and
 // `verify --restore-test` into a fresh in-memory PGlite.
-import { describe, expect, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { describe, expect, layer } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { gunzipSync, gzipSync } from "node:zlib"
-import { EmbeddedLive, ServerLive, serverAvailable, tempDir } from "./support/databases.js"
 import { sign, signingKey } from "../src/backup/signature.js"
 import { withBackupServices } from "./support/backup.js"
+import { EmbeddedLive, serverAvailable, ServerLive, tempDir } from "./support/databases.js"
 import { withMigrator } from "./support/migrations.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
@@ -34,12 +34,12 @@ const fingerprint = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   sql.withTransaction(
     Effect.gen(function*() {
       yield* sql.unsafe("SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, YMD'")
-      const tables = (yield* sql.unsafe<{ name: string; label: string }>(
+      const tables = yield* sql.unsafe<{ name: string; label: string }>(
         `SELECT format('%I.%I', n.nspname, c.relname) AS name, n.nspname || '.' || c.relname AS label
            FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
           WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'
           ORDER BY 2`
-      ))
+      )
       const rows: Record<string, string> = {}
       for (const table of tables) {
         const [row] = yield* sql.unsafe<{ n: number; hash: string }>(
@@ -59,7 +59,10 @@ const fingerprint = Effect.flatMap(SqlClient.SqlClient, (sql) =>
   ))
 
 const count = (table: string) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`), (r) => r[0]!.n))
+  Effect.flatMap(
+    SqlClient.SqlClient,
+    (sql) => Effect.map(sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${table}`), (r) => r[0]!.n)
+  )
 
 /** The session as a later statement finds it: no transaction, default settings. */
 const sessionSettings = Effect.flatMap(SqlClient.SqlClient, (sql) =>
@@ -83,18 +86,21 @@ const handmade = (sql: string, tables: Record<string, number>) => {
   const file = path.join(dir, "handmade_backup_2026-01-01_00-00-00.sql.gz")
   const bytes = gzipSync(Buffer.from(sql))
   fs.writeFileSync(file, bytes)
-  fs.writeFileSync(`${file}.json`, JSON.stringify({
-    format: "plain",
-    encryption: null,
-    sha256: createHash("sha256").update(bytes).digest("hex"),
-    sizes: { dump: Buffer.byteLength(sql), file: bytes.length },
-    tables
-  }))
+  fs.writeFileSync(
+    `${file}.json`,
+    JSON.stringify({
+      format: "plain",
+      encryption: null,
+      sha256: createHash("sha256").update(bytes).digest("hex"),
+      sizes: { dump: Buffer.byteLength(sql), file: bytes.length },
+      tables
+    })
+  )
   return file
 }
 
 describe("Restore on the embedded database", () => {
-  layer(EmbeddedLive, { timeout: 120_000, excludeTestServices: true })("in memory", (it) => {
+  layer(EmbeddedLive, { excludeTestServices: true })("in memory", (it) => {
     it.effect("over: refused without confirmation or in production, then gives back exactly what the backup held, migrations and access rules included", () =>
       Effect.gen(function*() {
         yield* populate
@@ -118,11 +124,15 @@ describe("Restore on the embedded database", () => {
         const changed = yield* fingerprint
         expect(changed).not.toEqual(original)
 
-        const refused = yield* Effect.flip(withServices(({ restore }) => restore.over(made.file), out).pipe(Effect.provide(NonInteractiveGuard())))
+        const refused = yield* Effect.flip(
+          withServices(({ restore }) => restore.over(made.file), out).pipe(Effect.provide(NonInteractiveGuard()))
+        )
         expect(refused._tag).toBe("ConfirmationRequired")
         expect(refused.message).toContain("DB_RESTORE_CONFIRM=1")
         const production = yield* Effect.flip(
-          withServices(({ restore }) => restore.over(made.file, { yes: true }), out).pipe(Effect.provide(NonInteractiveGuard("production")))
+          withServices(({ restore }) => restore.over(made.file, { yes: true }), out).pipe(
+            Effect.provide(NonInteractiveGuard("production"))
+          )
         )
         expect(production._tag).toBe("ProductionRefused")
         expect(production.message).toContain("DB_RESTORE_ALLOW_PRODUCTION=1")
@@ -130,11 +140,23 @@ describe("Restore on the embedded database", () => {
         expect(fs.readdirSync(out)).toHaveLength(2) // the backup and its manifest: no safety backup yet
 
         let last: { fileBytes: number; fileSize: number; dumpBytes: number } | undefined
-        const result = yield* withServices(({ restore }) => restore.over(made.file, { yes: true, onProgress: (p) => (last = p) }), out).pipe(
+        const result = yield* withServices(
+          ({ restore }) => restore.over(made.file, { yes: true, onProgress: (p) => (last = p) }),
+          out
+        ).pipe(
           Effect.provide(NonInteractiveGuard())
         )
-        expect(result).toMatchObject({ database: "postgres", previous: null, rolesCreated: [], tables: Object.keys(made.manifest.tables).length })
-        expect(last).toEqual({ fileBytes: made.manifest.sizes.file, fileSize: made.manifest.sizes.file, dumpBytes: made.manifest.sizes.dump })
+        expect(result).toMatchObject({
+          database: "postgres",
+          previous: null,
+          rolesCreated: [],
+          tables: Object.keys(made.manifest.tables).length
+        })
+        expect(last).toEqual({
+          fileBytes: made.manifest.sizes.file,
+          fileSize: made.manifest.sizes.file,
+          dumpBytes: made.manifest.sizes.dump
+        })
         expect(yield* fingerprint).toEqual(original)
         expect(yield* sessionSettings).toEqual(settings)
         const safety = JSON.parse(fs.readFileSync(`${result.safetyBackup}.json`, "utf8"))
@@ -142,7 +164,9 @@ describe("Restore on the embedded database", () => {
         expect(safety.tables["public.organizations"]).toBe(1201) // the state it replaced
         expect(safety.tables["public.junk"]).toBe(0)
         // The restored database keeps working: identities go on, migrations are up to date.
-        yield* sql.unsafe(`INSERT INTO audit_log (tenant_id, actor, action, table_name, row_key) SELECT id, 'a', 'b', 'c', 'd' FROM organizations LIMIT 1`)
+        yield* sql.unsafe(
+          `INSERT INTO audit_log (tenant_id, actor, action, table_name, row_key) SELECT id, 'a', 'b', 'c', 'd' FROM organizations LIMIT 1`
+        )
         expect((yield* sql<{ id: number }>`SELECT max(id)::int AS id FROM audit_log`)[0]!.id).toBe(1251) // after the backup's 1,250
         const status = yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
         expect(status.applied).toEqual([])
@@ -155,10 +179,16 @@ describe("Restore on the embedded database", () => {
         // Hand-made and rewritten manifests are unsigned: trusted here, to reach the checks below.
         const over = (file: string) =>
           Effect.flip(
-            withServices(({ restore }) => restore.over(file, { yes: true, safetyBackup: false, trustUnsigned: true })).pipe(Effect.provide(NonInteractiveGuard()))
+            withServices(({ restore }) => restore.over(file, { yes: true, safetyBackup: false, trustUnsigned: true }))
+              .pipe(Effect.provide(NonInteractiveGuard()))
           )
         const role = (name: string) =>
-          Effect.flatMap(SqlClient.SqlClient, (sql) => Effect.map(sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_roles WHERE rolname = ${name}`, (r) => r[0]!.n))
+          Effect.flatMap(
+            SqlClient.SqlClient,
+            (sql) =>
+              Effect.map(sql<{ n: number }>`SELECT count(*)::int AS n FROM pg_roles WHERE rolname = ${name}`, (r) =>
+                r[0]!.n)
+          )
 
         // The grant makes the load create a role, which must go with the rest.
         const failing = handmade(
@@ -173,12 +203,18 @@ describe("Restore on the embedded database", () => {
         )
         const failed = yield* over(failing)
         expect(failed._tag).toBe("PlainDumpFailed")
-        expect(failed.message).toMatch(/^line 4: INSERT INTO public\.no_such_table VALUES \(1\);: relation "public\.no_such_table" does not exist/)
+        expect(failed.message).toMatch(
+          /^line 4: INSERT INTO public\.no_such_table VALUES \(1\);: relation "public\.no_such_table" does not exist/
+        )
         expect(yield* fingerprint).toEqual(before)
         expect(yield* role("dbkit_restore_probe")).toBe(0)
         expect(yield* sessionSettings).toEqual(settings)
 
-        const miscounted = yield* over(handmade("CREATE TABLE public.half (x int);\nINSERT INTO public.half VALUES (1), (2);\n", { "public.half": 3 }))
+        const miscounted = yield* over(
+          handmade("CREATE TABLE public.half (x int);\nINSERT INTO public.half VALUES (1), (2);\n", {
+            "public.half": 3
+          })
+        )
         expect(miscounted._tag).toBe("RestoreTestMismatch")
         expect(miscounted.message).toContain("public.half: 2 rows, expected 3")
         expect(yield* fingerprint).toEqual(before)
@@ -188,7 +224,10 @@ describe("Restore on the embedded database", () => {
         const cut = fs.readFileSync(made.file).subarray(0, Math.floor(fs.statSync(made.file).size * 0.6))
         fs.writeFileSync(made.file, cut)
         const { signature: _dropped, ...manifest } = JSON.parse(fs.readFileSync(`${made.file}.json`, "utf8"))
-        fs.writeFileSync(`${made.file}.json`, JSON.stringify({ ...manifest, sha256: createHash("sha256").update(cut).digest("hex") }))
+        fs.writeFileSync(
+          `${made.file}.json`,
+          JSON.stringify({ ...manifest, sha256: createHash("sha256").update(cut).digest("hex") })
+        )
         const truncated = yield* over(made.file)
         expect(truncated._tag).toBe("BackupCorrupt")
         expect(yield* fingerprint).toEqual(before)
@@ -200,7 +239,11 @@ describe("Restore on the embedded database", () => {
         const before = yield* fingerprint
         const out = tempDir("dbkit-restore-embedded-")
         const over = (file: string) =>
-          Effect.flip(withServices(({ restore }) => restore.over(file, { yes: true }), out).pipe(Effect.provide(NonInteractiveGuard())))
+          Effect.flip(
+            withServices(({ restore }) => restore.over(file, { yes: true }), out).pipe(
+              Effect.provide(NonInteractiveGuard())
+            )
+          )
 
         const plain = yield* withServices(({ backup }) => backup.backup({ out }), out)
         const flipped = fs.readFileSync(plain.file)
@@ -216,8 +259,13 @@ describe("Restore on the embedded database", () => {
         // Signed as dbkit signs its own (the format is what is refused here, not the origin).
         const custom = handmade("not read", { "public.t": 1 })
         const manifest = JSON.parse(fs.readFileSync(`${custom}.json`, "utf8"))
-        fs.writeFileSync(`${custom}.json`, JSON.stringify(sign({ ...manifest, format: "custom" }, yield* signingKey(undefined))))
-        const unconfirmed = yield* Effect.flip(withServices(({ restore }) => restore.over(custom)).pipe(Effect.provide(NonInteractiveGuard())))
+        fs.writeFileSync(
+          `${custom}.json`,
+          JSON.stringify(sign({ ...manifest, format: "custom" }, yield* signingKey(undefined)))
+        )
+        const unconfirmed = yield* Effect.flip(
+          withServices(({ restore }) => restore.over(custom)).pipe(Effect.provide(NonInteractiveGuard()))
+        )
         expect(unconfirmed._tag).toBe("NotSupportedOnEmbedded")
         expect(unconfirmed.message).toContain("custom-format backup (pg_restore) needs a PostgreSQL server")
         expect(unconfirmed.message).toContain("dbkit backup --format plain")
@@ -238,7 +286,11 @@ describe("Restore on the embedded database", () => {
         const made = yield* withServices(({ backup }) => backup.backup())
         const verified = yield* withServices(({ backup }) => backup.verify(made.file, { restoreTest: true }))
         const manifestRows = Object.values(made.manifest.tables).reduce((sum, n) => sum + n, 0)
-        expect(verified.restoreTest).toEqual({ tables: Object.keys(made.manifest.tables).length, rows: manifestRows, countsChecked: true })
+        expect(verified.restoreTest).toEqual({
+          tables: Object.keys(made.manifest.tables).length,
+          rows: manifestRows,
+          countsChecked: true
+        })
         expect(JSON.parse(fs.readFileSync(`${made.file}.verified.json`, "utf8")).restoreTest).toBe(true)
         expect(yield* count("organizations")).toBe(1200) // the configured database was not touched
       }))
@@ -246,7 +298,7 @@ describe("Restore on the embedded database", () => {
 })
 
 describe.skipIf(!server)("Restore of a server backup on the embedded database", () => {
-  layer(EmbeddedLive, { timeout: 120_000, excludeTestServices: true })("a fresh, never migrated embedded database", (it) => {
+  layer(EmbeddedLive, { excludeTestServices: true })("a fresh, never migrated embedded database", (it) => {
     it.effect("takes the server's rows, migrations, policies and grants; creates the dbkit_app role the grants need; leaves the server's owners out", () =>
       Effect.gen(function*() {
         const out = tempDir("dbkit-restore-embedded-")
@@ -257,7 +309,10 @@ describe.skipIf(!server)("Restore of a server backup on the embedded database", 
         }).pipe(Effect.provide(ServerLive))
         expect(expected.grants).toContain("organizations:SELECT")
 
-        const result = yield* withServices(({ restore }) => restore.over(made.file, { yes: true, safetyBackup: false }), out).pipe(
+        const result = yield* withServices(
+          ({ restore }) => restore.over(made.file, { yes: true, safetyBackup: false }),
+          out
+        ).pipe(
           Effect.provide(NonInteractiveGuard())
         )
         expect(result.rolesCreated).toEqual(["dbkit_app"])
@@ -268,7 +323,10 @@ describe.skipIf(!server)("Restore of a server backup on the embedded database", 
            WHERE n.nspname IN ('public', 'dbkit')`
         expect(owners).toEqual([{ owner: "postgres" }])
         // Restored twice: the role is there now, and the result is the same.
-        const again = yield* withServices(({ restore }) => restore.over(made.file, { yes: true, safetyBackup: false }), out).pipe(
+        const again = yield* withServices(
+          ({ restore }) => restore.over(made.file, { yes: true, safetyBackup: false }),
+          out
+        ).pipe(
           Effect.provide(NonInteractiveGuard())
         )
         expect(again.rolesCreated).toEqual([])

@@ -10,7 +10,14 @@ import { isStagingOf, parseStagingName, stagingName, stagingPrefix } from "../sr
 import { selectForPruning } from "../src/backup/retention.js"
 import { settingClause } from "../src/backup/targetLock.js"
 import { runCli } from "./support/cli.js"
-import { admin, createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir } from "./support/databases.js"
+import {
+  admin,
+  createScratchDatabase,
+  dropScratchDatabase,
+  queryAt,
+  serverAvailable,
+  tempDir
+} from "./support/databases.js"
 
 const server = await serverAvailable()
 const bin = path.resolve(import.meta.dirname, "../bin/dbkit.mjs")
@@ -41,7 +48,9 @@ describe("staging database names", () => {
 
   it("database settings are carried over as the server stored them (a list setting element by element)", () => {
     expect(settingClause("work_mem=8MB")).toBe("work_mem = E'8MB'")
-    expect(settingClause(`search_path="$user", public, "Odd ""one"""`)).toBe(`search_path = E'$user', E'public', E'Odd "one"'`)
+    expect(settingClause(`search_path="$user", public, "Odd ""one"""`)).toBe(
+      `search_path = E'$user', E'public', E'Odd "one"'`
+    )
     expect(settingClause("app.tenant=it's")).toBe("app.tenant = E'it''s'")
     expect(settingClause("bad name; DROP=1")).toBeUndefined()
   })
@@ -49,7 +58,11 @@ describe("staging database names", () => {
 
 describe("prune keeps the newest backup", () => {
   const now = new Date("2026-06-30T12:00:00Z")
-  const day = (n: number) => ({ file: `b${n}`, createdAt: new Date(now.getTime() - n * 86_400_000).toISOString(), verified: null })
+  const day = (n: number) => ({
+    file: `b${n}`,
+    createdAt: new Date(now.getTime() - n * 86_400_000).toISOString(),
+    verified: null
+  })
 
   it("whatever the rules say, verified or not", () => {
     const { keep, prune } = selectForPruning([day(3), day(1), day(2)], { keepDays: 0 }, now)
@@ -63,7 +76,10 @@ const fakeBackup = (dir: string, daysAgo: number) => {
   const createdAt = new Date(Date.now() - daysAgo * 86_400_000).toISOString()
   const file = path.join(dir, `shop_backup_${createdAt.replace(/\D/g, "").slice(0, 14)}.sql.gz`)
   fs.writeFileSync(file, "x")
-  fs.writeFileSync(`${file}.json`, JSON.stringify({ createdAt, database: "shop", environment: "development", encryption: null, format: "plain" }))
+  fs.writeFileSync(
+    `${file}.json`,
+    JSON.stringify({ createdAt, database: "shop", environment: "development", encryption: null, format: "plain" })
+  )
   return file
 }
 
@@ -77,26 +93,45 @@ describe("backups prune's rules", () => {
       expect(zero.stderr).toContain("--keep-last must be at least 1")
       expect(files.every((f) => fs.existsSync(f))).toBe(true)
       // Production: refused without both variables (exit 4), nothing deleted.
-      const refused = yield* Effect.promise(() => runCli(["backups", "prune", "--keep-days", "0", "--dir", dir, "--yes"], { DB_ENV: "production", DATABASE_URL: nowhere }))
+      const refused = yield* Effect.promise(() =>
+        runCli(["backups", "prune", "--keep-days", "0", "--dir", dir, "--yes"], {
+          DB_ENV: "production",
+          DATABASE_URL: nowhere
+        })
+      )
       expect(refused.code).toBe(4)
       expect(refused.stderr).toContain("DB_PRUNE_ALLOW_PRODUCTION=1")
       const unconfirmed = yield* Effect.promise(() =>
-        runCli(["backups", "prune", "--keep-days", "0", "--dir", dir], { DB_ENV: "production", DATABASE_URL: nowhere, DB_PRUNE_ALLOW_PRODUCTION: "1" })
+        runCli(["backups", "prune", "--keep-days", "0", "--dir", dir], {
+          DB_ENV: "production",
+          DATABASE_URL: nowhere,
+          DB_PRUNE_ALLOW_PRODUCTION: "1"
+        })
       )
       expect(unconfirmed.code).toBe(4)
       expect(unconfirmed.stderr).toContain("DB_PRUNE_CONFIRM=1")
       expect(files.every((f) => fs.existsSync(f))).toBe(true)
       // A dry run needs no confirmation; then, allowed and confirmed, everything but the newest goes.
-      const dry = yield* Effect.promise(() => runCli(["backups", "prune", "--keep-days", "0", "--dir", dir, "--dry-run"], { DB_ENV: "production", DATABASE_URL: nowhere }))
+      const dry = yield* Effect.promise(() =>
+        runCli(["backups", "prune", "--keep-days", "0", "--dir", dir, "--dry-run"], {
+          DB_ENV: "production",
+          DATABASE_URL: nowhere
+        })
+      )
       expect(dry.code).toBe(0)
       expect(dry.stdout).toContain("2 would be pruned, 1 kept")
       const done = yield* Effect.promise(() =>
-        runCli(["backups", "prune", "--keep-days", "0", "--dir", dir, "--json"], { DB_ENV: "production", DATABASE_URL: nowhere, DB_PRUNE_ALLOW_PRODUCTION: "1", DB_PRUNE_CONFIRM: "1" })
+        runCli(["backups", "prune", "--keep-days", "0", "--dir", dir, "--json"], {
+          DB_ENV: "production",
+          DATABASE_URL: nowhere,
+          DB_PRUNE_ALLOW_PRODUCTION: "1",
+          DB_PRUNE_CONFIRM: "1"
+        })
       )
       expect(done.code, done.stderr).toBe(0)
       expect(JSON.parse(done.stdout).pruned).toHaveLength(2)
       expect(files.map((f) => fs.existsSync(f))).toEqual([true, false, false])
-    }), 60_000)
+    }))
 
   it.live("a .partial file nobody writes is listed as a leftover and pruned; one being written is not", () =>
     Effect.gen(function*() {
@@ -112,10 +147,16 @@ describe("backups prune's rules", () => {
         const listed = yield* Effect.promise(() => runCli(["backups", "list", "--dir", dir, "--json"]))
         expect(listed.code).toBe(0)
         const entries = JSON.parse(listed.stdout)
-        expect(entries.filter((e: { leftover?: string }) => e.leftover === "partial file").map((e: { file: string }) => e.file)).toEqual([stale])
+        expect(
+          entries.filter((e: { leftover?: string }) => e.leftover === "partial file").map((e: { file: string }) =>
+            e.file
+          )
+        ).toEqual([stale])
         const human = yield* Effect.promise(() => runCli(["backups", "list", "--dir", dir]))
         expect(human.stdout).toContain("LEFTOVER partial file")
-        const pruned = yield* Effect.promise(() => runCli(["backups", "prune", "--keep-last", "1", "--dir", dir, "--json"]))
+        const pruned = yield* Effect.promise(() =>
+          runCli(["backups", "prune", "--keep-last", "1", "--dir", dir, "--json"])
+        )
         expect(pruned.code).toBe(0)
         expect(JSON.parse(pruned.stdout).leftoversRemoved.partialFiles).toEqual([stale])
         expect(fs.existsSync(stale)).toBe(false)
@@ -123,7 +164,7 @@ describe("backups prune's rules", () => {
       } finally {
         fs.closeSync(fd)
       }
-    }), 60_000)
+    }))
 })
 
 /** Spawns `dbkit ...args` and SIGKILLs it once `ready` resolves true; resolves when it is gone. */
@@ -149,73 +190,95 @@ const killWhen = (args: ReadonlyArray<string>, env: Record<string, string>, read
   })
 
 describe.skipIf(!server)("leftovers of a killed restore and a killed backup", () => {
-  it.scopedLive("kill -9 mid-restore leaves a staging database: `backups list` shows it, the next restore drops it; a killed backup's .partial goes with the next backup", () =>
-    Effect.gen(function*() {
-      const db = yield* Effect.acquireRelease(
-        Effect.promise(() => createScratchDatabase("dbkit_left")),
-        (db) => Effect.promise(() => dropScratchDatabase(db.name))
-      )
-      yield* Effect.promise(() =>
-        queryAt(db.url, `CREATE TABLE payload (id int PRIMARY KEY, body text);
-          INSERT INTO payload SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 200000) g`)
-      )
-      const out = tempDir("dbkit-left-")
-      const env = { DATABASE_URL: db.url, DBKIT_BACKUP_DIR: out }
-      const made = yield* Effect.promise(() => runCli(["backup", "--out", out, "--json"], env))
-      expect(made.code, made.stderr).toBe(0)
-      const file = JSON.parse(made.stdout).file as string
-      const staging = () =>
-        admin<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [`${stagingPrefix(db.name)}\\_restore\\_%`]).then((rows) =>
-          rows.map((r) => r.datname)
+  it.scopedLive(
+    "kill -9 mid-restore leaves a staging database: `backups list` shows it, the next restore drops it; a killed backup's .partial goes with the next backup",
+    () =>
+      Effect.gen(function*() {
+        const db = yield* Effect.acquireRelease(
+          Effect.promise(() => createScratchDatabase("dbkit_left")),
+          (db) => Effect.promise(() => dropScratchDatabase(db.name))
         )
-      yield* Effect.addFinalizer(() =>
-        Effect.promise(async () => {
-          for (const name of await staging()) await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+        yield* Effect.promise(() =>
+          queryAt(
+            db.url,
+            `CREATE TABLE payload (id int PRIMARY KEY, body text);
+          INSERT INTO payload SELECT g, repeat(md5(g::text), 8) FROM generate_series(1, 200000) g`
+          )
+        )
+        const out = tempDir("dbkit-left-")
+        const env = { DATABASE_URL: db.url, DBKIT_BACKUP_DIR: out }
+        const made = yield* Effect.promise(() => runCli(["backup", "--out", out, "--json"], env))
+        expect(made.code, made.stderr).toBe(0)
+        const file = JSON.parse(made.stdout).file as string
+        const staging = () =>
+          admin<{ datname: string }>(`SELECT datname FROM pg_database WHERE datname LIKE $1`, [
+            `${stagingPrefix(db.name)}\\_restore\\_%`
+          ]).then((rows) => rows.map((r) => r.datname))
+        yield* Effect.addFinalizer(() =>
+          Effect.promise(async () => {
+            for (const name of await staging()) await admin(`DROP DATABASE IF EXISTS "${name}" WITH (FORCE)`)
+          })
+        )
+        // Killed while its staging database is being loaded.
+        const killed = yield* killWhen(["restore", file, "--yes", "--no-safety-backup"], env, async () =>
+          (await staging()).length > 0)
+        expect(killed).toBe(true)
+        const [left] = yield* Effect.promise(staging)
+        expect(left).toBeDefined()
+        // psql, orphaned, reads the end of its input and rolls back; then nobody is connected.
+        yield* Effect.promise(async () => {
+          for (let i = 0; i < 400; i++) {
+            const connected = await admin(`SELECT 1 FROM pg_stat_activity WHERE datname = $1`, [left])
+            if (connected.length === 0) {
+              return
+            }
+            await new Promise((resolve) =>
+              setTimeout(resolve, 50)
+            )
+          }
         })
-      )
-      // Killed while its staging database is being loaded.
-      const killed = yield* killWhen(["restore", file, "--yes", "--no-safety-backup"], env, async () => (await staging()).length > 0)
-      expect(killed).toBe(true)
-      const [left] = yield* Effect.promise(staging)
-      expect(left).toBeDefined()
-      // psql, orphaned, reads the end of its input and rolls back; then nobody is connected.
-      yield* Effect.promise(async () => {
-        for (let i = 0; i < 400; i++) {
-          const connected = await admin(`SELECT 1 FROM pg_stat_activity WHERE datname = $1`, [left])
-          if (connected.length === 0) return
-          await new Promise((resolve) => setTimeout(resolve, 50))
-        }
-      })
-      yield* Effect.sleep("1100 millis") // a leftover is older than the run that removes it (names are stamped to the second)
-      const listed = yield* Effect.promise(() => runCli(["backups", "list", "--json"], env))
-      expect(listed.code, listed.stderr).toBe(0)
-      expect(JSON.parse(listed.stdout)).toContainEqual(expect.objectContaining({ leftover: "staging database", database: left }))
-      const human = yield* Effect.promise(() => runCli(["backups", "list"], env))
-      expect(human.stdout).toContain(`database ${left}`)
-      expect(human.stdout).toContain("LEFTOVER staging database")
-      // Without a server, the listing still works (files only).
-      const offline = yield* Effect.promise(() => runCli(["backups", "list", "--json"], { ...env, DATABASE_URL: "postgres://root@127.0.0.1:1/nowhere" }))
-      expect(offline.code).toBe(0)
-      expect(JSON.parse(offline.stdout).some((e: { leftover?: string }) => e.leftover === "staging database")).toBe(false)
-      // The next restore of that database removes it, and says so.
-      const restored = yield* Effect.promise(() => runCli(["restore", file, "--yes", "--json"], env, { timeoutMs: 120_000 }))
-      expect(restored.code, restored.stderr).toBe(0)
-      expect(JSON.parse(restored.stdout).leftoversRemoved.stagingDatabases).toEqual([left])
-      expect(yield* Effect.promise(staging)).toEqual([])
-      // A backup killed mid-write leaves its .partial; the next backup of the database deletes it.
-      const partials = () => fs.readdirSync(out).filter((name) => name.endsWith(".partial"))
-      const killedBackup = yield* killWhen(["backup", "--out", out], env, async () => partials().length > 0)
-      expect(killedBackup).toBe(true)
-      const [partial] = partials()
-      expect(partial).toBeDefined()
-      const listedFiles = yield* Effect.promise(() => runCli(["backups", "list", "--dir", out, "--json"], env))
-      expect(JSON.parse(listedFiles.stdout)).toContainEqual(expect.objectContaining({ leftover: "partial file", file: path.join(out, partial!) }))
-      yield* Effect.sleep("50 millis")
-      const next = yield* Effect.promise(() => runCli(["backup", "--out", out, "--json"], env))
-      expect(next.code, next.stderr).toBe(0)
-      expect(JSON.parse(next.stdout).leftoversRemoved).toEqual([path.join(out, partial!)])
-      expect(partials()).toEqual([])
-    }), 240_000)
+        yield* Effect.sleep("1100 millis") // a leftover is older than the run that removes it (names are stamped to the second)
+        const listed = yield* Effect.promise(() => runCli(["backups", "list", "--json"], env))
+        expect(listed.code, listed.stderr).toBe(0)
+        expect(JSON.parse(listed.stdout)).toContainEqual(
+          expect.objectContaining({ leftover: "staging database", database: left })
+        )
+        const human = yield* Effect.promise(() => runCli(["backups", "list"], env))
+        expect(human.stdout).toContain(`database ${left}`)
+        expect(human.stdout).toContain("LEFTOVER staging database")
+        // Without a server, the listing still works (files only).
+        const offline = yield* Effect.promise(() =>
+          runCli(["backups", "list", "--json"], { ...env, DATABASE_URL: "postgres://root@127.0.0.1:1/nowhere" })
+        )
+        expect(offline.code).toBe(0)
+        expect(JSON.parse(offline.stdout).some((e: { leftover?: string }) => e.leftover === "staging database")).toBe(
+          false
+        )
+        // The next restore of that database removes it, and says so.
+        const restored = yield* Effect.promise(() =>
+          runCli(["restore", file, "--yes", "--json"], env, { timeoutMs: 120_000 })
+        )
+        expect(restored.code, restored.stderr).toBe(0)
+        expect(JSON.parse(restored.stdout).leftoversRemoved.stagingDatabases).toEqual([left])
+        expect(yield* Effect.promise(staging)).toEqual([])
+        // A backup killed mid-write leaves its .partial; the next backup of the database deletes it.
+        const partials = () => fs.readdirSync(out).filter((name) => name.endsWith(".partial"))
+        const killedBackup = yield* killWhen(["backup", "--out", out], env, async () => partials().length > 0)
+        expect(killedBackup).toBe(true)
+        const [partial] = partials()
+        expect(partial).toBeDefined()
+        const listedFiles = yield* Effect.promise(() => runCli(["backups", "list", "--dir", out, "--json"], env))
+        expect(JSON.parse(listedFiles.stdout)).toContainEqual(
+          expect.objectContaining({ leftover: "partial file", file: path.join(out, partial!) })
+        )
+        yield* Effect.sleep("50 millis")
+        const next = yield* Effect.promise(() => runCli(["backup", "--out", out, "--json"], env))
+        expect(next.code, next.stderr).toBe(0)
+        expect(JSON.parse(next.stdout).leftoversRemoved).toEqual([path.join(out, partial!)])
+        expect(partials()).toEqual([])
+      }),
+    240_000
+  )
 
   it.live("`backups prune` drops a staging database nobody uses, not one a restore is loading", () =>
     Effect.gen(function*() {
@@ -229,10 +292,14 @@ describe.skipIf(!server)("leftovers of a killed restore and a killed backup", ()
       yield* Effect.promise(() => loading.connect())
       try {
         const dir = tempDir("dbkit-left-")
-        const pruned = yield* Effect.promise(() => runCli(["backups", "prune", "--keep-last", "1", "--dir", dir], { DATABASE_URL: db.url }))
+        const pruned = yield* Effect.promise(() =>
+          runCli(["backups", "prune", "--keep-last", "1", "--dir", dir], { DATABASE_URL: db.url })
+        )
         expect(pruned.code, pruned.stderr).toBe(0)
         expect(pruned.stdout).toContain(`dropped leftover staging database ${old}`)
-        const left = yield* Effect.promise(() => admin(`SELECT datname FROM pg_database WHERE datname IN ($1, $2)`, [old, busy]))
+        const left = yield* Effect.promise(() =>
+          admin(`SELECT datname FROM pg_database WHERE datname IN ($1, $2)`, [old, busy])
+        )
         expect(left.map((r) => r.datname)).toEqual([busy])
       } finally {
         yield* Effect.promise(() => loading.end())
@@ -240,5 +307,5 @@ describe.skipIf(!server)("leftovers of a killed restore and a killed backup", ()
         yield* Effect.promise(() => admin(`DROP DATABASE IF EXISTS "${busy}" WITH (FORCE)`))
         yield* Effect.promise(() => dropScratchDatabase(db.name))
       }
-    }), 60_000)
+    }))
 })

@@ -1,15 +1,21 @@
 // dbkit's reference seeds through the Seeder, on migrated databases of both kinds: the same bytes
 // for the same seed number everywhere, idempotent, realistic, and refused in production.
-import { expect, layer } from "@effect/vitest"
 import * as SqlClient from "@effect/sql/SqlClient"
+import { expect, layer } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as path from "node:path"
 import * as Config from "../src/Config.js"
 import type { Environment } from "../src/Config.js"
-import { type SeedOptions, Seeder, layer as seederLayer } from "../src/seeder/Seeder.js"
-import { chartOfAccountsList, permissionList, referenceSeeds, roleList, rolePermissionList } from "../src/example/seeds/index.js"
+import {
+  chartOfAccountsList,
+  permissionList,
+  referenceSeeds,
+  roleList,
+  rolePermissionList
+} from "../src/example/seeds/index.js"
+import { layer as seederLayer, Seeder, type SeedOptions } from "../src/seeder/Seeder.js"
 import { backends } from "./support/databases.js"
 import { withMigrator } from "./support/migrations.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
@@ -18,7 +24,10 @@ const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
 
 const migrate = withMigrator(referenceMigrations, undefined, (m) => m.migrate())
 
-const withSeeder = <A, E, R>(f: (seeder: Seeder["Type"]) => Effect.Effect<A, E, R>, environment: Environment = "development") =>
+const withSeeder = <A, E, R>(
+  f: (seeder: Seeder["Type"]) => Effect.Effect<A, E, R>,
+  environment: Environment = "development"
+) =>
   Effect.flatMap(Seeder, f).pipe(
     Effect.provide(seederLayer({ seeds: referenceSeeds }).pipe(Layer.provide(Config.layerFrom({ environment }))))
   )
@@ -27,7 +36,16 @@ const runSeeds = (options: SeedOptions = {}, environment: Environment = "develop
   withSeeder((s) => s.run(options), environment)
 
 const referenceTables = ["permissions", "roles", "role_permissions"] as const
-const generatedTables = ["organizations", "users", "user_roles", "customers", "accounts", "invoices", "invoice_lines", "payments"] as const
+const generatedTables = [
+  "organizations",
+  "users",
+  "user_roles",
+  "customers",
+  "accounts",
+  "invoices",
+  "invoice_lines",
+  "payments"
+] as const
 const seededTables = [...referenceTables, ...generatedTables] as const
 
 /** Every seeded table's rows, hashed in byte order with timestamps and dates printed in UTC/ISO. */
@@ -67,7 +85,7 @@ const onFreshDatabase = <A, E, R>(backendLayer: Layer.Layer<R>, f: Effect.Effect
 let serverHashes: Record<string, string> | undefined
 
 for (const backend of await backends()) {
-  layer(backend.layer, { timeout: 300_000, excludeTestServices: true })(`reference seeds on the ${backend.name} database`, (it) => {
+  layer(backend.layer, { excludeTestServices: true })(`reference seeds on the ${backend.name} database`, (it) => {
     it.effect("the same seed number gives the same bytes in a second fresh database (and on the other backend); another number does not", () =>
       Effect.gen(function*() {
         yield* migrate
@@ -167,24 +185,32 @@ for (const backend of await backends()) {
         for (const query of zero) expect(yield* scalar(query), query).toBe(0)
         const statuses = yield* scalar(`SELECT count(DISTINCT status)::int AS n FROM invoices`)
         expect(statuses).toBe(4)
-        const viewer = yield* scalar(`SELECT count(*)::int AS n FROM role_permissions rp JOIN roles r ON r.id = rp.role_id
-          JOIN permissions p ON p.id = rp.permission_id WHERE r.name = 'viewer' AND p.key NOT LIKE '%.read'`)
+        const viewer = yield* scalar(
+          `SELECT count(*)::int AS n FROM role_permissions rp JOIN roles r ON r.id = rp.role_id
+          JOIN permissions p ON p.id = rp.permission_id WHERE r.name = 'viewer' AND p.key NOT LIKE '%.read'`
+        )
         expect(viewer).toBe(0)
       }))
 
     it.effect("the test profile and the test environment get the development data; seed list shows the rows reference seeds hold, not 0", () =>
       Effect.gen(function*() {
-        for (const [label, options, environment] of [
-          ["--profile test", { profile: "test", seed: 42 }, "development"],
-          ["DB_ENV=test", { seed: 42 }, "test"]
-        ] as const) {
-          const { results, n, listed } = yield* onFreshDatabase(backend.layer, Effect.gen(function*() {
-            const results = yield* runSeeds(options, environment)
-            return { results, n: yield* counts, listed: yield* withSeeder((s) => s.list) }
-          }))
+        for (
+          const [label, options, environment] of [
+            ["--profile test", { profile: "test", seed: 42 }, "development"],
+            ["DB_ENV=test", { seed: 42 }, "test"]
+          ] as const
+        ) {
+          const { results, n, listed } = yield* onFreshDatabase(
+            backend.layer,
+            Effect.gen(function*() {
+              const results = yield* runSeeds(options, environment)
+              return { results, n: yield* counts, listed: yield* withSeeder((s) => s.list) }
+            })
+          )
           expect(results.map((r) => [r.seed, r.status]), label).toEqual(seedOrder.map((s) => [s, "ran"]))
           expect(n, label).toMatchObject({ organizations: 5, customers: 100, invoices: 250 })
-          const rowsOf = (name: string) => listed.find((l) => l.name === name)?.lastRun.pipe(Option.map((r) => r.rows), Option.getOrUndefined)
+          const rowsOf = (name: string) =>
+            listed.find((l) => l.name === name)?.lastRun.pipe(Option.map((r) => r.rows), Option.getOrUndefined)
           expect(rowsOf("permissions"), label).toBe(permissionList.length)
           expect(rowsOf("roles"), label).toBe(roleList.length + rolePermissionList.length)
           expect(rowsOf("chart_of_accounts"), label).toBe(5 * chartOfAccountsList.length)
@@ -194,22 +220,37 @@ for (const backend of await backends()) {
 
     it.effect("--scale is linear in the rows: 2 gives twice the organizations, customers and invoices of 1, 0.4 two fifths; a --tenant run scales its one organization", () =>
       Effect.gen(function*() {
-        const twice = yield* onFreshDatabase(backend.layer, Effect.gen(function*() {
-          yield* runSeeds({ seed: 42, scale: 2 })
-          const n = yield* counts
-          const problems = yield* withSeeder((s) => s.validate())
-          yield* runSeeds({ seed: 42, scale: 2, tenant: "acme-trading" })
-          const acme = (table: string) =>
-            scalar(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = (SELECT id FROM organizations WHERE slug = 'acme-trading')`)
-          return { n, problems, acme: { customers: yield* acme("customers"), invoices: yield* acme("invoices") } }
-        }))
-        expect(twice.n).toMatchObject({ organizations: 10, accounts: 10 * chartOfAccountsList.length, customers: 200, invoices: 500 })
+        const twice = yield* onFreshDatabase(
+          backend.layer,
+          Effect.gen(function*() {
+            yield* runSeeds({ seed: 42, scale: 2 })
+            const n = yield* counts
+            const problems = yield* withSeeder((s) => s.validate())
+            yield* runSeeds({ seed: 42, scale: 2, tenant: "acme-trading" })
+            const acme = (table: string) =>
+              scalar(
+                `SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = (SELECT id FROM organizations WHERE slug = 'acme-trading')`
+              )
+            return { n, problems, acme: { customers: yield* acme("customers"), invoices: yield* acme("invoices") } }
+          })
+        )
+        expect(twice.n).toMatchObject({
+          organizations: 10,
+          accounts: 10 * chartOfAccountsList.length,
+          customers: 200,
+          invoices: 500
+        })
         expect(twice.n.users).toBeGreaterThanOrEqual(30)
         expect(twice.n.users).toBeLessThanOrEqual(80)
         expect(twice.problems).toEqual([])
         expect(twice.acme).toEqual({ customers: 40, invoices: 100 })
         const fewer = yield* onFreshDatabase(backend.layer, Effect.zipRight(runSeeds({ seed: 42, scale: 0.4 }), counts))
-        expect(fewer).toMatchObject({ organizations: 2, accounts: 2 * chartOfAccountsList.length, customers: 40, invoices: 100 })
+        expect(fewer).toMatchObject({
+          organizations: 2,
+          accounts: 2 * chartOfAccountsList.length,
+          customers: 40,
+          invoices: 100
+        })
       }))
 
     it.effect("in production the default run is reference data only; asking for development data is refused and writes nothing", () =>
@@ -225,7 +266,8 @@ for (const backend of await backends()) {
         ])
         expect(yield* hashes).toEqual(before)
         const sql = yield* SqlClient.SqlClient
-        const history = () => sql`SELECT name, tenant, ran_at::text AS at, rows::text AS rows FROM dbkit.seeds ORDER BY name`
+        const history = () =>
+          sql`SELECT name, tenant, ran_at::text AS at, rows::text AS rows FROM dbkit.seeds ORDER BY name`
         const recorded = yield* history()
         const refused = yield* Effect.flip(runSeeds({ profile: "development", seed: 7 }, "production"))
         expect(refused._tag).toBe("SeedRefusedInProduction")
@@ -243,8 +285,14 @@ for (const backend of await backends()) {
         expect(results.map((r) => [r.seed, r.status])).toEqual(seedOrder.map((s) => [s, "ran"]))
         const after = yield* counts
         const acme = (table: string) =>
-          scalar(`SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = (SELECT id FROM organizations WHERE slug = 'acme-trading')`)
-        expect(yield* scalar(`SELECT count(*)::int AS n FROM organizations WHERE slug = 'acme-trading' AND name = 'Acme Trading'`)).toBe(1)
+          scalar(
+            `SELECT count(*)::int AS n FROM ${table} WHERE tenant_id = (SELECT id FROM organizations WHERE slug = 'acme-trading')`
+          )
+        expect(
+          yield* scalar(
+            `SELECT count(*)::int AS n FROM organizations WHERE slug = 'acme-trading' AND name = 'Acme Trading'`
+          )
+        ).toBe(1)
         expect(after.organizations).toBe(before.organizations! + 1)
         expect(yield* acme("accounts")).toBe(chartOfAccountsList.length)
         expect(yield* acme("customers")).toBe(20)
@@ -253,10 +301,17 @@ for (const backend of await backends()) {
         expect(after.customers).toBe(before.customers! + 20)
         expect(after.users! - before.users!).toBe(yield* acme("users"))
         const again = yield* runSeeds({ seed: 42, tenant: "acme-trading" })
-        expect(again.filter((r) => r.status === "already ran").map((r) => r.seed)).toEqual(["organizations", "users", "customers", "invoices"])
+        expect(again.filter((r) => r.status === "already ran").map((r) => r.seed)).toEqual([
+          "organizations",
+          "users",
+          "customers",
+          "invoices"
+        ])
         // A generated organization already holds its data: a --tenant run over it adds nothing.
         const sql = yield* SqlClient.SqlClient
-        const slug = (yield* sql<{ slug: string }>`SELECT slug FROM organizations WHERE slug <> 'acme-trading' ORDER BY slug LIMIT 1`)[0]!.slug
+        const slug = (yield* sql<
+          { slug: string }
+        >`SELECT slug FROM organizations WHERE slug <> 'acme-trading' ORDER BY slug LIMIT 1`)[0]!.slug
         const other = yield* runSeeds({ seed: 42, tenant: slug })
         expect(other.every((r) => r.status === "ran")).toBe(true)
         // Reference seeds report the rows their data holds; the generated ones wrote nothing.

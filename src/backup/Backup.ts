@@ -27,12 +27,12 @@ import { listBackups, pruneBackups } from "./listing.js"
 import type { Manifest } from "./manifest.js"
 import * as Verify from "./verify.js"
 
-export type { Manifest } from "./manifest.js"
 export { backupKey } from "./crypto.js"
 export { stamp } from "./dump.js"
 export { durable, writeDurably } from "./durable.js"
 export { BackupWriteFailed, InvalidBackupOptions } from "./errors.js"
 export { listBackups, pruneBackups } from "./listing.js"
+export type { Manifest } from "./manifest.js"
 export { patternMatcher } from "./tables.js"
 export { verifyFile } from "./verify.js"
 
@@ -153,12 +153,16 @@ const make = Effect.map(backupContext, (context) =>
     backup: (options) => Dump.backup(context, options),
     list: (directory = context.config.backupDir) => listBackups(directory),
     verify: (file, options) => Verify.verify(context, file, options),
-    prune: (options) => pruneBackups({ databaseUrl: context.database.url, ...options, directory: options.directory ?? context.config.backupDir })
+    prune: (options) =>
+      pruneBackups({
+        databaseUrl: context.database.url,
+        ...options,
+        directory: options.directory ?? context.config.backupDir
+      })
   }))
 
 /** The Backup service on the configured database. */
-export const layer: Layer.Layer<Backup, never, SqlClient.SqlClient | Database | DbConfig> =
-  Layer.effect(Backup, make)
+export const layer: Layer.Layer<Backup, never, SqlClient.SqlClient | Database | DbConfig> = Layer.effect(Backup, make)
 
 /**
  * Backup as configured: the folder from DbConfig (DBKIT_BACKUP_DIR, else dbkit.config.ts

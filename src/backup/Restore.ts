@@ -25,7 +25,13 @@ import type { Guard, GuardError } from "../Guard.js"
 import type * as PgTools from "../PgTools.js"
 import { Backup, type BackupError, layer as backupLayer, type VerifyResult } from "./Backup.js"
 import { restoreContext } from "./context.js"
-import type { BackupUntrustedOrigin, InvalidDatabaseName, RestoreTargetExists, RestoreTargetInUse, VerifyError } from "./errors.js"
+import type {
+  BackupUntrustedOrigin,
+  InvalidDatabaseName,
+  RestoreTargetExists,
+  RestoreTargetInUse,
+  VerifyError
+} from "./errors.js"
 import type * as Leftovers from "./leftovers.js"
 import type * as Load from "./load.js"
 import { into } from "./restoreInto.js"
@@ -109,7 +115,11 @@ export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
   /** Verifies a backup without touching any database (`restore --validate-only`). */
   readonly validate: (file: string) => Effect.Effect<VerifyResult, RestoreError>
   /** Restores into a new database on the same server; leaves nothing behind on failure. */
-  readonly into: (file: string, database: string, options?: RestoreIntoOptions) => Effect.Effect<RestoreResult, RestoreError>
+  readonly into: (
+    file: string,
+    database: string,
+    options?: RestoreIntoOptions
+  ) => Effect.Effect<RestoreResult, RestoreError>
   /**
    * Replaces the configured database with the backup, guarded (DB_RESTORE_CONFIRM / --yes;
    * production also DB_RESTORE_ALLOW_PRODUCTION). On a server, holding the target's restore lock,
@@ -122,7 +132,10 @@ export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
    * one transaction replaces the application schemas with the (plain) dump and checks the counts;
    * a failure rolls it all back.
    */
-  readonly over: (file: string, options?: RestoreOverOptions) => Effect.Effect<RestoreOverResult, RestoreError | GuardError | BackupError, Guard>
+  readonly over: (
+    file: string,
+    options?: RestoreOverOptions
+  ) => Effect.Effect<RestoreOverResult, RestoreError | GuardError | BackupError, Guard>
 }>() {}
 
 const make = Effect.gen(function*() {
@@ -135,8 +148,10 @@ const make = Effect.gen(function*() {
 })
 
 /** The Restore service (uses Backup's verification and key). */
-export const layer: Layer.Layer<Restore, never, SqlClient.SqlClient | Database | Backup | DbConfig> =
-  Layer.effect(Restore, make)
+export const layer: Layer.Layer<Restore, never, SqlClient.SqlClient | Database | Backup | DbConfig> = Layer.effect(
+  Restore,
+  make
+)
 
 /** Restore with the Backup it verifies with, as configured (see Backup.layerConfig). */
 export const layerConfig = (): Layer.Layer<Restore | Backup, never, SqlClient.SqlClient | Database | DbConfig> =>

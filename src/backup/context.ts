@@ -21,18 +21,20 @@ export interface BackupContext {
 }
 
 /** Reads the services and the server's version (once, when the layer is built). */
-export const backupContext: Effect.Effect<BackupContext, never, SqlClient.SqlClient | Database | DbConfig> = Effect.gen(function*() {
-  const sql = yield* SqlClient.SqlClient
-  const [server] = yield* Effect.orDie(sql<{ version: string; num: number }>`
+export const backupContext: Effect.Effect<BackupContext, never, SqlClient.SqlClient | Database | DbConfig> = Effect.gen(
+  function*() {
+    const sql = yield* SqlClient.SqlClient
+    const [server] = yield* Effect.orDie(sql<{ version: string; num: number }>`
     SELECT current_setting('server_version') AS version, current_setting('server_version_num')::int AS num`)
-  return {
-    sql,
-    database: yield* Database,
-    config: yield* DbConfig,
-    serverVersion: server!.version,
-    serverMajor: Math.floor(server!.num / 10000)
+    return {
+      sql,
+      database: yield* Database,
+      config: yield* DbConfig,
+      serverVersion: server!.version,
+      serverMajor: Math.floor(server!.num / 10000)
+    }
   }
-})
+)
 
 /** The configured database and the Backup a restore takes its safety backup with. */
 export interface RestoreContext {
@@ -42,7 +44,9 @@ export interface RestoreContext {
   readonly backup: Backup["Type"]
 }
 
-export const restoreContext = (backup: Backup["Type"]): Effect.Effect<RestoreContext, never, SqlClient.SqlClient | Database | DbConfig> =>
+export const restoreContext = (
+  backup: Backup["Type"]
+): Effect.Effect<RestoreContext, never, SqlClient.SqlClient | Database | DbConfig> =>
   Effect.gen(function*() {
     return { sql: yield* SqlClient.SqlClient, database: yield* Database, config: yield* DbConfig, backup }
   })

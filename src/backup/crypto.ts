@@ -14,11 +14,11 @@
  * Format 1 (still read): "DBKITENC" · 1 · salt (16) · nonce (12) · ciphertext · tag (16), one GCM
  * tag for the whole file: authenticated only at its end, so restores verify it in a pass first.
  */
-import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, scryptSync } from "node:crypto"
 import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import { createCipheriv, createDecipheriv, createHash, randomBytes, scrypt, scryptSync } from "node:crypto"
 import { Transform, type TransformCallback } from "node:stream"
 
 /** DB_BACKUP_KEY, kept redacted; empty means none. */
@@ -71,7 +71,13 @@ const deriveKeyAsync = (secret: Redacted.Redacted<string>, salt: Buffer): Promis
   const known = derived.get(key)
   if (known) return Promise.resolve(known)
   return new Promise((resolve, reject) =>
-    scrypt(Redacted.value(secret), salt, 32, SCRYPT, (error, value) => (error ? reject(error) : resolve(remember(key, value))))
+    scrypt(
+      Redacted.value(secret),
+      salt,
+      32,
+      SCRYPT,
+      (error, value) => (error ? reject(error) : resolve(remember(key, value)))
+    )
   )
 }
 
@@ -81,21 +87,25 @@ const fingerprintOf = (derivedKey: Buffer) => createHash("sha256").update(derive
  * A short public fingerprint of the key, for manifests: which key a backup needs, without
  * revealing it (scrypt with a fixed, dbkit-specific salt, so guessing is as slow as for files).
  */
-export const fingerprint = (secret: Redacted.Redacted<string>): string => fingerprintOf(deriveKey(secret, FINGERPRINT_SALT))
+export const fingerprint = (secret: Redacted.Redacted<string>): string =>
+  fingerprintOf(deriveKey(secret, FINGERPRINT_SALT))
 
 /**
  * The secret behind the fingerprint (scrypt, off the main thread, cached): what manifest signing
  * keys are derived from (signature.ts), so a signed manifest gives no cheaper way to guess the
  * key than an encrypted file does. Never leaves the process.
  */
-export const fingerprintSecret = (secret: Redacted.Redacted<string>): Promise<Buffer> => deriveKeyAsync(secret, FINGERPRINT_SALT)
+export const fingerprintSecret = (secret: Redacted.Redacted<string>): Promise<Buffer> =>
+  deriveKeyAsync(secret, FINGERPRINT_SALT)
 
 /**
  * Derives, concurrently and off the main thread, the keys a file will need (the fingerprint's
  * and the file's own), so the synchronous calls that follow find them ready.
  */
 export const warmKeys = (secret: Redacted.Redacted<string>, fileSalt: Buffer | undefined): Promise<void> =>
-  Promise.all([deriveKeyAsync(secret, FINGERPRINT_SALT), ...(fileSalt ? [deriveKeyAsync(secret, fileSalt)] : [])]).then(() => undefined)
+  Promise.all([deriveKeyAsync(secret, FINGERPRINT_SALT), ...(fileSalt ? [deriveKeyAsync(secret, fileSalt)] : [])]).then(
+    () => undefined
+  )
 
 /** A new file's encryption parameters: random salt and nonce prefix, the derived key, the fingerprint. */
 export interface Encryption {
@@ -108,7 +118,10 @@ export interface Encryption {
 /** Derives a new file's key and the fingerprint concurrently, off the main thread. */
 export const prepareEncryption = async (secret: Redacted.Redacted<string>): Promise<Encryption> => {
   const salt = randomBytes(SALT)
-  const [key, fingerprintKey] = await Promise.all([deriveKeyAsync(secret, salt), deriveKeyAsync(secret, FINGERPRINT_SALT)])
+  const [key, fingerprintKey] = await Promise.all([
+    deriveKeyAsync(secret, salt),
+    deriveKeyAsync(secret, FINGERPRINT_SALT)
+  ])
   return { salt, prefix: randomBytes(PREFIX), key, fingerprint: fingerprintOf(fingerprintKey) }
 }
 
@@ -199,10 +212,20 @@ export const envelope = (head: Buffer, tail: Buffer): Envelope | undefined => {
   const salt = head.subarray(MAGIC.length + 1, MAGIC.length + 1 + SALT)
   if (head[MAGIC.length] === 1) {
     if (head.length < HEADER_V1 || tail.length < TAG) return undefined
-    return { version: 1, salt, nonce: head.subarray(MAGIC.length + 1 + SALT, HEADER_V1), tag: tail.subarray(tail.length - TAG) }
+    return {
+      version: 1,
+      salt,
+      nonce: head.subarray(MAGIC.length + 1 + SALT, HEADER_V1),
+      tag: tail.subarray(tail.length - TAG)
+    }
   }
   if (head[MAGIC.length] === 2 && head.length >= HEADER) {
-    return { version: 2, salt, prefix: head.subarray(MAGIC.length + 1 + SALT, HEADER), header: head.subarray(0, HEADER) }
+    return {
+      version: 2,
+      salt,
+      prefix: head.subarray(MAGIC.length + 1 + SALT, HEADER),
+      header: head.subarray(0, HEADER)
+    }
   }
   return undefined
 }
@@ -219,7 +242,11 @@ export const opensFirstChunk = async (
   only: boolean
 ): Promise<boolean> => {
   if (sealed.length < TAG) return false
-  const decipher = createDecipheriv("aes-256-gcm", await deriveKeyAsync(secret, env.salt), chunkNonce(env.prefix, 0, only))
+  const decipher = createDecipheriv(
+    "aes-256-gcm",
+    await deriveKeyAsync(secret, env.salt),
+    chunkNonce(env.prefix, 0, only)
+  )
   decipher.setAAD(env.header)
   decipher.setAuthTag(sealed.subarray(sealed.length - TAG))
   decipher.update(sealed.subarray(0, sealed.length - TAG))

@@ -56,11 +56,13 @@ const statOrUndefined = (at: string) => {
 /** Why `directory` cannot hold backups ("is empty", "is a file", …), or undefined if it can (or can be made). */
 const unusableDirectory = (directory: string): string | undefined => {
   if (directory.trim() === "") return "is empty: name a directory"
-  for (let at = path.resolve(directory), below = ""; ; below = at, at = path.dirname(at)) {
+  for (let at = path.resolve(directory), below = "";; below = at, at = path.dirname(at)) {
     const stat = statOrUndefined(at)
     if (stat !== undefined) {
       if (stat.isDirectory()) return undefined
-      return at === path.resolve(directory) ? `${directory} is a file, not a directory` : `${directory} cannot be made: ${at} is a file`
+      return at === path.resolve(directory)
+        ? `${directory} is a file, not a directory`
+        : `${directory} cannot be made: ${at} is a file`
     }
     if (at === below) return undefined
   }
@@ -71,7 +73,8 @@ const signer = (key: Redacted.Redacted<string> | undefined) =>
   Effect.mapError(signingKey(key), (error) => new BackupWriteFailed({ file: error.file, reason: error.reason }))
 
 /** Counts bytes flowing through. */
-const counter = (onBytes: (n: number) => void): Transform => new PassThrough().on("data", (chunk: Buffer) => onBytes(chunk.length))
+const counter = (onBytes: (n: number) => void): Transform =>
+  new PassThrough().on("data", (chunk: Buffer) => onBytes(chunk.length))
 
 /** Validates options shared by both databases; the compression level. */
 const checkOptions = ({ config, database }: BackupContext, options: BackupOptions) =>
@@ -88,7 +91,9 @@ const checkOptions = ({ config, database }: BackupContext, options: BackupOption
     }
     const unusable = unusableDirectory(options.out ?? config.backupDir)
     if (unusable !== undefined) {
-      return yield* new InvalidBackupOptions({ reason: `${options.out !== undefined ? "--out" : "DBKIT_BACKUP_DIR"} ${unusable}` })
+      return yield* new InvalidBackupOptions({
+        reason: `${options.out !== undefined ? "--out" : "DBKIT_BACKUP_DIR"} ${unusable}`
+      })
     }
     return level
   })
@@ -121,7 +126,10 @@ export const backup = (context: BackupContext, options: BackupOptions = {}) =>
       const directory = options.out ?? config.backupDir
       const createdAt = new Date()
       // Unfinished files of killed backups of this database (nobody writing them) go first.
-      const leftoversRemoved = (yield* Leftovers.removeStalePartialFiles(directory, createdAt, options.label ?? database.database)).map((f) => f.file)
+      const leftoversRemoved =
+        (yield* Leftovers.removeStalePartialFiles(directory, createdAt, options.label ?? database.database)).map((f) =>
+          f.file
+        )
       const extension = `${format === "plain" ? ".sql.gz" : ".dump"}${key ? ".enc" : ""}`
       const base = freeName(directory, `${options.label ?? database.database}_backup_${stamp(createdAt)}`, extension)
       const file = path.resolve(directory, base)
@@ -164,8 +172,11 @@ export const backup = (context: BackupContext, options: BackupOptions = {}) =>
         // otherwise pg_dump's failure explains a broken pipe better than the pipe does. (A
         // pg_dump stopped because the write gave up on its output has not failed: PgTools.spawn.)
         const writeCause = outcome._tag === "Failure" ? Cause.squash(outcome.cause) : undefined
-        const ownReason = writeCause instanceof BackupWriteFailed && /ENOSPC|EDQUOT|EFBIG|EACCES|EROFS|EEXIST/.test(writeCause.reason)
-        if (outcome._tag === "Failure" && (ownReason || finished._tag === "Success")) return yield* Effect.failCause(outcome.cause)
+        const ownReason = writeCause instanceof BackupWriteFailed &&
+          /ENOSPC|EDQUOT|EFBIG|EACCES|EROFS|EEXIST/.test(writeCause.reason)
+        if (outcome._tag === "Failure" && (ownReason || finished._tag === "Success")) {
+          return yield* Effect.failCause(outcome.cause)
+        }
         if (finished._tag === "Failure") return yield* Effect.failCause(finished.cause)
       }
       if (dumpBytes === 0) {
@@ -184,7 +195,9 @@ export const backup = (context: BackupContext, options: BackupOptions = {}) =>
         migrationHead: head,
         format,
         compression: { algorithm: format === "plain" ? "gzip" : "pg_dump", level },
-        encryption: encryption ? { algorithm: "aes-256-gcm", kdf: "scrypt", keyFingerprint: encryption.fingerprint } : null,
+        encryption: encryption
+          ? { algorithm: "aes-256-gcm", kdf: "scrypt", keyFingerprint: encryption.fingerprint }
+          : null,
         contents: options.schemaOnly ? "schema-only" : options.dataOnly ? "data-only" : "full",
         excludedTables: options.excludeTable ?? [],
         sizes: { dump: dumpBytes, file: fileBytes },

@@ -10,7 +10,9 @@ import type { PgToolMissing } from "../PgTools.js"
 export { BackupUntrusted } from "../DumpPolicy.js"
 
 /** No such backup file, or no manifest beside it. */
-export class BackupNotFound extends Data.TaggedError("BackupNotFound")<{ readonly file: string; readonly reason: string }> {
+export class BackupNotFound
+  extends Data.TaggedError("BackupNotFound")<{ readonly file: string; readonly reason: string }>
+{
   override get message() {
     return `${this.file}: ${this.reason}`
   }
@@ -23,19 +25,25 @@ export class BackupChecksumMismatch extends Data.TaggedError("BackupChecksumMism
   readonly actual: string
 }> {
   override get message() {
-    return `${this.file} does not match its manifest (sha256 ${this.actual.slice(0, 12)}…, expected ${this.expected.slice(0, 12)}…): it was changed or truncated after it was written`
+    return `${this.file} does not match its manifest (sha256 ${this.actual.slice(0, 12)}…, expected ${
+      this.expected.slice(0, 12)
+    }…): it was changed or truncated after it was written`
   }
 }
 
 /** The backup is encrypted and DB_BACKUP_KEY is missing or not the key it was written with. */
-export class BackupKeyInvalid extends Data.TaggedError("BackupKeyInvalid")<{ readonly file: string; readonly reason: string }> {
+export class BackupKeyInvalid
+  extends Data.TaggedError("BackupKeyInvalid")<{ readonly file: string; readonly reason: string }>
+{
   override get message() {
     return `${this.file}: ${this.reason}`
   }
 }
 
 /** The file fails authenticated decryption or decompression. */
-export class BackupCorrupt extends Data.TaggedError("BackupCorrupt")<{ readonly file: string; readonly reason: string }> {
+export class BackupCorrupt
+  extends Data.TaggedError("BackupCorrupt")<{ readonly file: string; readonly reason: string }>
+{
   override get message() {
     return `${this.file} is corrupt: ${this.reason}`
   }
@@ -45,7 +53,9 @@ export class BackupCorrupt extends Data.TaggedError("BackupCorrupt")<{ readonly 
  * The manifest carries a signature under a key this machine holds, and it does not verify: the
  * manifest (its checksum, sizes, counts, anything) was rewritten after dbkit wrote it.
  */
-export class BackupManifestForged extends Data.TaggedError("BackupManifestForged")<{ readonly file: string; readonly keyId: string }> {
+export class BackupManifestForged
+  extends Data.TaggedError("BackupManifestForged")<{ readonly file: string; readonly keyId: string }>
+{
   override get message() {
     return `${this.file}: its manifest was changed after it was written (its signature under key ${this.keyId} does not verify); do not restore it — use another backup`
   }
@@ -55,7 +65,9 @@ export class BackupManifestForged extends Data.TaggedError("BackupManifestForged
  * A restore of a file whose origin dbkit cannot vouch for (no manifest, an unsigned one, or one
  * signed under a key this machine does not hold) was not confirmed.
  */
-export class BackupUntrustedOrigin extends Data.TaggedError("BackupUntrustedOrigin")<{ readonly file: string; readonly reason: string }> {
+export class BackupUntrustedOrigin
+  extends Data.TaggedError("BackupUntrustedOrigin")<{ readonly file: string; readonly reason: string }>
+{
   override get message() {
     return `${this.file}: unverified origin (${this.reason}); restoring it runs whatever SQL it holds. If you know where it comes from, pass --trust-unsigned (trustUnsigned: true)`
   }
@@ -68,7 +80,9 @@ export class RestoreTestMismatch extends Data.TaggedError("RestoreTestMismatch")
 }> {
   override get message() {
     const first = this.tables[0]
-    return `test restore of ${this.file} differs from its manifest in ${this.tables.length} table(s), e.g. ${first?.table}: ${first?.actual ?? "missing"} rows, expected ${first?.expected}`
+    return `test restore of ${this.file} differs from its manifest in ${this.tables.length} table(s), e.g. ${first?.table}: ${
+      first?.actual ?? "missing"
+    } rows, expected ${first?.expected}`
   }
 }
 
@@ -83,7 +97,9 @@ export type VerifyError =
   | PgToolMissing
 
 /** The backup could not be written (disk full, permissions); nothing was left behind. */
-export class BackupWriteFailed extends Data.TaggedError("BackupWriteFailed")<{ readonly file: string; readonly reason: string }> {
+export class BackupWriteFailed
+  extends Data.TaggedError("BackupWriteFailed")<{ readonly file: string; readonly reason: string }>
+{
   override get message() {
     return `could not write ${this.file}: ${this.reason}; no backup file was left behind`
   }
@@ -119,8 +135,12 @@ export class RestoreTargetInUse extends Data.TaggedError("RestoreTargetInUse")<{
   readonly safetyBackup: string | null
 }> {
   override get message() {
-    const who = this.sessions.slice(0, 3).map((s) => `pid ${s.pid} (${s.applicationName || "no application_name"}, ${s.user})`).join(", ")
-    const backup = this.safetyBackup === null ? "no safety backup was written" : `a safety backup was written to ${this.safetyBackup}`
+    const who = this.sessions.slice(0, 3).map((s) =>
+      `pid ${s.pid} (${s.applicationName || "no application_name"}, ${s.user})`
+    ).join(", ")
+    const backup = this.safetyBackup === null
+      ? "no safety backup was written"
+      : `a safety backup was written to ${this.safetyBackup}`
     return `database ${this.database} is in use by ${this.sessions.length} session(s): ${who}; nothing was changed and ${backup}; stop them, or pass --terminate-connections`
   }
 }

@@ -6,12 +6,23 @@ import * as Effect from "effect/Effect"
 import type * as Redacted from "effect/Redacted"
 import { createHash } from "node:crypto"
 import * as fs from "node:fs"
-import { pipeline } from "node:stream/promises"
 import { type Readable, Transform, type TransformCallback } from "node:stream"
+import { pipeline } from "node:stream/promises"
 import { createGunzip } from "node:zlib"
-import type { Manifest } from "./manifest.js"
-import { bodyRange, decryptStream, envelope, fingerprint, HEADER, HEADER_V1, opensFirstChunk, SEALED, TAG, warmKeys } from "./crypto.js"
+import {
+  bodyRange,
+  decryptStream,
+  envelope,
+  fingerprint,
+  HEADER,
+  HEADER_V1,
+  opensFirstChunk,
+  SEALED,
+  TAG,
+  warmKeys
+} from "./crypto.js"
 import { BackupChecksumMismatch, BackupCorrupt, BackupKeyInvalid, BackupNotFound } from "./errors.js"
+import type { Manifest } from "./manifest.js"
 
 /** `length` bytes of `file` from `position` (fewer at its end). */
 const readAt = (file: string, length: number, position: number): Buffer => {
@@ -30,7 +41,9 @@ export const readManifest = (file: string): Effect.Effect<Manifest, BackupNotFou
     if (!fs.existsSync(file)) return Effect.fail(new BackupNotFound({ file, reason: "no such file" }))
     const manifestFile = `${file}.json`
     if (!fs.existsSync(manifestFile)) {
-      return Effect.fail(new BackupNotFound({ file, reason: `no manifest (${manifestFile}); dbkit cannot vouch for this file` }))
+      return Effect.fail(
+        new BackupNotFound({ file, reason: `no manifest (${manifestFile}); dbkit cannot vouch for this file` })
+      )
     }
     try {
       return Effect.succeed(JSON.parse(fs.readFileSync(manifestFile, "utf8")) as Manifest)
@@ -44,14 +57,18 @@ export const readManifest = (file: string): Effect.Effect<Manifest, BackupNotFou
  * its first bytes say: custom format ("PGDMP"), gzip, or plain SQL. A foreign file has no
  * checksum or row counts to hold it to; it is still read through before anything is restored.
  */
-export const inspect = (file: string): Effect.Effect<{ readonly manifest: Manifest; readonly foreign: boolean }, BackupNotFound> =>
+export const inspect = (
+  file: string
+): Effect.Effect<{ readonly manifest: Manifest; readonly foreign: boolean }, BackupNotFound> =>
   Effect.suspend((): Effect.Effect<{ readonly manifest: Manifest; readonly foreign: boolean }, BackupNotFound> => {
     if (fs.existsSync(`${file}.json`) || !fs.existsSync(file)) {
       return Effect.map(readManifest(file), (manifest) => ({ manifest, foreign: false }))
     }
     const bytes = readAt(file, 8, 0)
     if (bytes.subarray(0, 8).toString() === "DBKITENC") {
-      return Effect.fail(new BackupNotFound({ file, reason: "is encrypted but has no manifest; dbkit cannot vouch for it" }))
+      return Effect.fail(
+        new BackupNotFound({ file, reason: "is encrypted but has no manifest; dbkit cannot vouch for it" })
+      )
     }
     const custom = bytes.subarray(0, 5).toString() === "PGDMP"
     const gzip = bytes[0] === 0x1f && bytes[1] === 0x8b
@@ -86,8 +103,13 @@ export const sha256 = (file: string) =>
 
 /** Fails unless the file's bytes are the ones the manifest recorded. */
 export const checkChecksum = (file: string, manifest: Manifest) =>
-  Effect.flatMap(sha256(file), (actual) =>
-    actual === manifest.sha256 ? Effect.void : Effect.fail(new BackupChecksumMismatch({ file, expected: manifest.sha256, actual })))
+  Effect.flatMap(
+    sha256(file),
+    (actual) =>
+      actual === manifest.sha256
+        ? Effect.void
+        : Effect.fail(new BackupChecksumMismatch({ file, expected: manifest.sha256, actual }))
+  )
 
 /** An encrypted backup's envelope, once the key is known to be the one it was written with. */
 const openEnvelope = (file: string, manifest: Manifest, key: Redacted.Redacted<string> | undefined) =>
@@ -227,7 +249,9 @@ export const notADump = (head: Buffer, complete: boolean): string | undefined =>
   if (!complete) lines.pop() // may be cut short
   const first = lines.map((line) => line.trim()).find((line) => line !== "" && !line.startsWith("--"))
   if (first === undefined) return complete ? "it holds only comments" : `its first ${HEAD_BYTES / 1024} KiB hold no SQL`
-  if (!FIRST_STATEMENT.test(first)) return `it does not read as a pg_dump script (it starts with "${first.slice(0, 40)}")`
+  if (!FIRST_STATEMENT.test(first)) {
+    return `it does not read as a pg_dump script (it starts with "${first.slice(0, 40)}")`
+  }
   return undefined
 }
 
@@ -263,7 +287,13 @@ export const checkContent = (
         const all = Buffer.concat(chunks)
         return { complete: bytes < HEAD_BYTES, head: all.subarray(0, HEAD_BYTES) }
       },
-      catch: (cause) => new BackupCorrupt({ file, reason: `its start does not ${manifest.encryption !== null ? "decrypt and " : ""}decompress: ${(cause as Error).message}` })
+      catch: (cause) =>
+        new BackupCorrupt({
+          file,
+          reason: `its start does not ${manifest.encryption !== null ? "decrypt and " : ""}decompress: ${
+            (cause as Error).message
+          }`
+        })
     })
     if (manifest.format === "custom") {
       if (head.subarray(0, 5).toString("latin1") !== "PGDMP") {
@@ -302,7 +332,10 @@ export const checkBeforeLoad = (
     if (options.streaming === true && authenticatesAsItStreams(file, manifest)) {
       const size = fs.statSync(file).size
       if (size !== manifest.sizes.file) {
-        return yield* new BackupCorrupt({ file, reason: `is ${size} bytes, its manifest says ${manifest.sizes.file}: truncated or altered` })
+        return yield* new BackupCorrupt({
+          file,
+          reason: `is ${size} bytes, its manifest says ${manifest.sizes.file}: truncated or altered`
+        })
       }
       yield* openEnvelope(file, manifest, key) // the key, before anything is created
       yield* checkContent(file, manifest, key) // its first chunks, each authenticated
@@ -310,6 +343,8 @@ export const checkBeforeLoad = (
     }
     yield* checkChecksum(file, manifest)
     yield* checkContent(file, manifest, key)
-    if (manifest.encryption !== null) yield* readThrough(file, yield* openDump(file, manifest, key, { decompress: false }))
+    if (manifest.encryption !== null) {
+      yield* readThrough(file, yield* openDump(file, manifest, key, { decompress: false }))
+    }
     return manifest
   })

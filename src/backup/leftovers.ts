@@ -34,7 +34,9 @@ const PREFIX = 26
  * staging names (nor have each other's leftovers dropped).
  */
 export const stagingPrefix = (target: string): string =>
-  target.length <= PREFIX ? target : `${target.slice(0, PREFIX - 5)}_${createHash("sha256").update(target).digest("hex").slice(0, 4)}`
+  target.length <= PREFIX
+    ? target
+    : `${target.slice(0, PREFIX - 5)}_${createHash("sha256").update(target).digest("hex").slice(0, 4)}`
 
 /** `20261206173000`: a staging name's time, UTC, to the second. */
 const stampOf = (date: Date) => date.toISOString().replace(/\D/g, "").slice(0, 14)
@@ -43,7 +45,12 @@ const stampOf = (date: Date) => date.toISOString().replace(/\D/g, "").slice(0, 1
  * A name for a database a restore of `target` creates (`restore`: the staging copy) or keeps
  * (`previous`: the replaced one): `<prefix>_<kind>_<stamp>_<pid>_<4 random>`, ≤ 63 characters.
  */
-export const stagingName = (target: string, kind: "restore" | "previous", now = new Date(), pid = process.pid): string =>
+export const stagingName = (
+  target: string,
+  kind: "restore" | "previous",
+  now = new Date(),
+  pid = process.pid
+): string =>
   `${stagingPrefix(target)}_${kind}_${stampOf(now)}_${pid}_${Math.random().toString(36).slice(2, 6).padEnd(4, "0")}`
 
 const STAGING = /^(.+)_(restore|previous)_(\d{14})(?:_(\d+)_([a-z0-9]+))?$/
@@ -86,7 +93,9 @@ export interface LeftoverFile {
 }
 
 const stampToIso = (stamp: string) =>
-  `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(8, 10)}:${stamp.slice(10, 12)}:${stamp.slice(12, 14)}Z`
+  `${stamp.slice(0, 4)}-${stamp.slice(4, 6)}-${stamp.slice(6, 8)}T${stamp.slice(8, 10)}:${stamp.slice(10, 12)}:${
+    stamp.slice(12, 14)
+  }Z`
 
 /**
  * Staging databases of `target` that are leftovers as of `before`: older than it, nobody
@@ -166,7 +175,11 @@ const openByAProcess = (file: string, owner: number): boolean | undefined => {
  * `*.partial` files in `directory` (of backups whose names start with `label`, when given)
  * that nobody is writing and that were last written before `before`.
  */
-export const stalePartialFiles = (directory: string, before: Date, label?: string): Effect.Effect<ReadonlyArray<LeftoverFile>> =>
+export const stalePartialFiles = (
+  directory: string,
+  before: Date,
+  label?: string
+): Effect.Effect<ReadonlyArray<LeftoverFile>> =>
   Effect.sync(() => {
     if (!fs.existsSync(directory)) return []
     const found: Array<LeftoverFile> = []
@@ -204,17 +217,30 @@ export interface Removed {
  * Runs `use` on a session on the server's `postgres` database; None when there is no server,
  * or it cannot be reached or refuses (listing and pruning files must work without one).
  */
-const onServer = <A>(url: Option.Option<Redacted.Redacted<string>>, use: (run: AdvisoryLock.Session, target: string) => Effect.Effect<A, SqlError>) =>
+const onServer = <A>(
+  url: Option.Option<Redacted.Redacted<string>>,
+  use: (run: AdvisoryLock.Session, target: string) => Effect.Effect<A, SqlError>
+) =>
   Option.match(url, {
     onNone: () => Effect.succeed(Option.none<A>()),
     onSome: (url) =>
       Effect.scoped(
         Effect.gen(function*() {
           const context = yield* Layer.build(
-            PgLive({ url: siblingUrl(url, "postgres"), poolSize: 1, applicationName: "dbkit-backups", connectTimeout: "3 seconds" })
+            PgLive({
+              url: siblingUrl(url, "postgres"),
+              poolSize: 1,
+              applicationName: "dbkit-backups",
+              connectTimeout: "3 seconds"
+            })
           )
           const conn = yield* Context.get(context, SqlClient.SqlClient).reserve
-          return Option.some(yield* use((text, params = []) => conn.executeUnprepared(text, params, undefined), describeUrl(url).database))
+          return Option.some(
+            yield* use(
+              (text, params = []) => conn.executeUnprepared(text, params, undefined),
+              describeUrl(url).database
+            )
+          )
         })
       ).pipe(
         Effect.catchAll((error) =>

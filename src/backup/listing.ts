@@ -48,13 +48,17 @@ export const listBackups = (directory: string): Effect.Effect<ReadonlyArray<Back
  * is writing, and — with `databaseUrl`, when the server answers — staging databases of killed
  * restores. Needs no database otherwise.
  */
-export const pruneBackups = (options: PruneOptions & { readonly directory: string }): Effect.Effect<PruneResult, InvalidBackupOptions> =>
+export const pruneBackups = (
+  options: PruneOptions & { readonly directory: string }
+): Effect.Effect<PruneResult, InvalidBackupOptions> =>
   Effect.gen(function*() {
     if (options.keepLast === undefined && options.keepDays === undefined) {
       return yield* new InvalidBackupOptions({ reason: "say what to keep: --keep-last N and/or --keep-days D" })
     }
     if ((options.keepLast ?? 1) < 1) {
-      return yield* new InvalidBackupOptions({ reason: "--keep-last must be at least 1: the newest backup is always kept" })
+      return yield* new InvalidBackupOptions({
+        reason: "--keep-last must be at least 1: the newest backup is always kept"
+      })
     }
     if ((options.keepDays ?? 1) < 0) {
       return yield* new InvalidBackupOptions({ reason: "--keep-days must not be negative" })
@@ -71,7 +75,13 @@ export const pruneBackups = (options: PruneOptions & { readonly directory: strin
       return { kept: keep, pruned: doomed, leftoversRemoved: leftovers }
     }
     yield* Effect.sync(() => {
-      for (const b of doomed) for (const f of [b.file, `${b.file}.json`, `${b.file}.verified.json`]) fs.rmSync(f, { force: true })
+      for (const b of doomed) {
+        for (const f of [b.file, `${b.file}.json`, `${b.file}.verified.json`]) fs.rmSync(f, { force: true })
+      }
     })
-    return { kept: keep, pruned: doomed, leftoversRemoved: yield* Leftovers.removeLeftovers(options.directory, url, now) }
+    return {
+      kept: keep,
+      pruned: doomed,
+      leftoversRemoved: yield* Leftovers.removeLeftovers(options.directory, url, now)
+    }
   })

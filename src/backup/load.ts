@@ -6,8 +6,8 @@
  * by `backups verify --restore-test` and by `restore`.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import * as Effect from "effect/Effect"
 import * as Cause from "effect/Cause"
+import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import type * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
@@ -17,11 +17,11 @@ import { type EmbeddedLoad, NotSupportedOnEmbedded } from "../Database.js"
 import { BackupUntrusted } from "../DumpPolicy.js"
 import { PlainDumpFailed, runScript } from "../embedded/PlainDump.js"
 import * as PgTools from "../PgTools.js"
-import { openTarget } from "./serverScript.js"
-import type { Manifest } from "./manifest.js"
-import { BackupChecksumMismatch, BackupCorrupt, RestoreTestMismatch } from "./errors.js"
 import { IDENT, unquote } from "./copyRows.js"
+import { BackupChecksumMismatch, BackupCorrupt, RestoreTestMismatch } from "./errors.js"
 import * as Files from "./files.js"
+import type { Manifest } from "./manifest.js"
+import { openTarget } from "./serverScript.js"
 
 /** How far a load is: bytes of the backup file read, of its size; bytes of SQL (or archive) passed on. */
 export interface LoadProgress {
@@ -69,19 +69,28 @@ export const checkTool = (manifest: Manifest, _serverMajor: number) =>
     const have = yield* PgTools.major("pg_restore")
     const writtenBy = manifest.tool?.pgDump ?? 0
     if (have < writtenBy) {
-      return yield* new PgTools.PgToolTooOld({ tool: "pg_restore", toolMajor: have, serverMajor: writtenBy, because: "backup" })
+      return yield* new PgTools.PgToolTooOld({
+        tool: "pg_restore",
+        toolMajor: have,
+        serverMajor: writtenBy,
+        because: "backup"
+      })
     }
   })
 
 /** The run failed because its input failed (the feed's error says why), not on its own. */
 const readFailed = (cause: Cause.Cause<unknown>): boolean =>
   Cause.failures(cause).pipe((failures) =>
-    [...failures].some((error) => error instanceof PlainDumpFailed && error.reason.startsWith("reading the script failed"))
+    [...failures].some((error) =>
+      error instanceof PlainDumpFailed && error.reason.startsWith("reading the script failed")
+    )
   )
 
 /** A refusal names the backup file it came from. */
 const withFile = (file: string) => <E>(error: E): E =>
-  error instanceof BackupUntrusted ? (new BackupUntrusted({ file, line: error.line, text: error.text, reason: error.reason }) as E) : error
+  error instanceof BackupUntrusted
+    ? (new BackupUntrusted({ file, line: error.line, text: error.text, reason: error.reason }) as E)
+    : error
 
 /**
  * `pg_restore --no-owner -f -`, which connects nowhere: it writes the custom-format archive fed
@@ -112,7 +121,9 @@ const copiedByTable = (copies: ReadonlyArray<{ readonly table: string; readonly 
  * check on the way in (checksum, a chunk's tag, gzip, size).
  */
 const feedFailure = (file: string, feedError: NodeJS.ErrnoException | undefined) => {
-  if (feedError === undefined || feedError.code === "ERR_STREAM_PREMATURE_CLOSE" || feedError.code === "EPIPE") return undefined
+  if (feedError === undefined || feedError.code === "ERR_STREAM_PREMATURE_CLOSE" || feedError.code === "EPIPE") {
+    return undefined
+  }
   if (feedError instanceof Files.StreamedChecksumMismatch) {
     return new BackupChecksumMismatch({ file, expected: feedError.expected, actual: feedError.actual })
   }
@@ -219,7 +230,9 @@ export const loadEmbedded = (
     const stages = yield* Files.openDump(file, manifest, key)
     const script = new PassThrough()
     // Settles with the error that stopped the feed, if any (the script stream fails with it too).
-    const fed = pipeline([...stages, ...progressStage(file, stages, onProgress), script] as Array<NodeJS.ReadWriteStream>).then(
+    const fed = pipeline(
+      [...stages, ...progressStage(file, stages, onProgress), script] as Array<NodeJS.ReadWriteStream>
+    ).then(
       () => undefined,
       (error: NodeJS.ErrnoException) => error
     )
@@ -236,8 +249,13 @@ export const loadEmbedded = (
     const feedError = yield* Effect.promise(() => fed)
     if (feedError !== undefined) return yield* new BackupCorrupt({ file, reason: feedError.message })
     // A file from plain pg_dump has no size to hold it to (its stand-in manifest says 0).
-    if (manifest.tool?.name !== "pg_dump" && manifest.sizes?.dump !== undefined && loaded.bytes !== manifest.sizes.dump) {
-      return yield* new BackupCorrupt({ file, reason: `decompressed to ${loaded.bytes} bytes, the manifest says ${manifest.sizes.dump}` })
+    if (
+      manifest.tool?.name !== "pg_dump" && manifest.sizes?.dump !== undefined && loaded.bytes !== manifest.sizes.dump
+    ) {
+      return yield* new BackupCorrupt({
+        file,
+        reason: `decompressed to ${loaded.bytes} bytes, the manifest says ${manifest.sizes.dump}`
+      })
     }
     return { copied: copiedByTable(loaded.copies), rolesCreated: loaded.rolesCreated } satisfies Loaded & {
       readonly rolesCreated: ReadonlyArray<string>
@@ -290,7 +308,11 @@ export const judgeCounts = (
     }))
     const mismatched = rows.filter((r) => r.actual !== r.expected)
     if (mismatched.length > 0) return Effect.fail(new RestoreTestMismatch({ file, tables: mismatched }))
-    return Effect.succeed({ tables: rows.length, rows: rows.reduce((sum, r) => sum + (r.actual ?? 0), 0), countsChecked: true })
+    return Effect.succeed({
+      tables: rows.length,
+      rows: rows.reduce((sum, r) => sum + (r.actual ?? 0), 0),
+      countsChecked: true
+    })
   })
 
 /**

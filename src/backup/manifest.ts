@@ -24,7 +24,9 @@ export interface Manifest {
   readonly migrationHead: string | null
   readonly format: "plain" | "custom"
   readonly compression: { readonly algorithm: "gzip" | "pg_dump" | "none"; readonly level: number }
-  readonly encryption: { readonly algorithm: "aes-256-gcm"; readonly kdf: "scrypt"; readonly keyFingerprint: string } | null
+  readonly encryption:
+    | { readonly algorithm: "aes-256-gcm"; readonly kdf: "scrypt"; readonly keyFingerprint: string }
+    | null
   readonly contents: "full" | "schema-only" | "data-only"
   readonly excludedTables: ReadonlyArray<string>
   readonly sizes: { readonly dump: number; readonly file: number }

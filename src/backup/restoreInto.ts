@@ -11,12 +11,12 @@ import type * as Redacted from "effect/Redacted"
 import { NotSupportedOnEmbedded, PgLive } from "../Database.js"
 import { siblingUrl } from "../Scratch.js"
 import * as ServerError from "../ServerError.js"
-import type { RestoreIntoOptions, RestoreOverOptions, RestoreResult } from "./Restore.js"
 import type { RestoreContext } from "./context.js"
 import { backupKey } from "./crypto.js"
 import { InvalidDatabaseName, RestoreTargetExists } from "./errors.js"
 import * as Files from "./files.js"
 import * as Load from "./load.js"
+import type { RestoreIntoOptions, RestoreOverOptions, RestoreResult } from "./Restore.js"
 import { screenDump } from "./screen.js"
 import * as Trust from "./trust.js"
 
@@ -29,7 +29,13 @@ export const restoreKey = Effect.map(backupKey, Option.getOrUndefined)
  * The file's origin and, `over` a database, that it would not empty it (Trust.checkRestorable):
  * the first thing a restore does, before it asks for confirmation or touches any database.
  */
-export const trusted = ({ config, sql }: RestoreContext, file: string, target: string, options: RestoreOverOptions, over: boolean) =>
+export const trusted = (
+  { config, sql }: RestoreContext,
+  file: string,
+  target: string,
+  options: RestoreOverOptions,
+  over: boolean
+) =>
   Effect.flatMap(restoreKey, (secret) =>
     Trust.checkRestorable(file, {
       target,
@@ -41,7 +47,9 @@ export const trusted = ({ config, sql }: RestoreContext, file: string, target: s
       // A file dbkit cannot vouch for is read whole by dbkit's reader first, so a hostile line is
       // refused before any database is created; a signed one is read as it streams in.
       Effect.tap((origin) =>
-        origin.status === "unverified" ? Effect.flatMap(Files.inspect(file), ({ manifest }) => screenDump(file, manifest, secret)) : Effect.void
+        origin.status === "unverified"
+          ? Effect.flatMap(Files.inspect(file), ({ manifest }) => screenDump(file, manifest, secret))
+          : Effect.void
       )
     )).pipe(Effect.provideService(SqlClient.SqlClient, sql))
 
@@ -53,7 +61,10 @@ export const serverUrl = ({ database }: RestoreContext, feature: string, instead
   })
 
 const serverMajor = ({ sql }: RestoreContext) =>
-  Effect.map(sql<{ num: number }>`SELECT current_setting('server_version_num')::int AS num`, ([row]) => Math.floor(row!.num / 10000))
+  Effect.map(
+    sql<{ num: number }>`SELECT current_setting('server_version_num')::int AS num`,
+    ([row]) => Math.floor(row!.num / 10000)
+  )
 
 /**
  * Checks the file (Files.checkBeforeLoad, see there for what `streaming` leaves to the load)
@@ -75,7 +86,9 @@ export const loadInto = (
       Files.checkBeforeLoad(file, secret, { streaming: true }),
       Effect.gen(function*() {
         const major = yield* serverMajor(context)
-        const [exists] = yield* sql<{ e: boolean }>`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS e`
+        const [exists] = yield* sql<
+          { e: boolean }
+        >`SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = ${name}) AS e`
         if (exists?.e) return yield* new RestoreTargetExists({ database: name })
         yield* Load.checkTool(manifest, major)
         return major
@@ -97,7 +110,9 @@ export const loadInto = (
       const left = Load.uncounted(manifest, loaded)
       const counted = left.length === 0
         ? {}
-        : yield* Load.countRows(left).pipe(Effect.provide(PgLive({ url: target, poolSize: 1, applicationName: "dbkit-restore" })))
+        : yield* Load.countRows(left).pipe(
+          Effect.provide(PgLive({ url: target, poolSize: 1, applicationName: "dbkit-restore" }))
+        )
       const counts = yield* Load.judgeCounts(file, manifest, loaded, counted)
       return { ...counts, skippedSettings: loaded.skippedSettings ?? [] }
     })
@@ -111,7 +126,11 @@ export const loadInto = (
 export const into = (context: RestoreContext, file: string, name: string, options: RestoreIntoOptions = {}) =>
   Effect.gen(function*() {
     if (!NAME.test(name)) return yield* new InvalidDatabaseName({ name })
-    const url = yield* serverUrl(context, "restore --into", "leave out --into to restore over the embedded database (it holds a single database)")
+    const url = yield* serverUrl(
+      context,
+      "restore --into",
+      "leave out --into to restore over the embedded database (it holds a single database)"
+    )
     yield* trusted(context, file, name, options, false)
     const counts = yield* loadInto(context, url, file, name, options)
     return { file, database: name, ...counts } satisfies RestoreResult

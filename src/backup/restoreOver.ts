@@ -13,12 +13,12 @@ import type * as AdvisoryLock from "../AdvisoryLock.js"
 import { type EmbeddedLoad, ownBackendPids } from "../Database.js"
 import { Guard } from "../Guard.js"
 import { quoteIdent } from "../Identifier.js"
-import type { RestoreOverOptions, RestoreOverResult } from "./Restore.js"
 import type { RestoreContext } from "./context.js"
 import { RestoreTargetInUse } from "./errors.js"
 import * as Files from "./files.js"
 import * as Leftovers from "./leftovers.js"
 import * as Load from "./load.js"
+import type { RestoreOverOptions, RestoreOverResult } from "./Restore.js"
 import { loadInto, restoreKey, serverUrl, trusted } from "./restoreInto.js"
 import { applicationSchemas, dropSchemas } from "./schemas.js"
 import { databaseProperties, holdTargetLock, waitersSessions } from "./targetLock.js"
@@ -28,13 +28,23 @@ import { databaseProperties, holdTargetLock, waitersSessions } from "./targetLoc
  * again as initdb makes it), loads the dump and compares the counts; COMMIT only if all of it
  * succeeded. PostgreSQL's DDL is transactional, so a failure anywhere restores everything.
  */
-const overEmbedded = ({ backup, config, database, sql }: RestoreContext, load: EmbeddedLoad, file: string, options: RestoreOverOptions) =>
+const overEmbedded = (
+  { backup, config, database, sql }: RestoreContext,
+  load: EmbeddedLoad,
+  file: string,
+  options: RestoreOverOptions
+) =>
   Effect.gen(function*() {
     const guard = yield* Guard
     const target = database.database
     const inspected = yield* Files.inspect(file)
     yield* Load.checkEmbeddedFormat(inspected.manifest)
-    yield* guard.confirm({ action: `replace the database with ${file}`, variable: "DB_RESTORE", target, yes: options.yes })
+    yield* guard.confirm({
+      action: `replace the database with ${file}`,
+      variable: "DB_RESTORE",
+      target,
+      yes: options.yes
+    })
     const manifest = yield* Files.checkBeforeLoad(file, yield* restoreKey)
     const safety = options.safetyBackup === false ? null : (yield* backup.backup()).file
     const restored = yield* sql.withTransaction(
@@ -57,7 +67,14 @@ const overEmbedded = ({ backup, config, database, sql }: RestoreContext, load: E
       stagingDatabases: [],
       partialFiles: (yield* Leftovers.removeStalePartialFiles(config.backupDir, new Date(), target)).map((f) => f.file)
     }
-    return { file, database: target, ...restored, safetyBackup: safety, previous: null, leftoversRemoved } satisfies RestoreOverResult
+    return {
+      file,
+      database: target,
+      ...restored,
+      safetyBackup: safety,
+      previous: null,
+      leftoversRemoved
+    } satisfies RestoreOverResult
   })
 
 /**
@@ -74,7 +91,11 @@ const sessionsOn = (run: AdvisoryLock.Session, url: Redacted.Redacted<string>, t
     waitersSessions(run, target),
     (rows, waiting) => {
       const own = new Set([...ownBackendPids(url), ...waiting])
-      const sessions = rows.map((r) => ({ pid: Number(r.pid), applicationName: String(r.applicationName), user: String(r.user) }))
+      const sessions = rows.map((r) => ({
+        pid: Number(r.pid),
+        applicationName: String(r.applicationName),
+        user: String(r.user)
+      }))
       return { own: sessions.filter((s) => own.has(s.pid)), others: sessions.filter((s) => !own.has(s.pid)) }
     }
   )
@@ -90,19 +111,22 @@ const sessionsToEnd = (
   options: RestoreOverOptions,
   safetyBackup: string | null
 ) =>
-  Effect.flatMap(sessionsOn(run, url, target), ({ others, own }) =>
-    others.length > 0 && options.terminateConnections !== true
-      ? Effect.fail(new RestoreTargetInUse({ database: target, sessions: others, safetyBackup }))
-      : Effect.succeed([...own, ...others])).pipe(
-      // Another dbkit restore that has just started connects to the target before it can
-      // announce itself as a waiter (holdTargetLock): its session looks like another
-      // program's for a moment. Look again for up to 3 s before refusing.
-      Effect.retry({
-        schedule: Schedule.spaced("250 millis"),
-        times: 12,
-        while: (error) => error._tag === "RestoreTargetInUse"
-      })
-    )
+  Effect.flatMap(
+    sessionsOn(run, url, target),
+    ({ others, own }) =>
+      others.length > 0 && options.terminateConnections !== true
+        ? Effect.fail(new RestoreTargetInUse({ database: target, sessions: others, safetyBackup }))
+        : Effect.succeed([...own, ...others])
+  ).pipe(
+    // Another dbkit restore that has just started connects to the target before it can
+    // announce itself as a waiter (holdTargetLock): its session looks like another
+    // program's for a moment. Look again for up to 3 s before refusing.
+    Effect.retry({
+      schedule: Schedule.spaced("250 millis"),
+      times: 12,
+      while: (error) => error._tag === "RestoreTargetInUse"
+    })
+  )
 
 /**
  * Over a server database, holding the target's restore lock throughout (targetLock.ts): what
@@ -112,14 +136,22 @@ const sessionsToEnd = (
  * staging database the target's own properties (owner, ACL, settings, comment, connection
  * limit: no dump holds them) and swaps the two.
  */
-const overServer = (context: RestoreContext, url: Redacted.Redacted<string>, target: string, file: string, options: RestoreOverOptions) =>
+const overServer = (
+  context: RestoreContext,
+  url: Redacted.Redacted<string>,
+  target: string,
+  file: string,
+  options: RestoreOverOptions
+) =>
   Effect.scoped(
     Effect.gen(function*() {
       const started = new Date()
       const admin = yield* holdTargetLock(url, target, "restore", options.lockWait)
       const leftoversRemoved: Leftovers.Removed = {
         stagingDatabases: yield* Leftovers.dropStaleStagingDatabases(admin, target, started),
-        partialFiles: (yield* Leftovers.removeStalePartialFiles(context.config.backupDir, started, target)).map((f) => f.file)
+        partialFiles: (yield* Leftovers.removeStalePartialFiles(context.config.backupDir, started, target)).map((f) =>
+          f.file
+        )
       }
       const staging = Leftovers.stagingName(target, "restore", started)
       const previous = Leftovers.stagingName(target, "previous", started)
@@ -137,7 +169,9 @@ const overServer = (context: RestoreContext, url: Redacted.Redacted<string>, tar
           `ALTER DATABASE ${quoteIdent(target)} RENAME TO ${quoteIdent(previous)}`,
           `ALTER DATABASE ${quoteIdent(staging)} RENAME TO ${quoteIdent(target)}`
         ]
-        yield* admin(`BEGIN;\n${swapped.join(";\n")};\nCOMMIT`).pipe(Effect.onError(() => Effect.ignore(admin("ROLLBACK"))))
+        yield* admin(`BEGIN;\n${swapped.join(";\n")};\nCOMMIT`).pipe(
+          Effect.onError(() => Effect.ignore(admin("ROLLBACK")))
+        )
         if (safety !== null) yield* Effect.ignore(admin(`DROP DATABASE IF EXISTS ${quoteIdent(previous)} WITH (FORCE)`))
         return safety
       })
@@ -162,10 +196,17 @@ export const over = (context: RestoreContext, file: string, options: RestoreOver
   Effect.gen(function*() {
     const { database } = context
     yield* trusted(context, file, database.database, options, true)
-    if (Option.isSome(database.embeddedLoad)) return yield* overEmbedded(context, database.embeddedLoad.value, file, options)
+    if (Option.isSome(database.embeddedLoad)) {
+      return yield* overEmbedded(context, database.embeddedLoad.value, file, options)
+    }
     const guard = yield* Guard
     const url = yield* serverUrl(context, "restore over this database")
     const target = database.database
-    yield* guard.confirm({ action: `replace the database with ${file}`, variable: "DB_RESTORE", target, yes: options.yes })
+    yield* guard.confirm({
+      action: `replace the database with ${file}`,
+      variable: "DB_RESTORE",
+      target,
+      yes: options.yes
+    })
     return yield* overServer(context, url, target, file, options)
   })

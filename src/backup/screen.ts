@@ -11,10 +11,10 @@ import { pipeline } from "node:stream/promises"
 import { BackupUntrusted, refusedItem } from "../DumpPolicy.js"
 import { type DumpItem, DumpReader } from "../embedded/PlainDump.js"
 import * as PgTools from "../PgTools.js"
-import type { Manifest } from "./manifest.js"
 import { BackupCorrupt, type BackupKeyInvalid } from "./errors.js"
 import * as Files from "./files.js"
 import { archiveToScript, settle } from "./load.js"
+import type { Manifest } from "./manifest.js"
 
 /** Thrown inside the read to stop it at the first refused item. */
 class Refused extends Error {
@@ -30,7 +30,9 @@ const screener = (file: string) => {
   const check = (items: ReadonlyArray<DumpItem>) => {
     for (const item of items) {
       if (item._tag === "CopyData" || item._tag === "CopyEnd") continue
-      if (item._tag === "Malformed") throw new Refused(new BackupUntrusted({ file, line: item.line, text: item.text, reason: item.reason }))
+      if (item._tag === "Malformed") {
+        throw new Refused(new BackupUntrusted({ file, line: item.line, text: item.text, reason: item.reason }))
+      }
       const refused = refusedItem(item)
       if (refused !== undefined) {
         // The reader's text is latin1 (one character per byte): shown as the UTF-8 it holds.
@@ -94,7 +96,11 @@ export const screenDump = (
       const statements = yield* Effect.tryPromise({
         try: async () => {
           let statements = 0
-          await pipeline(...(stages as [Readable]), counted, async (source: AsyncIterable<Buffer>) => void (statements = await read(source)))
+          await pipeline(
+            ...(stages as [Readable]),
+            counted,
+            async (source: AsyncIterable<Buffer>) => void (statements = await read(source))
+          )
           return statements
         },
         catch: failed
@@ -111,7 +117,13 @@ export const screenDump = (
       },
       catch: failed
     })
-    yield* Effect.mapError(restore.finished, (failure) =>
-      new BackupCorrupt({ file, reason: `pg_restore cannot read it: ${failure.stderr.trim().split("\n").slice(-2).join(" / ")}` }))
+    yield* Effect.mapError(
+      restore.finished,
+      (failure) =>
+        new BackupCorrupt({
+          file,
+          reason: `pg_restore cannot read it: ${failure.stderr.trim().split("\n").slice(-2).join(" / ")}`
+        })
+    )
     return { dumpBytes, statements }
   }).pipe(Effect.scoped)

@@ -17,16 +17,25 @@ import * as PgTools from "../PgTools.js"
 /** The server's "COPY t, line 3, column x: …" names a row counted from the COPY's first data line. */
 const withDataLine = (cause: unknown, firstLine: number): unknown => {
   const row = copyErrorRow(cause)
-  return row === undefined || typeof cause !== "object" || cause === null ? cause : Object.assign(cause, { dataLine: firstLine + row - 1 })
+  return row === undefined || typeof cause !== "object" || cause === null
+    ? cause
+    : Object.assign(cause, { dataLine: firstLine + row - 1 })
 }
 
 const COPY_BUFFER = 4 << 20
 const RESTORE_MAINTENANCE_WORK_MEM = "256MB"
 
-const copySink = (client: pg.Client, table: string, columns: string, open: Set<{ destroy: (error: Error) => void }>): CopySink => {
+const copySink = (
+  client: pg.Client,
+  table: string,
+  columns: string,
+  open: Set<{ destroy: (error: Error) => void }>
+): CopySink => {
   // A deep buffer lets the reader run ahead of the socket (pg-copy-streams waits for the socket's
   // 'drain' after each chunk): without it, decompressing and sending take turns.
-  const stream = client.query(copyFrom(`COPY ${table}${columns ? ` ${columns}` : ""} FROM STDIN`, { highWaterMark: COPY_BUFFER }))
+  const stream = client.query(
+    copyFrom(`COPY ${table}${columns ? ` ${columns}` : ""} FROM STDIN`, { highWaterMark: COPY_BUFFER })
+  )
   let failure: unknown
   let firstLine = 0
   // Until it ends, the COPY is what the connection is doing: a load stopped meanwhile (a bad
@@ -84,7 +93,8 @@ export const openTarget = (url: Redacted.Redacted<string>, serverMajor: number) 
           Effect.timeoutTo({
             duration: "10 seconds",
             onSuccess: () => undefined,
-            onTimeout: () => (client as unknown as { connection?: { stream?: { destroy: () => void } } }).connection?.stream?.destroy()
+            onTimeout: () =>
+              (client as unknown as { connection?: { stream?: { destroy: () => void } } }).connection?.stream?.destroy()
           })
         )
     )
@@ -124,7 +134,11 @@ export const openTarget = (url: Redacted.Redacted<string>, serverMajor: number) 
     }
     const commit = Effect.tryPromise({
       try: () => client.query("COMMIT").then(() => void (open = false)),
-      catch: (cause) => new DatabaseUnavailable({ target: "the database", reason: `COMMIT failed: ${PgTools.scrub(String(cause), url)}` })
+      catch: (cause) =>
+        new DatabaseUnavailable({
+          target: "the database",
+          reason: `COMMIT failed: ${PgTools.scrub(String(cause), url)}`
+        })
     })
     return { target, commit }
   })

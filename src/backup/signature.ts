@@ -19,11 +19,11 @@ import type * as Redacted from "effect/Redacted"
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { Manifest, ManifestSignature } from "./manifest.js"
+import { makeDirectories } from "../Directories.js"
 import { fingerprintSecret } from "./crypto.js"
 import { durable } from "./durable.js"
 import { BackupKeyInvalid, BackupManifestForged } from "./errors.js"
-import { makeDirectories } from "../Directories.js"
+import type { Manifest, ManifestSignature } from "./manifest.js"
 
 export type { ManifestSignature } from "./manifest.js"
 
@@ -90,10 +90,21 @@ const readLocalKey = (file: string): Effect.Effect<SigningKey | undefined, Backu
       text = fs.readFileSync(file, "utf8").trim()
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code === "ENOENT") return Effect.succeed(undefined)
-      return Effect.fail(new BackupKeyInvalid({ file, reason: `cannot read the backup signing key: ${(error as NodeJS.ErrnoException).code ?? "error"}` }))
+      return Effect.fail(
+        new BackupKeyInvalid({
+          file,
+          reason: `cannot read the backup signing key: ${(error as NodeJS.ErrnoException).code ?? "error"}`
+        })
+      )
     }
     if (!HEX_KEY.test(text)) {
-      return Effect.fail(new BackupKeyInvalid({ file, reason: "is not a dbkit backup signing key (64 hex digits); restore it from where you keep it, or point DB_BACKUP_SIGNING_KEY_FILE elsewhere" }))
+      return Effect.fail(
+        new BackupKeyInvalid({
+          file,
+          reason:
+            "is not a dbkit backup signing key (64 hex digits); restore it from where you keep it, or point DB_BACKUP_SIGNING_KEY_FILE elsewhere"
+        })
+      )
     }
     return Effect.succeed(derive(Buffer.from(text, "hex")))
   })
@@ -123,12 +134,16 @@ const createLocalKey = (file: string) =>
     catch: (error) =>
       new BackupKeyInvalid({
         file,
-        reason: `cannot create the backup signing key (${(error as NodeJS.ErrnoException).code ?? "error"}); set DB_BACKUP_SIGNING_KEY_FILE to a writable place, or DB_BACKUP_KEY`
+        reason: `cannot create the backup signing key (${
+          (error as NodeJS.ErrnoException).code ?? "error"
+        }); set DB_BACKUP_SIGNING_KEY_FILE to a writable place, or DB_BACKUP_KEY`
       })
   })
 
 /** The key a new manifest is signed with: DB_BACKUP_KEY's when set, else the local one (created on first use). */
-export const signingKey = (secret: Redacted.Redacted<string> | undefined): Effect.Effect<SigningKey, BackupKeyInvalid> =>
+export const signingKey = (
+  secret: Redacted.Redacted<string> | undefined
+): Effect.Effect<SigningKey, BackupKeyInvalid> =>
   secret !== undefined
     ? Effect.map(Effect.promise(() => fingerprintSecret(secret)), derive)
     : Effect.gen(function*() {
@@ -137,7 +152,9 @@ export const signingKey = (secret: Redacted.Redacted<string> | undefined): Effec
       if (existing !== undefined) return existing
       yield* createLocalKey(file)
       const created = yield* readLocalKey(file)
-      if (created === undefined) return yield* new BackupKeyInvalid({ file, reason: "the backup signing key vanished as it was created" })
+      if (created === undefined) {
+        return yield* new BackupKeyInvalid({ file, reason: "the backup signing key vanished as it was created" })
+      }
       return created
     })
 
@@ -154,9 +171,14 @@ export const originOf = (
   Effect.gen(function*() {
     if (manifest === undefined) return { status: "unverified", reason: "no manifest: not written by dbkit" } as const
     const tag = manifest.signature
-    if (tag === undefined || tag === null) return { status: "unverified", reason: "its manifest is not signed" } as const
+    if (tag === undefined || tag === null) {
+      return { status: "unverified", reason: "its manifest is not signed" } as const
+    }
     if (tag.alg !== "hmac-sha256" || typeof tag.key !== "string" || typeof tag.mac !== "string") {
-      return { status: "unverified", reason: `its manifest is signed with ${String(tag.alg)}, which dbkit does not know` } as const
+      return {
+        status: "unverified",
+        reason: `its manifest is signed with ${String(tag.alg)}, which dbkit does not know`
+      } as const
     }
     const local = yield* readLocalKey(yield* keyFile)
     const key = local?.id === tag.key
@@ -165,7 +187,10 @@ export const originOf = (
       ? yield* Effect.map(Effect.promise(() => fingerprintSecret(secret)), derive)
       : undefined
     if (key === undefined || key.id !== tag.key) {
-      return { status: "unverified", reason: `its manifest is signed under key ${tag.key}, which this machine does not hold` } as const
+      return {
+        status: "unverified",
+        reason: `its manifest is signed under key ${tag.key}, which this machine does not hold`
+      } as const
     }
     const given = Buffer.from(/^[0-9a-f]{64}$/.test(tag.mac) ? tag.mac : "", "hex")
     const expected = macOf(manifest, key)

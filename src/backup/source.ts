@@ -36,13 +36,21 @@ export interface DumpSource {
   /** Whether the dump's producer succeeded: awaited after the bytes. */
   readonly finished: Effect.Effect<void, PgTools.PgToolFailed>
   /** Row counts per table and the migration head, in the dump's snapshot. */
-  readonly details: Effect.Effect<{ readonly tables: Readonly<Record<string, number>>; readonly head: string | null }, SqlError>
+  readonly details: Effect.Effect<
+    { readonly tables: Readonly<Record<string, number>>; readonly head: string | null },
+    SqlError
+  >
   /** The pg_dump major that wrote it. */
   readonly pgDump: number
 }
 
 /** The dump's bytes, the snapshot's row counts and migration head, from the server's pg_dump. */
-export const fromServer = (context: BackupContext, url: Redacted.Redacted<string>, options: BackupOptions, level: number) =>
+export const fromServer = (
+  context: BackupContext,
+  url: Redacted.Redacted<string>,
+  options: BackupOptions,
+  level: number
+) =>
   Effect.gen(function*() {
     const { serverMajor, sql } = context
     const versionCheck = Effect.flatMap(PgTools.major("pg_dump"), (pgDumpMajor) =>
@@ -55,13 +63,18 @@ export const fromServer = (context: BackupContext, url: Redacted.Redacted<string
     const snapshotted = Effect.gen(function*() {
       const conn = yield* sql.reserve
       const run = (text: string) => conn.executeUnprepared(text, [], undefined)
-      yield* Effect.acquireRelease(run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"), () => Effect.ignore(run("ROLLBACK")))
+      yield* Effect.acquireRelease(run("BEGIN ISOLATION LEVEL REPEATABLE READ, READ ONLY"), () =>
+        Effect.ignore(run("ROLLBACK")))
       const [{ snapshot }] = (yield* run("SELECT pg_export_snapshot() AS snapshot")) as [{ snapshot: string }]
       return { run, snapshot }
     })
     const [pgDumpMajor, { run, snapshot }] = yield* Effect.all([versionCheck, snapshotted], { concurrency: 2 })
     // Started after the snapshot's transaction, so stopped (with the scope) before its ROLLBACK.
-    const dump = yield* PgTools.spawn("pg_dump", [`--snapshot=${snapshot}`, "--no-password", ...dumpArgs(options, level)], { url })
+    const dump = yield* PgTools.spawn("pg_dump", [
+      `--snapshot=${snapshot}`,
+      "--no-password",
+      ...dumpArgs(options, level)
+    ], { url })
     // A plain script's rows are counted from its COPY blocks on the way to the file: a count(*)
     // of every table beside pg_dump read each table a second time, in parallel workers, on the
     // cores pg_dump and gzip need. A custom archive cannot be read on the way; its tables are
@@ -74,11 +87,20 @@ export const fromServer = (context: BackupContext, url: Redacted.Redacted<string
     }).pipe(Effect.forkScoped)
     // Awaited once the dump has been written: by then every COPY block has streamed past.
     const details = Effect.flatMap(Fiber.join(listed), ({ counts, head, tables }) =>
-      Effect.map(counts !== undefined ? Effect.succeed(counts) : countFromCopies(run, tables, copies!.copied), (counted) => ({
-        tables: counted,
-        head
-      })))
-    return { bytes: dump.stdout, scan: copies?.write, finished: dump.finished, details, pgDump: pgDumpMajor } satisfies DumpSource
+      Effect.map(
+        counts !== undefined ? Effect.succeed(counts) : countFromCopies(run, tables, copies!.copied),
+        (counted) => ({
+          tables: counted,
+          head
+        })
+      ))
+    return {
+      bytes: dump.stdout,
+      scan: copies?.write,
+      finished: dump.finished,
+      details,
+      pgDump: pgDumpMajor
+    } satisfies DumpSource
   })
 
 /** The same from the embedded database's own pg_dump, holding its one session throughout. */
@@ -91,7 +113,9 @@ export const fromEmbedded = (
   Effect.gen(function*() {
     const conn = yield* context.sql.reserve
     const run = (text: string) => conn.executeUnprepared(text, [], undefined)
-    const tables = options.schemaOnly ? {} : yield* countRows(run, yield* userTables(run, options.excludeTable ?? [], options.schemas))
+    const tables = options.schemaOnly
+      ? {}
+      : yield* countRows(run, yield* userTables(run, options.excludeTable ?? [], options.schemas))
     const head = yield* migrationHead(run)
     // PGlite's pg_dump writes data as INSERTs (it has no COPY out): 1,000 rows a statement
     // instead of one, for a smaller file and a faster restore.

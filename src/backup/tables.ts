@@ -101,7 +101,7 @@ export const countFromCopies = (run: Run, { children, tables }: UserTables, copi
  * `schema.table`: `*` any run of characters, `?` one, unqualified means any schema, unquoted
  * names fold to lower case — so the manifest counts exactly the tables pg_dump dumped.
  */
-export const patternMatcher = (pattern: string): ((qualified: string) => boolean) => {
+export const patternMatcher = (pattern: string): (qualified: string) => boolean => {
   const part = (text: string) => {
     const quoted = /^".*"$/.test(text)
     const body = quoted ? text.slice(1, -1).replace(/""/g, "\"") : text.toLowerCase()
@@ -119,6 +119,9 @@ export const migrationHead = (run: Run) =>
   Effect.gen(function*() {
     const [exists] = (yield* run(`SELECT to_regclass('dbkit.migrations') IS NOT NULL AS e`)) as [{ e: boolean }]
     if (!exists.e) return null
-    const rows = (yield* run(`SELECT name FROM dbkit.migrations WHERE status = 'applied' ORDER BY id DESC LIMIT 1`)) as Array<{ name: string }>
+    const rows =
+      (yield* run(`SELECT name FROM dbkit.migrations WHERE status = 'applied' ORDER BY id DESC LIMIT 1`)) as Array<
+        { name: string }
+      >
     return rows[0]?.name ?? null
   })

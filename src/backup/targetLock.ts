@@ -33,7 +33,9 @@ export class RestoreLockTimeout extends Data.TaggedError("RestoreLockTimeout")<{
   override get message() {
     const what = this.holder?.applicationName === "dbkit-reset" ? "reset" : "restore"
     const who = this.holder
-      ? `pid ${this.holder.pid}${this.holder.applicationName ? `, ${this.holder.applicationName}` : ""}${this.holder.since ? `, since ${this.holder.since}` : ""}`
+      ? `pid ${this.holder.pid}${this.holder.applicationName ? `, ${this.holder.applicationName}` : ""}${
+        this.holder.since ? `, since ${this.holder.since}` : ""
+      }`
       : "pid unknown"
     return `another ${what} of ${this.database} is running (${who}); this ${this.operation} waited ${
       Duration.format(Duration.millis(this.timeoutMs))
@@ -55,7 +57,9 @@ export const holdTargetLock = (
   wait: Duration.DurationInput = DEFAULT_LOCK_WAIT
 ): Effect.Effect<AdvisoryLock.Session, RestoreLockTimeout | DatabaseUnavailable | SqlError, Scope.Scope> =>
   Effect.gen(function*() {
-    const context = yield* Layer.build(PgLive({ url: siblingUrl(url, "postgres"), poolSize: 1, applicationName: `dbkit-${operation}` }))
+    const context = yield* Layer.build(
+      PgLive({ url: siblingUrl(url, "postgres"), poolSize: 1, applicationName: `dbkit-${operation}` })
+    )
     const conn = yield* Context.get(context, SqlClient.SqlClient).reserve
     const run: AdvisoryLock.Session = (text, params = []) => conn.executeUnprepared(text, params, undefined)
     const timeoutMs = Duration.toMillis(Duration.decode(wait))
@@ -63,11 +67,15 @@ export const holdTargetLock = (
     // they are announced as a waiter's, so the restore holding the lock may end them at its
     // swap instead of refusing as if another program were using the database.
     const mine = [...ownBackendPids(url)]
-    const announce = (fn: string) => run(`SELECT ${fn}($1::int, pid) FROM unnest($2::int[]) AS pid`, [waitingKey(database), mine])
+    const announce = (fn: string) =>
+      run(`SELECT ${fn}($1::int, pid) FROM unnest($2::int[]) AS pid`, [waitingKey(database), mine])
     yield* announce("pg_advisory_lock_shared")
     yield* AdvisoryLock.acquire(run, targetLockKey(database), {
       wait,
-      onWait: (holder) => Effect.logWarning(`waiting for another restore or reset of ${database} (pid ${holder?.pid ?? "unknown"}) to finish`),
+      onWait: (holder) =>
+        Effect.logWarning(
+          `waiting for another restore or reset of ${database} (pid ${holder?.pid ?? "unknown"}) to finish`
+        ),
       onTimeout: (holder) => new RestoreLockTimeout({ database, operation, timeoutMs, holder })
     })
     yield* announce("pg_advisory_unlock_shared")
@@ -75,13 +83,17 @@ export const holdTargetLock = (
   })
 
 /** The two-key advisory lock class under which waiting processes announce their backends. */
-const waitingKey = (database: string) => Number(BigInt(AdvisoryLock.keyOf(`dbkit:restore-waiting:${database}`)) & 0x7fffffffn)
+const waitingKey = (database: string) =>
+  Number(BigInt(AdvisoryLock.keyOf(`dbkit:restore-waiting:${database}`)) & 0x7fffffffn)
 
 /**
  * Backend pids that dbkit processes waiting for `database`'s lock announced as their own (see
  * holdTargetLock). `run` is a session on the `postgres` database, where they announce them.
  */
-export const waitersSessions = (run: AdvisoryLock.Session, database: string): Effect.Effect<ReadonlySet<number>, SqlError> =>
+export const waitersSessions = (
+  run: AdvisoryLock.Session,
+  database: string
+): Effect.Effect<ReadonlySet<number>, SqlError> =>
   Effect.map(
     run(
       `SELECT objid::bigint AS pid FROM pg_locks
@@ -91,7 +103,6 @@ export const waitersSessions = (run: AdvisoryLock.Session, database: string): Ef
     ),
     (rows) => new Set(rows.map((row) => Number(row.pid)))
   )
-
 
 /** Settings whose value is a list (pg_dumpall's variable_is_guc_list_quote): each element a literal. */
 const LIST_SETTINGS = new Set([
@@ -126,7 +137,9 @@ export const settingClause = (entry: string): string | undefined => {
   const name = entry.slice(0, eq)
   if (eq <= 0 || !/^[A-Za-z_][A-Za-z0-9_.$]*$/.test(name)) return undefined
   const value = entry.slice(eq + 1)
-  const rhs = LIST_SETTINGS.has(name.toLowerCase()) ? splitList(value).map(quoteLiteral).join(", ") : quoteLiteral(value)
+  const rhs = LIST_SETTINGS.has(name.toLowerCase())
+    ? splitList(value).map(quoteLiteral).join(", ")
+    : quoteLiteral(value)
   return `${name} = ${rhs === "" ? "''" : rhs}`
 }
 
@@ -162,10 +175,15 @@ export const databaseProperties = (run: AdvisoryLock.Session, from: string, to: 
     ]
     if (db.default_acl !== true) {
       // An explicit ACL replaces the default one (owner: all; PUBLIC: CONNECT, TEMPORARY) entirely.
-      statements.push(`REVOKE ALL ON DATABASE ${target} FROM PUBLIC`, `REVOKE ALL ON DATABASE ${target} FROM ${quoteIdent(db.owner)}`)
+      statements.push(
+        `REVOKE ALL ON DATABASE ${target} FROM PUBLIC`,
+        `REVOKE ALL ON DATABASE ${target} FROM ${quoteIdent(db.owner)}`
+      )
       for (const g of grants) {
         statements.push(
-          `GRANT ${g.privilege} ON DATABASE ${target} TO ${g.public ? "PUBLIC" : quoteIdent(g.grantee)}${g.grantable ? " WITH GRANT OPTION" : ""}`
+          `GRANT ${g.privilege} ON DATABASE ${target} TO ${g.public ? "PUBLIC" : quoteIdent(g.grantee)}${
+            g.grantable ? " WITH GRANT OPTION" : ""
+          }`
         )
       }
     }
@@ -175,7 +193,11 @@ export const databaseProperties = (run: AdvisoryLock.Session, from: string, to: 
         yield* Effect.logWarning(`not carried over to the restored database: the setting ${s.entry}`)
         continue
       }
-      statements.push(s.role === null ? `ALTER DATABASE ${target} SET ${clause}` : `ALTER ROLE ${quoteIdent(s.role)} IN DATABASE ${target} SET ${clause}`)
+      statements.push(
+        s.role === null
+          ? `ALTER DATABASE ${target} SET ${clause}`
+          : `ALTER ROLE ${quoteIdent(s.role)} IN DATABASE ${target} SET ${clause}`
+      )
     }
     return statements
   })

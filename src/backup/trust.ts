@@ -14,9 +14,15 @@ import type { Readable } from "node:stream"
 import { pipeline } from "node:stream/promises"
 import type { Environment } from "../Config.js"
 import { Guard } from "../Guard.js"
-import type { Manifest } from "./manifest.js"
-import { BackupCorrupt, type BackupKeyInvalid, type BackupManifestForged, type BackupNotFound, BackupUntrustedOrigin } from "./errors.js"
+import {
+  BackupCorrupt,
+  type BackupKeyInvalid,
+  type BackupManifestForged,
+  type BackupNotFound,
+  BackupUntrustedOrigin
+} from "./errors.js"
 import * as Files from "./files.js"
+import type { Manifest } from "./manifest.js"
 import { type Origin, originOf } from "./signature.js"
 
 /** What a restore says about the file and the database it goes to. */
@@ -32,7 +38,12 @@ export interface RestoreRequest {
   readonly over?: { readonly allowEmpty?: boolean | undefined } | undefined
 }
 
-export type RestoreRefusal = BackupNotFound | BackupCorrupt | BackupKeyInvalid | BackupManifestForged | BackupUntrustedOrigin
+export type RestoreRefusal =
+  | BackupNotFound
+  | BackupCorrupt
+  | BackupKeyInvalid
+  | BackupManifestForged
+  | BackupUntrustedOrigin
 
 /**
  * Everything a restore checks about where a file comes from, before anything else: fails when
@@ -56,7 +67,14 @@ export const checkRestorable = (
     }
     if (request.over !== undefined && request.over.allowEmpty !== true) {
       const targetTables = yield* userTableCount
-      if (targetTables > 0) yield* refuseEmptying(file, request.target, yield* restoredTableCount(file, manifest, foreign, request.key), targetTables)
+      if (targetTables > 0) {
+        yield* refuseEmptying(
+          file,
+          request.target,
+          yield* restoredTableCount(file, manifest, foreign, request.key),
+          targetTables
+        )
+      }
     }
     return origin
   })
@@ -70,7 +88,10 @@ const trust = (file: string, origin: Origin, request: RestoreRequest) =>
       )
     }
     if (request.environment === "production") {
-      return yield* new BackupUntrustedOrigin({ file, reason: `${origin.reason}; in production only --trust-unsigned restores it` })
+      return yield* new BackupUntrustedOrigin({
+        file,
+        reason: `${origin.reason}; in production only --trust-unsigned restores it`
+      })
     }
     const guard = yield* Effect.serviceOption(Guard)
     const answer = Option.isSome(guard)
@@ -81,28 +102,40 @@ const trust = (file: string, origin: Origin, request: RestoreRequest) =>
       )
       : "no terminal"
     if (answer === "typed") return
-    return yield* new BackupUntrustedOrigin({ file, reason: answer === "mismatch" ? `${origin.reason}; the name typed did not match` : origin.reason })
+    return yield* new BackupUntrustedOrigin({
+      file,
+      reason: answer === "mismatch" ? `${origin.reason}; the name typed did not match` : origin.reason
+    })
   })
 
 /** User tables in the current database (every schema but the system's). */
-export const userTableCount: Effect.Effect<number, SqlError, SqlClient.SqlClient> = Effect.flatMap(SqlClient.SqlClient, (sql) =>
-  Effect.map(
-    sql<{ n: number }>`
+export const userTableCount: Effect.Effect<number, SqlError, SqlClient.SqlClient> = Effect.flatMap(
+  SqlClient.SqlClient,
+  (sql) =>
+    Effect.map(
+      sql<{ n: number }>`
       SELECT count(*)::int AS n FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
        WHERE c.relkind IN ('r', 'p') AND n.nspname NOT IN ('pg_catalog', 'information_schema') AND n.nspname NOT LIKE 'pg\\_%'`,
-    (rows) => rows[0]?.n ?? 0
-  ))
+      (rows) => rows[0]?.n ?? 0
+    )
+)
 
 /**
  * Refuses a restore that would leave `target` (which has `targetTables` tables) with none:
  * `restoredTables` is 0. Undefined means not known (a schema-only backup, a foreign custom archive).
  */
-export const refuseEmptying = (file: string, target: string, restoredTables: number | undefined, targetTables: number) =>
+export const refuseEmptying = (
+  file: string,
+  target: string,
+  restoredTables: number | undefined,
+  targetTables: number
+) =>
   restoredTables === 0 && targetTables > 0
     ? Effect.fail(
       new BackupCorrupt({
         file,
-        reason: `it holds no tables, and restoring it would leave ${target} (${targetTables} tables now) with none; pass --allow-empty (allowEmpty: true) if that is what you want`
+        reason:
+          `it holds no tables, and restoring it would leave ${target} (${targetTables} tables now) with none; pass --allow-empty (allowEmpty: true) if that is what you want`
       })
     )
     : Effect.void

@@ -41,12 +41,18 @@ const checkFile = <E, R>(
       // Read whole through dbkit's reader: a line it would refuse on restore fails verification.
       const { dumpBytes } = yield* screenDump(file, manifest, key)
       if (!foreign && dumpBytes !== manifest.sizes.dump) {
-        return yield* new BackupCorrupt({ file, reason: `decompressed to ${dumpBytes} bytes, the manifest says ${manifest.sizes.dump}` })
+        return yield* new BackupCorrupt({
+          file,
+          reason: `decompressed to ${dumpBytes} bytes, the manifest says ${manifest.sizes.dump}`
+        })
       }
       const tested = restoreTest ? yield* restoreTest(file, manifest, key) : null
       if (!foreign) {
         yield* Effect.sync(() =>
-          writeDurably(`${file}.verified.json`, JSON.stringify({ at: new Date().toISOString(), restoreTest: tested !== null }) + "\n")
+          writeDurably(
+            `${file}.verified.json`,
+            JSON.stringify({ at: new Date().toISOString(), restoreTest: tested !== null }) + "\n"
+          )
         )
       }
       return {
@@ -72,24 +78,32 @@ export const verifyFile = (file: string): Effect.Effect<VerifyResult, VerifyErro
  * manifest: a new database on the server (dbkit's loader; pg_restore for custom archives), a
  * fresh in-memory PGlite on the embedded database (plain dumps only).
  */
-const testRestore = ({ database, serverMajor, sql }: BackupContext) =>
-(file: string, manifest: Manifest, key: Redacted.Redacted<string> | undefined) =>
-  Effect.gen(function*() {
-    const scratch = yield* Scratch.make("dbkit_restore_test").pipe(
-      Effect.provideService(SqlClient.SqlClient, sql),
-      Effect.provideService(Database, database)
-    )
-    if (Option.isNone(scratch.url)) {
-      return yield* Effect.flatMap(Database, (embedded) =>
-        Option.match(embedded.embeddedLoad, {
-          onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature: "verify --restore-test" })),
-          onSome: (load) => Effect.flatMap(Load.loadEmbedded(load, file, manifest, key), (loaded) => Load.compareCounts(file, manifest, loaded))
-        })).pipe(Effect.provide(scratch.layer))
-    }
-    const loaded = yield* Load.loadDump(file, manifest, key, scratch.url.value, serverMajor)
-    return yield* Load.compareCounts(file, manifest, loaded).pipe(Effect.provide(scratch.layer))
-  })
+const testRestore =
+  ({ database, serverMajor, sql }: BackupContext) =>
+  (file: string, manifest: Manifest, key: Redacted.Redacted<string> | undefined) =>
+    Effect.gen(function*() {
+      const scratch = yield* Scratch.make("dbkit_restore_test").pipe(
+        Effect.provideService(SqlClient.SqlClient, sql),
+        Effect.provideService(Database, database)
+      )
+      if (Option.isNone(scratch.url)) {
+        return yield* Effect.flatMap(Database, (embedded) =>
+          Option.match(embedded.embeddedLoad, {
+            onNone: () => Effect.fail(new NotSupportedOnEmbedded({ feature: "verify --restore-test" })),
+            onSome: (load) =>
+              Effect.flatMap(
+                Load.loadEmbedded(load, file, manifest, key),
+                (loaded) => Load.compareCounts(file, manifest, loaded)
+              )
+          })).pipe(Effect.provide(scratch.layer))
+      }
+      const loaded = yield* Load.loadDump(file, manifest, key, scratch.url.value, serverMajor)
+      return yield* Load.compareCounts(file, manifest, loaded).pipe(Effect.provide(scratch.layer))
+    })
 
 /** Backup.verify: the file's checks, and with `restoreTest` a test restore. */
-export const verify = (context: BackupContext, file: string, options: { readonly restoreTest?: boolean | undefined } = {}) =>
-  checkFile(file, options.restoreTest === true ? testRestore(context) : undefined)
+export const verify = (
+  context: BackupContext,
+  file: string,
+  options: { readonly restoreTest?: boolean | undefined } = {}
+) => checkFile(file, options.restoreTest === true ? testRestore(context) : undefined)

@@ -6,9 +6,9 @@
  * (exit 2). `deploy` and `env` take `--env` themselves and are left alone.
  */
 import * as Effect from "effect/Effect"
+import * as Either from "effect/Either"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
-import * as Either from "effect/Either"
 import { type Environment, InvalidConfig, parseEnvironment, requiresServer } from "../Config.js"
 
 /** Commands whose own `--env` option means the same and that resolve it themselves. */
@@ -18,7 +18,9 @@ const ownsEnvFlag = new Set(["deploy", "env"])
  * Takes `--env NAME` / `--env=NAME` out of `argv` (the node and script paths first, as
  * process.argv), unless the command is one that owns it. Stops at `--`.
  */
-export const takeEnvFlag = (argv: ReadonlyArray<string>): { readonly argv: Array<string>; readonly env: string | undefined } => {
+export const takeEnvFlag = (
+  argv: ReadonlyArray<string>
+): { readonly argv: Array<string>; readonly env: string | undefined } => {
   const command = argv.slice(2).find((arg) => !arg.startsWith("-"))
   if (command !== undefined && ownsEnvFlag.has(command)) return { argv: [...argv], env: undefined }
   const rest: Array<string> = []
@@ -54,7 +56,10 @@ export const applyEnvName = (name: string, env: NodeJS.ProcessEnv = process.env)
  * Points DATABASE_URL at the environment's database, from its `urlEnv` in dbkit.config.ts: what
  * every command's configuration (effect/Config) then reads.
  */
-export const selectDatabase = (name: string, env: NodeJS.ProcessEnv = process.env): Effect.Effect<void, InvalidConfig> =>
+export const selectDatabase = (
+  name: string,
+  env: NodeJS.ProcessEnv = process.env
+): Effect.Effect<void, InvalidConfig> =>
   Effect.gen(function*() {
     const DeployConfig = yield* Effect.promise(() => import("../ProjectConfig.js"))
     const environment = name.trim().toLowerCase() as Environment
@@ -71,7 +76,9 @@ export const selectDatabase = (name: string, env: NodeJS.ProcessEnv = process.en
       const set = env[settings.urlEnv] !== undefined
       return yield* new InvalidConfig({
         variable: settings.urlEnv,
-        reason: `is ${set ? "set but empty" : "not set"}; it holds the ${environment} database's URL (--env ${environment}), and dbkit never uses the embedded database in ${environment}`
+        reason: `is ${
+          set ? "set but empty" : "not set"
+        }; it holds the ${environment} database's URL (--env ${environment}), and dbkit never uses the embedded database in ${environment}`
       })
     }
     // development / test without a URL of their own: the embedded database, unless DATABASE_URL says otherwise.

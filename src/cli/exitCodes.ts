@@ -8,32 +8,94 @@
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import type { LockTimeout } from "../AdvisoryLock.js"
+import type { BackupWriteFailed, InvalidBackupOptions } from "../backup/Backup.js"
+import type {
+  BackupChecksumMismatch,
+  BackupCorrupt,
+  BackupKeyInvalid,
+  BackupManifestForged,
+  BackupNotFound,
+  BackupUntrustedOrigin,
+  RestoreTestMismatch
+} from "../backup/errors.js"
+import type { InvalidDatabaseName, RestoreTargetExists, RestoreTargetInUse } from "../backup/Restore.js"
+import type { RestoreLockTimeout } from "../backup/targetLock.js"
 import type { BulkInsertFailed } from "../Bulk.js"
 import type { CacheUnavailable } from "../Cache.js"
 import type { InvalidConfig } from "../Config.js"
 import type { DatabaseUnavailable, EmbeddedVersionMismatch, NotSupportedOnEmbedded } from "../Database.js"
-import type { BackupUntrusted } from "../DumpPolicy.js"
-import type { ConfirmationRequired, ProductionRefused } from "../Guard.js"
-import type { PgToolFailed, PgToolMissing, PgToolTooOld } from "../PgTools.js"
-import type { BackupWriteFailed, InvalidBackupOptions } from "../backup/Backup.js"
-import type { InvalidDatabaseName, RestoreTargetExists, RestoreTargetInUse } from "../backup/Restore.js"
-import type { BackupChecksumMismatch, BackupCorrupt, BackupKeyInvalid, BackupManifestForged, BackupNotFound, BackupUntrustedOrigin, RestoreTestMismatch } from "../backup/errors.js"
-import type { RestoreLockTimeout } from "../backup/targetLock.js"
 import type { DeployFailed, DeployLocked, DeployNotRecovered, PromotionBlocked } from "../deploy/errors.js"
+import type { BackupUntrusted } from "../DumpPolicy.js"
 import type { EmbeddedInUse } from "../embedded/EmbeddedLock.js"
-import type { PlainDumpFailed } from "../embedded/PlainDump.js"
 import type { EmbeddedExtensionUnavailable } from "../embedded/extensions.js"
+import type { PlainDumpFailed } from "../embedded/PlainDump.js"
+import type { ConfirmationRequired, ProductionRefused } from "../Guard.js"
 import type { InvalidThreshold, UnknownHealthCheck } from "../health/errors.js"
-import type { IntegrityViolations, InvalidMaintenanceOptions, LoadTestSchemaMissing, MaintenanceFailed } from "../maintenance/errors.js"
-import type { AdoptRequired, ChecksumMismatch, InvalidTarget, MigrationBlocked, MigrationFailed, MigrationLockTimeout, MigrationSourceError, MissingDownMigration, OutOfOrder, TransactionControlRefused, UnknownMigration } from "../migrator/errors.js"
-import type { AnonymizeFailed, AnonymizeNeedsBypassRls, AnonymizeRefusedInProduction, AnonymizeTargetExists } from "../privacy/anonymize.js"
+import type {
+  IntegrityViolations,
+  InvalidMaintenanceOptions,
+  LoadTestSchemaMissing,
+  MaintenanceFailed
+} from "../maintenance/errors.js"
+import type {
+  AdoptRequired,
+  ChecksumMismatch,
+  InvalidTarget,
+  MigrationBlocked,
+  MigrationFailed,
+  MigrationLockTimeout,
+  MigrationSourceError,
+  MissingDownMigration,
+  OutOfOrder,
+  TransactionControlRefused,
+  UnknownMigration
+} from "../migrator/errors.js"
+import type { PgToolFailed, PgToolMissing, PgToolTooOld } from "../PgTools.js"
+import type {
+  AnonymizeFailed,
+  AnonymizeNeedsBypassRls,
+  AnonymizeRefusedInProduction,
+  AnonymizeTargetExists
+} from "../privacy/anonymize.js"
 import type { EncryptedColumnUnavailable, EncryptionProblems, InvalidEncryptionOptions } from "../privacy/encryption.js"
-import type { ErasureFailed, ExportWriteFailed, InvalidSubject, PrivacyMapMismatch, SubjectNotFound, UndeclaredPersonalData } from "../privacy/errors.js"
+import type {
+  ErasureFailed,
+  ExportWriteFailed,
+  InvalidSubject,
+  PrivacyMapMismatch,
+  SubjectNotFound,
+  UndeclaredPersonalData
+} from "../privacy/errors.js"
 import type { FieldDecryptFailed, FieldKeyMissing, FieldKeysInvalid } from "../privacy/fieldCrypto.js"
-import type { InvalidSeedOptions, SeedCycle, SeedFailed, SeedRefusedInProduction, UnknownSeed, UnknownSeedDependency } from "../seeder/errors.js"
-import type { InvalidShardFile, InvalidTenantSlug, ProvisionFailed, TenantMigrationsFailed, TenantMigrationsMissing, TenantNestingRefused, TenantNotFound, TenantStrategyMismatch, TenantUnavailable, UnknownShard } from "../tenancy/errors.js"
+import type {
+  InvalidSeedOptions,
+  SeedCycle,
+  SeedFailed,
+  SeedRefusedInProduction,
+  UnknownSeed,
+  UnknownSeedDependency
+} from "../seeder/errors.js"
+import type {
+  InvalidShardFile,
+  InvalidTenantSlug,
+  ProvisionFailed,
+  TenantMigrationsFailed,
+  TenantMigrationsMissing,
+  TenantNestingRefused,
+  TenantNotFound,
+  TenantStrategyMismatch,
+  TenantUnavailable,
+  UnknownShard
+} from "../tenancy/errors.js"
 import type { EmbeddedDatabaseMissing } from "./opensNothing.js"
-import type { HealthCritical, HealthWarn, MigrationsDrifted, MigrationsPending, PlanRejected, SeedsInvalid } from "./outcomes.js"
+import type {
+  HealthCritical,
+  HealthWarn,
+  MigrationsDrifted,
+  MigrationsPending,
+  PlanRejected,
+  SeedsInvalid
+} from "./outcomes.js"
 
 /** What each exit code means. */
 export const ExitCode = {
@@ -283,4 +345,6 @@ export const exitCodeByTag = {
 
 /** The exit code for an error's tag; anything that is not a DbkitError is unexpected (1). */
 export const exitCodeOfTag = (tag: string | undefined): ExitCode =>
-  tag !== undefined && Object.hasOwn(exitCodeByTag, tag) ? exitCodeByTag[tag as DbkitError["_tag"]] : ExitCode.unexpected
+  tag !== undefined && Object.hasOwn(exitCodeByTag, tag)
+    ? exitCodeByTag[tag as DbkitError["_tag"]]
+    : ExitCode.unexpected

@@ -44,18 +44,37 @@ const backupFile = "backups/app_backup_2026-01-15_02-00-00.sql.gz"
 const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
   "": ["npx dbkit init", "dbkit migrate --dry-run", "DATABASE_URL=postgres://… dbkit health"],
   init: ["dbkit init", "dbkit init --dir path/to/project --json"],
-  migrate: ["dbkit migrate --dry-run", "dbkit migrate --to 0003_customer_contact", "dbkit migrate --env staging --json"],
-  "migrate status": ["dbkit migrate status", "dbkit migrate status --env staging", "dbkit migrate status --json | jq .pending"],
-  "migrate plan": ["dbkit migrate plan", "dbkit migrate plan --strict", "dbkit migrate plan --to 0004_audit_triggers --env production"],
+  migrate: [
+    "dbkit migrate --dry-run",
+    "dbkit migrate --to 0003_customer_contact",
+    "dbkit migrate --env staging --json"
+  ],
+  "migrate status": [
+    "dbkit migrate status",
+    "dbkit migrate status --env staging",
+    "dbkit migrate status --json | jq .pending"
+  ],
+  "migrate plan": [
+    "dbkit migrate plan",
+    "dbkit migrate plan --strict",
+    "dbkit migrate plan --to 0004_audit_triggers --env production"
+  ],
   "migrate verify": ["dbkit migrate verify", "dbkit migrate verify --env production --json"],
   "migrate rollback": [
     "dbkit migrate rollback --steps 1 --yes",
     "dbkit migrate rollback --to 0002_rls_force_and_grants --yes",
     "DB_ROLLBACK_CONFIRM=1 dbkit migrate rollback --env staging --json"
   ],
-  "migrate baseline": ["dbkit migrate baseline --to 0003_customer_contact", "dbkit migrate baseline --to 0004_audit_triggers --env production --json"],
+  "migrate baseline": [
+    "dbkit migrate baseline --to 0003_customer_contact",
+    "dbkit migrate baseline --to 0004_audit_triggers --env production --json"
+  ],
   "migrate adopt": ["dbkit migrate adopt", "dbkit migrate adopt --env staging --json"],
-  "migrate repair": ["dbkit migrate repair", "dbkit migrate repair --mark-applied 0004_audit_triggers", "dbkit migrate repair --env staging --json"],
+  "migrate repair": [
+    "dbkit migrate repair",
+    "dbkit migrate repair --mark-applied 0004_audit_triggers",
+    "dbkit migrate repair --env staging --json"
+  ],
   "migrate drift": ["dbkit migrate drift", "dbkit migrate drift --env production --json"],
   "migrate new": ["dbkit migrate new add_invoice_notes", "dbkit migrate new \"index invoices by due date\""],
   seed: ["dbkit seed", "dbkit seed --seed 42 --scale 2", "dbkit seed --only customers --tenant acme --dry-run"],
@@ -99,9 +118,21 @@ const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
     "dbkit tenant deprovision acme --yes --out backups/tenants",
     "DB_TENANT_DEPROVISION_CONFIRM=1 dbkit tenant deprovision acme --no-backup"
   ],
-  "tenant migrate-all": ["dbkit tenant migrate-all", "dbkit tenant migrate-all --concurrency 8", "dbkit tenant migrate-all --resume --json"],
-  health: ["dbkit health", "dbkit health --check long-queries --threshold longQuerySeconds=60 --json", "dbkit health serve --port 9187"],
-  "health serve": ["dbkit health serve", "dbkit health serve --port 9187", "dbkit health serve --port 9187 --host 0.0.0.0"],
+  "tenant migrate-all": [
+    "dbkit tenant migrate-all",
+    "dbkit tenant migrate-all --concurrency 8",
+    "dbkit tenant migrate-all --resume --json"
+  ],
+  health: [
+    "dbkit health",
+    "dbkit health --check long-queries --threshold longQuerySeconds=60 --json",
+    "dbkit health serve --port 9187"
+  ],
+  "health serve": [
+    "dbkit health serve",
+    "dbkit health serve --port 9187",
+    "dbkit health serve --port 9187 --host 0.0.0.0"
+  ],
   db: ["dbkit db stats", "dbkit db validate --tenant acme", "dbkit db cleanup --run"],
   "db stats": ["dbkit db stats", "dbkit db stats --limit 25 --json"],
   "db maintain": [
@@ -110,7 +141,11 @@ const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
     "DB_MAINTAIN_CONFIRM=1 DB_MAINTAIN_ALLOW_PRODUCTION=1 dbkit db maintain --run --env production"
   ],
   "db validate": ["dbkit db validate", "dbkit db validate --tenant acme --json"],
-  "db cleanup": ["dbkit db cleanup", "dbkit db cleanup --run", "dbkit db cleanup --run --tenant acme --env staging --yes"],
+  "db cleanup": [
+    "dbkit db cleanup",
+    "dbkit db cleanup --run",
+    "dbkit db cleanup --run --tenant acme --env staging --yes"
+  ],
   "db load-test": [
     "dbkit db load-test",
     "dbkit db load-test --type mixed --queries 5000 --concurrency 8",
@@ -125,7 +160,10 @@ const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
   env: ["dbkit env list", "dbkit env check --connect", "dbkit env diff --from staging --to production"],
   "env list": ["dbkit env list", "dbkit env list --json"],
   "env check": ["dbkit env check", "dbkit env check --connect", "dbkit env check --env production --connect --json"],
-  "env diff": ["dbkit env diff --from staging --to production", "dbkit env diff --from staging --to production --schema --json"],
+  "env diff": [
+    "dbkit env diff --from staging --to production",
+    "dbkit env diff --from staging --to production --schema --json"
+  ],
   "env promote": [
     "dbkit env promote --from staging --to production --dry-run",
     "DB_DEPLOY_ALLOW_PRODUCTION=1 dbkit env promote --from staging --to production --yes"
@@ -154,8 +192,14 @@ const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
     "DBKIT_FIELD_KEYS_FILE=secrets/field-keys.json dbkit privacy rotate-key",
     "dbkit privacy rotate-key --table customers.tax_id --batch-size 500"
   ],
-  "privacy verify-encryption": ["dbkit privacy verify-encryption", "dbkit privacy verify-encryption --table customers.tax_id --json"],
-  audit: ["dbkit audit report --tenant acme --from 2026-01-01", "dbkit audit report --from 2026-01-01 --to 2026-02-01 --json"],
+  "privacy verify-encryption": [
+    "dbkit privacy verify-encryption",
+    "dbkit privacy verify-encryption --table customers.tax_id --json"
+  ],
+  audit: [
+    "dbkit audit report --tenant acme --from 2026-01-01",
+    "dbkit audit report --from 2026-01-01 --to 2026-02-01 --json"
+  ],
   "audit report": [
     "dbkit audit report",
     "dbkit audit report --tenant acme --from 2026-01-01",
@@ -174,7 +218,8 @@ const globalOptions = [
 ] as const
 
 /** Sentences @effect/cli adds to every option, which say nothing the usage does not. */
-const filler = /^(A user-defined piece of text\.|A true or false value\.|An integer\.|A floating point number\.|A file\.|A directory\.|A file or directory\.|This setting is optional\.|This option may be repeated zero or more times\.|One of the following: .*|A date without a time-zone .*)$/
+const filler =
+  /^(A user-defined piece of text\.|A true or false value\.|An integer\.|A floating point number\.|A file\.|A directory\.|A file or directory\.|This setting is optional\.|This option may be repeated zero or more times\.|One of the following: .*|A date without a time-zone .*)$/
 
 const spanText = (span: Span.Span): string => {
   switch (span._tag) {
@@ -218,13 +263,25 @@ const describe = (help: HelpDoc.HelpDoc): Described => {
     else if (block._tag === "DescriptionList" && (section === "OPTIONS" || section === "ARGUMENTS")) {
       for (const [span, body] of block.definitions) {
         const name = spanText(span).replace(/^\((.*)\)$/, "$1")
-        const paragraphs = blocksOf(body).filter((b): b is HelpDoc.Paragraph => b._tag === "Paragraph").map((b) => spanText(b.value))
-        const defaults = paragraphs.map((p) => /^This setting is optional\. Defaults to: (.*)$/.exec(p)?.[1]).find((d) => d !== undefined)
+        const paragraphs = blocksOf(body).filter((b): b is HelpDoc.Paragraph => b._tag === "Paragraph").map((b) =>
+          spanText(b.value)
+        )
+        const defaults = paragraphs.map((p) => /^This setting is optional\. Defaults to: (.*)$/.exec(p)?.[1]).find((
+          d
+        ) => d !== undefined)
         const choices = paragraphs.map((p) => /^One of the following: (.*)$/.exec(p)?.[1]).find((c) => c !== undefined)
-        const text = paragraphs.filter((p) => !filler.test(p) && !p.startsWith("This setting is optional. Defaults to:")).join(" ")
-        const extra = [choices !== undefined && !name.includes("|") ? `one of: ${choices}` : "", defaults !== undefined ? `default: ${defaults}` : ""]
+        const text = paragraphs.filter((p) =>
+          !filler.test(p) && !p.startsWith("This setting is optional. Defaults to:")
+        ).join(" ")
+        const extra = [
+          choices !== undefined && !name.includes("|") ? `one of: ${choices}` : "",
+          defaults !== undefined ? `default: ${defaults}` : ""
+        ]
           .filter(Boolean).join("; ")
-        const entry = { name: placeholders(name), text: extra === "" ? text : `${text}${text === "" ? "" : " "}(${extra})` }
+        const entry = {
+          name: placeholders(name),
+          text: extra === "" ? text : `${text}${text === "" ? "" : " "}(${extra})`
+        }
         if (section === "ARGUMENTS") args.push(entry)
         else {
           for (const flag of name.matchAll(/(?:^|[\s,(])(--?[A-Za-z][\w-]*)/g)) optionNames.push(flag[1]!)
@@ -285,7 +342,10 @@ const firstSentence = (text: string) => {
 }
 
 /** `text` cut to fit one line of `room` columns. */
-const oneLine = (text: string, room: number) => (text.length <= room ? text : `${text.slice(0, room - 1).replace(/[\s,;(]+\S*$/, "")}…`)
+const oneLine = (
+  text: string,
+  room: number
+) => (text.length <= room ? text : `${text.slice(0, room - 1).replace(/[\s,;(]+\S*$/, "")}…`)
 
 /**
  * A command and its subcommands as a tree. @effect/cli's own `getSubcommands` flattens one level
@@ -355,7 +415,11 @@ export const rootHelp = (root: AnyCommand, version: string): string => {
   const column = Math.max(...all.flatMap(([, names]) => names.map((n) => n.length))) + 2
   const sections = all.map(([title, names]) =>
     `${title}:\n${
-      twoColumns(names.filter((n) => subcommands.has(n)).map((n) => [n, oneLine(described(n), width() - 2 - column)] as const), 2, column)
+      twoColumns(
+        names.filter((n) => subcommands.has(n)).map((n) => [n, oneLine(described(n), width() - 2 - column)] as const),
+        2,
+        column
+      )
     }`
   )
   return [
@@ -392,7 +456,12 @@ export const commandHelp = (root: AnyCommand, path: ReadonlyArray<string>): stri
   ]
   const parts = [usage.join("\n"), "", wrap(info.description, 0)]
   if (info.args.length > 0) parts.push("", `Arguments:\n${twoColumns(info.args.map((a) => [a.name, a.text] as const))}`)
-  if (info.options.length > 0) parts.push("", `Options:\n${twoColumns(info.options.map((o) => [o.name, o.text] as const))}`)
+  if (info.options.length > 0) {
+    parts.push(
+      "",
+      `Options:\n${twoColumns(info.options.map((o) => [o.name, o.text] as const))}`
+    )
+  }
   if (subcommands.size > 0) {
     const column = Math.max(...[...subcommands.keys()].map((n) => n.length)) + 2
     const rows = [...subcommands.entries()].sort(([a], [b]) => a.localeCompare(b)).map(([sub, descriptor]) =>
@@ -429,11 +498,22 @@ const suggestion = (word: string, candidates: Iterable<string>) => {
     const d = distance(word, candidate)
     if (d < bestDistance) [best, bestDistance] = [candidate, d]
   }
-  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3)) ? ` (did you mean ${best}?)` : ""
+  return best !== undefined && bestDistance <= Math.max(2, Math.floor(word.length / 3))
+    ? ` (did you mean ${best}?)`
+    : ""
 }
 
 /** Options every command accepts before @effect/cli sees them (main.ts takes --env and --verbose). */
-const alwaysAccepted = new Set(["--env", "--verbose", "--help", "-h", "--version", "--completions", "--log-level", "--wizard"])
+const alwaysAccepted = new Set([
+  "--env",
+  "--verbose",
+  "--help",
+  "-h",
+  "--version",
+  "--completions",
+  "--log-level",
+  "--wizard"
+])
 
 /**
  * What is wrong with a command line that @effect/cli would answer with "Invalid subcommand …":
@@ -455,7 +535,11 @@ export const unknownInput = (root: AnyCommand, args: ReadonlyArray<string>): str
     if (!arg.startsWith("-") || arg === "-") continue
     const flag = arg.split("=")[0]!
     if (/^-\d/.test(flag)) continue // a negative number is a value
-    if (!known.has(flag)) return `unknown option ${flag} for ${name}${suggestion(flag, info.optionNames.filter((n) => !builtIn.has(n) || n === "--help"))}`
+    if (!known.has(flag)) {
+      return `unknown option ${flag} for ${name}${
+        suggestion(flag, info.optionNames.filter((n) => !builtIn.has(n) || n === "--help"))
+      }`
+    }
   }
   if (subcommands.size > 0 && info.args.length === 0 && rest.length > 0 && rest[0] === words[path.length]) {
     // The first word after the path is not a subcommand, and this command takes no arguments:
@@ -473,7 +557,9 @@ export const unknownInput = (root: AnyCommand, args: ReadonlyArray<string>): str
 const completionTable = (root: AnyCommand): ReadonlyArray<readonly [string, ReadonlyArray<string>]> => {
   const rows: Array<readonly [string, ReadonlyArray<string>]> = []
   const visit = (node: Node, path: ReadonlyArray<string>) => {
-    const options = describe(helpOf(node)).optionNames.filter((name) => !["--wizard", "--log-level", "--completions"].includes(name))
+    const options = describe(helpOf(node)).optionNames.filter((name) =>
+      !["--wizard", "--log-level", "--completions"].includes(name)
+    )
     rows.push([path.join(" "), [...node.children.keys(), ...new Set([...options, "--env", "--verbose"])]])
     for (const [name, child] of node.children) visit(child, [...path, name])
   }
@@ -491,7 +577,8 @@ export const bashCompletion = (root: AnyCommand, shell: "bash" | "zsh"): string 
   const quote = (text: string) => `'${text.replace(/'/g, "'\\''")}'`
   const paths = rows.map(([path]) => path).filter((path) => path !== "")
   return [
-    "# dbkit completion: source it, e.g. `source <(dbkit --completions " + shell + ")` in ~/." + (shell === "zsh" ? "zshrc" : "bashrc"),
+    "# dbkit completion: source it, e.g. `source <(dbkit --completions " + shell + ")` in ~/." +
+    (shell === "zsh" ? "zshrc" : "bashrc"),
     ...(shell === "zsh" ? ["autoload -U +X bashcompinit && bashcompinit"] : []),
     "_dbkit_completions() {",
     "  local cur=\"${COMP_WORDS[COMP_CWORD]}\" path=\"\" i word words",

@@ -14,7 +14,10 @@ import * as Effect from "effect/Effect"
 export const handlerStarted = { value: false }
 
 /** Loads a module (once; later calls reuse it), then runs the effect `run` makes with it. */
-export const lazy = <M, A, E, R>(load: () => Promise<M>, run: (module: M) => Effect.Effect<A, E, R>): Effect.Effect<A, E, R> =>
+export const lazy = <M, A, E, R>(
+  load: () => Promise<M>,
+  run: (module: M) => Effect.Effect<A, E, R>
+): Effect.Effect<A, E, R> =>
   Effect.flatMap(
     Effect.sync(() => (handlerStarted.value = true)),
     () => Effect.flatMap(Effect.promise(load), run)

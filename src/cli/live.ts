@@ -4,13 +4,13 @@
  * `--help` never connects; imported only by the handlers, so `--help` never loads it. Wiring
  * that one command group alone uses lives beside it (seed/live.ts, reset/live.ts, db/live.ts, …).
  */
-import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as NodeContext from "@effect/platform-node/NodeContext"
+import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Terminal from "@effect/platform/Terminal"
-import * as Backup from "../backup/Backup.js"
-import * as Restore from "../backup/Restore.js"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
+import * as Backup from "../backup/Backup.js"
+import * as Restore from "../backup/Restore.js"
 import * as Config from "../Config.js"
 import { DatabaseLive } from "../Database.js"
 import * as Guard from "../Guard.js"

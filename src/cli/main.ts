@@ -17,30 +17,30 @@ import * as NodeTerminal from "@effect/platform-node/NodeTerminal"
 import * as Cause from "effect/Cause"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as FiberRef from "effect/FiberRef"
 import * as HashMap from "effect/HashMap"
-import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Logger from "effect/Logger"
 import * as LogLevel from "effect/LogLevel"
 import * as Option from "effect/Option"
 import pkg from "../../package.json" with { type: "json" }
 import { loadEnvFiles, projectDir } from "../EnvFiles.js"
-import { applyEnvName, selectDatabase, takeEnvFlag } from "./envFlag.js"
-import * as Help from "./help.js"
 import * as ServerError from "../ServerError.js"
-import * as OpensNothing from "./opensNothing.js"
-import { handlerStarted } from "./lazy.js"
-import { applyProjectConfig, needsProjectConfig } from "./projectConfig.js"
-import { ExitCode, exitCodeOfTag } from "./exitCodes.js"
-import { migrate } from "./migrate/index.js"
 import { backup, backups } from "./backup/index.js"
 import { db } from "./db/index.js"
 import { deploy } from "./deploy/index.js"
 import { env } from "./env/index.js"
+import { applyEnvName, selectDatabase, takeEnvFlag } from "./envFlag.js"
+import { ExitCode, exitCodeOfTag } from "./exitCodes.js"
 import { health } from "./health/index.js"
+import * as Help from "./help.js"
 import { init } from "./init/index.js"
+import { handlerStarted } from "./lazy.js"
+import { migrate } from "./migrate/index.js"
+import * as OpensNothing from "./opensNothing.js"
 import { audit, privacy } from "./privacy/index.js"
+import { applyProjectConfig, needsProjectConfig } from "./projectConfig.js"
 import { reset } from "./reset/index.js"
 import { restore } from "./restore/index.js"
 import { seed } from "./seed/index.js"
@@ -52,7 +52,22 @@ const dbkit = Command.make("dbkit").pipe(
       "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite (development and test only). " +
       "Every command takes --env NAME: that environment's database, from its urlEnv in dbkit.config.ts."
   ),
-  Command.withSubcommands([init, migrate, seed, backup, backups, restore, reset, tenant, health, db, deploy, env, privacy, audit])
+  Command.withSubcommands([
+    init,
+    migrate,
+    seed,
+    backup,
+    backups,
+    restore,
+    reset,
+    tenant,
+    health,
+    db,
+    deploy,
+    env,
+    privacy,
+    audit
+  ])
 )
 
 const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })
@@ -83,7 +98,10 @@ const report = (verbose: boolean) => (cause: Cause.Cause<unknown>) =>
     // An outcome whose report is the command's output (health's verdict) gets no error line.
     if (Option.isSome(failure) && (failure.value as { readonly reported?: unknown }).reported === true) return
     const message = Option.match(failure, {
-      onNone: () => `unexpected error: ${Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))}`,
+      onNone: () =>
+        `unexpected error: ${
+          Cause.squash(cause) instanceof Error ? (Cause.squash(cause) as Error).message : String(Cause.squash(cause))
+        }`,
       // @effect/sql's SqlError says only "Failed to execute statement": the server's reason
       // follows it ("permission denied for database …").
       onSome: (error) => ServerError.describe(error)
@@ -105,8 +123,14 @@ const argv = envFlag.argv
  */
 const humanLogger = Logger.make(({ annotations, logLevel, message }) => {
   const parts = (Array.isArray(message) ? message : [message]).map((m) => typeof m === "string" ? m : JSON.stringify(m))
-  const level = logLevel._tag === "Warning" ? "warning" : logLevel._tag === "Fatal" ? "error" : logLevel.label.toLowerCase()
-  const extra = [...HashMap.entries(annotations)].map(([key, value]) => ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`)
+  const level = logLevel._tag === "Warning"
+    ? "warning"
+    : logLevel._tag === "Fatal"
+    ? "error"
+    : logLevel.label.toLowerCase()
+  const extra = [...HashMap.entries(annotations)].map(([key, value]) =>
+    ` ${key}=${typeof value === "string" ? value : JSON.stringify(value)}`
+  )
   return `${level}: ${parts.join(" ")}${extra.join("")}`
 })
 
@@ -205,7 +229,9 @@ if (envFlag.env !== undefined) {
 try {
   loadEnvFiles()
 } catch (error) {
-  process.stderr.write(`error: cannot read the .env files in ${projectDir()}: ${error instanceof Error ? error.message : String(error)}\n`)
+  process.stderr.write(
+    `error: cannot read the .env files in ${projectDir()}: ${error instanceof Error ? error.message : String(error)}\n`
+  )
   process.exit(ExitCode.usage)
 }
 

@@ -58,7 +58,8 @@ export const check = (
         return Effect.fail(new MigrationSourceError({ path: dir, reason: "is not a directory" }))
       }
     }
-    const isReadOnly = readOnly.has(`${command} ${sub}`) || (command === "health" && (sub === undefined || sub !== "serve"))
+    const isReadOnly = readOnly.has(`${command} ${sub}`) ||
+      (command === "health" && (sub === undefined || sub !== "serve"))
     if (!isReadOnly || env.DATABASE_URL?.trim() || environment._tag === "Left" || needsServer) return Effect.void
     const dataDir = env.DBKIT_DATA_DIR?.trim() || ".dbkit/pglite"
     if (dataDir.startsWith("memory://") || fs.existsSync(path.join(dataDir, "PG_VERSION"))) return Effect.void

@@ -19,7 +19,11 @@ const words = (argv: ReadonlyArray<string>) => argv.slice(2).filter((arg) => !ar
 /** Whether this command line needs the project's config before it runs (not for --help or --version). */
 export const needsProjectConfig = (argv: ReadonlyArray<string>): boolean => {
   const args = argv.slice(2)
-  if (args.some((arg) => arg === "--help" || arg === "-h" || arg === "--version" || arg === "--wizard" || arg === "--completions")) return false
+  if (
+    args.some((arg) =>
+      arg === "--help" || arg === "-h" || arg === "--version" || arg === "--wizard" || arg === "--completions"
+    )
+  ) return false
   const command = words(argv)[0]
   return command !== undefined && !readsItself.has(command)
 }

@@ -37,12 +37,24 @@ export const duration = (ms: number) => (ms < 1000 ? `${Math.round(ms)} ms` : `$
 /** An age, coarse: "45 s", "12 min", "5 h", "3 d". */
 export const age = (ms: number) => {
   const s = Math.max(0, Math.round(ms / 1000))
-  return s < 60 ? `${s} s` : s < 3600 ? `${Math.round(s / 60)} min` : s < 86400 ? `${Math.round(s / 3600)} h` : `${Math.round(s / 86400)} d`
+  return s < 60
+    ? `${s} s`
+    : s < 3600
+    ? `${Math.round(s / 60)} min`
+    : s < 86400
+    ? `${Math.round(s / 3600)} h`
+    : `${Math.round(s / 86400)} d`
 }
 
 /** Bytes, readable: "12.3 MB". */
 export const bytes = (n: number) =>
-  n < 1024 ? `${Math.round(n)} B` : n < 1024 ** 2 ? `${(n / 1024).toFixed(1)} KB` : n < 1024 ** 3 ? `${(n / 1024 ** 2).toFixed(1)} MB` : `${(n / 1024 ** 3).toFixed(2)} GB`
+  n < 1024
+    ? `${Math.round(n)} B`
+    : n < 1024 ** 2
+    ? `${(n / 1024).toFixed(1)} KB`
+    : n < 1024 ** 3
+    ? `${(n / 1024 ** 2).toFixed(1)} MB`
+    : `${(n / 1024 ** 3).toFixed(2)} GB`
 
 /**
  * A progress line on stderr for long operations: redrawn at most every 200 ms, only on a

@@ -20,7 +20,9 @@ export const printEvent = (event: MigrateEvent): Effect.Effect<void> => {
     case "Retrying":
       return Console.log(`  … ${event.name}: ${event.reason}, retrying (attempt ${event.attempt + 1})`)
     case "WaitingForLock":
-      return Console.log(`waiting for the migration lock${event.holderPid ? ` (held by process ${event.holderPid})` : ""}…`)
+      return Console.log(
+        `waiting for the migration lock${event.holderPid ? ` (held by process ${event.holderPid})` : ""}…`
+      )
     case "Applying":
       return Effect.void
   }

@@ -26,12 +26,12 @@ import * as Config from "../Config.js"
 import { type ConnectError, Database, DatabaseLive } from "../Database.js"
 import type { Guard, GuardError } from "../Guard.js"
 import * as Health from "../health/Health.js"
-import type { Thresholds } from "../Thresholds.js"
+import type { MigrationSourceError } from "../migrator/errors.js"
 import * as Migrator from "../migrator/Migrator.js"
 import type { MigrateEvent, MigratorOptions } from "../migrator/Migrator.js"
-import type { MigrationSourceError } from "../migrator/errors.js"
 import { fromDirectory } from "../migrator/source.js"
 import type { DeployConfig, EnvironmentSettings } from "../ProjectConfig.js"
+import type { Thresholds } from "../Thresholds.js"
 import type { DeployFailed, DeployLocked, DeployNotRecovered } from "./errors.js"
 import * as Pipeline from "./pipeline.js"
 import type { DeployContext } from "./pipeline.js"
@@ -39,8 +39,8 @@ import * as Record from "./record.js"
 import { type DeployReport, passwordsOf, scrubber, type Step } from "./report.js"
 import { pipeline } from "./steps.js"
 
-export type { DeployReport, Step } from "./report.js"
 export type { DeploymentRow } from "./record.js"
+export type { DeployReport, Step } from "./report.js"
 
 export interface DeployOptions {
   /** Run the preflight only (connect, history, lint, drift); change and record nothing. */
@@ -63,7 +63,13 @@ export interface DeployOptions {
   readonly onEvent?: ((event: MigrateEvent) => Effect.Effect<void>) | undefined
 }
 
-export type DeployError = DeployFailed | DeployNotRecovered | DeployLocked | GuardError | MigrationSourceError | SqlError
+export type DeployError =
+  | DeployFailed
+  | DeployNotRecovered
+  | DeployLocked
+  | GuardError
+  | MigrationSourceError
+  | SqlError
 
 /** The Deploy service, for one environment. */
 export class Deploy extends Context.Tag("dbkit/Deploy")<Deploy, {
@@ -71,7 +77,9 @@ export class Deploy extends Context.Tag("dbkit/Deploy")<Deploy, {
   /** Runs the release gate; fails with the report when a step failed. */
   readonly run: (options?: DeployOptions) => Effect.Effect<DeployReport, DeployError, Guard>
   /** The newest deploys recorded in this environment's database. */
-  readonly history: (options?: { readonly limit?: number | undefined }) => Effect.Effect<ReadonlyArray<Record.DeploymentRow>, SqlError>
+  readonly history: (
+    options?: { readonly limit?: number | undefined }
+  ) => Effect.Effect<ReadonlyArray<Record.DeploymentRow>, SqlError>
 }>() {}
 
 const make = (settings: EnvironmentSettings, migratorOptions: MigratorOptions, secrets: ReadonlyArray<string>) =>
@@ -110,7 +118,9 @@ export const layer = (
 /** Every URL password the configuration knows, so reports can never carry one. */
 export const secretsOf = (config: DeployConfig): ReadonlyArray<string> =>
   passwordsOf(
-    Object.values(config.environments).flatMap((e) => Option.match(e.url, { onNone: () => [], onSome: (u) => [Redacted.value(u)] }))
+    Object.values(config.environments).flatMap((e) =>
+      Option.match(e.url, { onNone: () => [], onSome: (u) => [Redacted.value(u)] })
+    )
   )
 
 /**

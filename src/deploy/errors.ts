@@ -12,8 +12,12 @@ export class DeployFailed extends Data.TaggedError("DeployFailed")<{ readonly re
     const failed = r.steps.find((s) => s.status === "failed")
     const recovered = r.recovery === null || r.recovery === "not needed"
       ? "nothing was changed"
-      : `recovered by ${r.recovery === "rollback" ? "rolling back with the down migrations" : "restoring the safety backup"}`
-    return `deploy to ${r.environment} failed at ${failed?.name ?? "?"}: ${failed?.detail ?? r.error ?? "?"} — ${recovered}`
+      : `recovered by ${
+        r.recovery === "rollback" ? "rolling back with the down migrations" : "restoring the safety backup"
+      }`
+    return `deploy to ${r.environment} failed at ${failed?.name ?? "?"}: ${
+      failed?.detail ?? r.error ?? "?"
+    } — ${recovered}`
   }
 }
 
@@ -23,7 +27,9 @@ export class DeployNotRecovered extends Data.TaggedError("DeployNotRecovered")<{
     const r = this.report
     const failed = r.steps.find((s) => s.status === "failed")
     const recovery = r.steps.find((s) => s.name === "recovery")
-    return `deploy to ${r.environment} failed at ${failed?.name ?? "?"} and could not be recovered (${recovery?.detail ?? "?"}); ` +
+    return `deploy to ${r.environment} failed at ${failed?.name ?? "?"} and could not be recovered (${
+      recovery?.detail ?? "?"
+    }); ` +
       `the safety backup is ${r.backup ?? "missing"} — restore it with \`dbkit restore FILE\` once the cause is fixed`
   }
 }
@@ -35,7 +41,9 @@ export class DeployLocked extends Data.TaggedError("DeployLocked")<{
   readonly holderPid: number | undefined
 }> {
   override get message() {
-    return `another deploy to ${this.environment} is running${this.holderPid ? ` (server process ${this.holderPid})` : ""}; waited ${this.waitedMs} ms for it`
+    return `another deploy to ${this.environment} is running${
+      this.holderPid ? ` (server process ${this.holderPid})` : ""
+    }; waited ${this.waitedMs} ms for it`
   }
 }
 

@@ -20,12 +20,12 @@ import type * as Health from "../health/Health.js"
 import { appliedBy } from "../migrator/history.js"
 import type * as Migrator from "../migrator/Migrator.js"
 import type { MigratorOptions } from "../migrator/Migrator.js"
-import * as ServerError from "../ServerError.js"
 import type { EnvironmentSettings } from "../ProjectConfig.js"
+import * as ServerError from "../ServerError.js"
 import type { DeployError, DeployOptions } from "./Deploy.js"
 import { DeployFailed, DeployNotRecovered } from "./errors.js"
 import * as Record from "./record.js"
-import { type DeployReport, deployer, type Recovery, type Step, type StepName } from "./report.js"
+import { deployer, type DeployReport, type Recovery, type Step, type StepName } from "./report.js"
 
 /** What every deploy to one environment works with: its settings and its services. */
 export interface DeployContext {
@@ -99,7 +99,12 @@ export interface Pipeline {
 }
 
 /** A recorded step. */
-export const step = (name: StepName, run: StepStage["run"], onFailure: OnFailure, lastIf?: StepStage["lastIf"]): StepStage => ({
+export const step = (
+  name: StepName,
+  run: StepStage["run"],
+  onFailure: OnFailure,
+  lastIf?: StepStage["lastIf"]
+): StepStage => ({
   _tag: "Step",
   name,
   run,
@@ -124,10 +129,15 @@ const resilient = <A, E>(effect: Effect.Effect<A, E>) =>
   effect.pipe(Effect.retry(Schedule.spaced("250 millis").pipe(Schedule.intersect(Schedule.recurs(6)))))
 
 const save = (run: Run, finished: boolean) =>
-  Effect.flatMap(Ref.get(run.state), ({ report }) =>
-    report.id === null ? Effect.void : resilient(Record.write(run.pool, report.id, report, finished)).pipe(
-      Effect.catchAll((error) => Effect.logWarning(`could not record the deploy: ${run.scrub(ServerError.describe(error))}`))
-    ))
+  Effect.flatMap(
+    Ref.get(run.state),
+    ({ report }) =>
+      report.id === null ? Effect.void : resilient(Record.write(run.pool, report.id, report, finished)).pipe(
+        Effect.catchAll((error) =>
+          Effect.logWarning(`could not record the deploy: ${run.scrub(ServerError.describe(error))}`)
+        )
+      )
+  )
 
 /** Runs one step: its outcome (or its error, as a failed step) is timed, reported, recorded and returned. */
 const runStep = (run: Run, stage: StepStage) =>
@@ -142,7 +152,13 @@ const runStep = (run: Run, stage: StepStage) =>
       durationMs: (yield* Clock.currentTimeMillis) - started,
       detail: run.scrub(outcome.detail)
     }
-    yield* patch(run, (r) => ({ steps: [...r.steps, done], error: r.error === null && done.status === "failed" ? done.detail : r.error }))
+    yield* patch(
+      run,
+      (r) => ({
+        steps: [...r.steps, done],
+        error: r.error === null && done.status === "failed" ? done.detail : r.error
+      })
+    )
     if (run.options.onStep) yield* run.options.onStep(done)
     yield* save(run, false)
     return done.status
@@ -164,7 +180,12 @@ const finish = (run: Run) =>
   Effect.gen(function*() {
     if (!run.dryRun) {
       const after = yield* resilient(run.migrator.status).pipe(Effect.option)
-      yield* patch(run, () => ({ headAfter: Option.match(after, { onNone: () => null, onSome: (s) => s.applied.at(-1)?.name ?? null }) }))
+      yield* patch(run, () => ({
+        headAfter: Option.match(after, {
+          onNone: () => null,
+          onSome: (s) => s.applied.at(-1)?.name ?? null
+        })
+      }))
     }
     const finishedAt = iso(yield* Clock.currentTimeMillis)
     const { report } = yield* Ref.updateAndGet(run.state, (p) => {
@@ -186,7 +207,9 @@ export const run = (context: DeployContext, pipeline: Pipeline, options: DeployO
     const dryRun = options.dryRun === true
     const confirmation = !dryRun && settings.confirm
       ? yield* guard.confirm({
-        action: options.promotion ? `promote ${options.promotion.from} to ${settings.name}` : `deploy to ${settings.name}`,
+        action: options.promotion
+          ? `promote ${options.promotion.from} to ${settings.name}`
+          : `deploy to ${settings.name}`,
         variable: "DB_DEPLOY",
         target: database.database,
         yes: options.yes
@@ -221,7 +244,10 @@ export const run = (context: DeployContext, pipeline: Pipeline, options: DeployO
       ...context,
       options,
       dryRun,
-      preconfirmed: Guard.of({ confirm: () => Effect.succeed(confirmation ?? "flag"), ask: () => Effect.succeed("no terminal" as const) }),
+      preconfirmed: Guard.of({
+        confirm: () => Effect.succeed(confirmation ?? "flag"),
+        ask: () => Effect.succeed("no terminal" as const)
+      }),
       lockScope,
       state
     }

@@ -59,7 +59,8 @@ export const compareStates = (
   from: EnvironmentState,
   to: EnvironmentState
 ): EnvironmentDiff => {
-  const applied = (state: EnvironmentState) => new Map(state.history.filter((r) => r.status === "applied").map((r) => [r.name, r]))
+  const applied = (state: EnvironmentState) =>
+    new Map(state.history.filter((r) => r.status === "applied").map((r) => [r.name, r]))
   const onFrom = applied(from)
   const onTo = applied(to)
   const order = from.migrations.map((m) => m.name)
@@ -68,16 +69,21 @@ export const compareStates = (
   const problems: Array<string> = []
   for (const [name, row] of onTo) {
     if (!onFrom.has(name)) problems.push(`${name} is applied on ${names.to} but not on ${names.from}`)
-    else if (onFrom.get(name)!.checksum !== row.checksum) problems.push(`${name} differs between ${names.from} and ${names.to} (checksum)`)
+    else if (onFrom.get(name)!.checksum !== row.checksum) {
+      problems.push(`${name} differs between ${names.from} and ${names.to} (checksum)`)
+    }
   }
   for (const row of [...from.history, ...to.history]) {
-    if (row.status !== "applied") problems.push(`${row.name} is recorded as ${row.status}; run dbkit migrate repair first`)
+    if (row.status !== "applied") {
+      problems.push(`${row.name} is recorded as ${row.status}; run dbkit migrate repair first`)
+    }
   }
   const toApply = order.filter((name) => onFrom.has(name) && !onTo.has(name))
   for (const [name, row] of onFrom) {
     const migration = byName.get(name)
-    if (migration === undefined) problems.push(`${name} is applied on ${names.from} but missing from the migrations folder`)
-    else if (!onTo.has(name) && migration.checksum !== row.checksum) {
+    if (migration === undefined) {
+      problems.push(`${name} is applied on ${names.from} but missing from the migrations folder`)
+    } else if (!onTo.has(name) && migration.checksum !== row.checksum) {
       problems.push(`${name} in the migrations folder differs from what ${names.from} applied`)
     }
   }
@@ -85,7 +91,13 @@ export const compareStates = (
   if (until !== null) {
     const last = order.indexOf(until)
     const skipped = order.filter((name, i) => i <= last && !onFrom.has(name) && !onTo.has(name))
-    if (skipped.length > 0) problems.push(`${skipped.join(", ")} would be applied too but ${skipped.length === 1 ? "is" : "are"} not applied on ${names.from}`)
+    if (skipped.length > 0) {
+      problems.push(
+        `${skipped.join(", ")} would be applied too but ${
+          skipped.length === 1 ? "is" : "are"
+        } not applied on ${names.from}`
+      )
+    }
   }
   return {
     from: { environment: names.from, target: from.target, head: head(onFrom) },

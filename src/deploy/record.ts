@@ -108,7 +108,9 @@ export const list = (run: Run, options: { readonly environment?: string | undefi
       ? Effect.succeed([] as Array<DeploymentRow>)
       : Effect.map(
         run(
-          `SELECT id, environment, who, ${ts("started_at")} AS started_at, ${ts("finished_at")} AS finished_at, result, recovery,
+          `SELECT id, environment, who, ${ts("started_at")} AS started_at, ${
+            ts("finished_at")
+          } AS finished_at, result, recovery,
                   head_before, head_after, migrations_applied, steps, backup, promoted_from, error
              FROM dbkit.deployments WHERE ($1::text IS NULL OR environment = $1) ORDER BY id DESC LIMIT $2`,
           [options.environment ?? null, options.limit]
@@ -124,7 +126,9 @@ export const list = (run: Run, options: { readonly environment?: string | undefi
             recovery: r.recovery,
             headBefore: r.head_before,
             headAfter: r.head_after,
-            migrationsApplied: typeof r.migrations_applied === "string" ? JSON.parse(r.migrations_applied) : r.migrations_applied,
+            migrationsApplied: typeof r.migrations_applied === "string"
+              ? JSON.parse(r.migrations_applied)
+              : r.migrations_applied,
             steps: typeof r.steps === "string" ? JSON.parse(r.steps) : r.steps,
             backup: r.backup,
             promotedFrom: r.promoted_from,

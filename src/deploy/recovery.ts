@@ -20,7 +20,10 @@ export const recover = (run: Run) =>
     const { needsRestore, report } = yield* Ref.get(run.state)
     const { applied, headBefore } = report
     if (applied.length === 0 && !needsRestore) {
-      return { status: "ok", detail: "nothing to undo: the failed migration was rolled back with its transaction" } satisfies Outcome
+      return {
+        status: "ok",
+        detail: "nothing to undo: the failed migration was rolled back with its transaction"
+      } satisfies Outcome
     }
     const byName = new Map((yield* run.migrator.migrations).map((m) => [m.name, m]))
     const withoutDown = applied.filter((name) => Option.isNone(byName.get(name)?.down ?? Option.none()))
@@ -33,7 +36,10 @@ export const recover = (run: Run) =>
       )
       if (rolledBack._tag === "Right") {
         yield* recovered(run, "rollback")
-        return { status: "ok", detail: `rolled back ${rolledBack.right.rolledBack.join(", ")} with their down migrations` } satisfies Outcome
+        return {
+          status: "ok",
+          detail: `rolled back ${rolledBack.right.rolledBack.join(", ")} with their down migrations`
+        } satisfies Outcome
       }
       rollbackFailure = `rollback failed (${ServerError.describe(rolledBack.left)}); `
     }
@@ -45,21 +51,36 @@ export const recover = (run: Run) =>
     const file = report.backup
     if (file === null) {
       yield* recovered(run, "failed")
-      return { status: "failed", detail: `${rollbackFailure}${reason}, and there is no safety backup` } satisfies Outcome
+      return {
+        status: "failed",
+        detail: `${rollbackFailure}${reason}, and there is no safety backup`
+      } satisfies Outcome
     }
     const restored = yield* Effect.either(
       // Its own safety backup, of the state before the deploy: that may have had no tables.
-      run.restore.over(file, { yes: true, safetyBackup: true, terminateConnections: run.options.terminateConnections, allowEmpty: true }).pipe(
+      run.restore.over(file, {
+        yes: true,
+        safetyBackup: true,
+        terminateConnections: run.options.terminateConnections,
+        allowEmpty: true
+      }).pipe(
         Effect.provideService(Guard, run.preconfirmed)
       )
     )
     if (restored._tag === "Left") {
       yield* recovered(run, "failed")
-      return { status: "failed", detail: `${rollbackFailure}restoring ${file} failed: ${ServerError.describe(restored.left)}` } satisfies Outcome
+      return {
+        status: "failed",
+        detail: `${rollbackFailure}restoring ${file} failed: ${ServerError.describe(restored.left)}`
+      } satisfies Outcome
     }
     yield* recovered(run, "restore")
     return {
       status: "ok",
-      detail: `${rollbackFailure}${reason ? `${reason}: ` : ""}restored the safety backup ${file} (${restored.right.tables} tables, ${restored.right.rows} rows; the failed state was backed up to ${restored.right.safetyBackup ?? "-"})`
+      detail: `${rollbackFailure}${
+        reason ? `${reason}: ` : ""
+      }restored the safety backup ${file} (${restored.right.tables} tables, ${restored.right.rows} rows; the failed state was backed up to ${
+        restored.right.safetyBackup ?? "-"
+      })`
     } satisfies Outcome
   })

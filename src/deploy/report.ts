@@ -57,7 +57,9 @@ export { passwordsOf, scrubber } from "../Redact.js"
 
 /** Who is deploying: the CI actor when there is one, else the OS user (and host). */
 export const deployer = (env: NodeJS.ProcessEnv, osUser: string): string => {
-  if (env.GITHUB_ACTOR) return `${env.GITHUB_ACTOR} (GitHub Actions${env.GITHUB_RUN_ID ? ` run ${env.GITHUB_RUN_ID}` : ""})`
+  if (env.GITHUB_ACTOR) {
+    return `${env.GITHUB_ACTOR} (GitHub Actions${env.GITHUB_RUN_ID ? ` run ${env.GITHUB_RUN_ID}` : ""})`
+  }
   if (env.GITLAB_USER_LOGIN) return `${env.GITLAB_USER_LOGIN} (GitLab CI)`
   if (env.BUILDKITE_BUILD_CREATOR) return `${env.BUILDKITE_BUILD_CREATOR} (Buildkite)`
   return env.USER && env.USER !== osUser.split("@")[0] ? `${env.USER} (${osUser})` : osUser

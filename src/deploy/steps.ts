@@ -45,7 +45,8 @@ const lock = (run: Run, waitMs: number) =>
     yield* Scope.extend(
       AdvisoryLock.acquire(session, Record.lockKey, {
         wait: Duration.millis(waitMs),
-        onTimeout: (holder) => new DeployLocked({ environment: run.settings.name, waitedMs: waitMs, holderPid: holder?.pid })
+        onTimeout: (holder) =>
+          new DeployLocked({ environment: run.settings.name, waitedMs: waitMs, holderPid: holder?.pid })
       }),
       run.lockScope
     )
@@ -109,12 +110,18 @@ const history = ({ headBefore, lastIndex, pending, status }: Plan) => (run: Run)
 const lint = ({ pending }: Plan) => (run: Run): Effect.Effect<Outcome, unknown> => {
   const { settings } = run
   if (settings.lint === "off" || pending.length === 0) {
-    return Effect.succeed({ status: "skipped", detail: settings.lint === "off" ? "lint is off for this environment" : "nothing pending" })
+    return Effect.succeed({
+      status: "skipped",
+      detail: settings.lint === "off" ? "lint is off for this environment" : "nothing pending"
+    })
   }
   return Effect.map(run.migrator.plan({ to: run.options.to }), (plan): Outcome => {
     const first = plan.findings[0]
-    if (first === undefined) return { status: "ok", detail: `no risky statement in ${pending.length} pending migration(s)` }
-    const summary = `${plan.findings.length} finding(s), e.g. ${first.migration} statement ${first.statement} [${first.rule}]: ${first.message}`
+    if (first === undefined) {
+      return { status: "ok", detail: `no risky statement in ${pending.length} pending migration(s)` }
+    }
+    const summary =
+      `${plan.findings.length} finding(s), e.g. ${first.migration} statement ${first.statement} [${first.rule}]: ${first.message}`
     return settings.lint === "strict"
       ? { status: "failed", detail: `${summary} (lint is strict in ${settings.name}; see dbkit migrate plan --strict)` }
       : { status: "warn", detail: summary }
@@ -135,17 +142,27 @@ const driftOfApplied = (run: Run, applied: ReadonlySet<string>) =>
 const drift = ({ status }: Plan) => (run: Run) =>
   Effect.gen(function*() {
     if (run.options.skipDrift) return { status: "skipped", detail: "skipped (--skip-drift)" } satisfies Outcome
-    if (run.database.kind === "embedded") return { status: "skipped", detail: "not run on the embedded database" } satisfies Outcome
-    const checked = yield* Effect.either(driftOfApplied(run, new Set(status.applied.map((a) => a.name))))
+    if (run.database.kind === "embedded") {
+      return { status: "skipped", detail: "not run on the embedded database" } satisfies Outcome
+    }
+    const checked = yield* Effect.either(driftOfApplied(
+      run,
+      new Set(status.applied.map((a) => a.name))
+    ))
     if (checked._tag === "Left") {
-      return { status: "warn", detail: `not checked: the server did not allow a scratch database (${ServerError.describe(checked.left)})` } satisfies Outcome
+      return {
+        status: "warn",
+        detail: `not checked: the server did not allow a scratch database (${ServerError.describe(checked.left)})`
+      } satisfies Outcome
     }
     const differences = checked.right.differences
     return differences.length === 0
       ? { status: "ok", detail: "the schema matches the applied migrations" } satisfies Outcome
       : {
         status: "failed",
-        detail: `${differences.length} difference(s) from a replay of the applied migrations, e.g. ${differences[0]!.kind} ${differences[0]!.object}; see dbkit migrate drift`
+        detail: `${differences.length} difference(s) from a replay of the applied migrations, e.g. ${
+          differences[0]!.kind
+        } ${differences[0]!.object}; see dbkit migrate drift`
       } satisfies Outcome
   })
 
@@ -168,7 +185,9 @@ const migrate = (run: Run) =>
       )
   }).pipe(
     Effect.tapError((error) =>
-      error._tag === "MigrationFailed" && !error.transactional ? Ref.update(run.state, (p) => ({ ...p, needsRestore: true })) : Effect.void
+      error._tag === "MigrationFailed" && !error.transactional
+        ? Ref.update(run.state, (p) => ({ ...p, needsRestore: true }))
+        : Effect.void
     ),
     Effect.map((result): Outcome => ({
       status: "ok",
@@ -180,14 +199,21 @@ const health = (run: Run) =>
   Effect.map(
     run.health.report({ thresholds: { ...run.settings.health.thresholds, ...run.options.thresholds } }),
     (result): Outcome => {
-      const failing = result.checks.filter((c) => c.status === "critical" || (run.settings.health.failOn === "warn" && c.status === "warn"))
+      const failing = result.checks.filter((c) =>
+        c.status === "critical" || (run.settings.health.failOn === "warn" && c.status === "warn")
+      )
       if (failing.length > 0) {
-        return { status: "failed", detail: `${result.status}: ${failing.map((c) => `${c.name} ${c.status} (${c.detail})`).join("; ")}` }
+        return {
+          status: "failed",
+          detail: `${result.status}: ${failing.map((c) => `${c.name} ${c.status} (${c.detail})`).join("; ")}`
+        }
       }
       const warned = result.checks.filter((c) => c.status === "warn" || c.status === "unknown")
       return {
         status: warned.length > 0 ? "warn" : "ok",
-        detail: `${result.status}${warned.length > 0 ? `: ${warned.map((c) => `${c.name} ${c.status}`).join(", ")}` : ""} (${result.checks.length} checks)`
+        detail: `${result.status}${
+          warned.length > 0 ? `: ${warned.map((c) => `${c.name} ${c.status}`).join(", ")}` : ""
+        } (${result.checks.length} checks)`
       }
     }
   )
@@ -195,10 +221,15 @@ const health = (run: Run) =>
 /** Prunes the safety backups per the environment's retention. */
 const retention = (run: Run): Effect.Effect<Outcome, unknown> => {
   const { backupDir, backupRetention: { keepDays, keepLast } } = run.settings
-  if (keepLast === undefined && keepDays === undefined) return Effect.succeed({ status: "skipped", detail: "no retention set" })
+  if (keepLast === undefined && keepDays === undefined) {
+    return Effect.succeed({ status: "skipped", detail: "no retention set" })
+  }
   return Effect.map(
     run.backup.prune({ keepLast, keepDays, directory: backupDir }),
-    (r): Outcome => ({ status: "ok", detail: `kept ${r.kept.length}, pruned ${r.pruned.length} safety backup(s) in ${backupDir}` })
+    (r): Outcome => ({
+      status: "ok",
+      detail: `kept ${r.kept.length}, pruned ${r.pruned.length} safety backup(s) in ${backupDir}`
+    })
   )
 }
 

@@ -7,10 +7,10 @@
  * simple query protocol), so a multi-statement migration file runs in one call, as on the server.
  */
 import * as Reactivity from "@effect/experimental/Reactivity"
+import * as PgClient from "@effect/sql-pg/PgClient"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import { SqlError } from "@effect/sql/SqlError"
-import * as PgClient from "@effect/sql-pg/PgClient"
 import type { PGlite, Results } from "@electric-sql/pglite"
 import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
@@ -43,7 +43,10 @@ export const make = (pg: PGlite): Effect.Effect<SqlClient.SqlClient, never, Reac
     const run = (sql: string, params: ReadonlyArray<unknown>) =>
       params.length === 0
         ? Effect.map(attempt("Failed to execute statement", () => pg.exec(sql)), rowsOf)
-        : Effect.map(attempt("Failed to execute statement", () => pg.query(sql, params as Array<unknown>)), (r) => r.rows)
+        : Effect.map(
+          attempt("Failed to execute statement", () => pg.query(sql, params as Array<unknown>)),
+          (r) => r.rows
+        )
 
     const connection: Connection & CopyCapable = {
       copyFromBlob: (statement, blob) =>
@@ -56,7 +59,8 @@ export const make = (pg: PGlite): Effect.Effect<SqlClient.SqlClient, never, Reac
         Effect.map(
           attempt("Failed to execute statement", () =>
             pg.query<Array<unknown>>(sql, params as Array<unknown>, { rowMode: "array" })),
-          (result) => result.rows
+          (result) =>
+            result.rows
         ),
       executeUnprepared: (sql, params, transformRows: RowTransform) =>
         Effect.map(run(sql, params), (rows) => (transformRows ? transformRows(rows) : rows)),

@@ -81,7 +81,8 @@ const copyFromStdin = new RegExp(
   String.raw`^COPY\s+(${name}(?:\.${name})*)\s*(\((?:"(?:[^"]|"")*"|[^)"])*\))?\s+FROM\s+STDIN\b([\s\S]*?);?\s*$`,
   "i"
 )
-const standardStringsSetting = /^SET\s+(?:SESSION\s+|LOCAL\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(\w+)'?\s*;?\s*$/i
+const standardStringsSetting =
+  /^SET\s+(?:SESSION\s+|LOCAL\s+)?standard_conforming_strings\s*(?:=|TO)\s*'?(\w+)'?\s*;?\s*$/i
 
 /**
  * Cuts a plain SQL script into `DumpItem`s by psql's lexer rules: statements end at a `;`
@@ -393,11 +394,13 @@ export class DumpSplitter {
   private noteIdentifier(word: string) {
     const lower = word.toLowerCase()
     if (this.leadingWords.length < 4) {
-      const marks = lower === "create" || lower === "function" || lower === "procedure" || lower === "or" || lower === "replace"
+      const marks = lower === "create" || lower === "function" || lower === "procedure" || lower === "or" ||
+        lower === "replace"
       this.leadingWords += marks ? lower[0] : " "
     }
     const lead = this.leadingWords
-    const routine = lead[0] === "c" && (lead[1] === "f" || lead[1] === "p" || (lead.startsWith("cor") && (lead[3] === "f" || lead[3] === "p")))
+    const routine = lead[0] === "c" &&
+      (lead[1] === "f" || lead[1] === "p" || (lead.startsWith("cor") && (lead[3] === "f" || lead[3] === "p")))
     if (!routine || this.parenDepth !== 0) return
     if (lower === "begin") this.beginDepth++
     else if (lower === "case" && this.beginDepth >= 1) this.beginDepth++
@@ -436,7 +439,12 @@ export class DumpSplitter {
       const newline = text.indexOf("\n", i)
       const rest = text.slice(i, newline === -1 ? n : newline)
       if (rest.trim() !== "") {
-        this.items.push({ _tag: "Malformed", text: rest, reason: "text after COPY … FROM stdin on the same line", line: this.line })
+        this.items.push({
+          _tag: "Malformed",
+          text: rest,
+          reason: "text after COPY … FROM stdin on the same line",
+          line: this.line
+        })
       }
       if (newline === -1) {
         this.at = n
@@ -455,7 +463,9 @@ export class DumpSplitter {
     let rows = 0
     let regionStart = i
     const emit = (regionEnd: number) => {
-      if (rows > 0) this.items.push({ _tag: "CopyData", data: first + text.slice(regionStart, regionEnd), rows, line: firstLine })
+      if (rows > 0) {
+        this.items.push({ _tag: "CopyData", data: first + text.slice(regionStart, regionEnd), rows, line: firstLine })
+      }
     }
     while (i < n) {
       const newline = text.indexOf("\n", i)
@@ -537,7 +547,12 @@ export class DumpReader {
     this.carry = undefined
     this.copying = false
     if (rest === "\\.") return [{ _tag: "CopyEnd", line: this.line }]
-    return [{ _tag: "Malformed", text: "", reason: "the script ends inside COPY data (no \\. line): it is truncated", line: this.line }]
+    return [{
+      _tag: "Malformed",
+      text: "",
+      reason: "the script ends inside COPY data (no \\. line): it is truncated",
+      line: this.line
+    }]
   }
 
   /**
@@ -681,14 +696,16 @@ const COPY_BATCH_CHARS = 8 << 20
 const SAVEPOINT = "dbkit_plain_dump"
 
 const ownership = /^ALTER\s[\s\S]*\sOWNER\s+TO\s+(?:"(?:[^"]|"")*"|[^\s;"]+)\s*;?\s*$/i
-const transactionControl = /^(?:BEGIN|COMMIT|ROLLBACK|END|ABORT|START\s+TRANSACTION|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|COMMIT\s+PREPARED|ROLLBACK\s+PREPARED)\b/i
+const transactionControl =
+  /^(?:BEGIN|COMMIT|ROLLBACK|END|ABORT|START\s+TRANSACTION|SAVEPOINT|RELEASE|PREPARE\s+TRANSACTION|COMMIT\s+PREPARED|ROLLBACK\s+PREPARED)\b/i
 // The server lexes a multi-statement string before running any of it: a statement that may
 // change how SQL is lexed (standard_conforming_strings…) must be the last of its batch.
 const settingChange = /^(?:SET|RESET)\b|\bset_config\s*\(/i
 const clientEncoding = /^SET\s+client_encoding\s*(?:=|TO)\s*'?([\w-]+)'?/i
 
 // A token of a statement, for finding grantees: a comment, a quoted identifier, a string, a word…
-const token = /--[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|[Ee]'(?:[^'\\]|''|\\.)*'|'(?:[^']|'')*'|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$|[A-Za-z_][\w$]*|[(),;]|[^\s\w"'(),;]+|\d[\w.]*/g
+const token =
+  /--[^\n]*|\/\*[\s\S]*?\*\/|"(?:[^"]|"")*"|[Ee]'(?:[^'\\]|''|\\.)*'|'(?:[^']|'')*'|\$([A-Za-z_]\w*)?\$[\s\S]*?\$\1\$|[A-Za-z_][\w$]*|[(),;]|[^\s\w"'(),;]+|\d[\w.]*/g
 const grantsOrPolicies = /^(?:GRANT|CREATE\s+POLICY|ALTER\s+DEFAULT\s+PRIVILEGES)\b/i
 const roleKeywords = new Set(["public", "current_user", "session_user", "current_role", "group"])
 
@@ -782,7 +799,9 @@ const pgliteTarget = (pg: PGlite): ScriptTarget => ({
     }
     return {
       write: async (text, count, line) => {
-        if (batchRows > 0 && (batchRows + count > COPY_BATCH_ROWS || chars + text.length > COPY_BATCH_CHARS)) await send()
+        if (batchRows > 0 && (batchRows + count > COPY_BATCH_ROWS || chars + text.length > COPY_BATCH_CHARS)) {
+          await send()
+        }
         if (batchRows === 0) batchLine = line
         data.push(text)
         chars += text.length
@@ -815,11 +834,21 @@ export const loadPlainDump = (
     if (options.transaction === "caller") {
       return pg.isInTransaction()
         ? runScript(target, source, options)
-        : Effect.fail(new PlainDumpFailed({ line: 0, statement: "", reason: "no transaction is open on the embedded session; open one first, or let the load open its own" }))
+        : Effect.fail(
+          new PlainDumpFailed({
+            line: 0,
+            statement: "",
+            reason: "no transaction is open on the embedded session; open one first, or let the load open its own"
+          })
+        )
     }
     if (pg.isInTransaction()) {
       return Effect.fail(
-        new PlainDumpFailed({ line: 0, statement: "", reason: "the embedded session is inside a transaction; load the dump outside one" })
+        new PlainDumpFailed({
+          line: 0,
+          statement: "",
+          reason: "the embedded session is inside a transaction; load the dump outside one"
+        })
       )
     }
     const control = (sql: "BEGIN" | "COMMIT") =>
@@ -879,9 +908,14 @@ const notUtf8 = (text: string, line: number): DumpItem => ({
  * Reads the script with DumpSplitter, refuses what DumpPolicy refuses (before anything of that
  * statement is sent) and runs the rest on `target`, inside the transaction the caller opened.
  */
-export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | Uint8Array | string>, options: PlainDumpOptions) =>
+export const runScript = (
+  target: ScriptTarget,
+  source: AsyncIterable<Buffer | Uint8Array | string>,
+  options: PlainDumpOptions
+) =>
   Effect.gen(function*() {
-    const exec = (sql: string): Effect.Effect<unknown, unknown> => Effect.tryPromise({ try: () => target.exec(sql), catch: (cause) => cause })
+    const exec = (sql: string): Effect.Effect<unknown, unknown> =>
+      Effect.tryPromise({ try: () => target.exec(sql), catch: (cause) => cause })
     const reader = new DumpReader()
     const copies: Array<{ table: string; rows: number }> = []
     const rolesSeen = new Set<string>()
@@ -905,7 +939,9 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
       if (pending.length === 1) return Effect.asVoid(runOne(pending[0]!))
       return Effect.gen(function*() {
         yield* runOne({ sql: `SAVEPOINT ${SAVEPOINT}`, line: pending[0]!.line })
-        const sent = yield* Effect.either(exec(`${pending.map((s) => s.sql).join("\n")}\nRELEASE SAVEPOINT ${SAVEPOINT}`))
+        const sent = yield* Effect.either(
+          exec(`${pending.map((s) => s.sql).join("\n")}\nRELEASE SAVEPOINT ${SAVEPOINT}`)
+        )
         if (sent._tag === "Right") return
         yield* runOne({ sql: `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`, line: pending[0]!.line })
         for (const statement of pending) yield* runOne(statement)
@@ -934,7 +970,10 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
     let copy: { start: Statement; table: string; sink: CopySink } | undefined
     const copyFailed = (start: Statement) => (cause: unknown) => {
       const dataLine = (cause as { dataLine?: unknown }).dataLine
-      return failedAt(start, `${serverReason(cause)}${typeof dataLine === "number" ? ` (data on line ${dataLine})` : ""}`)
+      return failedAt(
+        start,
+        `${serverReason(cause)}${typeof dataLine === "number" ? ` (data on line ${dataLine})` : ""}`
+      )
     }
 
     const handle = (read: DumpItem): Effect.Effect<void, PlainDumpFailed | BackupUntrusted> => {
@@ -961,11 +1000,24 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
             return Effect.void
           }
           if (transactionControl.test(item.sql)) {
-            return Effect.zipRight(flush, Effect.fail(failedAt(statement, "transaction control is not allowed: the whole script runs in one transaction")))
+            return Effect.zipRight(
+              flush,
+              Effect.fail(
+                failedAt(statement, "transaction control is not allowed: the whole script runs in one transaction")
+              )
+            )
           }
           const encoding = clientEncoding.exec(item.sql)?.[1]
           if (encoding !== undefined && !/^(utf-?8|unicode)$/i.test(encoding)) {
-            return Effect.zipRight(flush, Effect.fail(failedAt(statement, `the script is in ${encoding}; only UTF8 scripts load (dump again with --encoding=UTF8)`)))
+            return Effect.zipRight(
+              flush,
+              Effect.fail(
+                failedAt(
+                  statement,
+                  `the script is in ${encoding}; only UTF8 scripts load (dump again with --encoding=UTF8)`
+                )
+              )
+            )
           }
           statements++
           const roles = options.createMissingRoles ? granteesOf(item.sql).filter((role) => !rolesSeen.has(role)) : []
@@ -976,7 +1028,9 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
             }
             batch.push(statement)
             batchChars += item.sql.length
-            return batch.length >= BATCH_STATEMENTS || batchChars >= BATCH_CHARS || settingChange.test(item.sql) ? flush : Effect.void
+            return batch.length >= BATCH_STATEMENTS || batchChars >= BATCH_CHARS || settingChange.test(item.sql)
+              ? flush
+              : Effect.void
           })
           return roles.length === 0 ? queue : Effect.zipRight(ensureRoles(statement, roles), queue)
         }
@@ -985,13 +1039,19 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
           const start = { sql: item.sql, line: item.line }
           return Effect.zipRight(
             flush,
-            Effect.try({ try: () => void (copy = { start, table: item.table, sink: target.copy(item.table, item.columns) }), catch: copyFailed(start) })
+            Effect.try({
+              try: () => void (copy = { start, table: item.table, sink: target.copy(item.table, item.columns) }),
+              catch: copyFailed(start)
+            })
           )
         }
         case "CopyData": {
           const current = copy!
           const data = typeof item.data === "string" ? Buffer.from(item.data, "latin1") : item.data
-          return Effect.tryPromise({ try: () => current.sink.write(data, item.rows, item.line), catch: copyFailed(current.start) })
+          return Effect.tryPromise({
+            try: () => current.sink.write(data, item.rows, item.line),
+            catch: copyFailed(current.start)
+          })
         }
         case "CopyEnd": {
           const current = copy!
@@ -1015,7 +1075,11 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
       const next = yield* Effect.tryPromise({
         try: () => iterator.next(),
         catch: (cause) =>
-          new PlainDumpFailed({ line: reader.lineReached, statement: "", reason: `reading the script failed: ${serverReason(cause)}` })
+          new PlainDumpFailed({
+            line: reader.lineReached,
+            statement: "",
+            reason: `reading the script failed: ${serverReason(cause)}`
+          })
       })
       if (next.done) break
       const chunk = next.value
@@ -1023,7 +1087,9 @@ export const runScript = (target: ScriptTarget, source: AsyncIterable<Buffer | U
       // statements are decoded as UTF-8 once each (asText).
       const piece = typeof chunk === "string"
         ? Buffer.from(chunk, "utf8")
-        : Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
+        : Buffer.isBuffer(chunk)
+        ? chunk
+        : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength)
       bytes += piece.length
       for (const item of reader.push(piece)) yield* handle(item)
       options.onProgress?.(bytes)

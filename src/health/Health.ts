@@ -23,13 +23,20 @@ import * as Scope from "effect/Scope"
 import { Backup } from "../backup/Backup.js"
 import { Database } from "../Database.js"
 import { Migrator } from "../migrator/Migrator.js"
-import { allChecks, type Check, type CheckEnv, checkNames, connectivity as connectivityCheck, type DatabaseAccess } from "./checks.js"
+import { defaultThresholds, fromEnvironment, type Thresholds } from "../Thresholds.js"
+import {
+  allChecks,
+  type Check,
+  type CheckEnv,
+  checkNames,
+  connectivity as connectivityCheck,
+  type DatabaseAccess
+} from "./checks.js"
 import { InvalidThreshold, UnknownHealthCheck } from "./errors.js"
 import { type CheckResult, type Outcome, overall, type OverallStatus, reasonOf } from "./status.js"
-import { defaultThresholds, fromEnvironment, type Thresholds } from "../Thresholds.js"
 
-export type { CheckResult, CheckStatus, OverallStatus } from "./status.js"
 export { defaultThresholds, type Thresholds } from "../Thresholds.js"
+export type { CheckResult, CheckStatus, OverallStatus } from "./status.js"
 
 /** A health report: the verdict and every check that ran. */
 export interface HealthReport {
@@ -119,11 +126,19 @@ const run = (
     // Connectivity first: it decides whether the rest is worth asking.
     const connectivity: Outcome = yield* Either.match(state, {
       onLeft: (down) =>
-        Effect.succeed<Outcome>({ status: "critical", value: null, unit: "ms", threshold: "no answer → critical", detail: down.reason }),
+        Effect.succeed<Outcome>({
+          status: "critical",
+          value: null,
+          unit: "ms",
+          threshold: "no answer → critical",
+          detail: down.reason
+        }),
       onRight: (up) =>
         guarded(connectivityCheck.run(up.access, env), thresholds).pipe(
           Effect.map((o): Outcome =>
-            o.status === "unknown" ? { ...o, status: "critical", threshold: "no answer → critical", detail: `${up.target}: ${o.detail}` } : o
+            o.status === "unknown"
+              ? { ...o, status: "critical", threshold: "no answer → critical", detail: `${up.target}: ${o.detail}` }
+              : o
           )
         )
     })
@@ -135,9 +150,17 @@ const run = (
       if (Option.isNone(connected)) return Effect.succeed(unknown("not run: no connection to the database"))
       const up = connected.value
       if (up.embedded && check.notOnEmbedded) {
-        return Effect.succeed<Outcome>({ status: "not applicable", value: null, unit: null, threshold: "", detail: check.notOnEmbedded })
+        return Effect.succeed<Outcome>({
+          status: "not applicable",
+          value: null,
+          unit: null,
+          threshold: "",
+          detail: check.notOnEmbedded
+        })
       }
-      if (check.requires === "answer" && !answers) return Effect.succeed(unknown("not run: the database did not answer"))
+      if (check.requires === "answer" && !answers) {
+        return Effect.succeed(unknown("not run: the database did not answer"))
+      }
       return guarded(check.run(up.access, env), thresholds)
     }
 
@@ -155,7 +178,9 @@ const run = (
 const readiness = (report: Effect.Effect<HealthReport, UnknownHealthCheck>): Effect.Effect<Readiness> =>
   report.pipe(
     Effect.map((r) => ({
-      ready: r.checks.every((c) => c.name === "connectivity" ? c.status === "ok" || c.status === "warn" : c.status === "ok"),
+      ready: r.checks.every((c) =>
+        c.name === "connectivity" ? c.status === "ok" || c.status === "warn" : c.status === "ok"
+      ),
       checks: r.checks
     })),
     Effect.orDie // the names below are ours
@@ -180,7 +205,9 @@ const makeAccess = Effect.gen(function*() {
             const ms = Math.max(1, Math.round(thresholds().checkTimeoutMs))
             yield* sql.unsafe(
               // A lock wait ends well inside the check's time limit, so it is reported as one.
-              `SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${ms}; SET LOCAL lock_timeout = ${Math.max(1, Math.min(1000, Math.floor(ms / 2)))}`
+              `SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${ms}; SET LOCAL lock_timeout = ${
+                Math.max(1, Math.min(1000, Math.floor(ms / 2)))
+              }`
             )
             return yield* sql.unsafe<A>(text, params as Array<unknown>)
           })
@@ -206,8 +233,9 @@ export const make = (
   })
 
 /** Health over the database, Migrator and Backup in context. */
-export const layer = (options: HealthOptions = {}): Layer.Layer<Health, never, SqlClient.SqlClient | Database | Migrator | Backup> =>
-  Layer.effect(Health, make(options))
+export const layer = (
+  options: HealthOptions = {}
+): Layer.Layer<Health, never, SqlClient.SqlClient | Database | Migrator | Backup> => Layer.effect(Health, make(options))
 
 /** Thresholds from DBKIT_HEALTH_* and Redis from REDIS_URL, over `options`. */
 export const optionsFromEnvironment = (options: HealthOptions = {}): Effect.Effect<HealthOptions, InvalidThreshold> =>
@@ -216,7 +244,8 @@ export const optionsFromEnvironment = (options: HealthOptions = {}): Effect.Effe
     const redisUrl = yield* Config.option(Config.redacted("REDIS_URL")).pipe(Effect.orElseSucceed(() => Option.none()))
     return {
       thresholds: { ...thresholds, ...options.thresholds },
-      redisUrl: options.redisUrl ?? Option.getOrUndefined(Option.filter(redisUrl, (u) => Redacted.value(u).trim() !== ""))
+      redisUrl: options.redisUrl ??
+        Option.getOrUndefined(Option.filter(redisUrl, (u) => Redacted.value(u).trim() !== ""))
     }
   })
 

@@ -16,12 +16,14 @@ import type { Backup } from "../backup/Backup.js"
 import { describeRedisUrl, makeRedis } from "../Cache.js"
 import type { DatabaseShape } from "../Database.js"
 import type { Migrator } from "../migrator/Migrator.js"
+import * as Redact from "../Redact.js"
+import { limit, type Thresholds } from "../Thresholds.js"
 import {
-  INVALID_INDEXES,
   type CheckStatus,
   firstKeyword,
   grade,
   gradeBelow,
+  INVALID_INDEXES,
   listSome,
   type Outcome,
   percent,
@@ -29,14 +31,15 @@ import {
   round,
   seconds
 } from "./status.js"
-import { limit, type Thresholds } from "../Thresholds.js"
-import * as Redact from "../Redact.js"
 
 /** What database checks may use. */
 export interface DatabaseAccess {
   readonly database: DatabaseShape
   /** A catalog query, read-only and time-limited. */
-  readonly query: <A extends object>(text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<A>, SqlError>
+  readonly query: <A extends object>(
+    text: string,
+    params?: ReadonlyArray<unknown>
+  ) => Effect.Effect<ReadonlyArray<A>, SqlError>
   readonly migrator: Migrator["Type"]
   readonly backup: Backup["Type"]
 }
@@ -73,7 +76,8 @@ const outcome = (
   detail: string
 ): Outcome => ({ status, value, unit, threshold, detail })
 
-const notApplicable = (detail: string, threshold = ""): Outcome => outcome("not applicable", null, null, threshold, detail)
+const notApplicable = (detail: string, threshold = ""): Outcome =>
+  outcome("not applicable", null, null, threshold, detail)
 
 const between = (warn: number, critical: number, unit: string) =>
   `warn > ${limit(warn, unit)}, critical > ${limit(critical, unit)}`
@@ -89,7 +93,13 @@ export const connectivity = {
       const started = performance.now()
       yield* db.query("SELECT 1 AS one")
       const ms = round(performance.now() - started)
-      return outcome(grade(ms, thresholds.latencyMs), ms, "ms", `warn > ${limit(thresholds.latencyMs, " ms")}`, `${db.database.target} answered in ${ms} ms`)
+      return outcome(
+        grade(ms, thresholds.latencyMs),
+        ms,
+        "ms",
+        `warn > ${limit(thresholds.latencyMs, " ms")}`,
+        `${db.database.target} answered in ${ms} ms`
+      )
     })
 } as const satisfies Check
 
@@ -104,9 +114,15 @@ const serverVersion: Check = {
       const major = Math.floor((row?.num ?? 0) / 10_000)
       const version = (row?.version ?? "?").split(" ")[0]!
       const status = gradeBelow(major, thresholds.minServerVersion)
-      return outcome(status, version, null, `warn < ${thresholds.minServerVersion}`, status === "ok"
-        ? `PostgreSQL ${version}${db.database.kind === "embedded" ? " (embedded)" : ""}`
-        : `PostgreSQL ${version} is older than the supported ${thresholds.minServerVersion}; plan an upgrade`)
+      return outcome(
+        status,
+        version,
+        null,
+        `warn < ${thresholds.minServerVersion}`,
+        status === "ok"
+          ? `PostgreSQL ${version}${db.database.kind === "embedded" ? " (embedded)" : ""}`
+          : `PostgreSQL ${version} is older than the supported ${thresholds.minServerVersion}; plan an upgrade`
+      )
     })
 }
 
@@ -122,7 +138,13 @@ const migrations: Check = {
       ]
       const threshold = "pending or missing → warn, failed or changed → critical"
       if (problems.length > 0) {
-        return outcome("critical", problems.length, "count", threshold, `${listSome(problems)}; see dbkit migrate status`)
+        return outcome(
+          "critical",
+          problems.length,
+          "count",
+          threshold,
+          `${listSome(problems)}; see dbkit migrate status`
+        )
       }
       const waiting = [
         ...status.pending.map((name) => `${name} pending`),
@@ -147,9 +169,13 @@ const connections: Check = {
       const used = row?.used ?? 0
       const max = row?.max ?? 1
       const ratio = used / max
-      return outcome(grade(ratio, thresholds.connectionsWarn, thresholds.connectionsCritical), round(ratio, 6), "ratio",
+      return outcome(
+        grade(ratio, thresholds.connectionsWarn, thresholds.connectionsCritical),
+        round(ratio, 6),
+        "ratio",
         ratioLimits(thresholds.connectionsWarn, thresholds.connectionsCritical),
-        `${used} of max_connections ${max} in use (${row?.reserved ?? 0} reserved for superusers)`)
+        `${used} of max_connections ${max} in use (${row?.reserved ?? 0} reserved for superusers)`
+      )
     })
 }
 
@@ -181,9 +207,22 @@ const longQueries: Check = {
       const longest = rows[0]?.seconds ?? 0
       const slow = rows.filter((r) => r.seconds > thresholds.longQuerySeconds)
       const threshold = between(thresholds.longQuerySeconds, thresholds.longQueryCriticalSeconds, " s")
-      if (slow.length === 0) return outcome("ok", round(longest), "s", threshold, `no query running longer than ${limit(thresholds.longQuerySeconds, " s")}`)
-      return outcome(grade(longest, thresholds.longQuerySeconds, thresholds.longQueryCriticalSeconds), round(longest), "s", threshold,
-        listSome(slow.map((r) => `${sessionLabel(r)} ${r.state} ${seconds(r.seconds)}: ${firstKeyword(r.head)}`)))
+      if (slow.length === 0) {
+        return outcome(
+          "ok",
+          round(longest),
+          "s",
+          threshold,
+          `no query running longer than ${limit(thresholds.longQuerySeconds, " s")}`
+        )
+      }
+      return outcome(
+        grade(longest, thresholds.longQuerySeconds, thresholds.longQueryCriticalSeconds),
+        round(longest),
+        "s",
+        threshold,
+        listSome(slow.map((r) => `${sessionLabel(r)} ${r.state} ${seconds(r.seconds)}: ${firstKeyword(r.head)}`))
+      )
     })
 }
 
@@ -206,11 +245,24 @@ const idleInTransaction: Check = {
       const idle = rows.filter((r) => r.seconds > thresholds.idleInTransactionSeconds)
       const threshold = between(thresholds.idleInTransactionSeconds, thresholds.idleInTransactionCriticalSeconds, " s")
       if (idle.length === 0) {
-        return outcome("ok", round(longest), "s", threshold, `no session idle in a transaction longer than ${limit(thresholds.idleInTransactionSeconds, " s")}`)
+        return outcome(
+          "ok",
+          round(longest),
+          "s",
+          threshold,
+          `no session idle in a transaction longer than ${limit(thresholds.idleInTransactionSeconds, " s")}`
+        )
       }
-      return outcome(grade(longest, thresholds.idleInTransactionSeconds, thresholds.idleInTransactionCriticalSeconds), round(longest), "s", threshold,
-        listSome(idle.map((r) => `${sessionLabel(r)} idle ${seconds(r.seconds)} in a transaction open ${seconds(r.open)}`)) +
-          " (holds its locks and stops vacuum cleaning up)")
+      return outcome(
+        grade(longest, thresholds.idleInTransactionSeconds, thresholds.idleInTransactionCriticalSeconds),
+        round(longest),
+        "s",
+        threshold,
+        listSome(
+          idle.map((r) => `${sessionLabel(r)} idle ${seconds(r.seconds)} in a transaction open ${seconds(r.open)}`)
+        ) +
+          " (holds its locks and stops vacuum cleaning up)"
+      )
     })
 }
 
@@ -236,12 +288,25 @@ const blockedLocks: Check = {
       const threshold = between(thresholds.blockedSeconds, thresholds.blockedCriticalSeconds, " s")
       const blocked = rows.filter((r) => r.seconds >= thresholds.blockedSeconds)
       if (blocked.length === 0) {
-        return outcome("ok", round(longest), "s", threshold, rows.length === 0 ? "no session waits on a lock" : `${rows.length} waiting briefly`)
+        return outcome(
+          "ok",
+          round(longest),
+          "s",
+          threshold,
+          rows.length === 0 ? "no session waits on a lock" : `${rows.length} waiting briefly`
+        )
       }
       const status: CheckStatus = longest > thresholds.blockedCriticalSeconds ? "critical" : "warn"
-      const pids = (b: ReadonlyArray<number> | string) => (Array.isArray(b) ? b.join(", ") : String(b).replace(/[{}]/g, ""))
-      return outcome(status, round(longest), "s", threshold,
-        listSome(blocked.map((r) => `${sessionLabel(r)} waiting ${seconds(r.seconds)} on pid ${pids(r.blockers)}`)))
+      const pids = (
+        b: ReadonlyArray<number> | string
+      ) => (Array.isArray(b) ? b.join(", ") : String(b).replace(/[{}]/g, ""))
+      return outcome(
+        status,
+        round(longest),
+        "s",
+        threshold,
+        listSome(blocked.map((r) => `${sessionLabel(r)} waiting ${seconds(r.seconds)} on pid ${pids(r.blockers)}`))
+      )
     })
 }
 
@@ -259,11 +324,23 @@ const cacheHitRatio: Check = {
       if (total === 0) return outcome("ok", null, "ratio", threshold, "no blocks requested yet")
       const ratio = hit / total
       if (total < thresholds.cacheMinBlocks) {
-        return outcome("ok", round(ratio, 6), "ratio", threshold, `only ${total} blocks requested since statistics were reset: too few to judge`)
+        return outcome(
+          "ok",
+          round(ratio, 6),
+          "ratio",
+          threshold,
+          `only ${total} blocks requested since statistics were reset: too few to judge`
+        )
       }
       const status = gradeBelow(ratio, thresholds.cacheHitRatio)
-      return outcome(status, round(ratio, 6), "ratio", threshold, `${percent(ratio)} of ${total} blocks found in shared buffers` +
-        (status === "ok" ? "" : " (consider more shared_buffers or fewer full scans)"))
+      return outcome(
+        status,
+        round(ratio, 6),
+        "ratio",
+        threshold,
+        `${percent(ratio)} of ${total} blocks found in shared buffers` +
+          (status === "ok" ? "" : " (consider more shared_buffers or fewer full scans)")
+      )
     })
 }
 
@@ -279,9 +356,15 @@ const wraparound: Check = {
       )
       const age = row?.age ?? 0
       const ratio = age / WRAPAROUND
-      return outcome(grade(ratio, thresholds.wraparoundWarn, thresholds.wraparoundCritical), round(ratio, 6), "ratio",
+      return outcome(
+        grade(ratio, thresholds.wraparoundWarn, thresholds.wraparoundCritical),
+        round(ratio, 6),
+        "ratio",
         ratioLimits(thresholds.wraparoundWarn, thresholds.wraparoundCritical),
-        `oldest unfrozen transaction ID in ${row?.datname ?? "?"} is ${age} transactions old (${percent(ratio)} of 2^31)`)
+        `oldest unfrozen transaction ID in ${row?.datname ?? "?"} is ${age} transactions old (${
+          percent(ratio)
+        } of 2^31)`
+      )
     })
 }
 
@@ -302,9 +385,23 @@ const sequences: Check = {
       const worst = rows[0]?.used ?? 0
       const threshold = ratioLimits(thresholds.sequenceWarn, thresholds.sequenceCritical)
       const near = rows.filter((r) => r.used > thresholds.sequenceWarn)
-      if (near.length === 0) return outcome("ok", round(worst, 6), "ratio", threshold, rows.length === 0 ? "no sequence used yet" : `fullest sequence at ${percent(worst)} of its range`)
-      return outcome(grade(worst, thresholds.sequenceWarn, thresholds.sequenceCritical), round(worst, 6), "ratio", threshold,
-        listSome(near.map((r) => `${r.schema}.${r.name} at ${percent(r.used)} of its range`)) + " (widen it to bigint or raise MAXVALUE)")
+      if (near.length === 0) {
+        return outcome(
+          "ok",
+          round(worst, 6),
+          "ratio",
+          threshold,
+          rows.length === 0 ? "no sequence used yet" : `fullest sequence at ${percent(worst)} of its range`
+        )
+      }
+      return outcome(
+        grade(worst, thresholds.sequenceWarn, thresholds.sequenceCritical),
+        round(worst, 6),
+        "ratio",
+        threshold,
+        listSome(near.map((r) => `${r.schema}.${r.name} at ${percent(r.used)} of its range`)) +
+          " (widen it to bigint or raise MAXVALUE)"
+      )
     })
 }
 
@@ -315,9 +412,14 @@ const invalidIndexes: Check = {
     Effect.gen(function*() {
       const rows = yield* db.query<{ schema: string; index: string; table: string }>(INVALID_INDEXES)
       if (rows.length === 0) return outcome("ok", 0, "count", "any → warn", "no invalid index")
-      return outcome("warn", rows.length, "count", "any → warn",
+      return outcome(
+        "warn",
+        rows.length,
+        "count",
+        "any → warn",
         listSome(rows.map((r) => `${r.schema}.${r.index} on ${r.table}`)) +
-          " (left by a failed CREATE INDEX CONCURRENTLY: still slows writes, never used; drop and re-create it)")
+          " (left by a failed CREATE INDEX CONCURRENTLY: still slows writes, never used; drop and re-create it)"
+      )
     })
 }
 
@@ -327,7 +429,9 @@ const unusedIndexes: Check = {
   run: (db, { thresholds }) =>
     Effect.gen(function*() {
       const threshold = `never scanned and > ${thresholds.unusedIndexBytes} bytes → warn`
-      if (thresholds.unusedIndexBytes === Number.POSITIVE_INFINITY) return outcome("ok", null, "count", threshold, "disabled")
+      if (thresholds.unusedIndexBytes === Number.POSITIVE_INFINITY) {
+        return outcome("ok", null, "count", threshold, "disabled")
+      }
       const rows = yield* db.query<{ schema: string; index: string; table: string; bytes: number }>(
         `SELECT s.schemaname AS schema, s.indexrelname AS index, s.relname AS table,
                 c.relpages::float8 * current_setting('block_size')::float8 AS bytes
@@ -340,10 +444,17 @@ const unusedIndexes: Check = {
           ORDER BY bytes DESC, 1, 2 LIMIT 20`,
         [thresholds.unusedIndexBytes]
       )
-      if (rows.length === 0) return outcome("ok", 0, "count", threshold, "every index large enough to matter has been used")
-      return outcome("warn", rows.length, "count", threshold,
+      if (rows.length === 0) {
+        return outcome("ok", 0, "count", threshold, "every index large enough to matter has been used")
+      }
+      return outcome(
+        "warn",
+        rows.length,
+        "count",
+        threshold,
         listSome(rows.map((r) => `${r.schema}.${r.index} on ${r.table} (${r.bytes} bytes)`)) +
-          " never scanned since statistics were reset (check replicas before dropping)")
+          " never scanned since statistics were reset (check replicas before dropping)"
+      )
     })
 }
 
@@ -367,8 +478,14 @@ const duplicateIndexes: Check = {
           ORDER BY 1, 2`
       )
       if (rows.length === 0) return outcome("ok", 0, "count", "any → warn", "no duplicate index")
-      return outcome("warn", rows.length, "count", "any → warn",
-        listSome(rows.map((r) => `${r.schema}.${r.table}: ${r.indexes}`)) + " index the same thing (keep one, prefer the unique one)")
+      return outcome(
+        "warn",
+        rows.length,
+        "count",
+        "any → warn",
+        listSome(rows.map((r) => `${r.schema}.${r.table}: ${r.indexes}`)) +
+          " index the same thing (keep one, prefer the unique one)"
+      )
     })
 }
 
@@ -386,13 +503,30 @@ const bloat: Check = {
       )
       const ratioOf = (r: { live: number; dead: number }) => r.dead / Math.max(1, r.live + r.dead)
       const worst = rows[0] ? ratioOf(rows[0]) : 0
-      const threshold = `${ratioLimits(thresholds.bloatWarn, thresholds.bloatCritical)} dead (tables ≥ ${thresholds.bloatMinRows} rows)`
+      const threshold = `${
+        ratioLimits(thresholds.bloatWarn, thresholds.bloatCritical)
+      } dead (tables ≥ ${thresholds.bloatMinRows} rows)`
       const estimate = "estimated from dead tuples in pg_stat_user_tables, not measured page by page"
       const bloated = rows.filter((r) => ratioOf(r) > thresholds.bloatWarn)
-      if (bloated.length === 0) return outcome("ok", round(worst, 6), "ratio", threshold, `no table above ${percent(thresholds.bloatWarn)} dead tuples (${estimate})`)
-      return outcome(grade(worst, thresholds.bloatWarn, thresholds.bloatCritical), round(worst, 6), "ratio", threshold,
-        listSome(bloated.map((r) => `${r.schema}.${r.table} ${percent(ratioOf(r))} dead (${r.dead} of ${r.live + r.dead})`)) +
-          ` (${estimate}; check autovacuum)`)
+      if (bloated.length === 0) {
+        return outcome(
+          "ok",
+          round(worst, 6),
+          "ratio",
+          threshold,
+          `no table above ${percent(thresholds.bloatWarn)} dead tuples (${estimate})`
+        )
+      }
+      return outcome(
+        grade(worst, thresholds.bloatWarn, thresholds.bloatCritical),
+        round(worst, 6),
+        "ratio",
+        threshold,
+        listSome(
+          bloated.map((r) => `${r.schema}.${r.table} ${percent(ratioOf(r))} dead (${r.dead} of ${r.live + r.dead})`)
+        ) +
+          ` (${estimate}; check autovacuum)`
+      )
     })
 }
 
@@ -411,8 +545,13 @@ const replication: Check = {
       if (role?.standby) {
         if (role.lag === null) return outcome("ok", null, "s", threshold, "standby; no transaction replayed yet")
         const lag = round(role.lag)
-        return outcome(grade(lag, thresholds.replicationLagSeconds, thresholds.replicationLagCriticalSeconds), lag, "s", threshold,
-          `standby, last replayed transaction ${seconds(lag)} ago (an idle primary also looks like lag)`)
+        return outcome(
+          grade(lag, thresholds.replicationLagSeconds, thresholds.replicationLagCriticalSeconds),
+          lag,
+          "s",
+          threshold,
+          `standby, last replayed transaction ${seconds(lag)} ago (an idle primary also looks like lag)`
+        )
       }
       const replicas = yield* db.query<{ app: string; state: string; lag: number | null }>(
         `SELECT coalesce(application_name, '') AS app, state, extract(epoch FROM replay_lag)::float8 AS lag
@@ -420,8 +559,13 @@ const replication: Check = {
       )
       if (replicas.length === 0) return notApplicable("no replica is connected to this server", threshold)
       const worst = round(replicas[0]?.lag ?? 0)
-      return outcome(grade(worst, thresholds.replicationLagSeconds, thresholds.replicationLagCriticalSeconds), worst, "s", threshold,
-        listSome(replicas.map((r) => `${r.app || "replica"} ${r.state}, replay lag ${seconds(r.lag ?? 0)}`)))
+      return outcome(
+        grade(worst, thresholds.replicationLagSeconds, thresholds.replicationLagCriticalSeconds),
+        worst,
+        "s",
+        threshold,
+        listSome(replicas.map((r) => `${r.app || "replica"} ${r.state}, replay lag ${seconds(r.lag ?? 0)}`))
+      )
     })
 }
 
@@ -432,8 +576,16 @@ const databaseSize: Check = {
     Effect.gen(function*() {
       const [row] = yield* db.query<{ bytes: number }>("SELECT pg_database_size(current_database())::float8 AS bytes")
       const bytes = row?.bytes ?? 0
-      const threshold = thresholds.databaseSizeBytes === Number.POSITIVE_INFINITY ? "no limit set" : `warn > ${thresholds.databaseSizeBytes} bytes`
-      return outcome(grade(bytes, thresholds.databaseSizeBytes), bytes, "bytes", threshold, `${db.database.database}: ${(bytes / 1024 ** 2).toFixed(1)} MB`)
+      const threshold = thresholds.databaseSizeBytes === Number.POSITIVE_INFINITY
+        ? "no limit set"
+        : `warn > ${thresholds.databaseSizeBytes} bytes`
+      return outcome(
+        grade(bytes, thresholds.databaseSizeBytes),
+        bytes,
+        "bytes",
+        threshold,
+        `${db.database.database}: ${(bytes / 1024 ** 2).toFixed(1)} MB`
+      )
     })
 }
 
@@ -447,14 +599,25 @@ const backups: Check = {
       const verified = listed.filter((b) => b.verified !== null)
       const newest = verified[0] // list is newest first
       if (newest === undefined) {
-        return outcome("warn", null, "h", threshold, listed.length === 0
-          ? "no backup found (run dbkit backup, then dbkit backups verify)"
-          : `${listed.length} backup${listed.length === 1 ? "" : "s"}, none verified (run dbkit backups verify FILE)`)
+        return outcome(
+          "warn",
+          null,
+          "h",
+          threshold,
+          listed.length === 0
+            ? "no backup found (run dbkit backup, then dbkit backups verify)"
+            : `${listed.length} backup${listed.length === 1 ? "" : "s"}, none verified (run dbkit backups verify FILE)`
+        )
       }
       const hours = (Date.now() - Date.parse(newest.createdAt)) / 3_600_000
-      return outcome(grade(hours, thresholds.backupMaxAgeHours), round(hours, 3), "h", threshold,
+      return outcome(
+        grade(hours, thresholds.backupMaxAgeHours),
+        round(hours, 3),
+        "h",
+        threshold,
         `newest verified backup ${path.basename(newest.file)} taken ${newest.createdAt}` +
-          (newest.verified?.restoreTest ? ", restore-tested" : ""))
+          (newest.verified?.restoreTest ? ", restore-tested" : "")
+      )
     })
 }
 
@@ -464,7 +627,9 @@ const tenants: Check = {
   run: (db) =>
     Effect.gen(function*() {
       const threshold = "missing schema or unregistered tenant_* schema → critical"
-      const [registry] = yield* db.query<{ present: boolean }>("SELECT to_regclass('dbkit.tenants') IS NOT NULL AS present")
+      const [registry] = yield* db.query<{ present: boolean }>(
+        "SELECT to_regclass('dbkit.tenants') IS NOT NULL AS present"
+      )
       if (!registry?.present) return notApplicable("no tenant registry (dbkit.tenants) in this database", threshold)
       // Deprovisioned tenants keep their row but not their schema.
       const missing = yield* db.query<{ slug: string; schema: string }>(
@@ -518,9 +683,25 @@ const redis: Check = {
               await client.ping()
               return round(performance.now() - started)
             }).pipe(
-              Effect.map((ms) => outcome(grade(ms, thresholds.redisLatencyMs), ms, "ms", threshold, `${target} answered PING in ${ms} ms`)),
+              Effect.map((ms) =>
+                outcome(
+                  grade(ms, thresholds.redisLatencyMs),
+                  ms,
+                  "ms",
+                  threshold,
+                  `${target} answered PING in ${ms} ms`
+                )
+              ),
               Effect.catchAll((error) => {
-                return Effect.succeed(outcome("critical", null, "ms", threshold, `${target}: ${Redact.scrubUrl(reasonOf(error.error), url)}`))
+                return Effect.succeed(
+                  outcome(
+                    "critical",
+                    null,
+                    "ms",
+                    threshold,
+                    `${target}: ${Redact.scrubUrl(reasonOf(error.error), url)}`
+                  )
+                )
               })
             ),
           (client) => Effect.sync(() => client.disconnect())

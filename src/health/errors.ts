@@ -10,7 +10,9 @@ export class UnknownHealthCheck extends Data.TaggedError("UnknownHealthCheck")<{
   readonly known: ReadonlyArray<string>
 }> {
   override get message() {
-    return `unknown health check${this.names.length === 1 ? "" : "s"} ${this.names.join(", ")}; known: ${this.known.join(", ")}`
+    return `unknown health check${this.names.length === 1 ? "" : "s"} ${this.names.join(", ")}; known: ${
+      this.known.join(", ")
+    }`
   }
 }
 

@@ -26,13 +26,18 @@ export const router = HttpRouter.empty.pipe(
     Effect.gen(function*() {
       const params = yield* HttpServerRequest.ParsedSearchParams
       const check = params["check"]
-      const only = check === undefined ? undefined : (Array.isArray(check) ? check : [check]).flatMap((c) => c.split(","))
+      const only = check === undefined
+        ? undefined
+        : (Array.isArray(check) ? check : [check]).flatMap((c) => c.split(","))
       return yield* (yield* Health).report({ only }).pipe(
         Effect.map((report) =>
           HttpServerResponse.unsafeJson(report, { status: report.status === "critical" ? 503 : 200, headers: noStore })
         ),
-        Effect.catchTag("UnknownHealthCheck", (error) =>
-          Effect.succeed(HttpServerResponse.unsafeJson({ error: error.message }, { status: 400, headers: noStore })))
+        Effect.catchTag(
+          "UnknownHealthCheck",
+          (error) =>
+            Effect.succeed(HttpServerResponse.unsafeJson({ error: error.message }, { status: 400, headers: noStore }))
+        )
       )
     })
   )

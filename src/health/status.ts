@@ -73,7 +73,13 @@ export const listSome = (items: ReadonlyArray<string>, max = 3): string =>
 
 /** Seconds, short: "0.4 s", "12 s", "3.5 min", "2.0 h". */
 export const seconds = (s: number): string =>
-  s < 10 ? `${s.toFixed(1)} s` : s < 120 ? `${Math.round(s)} s` : s < 7200 ? `${(s / 60).toFixed(1)} min` : `${(s / 3600).toFixed(1)} h`
+  s < 10
+    ? `${s.toFixed(1)} s`
+    : s < 120
+    ? `${Math.round(s)} s`
+    : s < 7200
+    ? `${(s / 60).toFixed(1)} min`
+    : `${(s / 3600).toFixed(1)} h`
 
 /** A ratio as a percentage: "94.9%". */
 export const percent = (ratio: number): string => `${(ratio * 100).toFixed(1)}%`
@@ -89,7 +95,8 @@ export const round = (value: number, decimals = 1): number => {
  * health check and for `db maintain`. One being built right now is invalid until it finishes:
  * not a finding.
  */
-export const INVALID_INDEXES = `SELECT n.nspname AS schema, c.relname AS index, t.relname AS table, i.indisunique AS unique
+export const INVALID_INDEXES =
+  `SELECT n.nspname AS schema, c.relname AS index, t.relname AS table, i.indisunique AS unique
    FROM pg_index i
    JOIN pg_class c ON c.oid = i.indexrelid
    JOIN pg_class t ON t.oid = i.indrelid

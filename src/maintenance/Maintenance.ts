@@ -25,13 +25,21 @@ import { type IntegrityReport, type Relationship, validate } from "./integrity.j
 import * as LoadTest from "./loadTest.js"
 import * as Retention from "./retention.js"
 import { stats, type StatsOptions, type StatsReport } from "./stats.js"
-import { defaultMaintenanceThresholds, type MaintenanceThresholds } from "./thresholds.js"
 import * as Tasks from "./tasks.js"
+import { defaultMaintenanceThresholds, type MaintenanceThresholds } from "./thresholds.js"
 
 export type { Finding, IntegrityReport, Relationship } from "./integrity.js"
 export type { Latency, LoadTestOptions, LoadTestReport, LoadTestType } from "./loadTest.js"
 export type { RetentionCount, RetentionResult, RetentionRule } from "./retention.js"
-export type { IndexUsage, Recommendation, StatsOptions, StatsReport, TableUsage, TopQueries, TopQuery } from "./stats.js"
+export type {
+  IndexUsage,
+  Recommendation,
+  StatsOptions,
+  StatsReport,
+  TableUsage,
+  TopQueries,
+  TopQuery
+} from "./stats.js"
 export type { MaintenanceTask, TaskResult } from "./tasks.js"
 export { defaultMaintenanceThresholds, type MaintenanceThresholds } from "./thresholds.js"
 
@@ -96,9 +104,14 @@ export class Maintenance extends Context.Tag("dbkit/Maintenance")<Maintenance, {
   /** Rows each retention rule would delete now. Changes nothing. */
   readonly cleanupPlan: (
     options?: CleanupOptions
-  ) => Effect.Effect<{ readonly tenant: TenantRef | null; readonly rules: ReadonlyArray<Retention.RetentionCount> }, TenantNotFound | SqlError>
+  ) => Effect.Effect<
+    { readonly tenant: TenantRef | null; readonly rules: ReadonlyArray<Retention.RetentionCount> },
+    TenantNotFound | SqlError
+  >
   /** Deletes what the retention rules say, in small batches. */
-  readonly cleanup: (options?: CleanupRunOptions) => Effect.Effect<CleanupResult, GuardError | TenantNotFound | SqlError, Guard>
+  readonly cleanup: (
+    options?: CleanupRunOptions
+  ) => Effect.Effect<CleanupResult, GuardError | TenantNotFound | SqlError, Guard>
   /** A load test of the reference schema (server only). */
   readonly loadTest: (
     options: LoadTest.LoadTestOptions & { readonly yes?: boolean | undefined }
@@ -148,15 +161,25 @@ export const make = (
       plan,
       maintain: (maintainOptions = {}) =>
         Effect.gen(function*() {
-          yield* guardInProduction({ action: "run database maintenance (VACUUM, ANALYZE, REINDEX)", variable: "DB_MAINTAIN", yes: maintainOptions.yes })
+          yield* guardInProduction({
+            action: "run database maintenance (VACUUM, ANALYZE, REINDEX)",
+            variable: "DB_MAINTAIN",
+            yes: maintainOptions.yes
+          })
           const tasks = yield* plan
           const results = yield* Effect.forEach(tasks, (task) =>
-            Effect.tap(Tasks.runTask(sql, task, lockTimeoutMs), (result) => maintainOptions.onTask?.(result) ?? Effect.void))
+            Effect.tap(
+              Tasks.runTask(sql, task, lockTimeoutMs),
+              (result) => maintainOptions.onTask?.(result) ?? Effect.void
+            ))
           const failed = results.filter((r) => r.status === "failed").length
           return { tasks: results, done: results.length - failed, failed }
         }),
       validate: (validateOptions = {}) =>
-        Effect.flatMap(tenantOf(validateOptions.tenant), (tenant) => validate(scan, options.relationships ?? [], tenant)),
+        Effect.flatMap(
+          tenantOf(validateOptions.tenant),
+          (tenant) => validate(scan, options.relationships ?? [], tenant)
+        ),
       cleanupPlan: (cleanupOptions = {}) =>
         Effect.gen(function*() {
           const tenant = yield* tenantOf(cleanupOptions.tenant)
@@ -165,7 +188,11 @@ export const make = (
       cleanup: (cleanupOptions = {}) =>
         Effect.gen(function*() {
           const tenant = yield* tenantOf(cleanupOptions.tenant)
-          yield* guardInProduction({ action: "delete rows past their retention", variable: "DB_CLEANUP", yes: cleanupOptions.yes })
+          yield* guardInProduction({
+            action: "delete rows past their retention",
+            variable: "DB_CLEANUP",
+            yes: cleanupOptions.yes
+          })
           const results = yield* Retention.apply(sql, catalog, rules, tenant, {
             batchSize: options.batchSize ?? 1000,
             lockTimeoutMs,
@@ -186,7 +213,11 @@ export const make = (
             })
           }
           yield* LoadTest.checkOptions(loadOptions)
-          yield* guardInProduction({ action: "run a load test (it adds and removes a tenant's data)", variable: "DB_LOAD_TEST", yes })
+          yield* guardInProduction({
+            action: "run a load test (it adds and removes a tenant's data)",
+            variable: "DB_LOAD_TEST",
+            yes
+          })
           return yield* LoadTest.run(sql, loadOptions)
         })
     })
@@ -195,7 +226,8 @@ export const make = (
 /** Maintenance over the database in context. */
 export const layer = (
   options: MaintenanceOptions = {}
-): Layer.Layer<Maintenance, never, SqlClient.SqlClient | Database | DbConfig> => Layer.effect(Maintenance, make(options))
+): Layer.Layer<Maintenance, never, SqlClient.SqlClient | Database | DbConfig> =>
+  Layer.effect(Maintenance, make(options))
 
 /** Maintenance with the project's relationships and retention rules (dbkit.config.ts `integrity`, `retention`). */
 export const layerConfig = (

@@ -11,22 +11,27 @@ import { TenantNotFound } from "../tenancy/errors.js"
 import { isUuid } from "../tenancy/registry.js"
 
 /** A query over the catalogs or the statistics views. */
-export type Query = <A extends object>(text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<A>, SqlError>
+export type Query = <A extends object>(
+  text: string,
+  params?: ReadonlyArray<unknown>
+) => Effect.Effect<ReadonlyArray<A>, SqlError>
 
 /**
  * Runs `text` in a READ ONLY transaction with `statement_timeout` and a short `lock_timeout`:
  * a question about the database never changes it, and never queues for long behind a lock.
  */
-export const readOnly = (sql: SqlClient.SqlClient, timeoutMs: number): Query => <A extends object>(text: string, params: ReadonlyArray<unknown> = []) =>
-  sql.withTransaction(
-    Effect.zipRight(
-      sql.unsafe(
-        `SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, Math.round(timeoutMs))}; ` +
-          `SET LOCAL lock_timeout = ${Math.max(1, Math.min(2_000, Math.round(timeoutMs / 2)))}`
-      ),
-      sql.unsafe<A>(text, params as Array<unknown>)
+export const readOnly =
+  (sql: SqlClient.SqlClient, timeoutMs: number): Query =>
+  <A extends object>(text: string, params: ReadonlyArray<unknown> = []) =>
+    sql.withTransaction(
+      Effect.zipRight(
+        sql.unsafe(
+          `SET TRANSACTION READ ONLY; SET LOCAL statement_timeout = ${Math.max(1, Math.round(timeoutMs))}; ` +
+            `SET LOCAL lock_timeout = ${Math.max(1, Math.min(2_000, Math.round(timeoutMs / 2)))}`
+        ),
+        sql.unsafe<A>(text, params as Array<unknown>)
+      )
     )
-  )
 
 /**
  * Statistics are sent to shared memory when a session goes idle, at most once a second; this
@@ -90,7 +95,11 @@ export const findTable = (query: Query, name: string): Effect.Effect<TableInfo |
   )
 
 /** The type of a column (`format_type`), or undefined when the table has no such column. */
-export const columnType = (query: Query, table: TableInfo, column: string): Effect.Effect<string | undefined, SqlError> =>
+export const columnType = (
+  query: Query,
+  table: TableInfo,
+  column: string
+): Effect.Effect<string | undefined, SqlError> =>
   Effect.map(
     query<{ type: string }>(
       `SELECT format_type(a.atttypid, a.atttypmod) AS type FROM pg_attribute a
@@ -144,4 +153,3 @@ export const resolveTenant = (
     }
     return yield* new TenantNotFound({ tenant })
   })
-

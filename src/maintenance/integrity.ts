@@ -16,7 +16,15 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { quoteIdent } from "../Identifier.js"
-import { columnType, findTable, keyExpression, notSystemSchema, type Query, type TableInfo, type TenantRef } from "./catalog.js"
+import {
+  columnType,
+  findTable,
+  keyExpression,
+  notSystemSchema,
+  type Query,
+  type TableInfo,
+  type TenantRef
+} from "./catalog.js"
 
 /**
  * A relationship the schema does not enforce: `table.column` holds values of `references`
@@ -115,7 +123,9 @@ const joinOn = (columns: ReadonlyArray<string>, refColumns: ReadonlyArray<string
 const notValidConstraints = (query: Query, tenant: TenantRef | null) =>
   Effect.gen(function*() {
     const constraints = yield* query<ConstraintRow>(
-      `${constraintSelect} WHERE NOT k0.convalidated AND k0.contype IN ('c', 'f', 'n') AND ${notSystemSchema("n.nspname")} ORDER BY 1, 2, 3`
+      `${constraintSelect} WHERE NOT k0.convalidated AND k0.contype IN ('c', 'f', 'n') AND ${
+        notSystemSchema("n.nspname")
+      } ORDER BY 1, 2, 3`
     )
     const findings: Array<Finding> = []
     for (const k of constraints) {
@@ -142,7 +152,9 @@ const notValidConstraints = (query: Query, tenant: TenantRef | null) =>
         sample,
         detail: `${kind} constraint ${k.name} is NOT VALID: ` + (count === 0
           ? `every row satisfies it; ALTER TABLE ${table.sql} VALIDATE CONSTRAINT ${quoteIdent(k.name)}`
-          : `${count} row${count === 1 ? "" : "s"} violate it; fix them, then ALTER TABLE ${table.sql} VALIDATE CONSTRAINT ${quoteIdent(k.name)}`)
+          : `${count} row${
+            count === 1 ? "" : "s"
+          } violate it; fix them, then ALTER TABLE ${table.sql} VALIDATE CONSTRAINT ${quoteIdent(k.name)}`)
       })
     }
     return { checked: constraints.length, findings }
@@ -168,7 +180,17 @@ const orphans = (query: Query, relationships: ReadonlyArray<Relationship>, tenan
       const childType = table ? yield* columnType(query, table, r.column) : undefined
       const parentType = parent ? yield* columnType(query, parent, refColumn) : undefined
       if (!table || !parent || !childType || !parentType) {
-        skipped.push(`${name}: ${!table ? `no table ${r.table}` : !childType ? `no column ${r.column} in ${table.name}` : !parent ? `no table ${refTableName}` : `no column ${refColumn} in ${parent.name}`}`)
+        skipped.push(
+          `${name}: ${
+            !table
+              ? `no table ${r.table}`
+              : !childType
+              ? `no column ${r.column} in ${table.name}`
+              : !parent
+              ? `no table ${refTableName}`
+              : `no column ${refColumn} in ${parent.name}`
+          }`
+        )
         continue
       }
       checked++
@@ -187,7 +209,9 @@ const orphans = (query: Query, relationships: ReadonlyArray<Relationship>, tenan
           name,
           count,
           sample,
-          detail: `${count} row${count === 1 ? "" : "s"} of ${table.name} name a ${r.column} with no ${parent.name} row (no foreign key enforces it)`
+          detail: `${count} row${
+            count === 1 ? "" : "s"
+          } of ${table.name} name a ${r.column} with no ${parent.name} row (no foreign key enforces it)`
         })
       }
     }
@@ -215,7 +239,9 @@ const crossTenant = (query: Query, tenant: TenantRef | null) =>
       const { count, sample } = yield* violations(
         query,
         table,
-        `${table.sql} c JOIN ${quoteIdent(k.ref_schema!)}.${quoteIdent(k.ref_table!)} p ON ${joinOn(list(k.columns), list(k.ref_columns))}`,
+        `${table.sql} c JOIN ${quoteIdent(k.ref_schema!)}.${quoteIdent(k.ref_table!)} p ON ${
+          joinOn(list(k.columns), list(k.ref_columns))
+        }`,
         "c.tenant_id <> p.tenant_id",
         tenant
       )
@@ -226,7 +252,10 @@ const crossTenant = (query: Query, tenant: TenantRef | null) =>
           name: k.name,
           count,
           sample,
-          detail: `${count} row${count === 1 ? "" : "s"} of ${table.name} reference a ${parent} row of another tenant through ${k.name} ` +
+          detail:
+            `${count} row${
+              count === 1 ? "" : "s"
+            } of ${table.name} reference a ${parent} row of another tenant through ${k.name} ` +
             `(${list(k.columns).join(", ")}); a composite key (tenant_id, …) would prevent it`
         })
       }

@@ -11,8 +11,8 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { reason as reasonOf, sqlState } from "../ServerError.js"
 import { quoteIdent } from "../Identifier.js"
+import { reason as reasonOf, sqlState } from "../ServerError.js"
 import { columnType, findTable, type Query, type TableInfo, type TenantRef } from "./catalog.js"
 
 /** A retention rule. `where` narrows the rows it may delete, as SQL written by the developer. */
@@ -79,10 +79,24 @@ const eligible = (resolved: Resolved, tenant: TenantRef | null): { where: string
   const { rule, table } = resolved
   const byTenant = tenant !== null && table!.tenantOwned
   return {
-    where: `${quoteIdent(rule.timestampColumn)} < $1::timestamptz${byTenant ? " AND tenant_id = $2::uuid" : ""}${rule.where ? ` AND (${rule.where})` : ""}`,
+    where: `${quoteIdent(rule.timestampColumn)} < $1::timestamptz${byTenant ? " AND tenant_id = $2::uuid" : ""}${
+      rule.where ? ` AND (${rule.where})` : ""
+    }`,
     params: byTenant ? [resolved.cutoff, tenant.id] : [resolved.cutoff]
   }
 }
+
+/** A rule resolved against the catalog, with the fields every report of it starts with. */
+const resolveWithBase = (query: Query, rule: RetentionRule, tenant: TenantRef | null) =>
+  Effect.map(resolve(query, rule, tenant), (resolved) => ({
+    resolved,
+    base: {
+      rule: ruleName(rule),
+      table: resolved.table?.name ?? rule.table,
+      cutoff: resolved.cutoff,
+      skipped: resolved.skipped
+    }
+  }))
 
 /** How many rows each rule would delete now. */
 export const plan = (
@@ -92,11 +106,13 @@ export const plan = (
 ): Effect.Effect<ReadonlyArray<RetentionCount>, SqlError> =>
   Effect.forEach(rules, (rule) =>
     Effect.gen(function*() {
-      const resolved = yield* resolve(query, rule, tenant)
-      const base = { rule: ruleName(rule), table: resolved.table?.name ?? rule.table, cutoff: resolved.cutoff, skipped: resolved.skipped }
+      const { base, resolved } = yield* resolveWithBase(query, rule, tenant)
       if (resolved.skipped !== null) return { ...base, rows: 0 }
       const { params, where } = eligible(resolved, tenant)
-      const [row] = yield* query<{ n: number }>(`SELECT count(*)::float8 AS n FROM ${resolved.table!.sql} WHERE ${where}`, params)
+      const [row] = yield* query<{ n: number }>(
+        `SELECT count(*)::float8 AS n FROM ${resolved.table!.sql} WHERE ${where}`,
+        params
+      )
       return { ...base, rows: row?.n ?? 0 }
     }))
 
@@ -124,15 +140,18 @@ export const apply = (
 ): Effect.Effect<ReadonlyArray<RetentionResult>, SqlError> =>
   Effect.forEach(rules, (rule) =>
     Effect.gen(function*() {
-      const resolved = yield* resolve(query, rule, tenant)
-      const base = { rule: ruleName(rule), table: resolved.table?.name ?? rule.table, cutoff: resolved.cutoff, skipped: resolved.skipped }
-      if (resolved.skipped !== null) return { ...base, rows: 0, status: "skipped", deleted: 0, batches: 0, error: null } as const
+      const { base, resolved } = yield* resolveWithBase(query, rule, tenant)
+      if (resolved.skipped !== null) {
+        return { ...base, rows: 0, status: "skipped", deleted: 0, batches: 0, error: null } as const
+      }
       const table = resolved.table!
       const { params, where } = eligible(resolved, tenant)
       const key = table.primaryKey.length > 0 ? table.primaryKey.map(quoteIdent).join(", ") : "ctid"
       const statement = `WITH gone AS (
           DELETE FROM ${table.sql} WHERE (${key}) IN (
-            SELECT ${key} FROM ${table.sql} WHERE ${where} LIMIT ${Math.max(1, Math.floor(options.batchSize))} FOR UPDATE SKIP LOCKED)
+            SELECT ${key} FROM ${table.sql} WHERE ${where} LIMIT ${
+        Math.max(1, Math.floor(options.batchSize))
+      } FOR UPDATE SKIP LOCKED)
           RETURNING 1)
         SELECT count(*)::int AS n FROM gone`
       const batch = sql.withTransaction(
@@ -140,7 +159,10 @@ export const apply = (
           sql.unsafe(`SET LOCAL lock_timeout = ${Math.max(1, Math.round(options.lockTimeoutMs))}`),
           sql.unsafe<{ n: number }>(statement, params)
         )
-      ).pipe(Effect.retry(lockRetry), Effect.map((rows) => rows[0]?.n ?? 0))
+      ).pipe(
+        Effect.retry(lockRetry),
+        Effect.map((rows) => rows[0]?.n ?? 0)
+      )
       let deleted = 0
       let batches = 0
       for (;;) {
@@ -151,7 +173,9 @@ export const apply = (
         if (n.right > 0) {
           batches++
           deleted += n.right
-          if (options.onBatch) yield* options.onBatch(base.rule, deleted)
+          if (options.onBatch) {
+            yield* options.onBatch(base.rule, deleted)
+          }
         }
         if (n.right < options.batchSize) break
       }

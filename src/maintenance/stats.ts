@@ -15,8 +15,8 @@
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { firstKeyword, percent } from "../health/status.js"
-import { reason as reasonOf } from "../ServerError.js"
 import { quoteIdent } from "../Identifier.js"
+import { reason as reasonOf } from "../ServerError.js"
 import type { Query } from "./catalog.js"
 import type { MaintenanceThresholds } from "./thresholds.js"
 
@@ -132,7 +132,8 @@ export const recommend = (
     return [{
       kind: "missing-index",
       target: t.table,
-      detail: `${count(t.seq_scan)} sequential scans read ${count(perScan)} rows each on average (${count(t.live)} rows, ` +
+      detail:
+        `${count(t.seq_scan)} sequential scans read ${count(perScan)} rows each on average (${count(t.live)} rows, ` +
         `${count(indexScans)} index scans, ${percent(t.seq_scan / (t.seq_scan + indexScans))} of reads sequential): ` +
         `index the columns its frequent queries filter on (see the top queries, then EXPLAIN them)`
     }]
@@ -155,23 +156,33 @@ const qualified = (schema: string, name: string) => `${schema}.${name}`
 const topQueries = (query: Query, embedded: boolean, limit: number): Effect.Effect<TopQueries, SqlError> =>
   Effect.gen(function*() {
     if (embedded) {
-      return { status: "not applicable", detail: "not applicable on the embedded database (pg_stat_statements needs a server that preloads it)", queries: [] }
+      return {
+        status: "not applicable",
+        detail: "not applicable on the embedded database (pg_stat_statements needs a server that preloads it)",
+        queries: []
+      }
     }
     const [ext] = yield* query<{ schema: string | null; loaded: boolean; available: boolean }>(
       `SELECT (SELECT n.nspname FROM pg_extension e JOIN pg_namespace n ON n.oid = e.extnamespace WHERE e.extname = 'pg_stat_statements') AS schema,
               'pg_stat_statements' = ANY (string_to_array(replace(current_setting('shared_preload_libraries'), ' ', ''), ',')) AS loaded,
               EXISTS (SELECT 1 FROM pg_available_extensions WHERE name = 'pg_stat_statements') AS available`
     )
-    const preload = "add pg_stat_statements to shared_preload_libraries in postgresql.conf (or ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements') and restart the server"
+    const preload =
+      "add pg_stat_statements to shared_preload_libraries in postgresql.conf (or ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements') and restart the server"
     if (!ext?.schema) {
       return {
         status: "not installed",
-        detail: `pg_stat_statements is not installed: ${ext?.loaded ? "" : `${preload}, then `}run CREATE EXTENSION pg_stat_statements in this database` +
+        detail:
+          `pg_stat_statements is not installed: ${
+            ext?.loaded ? "" : `${preload}, then `
+          }run CREATE EXTENSION pg_stat_statements in this database` +
           (ext?.available ? "" : " (the server's contrib package must be installed first)"),
         queries: []
       }
     }
-    if (!ext.loaded) return { status: "not loaded", detail: `pg_stat_statements is installed but not loaded: ${preload}`, queries: [] }
+    if (!ext.loaded) {
+      return { status: "not loaded", detail: `pg_stat_statements is installed but not loaded: ${preload}`, queries: [] }
+    }
     const rows = yield* query<{ query: string | null; calls: number; total_ms: number; mean_ms: number; rows: number }>(
       `SELECT query, calls::float8 AS calls, total_exec_time::float8 AS total_ms, mean_exec_time::float8 AS mean_ms, rows::float8 AS rows
          FROM ${quoteIdent(ext.schema)}.pg_stat_statements
@@ -179,7 +190,13 @@ const topQueries = (query: Query, embedded: boolean, limit: number): Effect.Effe
         ORDER BY total_exec_time DESC LIMIT $1`,
       [limit]
     ).pipe(Effect.either)
-    if (rows._tag === "Left") return { status: "unavailable", detail: `pg_stat_statements could not be read: ${reasonOf(rows.left)}`, queries: [] }
+    if (rows._tag === "Left") {
+      return {
+        status: "unavailable",
+        detail: `pg_stat_statements could not be read: ${reasonOf(rows.left)}`,
+        queries: []
+      }
+    }
     return {
       status: "ok",
       detail: `top ${rows.right.length} statements by total execution time`,
@@ -206,8 +223,16 @@ export const stats = (
     const top = yield* topQueries(query, options.embedded, options.limit)
     // The largest by actual size (measured for every table and index; see the header).
     const tables = yield* query<{
-      schema: string; table: string; live: number; dead: number; seq_scan: number; seq_read: number; idx_scan: number | null
-      table_bytes: number; index_bytes: number; total_bytes: number
+      schema: string
+      table: string
+      live: number
+      dead: number
+      seq_scan: number
+      seq_read: number
+      idx_scan: number | null
+      table_bytes: number
+      index_bytes: number
+      total_bytes: number
     }>(
       `SELECT s.schemaname AS schema, s.relname AS table, s.n_live_tup::float8 AS live, s.n_dead_tup::float8 AS dead,
               s.seq_scan::float8 AS seq_scan, s.seq_tup_read::float8 AS seq_read, s.idx_scan::float8 AS idx_scan,
@@ -217,7 +242,9 @@ export const stats = (
         ORDER BY total_bytes DESC NULLS LAST, schema, "table" LIMIT $1`,
       [options.limit]
     )
-    const indexes = yield* query<{ schema: string; index: string; table: string; scans: number; bytes: number; unique: boolean }>(
+    const indexes = yield* query<
+      { schema: string; index: string; table: string; scans: number; bytes: number; unique: boolean }
+    >(
       `SELECT s.schemaname AS schema, s.indexrelname AS index, s.relname AS table, s.idx_scan::float8 AS scans,
               i.indisunique AS unique, pg_relation_size(s.indexrelid)::float8 AS bytes
          FROM pg_stat_user_indexes s JOIN pg_index i ON i.indexrelid = s.indexrelid
@@ -254,7 +281,13 @@ export const stats = (
         indexBytes: t.index_bytes,
         totalBytes: t.total_bytes
       })),
-      indexes: indexes.map((i) => ({ index: qualified(i.schema, i.index), table: qualified(i.schema, i.table), scans: i.scans, bytes: i.bytes, unique: i.unique })),
+      indexes: indexes.map((i) => ({
+        index: qualified(i.schema, i.index),
+        table: qualified(i.schema, i.table),
+        scans: i.scans,
+        bytes: i.bytes,
+        unique: i.unique
+      })),
       recommendations: recommend(scans, unused, options.thresholds, statsSince)
     } satisfies StatsReport
   })

@@ -12,8 +12,8 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { INVALID_INDEXES, percent } from "../health/status.js"
-import { reason as reasonOf } from "../ServerError.js"
 import { quoteIdent } from "../Identifier.js"
+import { reason as reasonOf } from "../ServerError.js"
 import type { Query } from "./catalog.js"
 import type { MaintenanceThresholds } from "./thresholds.js"
 
@@ -75,14 +75,16 @@ export const planTasks = (
         action: "drop-index",
         target,
         statement: `DROP INDEX CONCURRENTLY ${qualified(i.schema, i.index)}`,
-        reason: `invalid index on ${i.schema}.${i.table} left by a failed REINDEX CONCURRENTLY: never used, still slows writes`
+        reason:
+          `invalid index on ${i.schema}.${i.table} left by a failed REINDEX CONCURRENTLY: never used, still slows writes`
       }
     }
     return {
       action: "reindex",
       target,
       statement: `REINDEX INDEX CONCURRENTLY ${qualified(i.schema, i.index)}`,
-      reason: `invalid index on ${i.schema}.${i.table} (left by a failed CREATE INDEX CONCURRENTLY): never used, still slows writes` +
+      reason:
+        `invalid index on ${i.schema}.${i.table} (left by a failed CREATE INDEX CONCURRENTLY): never used, still slows writes` +
         (i.unique ? "; unique, so the rebuild fails while duplicate keys remain" : "")
     }
   })
@@ -94,30 +96,51 @@ export const planTasks = (
       (t.analyzedAt === null || t.modified > thresholds.analyzeRatio * t.live)
     if (!bloated && !stale) return []
     const why = [
-      ...(bloated ? [`${rows(t.dead)} dead rows, ${percent(deadRatio)} of the table (last vacuum ${t.vacuumedAt ?? "never"})`] : []),
+      ...(bloated
+        ? [`${rows(t.dead)} dead rows, ${percent(deadRatio)} of the table (last vacuum ${t.vacuumedAt ?? "never"})`]
+        : []),
       ...(stale
-        ? [t.analyzedAt === null
-          ? `never analyzed, ${rows(t.modified)} rows changed`
-          : `${rows(t.modified)} rows changed since the last analyze (${t.analyzedAt}), ${percent(t.modified / Math.max(1, t.live))} of ${rows(t.live)} live rows`]
+        ? [
+          t.analyzedAt === null
+            ? `never analyzed, ${rows(t.modified)} rows changed`
+            : `${rows(t.modified)} rows changed since the last analyze (${t.analyzedAt}), ${
+              percent(t.modified / Math.max(1, t.live))
+            } of ${rows(t.live)} live rows`
+        ]
         : [])
     ]
     const action = bloated && stale ? "vacuum-analyze" : bloated ? "vacuum" : "analyze"
     const verb = action === "vacuum-analyze" ? "VACUUM (ANALYZE)" : action === "vacuum" ? "VACUUM" : "ANALYZE"
-    return [{ action, target: `${t.schema}.${t.table}`, statement: `${verb} ${qualified(t.schema, t.table)}`, reason: why.join("; ") }]
+    return [{
+      action,
+      target: `${t.schema}.${t.table}`,
+      statement: `${verb} ${qualified(t.schema, t.table)}`,
+      reason: why.join("; ")
+    }]
   })
   // Leftovers first (a REINDEX would otherwise copy next to them), then rebuilds, then tables.
   const order = { "drop-index": 0, reindex: 1, vacuum: 2, "vacuum-analyze": 2, analyze: 3 } as const
-  return [...indexTasks, ...tableTasks].sort((a, b) => order[a.action] - order[b.action] || a.target.localeCompare(b.target))
+  return [...indexTasks, ...tableTasks].sort((a, b) =>
+    order[a.action] - order[b.action] || a.target.localeCompare(b.target)
+  )
 }
 
 const iso = (value: Date | string | null) => (value === null ? null : new Date(value).toISOString())
 
 /** Reads the counters and invalid indexes, and plans. */
-export const plan = (query: Query, thresholds: MaintenanceThresholds): Effect.Effect<ReadonlyArray<MaintenanceTask>, SqlError> =>
+export const plan = (
+  query: Query,
+  thresholds: MaintenanceThresholds
+): Effect.Effect<ReadonlyArray<MaintenanceTask>, SqlError> =>
   Effect.gen(function*() {
     const tables = yield* query<{
-      schema: string; table: string; live: number; dead: number; modified: number
-      analyzed: Date | string | null; vacuumed: Date | string | null
+      schema: string
+      table: string
+      live: number
+      dead: number
+      modified: number
+      analyzed: Date | string | null
+      vacuumed: Date | string | null
     }>(
       `SELECT schemaname AS schema, relname AS table, n_live_tup::float8 AS live, n_dead_tup::float8 AS dead,
               n_mod_since_analyze::float8 AS modified,

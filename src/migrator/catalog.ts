@@ -334,7 +334,12 @@ export const snapshot = (
         const kind = relationKinds[str(r.kind)] ?? str(r.kind)
         if (kind === "table") {
           add(`table ${name}`, tableDefinition(r), r.schema, r.name)
-          add(`rls ${name}`, `${r.rls === true ? "enabled" : "disabled"}${r.rls_forced === true ? ", forced" : ""}`, r.schema, r.name)
+          add(
+            `rls ${name}`,
+            `${r.rls === true ? "enabled" : "disabled"}${r.rls_forced === true ? ", forced" : ""}`,
+            r.schema,
+            r.name
+          )
         } else {
           add(`${kind} ${name}`, str(r.view_definition).trim())
         }
@@ -346,7 +351,12 @@ export const snapshot = (
         add(`constraint ${str(r.schema)}.${str(r.relation)}.${str(r.name)}`, str(r.definition), r.schema, r.relation)
       }
       for (const r of yield* query(INDEXES, params)) {
-        add(`index ${str(r.schema)}.${str(r.name)}`, `${str(r.definition)}${r.valid === false ? " (INVALID)" : ""}`, r.schema, r.relation)
+        add(
+          `index ${str(r.schema)}.${str(r.name)}`,
+          `${str(r.definition)}${r.valid === false ? " (INVALID)" : ""}`,
+          r.schema,
+          r.relation
+        )
       }
       for (const r of yield* query(POLICIES, params)) {
         add(`policy ${str(r.schema)}.${str(r.relation)}.${str(r.name)}`, policyDefinition(r), r.schema, r.relation)

@@ -2,8 +2,8 @@
  * The Migrator's typed errors. Each carries what a user needs to act: the migration, the
  * statement, the server's message, and what to run next.
  */
-import type { LockHolder } from "../AdvisoryLock.js"
 import * as Data from "effect/Data"
+import type { LockHolder } from "../AdvisoryLock.js"
 
 /** The migrations folder or a migration definition cannot be read or makes no sense. */
 export class MigrationSourceError extends Data.TaggedError("MigrationSourceError")<{
@@ -57,7 +57,9 @@ export class MigrationLockTimeout extends Data.TaggedError("MigrationLockTimeout
 }> {
   override get message() {
     const who = this.holder
-      ? `process ${this.holder.pid} (${this.holder.applicationName || "unnamed"}${this.holder.since ? `, since ${this.holder.since}` : ""})`
+      ? `process ${this.holder.pid} (${this.holder.applicationName || "unnamed"}${
+        this.holder.since ? `, since ${this.holder.since}` : ""
+      })`
       : "another session"
     return `timed out after ${this.timeoutMs} ms waiting for the migration lock held by ${who}; another deploy is probably migrating`
   }
@@ -70,7 +72,9 @@ export class ChecksumMismatch extends Data.TaggedError("ChecksumMismatch")<{
   override get message() {
     return `applied migration${this.migrations.length > 1 ? "s" : ""} changed since applied: ${
       this.migrations.map((m) => m.name).join(", ")
-    }; restore the original file${this.migrations.length > 1 ? "s" : ""} or accept the change with \`dbkit migrate repair\``
+    }; restore the original file${
+      this.migrations.length > 1 ? "s" : ""
+    } or accept the change with \`dbkit migrate repair\``
   }
 }
 
@@ -80,9 +84,9 @@ export class OutOfOrder extends Data.TaggedError("OutOfOrder")<{
   readonly newestApplied: string
 }> {
   override get message() {
-    return `pending migration${this.migrations.length > 1 ? "s" : ""} ${
-      this.migrations.join(", ")
-    } sort${this.migrations.length > 1 ? "" : "s"} before the newest applied one (${this.newestApplied}); rename ${
+    return `pending migration${this.migrations.length > 1 ? "s" : ""} ${this.migrations.join(", ")} sort${
+      this.migrations.length > 1 ? "" : "s"
+    } before the newest applied one (${this.newestApplied}); rename ${
       this.migrations.length > 1 ? "them" : "it"
     } or pass --allow-out-of-order`
   }
@@ -143,7 +147,9 @@ export class AdoptRequired extends Data.TaggedError("AdoptRequired")<{
   readonly rows: number
 }> {
   override get message() {
-    return `this database was migrated by ${this.tool} (${this.rows} migration${this.rows === 1 ? "" : "s"} in ${this.table}) ` +
+    return `this database was migrated by ${this.tool} (${this.rows} migration${
+      this.rows === 1 ? "" : "s"
+    } in ${this.table}) ` +
       `and dbkit has no history of it yet, so migrate would run them all again; run \`dbkit migrate adopt\` to import ` +
       `that history, then \`dbkit migrate\` (nothing was applied)`
   }

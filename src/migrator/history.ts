@@ -7,9 +7,9 @@ import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import * as os from "node:os"
-import type { HistoryRow } from "./plan.js"
 import * as AdvisoryLock from "../AdvisoryLock.js"
 import { quoteIdent, quoteLiteral } from "../Identifier.js"
+import type { HistoryRow } from "./plan.js"
 
 /** Raw SQL on the reserved connection. */
 export type Session = (text: string, params?: ReadonlyArray<unknown>) => Effect.Effect<ReadonlyArray<any>, SqlError>
@@ -140,7 +140,9 @@ export const recordAssumed = (
 const ifTableExists = <A>(run: Session, regclass: string, query: string, row: (r: any) => A) =>
   Effect.flatMap(
     run(`SELECT to_regclass($1) IS NOT NULL AS "exists"`, [regclass]),
-    (rows) => (rows[0]?.exists === true ? Effect.map(run(query), (rows) => rows.map(row)) : Effect.succeed([] as Array<A>))
+    (rows) => (rows[0]?.exists === true
+      ? Effect.map(run(query), (rows) => rows.map(row))
+      : Effect.succeed([] as Array<A>))
   )
 
 /** drizzle-orm's migrator history, if this database has one: sha256 of each file and its journal time. */
@@ -182,7 +184,9 @@ export const markStartText =
  */
 export const recordAppliedText = (t: HistoryTable, name: string, sum: string): string =>
   `INSERT INTO ${qualified(t)} (name, checksum, status, applied_at, duration_ms, applied_by)
-   VALUES (${literal(name)}, ${literal(sum)}, 'applied', to_timestamp(current_setting('dbkit.migration_started')::float8),
+   VALUES (${literal(name)}, ${
+    literal(sum)
+  }, 'applied', to_timestamp(current_setting('dbkit.migration_started')::float8),
      ((extract(epoch FROM clock_timestamp()) - current_setting('dbkit.migration_started')::float8) * 1000)::int, ${
     literal(appliedBy())
   })`

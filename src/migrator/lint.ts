@@ -280,7 +280,8 @@ const hit = (rule: LintRule): Hit => ({ rule, message: rules[rule] })
 const re = (source: string) => new RegExp(source, "i")
 
 const CREATE_TABLE = re(
-  String.raw`^CREATE (?:(?:GLOBAL|LOCAL) )?(?:(?:TEMP|TEMPORARY|UNLOGGED) )?(?:TABLE|MATERIALIZED VIEW) (?:IF NOT EXISTS )?(${NAME})`
+  String
+    .raw`^CREATE (?:(?:GLOBAL|LOCAL) )?(?:(?:TEMP|TEMPORARY|UNLOGGED) )?(?:TABLE|MATERIALIZED VIEW) (?:IF NOT EXISTS )?(${NAME})`
 )
 const CREATE_INDEX = re(
   String.raw`^CREATE (?:UNIQUE )?INDEX (CONCURRENTLY )?(?:IF NOT EXISTS )?(?:${NAME} )?ON (?:ONLY )?(${NAME})`
@@ -451,7 +452,9 @@ export const lintMigrations = (
     migration.up.statements.forEach((statement, index) => {
       const masked = mask(statement.text)
       const hits = checkStatement(masked, state)
-      if (migration.transactional && transactionControl(statement.text) !== undefined) hits.push(hit("transaction-control"))
+      if (migration.transactional && transactionControl(statement.text) !== undefined) {
+        hits.push(hit("transaction-control"))
+      }
       for (const { message, rule } of unique(hits)) {
         findings.push({
           migration: migration.name,

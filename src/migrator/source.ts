@@ -8,6 +8,7 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import { makeDirectories } from "../Directories.js"
 import { MigrationSourceError } from "./errors.js"
 import {
   cannotRunInTransaction,
@@ -17,7 +18,6 @@ import {
   type SqlStatement,
   transactionControl
 } from "./sql.js"
-import { makeDirectories } from "../Directories.js"
 
 /** The body of a migration (or of its rollback). */
 export type MigrationBody =
@@ -86,7 +86,9 @@ const once = <A>(make: () => A): () => A => {
 export const fromSql = (name: string, file: string, text: string, downText?: string): Migration => {
   const statements = once(() => splitStatements(text))
   const up = once((): MigrationBody => ({ _tag: "Sql", statements: statements() }))
-  const transactional = once(() => !NO_TRANSACTION_MARKER.test(text) && !statements().some((s) => cannotRunInTransaction(s.text)))
+  const transactional = once(() =>
+    !NO_TRANSACTION_MARKER.test(text) && !statements().some((s) => cannotRunInTransaction(s.text))
+  )
   const down = once(() => downText === undefined ? Option.none<MigrationBody>() : Option.some(sqlBody(downText)))
   return {
     name,
@@ -136,7 +138,8 @@ const decodeUtf8 = (file: string, bytes: Uint8Array) =>
       return Effect.fail(
         new MigrationSourceError({
           path: file,
-          reason: `is not valid UTF-8: byte offset ${offset} (line ${line}) is ${byte}; save the file as UTF-8 (nothing was applied)`
+          reason:
+            `is not valid UTF-8: byte offset ${offset} (line ${line}) is ${byte}; save the file as UTF-8 (nothing was applied)`
         })
       )
     }
@@ -145,8 +148,7 @@ const decodeUtf8 = (file: string, bytes: Uint8Array) =>
 const readText = (file: string) =>
   Effect.try({
     try: () => fs.readFileSync(file),
-    catch: (cause) =>
-      new MigrationSourceError({ path: file, reason: `cannot be read: ${(cause as Error).message}` })
+    catch: (cause) => new MigrationSourceError({ path: file, reason: `cannot be read: ${(cause as Error).message}` })
   }).pipe(Effect.flatMap((bytes) => decodeUtf8(file, bytes)))
 
 const readOptional = (file: string) =>
@@ -233,7 +235,10 @@ export const fromPlainFolder = (dir: string): MigrationSource =>
         })
       }
     }
-    const ordered = [...ups.entries()].sort(([, a], [, b]) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0))
+    const ordered = [...ups.entries()].sort((
+      [, a],
+      [, b]
+    ) => (a.version < b.version ? -1 : a.version > b.version ? 1 : 0))
     const migrations: Array<Migration> = []
     for (const [name, { file }] of ordered) {
       const text = yield* readText(path.join(dir, file))
@@ -320,12 +325,16 @@ export const scaffold = (
   Effect.gen(function*() {
     const base = slug(name)
     if (base === "") {
-      return yield* new MigrationSourceError({ path: dir, reason: `"${name}" has no letters or digits to name a migration with` })
+      return yield* new MigrationSourceError({
+        path: dir,
+        reason: `"${name}" has no letters or digits to name a migration with`
+      })
     }
     if (fs.existsSync(path.join(dir, "meta", "_journal.json"))) {
       return yield* new MigrationSourceError({
         path: dir,
-        reason: `is a drizzle-kit folder; create the migration with \`pnpm db:generate --custom --name ${base}\` (a ${base}.down.sql beside it is picked up for rollback)`
+        reason:
+          `is a drizzle-kit folder; create the migration with \`pnpm db:generate --custom --name ${base}\` (a ${base}.down.sql beside it is picked up for rollback)`
       })
     }
     makeDirectories(dir)
@@ -340,7 +349,11 @@ export const scaffold = (
     const stem = `${next.toString().padStart(width, "0")}_${base}`
     const up = path.join(dir, `${stem}.sql`)
     const down = path.join(dir, `${stem}.down.sql`)
-    fs.writeFileSync(up, `-- ${stem}: ${name.trim()}\n-- Add "-- dbkit:no-transaction" on its own line to run this file outside a transaction.\n\n`, { flag: "wx" })
+    fs.writeFileSync(
+      up,
+      `-- ${stem}: ${name.trim()}\n-- Add "-- dbkit:no-transaction" on its own line to run this file outside a transaction.\n\n`,
+      { flag: "wx" }
+    )
     fs.writeFileSync(down, `-- Undoes ${stem} (run by \`dbkit migrate rollback\`).\n\n`, { flag: "wx" })
     return { up, down }
   })

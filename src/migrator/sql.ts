@@ -114,8 +114,7 @@ export const splitStatements = (sql: string): Array<SqlStatement> => {
 }
 
 /** The text without comments (string contents are kept as they are). */
-export const stripComments = (sql: string): string =>
-  sql.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/--[^\n]*/g, " ")
+export const stripComments = (sql: string): string => sql.replace(/\/\*[\s\S]*?\*\//g, " ").replace(/--[^\n]*/g, " ")
 
 const noTransactionPatterns: ReadonlyArray<RegExp> = [
   /^(CREATE|DROP)\s+(UNIQUE\s+)?INDEX\s+CONCURRENTLY\b/i,

@@ -34,7 +34,13 @@ import type { Category, PersonalColumn, PrivacyMap } from "./declare.js"
 import { erase } from "./erase.js"
 import type { ErasureFailed, InvalidSubject, PrivacyMapMismatch, SubjectNotFound } from "./errors.js"
 import { exportSubject } from "./exportSubject.js"
-import { type FieldDecryptFailed, type FieldKeyMissing, type FieldKeysInvalid, type Keyring, optionalKeyring } from "./fieldCrypto.js"
+import {
+  type FieldDecryptFailed,
+  type FieldKeyMissing,
+  type FieldKeysInvalid,
+  type Keyring,
+  optionalKeyring
+} from "./fieldCrypto.js"
 import { loadPrivacyMap } from "./loadMap.js"
 import { auditReport, mapReport } from "./reports.js"
 import type { Row } from "./subject.js"
@@ -99,7 +105,15 @@ export interface AuditReport {
   readonly rowsTouched: number
   readonly first: string | null
   readonly last: string | null
-  readonly byTable: ReadonlyArray<{ readonly table: string; readonly insert: number; readonly update: number; readonly delete: number; readonly other: number }>
+  readonly byTable: ReadonlyArray<
+    {
+      readonly table: string
+      readonly insert: number
+      readonly update: number
+      readonly delete: number
+      readonly other: number
+    }
+  >
   readonly byActor: ReadonlyArray<{ readonly actor: string; readonly entries: number }>
   readonly byDay: ReadonlyArray<{ readonly day: string; readonly entries: number }>
 }
@@ -136,14 +150,17 @@ export class Privacy extends Context.Tag("dbkit/Privacy")<Privacy, {
   readonly map: Effect.Effect<MapReport, SqlError>
   readonly exportSubject: (request: SubjectRequest) => Effect.Effect<SubjectExport, SubjectError | KeyError>
   readonly erase: (request: ErasureRequest) => Effect.Effect<ErasureReport, SubjectError | ErasureFailed | GuardError>
-  readonly auditReport: (options: AuditOptions) => Effect.Effect<AuditReport, TenantNotFound | PrivacyMapMismatch | SqlError>
+  readonly auditReport: (
+    options: AuditOptions
+  ) => Effect.Effect<AuditReport, TenantNotFound | PrivacyMapMismatch | SqlError>
 }>() {}
 
 const make = (options: { readonly map: PrivacyMap; readonly keyring?: Keyring | undefined }) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
     const context = privacyContext({ sql, database: yield* Database, guard: yield* Guard }, options)
-    const local = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) => Effect.provideService(effect, SqlClient.SqlClient, sql)
+    const local = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
+      Effect.provideService(effect, SqlClient.SqlClient, sql)
     return Privacy.of({
       privacyMap: options.map,
       map: local(mapReport(context)),
@@ -165,7 +182,11 @@ export const layer = (options: { readonly map: PrivacyMap; readonly keyring?: Ke
  * and the field keys in DBKIT_FIELD_KEYS / DBKIT_FIELD_KEYS_FILE (optional: exports of
  * encrypted columns need them).
  */
-export const layerConfig = (): Layer.Layer<Privacy, InvalidConfig | FieldKeysInvalid, SqlClient.SqlClient | Database | Guard> =>
+export const layerConfig = (): Layer.Layer<
+  Privacy,
+  InvalidConfig | FieldKeysInvalid,
+  SqlClient.SqlClient | Database | Guard
+> =>
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const map = yield* loadPrivacyMap()

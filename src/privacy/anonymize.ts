@@ -39,12 +39,12 @@ import { Guard, type GuardError } from "../Guard.js"
 import { quoteIdent } from "../Identifier.js"
 import * as PgTools from "../PgTools.js"
 import { siblingUrl } from "../Scratch.js"
+import * as ServerError from "../ServerError.js"
 import type { Category, PersonalColumn, PrivacyMap } from "./declare.js"
 import { PrivacyMapMismatch } from "./errors.js"
-import { relationAccess } from "./subject.js"
 import { fake, type FakeKind, kindsFor } from "./fake.js"
 import { FieldDecryptFailed, FieldKeyMissing, FieldKeysInvalid, type Keyring, parseEnvelope } from "./fieldCrypto.js"
-import * as ServerError from "../ServerError.js"
+import { relationAccess } from "./subject.js"
 
 // ---------------------------------------------------------------------------------------------
 // errors
@@ -57,7 +57,9 @@ export class AnonymizeTargetExists extends Data.TaggedError("AnonymizeTargetExis
 }
 
 /** Anonymizing a production database in place is never allowed, whatever the variables say. */
-export class AnonymizeRefusedInProduction extends Data.TaggedError("AnonymizeRefusedInProduction")<{ readonly database: string }> {
+export class AnonymizeRefusedInProduction
+  extends Data.TaggedError("AnonymizeRefusedInProduction")<{ readonly database: string }>
+{
   override get message() {
     return `refusing to anonymize ${this.database} in place: the environment is production (DB_ANONYMIZE_ALLOW_PRODUCTION does not apply). Make an anonymized copy instead: dbkit privacy anonymize --into NEWDB`
   }
@@ -84,7 +86,9 @@ export class AnonymizeFailed extends Data.TaggedError("AnonymizeFailed")<{
   readonly cleanup: "dropped" | "rolled back"
 }> {
   override get message() {
-    const what = this.cleanup === "dropped" ? `the new database ${this.database} was dropped` : `nothing in ${this.database} was changed (rolled back)`
+    const what = this.cleanup === "dropped"
+      ? `the new database ${this.database} was dropped`
+      : `nothing in ${this.database} was changed (rolled back)`
     return `anonymizing ${this.table} failed: ${this.reason}${this.code ? ` [${this.code}]` : ""}; ${what}`
   }
 }
@@ -212,11 +216,15 @@ const mismatch = (table: string, column: string | null, reason: string) =>
 /** Reads the catalog for every declared table; fails before anything is changed if the map does not fit. */
 const planFor = (sql: SqlClient.SqlClient, map: PrivacyMap, keyring: Keyring | undefined) =>
   Effect.gen(function*() {
-    const encrypted = map.tables.flatMap((t) => t.columns.filter((c) => c.encrypted).map((c) => `${qualified(t.schema, t.table)}.${c.column}`))
+    const encrypted = map.tables.flatMap((t) =>
+      t.columns.filter((c) => c.encrypted).map((c) => `${qualified(t.schema, t.table)}.${c.column}`)
+    )
     if (encrypted.length > 0 && keyring === undefined) {
       return yield* new FieldKeysInvalid({
         source: "the environment",
-        reason: `the personal-data map declares encrypted columns (${encrypted.slice(0, 3).join(", ")}${encrypted.length > 3 ? ", …" : ""}); set DBKIT_FIELD_KEYS or DBKIT_FIELD_KEYS_FILE so their values can be decrypted and their fakes encrypted`
+        reason: `the personal-data map declares encrypted columns (${encrypted.slice(0, 3).join(", ")}${
+          encrypted.length > 3 ? ", …" : ""
+        }); set DBKIT_FIELD_KEYS or DBKIT_FIELD_KEYS_FILE so their values can be decrypted and their fakes encrypted`
       })
     }
     const plans: Array<TablePlan> = []
@@ -261,8 +269,12 @@ const planFor = (sql: SqlClient.SqlClient, map: PrivacyMap, keyring: Keyring | u
 const columnPlan = (table: string, declared: PersonalColumn, found: CatalogColumn): ColumnPlan | PrivacyMapMismatch => {
   const kind = KIND_BY_TYPE[found.base]
   const fail = (reason: string) => mismatch(table, declared.column, reason)
-  if (kind === undefined) return fail(`is of type ${found.type}, which anonymize cannot fill with a fake ${declared.category}`)
-  if (declared.encrypted && kind !== "text") return fail(`is declared encrypted but is of type ${found.type} (ciphertext needs text)`)
+  if (kind === undefined) {
+    return fail(`is of type ${found.type}, which anonymize cannot fill with a fake ${declared.category}`)
+  }
+  if (declared.encrypted && kind !== "text") {
+    return fail(`is declared encrypted but is of type ${found.type} (ciphertext needs text)`)
+  }
   if (!declared.encrypted && !kindsFor[declared.category].includes(kind)) {
     return fail(`is of type ${found.type}, which cannot hold a fake ${declared.category}`)
   }
@@ -298,8 +310,16 @@ interface RewriteContext {
 }
 
 /** The fake to store for one value: through the keyring for encrypted columns. */
-const fakeValue = (plan: TablePlan, column: ColumnPlan, value: string, rowKey: () => string, context: RewriteContext): string => {
-  if (!column.encrypted) return fake(column.category, value, context.runKey, { kind: column.kind, maxLength: column.maxLength })
+const fakeValue = (
+  plan: TablePlan,
+  column: ColumnPlan,
+  value: string,
+  rowKey: () => string,
+  context: RewriteContext
+): string => {
+  if (!column.encrypted) {
+    return fake(column.category, value, context.runKey, { kind: column.kind, maxLength: column.maxLength })
+  }
   const keyring = context.keyring!
   const envelope = parseEnvelope(value)
   let plaintext = value // a plaintext value in an encrypted column is faked and stored encrypted
@@ -321,7 +341,13 @@ const fakeValue = (plan: TablePlan, column: ColumnPlan, value: string, rowKey: (
  * one connection, pipelined: the next batch's SELECT and this batch's UPDATE are sent before the
  * fakes are worked out and awaited after, so the server and this process work at the same time.
  */
-const rewriteTable = (sql: SqlClient.SqlClient, plan: TablePlan, context: RewriteContext, database: string, cleanup: AnonymizeFailed["cleanup"]) =>
+const rewriteTable = (
+  sql: SqlClient.SqlClient,
+  plan: TablePlan,
+  context: RewriteContext,
+  database: string,
+  cleanup: AnonymizeFailed["cleanup"]
+) =>
   Effect.gen(function*() {
     const started = Date.now()
     const keys = plan.key.map((k) => quoteIdent(k.column)).join(", ")
@@ -332,14 +358,21 @@ const rewriteTable = (sql: SqlClient.SqlClient, plan: TablePlan, context: Rewrit
     const after = `WHERE (${keys}) > (${plan.key.map((k, i) => `$${i + 1}::${k.type}`).join(", ")})`
     const names = [...plan.key.map((_, i) => `k${i}`), ...plan.columns.map((_, i) => `c${i}`)]
     const update = `WITH changed AS (
-        UPDATE ${plan.sqlName} AS t SET ${plan.columns.map((c, i) => `${quoteIdent(c.column)} = v.c${i}::${c.type}`).join(", ")}
+        UPDATE ${plan.sqlName} AS t SET ${
+      plan.columns.map((c, i) => `${quoteIdent(c.column)} = v.c${i}::${c.type}`).join(", ")
+    }
           FROM unnest(${names.map((_, i) => `$${i + 1}::text[]`).join(", ")}) AS v(${names.join(", ")})
          WHERE ${plan.key.map((k, i) => `t.${quoteIdent(k.column)} = v.k${i}::${k.type}`).join(" AND ")}
         RETURNING 1)
       SELECT count(*)::int AS n FROM changed`
     type Row = Record<string, string | null>
     const select = (last: ReadonlyArray<string> | undefined) =>
-      sql.unsafe<Row>(`SELECT ${selected} FROM ${plan.sqlName} ${last === undefined ? "" : after} ORDER BY ${keys} LIMIT ${context.batchSize}`, last ?? [])
+      sql.unsafe<Row>(
+        `SELECT ${selected} FROM ${plan.sqlName} ${
+          last === undefined ? "" : after
+        } ORDER BY ${keys} LIMIT ${context.batchSize}`,
+        last ?? []
+      )
 
     /** The UPDATE's parameters for one batch (columns of text[] literals), or undefined when no row holds anything personal. */
     const fakesOf = (found: ReadonlyArray<Row>): Array<string> | undefined => {
@@ -373,7 +406,9 @@ const rewriteTable = (sql: SqlClient.SqlClient, plan: TablePlan, context: Rewrit
         const next = full ? yield* Effect.forkScoped(select(last)) : undefined
         const parameters = fakesOf(found)
         yield* updated(pending)
-        pending = parameters === undefined ? undefined : yield* Effect.forkScoped(sql.unsafe<{ n: number }>(update, parameters))
+        pending = parameters === undefined
+          ? undefined
+          : yield* Effect.forkScoped(sql.unsafe<{ n: number }>(update, parameters))
         context.onProgress({ _tag: "Rewriting", table: plan.name, rows, estimate: plan.estimate })
         found = next === undefined ? [] : yield* Fiber.join(next)
       }
@@ -381,12 +416,23 @@ const rewriteTable = (sql: SqlClient.SqlClient, plan: TablePlan, context: Rewrit
     })
     // Scoped: a failure stops the statements still in flight.
     yield* Effect.scoped(work).pipe(
-      Effect.catchTag("SqlError", (error) => Effect.fail(new AnonymizeFailed({ database, table: plan.name, ...serverError(error), cleanup }))),
+      Effect.catchTag("SqlError", (error) =>
+        Effect.fail(new AnonymizeFailed({ database, table: plan.name, ...serverError(error), cleanup }))),
       // Faking throws the key errors; they surface typed.
       Effect.catchAllDefect((defect) =>
-        defect instanceof FieldKeyMissing || defect instanceof FieldDecryptFailed ? Effect.fail(defect) : Effect.die(defect))
+        defect instanceof FieldKeyMissing || defect instanceof FieldDecryptFailed
+          ? Effect.fail(defect)
+          : Effect.die(defect)
+      )
     )
-    const report: TableReport = { table: plan.name, columns: plan.columns.map((c) => c.column), rows, durationMs: Date.now() - started }
+    const report: TableReport = {
+      table: plan.name,
+      columns: plan.columns.map((c) =>
+        c.column
+      ),
+      rows,
+      durationMs: Date.now() - started
+    }
     context.onProgress({ _tag: "Rewritten", table: report })
     return report
   })
@@ -413,7 +459,16 @@ const literal = (text: string) => `'${text.replace(/'/g, "''")}'`
 const copyDatabase = (source: Redacted.Redacted<string>, target: Redacted.Redacted<string>) =>
   Effect.scoped(Effect.gen(function*() {
     const dump = yield* PgTools.spawn("pg_dump", ["--format=p", "--no-password", "--no-subscriptions"], { url: source })
-    const load = yield* PgTools.spawn("psql", ["-X", "-q", "--no-password", "-v", "ON_ERROR_STOP=1", "--single-transaction", "-f", "-"], {
+    const load = yield* PgTools.spawn("psql", [
+      "-X",
+      "-q",
+      "--no-password",
+      "-v",
+      "ON_ERROR_STOP=1",
+      "--single-transaction",
+      "-f",
+      "-"
+    ], {
       url: target,
       stdin: "pipe",
       stdout: "ignore"
@@ -421,9 +476,13 @@ const copyDatabase = (source: Redacted.Redacted<string>, target: Redacted.Redact
     let bytes = 0
     // pipeline keeps backpressure; psql stopping closes pg_dump's pipe, and pg_dump stops too.
     const fed = Effect.promise(() =>
-      pipeline(dump.stdout, new PassThrough().on("data", (chunk: Buffer) => (bytes += chunk.length)), load.stdin).catch(() => undefined)
+      pipeline(dump.stdout, new PassThrough().on("data", (chunk: Buffer) => (bytes += chunk.length)), load.stdin).catch(
+        () => undefined
+      )
     )
-    const [dumped, loaded] = yield* Effect.all([Effect.exit(dump.finished), Effect.exit(load.finished), fed], { concurrency: "unbounded" })
+    const [dumped, loaded] = yield* Effect.all([Effect.exit(dump.finished), Effect.exit(load.finished), fed], {
+      concurrency: "unbounded"
+    })
     // psql stopping first breaks pg_dump's pipe: psql's message is the story then.
     if (Exit.isFailure(loaded)) return yield* Effect.failCause(loaded.cause)
     // psql committed what it got, but the dump was cut short: the caller drops it all.
@@ -513,7 +572,12 @@ export const anonymize = (
       onProgress: options.onProgress ?? (() => undefined)
     }
     /** Every declared table in one transaction, unaudited (the copy's audit_log is not flooded; it holds no values anyway). */
-    const rewriteAll = (client: SqlClient.SqlClient, plans: ReadonlyArray<TablePlan>, target: string, cleanup: AnonymizeFailed["cleanup"]) =>
+    const rewriteAll = (
+      client: SqlClient.SqlClient,
+      plans: ReadonlyArray<TablePlan>,
+      target: string,
+      cleanup: AnonymizeFailed["cleanup"]
+    ) =>
       client.withTransaction(
         Effect.zipRight(
           client`SELECT set_config('dbkit.audit', 'off', true)`,
@@ -541,7 +605,9 @@ export const anonymize = (
 
     if (options.into === undefined) {
       const config = yield* DbConfig
-      if (config.environment === "production") return yield* new AnonymizeRefusedInProduction({ database: database.database })
+      if (config.environment === "production") {
+        return yield* new AnonymizeRefusedInProduction({ database: database.database })
+      }
       const plans = yield* planFor(sql, map, options.keyring)
       const guard = yield* Guard
       yield* guard.confirm({
@@ -557,7 +623,11 @@ export const anonymize = (
       const vacuumMs = yield* vacuum(sql, plans, context.onProgress).pipe(
         Effect.catchAll((error) =>
           Effect.as(
-            Effect.logWarning(`VACUUM FULL after anonymizing failed (${serverError(error).reason}); old row versions may keep original values until the tables are vacuumed`),
+            Effect.logWarning(
+              `VACUUM FULL after anonymizing failed (${
+                serverError(error).reason
+              }); old row versions may keep original values until the tables are vacuumed`
+            ),
             0
           )
         )
@@ -581,9 +651,15 @@ export const anonymize = (
     const [server] = yield* sql<{ num: number }>`SELECT current_setting('server_version_num')::int AS num`
     const serverMajor = Math.floor(server!.num / 10000)
     const [dumpMajor, psqlMajor] = yield* Effect.all([PgTools.major("pg_dump"), PgTools.major("psql")])
-    if (dumpMajor < serverMajor) return yield* new PgTools.PgToolTooOld({ tool: "pg_dump", toolMajor: dumpMajor, serverMajor })
+    if (dumpMajor < serverMajor) {
+      return yield* new PgTools.PgToolTooOld({ tool: "pg_dump", toolMajor: dumpMajor, serverMajor })
+    }
     if (psqlMajor < Math.max(serverMajor, dumpMajor)) {
-      return yield* new PgTools.PgToolTooOld({ tool: "psql", toolMajor: psqlMajor, serverMajor: Math.max(serverMajor, dumpMajor) })
+      return yield* new PgTools.PgToolTooOld({
+        tool: "psql",
+        toolMajor: psqlMajor,
+        serverMajor: Math.max(serverMajor, dumpMajor)
+      })
     }
     const [locale] = yield* sql<{ encoding: string; collate: string; ctype: string }>`
       SELECT pg_encoding_to_char(encoding) AS encoding, datcollate::text AS collate, datctype::text AS ctype
@@ -601,7 +677,10 @@ export const anonymize = (
         ).pipe(
           Effect.tap(() => Effect.sync(guard.created)),
           // Created by someone else since we looked.
-          Effect.catchIf((error) => serverError(error).code === "42P04", () => Effect.fail(new AnonymizeTargetExists({ database: name })))
+          Effect.catchIf(
+            (error) => serverError(error).code === "42P04",
+            () => Effect.fail(new AnonymizeTargetExists({ database: name }))
+          )
         ),
         (_, exit) =>
           Exit.isSuccess(exit) ? Effect.void : sql.unsafe(`DROP DATABASE IF EXISTS ${target} WITH (FORCE)`).pipe(

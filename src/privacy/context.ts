@@ -37,7 +37,9 @@ export const privacyContext = (
     map,
     keyring: options.keyring,
     declared: declaredColumns(map),
-    mapSchemas: [...new Set([...map.tables.map((t) => t.schema), ...(map.auditLog ? [map.auditLog.schema] : []), "public"])]
+    mapSchemas: [
+      ...new Set([...map.tables.map((t) => t.schema), ...(map.auditLog ? [map.auditLog.schema] : []), "public"])
+    ]
   }
 }
 
@@ -78,8 +80,12 @@ export const mismatches = (map: PrivacyMap, catalog: Catalog, scope: Scope) =>
     const info = catalog.tables.get(scopedName(t, scope))
     if (info === undefined) return [`table ${scopedName(t, scope)} does not exist`]
     return [
-      ...t.columns.filter((c) => !info.columns.has(c.column)).map((c) => `column ${scopedName(t, scope)}.${c.column} does not exist`),
-      ...(t.subject !== null && !info.columns.has(t.subject) ? [`subject column ${scopedName(t, scope)}.${t.subject} does not exist`] : [])
+      ...t.columns.filter((c) => !info.columns.has(c.column)).map((c) =>
+        `column ${scopedName(t, scope)}.${c.column} does not exist`
+      ),
+      ...(t.subject !== null && !info.columns.has(t.subject)
+        ? [`subject column ${scopedName(t, scope)}.${t.subject} does not exist`]
+        : [])
     ]
   })
 
@@ -89,7 +95,8 @@ export const requireMatch = (map: PrivacyMap, catalog: Catalog, scope: Scope) =>
 }
 
 /** The map's declaration of a (scoped) table. */
-export const personalOf = (map: PrivacyMap, table: string, scope: Scope) => map.tables.find((t) => scopedName(t, scope) === table)
+export const personalOf = (map: PrivacyMap, table: string, scope: Scope) =>
+  map.tables.find((t) => scopedName(t, scope) === table)
 
 /** The scope's audit table, when the map declares one. */
 export const auditTable = (map: PrivacyMap, scope: Scope) =>

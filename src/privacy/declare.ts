@@ -107,7 +107,11 @@ export interface TableSpec<T extends PgTable> {
 }
 
 const defaultErasure = (category: Category, nullable: boolean): Erasure =>
-  category === "email" || category === "identifier" ? "pseudonymize" : category === "free_text" || !nullable ? "redact" : "null"
+  category === "email" || category === "identifier"
+    ? "pseudonymize"
+    : category === "free_text" || !nullable
+    ? "redact"
+    : "null"
 
 const qualifiedOf = (table: PgTable) => {
   const config = getTableConfig(table)
@@ -121,17 +125,25 @@ export const personalData = <T extends PgTable>(table: T, spec: TableSpec<T>): P
   const primary = config.columns.filter((c) => c.primary).map((c) => c.name)
   const key = primary.length > 0 ? primary : (config.primaryKeys[0]?.columns.map((c) => c.name) ?? [])
   if (key.length === 0) throw new Error(`personalData(${schema}.${name}): the table needs a primary key`)
-  const columns = Object.entries(spec.columns as Record<string, ColumnDeclaration | undefined>).flatMap(([property, declared]) => {
-    if (declared === undefined) return []
-    const column = byProperty[property]
-    if (column === undefined) throw new Error(`personalData(${schema}.${name}): no column ${property}`)
-    const nullable = !column.notNull
-    const erase = declared.erase ?? defaultErasure(declared.category, nullable)
-    if (erase === "null" && !nullable) {
-      throw new Error(`personalData(${schema}.${name}): ${column.name} is NOT NULL, so it cannot be erased to null`)
+  const columns = Object.entries(spec.columns as Record<string, ColumnDeclaration | undefined>).flatMap(
+    ([property, declared]) => {
+      if (declared === undefined) return []
+      const column = byProperty[property]
+      if (column === undefined) throw new Error(`personalData(${schema}.${name}): no column ${property}`)
+      const nullable = !column.notNull
+      const erase = declared.erase ?? defaultErasure(declared.category, nullable)
+      if (erase === "null" && !nullable) {
+        throw new Error(`personalData(${schema}.${name}): ${column.name} is NOT NULL, so it cannot be erased to null`)
+      }
+      return [{
+        column: column.name,
+        category: declared.category,
+        erase,
+        encrypted: declared.encrypted === true,
+        nullable
+      }]
     }
-    return [{ column: column.name, category: declared.category, erase, encrypted: declared.encrypted === true, nullable }]
-  })
+  )
   const tenant = spec.tenantColumn === undefined
     ? (config.columns.find((c) => c.name === "tenant_id")?.name ?? null)
     : spec.tenantColumn === null
@@ -160,7 +172,9 @@ export const definePrivacy = (spec: {
     const { schema, table } = qualifiedOf(column.table as PgTable)
     return `${schema}.${table}.${column.name}`
   }),
-  auditLog: spec.auditLog === undefined ? null : (({ schema, table }) => ({ schema, table }))(qualifiedOf(spec.auditLog))
+  auditLog: spec.auditLog === undefined
+    ? null
+    : (({ schema, table }) => ({ schema, table }))(qualifiedOf(spec.auditLog))
 })
 
 /** Column names that usually hold personal data, and the category each suggests. */

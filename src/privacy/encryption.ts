@@ -23,7 +23,7 @@ import * as Schedule from "effect/Schedule"
 import { quoteIdent } from "../Identifier.js"
 import { sqlState } from "../ServerError.js"
 import type { PersonalTable, PrivacyMap } from "./declare.js"
-import { classify, type Classified, type Keyring, parseEnvelope, PREFIX } from "./fieldCrypto.js"
+import { type Classified, classify, type Keyring, parseEnvelope, PREFIX } from "./fieldCrypto.js"
 import { relationAccess } from "./subject.js"
 
 /** Values per batch unless told otherwise. */
@@ -92,7 +92,9 @@ export class EncryptionProblems extends Data.TaggedError("EncryptionProblems")<{
     })
     const has = (f: (c: ColumnProblems) => number) => this.columns.some((c) => f(c) > 0)
     const next = [
-      this.operation === "rotate-key" ? "those values were left as they are, every other one is under the active key" : "",
+      this.operation === "rotate-key"
+        ? "those values were left as they are, every other one is under the active key"
+        : "",
       has((c) => c.plaintext) ? "dbkit privacy rotate-key encrypts plaintext" : "",
       has((c) => c.unknownKey) ? "add the missing keys to DBKIT_FIELD_KEYS (or DBKIT_FIELD_KEYS_FILE)" : "",
       has((c) => c.undecryptable) ? "undecryptable values were altered or truncated: repair or clear those rows" : "",
@@ -223,7 +225,9 @@ const selectColumns = (
   map: PrivacyMap,
   filter: ReadonlyArray<string> | undefined
 ): Effect.Effect<ReadonlyArray<{ table: PersonalTable; column: string }>, InvalidEncryptionOptions> => {
-  const all = map.tables.flatMap((table) => table.columns.filter((c) => c.encrypted).map((c) => ({ table, column: c.column })))
+  const all = map.tables.flatMap((table) =>
+    table.columns.filter((c) => c.encrypted).map((c) => ({ table, column: c.column }))
+  )
   if (filter === undefined || filter.length === 0) return Effect.succeed(all)
   const names = ({ table, column }: { table: PersonalTable; column: string }) => [
     table.table,
@@ -236,7 +240,9 @@ const selectColumns = (
     const declared = all.map((c) => `${c.table.schema}.${c.table.table}.${c.column}`)
     return Effect.fail(
       new InvalidEncryptionOptions({
-        reason: `${unmatched.join(", ")}: no encrypted column of the privacy map matches (declared: ${declared.join(", ") || "none"})`
+        reason: `${unmatched.join(", ")}: no encrypted column of the privacy map matches (declared: ${
+          declared.join(", ") || "none"
+        })`
       })
     )
   }
@@ -252,7 +258,11 @@ const resolveTarget = (sql: SqlClient.SqlClient, table: PersonalTable, column: s
     const relation = `${quoteIdent(table.schema)}.${quoteIdent(table.table)}`
     const unavailable = (reason: string) => Effect.fail(new EncryptedColumnUnavailable({ column: name, reason }))
     const rel = yield* Effect.provideService(relationAccess(table.schema, table.table), SqlClient.SqlClient, sql)
-    if (rel === undefined) return yield* unavailable("is declared in the privacy map, but its table does not exist (run the migrations, or fix the map)")
+    if (rel === undefined) {
+      return yield* unavailable(
+        "is declared in the privacy map, but its table does not exist (run the migrations, or fix the map)"
+      )
+    }
     // Row-level security would silently show this role only some rows: a rotation that misses rows,
     // a verification that passes without looking. Refuse instead.
     if (rel.hidden) {
@@ -267,7 +277,11 @@ const resolveTarget = (sql: SqlClient.SqlClient, table: PersonalTable, column: s
     )
     const typeOf = (c: string) => columns.find((row) => row.name === c)?.type
     const type = typeOf(column)
-    if (type === undefined) return yield* unavailable("is declared in the privacy map, but the table has no such column (run the migrations, or fix the map)")
+    if (type === undefined) {
+      return yield* unavailable(
+        "is declared in the privacy map, but the table has no such column (run the migrations, or fix the map)"
+      )
+    }
     if (!TEXT_TYPES.test(type)) return yield* unavailable(`is ${type}; encrypted values are text`)
     const keys = table.key.map((k) => ({ name: k, sql: quoteIdent(k), type: typeOf(k) }))
     const missing = keys.find((k) => k.type === undefined)
@@ -287,7 +301,9 @@ const targetsOf = (sql: SqlClient.SqlClient, map: PrivacyMap, options: Encryptio
   Effect.gen(function*() {
     const batchSize = options.batchSize ?? DEFAULT_BATCH_SIZE
     if (!Number.isInteger(batchSize) || batchSize < 1) {
-      return yield* new InvalidEncryptionOptions({ reason: `the batch size must be a positive integer, not ${batchSize}` })
+      return yield* new InvalidEncryptionOptions({
+        reason: `the batch size must be a positive integer, not ${batchSize}`
+      })
     }
     const selected = yield* selectColumns(map, options.tables)
     const targets = yield* Effect.forEach(selected, ({ table, column }) => resolveTarget(sql, table, column))
@@ -330,7 +346,11 @@ const sampleKey = (keys: ReadonlyArray<string>) => (keys.length === 1 ? keys[0]!
 
 /** Lock waits end in lock_timeout; a deadlock aborts one side. Both are worth another try. */
 const isTransient = (error: SqlError) => ["55P03", "40P01", "40001"].includes(sqlState(error) ?? "")
-const transient = Schedule.exponential("200 millis").pipe(Schedule.jittered, Schedule.intersect(Schedule.recurs(8)), Schedule.whileInput(isTransient))
+const transient = Schedule.exponential("200 millis").pipe(
+  Schedule.jittered,
+  Schedule.intersect(Schedule.recurs(8)),
+  Schedule.whileInput(isTransient)
+)
 
 /**
  * Writes new values where the row still holds the value read; returns how many were written.
@@ -356,12 +376,17 @@ const writeBatch = (
       // Re-encryption changes no value a person or the application sees, so it is not an audit
       // event: a million rotated values would otherwise add a million audit rows and double the
       // rotation's time. The triggers honour this only for roles that bypass RLS anyway.
-      sql.unsafe("SELECT set_config('lock_timeout', '5s', true), set_config('app.actor', $1, true), set_config('dbkit.audit', 'off', true)", [ACTOR]),
+      sql.unsafe(
+        "SELECT set_config('lock_timeout', '5s', true), set_config('app.actor', $1, true), set_config('dbkit.audit', 'off', true)",
+        [ACTOR]
+      ),
       sql.unsafe<{ n: number; plaintext: number }>(statement, params)
     )
   ).pipe(
     Effect.tapError((error) =>
-      isTransient(error) ? Effect.logWarning(`${target.name}: batch not written (${sqlState(error)}: lock wait or deadlock), retrying`) : Effect.void
+      isTransient(error)
+        ? Effect.logWarning(`${target.name}: batch not written (${sqlState(error)}: lock wait or deadlock), retrying`)
+        : Effect.void
     ),
     Effect.retry(transient),
     Effect.map((rows) => ({ written: rows[0]?.n ?? 0, plaintext: rows[0]?.plaintext ?? 0 }))
@@ -389,7 +414,11 @@ interface Prepared {
 
 /** Decides each value of a batch: re-encrypted (or encrypted, when plaintext) under the active key, or left alone as a problem. */
 const prepare = (target: Target, keyring: Keyring, rows: ReadonlyArray<Row>): Prepared => {
-  const writes = { keys: target.keys.map(() => [] as Array<string>), old: [] as Array<string>, next: [] as Array<string> }
+  const writes = {
+    keys: target.keys.map(() => [] as Array<string>),
+    old: [] as Array<string>,
+    next: [] as Array<string>
+  }
   const unknown: Array<{ key: string; keyId: string }> = []
   const broken: Array<string> = []
   for (const row of rows) {
@@ -421,15 +450,25 @@ const prepare = (target: Target, keyring: Keyring, rows: ReadonlyArray<Row>): Pr
   return { rows: rows.length, last, writes, unknown, broken }
 }
 
-const rotateColumn = (sql: SqlClient.SqlClient, target: Target, keyring: Keyring, batchSize: number, options: RotateOptions) =>
+const rotateColumn = (
+  sql: SqlClient.SqlClient,
+  target: Target,
+  keyring: Keyring,
+  batchSize: number,
+  options: RotateOptions
+) =>
   Effect.gen(function*() {
     const started = Date.now()
     const activePrefix = `${PREFIX}${keyring.active}:`
     const condition = `t.${target.col} IS NOT NULL AND NOT starts_with(t.${target.col}, $1)`
-    const [count] = yield* sql.unsafe<{ n: number }>(`SELECT count(*)::int AS n FROM ${target.sql} t WHERE ${condition}`, [activePrefix])
+    const [count] = yield* sql.unsafe<{ n: number }>(
+      `SELECT count(*)::int AS n FROM ${target.sql} t WHERE ${condition}`,
+      [activePrefix]
+    )
     const pending = count?.n ?? 0
     const read = (cursor: ReadonlyArray<string> | undefined) =>
-      Effect.map(readBatch(sql, target, condition, [activePrefix], cursor, batchSize), (rows) => prepare(target, keyring, rows))
+      Effect.map(readBatch(sql, target, condition, [activePrefix], cursor, batchSize), (rows) =>
+        prepare(target, keyring, rows))
     let scanned = 0, rotated = 0, encrypted = 0, skipped = 0, batches = 0
     const unknown = { count: 0, sample: [] as Array<string>, keyIds: new Set<string>() }
     const broken = { count: 0, sample: [] as Array<string> }
@@ -438,17 +477,25 @@ const rotateColumn = (sql: SqlClient.SqlClient, target: Target, keyring: Keyring
     let reading = yield* Effect.fork(read(undefined))
     for (;;) {
       const batch = yield* Fiber.join(reading)
-      if (batch.rows === 0) break
+      if (batch.rows === 0) {
+        break
+      }
       const more = batch.rows === batchSize
-      if (more) reading = yield* Effect.fork(read(batch.last))
+      if (more) {
+        reading = yield* Effect.fork(read(batch.last))
+      }
       for (const { key, keyId } of batch.unknown) {
         unknown.count++
         unknown.keyIds.add(keyId)
-        if (unknown.sample.length < SAMPLE) unknown.sample.push(key)
+        if (unknown.sample.length < SAMPLE) {
+          unknown.sample.push(key)
+        }
       }
       for (const key of batch.broken) {
         broken.count++
-        if (broken.sample.length < SAMPLE) broken.sample.push(key)
+        if (broken.sample.length < SAMPLE) {
+          broken.sample.push(key)
+        }
       }
       if (batch.writes.old.length > 0) {
         const done = yield* writeBatch(sql, target, batch.writes)
@@ -469,7 +516,9 @@ const rotateColumn = (sql: SqlClient.SqlClient, target: Target, keyring: Keyring
           elapsedMs: elapsed(started)
         })
       }
-      if (!more) break
+      if (!more) {
+        break
+      }
     }
     const durationMs = elapsed(started)
     return {
@@ -499,7 +548,11 @@ export const rotateKey = (
   map: PrivacyMap,
   keyring: Keyring,
   options: RotateOptions = {}
-): Effect.Effect<RotateReport, EncryptionProblems | InvalidEncryptionOptions | EncryptedColumnUnavailable | SqlError, SqlClient.SqlClient> =>
+): Effect.Effect<
+  RotateReport,
+  EncryptionProblems | InvalidEncryptionOptions | EncryptedColumnUnavailable | SqlError,
+  SqlClient.SqlClient
+> =>
   Effect.gen(function*() {
     const started = Date.now()
     const sql = yield* SqlClient.SqlClient
@@ -508,7 +561,9 @@ export const rotateKey = (
       rotateColumn(sql, target, keyring, batchSize, options).pipe(
         Effect.annotateLogs({ column: target.name })
       ))
-    const sum = (f: (c: ColumnRotation) => number) => columns.reduce((n, c) => n + f(c), 0)
+    const sum = (f: (c: ColumnRotation) => number) =>
+      columns.reduce((n, c) =>
+        n + f(c), 0)
     const report: RotateReport = {
       activeKey: keyring.active,
       columns,
@@ -595,7 +650,13 @@ export const verifyEncryption = (
     const sql = yield* SqlClient.SqlClient
     const { batchSize, targets } = yield* targetsOf(sql, map, options)
     const columns = yield* Effect.forEach(targets, (target) => verifyColumn(sql, target, keyring, batchSize))
-    return { activeKey: keyring.active, keys: keyring.ids, columns, ok: columns.every((c) => c.ok), durationMs: elapsed(started) }
+    return {
+      activeKey: keyring.active,
+      keys: keyring.ids,
+      columns,
+      ok: columns.every((c) => c.ok),
+      durationMs: elapsed(started)
+    }
   })
 
 /** The verification as a success only when it is ok; otherwise `EncryptionProblems` (carrying the report). */

@@ -5,16 +5,26 @@
 import * as Data from "effect/Data"
 
 /** The declaration and the database disagree (a declared table or column is missing). */
-export class PrivacyMapMismatch extends Data.TaggedError("PrivacyMapMismatch")<{ readonly problems: ReadonlyArray<string> }> {
+export class PrivacyMapMismatch
+  extends Data.TaggedError("PrivacyMapMismatch")<{ readonly problems: ReadonlyArray<string> }>
+{
   override get message() {
-    return `the personal-data map does not match the database: ${this.problems.slice(0, 5).join("; ")}${this.problems.length > 5 ? ` (+${this.problems.length - 5} more)` : ""}`
+    return `the personal-data map does not match the database: ${this.problems.slice(0, 5).join("; ")}${
+      this.problems.length > 5 ? ` (+${this.problems.length - 5} more)` : ""
+    }`
   }
 }
 
 /** `privacy map --strict`: columns that look personal are declared nowhere. */
-export class UndeclaredPersonalData extends Data.TaggedError("UndeclaredPersonalData")<{ readonly columns: ReadonlyArray<string> }> {
+export class UndeclaredPersonalData
+  extends Data.TaggedError("UndeclaredPersonalData")<{ readonly columns: ReadonlyArray<string> }>
+{
   override get message() {
-    return `${this.columns.length} column${this.columns.length === 1 ? "" : "s"} look${this.columns.length === 1 ? "s" : ""} personal but ${this.columns.length === 1 ? "is" : "are"} not declared: ${this.columns.slice(0, 8).join(", ")}; declare them with personalData(…) or list them in notPersonal`
+    return `${this.columns.length} column${this.columns.length === 1 ? "" : "s"} look${
+      this.columns.length === 1 ? "s" : ""
+    } personal but ${this.columns.length === 1 ? "is" : "are"} not declared: ${
+      this.columns.slice(0, 8).join(", ")
+    }; declare them with personalData(…) or list them in notPersonal`
   }
 }
 
@@ -33,14 +43,18 @@ export class SubjectNotFound extends Data.TaggedError("SubjectNotFound")<{ reado
 }
 
 /** The erasure could not complete (a constraint refused it); it was rolled back whole. */
-export class ErasureFailed extends Data.TaggedError("ErasureFailed")<{ readonly table: string; readonly reason: string }> {
+export class ErasureFailed
+  extends Data.TaggedError("ErasureFailed")<{ readonly table: string; readonly reason: string }>
+{
   override get message() {
     return `erasure rolled back, nothing changed: ${this.table}: ${this.reason}`
   }
 }
 
 /** The export file could not be written. */
-export class ExportWriteFailed extends Data.TaggedError("ExportWriteFailed")<{ readonly file: string; readonly reason: string }> {
+export class ExportWriteFailed
+  extends Data.TaggedError("ExportWriteFailed")<{ readonly file: string; readonly reason: string }>
+{
   override get message() {
     return `cannot write ${this.file}: ${this.reason}`
   }

@@ -45,39 +45,262 @@ export const kindsFor: Readonly<Record<Category, ReadonlyArray<FakeKind>>> = {
 // word lists (ASCII and a few non-ASCII names, so applications meet both)
 
 const FIRST = [
-  "Maria", "Lukas", "Sofia", "Jonas", "Emma", "Noah", "Mia", "Elias", "Hannah", "Paul", "Lea", "Finn", "Anna", "Ben",
-  "Clara", "David", "Elena", "Felix", "Greta", "Hugo", "Ida", "Jakob", "Karla", "Leon", "Marta", "Nico", "Olivia",
-  "Pedro", "Rosa", "Samuel", "Tara", "Umar", "Vera", "William", "Yasmin", "Zoe", "Aiko", "Bruno", "Chloe", "Diego",
-  "Amelie", "Jose", "Lucia", "Mateo", "Nora", "Oskar", "Priya", "Ravi", "Sara", "Tomas", "Ines", "Kenji", "Leila",
-  "Malik", "Nadia", "Omar", "Pia", "Quentin", "Renee", "Zoë", "Łukasz", "Søren", "Björn", "Chiara", "Dmitri", "Farah"
+  "Maria",
+  "Lukas",
+  "Sofia",
+  "Jonas",
+  "Emma",
+  "Noah",
+  "Mia",
+  "Elias",
+  "Hannah",
+  "Paul",
+  "Lea",
+  "Finn",
+  "Anna",
+  "Ben",
+  "Clara",
+  "David",
+  "Elena",
+  "Felix",
+  "Greta",
+  "Hugo",
+  "Ida",
+  "Jakob",
+  "Karla",
+  "Leon",
+  "Marta",
+  "Nico",
+  "Olivia",
+  "Pedro",
+  "Rosa",
+  "Samuel",
+  "Tara",
+  "Umar",
+  "Vera",
+  "William",
+  "Yasmin",
+  "Zoe",
+  "Aiko",
+  "Bruno",
+  "Chloe",
+  "Diego",
+  "Amelie",
+  "Jose",
+  "Lucia",
+  "Mateo",
+  "Nora",
+  "Oskar",
+  "Priya",
+  "Ravi",
+  "Sara",
+  "Tomas",
+  "Ines",
+  "Kenji",
+  "Leila",
+  "Malik",
+  "Nadia",
+  "Omar",
+  "Pia",
+  "Quentin",
+  "Renee",
+  "Zoë",
+  "Łukasz",
+  "Søren",
+  "Björn",
+  "Chiara",
+  "Dmitri",
+  "Farah"
 ] as const
 
 const LAST = [
-  "Schmidt", "Müller", "Garcia", "Rossi", "Dubois", "Novak", "Kowalski", "Jensen", "Silva", "Santos", "Nakamura", "Kim",
-  "Smith", "Johnson", "Brown", "Taylor", "Wilson", "Martin", "Bernard", "Petit", "Moreau", "Fischer", "Weber", "Wagner",
-  "Becker", "Hoffmann", "Schulz", "Koch", "Richter", "Klein", "Wolf", "Neumann", "Schwarz", "Zimmermann", "Braun",
-  "Hofmann", "Hartmann", "Lange", "Krause", "Meier", "Lehmann", "Fernandez", "Lopez", "Martinez", "Gonzalez", "Perez",
-  "Romano", "Conti", "Esposito", "Bianchi", "Andersson", "Nilsson", "Larsen", "Virtanen", "Horvat", "Popescu", "Ivanov",
-  "O'Brien", "Murphy", "Walsh", "Haddad", "Okafor", "Mensah", "Tanaka", "Suzuki", "Chen", "Wang", "Nguyen", "Patel"
+  "Schmidt",
+  "Müller",
+  "Garcia",
+  "Rossi",
+  "Dubois",
+  "Novak",
+  "Kowalski",
+  "Jensen",
+  "Silva",
+  "Santos",
+  "Nakamura",
+  "Kim",
+  "Smith",
+  "Johnson",
+  "Brown",
+  "Taylor",
+  "Wilson",
+  "Martin",
+  "Bernard",
+  "Petit",
+  "Moreau",
+  "Fischer",
+  "Weber",
+  "Wagner",
+  "Becker",
+  "Hoffmann",
+  "Schulz",
+  "Koch",
+  "Richter",
+  "Klein",
+  "Wolf",
+  "Neumann",
+  "Schwarz",
+  "Zimmermann",
+  "Braun",
+  "Hofmann",
+  "Hartmann",
+  "Lange",
+  "Krause",
+  "Meier",
+  "Lehmann",
+  "Fernandez",
+  "Lopez",
+  "Martinez",
+  "Gonzalez",
+  "Perez",
+  "Romano",
+  "Conti",
+  "Esposito",
+  "Bianchi",
+  "Andersson",
+  "Nilsson",
+  "Larsen",
+  "Virtanen",
+  "Horvat",
+  "Popescu",
+  "Ivanov",
+  "O'Brien",
+  "Murphy",
+  "Walsh",
+  "Haddad",
+  "Okafor",
+  "Mensah",
+  "Tanaka",
+  "Suzuki",
+  "Chen",
+  "Wang",
+  "Nguyen",
+  "Patel"
 ] as const
 
 const STREETS = [
-  "Linden", "Maple", "Oak", "Station", "Church", "Mill", "Garden", "Park", "River", "Castle", "Market", "Bridge",
-  "School", "Meadow", "Forest", "Harbour", "Orchard", "Chestnut", "Willow", "Elm", "Birch", "Hill", "Lake", "Spring"
+  "Linden",
+  "Maple",
+  "Oak",
+  "Station",
+  "Church",
+  "Mill",
+  "Garden",
+  "Park",
+  "River",
+  "Castle",
+  "Market",
+  "Bridge",
+  "School",
+  "Meadow",
+  "Forest",
+  "Harbour",
+  "Orchard",
+  "Chestnut",
+  "Willow",
+  "Elm",
+  "Birch",
+  "Hill",
+  "Lake",
+  "Spring"
 ] as const
 const STREET_KINDS = ["Street", "Road", "Lane", "Avenue", "Way", "Close", "Drive", "Place", "Court", "Terrace"] as const
 const CITIES = [
-  "Springfield", "Riverton", "Lakeside", "Fairview", "Greenville", "Bridgeport", "Kingston", "Milton", "Ashford",
-  "Brookfield", "Clifton", "Dover", "Easton", "Franklin", "Georgetown", "Hamilton", "Oakland", "Westfield", "Newport",
-  "Salem", "Chester", "Arlington", "Burlington", "Madison"
+  "Springfield",
+  "Riverton",
+  "Lakeside",
+  "Fairview",
+  "Greenville",
+  "Bridgeport",
+  "Kingston",
+  "Milton",
+  "Ashford",
+  "Brookfield",
+  "Clifton",
+  "Dover",
+  "Easton",
+  "Franklin",
+  "Georgetown",
+  "Hamilton",
+  "Oakland",
+  "Westfield",
+  "Newport",
+  "Salem",
+  "Chester",
+  "Arlington",
+  "Burlington",
+  "Madison"
 ] as const
 
 const WORDS = [
-  "lorem", "ipsum", "dolor", "sit", "amet", "consectetur", "adipiscing", "elit", "sed", "do", "eiusmod", "tempor",
-  "incididunt", "ut", "labore", "et", "dolore", "magna", "aliqua", "enim", "ad", "minim", "veniam", "quis", "nostrud",
-  "exercitation", "ullamco", "laboris", "nisi", "aliquip", "ex", "ea", "commodo", "consequat", "duis", "aute", "irure",
-  "in", "reprehenderit", "voluptate", "velit", "esse", "cillum", "fugiat", "nulla", "pariatur", "excepteur", "sint",
-  "occaecat", "cupidatat", "non", "proident", "sunt", "culpa", "qui", "officia", "deserunt", "mollit", "anim", "id", "est"
+  "lorem",
+  "ipsum",
+  "dolor",
+  "sit",
+  "amet",
+  "consectetur",
+  "adipiscing",
+  "elit",
+  "sed",
+  "do",
+  "eiusmod",
+  "tempor",
+  "incididunt",
+  "ut",
+  "labore",
+  "et",
+  "dolore",
+  "magna",
+  "aliqua",
+  "enim",
+  "ad",
+  "minim",
+  "veniam",
+  "quis",
+  "nostrud",
+  "exercitation",
+  "ullamco",
+  "laboris",
+  "nisi",
+  "aliquip",
+  "ex",
+  "ea",
+  "commodo",
+  "consequat",
+  "duis",
+  "aute",
+  "irure",
+  "in",
+  "reprehenderit",
+  "voluptate",
+  "velit",
+  "esse",
+  "cillum",
+  "fugiat",
+  "nulla",
+  "pariatur",
+  "excepteur",
+  "sint",
+  "occaecat",
+  "cupidatat",
+  "non",
+  "proident",
+  "sunt",
+  "culpa",
+  "qui",
+  "officia",
+  "deserunt",
+  "mollit",
+  "anim",
+  "id",
+  "est"
 ] as const
 
 const EMAIL_DOMAINS = ["example.com", "example.org", "example.net"] as const
@@ -88,7 +311,7 @@ const EMAIL_DOMAINS = ["example.com", "example.org", "example.net"] as const
 const keys = new WeakMap<Buffer, KeyObject>()
 const keyOf = (runKey: Buffer) => {
   let key = keys.get(runKey)
-  if (key === undefined) keys.set(runKey, (key = createSecretKey(runKey)))
+  if (key === undefined) keys.set(runKey, key = createSecretKey(runKey))
   return key
 }
 
@@ -112,7 +335,9 @@ const draw = (key: KeyObject, category: Category, original: string, attempt: num
   let buffer: Buffer = Buffer.alloc(0)
   let at = 0
   const refill = () => {
-    const message = attempt === 0 && block === 0 ? `${category}\0${original}` : `${category}\0${original}\0${attempt}\0${block}`
+    const message = attempt === 0 && block === 0
+      ? `${category}\0${original}`
+      : `${category}\0${original}\0${attempt}\0${block}`
     buffer = createHmac("sha256", key).update(message, "utf8").digest()
     block++
     at = 0
@@ -168,9 +393,14 @@ const reshape = (d: Draw, text: string, keep = 0): string =>
 
 /** Bits of randomness `reshape` puts into `text` after `keep`. */
 const shapeBits = (text: string, keep = 0): number =>
-  Array.from(text).slice(keep).reduce((bits, c) => bits + (/[0-9]/.test(c) ? Math.log2(10) : /[A-Za-z]/.test(c) ? Math.log2(26) : 0), 0)
+  Array.from(text).slice(keep).reduce(
+    (bits, c) => bits + (/[0-9]/.test(c) ? Math.log2(10) : /[A-Za-z]/.test(c) ? Math.log2(26) : 0),
+    0
+  )
 
-const ascii = (name: string) => name.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").replace(/ł/g, "l").replace(/Ł/g, "L").replace(/ø/g, "o").replace(/Ø/g, "O")
+const ascii = (name: string) =>
+  name.normalize("NFKD").replace(/[\u0300-\u036f]/g, "").replace(/ł/g, "l").replace(/Ł/g, "L").replace(/ø/g, "o")
+    .replace(/Ø/g, "O")
 const localPart = (name: string) => ascii(name).toLowerCase().replace(/[^a-z0-9]+/g, "")
 /** The names as they go into an address's local part ("Søren" → "soren"), worked out once. */
 const FIRST_LOCAL = FIRST.map(localPart)
@@ -318,7 +548,13 @@ const freeText = (d: Draw, original: string): string => {
   return `${text[0]!.toUpperCase()}${text.slice(1)}.`
 }
 
-const generate = (d: Draw, category: Category, original: string, kind: FakeKind, max: number | null | undefined): string => {
+const generate = (
+  d: Draw,
+  category: Category,
+  original: string,
+  kind: FakeKind,
+  max: number | null | undefined
+): string => {
   switch (category) {
     case "email":
       return email(d, max)

@@ -130,14 +130,21 @@ export const classify = (keyring: Keyring, value: string): Classified => {
 }
 
 /** Decrypts, as an Effect with typed errors; `where` names the value for messages (table.column, key). */
-export const tryDecrypt = (keyring: Keyring, value: string, where: string): Effect.Effect<string, FieldKeyMissing | FieldDecryptFailed> =>
+export const tryDecrypt = (
+  keyring: Keyring,
+  value: string,
+  where: string
+): Effect.Effect<string, FieldKeyMissing | FieldDecryptFailed> =>
   Effect.suspend((): Effect.Effect<string, FieldKeyMissing | FieldDecryptFailed> => {
     const parsed = parseEnvelope(value)
-    if (parsed === undefined) return Effect.fail(new FieldDecryptFailed({ where, reason: "it is not an encrypted value (plaintext?)" }))
+    if (parsed === undefined) {
+      return Effect.fail(new FieldDecryptFailed({ where, reason: "it is not an encrypted value (plaintext?)" }))
+    }
     if (!keyring.has(parsed.keyId)) return Effect.fail(new FieldKeyMissing({ keyId: parsed.keyId, where }))
     return Effect.try({
       try: () => keyring.decrypt(value),
-      catch: () => new FieldDecryptFailed({ where, reason: "authentication failed (altered, truncated or under another key)" })
+      catch: () =>
+        new FieldDecryptFailed({ where, reason: "authentication failed (altered, truncated or under another key)" })
     })
   })
 
@@ -151,11 +158,16 @@ export const keyringFromEnv = (env: NodeJS.ProcessEnv = process.env): Keyring | 
       const colon = part.indexOf(":")
       const id = colon > 0 ? part.slice(0, colon).trim() : ""
       if (!KEY_ID.test(id)) {
-        throw new FieldKeysInvalid({ source, reason: `entry ${index + 1} is not <id>:<key> with an id of letters, digits, _ or -` })
+        throw new FieldKeysInvalid({
+          source,
+          reason: `entry ${index + 1} is not <id>:<key> with an id of letters, digits, _ or -`
+        })
       }
       return [id, parseKey(source, id, part.slice(colon + 1))] as const
     })
-    if (new Set(entries.map(([id]) => id)).size !== entries.length) throw new FieldKeysInvalid({ source, reason: "a key id appears twice" })
+    if (new Set(entries.map(([id]) => id)).size !== entries.length) {
+      throw new FieldKeysInvalid({ source, reason: "a key id appears twice" })
+    }
     return makeKeyring(entries)
   }
   if (file) {
@@ -165,25 +177,37 @@ export const keyringFromEnv = (env: NodeJS.ProcessEnv = process.env): Keyring | 
       parsed = JSON.parse(fs.readFileSync(file, "utf8"))
     } catch (error) {
       const code = (error as NodeJS.ErrnoException).code
-      throw new FieldKeysInvalid({ source, reason: code === "ENOENT" ? "no such file" : code ? `cannot be read (${code})` : "is not JSON" })
+      throw new FieldKeysInvalid({
+        source,
+        reason: code === "ENOENT" ? "no such file" : code ? `cannot be read (${code})` : "is not JSON"
+      })
     }
     const { active, keys } = (parsed ?? {}) as { active?: unknown; keys?: unknown }
     if (typeof keys !== "object" || keys === null || Object.keys(keys).length === 0) {
-      throw new FieldKeysInvalid({ source, reason: `expected { "active": "<id>", "keys": { "<id>": "<base64 key>" } }` })
+      throw new FieldKeysInvalid({
+        source,
+        reason: `expected { "active": "<id>", "keys": { "<id>": "<base64 key>" } }`
+      })
     }
     const entries = Object.entries(keys as Record<string, unknown>).map(([id, text]) => {
-      if (!KEY_ID.test(id) || typeof text !== "string") throw new FieldKeysInvalid({ source, reason: `key "${id.slice(0, 32)}" is malformed` })
+      if (!KEY_ID.test(id) || typeof text !== "string") {
+        throw new FieldKeysInvalid({ source, reason: `key "${id.slice(0, 32)}" is malformed` })
+      }
       return [id, parseKey(source, id, text)] as const
     })
     const activeId = typeof active === "string" ? active : entries[0]![0]
-    if (!entries.some(([id]) => id === activeId)) throw new FieldKeysInvalid({ source, reason: `the active key "${activeId}" is not in keys` })
+    if (!entries.some(([id]) => id === activeId)) {
+      throw new FieldKeysInvalid({ source, reason: `the active key "${activeId}" is not in keys` })
+    }
     return makeKeyring(entries, activeId)
   }
   return undefined
 }
 
 /** The keyring from the environment, if one is configured, as an Effect: a typed error when malformed. */
-export const optionalKeyring = (env: NodeJS.ProcessEnv = process.env): Effect.Effect<Keyring | undefined, FieldKeysInvalid> =>
+export const optionalKeyring = (
+  env: NodeJS.ProcessEnv = process.env
+): Effect.Effect<Keyring | undefined, FieldKeysInvalid> =>
   Effect.try({
     try: () => keyringFromEnv(env),
     catch: (error) => error
@@ -193,7 +217,9 @@ export const optionalKeyring = (env: NodeJS.ProcessEnv = process.env): Effect.Ef
 export const loadKeyring = (env: NodeJS.ProcessEnv = process.env): Effect.Effect<Keyring, FieldKeysInvalid> =>
   Effect.flatMap(optionalKeyring(env), (keyring) =>
     keyring === undefined
-      ? Effect.fail(new FieldKeysInvalid({ source: "the environment", reason: "set DBKIT_FIELD_KEYS or DBKIT_FIELD_KEYS_FILE" }))
+      ? Effect.fail(
+        new FieldKeysInvalid({ source: "the environment", reason: "set DBKIT_FIELD_KEYS or DBKIT_FIELD_KEYS_FILE" })
+      )
       : Effect.succeed(keyring))
 
 /** A new random key, base64, for `DBKIT_FIELD_KEYS`. */

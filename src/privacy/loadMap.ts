@@ -11,4 +11,5 @@ import * as Project from "../Project.js"
 import type { PrivacyMap } from "./declare.js"
 
 /** Reads the project's personal-data map. */
-export const loadPrivacyMap = (): Effect.Effect<PrivacyMap, InvalidConfig> => Effect.flatMap(Project.current, Project.privacyMap)
+export const loadPrivacyMap = (): Effect.Effect<PrivacyMap, InvalidConfig> =>
+  Effect.flatMap(Project.current, Project.privacyMap)

@@ -3,9 +3,9 @@
  * summarised over a period.
  */
 import * as Effect from "effect/Effect"
+import { auditTable, catalogFor, mismatches, type PrivacyContext, resolveScope } from "./context.js"
 import { looksPersonal } from "./declare.js"
 import { PrivacyMapMismatch } from "./errors.js"
-import { auditTable, catalogFor, mismatches, type PrivacyContext, resolveScope } from "./context.js"
 import type { AuditOptions, AuditReport, MapReport } from "./Privacy.js"
 import { everywhere, readCatalog, sqlName } from "./subject.js"
 
@@ -21,7 +21,9 @@ export const mapReport = (ctx: PrivacyContext) =>
         [...t.columns.keys()].flatMap((column) => {
           const name = `${t.qualified}.${column}`
           const looksLike = looksPersonal(column)
-          return looksLike !== undefined && !declared.has(name) && !notPersonal.has(name) ? [{ column: name, looksLike }] : []
+          return looksLike !== undefined && !declared.has(name) && !notPersonal.has(name)
+            ? [{ column: name, looksLike }]
+            : []
         })
       )
     return {
@@ -50,11 +52,17 @@ export const auditReport = (ctx: PrivacyContext, options: AuditOptions) =>
     const table = auditTable(ctx.map, scope)
     const catalog = yield* catalogFor(ctx, scope)
     if (table === null || !catalog.tables.has(table)) {
-      return yield* Effect.fail(new PrivacyMapMismatch({ problems: [table === null ? "the map declares no auditLog table" : `audit table ${table} does not exist`] }))
+      return yield* Effect.fail(
+        new PrivacyMapMismatch({
+          problems: [table === null ? "the map declares no auditLog table" : `audit table ${table} does not exist`]
+        })
+      )
     }
     const params: Array<unknown> = []
     const where: Array<string> = []
-    if (scope.tenantId !== null && catalog.tables.get(table)!.columns.has("tenant_id")) where.push(`tenant_id = $${params.push(scope.tenantId)}::uuid`)
+    if (scope.tenantId !== null && catalog.tables.get(table)!.columns.has("tenant_id")) {
+      where.push(`tenant_id = $${params.push(scope.tenantId)}::uuid`)
+    }
     if (options.from !== undefined) where.push(`at >= $${params.push(options.from.toISOString())}::timestamptz`)
     if (options.to !== undefined) where.push(`at < $${params.push(options.to.toISOString())}::timestamptz`)
     const filter = where.length > 0 ? `WHERE ${where.join(" AND ")}` : ""

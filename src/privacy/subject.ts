@@ -50,7 +50,9 @@ export interface Catalog {
 export const readCatalog = (schemas: ReadonlyArray<string>): Effect.Effect<Catalog, SqlError, SqlClient.SqlClient> =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const columns = yield* sql.unsafe<{ schema: string; tbl: string; col: string; type: string; nullable: boolean; pk: number | null }>(
+    const columns = yield* sql.unsafe<
+      { schema: string; tbl: string; col: string; type: string; nullable: boolean; pk: number | null }
+    >(
       `SELECT n.nspname AS schema, c.relname AS tbl, a.attname AS col, format_type(a.atttypid, a.atttypmod) AS type,
               NOT a.attnotnull AS nullable, array_position(i.indkey::int2[], a.attnum) AS pk
          FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
@@ -60,7 +62,15 @@ export const readCatalog = (schemas: ReadonlyArray<string>): Effect.Effect<Catal
         ORDER BY n.nspname, c.relname, a.attnum`,
       [schemas]
     )
-    const tables = new Map<string, { schema: string; table: string; key: Array<[number, string]>; columns: Map<string, { type: string; nullable: boolean }> }>()
+    const tables = new Map<
+      string,
+      {
+        schema: string
+        table: string
+        key: Array<[number, string]>
+        columns: Map<string, { type: string; nullable: boolean }>
+      }
+    >()
     for (const row of columns) {
       const qualified = `${row.schema}.${row.tbl}`
       let entry = tables.get(qualified)
@@ -71,7 +81,16 @@ export const readCatalog = (schemas: ReadonlyArray<string>): Effect.Effect<Catal
       entry.columns.set(row.col, { type: row.type, nullable: row.nullable })
       if (row.pk !== null) entry.key.push([Number(row.pk), row.col])
     }
-    const foreignKeys = yield* sql.unsafe<{ name: string; child: string; child_columns: Array<string>; parent: string; parent_columns: Array<string>; on_delete: string }>(
+    const foreignKeys = yield* sql.unsafe<
+      {
+        name: string
+        child: string
+        child_columns: Array<string>
+        parent: string
+        parent_columns: Array<string>
+        on_delete: string
+      }
+    >(
       `SELECT c.conname AS name, cn.nspname || '.' || cc.relname AS child, pn.nspname || '.' || pc.relname AS parent,
               ARRAY(SELECT a.attname::text FROM unnest(c.conkey) WITH ORDINALITY k(n, i)
                       JOIN pg_attribute a ON a.attrelid = c.conrelid AND a.attnum = k.n ORDER BY k.i) AS child_columns,
@@ -112,14 +131,16 @@ export const readCatalog = (schemas: ReadonlyArray<string>): Effect.Effect<Catal
  * RLS nor owns the table without FORCE). Undefined when the table does not exist.
  */
 export const relationAccess = (schema: string, table: string) =>
-  Effect.map(SqlClient.SqlClient, (sql) => sql<{ oid: number; estimate: number; hidden: boolean; role: string }>`
+  Effect.map(SqlClient.SqlClient, (sql) =>
+    sql<{ oid: number; estimate: number; hidden: boolean; role: string }>`
     SELECT c.oid::int AS oid, c.reltuples::float8 AS estimate, r.rolname::text AS role,
            c.relrowsecurity AND NOT (r.rolsuper OR r.rolbypassrls) AND (c.relforcerowsecurity OR c.relowner <> r.oid) AS hidden
       FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace, pg_roles r
-     WHERE n.nspname = ${schema} AND c.relname = ${table} AND c.relkind IN ('r', 'p') AND r.rolname = current_user`).pipe(
-    Effect.flatten,
-    Effect.map((rows) => rows[0])
-  )
+     WHERE n.nspname = ${schema} AND c.relname = ${table} AND c.relkind IN ('r', 'p') AND r.rolname = current_user`)
+    .pipe(
+      Effect.flatten,
+      Effect.map((rows) => rows[0])
+    )
 
 /** The declared table's name in the scope (a tenant's schema replaces the declared one). */
 export const scopedName = (table: PersonalTable, scope: Scope) => `${scope.schema ?? table.schema}.${table.table}`
@@ -140,7 +161,9 @@ export interface Found {
 }
 
 export const keyOf = (row: Row, key: ReadonlyArray<string>): string =>
-  key.length === 0 ? JSON.stringify(row) : key.map((k) => (row[k] === null || row[k] === undefined ? "" : String(row[k]))).join(",")
+  key.length === 0
+    ? JSON.stringify(row)
+    : key.map((k) => (row[k] === null || row[k] === undefined ? "" : String(row[k]))).join(",")
 
 const MAX_DEPTH = 16
 
@@ -190,7 +213,9 @@ export const findSubject = (
       if (!catalog.tables.has(table)) continue
       const params: Array<unknown> = [email]
       const rows = yield* sql.unsafe<{ r: Row }>(
-        `SELECT to_jsonb(t) AS r FROM ${sqlName(table)} t WHERE lower(t.${quoteIdent(declared.subject)}) = lower($1)${tenantFilter(table, "t", params)}`,
+        `SELECT to_jsonb(t) AS r FROM ${sqlName(table)} t WHERE lower(t.${quoteIdent(declared.subject)}) = lower($1)${
+          tenantFilter(table, "t", params)
+        }`,
         params
       )
       const fresh = add(table, rows.map((r) => r.r), `${declared.table}.${declared.subject} = the subject's email`)
@@ -213,7 +238,9 @@ export const findSubject = (
           )
           if (children.length === 0) continue
           const short = (q: string) => q.slice(q.indexOf(".") + 1)
-          const via = `${short(fk.child)}.${fk.childColumns.join(",")} → ${short(fk.parent)}.${fk.parentColumns.join(",")}`
+          const via = `${short(fk.child)}.${fk.childColumns.join(",")} → ${short(fk.parent)}.${
+            fk.parentColumns.join(",")
+          }`
           const fresh = add(fk.child, children.map((r) => r.r), via)
           if (fresh.length > 0) next.push({ table: fk.child, rows: fresh })
         }

@@ -10,7 +10,6 @@
  * anything is changed). Outside development a safety backup is taken first. On a server, one
  * restore or reset of a database runs at a time (targetLock.ts): a second one waits.
  */
-import { applicationSchemas, dropSchemas } from "../backup/schemas.js"
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Config from "effect/Config"
@@ -20,17 +19,18 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import type { LockTimeout } from "../AdvisoryLock.js"
+import { Backup, type BackupError, InvalidBackupOptions, layer as backupLayer } from "../backup/Backup.js"
+import { applicationSchemas, dropSchemas } from "../backup/schemas.js"
+import { holdTargetLock, type RestoreLockTimeout } from "../backup/targetLock.js"
 import { CacheUnavailable, checkCache, flushPrefix } from "../Cache.js"
 import { DbConfig, type InvalidConfig } from "../Config.js"
 import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
 import type { MigrateError } from "../migrator/errors.js"
-import { Migrator, layerConfig as migratorLayerConfig } from "../migrator/Migrator.js"
+import { layerConfig as migratorLayerConfig, Migrator } from "../migrator/Migrator.js"
 import * as Project from "../Project.js"
 import type { SeedFailed, SeedPlanError } from "../seeder/errors.js"
-import { Seeder, layerConfig as seederLayerConfig, type SeedOptions } from "../seeder/Seeder.js"
-import { Backup, type BackupError, InvalidBackupOptions, layer as backupLayer } from "../backup/Backup.js"
-import { holdTargetLock, type RestoreLockTimeout } from "../backup/targetLock.js"
+import { layerConfig as seederLayerConfig, Seeder, type SeedOptions } from "../seeder/Seeder.js"
 
 export interface ResetOptions {
   readonly mode: "hard" | "soft"
@@ -88,7 +88,12 @@ const make = Effect.gen(function*() {
   const reset = (options: ResetOptions) =>
     Effect.gen(function*() {
       const guard = yield* Guard
-      yield* guard.confirm({ action: `${options.mode} reset the database`, variable: "DB_RESET", target: database.database, yes: options.yes })
+      yield* guard.confirm({
+        action: `${options.mode} reset the database`,
+        variable: "DB_RESET",
+        target: database.database,
+        yes: options.yes
+      })
       // Everything the reset will need is checked before anything is changed.
       // The prefix: DB_CACHE_PREFIX, else dbkit.config.ts `cache.prefix`.
       const cache = options.withCache === true
@@ -105,7 +110,10 @@ const make = Effect.gen(function*() {
             Option.isSome(url) && prefix !== ""
               ? Effect.succeed({ url: url.value, prefix })
               : Effect.fail(
-                new InvalidBackupOptions({ reason: "--with-cache needs REDIS_URL and a cache key prefix (dbkit.config.ts cache.prefix, or DB_CACHE_PREFIX)" })
+                new InvalidBackupOptions({
+                  reason:
+                    "--with-cache needs REDIS_URL and a cache key prefix (dbkit.config.ts cache.prefix, or DB_CACHE_PREFIX)"
+                })
               )
           )
         )
@@ -114,7 +122,9 @@ const make = Effect.gen(function*() {
       yield* migrator.migrations // a broken migrations folder fails here, not after the drop
       // One restore or reset of this database at a time (targetLock.ts); the embedded database
       // is one process's already.
-      if (Option.isSome(database.url)) yield* holdTargetLock(database.url.value, database.database, "reset", options.lockWait)
+      if (Option.isSome(database.url)) {
+        yield* holdTargetLock(database.url.value, database.database, "reset", options.lockWait)
+      }
       const safety = options.safetyBackup ?? config.environment !== "development"
       const safetyBackup = safety ? (yield* backup.backup()).file : null
 
@@ -150,10 +160,11 @@ const make = Effect.gen(function*() {
 })
 
 /** The Reset service over the Migrator, Seeder and Backup of the same database. */
-export const layer: Layer.Layer<Reset, never, SqlClient.SqlClient | Database | DbConfig | Migrator | Seeder | Backup> = Layer.effect(
-  Reset,
-  make
-)
+export const layer: Layer.Layer<Reset, never, SqlClient.SqlClient | Database | DbConfig | Migrator | Seeder | Backup> =
+  Layer.effect(
+    Reset,
+    make
+  )
 
 /** Reset over the project's Migrator, Seeder (seeds optional: a reset need not reseed) and Backup. */
 export const layerConfig = (): Layer.Layer<

@@ -40,11 +40,15 @@ export const make = (seed: Seed): Seed => seed
 /** The Seeder service. */
 export class Seeder extends Context.Tag("dbkit/Seeder")<Seeder, {
   /** Runs the seeds for the environment (or options), in dependency order. */
-  readonly run: (options?: SeedOptions) => Effect.Effect<ReadonlyArray<SeedResult>, SeedPlanError | SeedFailed | AdvisoryLock.LockTimeout | SqlError>
+  readonly run: (
+    options?: SeedOptions
+  ) => Effect.Effect<ReadonlyArray<SeedResult>, SeedPlanError | SeedFailed | AdvisoryLock.LockTimeout | SqlError>
   /** The declared seeds and what has run. */
   readonly list: Effect.Effect<ReadonlyArray<SeedListing>, UnknownSeedDependency | SeedCycle | SqlError>
   /** Row counts against what each seed that ran declares. */
-  readonly validate: (options?: { readonly scale?: number | undefined }) => Effect.Effect<ReadonlyArray<ValidationProblem>, SqlError>
+  readonly validate: (
+    options?: { readonly scale?: number | undefined }
+  ) => Effect.Effect<ReadonlyArray<ValidationProblem>, SqlError>
   /** Deletes generated data (guarded: DB_SEED_CLEAN_CONFIRM / --yes) and forgets those runs. */
   readonly clean: (options?: { readonly yes?: boolean | undefined }) => Effect.Effect<
     { readonly tables: ReadonlyArray<{ readonly table: string; readonly rows: number }> },
@@ -82,6 +86,8 @@ export const layerConfig = (options: { readonly optional?: boolean | undefined }
   Layer.unwrapEffect(
     Effect.gen(function*() {
       const project = yield* Project.current
-      return layer({ seeds: yield* (options.optional === true ? Project.seeds(project) : Project.requiredSeeds(project)) })
+      return layer({
+        seeds: yield* (options.optional === true ? Project.seeds(project) : Project.requiredSeeds(project))
+      })
     })
   )

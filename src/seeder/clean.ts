@@ -15,7 +15,8 @@ export const clean = (context: SeederContext, options: { readonly yes?: boolean 
   Effect.gen(function*() {
     const { database, seeds, sql } = context
     const guard = yield* Guard
-    const generated = [...(Either.getOrElse(order(seeds), () => seeds))].filter((s) => s.profile !== "reference").reverse()
+    const generated = [...(Either.getOrElse(order(seeds), () => seeds))].filter((s) => s.profile !== "reference")
+      .reverse()
     const tables = [...new Set(generated.flatMap((s) => s.tables ?? []))]
     yield* guard.confirm({
       action: `delete generated data from ${tables.join(", ") || "no tables"}`,

@@ -46,5 +46,7 @@ export const makeContext = (seeds: ReadonlyArray<Seed>) =>
   })
 
 /** The declared seeds in dependency order, or the problem that prevents any order. */
-export const ordered = (context: SeederContext): Effect.Effect<ReadonlyArray<Seed>, UnknownSeedDependency | SeedCycle> =>
+export const ordered = (
+  context: SeederContext
+): Effect.Effect<ReadonlyArray<Seed>, UnknownSeedDependency | SeedCycle> =>
   Effect.suspend(() => Either.match(order(context.seeds), { onLeft: Effect.fail, onRight: Effect.succeed }))

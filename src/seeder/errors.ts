@@ -22,7 +22,9 @@ export class SeedCycle extends Data.TaggedError("SeedCycle")<{ readonly cycle: R
 }
 
 /** `--only NAME` or `--profile` names nothing declared. */
-export class UnknownSeed extends Data.TaggedError("UnknownSeed")<{ readonly name: string; readonly known: ReadonlyArray<string> }> {
+export class UnknownSeed
+  extends Data.TaggedError("UnknownSeed")<{ readonly name: string; readonly known: ReadonlyArray<string> }>
+{
   override get message() {
     return `no seed named ${this.name} (declared: ${this.known.join(", ") || "none"})`
   }
@@ -40,7 +42,9 @@ export class SeedRefusedInProduction extends Data.TaggedError("SeedRefusedInProd
   readonly seeds: ReadonlyArray<string>
 }> {
   override get message() {
-    return `refusing to run generated-data seeds in production: ${this.seeds.join(", ")}; only reference seeds run there`
+    return `refusing to run generated-data seeds in production: ${
+      this.seeds.join(", ")
+    }; only reference seeds run there`
   }
 }
 
@@ -57,4 +61,9 @@ export class SeedFailed extends Data.TaggedError("SeedFailed")<{
   }
 }
 
-export type SeedPlanError = UnknownSeedDependency | SeedCycle | UnknownSeed | SeedRefusedInProduction | InvalidSeedOptions
+export type SeedPlanError =
+  | UnknownSeedDependency
+  | SeedCycle
+  | UnknownSeed
+  | SeedRefusedInProduction
+  | InvalidSeedOptions

@@ -33,7 +33,12 @@ export const list = (context: SeederContext) =>
         description: seed.description ?? "",
         lastRun: last === undefined
           ? Option.none()
-          : Option.some({ at: last.ranAt, rows: last.rows === null ? null : Number(last.rows), seed: last.seedNumber, scale: last.scale })
+          : Option.some({
+            at: last.ranAt,
+            rows: last.rows === null ? null : Number(last.rows),
+            seed: last.seedNumber,
+            scale: last.scale
+          })
       }
     })
   })

@@ -72,14 +72,17 @@ export const make = (seed: number, label: string): Random => {
         hex[b >>> 24]! + hex[(b >>> 16) & 255]! + "-" +
         hex[((b >>> 8) & 0x0f) | 0x40]! + hex[b & 255]! + "-" +
         hex[((c >>> 24) & 0x3f) | 0x80]! + hex[(c >>> 16) & 255]! + "-" +
-        hex[(c >>> 8) & 255]! + hex[c & 255]! + hex[d >>> 24]! + hex[(d >>> 16) & 255]! + hex[(d >>> 8) & 255]! + hex[d & 255]!
+        hex[(c >>> 8) & 255]! + hex[c & 255]! + hex[d >>> 24]! + hex[(d >>> 16) & 255]! + hex[(d >>> 8) & 255]! +
+        hex[d & 255]!
     },
     decimal: (min, max, digits = 2) => {
       const scale = 10 ** digits
       const value = int(Math.round(min * scale), Math.round(max * scale))
       const sign = value < 0 ? "-" : ""
       const abs = Math.abs(value)
-      return digits === 0 ? `${value}` : `${sign}${Math.floor(abs / scale)}.${String(abs % scale).padStart(digits, "0")}`
+      return digits === 0
+        ? `${value}`
+        : `${sign}${Math.floor(abs / scale)}.${String(abs % scale).padStart(digits, "0")}`
     },
     date: (from, days) => new Date(from.getTime() + Math.floor(next() * days * 86_400_000)),
     fork: (sub) => make(seed, `${label}/${sub}`)
@@ -90,23 +93,125 @@ export const make = (seed: number, label: string): Random => {
 const rotl = (x: number, k: number) => (x << k) | (x >>> (32 - k))
 
 export const firstNames = [
-  "Ada", "Alan", "Amara", "Ana", "Arjun", "Bea", "Boris", "Carla", "Chen", "Dara", "David", "Elena", "Emil", "Fatima",
-  "Felix", "Grace", "Hana", "Hugo", "Ines", "Ivan", "Jade", "Jonas", "Kai", "Kenji", "Lara", "Leo", "Lina", "Lucas",
-  "Maya", "Mateo", "Nadia", "Noah", "Olga", "Omar", "Priya", "Rafael", "Rosa", "Sami", "Sofia", "Tariq", "Uma", "Victor",
-  "Wen", "Yara", "Yusuf", "Zoe"
+  "Ada",
+  "Alan",
+  "Amara",
+  "Ana",
+  "Arjun",
+  "Bea",
+  "Boris",
+  "Carla",
+  "Chen",
+  "Dara",
+  "David",
+  "Elena",
+  "Emil",
+  "Fatima",
+  "Felix",
+  "Grace",
+  "Hana",
+  "Hugo",
+  "Ines",
+  "Ivan",
+  "Jade",
+  "Jonas",
+  "Kai",
+  "Kenji",
+  "Lara",
+  "Leo",
+  "Lina",
+  "Lucas",
+  "Maya",
+  "Mateo",
+  "Nadia",
+  "Noah",
+  "Olga",
+  "Omar",
+  "Priya",
+  "Rafael",
+  "Rosa",
+  "Sami",
+  "Sofia",
+  "Tariq",
+  "Uma",
+  "Victor",
+  "Wen",
+  "Yara",
+  "Yusuf",
+  "Zoe"
 ] as const
 
 export const lastNames = [
-  "Abara", "Berg", "Costa", "Dubois", "Eriksen", "Fischer", "Garcia", "Haddad", "Ibrahim", "Jensen", "Kowalski", "Larsen",
-  "Moreau", "Nakamura", "Okafor", "Petrov", "Quinn", "Rossi", "Santos", "Tanaka", "Usman", "Varga", "Weber", "Xu",
-  "Yilmaz", "Zhang", "Novak", "Silva", "Murphy", "Lindqvist"
+  "Abara",
+  "Berg",
+  "Costa",
+  "Dubois",
+  "Eriksen",
+  "Fischer",
+  "Garcia",
+  "Haddad",
+  "Ibrahim",
+  "Jensen",
+  "Kowalski",
+  "Larsen",
+  "Moreau",
+  "Nakamura",
+  "Okafor",
+  "Petrov",
+  "Quinn",
+  "Rossi",
+  "Santos",
+  "Tanaka",
+  "Usman",
+  "Varga",
+  "Weber",
+  "Xu",
+  "Yilmaz",
+  "Zhang",
+  "Novak",
+  "Silva",
+  "Murphy",
+  "Lindqvist"
 ] as const
 
 const companyStems = [
-  "Alder", "Beacon", "Cedar", "Delta", "Ember", "Fjord", "Granite", "Harbor", "Iris", "Juniper", "Kestrel", "Lumen",
-  "Maple", "Nimbus", "Orchid", "Pioneer", "Quartz", "Ridge", "Summit", "Tidal", "Umber", "Vertex", "Willow", "Zenith"
+  "Alder",
+  "Beacon",
+  "Cedar",
+  "Delta",
+  "Ember",
+  "Fjord",
+  "Granite",
+  "Harbor",
+  "Iris",
+  "Juniper",
+  "Kestrel",
+  "Lumen",
+  "Maple",
+  "Nimbus",
+  "Orchid",
+  "Pioneer",
+  "Quartz",
+  "Ridge",
+  "Summit",
+  "Tidal",
+  "Umber",
+  "Vertex",
+  "Willow",
+  "Zenith"
 ] as const
-const companyKinds = ["Labs", "Logistics", "Studio", "Foods", "Health", "Energy", "Systems", "Supply", "Works", "Partners"] as const
+const companyKinds = [
+  "Labs",
+  "Logistics",
+  "Studio",
+  "Foods",
+  "Health",
+  "Energy",
+  "Systems",
+  "Supply",
+  "Works",
+  "Partners"
+] as const
 const companySuffixes = ["Ltd", "GmbH", "Inc", "SA", "BV", "LLC", "AB", "Oy"] as const
 
 export const lineItems = [

@@ -72,7 +72,9 @@ const unchangedNote = (name: string, previous: PreviousRun, options: SeedOptions
   const seedDiffers = options.seed !== undefined && options.seed !== previous.seed
   const scaleDiffers = options.scale !== undefined && options.scale !== previous.scale
   if (!seedDiffers && !scaleDiffers) return undefined
-  const asked = [seedDiffers ? `seed ${options.seed}` : "", scaleDiffers ? `scale ${options.scale}` : ""].filter((s) => s !== "").join(", ")
+  const asked = [seedDiffers ? `seed ${options.seed}` : "", scaleDiffers ? `scale ${options.scale}` : ""].filter((s) =>
+    s !== ""
+  ).join(", ")
   return `${name} already ran with seed ${previous.seed}, scale ${previous.scale} (${previous.at}) and was not run again: ` +
     `${asked} changed nothing; \`dbkit seed clean\` forgets generated data, then seed again`
 }
@@ -115,7 +117,8 @@ const exclusive = (context: SeederContext, wait: Duration.DurationInput) =>
     const conn = yield* sql.reserve
     yield* AdvisoryLock.acquire((text, params = []) => conn.executeUnprepared(text, params, undefined), seedLockKey, {
       wait,
-      onTimeout: (holder) => new AdvisoryLock.LockTimeout({ what: "seeding run", waitedMs: Duration.toMillis(wait), holder })
+      onTimeout: (holder) =>
+        new AdvisoryLock.LockTimeout({ what: "seeding run", waitedMs: Duration.toMillis(wait), holder })
     })
   })
 
@@ -139,10 +142,12 @@ const runOne = (context: SeederContext, seed: Seed, options: SeedOptions, seedNu
             copyOptions?.onProgress?.(n)
             Effect.runFork(onEvent({ _tag: "Progress", seed: seed.name, table, rows: rows + n }))
           }
-        }).pipe(Effect.tap((n) => Effect.sync(() => {
-          rows += n
-          counted = true
-        })))
+        }).pipe(Effect.tap((n) =>
+          Effect.sync(() => {
+            rows += n
+            counted = true
+          })
+        ))
     }
     const started = yield* Clock.currentTimeMillis
     yield* sql.withTransaction(

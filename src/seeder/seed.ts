@@ -66,4 +66,8 @@ export const defaultProfile = (environment: Environment): Profile =>
 
 /** The profiles whose seeds a run for `profile` takes (see `Profile`). */
 export const profilesOf = (profile: Profile): ReadonlyArray<Profile> =>
-  profile === "test" ? ["reference", "development", "test"] : profile === "development" ? ["reference", "development"] : ["reference"]
+  profile === "test"
+    ? ["reference", "development", "test"]
+    : profile === "development"
+    ? ["reference", "development"]
+    : ["reference"]

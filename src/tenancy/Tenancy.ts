@@ -72,7 +72,13 @@ export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
     options?: ProvisionOptions
   ) => Effect.Effect<
     ProvisionResult,
-    InvalidTenantSlug | UnknownShard | TenantStrategyMismatch | ProvisionFailed | TenantMigrationsMissing | AdvisoryLock.LockTimeout | SqlError
+    | InvalidTenantSlug
+    | UnknownShard
+    | TenantStrategyMismatch
+    | ProvisionFailed
+    | TenantMigrationsMissing
+    | AdvisoryLock.LockTimeout
+    | SqlError
   >
   readonly list: Effect.Effect<ReadonlyArray<Registry.Tenant>, SqlError>
   readonly get: (tenant: string) => Effect.Effect<Registry.Tenant, TenantNotFound | SqlError>
@@ -86,9 +92,15 @@ export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
   readonly deprovision: (
     slug: string,
     options?: DeprovisionOptions
-  ) => Effect.Effect<DeprovisionResult, TenantNotFound | UnknownShard | GuardError | BackupError | ConnectError | SqlError, Guard>
+  ) => Effect.Effect<
+    DeprovisionResult,
+    TenantNotFound | UnknownShard | GuardError | BackupError | ConnectError | SqlError,
+    Guard
+  >
   /** Applies the migrations to every tenant (schema) or shard (rls), continuing past failures. */
-  readonly migrateAll: (options?: MigrateAllOptions) => Effect.Effect<MigrateAllReport, TenantMigrationsMissing | SqlError>
+  readonly migrateAll: (
+    options?: MigrateAllOptions
+  ) => Effect.Effect<MigrateAllReport, TenantMigrationsMissing | SqlError>
 }>() {}
 
 /** The service: its context record, and each operation the engine function of that name over it. */
@@ -113,8 +125,7 @@ const make = (options: TenancyOptions) =>
 /** The Tenancy service over the configured database. */
 export const layer = (
   options: TenancyOptions
-): Layer.Layer<Tenancy, never, SqlClient.SqlClient | Database | DbConfig> =>
-  Layer.effect(Tenancy, make(options))
+): Layer.Layer<Tenancy, never, SqlClient.SqlClient | Database | DbConfig> => Layer.effect(Tenancy, make(options))
 
 /**
  * Tenancy as the project declares it: dbkit.config.ts `tenancy` (strategy, tenant table, tenant

@@ -72,7 +72,11 @@ export interface TenancyContext {
  * One statement looks the tenant up and sets everything, transaction-locally: the tenant (rls)
  * or the search_path (schema), and the role when one is configured.
  */
-export const enterStatement = (strategy: Registry.Strategy, setting: string, role: string | undefined): EnterStatement => {
+export const enterStatement = (
+  strategy: Registry.Strategy,
+  setting: string,
+  role: string | undefined
+): EnterStatement => {
   const params: Array<string> = []
   const param = (value: string) => {
     params.push(value)
@@ -84,7 +88,10 @@ export const enterStatement = (strategy: Registry.Strategy, setting: string, rol
       : `set_config('search_path', quote_ident(t.schema_name) || ', public', true)`,
     ...(role ? [`set_config('role', ${param(role)}, true)`] : [])
   ].join(", ")
-  return { text: `SELECT t.slug, t.status, t.strategy, t.id::text AS id, ${sets} FROM dbkit.tenant_lookup($1) t`, params }
+  return {
+    text: `SELECT t.slug, t.status, t.strategy, t.id::text AS id, ${sets} FROM dbkit.tenant_lookup($1) t`,
+    params
+  }
 }
 
 /** The context record of a Tenancy service with these options, over the services in scope. */
@@ -109,10 +116,12 @@ export const makeContext = (options: TenancyOptions) =>
 
 /** The registry, created on first use; checked once per service, not before every read. */
 export const ensureRegistry = (context: TenancyContext): Effect.Effect<void, SqlError> =>
-  Effect.flatMap(Ref.get(context.registryReady), (ready) =>
-    ready ? Effect.void : Effect.zipRight(Registry.ensure, Ref.set(context.registryReady, true))).pipe(
-      Effect.provideService(SqlClient.SqlClient, context.sql)
-    )
+  Effect.flatMap(
+    Ref.get(context.registryReady),
+    (ready) => ready ? Effect.void : Effect.zipRight(Registry.ensure, Ref.set(context.registryReady, true))
+  ).pipe(
+    Effect.provideService(SqlClient.SqlClient, context.sql)
+  )
 
 /** The SqlClient and Database of a shard, for the life of the current scope. */
 export const shardContext = (context: TenancyContext, shard: string, poolSize = 2) =>
@@ -126,8 +135,13 @@ export const shardContext = (context: TenancyContext, shard: string, poolSize = 
 /** The configured tenant migrations, or why there are none. */
 export const requireMigrations = (context: TenancyContext): Effect.Effect<MigrationSource, TenantMigrationsMissing> =>
   context.options.migrations === undefined
-    ? Effect.fail(new TenantMigrationsMissing({ directory: context.options.migrationsDirectory ?? "(no tenant migrations configured)" }))
+    ? Effect.fail(
+      new TenantMigrationsMissing({
+        directory: context.options.migrationsDirectory ?? "(no tenant migrations configured)"
+      })
+    )
     : Effect.succeed(context.options.migrations)
 
 /** The first line of an error, without a password (messages from dbkit never carry one). */
-export const describe = (cause: Cause.Cause<unknown>): string => ServerError.describe(Cause.squash(cause), { firstLine: true, max: 500 })
+export const describe = (cause: Cause.Cause<unknown>): string =>
+  ServerError.describe(Cause.squash(cause), { firstLine: true, max: 500 })

@@ -61,7 +61,11 @@ const dropSchema = (context: TenancyContext, tenant: Registry.Tenant, out: strin
         const backup = yield* Layer.build(backupLayer).pipe(
           Effect.provide(shardServices.pipe(Context.add(DbConfig, context.config)))
         )
-        backupFile = (yield* Context.get(backup, Backup).backup({ schemas: [tenant.schema!], label: `tenant_${tenant.slug}`, out })).file
+        backupFile = (yield* Context.get(backup, Backup).backup({
+          schemas: [tenant.schema!],
+          label: `tenant_${tenant.slug}`,
+          out
+        })).file
       }
       const shardSql = Context.get(shardServices, SqlClient.SqlClient)
       yield* shardSql.unsafe(`DROP SCHEMA IF EXISTS ${quoteIdent(tenant.schema!)} CASCADE`)

@@ -4,7 +4,9 @@
 import * as Data from "effect/Data"
 
 /** A slug that cannot name a tenant (or its schema). */
-export class InvalidTenantSlug extends Data.TaggedError("InvalidTenantSlug")<{ readonly slug: string; readonly reason: string }> {
+export class InvalidTenantSlug
+  extends Data.TaggedError("InvalidTenantSlug")<{ readonly slug: string; readonly reason: string }>
+{
   override get message() {
     return `"${this.slug.slice(0, 80)}" is not a valid tenant slug: ${this.reason}`
   }
@@ -18,7 +20,9 @@ export class TenantNotFound extends Data.TaggedError("TenantNotFound")<{ readonl
 }
 
 /** The tenant exists but may not be used now (suspended, or still being provisioned). */
-export class TenantUnavailable extends Data.TaggedError("TenantUnavailable")<{ readonly slug: string; readonly status: string }> {
+export class TenantUnavailable
+  extends Data.TaggedError("TenantUnavailable")<{ readonly slug: string; readonly status: string }>
+{
   override get message() {
     return this.status === "suspended"
       ? `tenant ${this.slug} is suspended; \`dbkit tenant resume ${this.slug}\` makes it usable again`
@@ -27,9 +31,13 @@ export class TenantUnavailable extends Data.TaggedError("TenantUnavailable")<{ r
 }
 
 /** `withTenant` for one tenant inside `withTenant` for another. */
-export class TenantNestingRefused extends Data.TaggedError("TenantNestingRefused")<{ readonly outer: string; readonly inner: string }> {
+export class TenantNestingRefused
+  extends Data.TaggedError("TenantNestingRefused")<{ readonly outer: string; readonly inner: string }>
+{
   override get message() {
-    return `withTenant("${this.inner.slice(0, 80)}") inside withTenant("${this.outer}"): one transaction serves one tenant; run them one after the other`
+    return `withTenant("${
+      this.inner.slice(0, 80)
+    }") inside withTenant("${this.outer}"): one transaction serves one tenant; run them one after the other`
   }
 }
 
@@ -45,28 +53,38 @@ export class TenantStrategyMismatch extends Data.TaggedError("TenantStrategyMism
 }
 
 /** A shard named in the registry or on the command line that the shard file does not define. */
-export class UnknownShard extends Data.TaggedError("UnknownShard")<{ readonly shard: string; readonly known: ReadonlyArray<string> }> {
+export class UnknownShard
+  extends Data.TaggedError("UnknownShard")<{ readonly shard: string; readonly known: ReadonlyArray<string> }>
+{
   override get message() {
-    return `no shard "${this.shard}"; the shard file defines ${this.known.length ? this.known.join(", ") : "none (only \"default\", the configured database)"}`
+    return `no shard "${this.shard}"; the shard file defines ${
+      this.known.length ? this.known.join(", ") : "none (only \"default\", the configured database)"
+    }`
   }
 }
 
 /** The shard file is missing, unreadable or not the expected shape. */
-export class InvalidShardFile extends Data.TaggedError("InvalidShardFile")<{ readonly file: string; readonly reason: string }> {
+export class InvalidShardFile
+  extends Data.TaggedError("InvalidShardFile")<{ readonly file: string; readonly reason: string }>
+{
   override get message() {
     return `shard file ${this.file}: ${this.reason}`
   }
 }
 
 /** Schema-per-tenant needs a folder of tenant migrations. */
-export class TenantMigrationsMissing extends Data.TaggedError("TenantMigrationsMissing")<{ readonly directory: string }> {
+export class TenantMigrationsMissing
+  extends Data.TaggedError("TenantMigrationsMissing")<{ readonly directory: string }>
+{
   override get message() {
     return `the schema strategy needs tenant migrations; ${this.directory} does not exist (set DBKIT_TENANT_MIGRATIONS_DIR)`
   }
 }
 
 /** Provisioning failed; what it had made was removed again. */
-export class ProvisionFailed extends Data.TaggedError("ProvisionFailed")<{ readonly slug: string; readonly reason: string }> {
+export class ProvisionFailed
+  extends Data.TaggedError("ProvisionFailed")<{ readonly slug: string; readonly reason: string }>
+{
   override get message() {
     return `could not provision tenant ${this.slug}: ${this.reason}; nothing was left behind`
   }

@@ -45,7 +45,12 @@ export const tenantTables = (context: TenancyContext) =>
  * json_populate_recordset, parents first, 500 rows a statement); mode 0600, fsynced, renamed
  * into place only when complete.
  */
-export const exportRows = (context: TenancyContext, tenant: Registry.Tenant, tables: ReadonlyArray<string>, out: string) =>
+export const exportRows = (
+  context: TenancyContext,
+  tenant: Registry.Tenant,
+  tables: ReadonlyArray<string>,
+  out: string
+) =>
   Effect.gen(function*() {
     const { options, sql } = context
     makeDirectories(out)
@@ -62,8 +67,15 @@ export const exportRows = (context: TenancyContext, tenant: Registry.Tenant, tab
     const tag = `$dbkit_${Math.random().toString(36).slice(2, 10)}$`
     const counts: Record<string, number> = {}
     // Putting the rows back is not an audit event (they were audited when first written).
-    yield* write(`-- dbkit: data of tenant ${tenant.slug} (${tenant.id}), ${new Date().toISOString()}\nBEGIN;\nSELECT set_config('dbkit.audit', 'off', true);\n`)
-    const sources = [...(options.tenantTable ? [{ table: quoteQualified(options.tenantTable), column: "id" }] : []), ...tables.map((table) => ({ table, column: "tenant_id" }))]
+    yield* write(
+      `-- dbkit: data of tenant ${tenant.slug} (${tenant.id}), ${
+        new Date().toISOString()
+      }\nBEGIN;\nSELECT set_config('dbkit.audit', 'off', true);\n`
+    )
+    const sources = [
+      ...(options.tenantTable ? [{ table: quoteQualified(options.tenantTable), column: "id" }] : []),
+      ...tables.map((table) => ({ table, column: "tenant_id" }))
+    ]
     for (const { column, table } of sources) {
       let batch: Array<unknown> = []
       counts[table] = 0
@@ -71,9 +83,14 @@ export const exportRows = (context: TenancyContext, tenant: Registry.Tenant, tab
         if (batch.length === 0) return Effect.void
         const json = JSON.stringify(batch)
         batch = []
-        return write(`INSERT INTO ${table} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_recordset(NULL::${table}, ${tag}${json}${tag});\n`)
+        return write(
+          `INSERT INTO ${table} OVERRIDING SYSTEM VALUE SELECT * FROM json_populate_recordset(NULL::${table}, ${tag}${json}${tag});\n`
+        )
       })
-      yield* sql.unsafe<{ row: unknown }>(`SELECT to_json(t) AS row FROM ${table} t WHERE ${quoteIdent(column)} = $1::uuid`, [tenant.id]).pipe(
+      yield* sql.unsafe<{ row: unknown }>(
+        `SELECT to_json(t) AS row FROM ${table} t WHERE ${quoteIdent(column)} = $1::uuid`,
+        [tenant.id]
+      ).pipe(
         Effect.flatMap((rows) =>
           Effect.forEach(rows, ({ row }) => {
             batch.push(row)

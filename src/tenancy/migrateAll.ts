@@ -68,7 +68,10 @@ export const migrateAll = (context: TenancyContext, options: MigrateAllOptions =
       const concurrency = context.database.kind === "embedded" ? 1 : Math.max(1, options.concurrency ?? 4)
       const targets = yield* targetsOf(context, options)
       // One pool per shard for the run, sized for the concurrency.
-      const contexts = new Map<string, Either.Either<Context.Context<SqlClient.SqlClient | Database>, UnknownShard | ConnectError>>()
+      const contexts = new Map<
+        string,
+        Either.Either<Context.Context<SqlClient.SqlClient | Database>, UnknownShard | ConnectError>
+      >()
       for (const shard of new Set(targets.map((t) => t.shard))) {
         contexts.set(shard, yield* Effect.either(shardContext(context, shard, concurrency + 1)))
       }
@@ -82,7 +85,9 @@ export const migrateAll = (context: TenancyContext, options: MigrateAllOptions =
             ? Effect.fail(shardServices.left)
             : Effect.scoped(
               Effect.gen(function*() {
-                const migrator = yield* Layer.build(migratorLayer({ ...context.options.migrator, source: fixed, schema: target.schema })).pipe(
+                const migrator = yield* Layer.build(
+                  migratorLayer({ ...context.options.migrator, source: fixed, schema: target.schema })
+                ).pipe(
                   Effect.provide(shardServices.right)
                 )
                 return yield* Context.get(migrator, Migrator).migrate()
@@ -99,8 +104,17 @@ export const migrateAll = (context: TenancyContext, options: MigrateAllOptions =
               error: null,
               durationMs
             }
-            : { target: target.target, shard: target.shard, state: "failed", applied: 0, error: describe(outcome.cause), durationMs }
-          if (target.id !== undefined) yield* Effect.orDie(Registry.recordMigration(target.id, result.state, result.error))
+            : {
+              target: target.target,
+              shard: target.shard,
+              state: "failed",
+              applied: 0,
+              error: describe(outcome.cause),
+              durationMs
+            }
+          if (target.id !== undefined) {
+            yield* Effect.orDie(Registry.recordMigration(target.id, result.state, result.error))
+          }
           done += 1
           if (options.onResult) yield* options.onResult(result, done, targets.length)
           return result

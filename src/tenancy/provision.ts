@@ -42,7 +42,9 @@ export const provision = (context: TenancyContext, slug: string, options: Provis
       const { database, shards, sql, strategy } = context
       yield* Registry.validateSlug(slug)
       const shard = options.shard ?? DEFAULT_SHARD
-      if (shard !== DEFAULT_SHARD && !shards.has(shard)) return yield* new UnknownShard({ shard, known: [...shards.keys()] })
+      if (shard !== DEFAULT_SHARD && !shards.has(shard)) {
+        return yield* new UnknownShard({ shard, known: [...shards.keys()] })
+      }
       if (options.id !== undefined && !Registry.isUuid(options.id)) {
         return yield* new InvalidTenantSlug({ slug, reason: `id ${options.id} is not a uuid` })
       }
@@ -52,18 +54,31 @@ export const provision = (context: TenancyContext, slug: string, options: Provis
       if (database.sessionLocks) {
         const conn = yield* sql.reserve
         const wait = options.lockWait ?? "2 minutes"
-        yield* AdvisoryLock.acquire((text, params = []) => conn.executeUnprepared(text, params, undefined), AdvisoryLock.keyOf(`dbkit:tenant:${slug}`), {
-          wait,
-          onTimeout: (holder) => new AdvisoryLock.LockTimeout({ what: `provisioning of tenant ${slug}`, waitedMs: Duration.toMillis(wait), holder })
-        })
+        yield* AdvisoryLock.acquire(
+          (text, params = []) => conn.executeUnprepared(text, params, undefined),
+          AdvisoryLock.keyOf(`dbkit:tenant:${slug}`),
+          {
+            wait,
+            onTimeout: (holder) =>
+              new AdvisoryLock.LockTimeout({
+                what: `provisioning of tenant ${slug}`,
+                waitedMs: Duration.toMillis(wait),
+                holder
+              })
+          }
+        )
       }
       const existing = yield* Registry.find(slug)
       if (existing && existing.strategy !== strategy) {
         return yield* new TenantStrategyMismatch({ slug, registered: existing.strategy, configured: strategy })
       }
-      if (existing && existing.status !== "provisioning") return { tenant: existing, created: false, applied: 0 } satisfies ProvisionResult
+      if (existing && existing.status !== "provisioning") {
+        return { tenant: existing, created: false, applied: 0 } satisfies ProvisionResult
+      }
       const name = options.name ?? existing?.name ?? slug
-      if (strategy === "rls") return yield* provisionRls(context, slug, { name, shard, id: options.id })
+      if (strategy === "rls") {
+        return yield* provisionRls(context, slug, { name, shard, id: options.id })
+      }
       // Schema per tenant: the row says "provisioning" until the schema is complete; a
       // failure removes both (and an interrupted run is finished by the next provision).
       const schema = Registry.schemaFor(slug)
@@ -79,9 +94,10 @@ export const provision = (context: TenancyContext, slug: string, options: Provis
         Effect.scoped(
           Effect.gen(function*() {
             const shardServices = yield* shardContext(context, row.shard)
-            const migrator = yield* Layer.build(migratorLayer({ ...context.options.migrator, source: source!, schema })).pipe(
-              Effect.provide(shardServices)
-            )
+            const migrator = yield* Layer.build(migratorLayer({ ...context.options.migrator, source: source!, schema }))
+              .pipe(
+                Effect.provide(shardServices)
+              )
             return yield* Context.get(migrator, Migrator).migrate()
           })
         )
@@ -90,8 +106,13 @@ export const provision = (context: TenancyContext, slug: string, options: Provis
         yield* Effect.ignore(
           Effect.scoped(
             Effect.flatMap(shardContext(context, row.shard), (shardServices) =>
-              Effect.provide(Effect.flatMap(SqlClient.SqlClient, (shardSql) =>
-                shardSql.unsafe(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)), shardServices))
+              Effect.provide(
+                Effect.flatMap(
+                  SqlClient.SqlClient,
+                  (shardSql) => shardSql.unsafe(`DROP SCHEMA IF EXISTS ${quoteIdent(schema)} CASCADE`)
+                ),
+                shardServices
+              ))
           )
         )
         yield* Effect.ignore(sql`DELETE FROM dbkit.tenants WHERE id = ${row.id}::uuid`)
@@ -99,7 +120,11 @@ export const provision = (context: TenancyContext, slug: string, options: Provis
       }
       yield* sql`UPDATE dbkit.tenants SET status = 'active', migration_state = 'applied', migrated_at = now(), updated_at = now()
                  WHERE id = ${row.id}::uuid`
-      return { tenant: yield* reread(context, row.id), created: true, applied: built.value.applied.length } satisfies ProvisionResult
+      return {
+        tenant: yield* reread(context, row.id),
+        created: true,
+        applied: built.value.applied.length
+      } satisfies ProvisionResult
     })
   )
 
@@ -126,7 +151,9 @@ const provisionRls = (
       return yield* reread(context, row!.id)
     })
   ).pipe(
-    Effect.mapError((error) => error._tag === "SqlError" ? new ProvisionFailed({ slug, reason: describe(Cause.fail(error)) }) : error),
+    Effect.mapError((error) =>
+      error._tag === "SqlError" ? new ProvisionFailed({ slug, reason: describe(Cause.fail(error)) }) : error
+    ),
     Effect.map((provisioned): ProvisionResult => ({ tenant: provisioned, created: true, applied: 0 }))
   )
 }

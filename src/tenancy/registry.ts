@@ -23,7 +23,9 @@ export interface Tenant {
   readonly shard: string
   readonly createdAt: string
   /** The last `migrate-all` outcome for this tenant, if it ever ran. */
-  readonly migration: { readonly state: MigrationState; readonly error: string | null; readonly at: string | null } | null
+  readonly migration:
+    | { readonly state: MigrationState; readonly error: string | null; readonly at: string | null }
+    | null
 }
 
 /** Names a tenant may not take: they would shadow PostgreSQL's or dbkit's own. */
@@ -55,13 +57,17 @@ export const MAX_SLUG = 40
  */
 export const validateSlug = (slug: string): Effect.Effect<string, InvalidTenantSlug> => {
   if (slug.length === 0) return Effect.fail(new InvalidTenantSlug({ slug, reason: "it is empty" }))
-  if (slug.length > MAX_SLUG) return Effect.fail(new InvalidTenantSlug({ slug, reason: `it is longer than ${MAX_SLUG} characters` }))
+  if (slug.length > MAX_SLUG) {
+    return Effect.fail(new InvalidTenantSlug({ slug, reason: `it is longer than ${MAX_SLUG} characters` }))
+  }
   if (!SLUG.test(slug)) {
     return Effect.fail(
       new InvalidTenantSlug({ slug, reason: "use lower-case letters, digits and underscores, starting with a letter" })
     )
   }
-  if (RESERVED.has(slug) || slug.startsWith("pg_")) return Effect.fail(new InvalidTenantSlug({ slug, reason: "it is a reserved name" }))
+  if (RESERVED.has(slug) || slug.startsWith("pg_")) {
+    return Effect.fail(new InvalidTenantSlug({ slug, reason: "it is a reserved name" }))
+  }
   return Effect.succeed(slug)
 }
 
@@ -109,7 +115,8 @@ GRANT USAGE ON SCHEMA dbkit TO PUBLIC`
 /** Creates the registry (and its lookup function) if missing; idempotent, safe against concurrent callers. */
 export const ensure: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
-  const probe = `SELECT to_regclass('dbkit.tenants') IS NOT NULL AND to_regprocedure('dbkit.tenant_lookup(text)') IS NOT NULL AS e`
+  const probe =
+    `SELECT to_regclass('dbkit.tenants') IS NOT NULL AND to_regprocedure('dbkit.tenant_lookup(text)') IS NOT NULL AS e`
   const [found] = yield* sql.unsafe<{ e: boolean }>(probe)
   if (found?.e) return
   yield* sql.withTransaction(

@@ -37,7 +37,11 @@ export const load = (file: string, env: NodeJS.ProcessEnv = process.env): Effect
   Effect.gen(function*() {
     const text = yield* Effect.try({
       try: () => fs.readFileSync(file, "utf8"),
-      catch: (error) => new InvalidShardFile({ file, reason: (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error) })
+      catch: (error) =>
+        new InvalidShardFile({
+          file,
+          reason: (error as NodeJS.ErrnoException).code === "ENOENT" ? "no such file" : String(error)
+        })
     })
     const json = yield* Effect.try({
       try: () => JSON.parse(text) as unknown,
@@ -45,7 +49,10 @@ export const load = (file: string, env: NodeJS.ProcessEnv = process.env): Effect
     })
     const decoded = Schema.decodeUnknownEither(ShardFile)(json)
     if (Either.isLeft(decoded)) {
-      return yield* new InvalidShardFile({ file, reason: ParseResult.TreeFormatter.formatErrorSync(decoded.left).replace(/\s+/g, " ") })
+      return yield* new InvalidShardFile({
+        file,
+        reason: ParseResult.TreeFormatter.formatErrorSync(decoded.left).replace(/\s+/g, " ")
+      })
     }
     return yield* fromEntries(file, decoded.right.shards, env)
   })
@@ -62,13 +69,28 @@ export const fromEntries = (
   Effect.gen(function*() {
     const shards = new Map<string, Redacted.Redacted<string>>()
     for (const [name, entry] of Object.entries(entries)) {
-      if (name === DEFAULT_SHARD) return yield* new InvalidShardFile({ file, reason: `"default" is the configured database and cannot be redefined` })
-      if (!NAME.test(name)) return yield* new InvalidShardFile({ file, reason: `shard name "${name}" must be lower-case letters, digits, - and _` })
+      if (name === DEFAULT_SHARD) {
+        return yield* new InvalidShardFile({
+          file,
+          reason: `"default" is the configured database and cannot be redefined`
+        })
+      }
+      if (!NAME.test(name)) {
+        return yield* new InvalidShardFile({
+          file,
+          reason: `shard name "${name}" must be lower-case letters, digits, - and _`
+        })
+      }
       const url = "url" in entry ? entry.url : env[entry.urlEnv]
       if (url === undefined || url === "") {
-        return yield* new InvalidShardFile({ file, reason: `shard ${name}: ${"urlEnv" in entry ? `${entry.urlEnv} is not set` : "url is empty"}` })
+        return yield* new InvalidShardFile({
+          file,
+          reason: `shard ${name}: ${"urlEnv" in entry ? `${entry.urlEnv} is not set` : "url is empty"}`
+        })
       }
-      if (!/^postgres(ql)?:\/\//.test(url)) return yield* new InvalidShardFile({ file, reason: `shard ${name}: not a postgres:// URL` })
+      if (!/^postgres(ql)?:\/\//.test(url)) {
+        return yield* new InvalidShardFile({ file, reason: `shard ${name}: not a postgres:// URL` })
+      }
       shards.set(name, Redacted.make(url))
     }
     return shards

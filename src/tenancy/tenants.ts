@@ -21,7 +21,12 @@ export const reread = (context: TenancyContext, id: string) =>
   Effect.catchTag(get(context, id), "TenantNotFound", (error) => Effect.die(error))
 
 /** Moves a tenant from status `from` to `to`; already `to` is done, any other status is refused. */
-export const setStatus = (context: TenancyContext, slug: string, from: Registry.TenantStatus, to: Registry.TenantStatus) =>
+export const setStatus = (
+  context: TenancyContext,
+  slug: string,
+  from: Registry.TenantStatus,
+  to: Registry.TenantStatus
+) =>
   Effect.gen(function*() {
     const tenant = yield* get(context, slug)
     if (tenant.status === to) return tenant

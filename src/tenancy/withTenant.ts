@@ -35,11 +35,15 @@ export const withTenant = <A, E, R>(
     }
     const { enter, sql, strategy } = context
     return Effect.gen(function*() {
-      if (!Registry.isUuid(tenant)) yield* Registry.validateSlug(tenant).pipe(Effect.mapError(() => new TenantNotFound({ tenant })))
+      if (!Registry.isUuid(tenant)) {
+        yield* Registry.validateSlug(tenant).pipe(Effect.mapError(() => new TenantNotFound({ tenant })))
+      }
       yield* ensureRegistry(context)
       return yield* sql.withTransaction(
         Effect.gen(function*() {
-          const rows = yield* sql.unsafe<{ slug: string; status: Registry.TenantStatus; strategy: Registry.Strategy; id: string }>(
+          const rows = yield* sql.unsafe<
+            { slug: string; status: Registry.TenantStatus; strategy: Registry.Strategy; id: string }
+          >(
             enter.text,
             [tenant, ...enter.params]
           )

@@ -49,7 +49,8 @@ export const serverAvailable = async (): Promise<boolean> => {
 }
 
 /** Runs SQL on the server's `postgres` database (create/drop databases). */
-export const admin = <A = any>(text: string, params: Array<unknown> = []): Promise<Array<A>> => queryAt<A>(adminUrl, text, params)
+export const admin = <A = any>(text: string, params: Array<unknown> = []): Promise<Array<A>> =>
+  queryAt<A>(adminUrl, text, params)
 
 /** Runs one statement on the database at `url` over a connection of its own. */
 export const queryAt = async <A = any>(url: string, text: string, params: Array<unknown> = []): Promise<Array<A>> => {
@@ -100,7 +101,10 @@ let template: Blob | undefined
 export const pgliteTemplate = (): Blob => (template ??= new Blob([fs.readFileSync(inject("pgliteTemplate"))]))
 
 /** Embedded scratch databases (drift, dry runs, test restores) cloned from the run's template, for a test's own PgliteLive. */
-export const ScratchFromTemplate: Layer.Layer<EmbeddedTemplate> = Layer.sync(EmbeddedTemplate, () => Option.some(pgliteTemplate()))
+export const ScratchFromTemplate: Layer.Layer<EmbeddedTemplate> = Layer.sync(
+  EmbeddedTemplate,
+  () => Option.some(pgliteTemplate())
+)
 
 /**
  * SqlClient + Database over a fresh in-memory PGlite cloned from the run's template; the scratch

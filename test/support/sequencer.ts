@@ -5,8 +5,8 @@
  * refreshed by hand from `--reporter=json` (rough: only the order matters). A file missing from it
  * starts first, as it may be long.
  */
-import { BaseSequencer, type TestSpecification } from "vitest/node"
 import * as path from "node:path"
+import { BaseSequencer, type TestSpecification } from "vitest/node"
 
 const seconds: Record<string, number> = {
   "own-projects.test.ts": 121,

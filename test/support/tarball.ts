@@ -56,7 +56,11 @@ export const run = (
 ): Promise<RunResult> =>
   new Promise((resolve, reject) => {
     const started = Date.now()
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? cleanEnv(), stdio: ["ignore", "pipe", "pipe"] })
+    const child = spawn(command, args, {
+      cwd: options.cwd,
+      env: options.env ?? cleanEnv(),
+      stdio: ["ignore", "pipe", "pipe"]
+    })
     let stdout = ""
     let stderr = ""
     child.stdout.on("data", (d) => (stdout += d))
@@ -94,13 +98,17 @@ const packInputs = (): Array<string> => {
   walk("src")
   walk("bin")
   files.push("scripts/build.mjs", "package.json", "pnpm-lock.yaml", "tsconfig.json", "tsconfig.build.json")
-  for (const optional of ["README.md", "LICENSE"]) if (fs.existsSync(path.join(repoRoot, optional))) files.push(optional)
+  for (const optional of ["README.md", "LICENSE"]) {
+    if (fs.existsSync(path.join(repoRoot, optional))) files.push(optional)
+  }
   return files.sort()
 }
 
 const inputsHash = (): string => {
   const hash = createHash("sha256")
-  for (const file of packInputs()) hash.update(file).update("\0").update(fs.readFileSync(path.join(repoRoot, file))).update("\0")
+  for (const file of packInputs()) {
+    hash.update(file).update("\0").update(fs.readFileSync(path.join(repoRoot, file))).update("\0")
+  }
   return hash.digest("hex").slice(0, 16)
 }
 
@@ -110,14 +118,22 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms))
 const build = async (target: string): Promise<string> => {
   const staging = fs.mkdtempSync(path.join(packRoot, "staging-"))
   try {
-    const built = await run(process.execPath, [path.join(repoRoot, "scripts/build.mjs"), "--types", `--outdir=${path.join(staging, "dist")}`], {
+    const built = await run(process.execPath, [
+      path.join(repoRoot, "scripts/build.mjs"),
+      "--types",
+      `--outdir=${path.join(staging, "dist")}`
+    ], {
       cwd: repoRoot,
       timeoutMs: 300_000
     })
-    if (built.code !== 0) throw new Error(`scripts/build.mjs --types failed (${built.code})\n${built.stdout}\n${built.stderr}`)
+    if (built.code !== 0) {
+      throw new Error(`scripts/build.mjs --types failed (${built.code})\n${built.stdout}\n${built.stderr}`)
+    }
     // What `files` could ship: npm picks from these by package.json's `files`, as in the repository.
     for (const entry of ["package.json", "bin", "README.md", "LICENSE"]) {
-      if (fs.existsSync(path.join(repoRoot, entry))) fs.cpSync(path.join(repoRoot, entry), path.join(staging, entry), { recursive: true })
+      if (fs.existsSync(path.join(repoRoot, entry))) {
+        fs.cpSync(path.join(repoRoot, entry), path.join(staging, entry), { recursive: true })
+      }
     }
     // The build already ran; `prepare`/`prepack` would need the sources, which are not here.
     const packed = await npm(staging, ["pack", "--ignore-scripts", "--json", "--pack-destination", staging])
@@ -178,7 +194,9 @@ export const registryAvailable = async (): Promise<boolean> => {
     throw new Error(`HTTP ${response.status}`)
   } catch (error) {
     if (process.env.CI === "true" || process.env.CI === "1") {
-      throw new Error(`the npm registry (${registry}) is required (CI=true) but not reachable: ${(error as Error).message}`)
+      throw new Error(
+        `the npm registry (${registry}) is required (CI=true) but not reachable: ${(error as Error).message}`
+      )
     }
     return false
   }
@@ -201,7 +219,16 @@ export const installProject = async (dir: string, deps: ReadonlyArray<string> = 
   fs.mkdirSync(dir, { recursive: true })
   const manifest = path.join(dir, "package.json")
   if (!fs.existsSync(manifest)) {
-    fs.writeFileSync(manifest, `${JSON.stringify({ name: path.basename(dir).toLowerCase().replace(/[^a-z0-9-]/g, "-"), private: true, type: "module" }, null, 2)}\n`)
+    fs.writeFileSync(
+      manifest,
+      `${
+        JSON.stringify(
+          { name: path.basename(dir).toLowerCase().replace(/[^a-z0-9-]/g, "-"), private: true, type: "module" },
+          null,
+          2
+        )
+      }\n`
+    )
   }
   const result = await npm(dir, ["install", tarball, ...deps])
   return { dir, tarball, seconds: result.ms / 1000 }

@@ -6,8 +6,8 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Backup, listBackups, pruneBackups, verifyFile } from "../../backup/Backup.js"
 import * as Leftovers from "../../backup/leftovers.js"
-import { Guard } from "../../Guard.js"
 import { DbConfig } from "../../Config.js"
+import { Guard } from "../../Guard.js"
 import { BackupLive, ConfigLive, GuardLive } from "../live.js"
 import type { Parsed } from "../options.js"
 import { age, banner, bytes, duration, json, progress, table } from "../render.js"
@@ -33,12 +33,18 @@ export const backup = (options: Parsed<typeof backupConfig>) =>
     const rows = Object.values(m.tables).reduce((sum, n) => sum + n, 0)
     yield* Console.log(`${result.file}`)
     yield* Console.log(
-      `  ${bytes(m.sizes.file)} (${bytes(m.sizes.dump)} of SQL), ${Object.keys(m.tables).length} tables, ${rows.toLocaleString("en-US")} rows, ` +
+      `  ${bytes(m.sizes.file)} (${bytes(m.sizes.dump)} of SQL), ${Object.keys(m.tables).length} tables, ${
+        rows.toLocaleString("en-US")
+      } rows, ` +
         `${m.encryption ? `encrypted (key ${m.encryption.keyFingerprint})` : "not encrypted"}, ` +
-        `${m.signature ? `manifest signed (key id ${m.signature.key})` : "manifest not signed"}, ${duration(result.durationMs)}`
+        `${m.signature ? `manifest signed (key id ${m.signature.key})` : "manifest not signed"}, ${
+          duration(result.durationMs)
+        }`
     )
     yield* Console.log(`  manifest ${result.manifestFile}`)
-    for (const f of result.leftoversRemoved) yield* Console.log(`  deleted ${f}, a backup an interrupted run left unfinished`)
+    for (const f of result.leftoversRemoved) {
+      yield* Console.log(`  deleted ${f}, a backup an interrupted run left unfinished`)
+    }
   }).pipe(Effect.provide(BackupLive))
 
 // Listing, pruning and checking files need no database (only verify --restore-test does).
@@ -52,8 +58,17 @@ export const list = (options: Parsed<typeof listConfig>) =>
     // What killed backups and restores left: files always, staging databases when the server answers.
     const found = yield* Leftovers.findLeftovers(directory, config.databaseUrl)
     const leftovers = [
-      ...found.partialFiles.map((f) => ({ leftover: "partial file" as const, file: f.file, createdAt: f.modifiedAt, bytes: f.bytes })),
-      ...(found.stagingDatabases ?? []).map((d) => ({ leftover: "staging database" as const, database: d.database, createdAt: d.createdAt }))
+      ...found.partialFiles.map((f) => ({
+        leftover: "partial file" as const,
+        file: f.file,
+        createdAt: f.modifiedAt,
+        bytes: f.bytes
+      })),
+      ...(found.stagingDatabases ?? []).map((d) => ({
+        leftover: "staging database" as const,
+        database: d.database,
+        createdAt: d.createdAt
+      }))
     ]
     if (options.json) return yield* json([...backups, ...leftovers])
     if (backups.length === 0 && leftovers.length === 0) return yield* Console.log("no backups")
@@ -80,7 +95,11 @@ export const list = (options: Parsed<typeof listConfig>) =>
         ])
       ]
     ))
-    if (leftovers.length > 0) yield* Console.log(`${leftovers.length} leftover(s) of killed backups or restores: \`dbkit backups prune\` removes them`)
+    if (leftovers.length > 0) {
+      yield* Console.log(
+        `${leftovers.length} leftover(s) of killed backups or restores: \`dbkit backups prune\` removes them`
+      )
+    }
   }).pipe(Effect.provide(ConfigLive))
 
 /** `dbkit backups verify FILE`. */
@@ -88,14 +107,24 @@ export const verify = (options: Parsed<typeof verifyConfig>) =>
   Effect.gen(function*() {
     // Only a test restore needs a database; the checks of the file itself need none.
     const result = options.restoreTest
-      ? yield* Effect.flatMap(Backup, (service) => service.verify(options.file, { restoreTest: true })).pipe(Effect.provide(BackupLive))
+      ? yield* Effect.flatMap(Backup, (service) => service.verify(options.file, { restoreTest: true })).pipe(
+        Effect.provide(BackupLive)
+      )
       : yield* verifyFile(options.file)
     if (options.json) return yield* json(result)
     // "checksum ok" only where a signed manifest vouches for the checksum.
-    const origin = result.origin === "signed" ? "signed, checksum ok" : `unverified origin (${result.originReason}), read through`
+    const origin = result.origin === "signed"
+      ? "signed, checksum ok"
+      : `unverified origin (${result.originReason}), read through`
     yield* Console.log(
-      `${options.file}: ${origin}, ${result.decrypted ? "decrypted and authenticated, " : ""}${bytes(result.dumpBytes)} of SQL` +
-        (result.restoreTest ? `, test restore matched the manifest (${result.restoreTest.tables} tables, ${result.restoreTest.rows.toLocaleString("en-US")} rows)` : "")
+      `${options.file}: ${origin}, ${result.decrypted ? "decrypted and authenticated, " : ""}${
+        bytes(result.dumpBytes)
+      } of SQL` +
+        (result.restoreTest
+          ? `, test restore matched the manifest (${result.restoreTest.tables} tables, ${
+            result.restoreTest.rows.toLocaleString("en-US")
+          } rows)`
+          : "")
     )
   })
 
@@ -114,15 +143,28 @@ export const prune = (options: Parsed<typeof pruneConfig>) =>
     // Deleting production's backups is as destructive as a reset: DB_PRUNE_CONFIRM / --yes and DB_PRUNE_ALLOW_PRODUCTION.
     const confirmed = config.environment === "production" && !options.dryRun
       ? Effect.zipRight(
-        Effect.flatMap(Guard, (guard) => guard.confirm({ action: "delete backups", variable: "DB_PRUNE", target: directory, yes: options.yes })),
+        Effect.flatMap(Guard, (guard) =>
+          guard.confirm({ action: "delete backups", variable: "DB_PRUNE", target: directory, yes: options.yes })),
         prune
       ).pipe(Effect.provide(GuardLive))
       : prune
     const result = yield* confirmed
-    if (options.json) return yield* json(result)
+    if (options.json) {
+      return yield* json(result)
+    }
     const verb = options.dryRun ? "would delete" : "deleted"
-    for (const b of result.pruned) yield* Console.log(`  ${verb} ${b.file}`)
-    for (const f of result.leftoversRemoved.partialFiles) yield* Console.log(`  ${verb} leftover ${f}`)
-    for (const d of result.leftoversRemoved.stagingDatabases) yield* Console.log(`  ${options.dryRun ? "would drop" : "dropped"} leftover staging database ${d}`)
-    yield* Console.log(`${result.pruned.length} ${options.dryRun ? "would be " : ""}pruned, ${result.kept.length} kept (the newest backup and the newest verified one are always kept)`)
+    for (const b of result.pruned) {
+      yield* Console.log(`  ${verb} ${b.file}`)
+    }
+    for (const f of result.leftoversRemoved.partialFiles) {
+      yield* Console.log(`  ${verb} leftover ${f}`)
+    }
+    for (const d of result.leftoversRemoved.stagingDatabases) {
+      yield* Console.log(`  ${options.dryRun ? "would drop" : "dropped"} leftover staging database ${d}`)
+    }
+    yield* Console.log(
+      `${result.pruned.length} ${
+        options.dryRun ? "would be " : ""
+      }pruned, ${result.kept.length} kept (the newest backup and the newest verified one are always kept)`
+    )
   }).pipe(Effect.provide(ConfigLive))

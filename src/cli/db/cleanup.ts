@@ -27,7 +27,9 @@ export const cleanup = (options: Parsed<typeof cleanupConfig>) =>
         plan.rules.map((r) => [r.rule, r.table, r.cutoff ?? "-", r.skipped ? `skipped: ${r.skipped}` : count(r.rows)])
       ))
       const total = plan.rules.reduce((n, r) => n + r.rows, 0)
-      return yield* Console.log(`\n${count(total)} rows past their retention${total > 0 ? "; delete them with dbkit db cleanup --run" : ""}`)
+      return yield* Console.log(
+        `\n${count(total)} rows past their retention${total > 0 ? "; delete them with dbkit db cleanup --run" : ""}`
+      )
     }
     yield* banner("db cleanup --run")
     const result = yield* maintenance.cleanup({
@@ -40,13 +42,18 @@ export const cleanup = (options: Parsed<typeof cleanupConfig>) =>
       yield* Console.log(table(
         ["rule", "table", "status", "deleted", "batches"],
         result.rules.map((r) => [
-          r.rule, r.table, r.status === "skipped" ? `skipped: ${r.skipped}` : r.status === "failed" ? `failed: ${r.error}` : r.status,
-          count(r.deleted), count(r.batches)
+          r.rule,
+          r.table,
+          r.status === "skipped" ? `skipped: ${r.skipped}` : r.status === "failed" ? `failed: ${r.error}` : r.status,
+          count(r.deleted),
+          count(r.batches)
         ])
       ))
       yield* Console.log(`\n${count(result.deleted)} rows deleted`)
     }
     if (result.failed > 0) {
-      return yield* new MaintenanceFailed({ failed: result.rules.filter((r) => r.status === "failed").map((r) => `${r.rule}: ${r.error}`) })
+      return yield* new MaintenanceFailed({
+        failed: result.rules.filter((r) => r.status === "failed").map((r) => `${r.rule}: ${r.error}`)
+      })
     }
   }).pipe(Effect.provide(MaintenanceLive), Effect.provide(GuardLive))

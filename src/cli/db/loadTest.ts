@@ -17,7 +17,9 @@ export const loadTest = (options: Parsed<typeof loadTestConfig>) =>
     const config = yield* DbConfig
     yield* banner("db load-test")
     if (options.concurrency > config.poolSize) {
-      yield* Console.error(`note: --concurrency ${options.concurrency} is more than the pool's ${config.poolSize} connections (DB_POOL_SIZE); queries will wait for one`)
+      yield* Console.error(
+        `note: --concurrency ${options.concurrency} is more than the pool's ${config.poolSize} connections (DB_POOL_SIZE); queries will wait for one`
+      )
     }
     const report = yield* maintenance.loadTest({
       queries: options.queries,
@@ -29,11 +31,17 @@ export const loadTest = (options: Parsed<typeof loadTestConfig>) =>
     if (options.json) return yield* json(report)
     const l = report.latencyMs
     yield* Console.log(
-      `${count(report.completed)} ${report.type} queries at concurrency ${report.concurrency} in ${duration(report.durationMs)}` +
+      `${count(report.completed)} ${report.type} queries at concurrency ${report.concurrency} in ${
+        duration(report.durationMs)
+      }` +
         (report.stoppedBy === "duration" ? ` (stopped by --duration; ${count(report.requested)} requested)` : "")
     )
     yield* Console.log(`throughput  ${report.throughput} queries/s`)
-    yield* Console.log(`latency     p50 ${l.p50} ms  p90 ${l.p90} ms  p99 ${l.p99} ms  max ${l.max} ms  mean ${l.mean} ms`)
+    yield* Console.log(
+      `latency     p50 ${l.p50} ms  p90 ${l.p90} ms  p99 ${l.p99} ms  max ${l.max} ms  mean ${l.mean} ms`
+    )
     yield* Console.log(`errors      ${report.errors}${report.firstError ? ` (first: ${report.firstError})` : ""}`)
-    yield* Console.log(`data        a load-test tenant with ${report.fixture.customers} customers and ${report.fixture.invoices} invoices, deleted afterwards; reads spread over ${report.fixture.tenants} tenants`)
+    yield* Console.log(
+      `data        a load-test tenant with ${report.fixture.customers} customers and ${report.fixture.invoices} invoices, deleted afterwards; reads spread over ${report.fixture.tenants} tenants`
+    )
   }).pipe(Effect.provide(MaintenanceLive), Effect.provide(GuardLive))

@@ -30,14 +30,18 @@ export const maintain = (options: Parsed<typeof maintainConfig>) =>
     if (mode === "plan") {
       const tasks = yield* maintenance.plan
       if (options.json) return yield* json({ tasks })
-      if (tasks.length === 0) return yield* Console.log("nothing to do: statistics are fresh, dead rows are few, every index is valid")
+      if (tasks.length === 0) {
+        return yield* Console.log("nothing to do: statistics are fresh, dead rows are few, every index is valid")
+      }
       for (const task of tasks) yield* Console.log(planLine(task))
       return yield* Console.log(`\n${plural(tasks.length, "task")}; run them with dbkit db maintain --run`)
     }
     yield* banner("db maintain --run")
     const result = yield* maintenance.maintain({ yes: options.yes, onTask: options.json ? undefined : resultLine })
     if (options.json) yield* json(result)
-    else yield* Console.log(result.tasks.length === 0 ? "nothing to do" : `${result.done} done, ${result.failed} failed`)
+    else {yield* Console.log(
+        result.tasks.length === 0 ? "nothing to do" : `${result.done} done, ${result.failed} failed`
+      )}
     if (result.failed > 0) {
       return yield* new MaintenanceFailed({
         failed: result.tasks.filter((t) => t.status === "failed").map((t) => `${verb(t)} ${t.target}: ${t.error}`)

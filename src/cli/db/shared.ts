@@ -5,7 +5,9 @@ import * as Options from "@effect/cli/Options"
 import * as Effect from "effect/Effect"
 import { InvalidMaintenanceOptions } from "../../maintenance/errors.js"
 
-export const planOption = Options.boolean("plan").pipe(Options.withDescription("Show what would be done and why, change nothing (the default)"))
+export const planOption = Options.boolean("plan").pipe(
+  Options.withDescription("Show what would be done and why, change nothing (the default)")
+)
 
 export const runOption = (what: string) => Options.boolean("run").pipe(Options.withDescription(what))
 

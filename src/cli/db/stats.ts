@@ -19,12 +19,21 @@ const print = (report: StatsReport) =>
         top.queries.map((q) => [count(q.calls), `${q.totalMs} ms`, `${q.meanMs} ms`, count(q.rows), q.query])
       ))
     } else yield* Console.log(`top statements: ${top.detail}`)
-    yield* Console.log(`\ntables (largest ${report.tables.length}; counts since ${report.statsSince ?? "statistics were reset"})`)
+    yield* Console.log(
+      `\ntables (largest ${report.tables.length}; counts since ${report.statsSince ?? "statistics were reset"})`
+    )
     yield* Console.log(table(
       ["table", "rows", "dead", "seq scans", "rows read by seq scans", "index scans", "table size", "indexes", "total"],
       report.tables.map((t) => [
-        t.table, count(t.liveRows), count(t.deadRows), count(t.seqScans), count(t.seqRowsRead), count(t.indexScans),
-        bytes(t.tableBytes), bytes(t.indexBytes), bytes(t.totalBytes)
+        t.table,
+        count(t.liveRows),
+        count(t.deadRows),
+        count(t.seqScans),
+        count(t.seqRowsRead),
+        count(t.indexScans),
+        bytes(t.tableBytes),
+        bytes(t.indexBytes),
+        bytes(t.totalBytes)
       ])
     ))
     yield* Console.log(`\nindexes (largest ${report.indexes.length})`)

@@ -27,12 +27,18 @@ const print = (report: IntegrityReport) =>
     for (const s of report.skipped) yield* Console.log(`skipped ${s}`)
     const c = report.checked
     yield* Console.log(
-      `checked ${plural(c.constraints, "NOT VALID constraint")}, ${plural(c.relationships, "declared relationship")}, ` +
-        `${plural(c.tenantLinks, "tenant-to-tenant foreign key")}${report.tenant ? ` for tenant ${report.tenant.slug}` : ""}: ` +
+      `checked ${plural(c.constraints, "NOT VALID constraint")}, ${
+        plural(c.relationships, "declared relationship")
+      }, ` +
+        `${plural(c.tenantLinks, "tenant-to-tenant foreign key")}${
+          report.tenant ? ` for tenant ${report.tenant.slug}` : ""
+        }: ` +
         (report.findings.length === 0 ? "no findings" : plural(report.findings.length, "finding"))
     )
     if (report.rowLevelSecurity) {
-      yield* Console.error("note: row-level security hides rows from this role; run as the owner with BYPASSRLS (or a superuser) for a complete check")
+      yield* Console.error(
+        "note: row-level security hides rows from this role; run as the owner with BYPASSRLS (or a superuser) for a complete check"
+      )
     }
   })
 
@@ -43,6 +49,9 @@ export const validate = (options: Parsed<typeof validateConfig>) =>
     if (options.json) yield* json(report)
     else yield* print(report)
     if (report.findings.length > 0) {
-      return yield* new IntegrityViolations({ findings: report.findings.length, rows: report.findings.reduce((n, f) => n + f.count, 0) })
+      return yield* new IntegrityViolations({
+        findings: report.findings.length,
+        rows: report.findings.reduce((n, f) => n + f.count, 0)
+      })
     }
   }).pipe(Effect.provide(MaintenanceLive))

@@ -4,8 +4,8 @@
  */
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
-import type * as DeployConfig from "../../ProjectConfig.js"
 import { Deploy, type DeployOptions, type DeployReport, type Step } from "../../deploy/Deploy.js"
+import type * as DeployConfig from "../../ProjectConfig.js"
 import { parseOverrides } from "../../Thresholds.js"
 import type { Parsed } from "../options.js"
 import { duration, json, table } from "../render.js"
@@ -16,21 +16,32 @@ import { chosenEnvironment, environmentLive } from "./live.js"
 const mark: Record<Step["status"], string> = { ok: "✓", warn: "!", failed: "✗", skipped: "-" }
 
 /** One line per step, as it finishes. */
-const printStep = (step: Step) => Console.log(`  ${mark[step.status]} ${step.name.padEnd(9)} ${duration(step.durationMs).padStart(7)}  ${step.detail}`)
+const printStep = (step: Step) =>
+  Console.log(`  ${mark[step.status]} ${step.name.padEnd(9)} ${duration(step.durationMs).padStart(7)}  ${step.detail}`)
 
 /** The end of a report, for humans. */
 const printSummary = (report: DeployReport) =>
   Effect.gen(function*() {
     const head = report.headAfter ?? "(none)"
     if (report.result === "dry run") {
-      return yield* Console.log(`dry run: preflight ${report.steps.some((s) => s.status === "failed") ? "FAILED" : "passed"}; ${report.pending.length} migration(s) would be applied`)
+      return yield* Console.log(`dry run: preflight ${
+        report.steps.some((s) => s.status === "failed")
+          ? "FAILED"
+          : "passed"
+      }; ${report.pending.length} migration(s) would be applied`)
     }
     if (report.result === "succeeded") {
       return yield* Console.log(
-        `deployed to ${report.environment} (#${report.id}): ${report.applied.length === 0 ? "nothing to apply" : `applied ${report.applied.join(", ")}`}; head ${head}`
+        `deployed to ${report.environment} (#${report.id}): ${
+          report.applied.length === 0 ? "nothing to apply" : `applied ${report.applied.join(", ")}`
+        }; head ${head}`
       )
     }
-    yield* Console.log(`deploy #${report.id ?? "-"} to ${report.environment} FAILED; recovery: ${report.recovery ?? "none"}; head now ${head}`)
+    yield* Console.log(
+      `deploy #${report.id ?? "-"} to ${report.environment} FAILED; recovery: ${
+        report.recovery ?? "none"
+      }; head now ${head}`
+    )
   })
 
 /** Runs a deploy (or promotion) and prints it; a failure prints its report, then ends with its error (exit 17 / 18). */
@@ -41,12 +52,16 @@ export const runDeploy = (
 ) =>
   Effect.gen(function*() {
     const deploy = yield* Deploy
-    yield* Console.error(`dbkit ${options.action} · ${settings.name} · ${settings.target}${config.file ? ` · ${config.file}` : ""}`)
+    yield* Console.error(
+      `dbkit ${options.action} · ${settings.name} · ${settings.target}${config.file ? ` · ${config.file}` : ""}`
+    )
     const quiet = options.json
     const outcome = yield* deploy.run({
       ...options,
       onStep: quiet ? undefined : printStep,
-      onEvent: quiet ? undefined : (event) => (event._tag === "Applied" || event._tag === "Applying" ? Effect.void : printEvent(event))
+      onEvent: quiet
+        ? undefined
+        : (event) => (event._tag === "Applied" || event._tag === "Applying" ? Effect.void : printEvent(event))
     }).pipe(
       Effect.map((report) => ({ report, error: null })),
       Effect.catchTags({
@@ -57,7 +72,9 @@ export const runDeploy = (
     if (options.json) yield* json(outcome.report)
     else {
       for (const a of outcome.report.abandoned) {
-        yield* Console.log(`note: deploy #${a.id} (started ${a.startedAt} by ${a.who}) never finished — its process stopped; marked abandoned`)
+        yield* Console.log(
+          `note: deploy #${a.id} (started ${a.startedAt} by ${a.who}) never finished — its process stopped; marked abandoned`
+        )
       }
       yield* printSummary(outcome.report)
     }

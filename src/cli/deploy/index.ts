@@ -18,25 +18,41 @@ const envOption = (name = "env", description = "The environment (default: DB_ENV
 
 export const historyConfig = {
   env: envOption(),
-  limit: Options.integer("limit").pipe(Options.withDefault(20), Options.withDescription("How many deploys to show, newest first")),
+  limit: Options.integer("limit").pipe(
+    Options.withDefault(20),
+    Options.withDescription("How many deploys to show, newest first")
+  ),
   json: jsonOption
 }
 
 const history = Command.make("history", historyConfig, (options) => lazy(handlers, (m) => m.history(options))).pipe(
-  Command.withDescription("The last deploys to an environment, newest first: who, when, result, what was applied, how a failure was recovered (--json for everything, with every step)")
+  Command.withDescription(
+    "The last deploys to an environment, newest first: who, when, result, what was applied, how a failure was recovered (--json for everything, with every step)"
+  )
 )
 
 export const deployConfig = {
-  env: envOption("env", "The environment to deploy to, from dbkit.config.ts (default: DB_ENV, else NODE_ENV, else development)"),
-  dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Run the preflight only (connect, history, lint, drift); change and record nothing")),
+  env: envOption(
+    "env",
+    "The environment to deploy to, from dbkit.config.ts (default: DB_ENV, else NODE_ENV, else development)"
+  ),
+  dryRun: Options.boolean("dry-run").pipe(
+    Options.withDescription("Run the preflight only (connect, history, lint, drift); change and record nothing")
+  ),
   yes: yesOption,
-  skipDrift: Options.boolean("skip-drift").pipe(Options.withDescription("Do not replay the applied migrations into a scratch database to compare schemas")),
+  skipDrift: Options.boolean("skip-drift").pipe(
+    Options.withDescription("Do not replay the applied migrations into a scratch database to compare schemas")
+  ),
   terminateConnections: Options.boolean("terminate-connections").pipe(
-    Options.withDescription("If recovery has to restore the safety backup, disconnect the application's sessions instead of failing")
+    Options.withDescription(
+      "If recovery has to restore the safety backup, disconnect the application's sessions instead of failing"
+    )
   ),
   threshold: Options.text("threshold").pipe(
     Options.repeated,
-    Options.withDescription("Override a health threshold for the post-deploy check, name=value (repeatable; see dbkit health --help)")
+    Options.withDescription(
+      "Override a health threshold for the post-deploy check, name=value (repeatable; see dbkit health --help)"
+    )
   ),
   json: jsonOption
 }

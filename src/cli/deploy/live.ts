@@ -7,9 +7,9 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as DeployConfig from "../../ProjectConfig.js"
 import { layerFor } from "../../deploy/Deploy.js"
 import * as Guard from "../../Guard.js"
+import * as DeployConfig from "../../ProjectConfig.js"
 import { TerminalLive } from "../live.js"
 
 /** The configuration, read from the working directory and the environment. */
@@ -34,4 +34,3 @@ export const environmentLive = (settings: DeployConfig.EnvironmentSettings, conf
     Layer.provideMerge(layerFor(settings, config)),
     Layer.provide(NodeContext.layer)
   )
-

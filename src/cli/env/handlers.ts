@@ -1,25 +1,25 @@
 /**
  * Handlers of `dbkit env list | check | diff | promote` (definitions in index.ts).
  */
+import * as SqlClient from "@effect/sql/SqlClient"
 import * as Console from "effect/Console"
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as SqlClient from "@effect/sql/SqlClient"
+import * as path from "node:path"
 import { type Environment, environments } from "../../Config.js"
-import { envFiles, sourceOf } from "../../EnvFiles.js"
 import { PgLive } from "../../Database.js"
-import type * as DeployConfig from "../../ProjectConfig.js"
 import { PromotionBlocked } from "../../deploy/errors.js"
 import { compareStates, type EnvironmentDiff, readState } from "../../deploy/promote.js"
+import { envFiles, sourceOf } from "../../EnvFiles.js"
 import * as Catalog from "../../migrator/catalog.js"
-import * as path from "node:path"
+import type * as DeployConfig from "../../ProjectConfig.js"
+import { runDeploy } from "../deploy/handlers.js"
+import { environmentLive, loadConfig, settingsFor } from "../deploy/live.js"
 import type { Parsed } from "../options.js"
 import { json, table } from "../render.js"
 import { plural } from "../shared.js"
-import { runDeploy } from "../deploy/handlers.js"
-import { environmentLive, loadConfig, settingsFor } from "../deploy/live.js"
 import type { checkConfig, diffConfig, listConfig, promoteConfig } from "./index.js"
 
 /** An environment's settings without its URL: what `env list` shows and `--json` prints. */
@@ -58,7 +58,11 @@ export const list = (options: Parsed<typeof listConfig>) =>
         strategy: config.tenancy.strategy,
         tenantTable: config.tenancy.tenantTable ?? null,
         migrationsDir: here(config.tenancy.migrationsDir),
-        shards: config.tenancy.shards === undefined ? 0 : typeof config.tenancy.shards === "string" ? here(config.tenancy.shards) : Object.keys(config.tenancy.shards).length
+        shards: config.tenancy.shards === undefined
+          ? 0
+          : typeof config.tenancy.shards === "string"
+          ? here(config.tenancy.shards)
+          : Object.keys(config.tenancy.shards).length
       },
       cachePrefix: config.cachePrefix
     }
@@ -73,11 +77,15 @@ export const list = (options: Parsed<typeof listConfig>) =>
         environments: rows
       })
     }
-    yield* Console.log(`config: ${config.file ?? "(no dbkit.config.* found: defaults)"}; migrations ${config.migrationsDir}`)
+    yield* Console.log(
+      `config: ${config.file ?? "(no dbkit.config.* found: defaults)"}; migrations ${config.migrationsDir}`
+    )
     yield* Console.log(
       `project: seeds ${declared.seeds.join(", ") || "none"}; privacy ${declared.privacy ?? "none"}; ` +
         `${plural(declared.relationships, "relationship")}, ${plural(declared.retention, "retention rule")}; ` +
-        `tenancy ${declared.tenancy.strategy}${declared.tenancy.tenantTable === null ? "" : ` (${declared.tenancy.tenantTable})`}; ` +
+        `tenancy ${declared.tenancy.strategy}${
+          declared.tenancy.tenantTable === null ? "" : ` (${declared.tenancy.tenantTable})`
+        }; ` +
         `cache prefix ${declared.cachePrefix ?? "none"}`
     )
     if (files.files.length > 0) {
@@ -89,17 +97,32 @@ export const list = (options: Parsed<typeof listConfig>) =>
       yield* Console.log(`variables read from ${byFile.join("; ")} (the shell's own win)`)
     }
     yield* Console.log(table(
-      ["environment", "target", "url from", "confirm", "lint", "seeds", "lock timeout", "statement timeout", "keep backups"],
+      [
+        "environment",
+        "target",
+        "url from",
+        "confirm",
+        "lint",
+        "seeds",
+        "lock timeout",
+        "statement timeout",
+        "keep backups"
+      ],
       rows.map((r) => [
         r.name,
         r.target,
-        r.url === "unset" ? `${r.urlEnv} (not set)` : `${r.url.replace(/^env:/, "")}${r.urlFrom !== null && r.urlFrom !== "shell" ? ` (${r.urlFrom})` : ""}`,
+        r.url === "unset"
+          ? `${r.urlEnv} (not set)`
+          : `${r.url.replace(/^env:/, "")}${r.urlFrom !== null && r.urlFrom !== "shell" ? ` (${r.urlFrom})` : ""}`,
         r.confirm ? "yes" : "no",
         r.lint,
         r.seedProfile,
         r.lockTimeout,
         r.statementTimeout,
-        [r.backupRetention.keepLast !== undefined ? `last ${r.backupRetention.keepLast}` : "", r.backupRetention.keepDays !== undefined ? `${r.backupRetention.keepDays} days` : ""].filter(Boolean).join(", ") || "all"
+        [
+          r.backupRetention.keepLast !== undefined ? `last ${r.backupRetention.keepLast}` : "",
+          r.backupRetention.keepDays !== undefined ? `${r.backupRetention.keepDays} days` : ""
+        ].filter(Boolean).join(", ") || "all"
       ])
     ))
   })
@@ -114,25 +137,50 @@ export const check = (options: Parsed<typeof checkConfig>) =>
       const settings = Option.isSome(options.env) ? yield* settingsFor(config, name) : config.environments[name]
       if (Option.isNone(settings.url)) {
         const embedded = name === "development" || name === "test"
-        results.push({ environment: name, target: settings.target, status: embedded ? "ok" : "warn", detail: embedded ? `${settings.urlEnv} not set: the embedded database` : `${settings.urlEnv} is not set` })
+        results.push({
+          environment: name,
+          target: settings.target,
+          status: embedded ? "ok" : "warn",
+          detail: embedded ? `${settings.urlEnv} not set: the embedded database` : `${settings.urlEnv} is not set`
+        })
         continue
       }
       if (!options.connect) {
-        results.push({ environment: name, target: settings.target, status: "ok", detail: `URL from ${settings.urlSource.replace(/^env:/, "")}` })
+        results.push({
+          environment: name,
+          target: settings.target,
+          status: "ok",
+          detail: `URL from ${settings.urlSource.replace(/^env:/, "")}`
+        })
         continue
       }
       const version = yield* Effect.scoped(
-        Effect.flatMap(Layer.build(PgLive({ url: settings.url.value, poolSize: 1, connectTimeout: "5 seconds" })), (context) =>
-          Effect.map(
-            Effect.provide(SqlClient.SqlClient.pipe(Effect.flatMap((sql) => sql<{ v: string }>`SELECT current_setting('server_version') AS v`)), context),
-            (rows) => rows[0]?.v ?? "?"
-          ))
+        Effect.flatMap(
+          Layer.build(PgLive({ url: settings.url.value, poolSize: 1, connectTimeout: "5 seconds" })),
+          (context) =>
+            Effect.map(
+              Effect.provide(
+                SqlClient.SqlClient.pipe(
+                  Effect.flatMap((sql) => sql<{ v: string }>`SELECT current_setting('server_version') AS v`)
+                ),
+                context
+              ),
+              (rows) => rows[0]?.v ?? "?"
+            )
+        )
       )
-      results.push({ environment: name, target: settings.target, status: "ok", detail: `reachable (PostgreSQL ${version})` })
+      results.push({
+        environment: name,
+        target: settings.target,
+        status: "ok",
+        detail: `reachable (PostgreSQL ${version})`
+      })
     }
     if (options.json) return yield* json({ file: config.file, environments: results })
     yield* Console.log(`config: ${config.file ?? "(no dbkit.config.* found: defaults)"} is valid`)
-    for (const r of results) yield* Console.log(`  ${r.status === "ok" ? "✓" : "!"} ${r.environment.padEnd(11)} ${r.target}  ${r.detail}`)
+    for (const r of results) {
+      yield* Console.log(`  ${r.status === "ok" ? "✓" : "!"} ${r.environment.padEnd(11)} ${r.target}  ${r.detail}`)
+    }
   })
 
 /** Both environments' states, compared. */
@@ -152,14 +200,19 @@ const printDiff = (diff: EnvironmentDiff) =>
   Effect.gen(function*() {
     yield* Console.log(`${diff.from.environment} (${diff.from.target}): head ${diff.from.head ?? "(none)"}`)
     yield* Console.log(`${diff.to.environment} (${diff.to.target}): head ${diff.to.head ?? "(none)"}`)
-    if (diff.toApply.length === 0) yield* Console.log(`${diff.to.environment} has every migration ${diff.from.environment} has: nothing to promote`)
-    else {
+    if (diff.toApply.length === 0) {
+      yield* Console.log(`${diff.to.environment} has every migration ${diff.from.environment} has: nothing to promote`)
+    } else {
       yield* Console.log(`promotion would apply ${diff.toApply.length} migration(s) to ${diff.to.environment}:`)
       for (const name of diff.toApply) yield* Console.log(`  + ${name}`)
     }
     for (const problem of diff.problems) yield* Console.log(`  ! ${problem}`)
     if (diff.schema !== null) {
-      yield* Console.log(diff.schema.length === 0 ? "schemas: identical" : `schemas: ${diff.schema.length} difference(s) (migrations of ${diff.from.environment} = expected):`)
+      yield* Console.log(
+        diff.schema.length === 0
+          ? "schemas: identical"
+          : `schemas: ${diff.schema.length} difference(s) (migrations of ${diff.from.environment} = expected):`
+      )
       for (const d of diff.schema) yield* Console.log(`  ${Catalog.formatDifference(d)}`)
     }
   })

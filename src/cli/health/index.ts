@@ -11,19 +11,23 @@ import { lazy } from "../lazy.js"
 import { jsonOption } from "../options.js"
 
 export const serveConfig = {
-  port: Options.integer("port").pipe(Options.withDefault(8080), Options.withDescription("Port to listen on (0: any free port)")),
+  port: Options.integer("port").pipe(
+    Options.withDefault(8080),
+    Options.withDescription("Port to listen on (0: any free port)")
+  ),
   host: Options.text("host").pipe(
     Options.withDefault("127.0.0.1"),
     Options.withDescription("Address to listen on (0.0.0.0 to accept connections from other hosts)")
   )
 }
 
-const serve = Command.make("serve", serveConfig, (options) => lazy(() => import("./serve.js"), (m) => m.serve(options))).pipe(
-  Command.withDescription(
-    "Serve /livez (200 while running), /readyz (200 when the database answers and no migration is pending " +
-      "or failed, else 503) and /health (the report as JSON; 503 when critical) until SIGINT/SIGTERM, then exit 0"
+const serve = Command.make("serve", serveConfig, (options) => lazy(() => import("./serve.js"), (m) => m.serve(options)))
+  .pipe(
+    Command.withDescription(
+      "Serve /livez (200 while running), /readyz (200 when the database answers and no migration is pending " +
+        "or failed, else 503) and /health (the report as JSON; 503 when critical) until SIGINT/SIGTERM, then exit 0"
+    )
   )
-)
 
 export const healthConfig = {
   json: jsonOption,
@@ -40,7 +44,11 @@ export const healthConfig = {
   )
 }
 
-export const health = Command.make("health", healthConfig, (options) => lazy(() => import("./report.js"), (m) => m.report(options))).pipe(
+export const health = Command.make(
+  "health",
+  healthConfig,
+  (options) => lazy(() => import("./report.js"), (m) => m.report(options))
+).pipe(
   Command.withDescription(
     "Check the database as a DBA would: connectivity, version, migrations, connections, long queries, " +
       "idle transactions, locks, cache, wraparound, sequences, indexes, bloat, replication, size, backups, " +

@@ -9,10 +9,10 @@ import type { CheckResult } from "../../health/status.js"
 import { percent, seconds } from "../../health/status.js"
 import { parseOverrides } from "../../Thresholds.js"
 import type { Parsed } from "../options.js"
+import { HealthCritical, HealthWarn } from "../outcomes.js"
 import { bytes, duration, json, table } from "../render.js"
 import type { healthConfig } from "./index.js"
 import { HealthLive } from "./live.js"
-import { HealthCritical, HealthWarn } from "../outcomes.js"
 
 /** The verdict as an exit code: 0 ok, 1 warn (or unknown), 2 critical. */
 /** A check's figure with its unit, for the table. */
@@ -44,7 +44,9 @@ const printReport = (report: HealthReport) =>
     ))
     const count = (status: string) => report.checks.filter((c) => c.status === status).length
     const tally = ["critical", "warn", "unknown"].map((s) => `${count(s)} ${s}`).join(", ")
-    yield* Console.log(`\n${report.target}: ${report.status.toUpperCase()} (${tally}) in ${duration(report.durationMs)}`)
+    yield* Console.log(
+      `\n${report.target}: ${report.status.toUpperCase()} (${tally}) in ${duration(report.durationMs)}`
+    )
   })
 
 export const report = (options: Parsed<typeof healthConfig>) =>

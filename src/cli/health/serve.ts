@@ -2,8 +2,8 @@
  * Handler of `dbkit health serve` (definition in index.ts): /livez, /readyz and /health over
  * HTTP until SIGINT/SIGTERM.
  */
-import * as HttpServer from "@effect/platform/HttpServer"
 import * as NodeHttpServer from "@effect/platform-node/NodeHttpServer"
+import * as HttpServer from "@effect/platform/HttpServer"
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
@@ -42,5 +42,7 @@ export const serve = (options: Parsed<typeof serveConfig>) =>
     }),
     // A signal is how a server is meant to stop: the server and the database pool are closed
     // by now (their scopes end first), so exit 0 rather than main.ts's 130 for interruption.
-    Effect.onInterrupt(() => Effect.sync(() => process.exit(0)))
+    Effect.onInterrupt(() =>
+      Effect.sync(() => process.exit(0))
+    )
   )

@@ -58,7 +58,11 @@ export const readDrizzleOut = (text: string, json: boolean): DrizzleOut => {
   if (json) {
     try {
       const value = (JSON.parse(text) as { out?: unknown } | null)?.out
-      return typeof value === "string" ? { _tag: "Literal", out: value } : value === undefined ? { _tag: "Default" } : { _tag: "NotLiteral" }
+      return typeof value === "string"
+        ? { _tag: "Literal", out: value }
+        : value === undefined
+        ? { _tag: "Default" }
+        : { _tag: "NotLiteral" }
     } catch {
       return { _tag: "NotLiteral" }
     }

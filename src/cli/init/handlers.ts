@@ -19,12 +19,18 @@ const found = (report: InitReport): ReadonlyArray<string> => {
         : `found ${m.drizzleConfig.file} → out: ${m.drizzleConfig.out ?? "(none: drizzle-kit's default ./drizzle)"}`
     )
   }
-  const contents = m.layout === "drizzle" ? `drizzle-kit journal, ${m.migrations} migration(s)` : `${m.migrations} SQL migration(s)`
+  const contents = m.layout === "drizzle"
+    ? `drizzle-kit journal, ${m.migrations} migration(s)`
+    : `${m.migrations} SQL migration(s)`
   if (m.layout !== "missing") lines.push(`found ${m.dir}/ (${contents})`)
   else if (m.source === "drizzle-config") lines.push(`${m.dir}/ does not exist yet (drizzle-kit generate creates it)`)
   else lines.push(`no migrations folder found: using ${m.dir}/ (\`dbkit migrate new NAME\` creates the first)`)
-  for (const file of m.misnamed) lines.push(`! ${m.dir}/${file} is not named NNNN_name.sql: dbkit migrate will refuse it until it is renamed`)
-  lines.push(report.backups.exists ? `found ${report.backups.dir}/` : `no ${report.backups.dir}/ folder: backups will go there`)
+  for (const file of m.misnamed) {
+    lines.push(`! ${m.dir}/${file} is not named NNNN_name.sql: dbkit migrate will refuse it until it is renamed`)
+  }
+  lines.push(
+    report.backups.exists ? `found ${report.backups.dir}/` : `no ${report.backups.dir}/ folder: backups will go there`
+  )
   return lines
 }
 
@@ -39,8 +45,12 @@ const done = (report: InitReport): ReadonlyArray<string> => {
   else {
     if (pkg.added.length > 0) lines.push(`package.json: added ${pkg.added.join(", ")}`)
     if (pkg.present.length > 0) lines.push(`package.json: already there: ${pkg.present.join(", ")}`)
-    for (const c of pkg.conflicts) lines.push(`package.json: left ${c.name} alone: it runs "${c.command}", not "${c.wanted}"`)
-    if (!pkg.dependsOnDbkit) lines.push("package.json does not list dbkit: the scripts need it installed (npm install --save-dev dbkit)")
+    for (const c of pkg.conflicts) {
+      lines.push(`package.json: left ${c.name} alone: it runs "${c.command}", not "${c.wanted}"`)
+    }
+    if (!pkg.dependsOnDbkit) {
+      lines.push("package.json does not list dbkit: the scripts need it installed (npm install --save-dev dbkit)")
+    }
   }
   return lines
 }

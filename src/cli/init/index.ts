@@ -17,8 +17,10 @@ export const initConfig = {
   json: jsonOption
 }
 
-export const init = Command.make("init", initConfig, (options) => lazy(handlers, (m) => m.init(options))).pipe(Command.withDescription(
-  "Set dbkit up in an existing project: finds the migrations (drizzle.config.* → out, else migrations/, drizzle/, db/migrations/ or sql/) and backups/, " +
-    "writes a commented dbkit.config.ts (never overwrites one), adds the effect:migrate-db, effect:seed-db, effect:backup-db, effect:restore-db, effect:reset-db and effect:health-db scripts " +
-    "package.json lacks (keeping everything else as written), and prints the next command. Running it again changes nothing"
-))
+export const init = Command.make("init", initConfig, (options) => lazy(handlers, (m) => m.init(options))).pipe(
+  Command.withDescription(
+    "Set dbkit up in an existing project: finds the migrations (drizzle.config.* → out, else migrations/, drizzle/, db/migrations/ or sql/) and backups/, " +
+      "writes a commented dbkit.config.ts (never overwrites one), adds the effect:migrate-db, effect:seed-db, effect:backup-db, effect:restore-db, effect:reset-db and effect:health-db scripts " +
+      "package.json lacks (keeping everything else as written), and prints the next command. Running it again changes nothing"
+  )
+)

@@ -57,7 +57,8 @@ export interface InitReport {
 const PLAIN_NAME = /^(\d+)[_-]([\w.-]*?)(\.down)?\.sql$/
 
 /** `./db/drizzle/` → `db/drizzle`; `.` for the project folder itself. */
-const tidy = (relative: string) => relative.split(/[\\/]+/).filter((part) => part !== "" && part !== ".").join("/") || "."
+const tidy = (relative: string) =>
+  relative.split(/[\\/]+/).filter((part) => part !== "" && part !== ".").join("/") || "."
 
 /** Looks at the project folder; reads, never writes. */
 const inspect = (dir: string) =>
@@ -74,7 +75,9 @@ const inspect = (dir: string) =>
         if (!(yield* isDirectory(absolute))) return { layout: "missing" as const, migrations: 0, misnamed: [] }
         const sql = (yield* fs.readDirectory(absolute)).filter((f) => f.endsWith(".sql")).sort()
         const ups = sql.filter((f) => !f.endsWith(".down.sql"))
-        if (yield* exists(path.join(absolute, "meta", "_journal.json"))) return { layout: "drizzle" as const, migrations: ups.length, misnamed: [] }
+        if (yield* exists(path.join(absolute, "meta", "_journal.json"))) {
+          return { layout: "drizzle" as const, migrations: ups.length, misnamed: [] }
+        }
         return {
           layout: sql.length > 0 ? "sql" as const : "missing" as const,
           migrations: ups.length,
@@ -91,11 +94,25 @@ const inspect = (dir: string) =>
     if (Option.isSome(drizzleFile) && drizzleOut !== null && drizzleOut._tag !== "NotLiteral") {
       const out = drizzleOut._tag === "Literal" ? drizzleOut.out : null
       const folder = tidy(path.relative(dir, path.resolve(dir, out ?? drizzleDefaultOut)))
-      migrations = { dir: folder, source: "drizzle-config", drizzleConfig: { file: drizzleFile.value, out, understood: true }, ...(yield* layoutOf(folder)) }
+      migrations = {
+        dir: folder,
+        source: "drizzle-config",
+        drizzleConfig: { file: drizzleFile.value, out, understood: true },
+        ...(yield* layoutOf(folder))
+      }
     } else {
       // `out` is computed (a variable, a template): not guessed; the usual folders are searched instead.
-      const drizzleConfig = Option.isSome(drizzleFile) ? { file: drizzleFile.value, out: null, understood: false } : null
-      migrations = { dir: "migrations", source: "default", drizzleConfig, layout: "missing", migrations: 0, misnamed: [] }
+      const drizzleConfig = Option.isSome(drizzleFile)
+        ? { file: drizzleFile.value, out: null, understood: false }
+        : null
+      migrations = {
+        dir: "migrations",
+        source: "default",
+        drizzleConfig,
+        layout: "missing",
+        migrations: 0,
+        misnamed: []
+      }
       for (const folder of migrationFolderCandidates) {
         const found = yield* layoutOf(folder)
         if (found.layout !== "missing") {
@@ -109,7 +126,10 @@ const inspect = (dir: string) =>
     const existingConfig = yield* Effect.findFirst(configFileNames, (name) => exists(path.join(dir, name)))
     const packageFile = path.join(dir, "package.json")
     const packageText = (yield* exists(packageFile)) ? yield* fs.readFileString(packageFile) : null
-    const lockfile = yield* Effect.findFirst(["pnpm-lock.yaml", "yarn.lock", "bun.lockb", "bun.lock"], (name) => exists(path.join(dir, name)))
+    const lockfile = yield* Effect.findFirst(
+      ["pnpm-lock.yaml", "yarn.lock", "bun.lockb", "bun.lock"],
+      (name) => exists(path.join(dir, name))
+    )
     return { migrations, backups, existingConfig, packageFile, packageText, lockfile }
   })
 
@@ -120,13 +140,19 @@ const migrationsNote = (m: MigrationsFinding): string => {
     ? `${m.migrations} SQL migration(s)`
     : "does not exist yet"
   if (m.source === "drizzle-config" && m.drizzleConfig !== null) {
-    const out = m.drizzleConfig.out === null ? `no out: drizzle-kit's default ./${drizzleDefaultOut}` : `out: ${m.drizzleConfig.out}`
-    return `found ${m.drizzleConfig.file} → ${out}; ${m.dir}/ ${m.layout === "missing" ? "does not exist yet (drizzle-kit generate creates it)" : `is ${contents}`}`
+    const out = m.drizzleConfig.out === null
+      ? `no out: drizzle-kit's default ./${drizzleDefaultOut}`
+      : `out: ${m.drizzleConfig.out}`
+    return `found ${m.drizzleConfig.file} → ${out}; ${m.dir}/ ${
+      m.layout === "missing" ? "does not exist yet (drizzle-kit generate creates it)" : `is ${contents}`
+    }`
   }
   const unread = m.drizzleConfig !== null ? `${m.drizzleConfig.file}'s out is not a plain string, so not read; ` : ""
   return m.source === "found"
     ? `${unread}found ${m.dir}/ with ${contents}`
-    : `${unread}no migrations folder found (looked for ${migrationFolderCandidates.map((f) => `${f}/`).join(", ")}): the default; \`dbkit migrate new NAME\` creates the first`
+    : `${unread}no migrations folder found (looked for ${
+      migrationFolderCandidates.map((f) => `${f}/`).join(", ")
+    }): the default; \`dbkit migrate new NAME\` creates the first`
 }
 
 /** Runs `dbkit init` on `dir`: reports what it found, writes what is missing, overwrites nothing. */
@@ -136,13 +162,23 @@ export const init = (directory: string): Effect.Effect<InitReport, InvalidConfig
     const path = yield* Path.Path
     const dir = path.resolve(directory)
     const info = yield* Effect.option(fs.stat(dir))
-    if (info._tag === "None") return yield* new InvalidConfig({ variable: "--dir", reason: `${dir} does not exist; create the project folder first, or pass the right one` })
-    if (info.value.type !== "Directory") return yield* new InvalidConfig({ variable: "--dir", reason: `${dir} is not a directory` })
+    if (info._tag === "None") {
+      return yield* new InvalidConfig({
+        variable: "--dir",
+        reason: `${dir} does not exist; create the project folder first, or pass the right one`
+      })
+    }
+    if (info.value.type !== "Directory") {
+      return yield* new InvalidConfig({ variable: "--dir", reason: `${dir} is not a directory` })
+    }
 
     const found = yield* Effect.orDie(inspect(dir))
     const scripts = found.packageText === null ? null : addScripts(found.packageText, effectScripts)
     if (scripts?._tag === "Invalid") {
-      return yield* new InvalidConfig({ variable: found.packageFile, reason: `${scripts.reason}; nothing was written — fix it and run dbkit init again` })
+      return yield* new InvalidConfig({
+        variable: found.packageFile,
+        reason: `${scripts.reason}; nothing was written — fix it and run dbkit init again`
+      })
     }
 
     // Decided; now write: the config (only when none exists), then package.json (only when it changes).
@@ -155,20 +191,31 @@ export const init = (directory: string): Effect.Effect<InitReport, InvalidConfig
         yield* fs.rename(temp, file).pipe(Effect.tapError(() => Effect.ignore(fs.remove(temp))))
       })
     if (writeConfig) {
-      yield* Effect.orDie(writeAtomically(path.join(dir, configName), configFileText({
-        migrationsDir: found.migrations.dir,
-        migrationsNote: migrationsNote(found.migrations),
-        backupDir: found.backups.dir,
-        backupNote: found.backups.exists ? "found backups/" : "no backups/ folder yet: the default (the first backup creates it)"
-      })))
+      yield* Effect.orDie(writeAtomically(
+        path.join(dir, configName),
+        configFileText({
+          migrationsDir: found.migrations.dir,
+          migrationsNote: migrationsNote(found.migrations),
+          backupDir: found.backups.dir,
+          backupNote: found.backups.exists
+            ? "found backups/"
+            : "no backups/ folder yet: the default (the first backup creates it)"
+        })
+      ))
     }
     const packageChanged = scripts !== null && scripts.added.length > 0
     if (packageChanged) yield* Effect.orDie(writeAtomically(found.packageFile, scripts.text))
 
     const runner = Option.isSome(found.lockfile)
-      ? { "pnpm-lock.yaml": "pnpm", "yarn.lock": "yarn", "bun.lockb": "bun run", "bun.lock": "bun run" }[found.lockfile.value] ?? "npm run"
+      ? {
+        "pnpm-lock.yaml": "pnpm",
+        "yarn.lock": "yarn",
+        "bun.lockb": "bun run",
+        "bun.lock": "bun run"
+      }[found.lockfile.value] ?? "npm run"
       : "npm run"
-    const migrateScript = scripts !== null && (scripts.added.includes("effect:migrate-db") || scripts.present.includes("effect:migrate-db"))
+    const migrateScript = scripts !== null &&
+      (scripts.added.includes("effect:migrate-db") || scripts.present.includes("effect:migrate-db"))
     return {
       dir,
       migrations: found.migrations,

@@ -107,10 +107,14 @@ export const indentUnit = (text: string): string => {
 
 const sameJson = (a: unknown, b: unknown) => JSON.stringify(a) === JSON.stringify(b)
 
-const isRecord = (value: unknown): value is Record<string, unknown> => typeof value === "object" && value !== null && !Array.isArray(value)
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === "object" && value !== null && !Array.isArray(value)
 
 /** Adds the `wanted` scripts missing from a package.json's text; keeps everything else as written. */
-export const addScripts = (text: string, wanted: ReadonlyArray<readonly [string, string]> = effectScripts): ScriptsEdit => {
+export const addScripts = (
+  text: string,
+  wanted: ReadonlyArray<readonly [string, string]> = effectScripts
+): ScriptsEdit => {
   let parsed: unknown
   try {
     parsed = JSON.parse(text)
@@ -132,16 +136,28 @@ export const addScripts = (text: string, wanted: ReadonlyArray<readonly [string,
     const current = scripts[name]
     if (current === undefined) added.push([name, command])
     else if (typeof current === "string" && current.trim() === command) present.push(name)
-    else conflicts.push({ name, command: typeof current === "string" ? current : JSON.stringify(current), wanted: command })
+    else {conflicts.push({
+        name,
+        command: typeof current === "string" ? current : JSON.stringify(current),
+        wanted: command
+      })}
   }
-  const result = (edited: string): ScriptsEdit => ({ _tag: "Edited", text: edited, added: added.map(([name]) => name), present, conflicts, dependsOnDbkit })
+  const result = (edited: string): ScriptsEdit => ({
+    _tag: "Edited",
+    text: edited,
+    added: added.map(([name]) => name),
+    present,
+    conflicts,
+    dependsOnDbkit
+  })
   if (added.length === 0) return result(text)
 
   const eol = text.includes("\r\n") ? "\r\n" : "\n"
   const unit = indentUnit(text)
   const root = membersOf(text, skipSpace(text, 0))
   const scriptsMember = root.members.find((m) => m.key === "scripts")
-  const entry = (separator: string) => ([name, command]: readonly [string, string]) => `${JSON.stringify(name)}${separator}${JSON.stringify(command)}`
+  const entry = (separator: string) => ([name, command]: readonly [string, string]) =>
+    `${JSON.stringify(name)}${separator}${JSON.stringify(command)}`
 
   // Inserts `entries` into the object spanning [open, close]: after its last member, or filling it
   // when empty. A one-line object stays on one line (minified stays minified).
@@ -155,13 +171,17 @@ export const addScripts = (text: string, wanted: ReadonlyArray<readonly [string,
     const last = members[members.length - 1]
     if (last === undefined) {
       const inner = outer + unit
-      return `${text.slice(0, open)}{${eol}${entries(inner, true).map((e) => inner + e).join(`,${eol}`)}${eol}${outer}}${text.slice(close + 1)}`
+      return `${text.slice(0, open)}{${eol}${
+        entries(inner, true).map((e) => inner + e).join(`,${eol}`)
+      }${eol}${outer}}${text.slice(close + 1)}`
     }
     const body = text.slice(open, close)
     const multiline = body.includes("\n")
     const indent = multiline ? lineIndent(text, members[0]!.keyStart) : ""
     const joiner = multiline ? `,${eol}${indent}` : /,[ \t]/.test(text) ? ", " : ","
-    return `${text.slice(0, last.valueEnd)}${entries(indent, multiline).map((e) => joiner + e).join("")}${text.slice(last.valueEnd)}`
+    return `${text.slice(0, last.valueEnd)}${entries(indent, multiline).map((e) => joiner + e).join("")}${
+      text.slice(last.valueEnd)
+    }`
   }
 
   let edited: string
@@ -169,7 +189,13 @@ export const addScripts = (text: string, wanted: ReadonlyArray<readonly [string,
     const { close, members } = membersOf(text, scriptsMember.valueStart)
     const first = members[0]
     const separator = first === undefined ? ": " : text.slice(first.keyEnd, first.valueStart)
-    edited = insertInto(scriptsMember.valueStart, members, close, () => added.map(entry(separator)), lineIndent(text, scriptsMember.keyStart))
+    edited = insertInto(
+      scriptsMember.valueStart,
+      members,
+      close,
+      () => added.map(entry(separator)),
+      lineIndent(text, scriptsMember.keyStart)
+    )
   } else {
     const first = root.members[0]
     const separator = first === undefined ? ": " : text.slice(first.keyEnd, first.valueStart)
@@ -190,6 +216,8 @@ export const addScripts = (text: string, wanted: ReadonlyArray<readonly [string,
   } catch {
     reparsed = undefined
   }
-  if (!sameJson(reparsed, expected)) return { _tag: "Invalid", reason: "could not be edited without changing other fields; add the scripts by hand" }
+  if (!sameJson(reparsed, expected)) {
+    return { _tag: "Invalid", reason: "could not be edited without changing other fields; add the scripts by hand" }
+  }
   return result(edited)
 }

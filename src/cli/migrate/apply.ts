@@ -6,9 +6,9 @@ import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import { Database } from "../../Database.js"
 import { Migrator } from "../../migrator/Migrator.js"
-import { MigratorLive } from "./live.js"
 import { banner, duration, json } from "../render.js"
 import { plural, printEvent } from "../shared.js"
+import { MigratorLive } from "./live.js"
 
 export const apply = (options: {
   readonly to: Option.Option<string>
@@ -33,13 +33,19 @@ export const apply = (options: {
       yield* Console.log(
         `dry run: ${plural(result.applied.length, "migration")} ran cleanly and were rolled back` +
           (replayed.length
-            ? `; ${replayed.join(", ")} ${replayed.length > 1 ? "were" : "was"} tried in a scratch database that replays the migrations and commits each, as migrate does (without this database's data)`
+            ? `; ${replayed.join(", ")} ${
+              replayed.length > 1 ? "were" : "was"
+            } tried in a scratch database that replays the migrations and commits each, as migrate does (without this database's data)`
             : "") +
-          (result.skipped.length ? `; not tried: ${result.skipped.join(", ")} (${result.skippedBecause ?? "cannot run in a transaction"})` : "")
+          (result.skipped.length
+            ? `; not tried: ${result.skipped.join(", ")} (${result.skippedBecause ?? "cannot run in a transaction"})`
+            : "")
       )
     } else if (result.applied.length === 0) {
       yield* Console.log(`up to date: ${plural(result.upToDate, "migration")} applied, nothing pending`)
     } else {
-      yield* Console.log(`${result.applied.length} applied in ${duration(total)} (${result.upToDate} were already applied)`)
+      yield* Console.log(
+        `${result.applied.length} applied in ${duration(total)} (${result.upToDate} were already applied)`
+      )
     }
   }).pipe(Effect.provide(MigratorLive))

@@ -4,9 +4,9 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Migrator } from "../../migrator/Migrator.js"
-import { MigratorLive } from "./live.js"
 import { banner, json } from "../render.js"
 import { plural } from "../shared.js"
+import { MigratorLive } from "./live.js"
 
 export const baseline = (options: { readonly to: string; readonly json: boolean }) =>
   Effect.gen(function*() {

@@ -29,17 +29,25 @@ export const drift = (options: { readonly json: boolean }) =>
         case "Comparing":
           return Effect.zipRight(
             live.clear,
-            Effect.suspend(() => Console.error(`replayed ${plural(replayed, "migration")} in ${duration(Date.now() - started)}; comparing catalogs…`))
+            Effect.suspend(() =>
+              Console.error(
+                `replayed ${plural(replayed, "migration")} in ${duration(Date.now() - started)}; comparing catalogs…`
+              )
+            )
           )
         default:
           return Effect.void
       }
     }
-    const report = yield* migrator.drift({ onEvent: options.json ? undefined : onEvent }).pipe(Effect.ensuring(live.clear))
+    const report = yield* migrator.drift({ onEvent: options.json ? undefined : onEvent }).pipe(
+      Effect.ensuring(live.clear)
+    )
     if (options.json) yield* json(report)
     else if (report.differences.length === 0) yield* Console.log(`${report.target}: matches its migrations`)
     else for (const d of report.differences) yield* Console.log(`  ${Catalog.formatDifference(d)}`)
     if (report.differences.length > 0) {
-      return yield* new MigrationsDrifted({ problems: [`${plural(report.differences.length, "difference")} from a fresh replay`] })
+      return yield* new MigrationsDrifted({
+        problems: [`${plural(report.differences.length, "difference")} from a fresh replay`]
+      })
     }
   }).pipe(Effect.provide(MigratorLive))

@@ -9,7 +9,11 @@ import * as Options from "@effect/cli/Options"
 import { lazy } from "../lazy.js"
 import { jsonOption, yesOption } from "../options.js"
 
-const status = Command.make("status", { json: jsonOption }, (options) => lazy(() => import("./status.js"), (m) => m.status(options))).pipe(
+const status = Command.make(
+  "status",
+  { json: jsonOption },
+  (options) => lazy(() => import("./status.js"), (m) => m.status(options))
+).pipe(
   Command.withDescription("Show applied, pending, changed, missing, out-of-order and failed migrations")
 )
 
@@ -17,13 +21,19 @@ const plan = Command.make(
   "plan",
   {
     to: Options.text("to").pipe(Options.optional, Options.withDescription("Plan up to this migration (inclusive)")),
-    strict: Options.boolean("strict").pipe(Options.withDescription("Fail (exit 10) when a pending migration does something risky")),
+    strict: Options.boolean("strict").pipe(
+      Options.withDescription("Fail (exit 10) when a pending migration does something risky")
+    ),
     json: jsonOption
   },
   (options) => lazy(() => import("./plan.js"), (m) => m.plan(options))
 ).pipe(Command.withDescription("Show the pending SQL and lint it for locking or destructive operations"))
 
-const verify = Command.make("verify", { json: jsonOption }, (options) => lazy(() => import("./verify.js"), (m) => m.verify(options))).pipe(
+const verify = Command.make(
+  "verify",
+  { json: jsonOption },
+  (options) => lazy(() => import("./verify.js"), (m) => m.verify(options))
+).pipe(
   Command.withDescription(
     "Exit 0 when every migration is applied, 8 when some are pending, 9 when history has drifted (changed, missing or failed)"
   )
@@ -32,14 +42,22 @@ const verify = Command.make("verify", { json: jsonOption }, (options) => lazy(()
 const rollback = Command.make(
   "rollback",
   {
-    steps: Options.integer("steps").pipe(Options.optional, Options.withDescription("How many applied migrations to roll back (default 1)")),
-    to: Options.text("to").pipe(Options.optional, Options.withDescription("Roll back everything applied after this migration")),
+    steps: Options.integer("steps").pipe(
+      Options.optional,
+      Options.withDescription("How many applied migrations to roll back (default 1)")
+    ),
+    to: Options.text("to").pipe(
+      Options.optional,
+      Options.withDescription("Roll back everything applied after this migration")
+    ),
     yes: yesOption,
     json: jsonOption
   },
   (options) => lazy(() => import("./rollback.js"), (m) => m.rollback(options))
 ).pipe(
-  Command.withDescription("Roll back applied migrations with their .down.sql files (guarded; a missing down file stops before anything runs)")
+  Command.withDescription(
+    "Roll back applied migrations with their .down.sql files (guarded; a missing down file stops before anything runs)"
+  )
 )
 
 const baseline = Command.make(
@@ -49,9 +67,17 @@ const baseline = Command.make(
     json: jsonOption
   },
   (options) => lazy(() => import("./baseline.js"), (m) => m.baseline(options))
-).pipe(Command.withDescription("Record migrations up to --to as applied without running them (for a database that already has the schema)"))
+).pipe(
+  Command.withDescription(
+    "Record migrations up to --to as applied without running them (for a database that already has the schema)"
+  )
+)
 
-const adopt = Command.make("adopt", { json: jsonOption }, (options) => lazy(() => import("./adopt.js"), (m) => m.adopt(options))).pipe(
+const adopt = Command.make(
+  "adopt",
+  { json: jsonOption },
+  (options) => lazy(() => import("./adopt.js"), (m) => m.adopt(options))
+).pipe(
   Command.withDescription(
     "Import the history of drizzle's migrator (drizzle.__drizzle_migrations) and @effect/sql's (effect_sql_migrations) so nothing re-runs"
   )
@@ -73,7 +99,11 @@ const repair = Command.make(
   )
 )
 
-const drift = Command.make("drift", { json: jsonOption }, (options) => lazy(() => import("./drift.js"), (m) => m.drift(options))).pipe(
+const drift = Command.make(
+  "drift",
+  { json: jsonOption },
+  (options) => lazy(() => import("./drift.js"), (m) => m.drift(options))
+).pipe(
   Command.withDescription(
     "Replay all migrations into a scratch database and list every difference in tables, columns, constraints, indexes and policies (exit 9 when any)"
   )
@@ -81,7 +111,9 @@ const drift = Command.make("drift", { json: jsonOption }, (options) => lazy(() =
 
 const create = Command.make(
   "new",
-  { name: Args.text({ name: "name" }).pipe(Args.withDescription("What the migration does, e.g. \"add invoice notes\"")) },
+  {
+    name: Args.text({ name: "name" }).pipe(Args.withDescription("What the migration does, e.g. \"add invoice notes\""))
+  },
   (args) => lazy(() => import("./new.js"), (m) => m.create(args))
 ).pipe(Command.withDescription("Create the next NNNN_name.sql and NNNN_name.down.sql in a plain migrations folder"))
 
@@ -101,6 +133,8 @@ export const migrate = Command.make(
   },
   (options) => lazy(() => import("./apply.js"), (m) => m.apply(options))
 ).pipe(
-  Command.withDescription("Apply pending migrations from the migrations folder (DBKIT_MIGRATIONS_DIR, default ./migrations)"),
+  Command.withDescription(
+    "Apply pending migrations from the migrations folder (DBKIT_MIGRATIONS_DIR, default ./migrations)"
+  ),
   Command.withSubcommands([status, plan, verify, rollback, baseline, adopt, repair, drift, create])
 )

@@ -4,8 +4,8 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Migrator } from "../../migrator/Migrator.js"
-import { MigratorLive } from "./live.js"
 import { banner, json } from "../render.js"
+import { MigratorLive } from "./live.js"
 
 export const repair = (options: { readonly markApplied: ReadonlyArray<string>; readonly json: boolean }) =>
   Effect.gen(function*() {

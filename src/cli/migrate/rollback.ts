@@ -29,6 +29,8 @@ export const rollback = (options: {
     })
     if (options.json) return yield* json({ target: database.target, ...result })
     yield* Console.log(
-      result.rolledBack.length === 0 ? "nothing to roll back" : `${plural(result.rolledBack.length, "migration")} rolled back`
+      result.rolledBack.length === 0
+        ? "nothing to roll back"
+        : `${plural(result.rolledBack.length, "migration")} rolled back`
     )
   }).pipe(Effect.provide(GuardLive), Effect.provide(MigratorLive))

@@ -6,8 +6,8 @@ import * as Effect from "effect/Effect"
 import { Database } from "../../Database.js"
 import { Migrator } from "../../migrator/Migrator.js"
 import { isUpToDate } from "../../migrator/plan.js"
-import { MigratorLive } from "./live.js"
 import { json, table } from "../render.js"
+import { MigratorLive } from "./live.js"
 
 export const status = (options: { readonly json: boolean }) =>
   Effect.gen(function*() {
@@ -34,7 +34,9 @@ export const status = (options: { readonly json: boolean }) =>
         : "pending"
       return [m.name, text, a ? a.appliedAt : ""]
     })
-    for (const name of state.missing) rows.push([name, "missing (applied, no file)", applied.get(name)?.appliedAt ?? ""])
+    for (const name of state.missing) {
+      rows.push([name, "missing (applied, no file)", applied.get(name)?.appliedAt ?? ""])
+    }
     yield* Console.log(table(["migration", "state", "applied at (UTC)"], rows))
     yield* Console.log(
       `\n${database.target}: ${state.applied.length} applied, ${state.pending.length} pending` +

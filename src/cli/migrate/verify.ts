@@ -6,9 +6,9 @@ import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import { Database } from "../../Database.js"
 import { Migrator } from "../../migrator/Migrator.js"
-import { MigratorLive } from "./live.js"
 import { MigrationsDrifted, MigrationsPending } from "../outcomes.js"
 import { json } from "../render.js"
+import { MigratorLive } from "./live.js"
 
 export const verify = (options: { readonly json: boolean }) =>
   Effect.gen(function*() {
@@ -22,7 +22,9 @@ export const verify = (options: { readonly json: boolean }) =>
     ]
     const verdict = problems.length > 0 ? "drifted" : state.pending.length > 0 ? "pending" : "up to date"
     if (options.json) yield* json({ target: database.target, verdict, pending: state.pending, problems })
-    else if (verdict === "up to date") yield* Console.log(`${database.target}: up to date (${state.applied.length} applied)`)
+    else if (verdict === "up to date") {
+      yield* Console.log(`${database.target}: up to date (${state.applied.length} applied)`)
+    }
     if (problems.length > 0) return yield* new MigrationsDrifted({ problems })
     if (state.pending.length > 0) return yield* new MigrationsPending({ pending: state.pending })
   }).pipe(Effect.provide(MigratorLive))

@@ -32,7 +32,11 @@ const progressLine = (enabled: boolean) => {
         case "Copied":
           return show(`copied ${bytes(event.bytes)} of SQL in ${duration(event.durationMs)}`, true)
         case "Rewriting":
-          return show(`anonymizing ${event.table}: ${count(event.rows)} rows${event.estimate ? ` of ~${count(event.estimate)}` : ""}`)
+          return show(
+            `anonymizing ${event.table}: ${count(event.rows)} rows${
+              event.estimate ? ` of ~${count(event.estimate)}` : ""
+            }`
+          )
         case "Rewritten":
           return show(`anonymized ${event.table.table}: ${count(event.table.rows)} rows`, true)
         case "Vacuuming":
@@ -57,21 +61,39 @@ export const anonymize = (options: Parsed<typeof anonymizeConfig>) =>
           : "give one of them, not both"
       })
     }
-    if (options.batchSize < 1) return yield* new InvalidConfig({ variable: "--batch-size", reason: "must be a positive whole number" })
+    if (options.batchSize < 1) {
+      return yield* new InvalidConfig({ variable: "--batch-size", reason: "must be a positive whole number" })
+    }
     const map = yield* loadPrivacyMap()
     // Keys are optional unless the map declares encrypted columns (anonymize says so then).
     const keyring = yield* optionalKeyring()
     yield* banner(into === undefined ? "privacy anonymize --in-place" : `privacy anonymize --into ${into}`)
     const meter = progressLine(!options.json)
-    const report = yield* run(map, { into, keyring, yes: options.yes, batchSize: options.batchSize, onProgress: meter.onProgress }).pipe(
+    const report = yield* run(map, {
+      into,
+      keyring,
+      yes: options.yes,
+      batchSize: options.batchSize,
+      onProgress: meter.onProgress
+    }).pipe(
       Effect.ensuring(Effect.sync(meter.done))
     )
-    if (options.json) return yield* json(report)
+    if (options.json) {
+      return yield* json(report)
+    }
     yield* Console.log(
-      `${report.mode === "into" ? `anonymized copy ${report.database} of ${report.source}` : `anonymized ${report.database} in place`}: ` +
-        `${count(report.rows)} rows rewritten in ${report.tables.length} table${report.tables.length === 1 ? "" : "s"}, ` +
+      `${
+        report.mode === "into"
+          ? `anonymized copy ${report.database} of ${report.source}`
+          : `anonymized ${report.database} in place`
+      }: ` +
+        `${count(report.rows)} rows rewritten in ${report.tables.length} table${
+          report.tables.length === 1 ? "" : "s"
+        }, ` +
         `${count(Math.round(report.rowsPerSecond))} rows/s; ` +
-        `${report.copyMs === null ? "" : `copy ${duration(report.copyMs)}, `}rewrite ${duration(report.rewriteMs)}, vacuum ${duration(report.vacuumMs)}, total ${duration(report.durationMs)}`
+        `${report.copyMs === null ? "" : `copy ${duration(report.copyMs)}, `}rewrite ${
+          duration(report.rewriteMs)
+        }, vacuum ${duration(report.vacuumMs)}, total ${duration(report.durationMs)}`
     )
     yield* Console.log(table(
       ["table", "rows", "time", "columns"],

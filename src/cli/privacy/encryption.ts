@@ -6,10 +6,10 @@ import * as Effect from "effect/Effect"
 import {
   type ColumnRotation,
   type EncryptionProblems,
-  type RotateProgress,
-  type RotateReport,
   requireEncrypted,
   rotateKey as rotate,
+  type RotateProgress,
+  type RotateReport,
   verifyEncryption as verify,
   type VerifyReport
 } from "../../privacy/encryption.js"
@@ -53,14 +53,28 @@ const renderRotation = (report: RotateReport) =>
     ))
     yield* Console.log(
       `\n${count(report.rotated + report.encrypted)} value(s) now under key ${report.activeKey} ` +
-        `(${count(report.rotated)} re-encrypted, ${count(report.encrypted)} were plaintext) in ${duration(report.durationMs)}`
+        `(${count(report.rotated)} re-encrypted, ${count(report.encrypted)} were plaintext) in ${
+          duration(report.durationMs)
+        }`
     )
     if (report.skipped > 0) {
-      yield* Console.log(`${count(report.skipped)} value(s) changed by someone else meanwhile were left alone; run rotate-key again for them`)
+      yield* Console.log(
+        `${
+          count(report.skipped)
+        } value(s) changed by someone else meanwhile were left alone; run rotate-key again for them`
+      )
     }
     for (const c of report.columns) {
-      if (c.unknownKey.count > 0) yield* Console.log(`${columnName(c)}: under an unknown key (${c.unknownKey.keyIds.join(", ")}): rows ${c.unknownKey.sample.join(", ")}`)
-      if (c.undecryptable.count > 0) yield* Console.log(`${columnName(c)}: undecryptable: rows ${c.undecryptable.sample.join(", ")}`)
+      if (c.unknownKey.count > 0) {
+        yield* Console.log(
+          `${columnName(c)}: under an unknown key (${c.unknownKey.keyIds.join(", ")}): rows ${
+            c.unknownKey.sample.join(", ")
+          }`
+        )
+      }
+      if (c.undecryptable.count > 0) {
+        yield* Console.log(`${columnName(c)}: undecryptable: rows ${c.undecryptable.sample.join(", ")}`)
+      }
     }
   })
 
@@ -68,7 +82,16 @@ const renderVerification = (report: VerifyReport) =>
   Effect.gen(function*() {
     if (report.columns.length === 0) return yield* Console.log("no encrypted columns are declared in the privacy map")
     yield* Console.log(table(
-      ["column", "values", `active (${report.activeKey})`, "older keys", "plaintext", "unknown key", "undecryptable", "null"],
+      [
+        "column",
+        "values",
+        `active (${report.activeKey})`,
+        "older keys",
+        "plaintext",
+        "unknown key",
+        "undecryptable",
+        "null"
+      ],
       report.columns.map((c) => [
         columnName(c),
         count(c.values),
@@ -81,14 +104,27 @@ const renderVerification = (report: VerifyReport) =>
       ])
     ))
     for (const c of report.columns) {
-      for (const [label, found] of [["plaintext", c.plaintext], ["unknown key", c.unknownKey], ["undecryptable", c.undecryptable]] as const) {
-        if (found.count > 0) yield* Console.log(`${columnName(c)}: ${label}: rows ${found.sample.join(", ")}${found.count > found.sample.length ? ", …" : ""}`)
+      for (
+        const [label, found] of [["plaintext", c.plaintext], ["unknown key", c.unknownKey], [
+          "undecryptable",
+          c.undecryptable
+        ]] as const
+      ) {
+        if (found.count > 0) {
+          yield* Console.log(
+            `${columnName(c)}: ${label}: rows ${found.sample.join(", ")}${
+              found.count > found.sample.length ? ", …" : ""
+            }`
+          )
+        }
       }
     }
     const old = report.columns.reduce((n, c) => n + c.oldKey, 0)
     if (report.ok) {
       yield* Console.log(
-        `\nok: every value is encrypted under a configured key${old > 0 ? `; ${count(old)} under older keys (dbkit privacy rotate-key moves them to ${report.activeKey})` : ""}`
+        `\nok: every value is encrypted under a configured key${
+          old > 0 ? `; ${count(old)} under older keys (dbkit privacy rotate-key moves them to ${report.activeKey})` : ""
+        }`
       )
     }
   })
@@ -100,7 +136,11 @@ export const rotateKey = (options: Parsed<typeof rotateKeyConfig>) =>
     const keyring = yield* loadKeyring()
     yield* banner("privacy rotate-key")
     const render = (report: RotateReport) => (options.json ? json(report) : renderRotation(report))
-    const report = yield* rotate(map, keyring, { batchSize: options.batchSize, tables: options.table, onProgress: progressPrinter() }).pipe(
+    const report = yield* rotate(map, keyring, {
+      batchSize: options.batchSize,
+      tables: options.table,
+      onProgress: progressPrinter()
+    }).pipe(
       Effect.tapErrorTag("EncryptionProblems", (error: EncryptionProblems) => render(error.report as RotateReport))
     )
     yield* render(report)

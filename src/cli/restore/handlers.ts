@@ -16,8 +16,14 @@ export const restore = (options: Parsed<typeof restoreConfig>) =>
       const result = yield* validateFile(options.file)
       if (options.json) return yield* json(result)
       return yield* Console.log(
-        `${options.file}: valid (${bytes(result.dumpBytes)} of SQL${result.decrypted ? ", decrypted and authenticated" : ""}), ` +
-          `${result.origin === "signed" ? "signed" : `unverified origin (${result.originReason}): restoring it needs --trust-unsigned`}; no database was touched`
+        `${options.file}: valid (${bytes(result.dumpBytes)} of SQL${
+          result.decrypted ? ", decrypted and authenticated" : ""
+        }), ` +
+          `${
+            result.origin === "signed"
+              ? "signed"
+              : `unverified origin (${result.originReason}): restoring it needs --trust-unsigned`
+          }; no database was touched`
       )
     })
     : Effect.gen(function*() {
@@ -26,14 +32,24 @@ export const restore = (options: Parsed<typeof restoreConfig>) =>
       const meter = progress("restoring", !options.json)
       const onProgress = meter.enabled
         ? (p: RestoreProgress) =>
-          meter.update(p.dumpBytes, `of SQL, ${p.fileSize === 0 ? 100 : Math.floor((100 * p.fileBytes) / p.fileSize)}% of the file`)
+          meter.update(
+            p.dumpBytes,
+            `of SQL, ${p.fileSize === 0 ? 100 : Math.floor((100 * p.fileBytes) / p.fileSize)}% of the file`
+          )
         : undefined
       const done = Effect.ensuring(Effect.sync(meter.done))
       if (Option.isSome(options.into)) {
         yield* banner(`restore --into ${options.into.value}`)
-        const result = yield* service.into(options.file, options.into.value, { onProgress, trustUnsigned: options.trustUnsigned }).pipe(done)
+        const result = yield* service.into(options.file, options.into.value, {
+          onProgress,
+          trustUnsigned: options.trustUnsigned
+        }).pipe(done)
         if (options.json) return yield* json(result)
-        yield* Console.log(`restored into ${result.database}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, ${checked(result.countsChecked)}`)
+        yield* Console.log(
+          `restored into ${result.database}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, ${
+            checked(result.countsChecked)
+          }`
+        )
         return yield* skipped(result.skippedSettings)
       }
       yield* banner("restore")
@@ -46,20 +62,38 @@ export const restore = (options: Parsed<typeof restoreConfig>) =>
         onProgress
       }).pipe(done)
       if (options.json) return yield* json(result)
-      yield* Console.log(`restored ${result.database} from ${options.file}: ${result.tables} tables, ${result.rows.toLocaleString("en-US")} rows, ${checked(result.countsChecked)}`)
+      yield* Console.log(
+        `restored ${result.database} from ${options.file}: ${result.tables} tables, ${
+          result.rows.toLocaleString("en-US")
+        } rows, ${checked(result.countsChecked)}`
+      )
       if (result.safetyBackup) yield* Console.log(`  the replaced database was backed up to ${result.safetyBackup}`)
-      if (result.previous) yield* Console.log(`  the replaced database is kept as ${result.previous} (drop it when you are sure)`)
-      for (const d of result.leftoversRemoved.stagingDatabases) yield* Console.log(`  dropped ${d}, a staging database an interrupted restore left`)
-      for (const f of result.leftoversRemoved.partialFiles) yield* Console.log(`  deleted ${f}, a backup an interrupted run left unfinished`)
+      if (result.previous) {
+        yield* Console.log(`  the replaced database is kept as ${result.previous} (drop it when you are sure)`)
+      }
+      for (const d of result.leftoversRemoved.stagingDatabases) {
+        yield* Console.log(`  dropped ${d}, a staging database an interrupted restore left`)
+      }
+      for (const f of result.leftoversRemoved.partialFiles) {
+        yield* Console.log(`  deleted ${f}, a backup an interrupted run left unfinished`)
+      }
       yield* skipped(result.skippedSettings)
-      if (result.rolesCreated.length > 0) yield* Console.log(`  created the missing role(s) ${result.rolesCreated.join(", ")} (NOLOGIN) that the backup grants to`)
+      if (result.rolesCreated.length > 0) {
+        yield* Console.log(
+          `  created the missing role(s) ${result.rolesCreated.join(", ")} (NOLOGIN) that the backup grants to`
+        )
+      }
     }).pipe(Effect.provide(RestoreLive), Effect.provide(GuardLive))
 
 /** Settings of a newer pg_dump this server does not have, left out (harmless ones only). */
 const skipped = (settings: ReadonlyArray<string> | undefined) =>
   settings === undefined || settings.length === 0
     ? Effect.void
-    : Console.log(`  left out ${settings.join(", ")}: the dump was written by a newer pg_dump and this server does not have it (harmless)`)
+    : Console.log(
+      `  left out ${
+        settings.join(", ")
+      }: the dump was written by a newer pg_dump and this server does not have it (harmless)`
+    )
 
 const checked = (countsChecked: boolean) =>
   countsChecked ? "counts match the manifest" : "no manifest to compare the counts with (a file from plain pg_dump)"

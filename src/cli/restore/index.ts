@@ -11,20 +11,45 @@ import { lazy } from "../lazy.js"
 import { jsonOption, yesOption } from "../options.js"
 
 export const restoreConfig = {
-  file: Args.file({ name: "file", exists: "yes" }).pipe(Args.withDescription("A dbkit backup (its manifest is FILE.json)")),
-  into: Options.text("into").pipe(Options.optional, Options.withDescription("Restore into this new database on the same server (not on the embedded database, which holds one)")),
-  validateOnly: Options.boolean("validate-only").pipe(Options.withDescription("Verify the file (checksum, key, decryption, decompression) and touch no database")),
-  yes: yesOption,
-  noSafetyBackup: Options.boolean("no-safety-backup").pipe(Options.withDescription("Skip the backup of the database being replaced (on a server it is then kept under a _previous_ name; on the embedded database it is gone)")),
-  terminateConnections: Options.boolean("terminate-connections").pipe(Options.withDescription("Disconnect other programs' sessions on the database instead of refusing (whatever their application_name; dbkit's own connections are always ended)")),
-  trustUnsigned: Options.boolean("trust-unsigned").pipe(
-    Options.withDescription("Restore a file whose origin dbkit cannot verify (no manifest, unsigned, or signed on another machine); required in production, asked for at a terminal otherwise")
+  file: Args.file({ name: "file", exists: "yes" }).pipe(
+    Args.withDescription("A dbkit backup (its manifest is FILE.json)")
   ),
-  allowEmpty: Options.boolean("allow-empty").pipe(Options.withDescription("Restore a backup with no tables over a database that has some")),
+  into: Options.text("into").pipe(
+    Options.optional,
+    Options.withDescription(
+      "Restore into this new database on the same server (not on the embedded database, which holds one)"
+    )
+  ),
+  validateOnly: Options.boolean("validate-only").pipe(
+    Options.withDescription("Verify the file (checksum, key, decryption, decompression) and touch no database")
+  ),
+  yes: yesOption,
+  noSafetyBackup: Options.boolean("no-safety-backup").pipe(
+    Options.withDescription(
+      "Skip the backup of the database being replaced (on a server it is then kept under a _previous_ name; on the embedded database it is gone)"
+    )
+  ),
+  terminateConnections: Options.boolean("terminate-connections").pipe(
+    Options.withDescription(
+      "Disconnect other programs' sessions on the database instead of refusing (whatever their application_name; dbkit's own connections are always ended)"
+    )
+  ),
+  trustUnsigned: Options.boolean("trust-unsigned").pipe(
+    Options.withDescription(
+      "Restore a file whose origin dbkit cannot verify (no manifest, unsigned, or signed on another machine); required in production, asked for at a terminal otherwise"
+    )
+  ),
+  allowEmpty: Options.boolean("allow-empty").pipe(
+    Options.withDescription("Restore a backup with no tables over a database that has some")
+  ),
   json: jsonOption
 }
 
-export const restore = Command.make("restore", restoreConfig, (options) => lazy(() => import("./handlers.js"), (m) => m.restore(options))).pipe(
+export const restore = Command.make(
+  "restore",
+  restoreConfig,
+  (options) => lazy(() => import("./handlers.js"), (m) => m.restore(options))
+).pipe(
   Command.withDescription(
     "Restore a verified backup over the configured database (guarded: DB_RESTORE_CONFIRM=1 or --yes; production also DB_RESTORE_ALLOW_PRODUCTION=1; a safety backup; atomic: a swap on a server, one transaction on the embedded database), into a new database on the server (--into), or only verify it without opening a database (--validate-only)"
   )

@@ -31,8 +31,18 @@ const printEvent = (event: SeedEvent): Effect.Effect<void> => {
       const mark = r.status === "ran" ? "✓" : r.status === "failed" ? "✗" : "·"
       const rows = r.rows !== null && r.rows > 0 ? `  ${r.rows.toLocaleString("en-US")} rows` : ""
       const time = r.status === "ran" ? `  ${duration(r.durationMs)}` : ""
-      const previous = r.previousRun === undefined ? "" : ` (seed ${r.previousRun.seed}, scale ${r.previousRun.scale}, ${r.previousRun.at})`
-      return Effect.zipRight(live.clear, Console.log(`  ${mark} ${r.seed} (${r.profile}) ${r.status === "ran" ? "" : r.status}${previous}${rows}${time}`.replace(/\s+$/, "")))
+      const previous = r.previousRun === undefined
+        ? ""
+        : ` (seed ${r.previousRun.seed}, scale ${r.previousRun.scale}, ${r.previousRun.at})`
+      return Effect.zipRight(
+        live.clear,
+        Console.log(
+          `  ${mark} ${r.seed} (${r.profile}) ${r.status === "ran" ? "" : r.status}${previous}${rows}${time}`.replace(
+            /\s+$/,
+            ""
+          )
+        )
+      )
     }
   }
 }
@@ -52,7 +62,10 @@ export const list = (options: Parsed<typeof listConfig>) =>
         s.dependsOn.join(", "),
         Option.match(s.lastRun, { onNone: () => "never", onSome: (r) => `${r.at} (seed ${r.seed}, scale ${r.scale})` }),
         // A seed that reported no count (reference upserts written with plain SQL) shows a dash, not 0.
-        Option.match(s.lastRun, { onNone: () => "", onSome: (r) => r.rows === null ? "—" : r.rows.toLocaleString("en-US") })
+        Option.match(s.lastRun, {
+          onNone: () => "",
+          onSome: (r) => r.rows === null ? "—" : r.rows.toLocaleString("en-US")
+        })
       ])
     ))
   }).pipe(Effect.provide(SeederLive))
@@ -65,7 +78,12 @@ export const validate = (options: Parsed<typeof validateConfig>) =>
     if (options.json) yield* json({ problems })
     else if (problems.length === 0) yield* Console.log("seeded tables hold at least the rows their seeds declare")
     else {
-      yield* Console.log(table(["seed", "table", "expected at least", "found"], problems.map((p) => [p.seed, p.table, String(p.expected), String(p.actual)])))
+      yield* Console.log(
+        table(
+          ["seed", "table", "expected at least", "found"],
+          problems.map((p) => [p.seed, p.table, String(p.expected), String(p.actual)])
+        )
+      )
     }
     if (problems.length > 0) return yield* new SeedsInvalid({ problems: problems.length })
   }).pipe(Effect.provide(SeederLive))
@@ -77,7 +95,9 @@ export const clean = (options: Parsed<typeof cleanConfig>) =>
     yield* banner("seed clean")
     const result = yield* seeder.clean({ yes: options.yes })
     if (options.json) return yield* json(result)
-    for (const t of result.tables) yield* Console.log(`  deleted ${t.rows.toLocaleString("en-US")} rows from ${t.table}`)
+    for (const t of result.tables) {
+      yield* Console.log(`  deleted ${t.rows.toLocaleString("en-US")} rows from ${t.table}`)
+    }
     yield* Console.log("generated data removed; reference data kept")
   }).pipe(Effect.provide(GuardLive), Effect.provide(SeederLive))
 

@@ -29,13 +29,17 @@ const list = Command.make("list", listConfig, (options) => lazy(handlers, (m) =>
 export const validateConfig = { json: jsonOption }
 
 const validate = Command.make("validate", validateConfig, (options) => lazy(handlers, (m) => m.validate(options))).pipe(
-  Command.withDescription("Check seeded row counts against what each seed declares (exit 12 when short); foreign keys are enforced by the schema")
+  Command.withDescription(
+    "Check seeded row counts against what each seed declares (exit 12 when short); foreign keys are enforced by the schema"
+  )
 )
 
 export const cleanConfig = { yes: yesOption, json: jsonOption }
 
 const clean = Command.make("clean", cleanConfig, (options) => lazy(handlers, (m) => m.clean(options))).pipe(
-  Command.withDescription("Delete generated (development/test) data and forget those runs (guarded: DB_SEED_CLEAN_CONFIRM=1 or --yes)")
+  Command.withDescription(
+    "Delete generated (development/test) data and forget those runs (guarded: DB_SEED_CLEAN_CONFIRM=1 or --yes)"
+  )
 )
 
 export const seedConfig = {
@@ -56,7 +60,10 @@ export const seedConfig = {
     Options.mapEffect(checked(scaleProblem)),
     Options.withDescription("How much generated data, linear in the rows: 1 = the default size, 2 twice as many")
   ),
-  tenant: Options.text("tenant").pipe(Options.optional, Options.withDescription("Seed only this tenant (slug), for seeds that read context.tenant")),
+  tenant: Options.text("tenant").pipe(
+    Options.optional,
+    Options.withDescription("Seed only this tenant (slug), for seeds that read context.tenant")
+  ),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Show what would run, change nothing")),
   json: jsonOption
 }

@@ -9,7 +9,14 @@ import { Tenancy, type Tenant } from "../../tenancy/Tenancy.js"
 import { GuardLive } from "../live.js"
 import type { Parsed } from "../options.js"
 import { banner, duration, json, statusLine, table } from "../render.js"
-import type { deprovisionConfig, listConfig, migrateAllConfig, provisionConfig, resumeConfig, suspendConfig } from "./index.js"
+import type {
+  deprovisionConfig,
+  listConfig,
+  migrateAllConfig,
+  provisionConfig,
+  resumeConfig,
+  suspendConfig
+} from "./index.js"
 import { TenancyLive } from "./live.js"
 
 const describeTenant = (t: Tenant) =>
@@ -47,7 +54,9 @@ export const list = (options: Parsed<typeof listConfig>) =>
         t.schema ?? "",
         t.status,
         t.shard,
-        t.migration ? `${t.migration.state}${t.migration.at ? ` ${t.migration.at.slice(0, 19).replace("T", " ")}` : ""}` : ""
+        t.migration
+          ? `${t.migration.state}${t.migration.at ? ` ${t.migration.at.slice(0, 19).replace("T", " ")}` : ""}`
+          : ""
       ])
     ))
   }).pipe(Effect.provide(TenancyLive))
@@ -112,8 +121,14 @@ export const migrateAll = (options: Parsed<typeof migrateAllConfig>) =>
           finished = done
           return live.clear.pipe(
             Effect.zipRight(Console.log(
-              `[${String(done).padStart(width(total))}/${total}] ${r.target}${r.shard === "default" ? "" : ` @${r.shard}`}  ` +
-                (r.state === "failed" ? `FAILED: ${r.error}` : r.state === "applied" ? `applied ${r.applied}` : "up to date") +
+              `[${String(done).padStart(width(total))}/${total}] ${r.target}${
+                r.shard === "default" ? "" : ` @${r.shard}`
+              }  ` +
+                (r.state === "failed"
+                  ? `FAILED: ${r.error}`
+                  : r.state === "applied"
+                  ? `applied ${r.applied}`
+                  : "up to date") +
                 `  ${duration(r.durationMs)}`
             )),
             Effect.zipRight(running.size > 0 ? showRunning(total, true) : Effect.void)
@@ -128,5 +143,7 @@ export const migrateAll = (options: Parsed<typeof migrateAllConfig>) =>
           `${duration(report.durationMs)} (${rate.toFixed(1)}/s, concurrency ${options.concurrency})`
       )
     }
-    if (report.failed > 0) return yield* new TenantMigrationsFailed({ failed: report.failed, total: report.results.length })
+    if (report.failed > 0) {
+      return yield* new TenantMigrationsFailed({ failed: report.failed, total: report.results.length })
+    }
   }).pipe(Effect.provide(TenancyLive))

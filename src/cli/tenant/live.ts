@@ -9,4 +9,7 @@ import { layerConfig as tenancyLayerConfig } from "../../tenancy/Tenancy.js"
 import { DatabaseFromEnv } from "../live.js"
 
 /** Tenancy as the project configures it, on the configured database. */
-export const TenancyLive = tenancyLayerConfig().pipe(Layer.provideMerge(DatabaseFromEnv), Layer.provide(NodeContext.layer))
+export const TenancyLive = tenancyLayerConfig().pipe(
+  Layer.provideMerge(DatabaseFromEnv),
+  Layer.provide(NodeContext.layer)
+)

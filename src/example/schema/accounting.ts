@@ -4,6 +4,7 @@
  */
 import { sql } from "drizzle-orm"
 import {
+  type AnyPgColumn,
   char,
   check,
   date,
@@ -14,8 +15,7 @@ import {
   text,
   timestamp,
   unique,
-  uuid,
-  type AnyPgColumn
+  uuid
 } from "drizzle-orm/pg-core"
 import { tenantId, tenantIndex, tenantIsolation } from "./tenancy.js"
 

@@ -4,8 +4,8 @@
  * NOT NULL `tenant_id` and the standard `tenant_isolation` RLS policy.
  * drizzle.config.ts points drizzle-kit here.
  */
-import { auditLog } from "./audit.js"
 import { accounts, customers, invoiceLines, invoices, payments } from "./accounting.js"
+import { auditLog } from "./audit.js"
 import { userRoles, users } from "./auth.js"
 
 export * from "./accounting.js"

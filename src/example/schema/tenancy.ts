@@ -4,7 +4,7 @@
  * `tenant_id` column and the `tenant_isolation` row-level-security policy.
  */
 import { sql } from "drizzle-orm"
-import { index, pgEnum, pgPolicy, pgRole, pgTable, text, timestamp, uuid, type PgColumn } from "drizzle-orm/pg-core"
+import { index, type PgColumn, pgEnum, pgPolicy, pgRole, pgTable, text, timestamp, uuid } from "drizzle-orm/pg-core"
 
 /**
  * The role the application connects as (or `SET ROLE`s to). It is cluster-wide,
@@ -58,5 +58,4 @@ export const tenantIsolation = () =>
   })
 
 /** Index on `tenant_id`, named `<table>_tenant_id_idx`. */
-export const tenantIndex = (table: string, column: PgColumn) =>
-  index(`${table}_tenant_id_idx`).on(column)
+export const tenantIndex = (table: string, column: PgColumn) => index(`${table}_tenant_id_idx`).on(column)

@@ -13,14 +13,14 @@
  * run over a generated organization, or a full run after a `--tenant` run, adds no duplicates.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { type CopyValue, Random, type Seed, Seeder } from "dbkit"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { type CopyValue, Random, Seeder, type Seed } from "dbkit"
 import {
   BASE_2024,
   BASE_2025,
-  DAY_MS,
   dateText,
+  DAY_MS,
   flatMapRows,
   MissingPrerequisite,
   money,
@@ -61,8 +61,16 @@ export const generatedOrganization = (random: Random.Random, index: number): Gen
 /** The organization `--tenant SLUG` creates when it is missing: "acme-trading" → "Acme Trading". */
 export const tenantOrganization = (random: Random.Random, slug: string): GeneratedOrganization => {
   const r = random.fork(`tenant/${slug}`)
-  const name = slug.split(/[^A-Za-z0-9]+/).filter((w) => w !== "").map((w) => w[0]!.toUpperCase() + w.slice(1)).join(" ")
-  return { id: r.uuid(), slug, name: name === "" ? slug : name, status: "active", createdAt: r.date(new Date(BASE_2024), 365) }
+  const name = slug.split(/[^A-Za-z0-9]+/).filter((w) => w !== "").map((w) => w[0]!.toUpperCase() + w.slice(1)).join(
+    " "
+  )
+  return {
+    id: r.uuid(),
+    slug,
+    name: name === "" ? slug : name,
+    status: "active",
+    createdAt: r.date(new Date(BASE_2024), 365)
+  }
 }
 
 export const organizations: Seed = Seeder.make({
@@ -256,7 +264,12 @@ const split = (r: Random.Random, total: number, parts: number): ReadonlyArray<nu
  * One organization's invoices in issue order (numbered INV-2025-00001…), each with 1–5 lines
  * and the payments its status implies. Pure over `r`: the same fork gives the same invoices.
  */
-export function* invoicesOf(org: TargetOrganization, r: Random.Random, inputs: InvoiceInputs, n: number): Generator<GeneratedInvoice> {
+export function* invoicesOf(
+  org: TargetOrganization,
+  r: Random.Random,
+  inputs: InvoiceInputs,
+  n: number
+): Generator<GeneratedInvoice> {
   const currency = r.pick(Random.currencies)
   const spacing = 365 / n
   for (let i = 0; i < n; i++) {
@@ -284,14 +297,32 @@ export function* invoicesOf(org: TargetOrganization, r: Random.Random, inputs: I
       let at = issue + r.int(0, 8) * DAY_MS
       for (const amount of amounts) {
         at += r.int(1, terms + 10) * DAY_MS
-        payments.push([r.uuid(), org.id, id, money(amount), new Date(at + r.int(8 * 3_600_000, 18 * 3_600_000)), methodFor(r)])
+        payments.push([
+          r.uuid(),
+          org.id,
+          id,
+          money(amount),
+          new Date(at + r.int(8 * 3_600_000, 18 * 3_600_000)),
+          methodFor(r)
+        ])
       }
     }
     if (status === "paid") pay(split(r, total, r.bool(0.75) ? 1 : r.int(2, 3)))
     else if (status === "issued" && r.bool(0.25) && total > 1) pay([r.int(1, total - 1)])
     const createdAt = new Date(issue + r.int(8 * 3_600_000, 18 * 3_600_000))
     yield {
-      invoice: [id, org.id, `INV-2025-${String(i + 1).padStart(5, "0")}`, customer, status, dateText(issue), dateText(issue + terms * DAY_MS), currency, money(total), createdAt],
+      invoice: [
+        id,
+        org.id,
+        `INV-2025-${String(i + 1).padStart(5, "0")}`,
+        customer,
+        status,
+        dateText(issue),
+        dateText(issue + terms * DAY_MS),
+        currency,
+        money(total),
+        createdAt
+      ],
       lines,
       payments
     }
@@ -310,7 +341,10 @@ const invoiceInputs = (org: TargetOrganization) =>
       SELECT id::text AS id, code, parent_id IS NOT NULL AS leaf FROM accounts
        WHERE tenant_id = ${org.id} AND type = 'revenue' ORDER BY code COLLATE "C"`
     if (accountRows.length === 0) {
-      return yield* new MissingPrerequisite({ what: `revenue accounts of ${org.slug}`, hint: "run the reference seed chart_of_accounts first" })
+      return yield* new MissingPrerequisite({
+        what: `revenue accounts of ${org.slug}`,
+        hint: "run the reference seed chart_of_accounts first"
+      })
     }
     const leaves = accountRows.filter((a) => a.leaf === true || (a.leaf as unknown) === "t")
     return {
@@ -323,7 +357,8 @@ const invoiceInputs = (org: TargetOrganization) =>
 export const invoices: Seed = Seeder.make({
   name: "invoices",
   profile: "development",
-  description: "250 × scale invoices, about 50 per organization (a --tenant run: 50 × scale for it), with 1–5 lines each and the payments their status implies",
+  description:
+    "250 × scale invoices, about 50 per organization (a --tenant run: 50 × scale for it), with 1–5 lines each and the payments their status implies",
   dependsOn: ["customers", "chart_of_accounts"],
   tables: ["payments", "invoice_lines", "invoices"],
   expects: (scale) => {
@@ -341,7 +376,18 @@ export const invoices: Seed = Seeder.make({
         const generate = () => invoicesOf(org, context.random.fork(org.slug), inputs, n)
         yield* context.copy(
           "invoices",
-          ["id", "tenant_id", "number", "customer_id", "status", "issue_date", "due_date", "currency", "total", "created_at"],
+          [
+            "id",
+            "tenant_id",
+            "number",
+            "customer_id",
+            "status",
+            "issue_date",
+            "due_date",
+            "currency",
+            "total",
+            "created_at"
+          ],
           flatMapRows(generate(), (g) => [g.invoice])
         )
         yield* context.copy(

@@ -11,7 +11,16 @@ import { developmentProfileSeeds } from "./development.js"
 import { referenceProfileSeeds } from "./reference.js"
 
 export { customers, developmentProfileSeeds, invoices, organizations, users } from "./development.js"
-export { chartOfAccounts, chartOfAccountsList, permissionList, permissions, referenceProfileSeeds, roleList, rolePermissionList, roles } from "./reference.js"
-export { OrganizationNotFound, MissingPrerequisite, sizes } from "./shared.js"
+export {
+  chartOfAccounts,
+  chartOfAccountsList,
+  permissionList,
+  permissions,
+  referenceProfileSeeds,
+  roleList,
+  rolePermissionList,
+  roles
+} from "./reference.js"
+export { MissingPrerequisite, OrganizationNotFound, sizes } from "./shared.js"
 
 export const referenceSeeds: ReadonlyArray<Seed> = [...referenceProfileSeeds, ...developmentProfileSeeds]

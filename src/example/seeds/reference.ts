@@ -10,8 +10,8 @@
  * the first), which is what `seed list` shows for it.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import { type Seed, Seeder } from "dbkit"
 import * as Effect from "effect/Effect"
-import { Seeder, type Seed } from "dbkit"
 import { targetOrganizations } from "./shared.js"
 
 /** The application's permissions: key and what it allows. */
@@ -170,7 +170,9 @@ export const chartOfAccounts: Seed = Seeder.make({
           SELECT md5(o.id::text || '/account/' || a.code)::uuid, o.id, a.code, a.name, a.type::account_type,
                  (SELECT p.id FROM accounts p WHERE p.tenant_id = o.id AND p.code = a.parent), o.created_at
             FROM organizations o
-            CROSS JOIN json_to_recordset(${JSON.stringify(level)}::json) AS a(code text, name text, type text, parent text)
+            CROSS JOIN json_to_recordset(${
+          JSON.stringify(level)
+        }::json) AS a(code text, name text, type text, parent text)
            WHERE o.id IN (SELECT value::uuid FROM json_array_elements_text(${ids}::json))
           ON CONFLICT (tenant_id, code) DO NOTHING`
       }

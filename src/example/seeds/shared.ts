@@ -16,7 +16,9 @@ export class OrganizationNotFound extends Data.TaggedError("OrganizationNotFound
 }
 
 /** Data a seed builds on is missing (a seed it depends on was not run). */
-export class MissingPrerequisite extends Data.TaggedError("MissingPrerequisite")<{ readonly what: string; readonly hint: string }> {
+export class MissingPrerequisite
+  extends Data.TaggedError("MissingPrerequisite")<{ readonly what: string; readonly hint: string }>
+{
   override get message() {
     return `${this.what} missing: ${this.hint}`
   }
@@ -30,7 +32,9 @@ export const BASE_2025 = Date.UTC(2025, 0, 1)
 
 /** Integer cents as numeric text: 123456 → "1234.56" (non-negative amounts only). */
 export const money = (cents: number): string => {
-  if (!Number.isSafeInteger(cents) || cents < 0) throw new RangeError(`not a non-negative whole number of cents: ${cents}`)
+  if (!Number.isSafeInteger(cents) || cents < 0) {
+    throw new RangeError(`not a non-negative whole number of cents: ${cents}`)
+  }
   const rest = cents % 100
   return `${(cents - rest) / 100}.${rest < 10 ? "0" : ""}${rest}`
 }
@@ -52,9 +56,11 @@ export const sizes = {
   customers: (scale: number) => scaled(100, scale),
   invoices: (scale: number) => scaled(250, scale),
   /** Customers of each organization a run generates for: its share of the total, or the `--tenant` one's own. */
-  customersPerOrganization: (scale: number, tenant = false) => tenant ? scaled(20, scale) : shareOf(sizes.customers(scale), scale),
+  customersPerOrganization: (scale: number, tenant = false) =>
+    tenant ? scaled(20, scale) : shareOf(sizes.customers(scale), scale),
   /** Invoices of each organization a run generates for, likewise. */
-  invoicesPerOrganization: (scale: number, tenant = false) => tenant ? scaled(50, scale) : shareOf(sizes.invoices(scale), scale),
+  invoicesPerOrganization: (scale: number, tenant = false) =>
+    tenant ? scaled(50, scale) : shareOf(sizes.invoices(scale), scale),
   usersPerOrganization: { min: 3, max: 8 }
 } as const
 
