@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import { spawnSync } from "node:child_process"
 import * as path from "node:path"
 import { afterAll, beforeAll } from "vitest"
-import { runCli } from "./support/cli.js"
+import { nodeFlags, runCli } from "./support/cli.js"
 import { createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
@@ -20,7 +20,7 @@ const onTerminal = (args: ReadonlyArray<string>, env: Record<string, string>) =>
   const base = Object.fromEntries(
     Object.entries(process.env).filter(([name]) => !["DATABASE_URL", "DB_ENV", "NODE_ENV", "VITEST"].includes(name))
   )
-  const line = [process.execPath, bin, ...args].map((a) => `'${a}'`).join(" ")
+  const line = [process.execPath, ...nodeFlags, bin, ...args].map((a) => `'${a}'`).join(" ")
   const run = spawnSync("script", ["-qec", line, "/dev/null"], {
     encoding: "utf8",
     env: { ...base, ...env, COLUMNS: "100" },

@@ -8,7 +8,7 @@ import pg from "pg"
 import { afterAll, beforeAll } from "vitest"
 import { PgliteLive } from "../src/Database.js"
 import { lockKey } from "../src/migrator/history.js"
-import { runCli } from "./support/cli.js"
+import { nodeFlags, runCli } from "./support/cli.js"
 import {
   admin,
   adminUrl,
@@ -218,7 +218,11 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
         "002_slow.sql": "CREATE TABLE slow (x int);\nINSERT INTO slow VALUES (1);\nSELECT pg_sleep(3);"
       })
       const env = { ...process.env, CI: "true", DATABASE_URL: killed.url, DBKIT_MIGRATIONS_DIR: dir }
-      const child = spawn(process.execPath, [path.resolve(import.meta.dirname, "../bin/dbkit.mjs"), "migrate"], {
+      const child = spawn(process.execPath, [
+        ...nodeFlags,
+        path.resolve(import.meta.dirname, "../bin/dbkit.mjs"),
+        "migrate"
+      ], {
         env,
         stdio: "pipe"
       })

@@ -9,7 +9,7 @@ import * as Effect from "effect/Effect"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { type CliResult, runCli } from "./support/cli.js"
+import { type CliResult, nodeFlags, runCli } from "./support/cli.js"
 import {
   createScratchDatabase,
   dropScratchDatabase,
@@ -243,6 +243,7 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
         delete base.DATABASE_URL
         delete base.DB_ENV
         const child = spawn(process.execPath, [
+          ...nodeFlags,
           path.resolve(import.meta.dirname, "../bin/dbkit.mjs"),
           "deploy",
           "--env",

@@ -6,7 +6,7 @@ import * as net from "node:net"
 import * as path from "node:path"
 import pg from "pg"
 import { afterAll, beforeAll } from "vitest"
-import { runCli } from "./support/cli.js"
+import { nodeFlags, runCli } from "./support/cli.js"
 import { createScratchDatabase, dropScratchDatabase, serverAvailable, tempDir } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
@@ -146,6 +146,7 @@ const startServe = (env: Record<string, string>) =>
       const base = { ...process.env }
       delete base.DATABASE_URL
       const child = spawn(process.execPath, [
+        ...nodeFlags,
         path.resolve(import.meta.dirname, "../bin/dbkit.mjs"),
         "health",
         "serve",

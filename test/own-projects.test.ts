@@ -21,9 +21,11 @@ import { pgcrypto } from "@electric-sql/pglite/contrib/pgcrypto"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { afterAll, beforeAll, describe, expect, it } from "vitest"
+import { nodeFlags } from "./support/cli.js"
 import {
   createScratchDatabase,
   dropScratchDatabase,
+  embeddedDataDir,
   queryAt,
   serverAvailable,
   tempDir,
@@ -65,7 +67,9 @@ const serverBackend = async (prefix: string): Promise<Backend> => {
 }
 
 const embeddedBackend = (dir: string, extensions: Record<string, typeof pgcrypto> = {}): Backend => {
-  const dataDir = path.join(dir, ".data", "pglite")
+  // A fresh cluster from the run's template: creating one (initdb) is cli.test.ts's and
+  // package-install.test.ts's subject; here it would only add seconds.
+  const dataDir = embeddedDataDir(path.join(dir, ".data", "pglite"))
   return {
     name: "embedded",
     env: { DBKIT_DATA_DIR: dataDir },
@@ -89,11 +93,15 @@ const copyProject = (fixture: string, label: string) => {
 
 /** The project's installed `dbkit`, run in its folder as a user runs it; checks the exit code. */
 const dbkit = (dir: string, backend: Backend) => async (args: ReadonlyArray<string>, expected = 0) => {
-  const result = await run(process.execPath, [path.join(root, "node_modules", ".bin", "dbkit"), ...args], {
-    cwd: dir,
-    env: cleanEnv({ CI: "true", ...backend.env }),
-    timeoutMs: 120_000
-  })
+  const result = await run(
+    process.execPath,
+    [...nodeFlags, path.join(root, "node_modules", ".bin", "dbkit"), ...args],
+    {
+      cwd: dir,
+      env: cleanEnv({ CI: "true", ...backend.env }),
+      timeoutMs: 120_000
+    }
+  )
   expect(result.code, `dbkit ${args.join(" ")} (${backend.name})\n${result.stdout}\n${result.stderr}`).toBe(expected)
   return result
 }

@@ -20,7 +20,7 @@ import { anonymize } from "../src/privacy/anonymize.js"
 import type { PrivacyMap } from "../src/privacy/declare.js"
 import { fake, ibanValid } from "../src/privacy/fake.js"
 import { makeKeyring, parseEnvelope } from "../src/privacy/fieldCrypto.js"
-import { runCli } from "./support/cli.js"
+import { nodeFlags, runCli } from "./support/cli.js"
 import {
   admin,
   createScratchDatabase,
@@ -470,7 +470,16 @@ describe.skipIf(!server)("dbkit privacy anonymize on the server", () => {
 
   it("an interrupted or killed (SIGKILL) run leaves no new database behind", async () => {
     const start = (into: string) => {
-      const child = spawn(process.execPath, [bin, "privacy", "anonymize", "--into", into, "--batch-size", "5"], {
+      const child = spawn(process.execPath, [
+        ...nodeFlags,
+        bin,
+        "privacy",
+        "anonymize",
+        "--into",
+        into,
+        "--batch-size",
+        "5"
+      ], {
         env: { ...process.env, ...env(), CI: "true" },
         stdio: ["ignore", "pipe", "pipe"]
       })

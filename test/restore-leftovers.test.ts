@@ -9,7 +9,7 @@ import * as path from "node:path"
 import { isStagingOf, parseStagingName, stagingName, stagingPrefix } from "../src/backup/leftovers.js"
 import { selectForPruning } from "../src/backup/retention.js"
 import { settingClause } from "../src/backup/targetLock.js"
-import { runCli } from "./support/cli.js"
+import { nodeFlags, runCli } from "./support/cli.js"
 import {
   admin,
   createScratchDatabase,
@@ -173,7 +173,10 @@ const killWhen = (args: ReadonlyArray<string>, env: Record<string, string>, read
     const base = { ...process.env }
     delete base.DATABASE_URL
     delete base.VITEST
-    const child = spawn(process.execPath, [bin, ...args], { env: { ...base, CI: "true", ...env }, stdio: "ignore" })
+    const child = spawn(process.execPath, [...nodeFlags, bin, ...args], {
+      env: { ...base, CI: "true", ...env },
+      stdio: "ignore"
+    })
     const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()))
     const deadline = Date.now() + 60_000
     let caught = false
