@@ -943,8 +943,13 @@ export const runScript = (
           exec(`${pending.map((s) => s.sql).join("\n")}\nRELEASE SAVEPOINT ${SAVEPOINT}`)
         )
         if (sent._tag === "Right") return
-        yield* runOne({ sql: `ROLLBACK TO SAVEPOINT ${SAVEPOINT}`, line: pending[0]!.line })
-        for (const statement of pending) yield* runOne(statement)
+        // A savepoint that cannot be rolled back to (the connection is gone) is not the news:
+        // what stopped the batch is.
+        yield* Effect.mapError(exec(`ROLLBACK TO SAVEPOINT ${SAVEPOINT}`), () =>
+          failedAt(pending[0]!, serverReason(sent.left)))
+        for (const statement of pending) {
+          yield* runOne(statement)
+        }
         return yield* failedAt(pending[0]!, serverReason(sent.left))
       })
     })
@@ -957,7 +962,8 @@ export const runScript = (
         for (const role of roles) {
           rolesSeen.add(role)
           const found = yield* Effect.tryPromise({
-            try: () => target.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]),
+            try: () =>
+              target.query("SELECT 1 FROM pg_roles WHERE rolname = $1", [role]),
             catch: (cause) => failedAt(statement, serverReason(cause))
           })
           if (found.rows.length > 0) continue
