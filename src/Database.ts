@@ -125,7 +125,7 @@ const errorCode = (cause: unknown): string | undefined => {
 const connectReason = (
   cause: unknown,
   timeout: Duration.Duration,
-  password: string | undefined,
+  url: Redacted.Redacted<string>,
   elapsedMs = 0
 ): string => {
   const inner = (cause as { cause?: unknown } | undefined)?.cause ?? cause
@@ -147,7 +147,7 @@ const connectReason = (
     ? `timed out after ${Duration.format(timeout)}`
     : text
   // Belt and braces: a driver message must never carry the password out.
-  return password ? Redact.scrubber([password])(reason) : reason
+  return Redact.scrubUrl(reason, url)
 }
 
 /** `host:port` of a server URL: whose backend pids a set holds. */
@@ -229,7 +229,6 @@ export const PgLive = (options: {
 }): Layer.Layer<PgClient.PgClient | SqlClient.SqlClient | Database, DatabaseUnavailable> => {
   const { database, target } = describeUrl(options.url)
   const timeout = Duration.decode(options.connectTimeout ?? Duration.seconds(5))
-  const password = new URL(Redacted.value(options.url)).password || undefined
   const applicationName = options.applicationName ?? "dbkit"
   const client = Layer.unwrapEffect(Effect.sync(() => {
     const started = Date.now()
@@ -246,7 +245,7 @@ export const PgLive = (options: {
         Layer.fail(
           new DatabaseUnavailable({
             target,
-            reason: connectReason(error.cause ?? error, timeout, password, Date.now() - started)
+            reason: connectReason(error.cause ?? error, timeout, options.url, Date.now() - started)
           })
         )
       )

@@ -294,34 +294,14 @@ describe("Backup on the embedded database", () => {
             input: gunzipSync(bytes)
           })
           const errors = restore.stderr.toString().split("\n").filter((line) => line.includes("ERROR"))
-          const serverMajor = Number(
-            execFileSync("psql", [
-              "-X",
-              "-At",
-              "-h",
-              "127.0.0.1",
-              "-U",
-              "root",
-              "-d",
-              target.name,
-              "-c",
-              "SHOW server_version_num"
-            ]).toString()
-          ) / 10000
+          /** One value from psql on the restored database. */
+          const valueOf = (query: string) =>
+            execFileSync("psql", ["-X", "-At", "-h", "127.0.0.1", "-U", "root", "-d", target.name, "-c", query])
+              .toString()
+              .trim()
+          const serverMajor = Number(valueOf("SHOW server_version_num")) / 10000
           expect(errors.filter((line) => !(serverMajor < 17 && line.includes("transaction_timeout")))).toEqual([])
-          const count = execFileSync("psql", [
-            "-X",
-            "-At",
-            "-h",
-            "127.0.0.1",
-            "-U",
-            "root",
-            "-d",
-            target.name,
-            "-c",
-            "SELECT count(*) FROM organizations"
-          ])
-          expect(count.toString().trim()).toBe("3")
+          expect(valueOf("SELECT count(*) FROM organizations")).toBe("3")
         } finally {
           yield* Effect.promise(() => dropScratchDatabase(target.name))
         }

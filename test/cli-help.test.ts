@@ -16,21 +16,10 @@ import * as Layer from "effect/Layer"
 import { spawnSync } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import { backup, backups } from "../src/cli/backup/index.js"
-import { db } from "../src/cli/db/index.js"
-import { deploy } from "../src/cli/deploy/index.js"
-import { env } from "../src/cli/env/index.js"
+import { dbkit } from "../src/cli/commands.js"
 import { takeEnvFlag } from "../src/cli/envFlag.js"
-import { health } from "../src/cli/health/index.js"
 import * as Help from "../src/cli/help.js"
-import { init } from "../src/cli/init/index.js"
-import { migrate } from "../src/cli/migrate/index.js"
-import { audit, privacy } from "../src/cli/privacy/index.js"
 import { bytes } from "../src/cli/render.js"
-import { reset } from "../src/cli/reset/index.js"
-import { restore } from "../src/cli/restore/index.js"
-import { seed } from "../src/cli/seed/index.js"
-import { tenant } from "../src/cli/tenant/index.js"
 import { runCli } from "./support/cli.js"
 import { tempDir } from "./support/databases.js"
 
@@ -79,29 +68,6 @@ const walk = async () => {
 /** The walk, once per file: it starts the CLI once for every command. */
 let walked: ReturnType<typeof walk> | undefined
 const commandTree = () => (walked ??= walk())
-
-/**
- * The command tree as main.ts assembles it (main.ts runs the CLI when imported, so the groups are
- * put together here; the help test checks that this tree has exactly the built CLI's paths).
- */
-const dbkit = Command.make("dbkit").pipe(
-  Command.withSubcommands([
-    init,
-    migrate,
-    seed,
-    backup,
-    backups,
-    restore,
-    reset,
-    tenant,
-    health,
-    db,
-    deploy,
-    env,
-    privacy,
-    audit
-  ])
-)
 
 /** Every command path of the tree, the root first. */
 const pathsOf = (at: ReadonlyArray<string>): ReadonlyArray<string> => [

@@ -5,8 +5,8 @@
  *
  * Each command group's index.ts holds only its definitions (names, options, descriptions): every
  * handler loads its implementation when it runs (`lazy(() => import("./handlers.js"), …)`, see
- * lazy.ts), so starting the CLI evaluates no service, driver or handler. A new group is one
- * import below and one entry in `withSubcommands`.
+ * lazy.ts), so starting the CLI evaluates no service, driver or handler. The tree is in
+ * commands.ts.
  */
 import * as Command from "@effect/cli/Command"
 import * as ValidationError from "@effect/cli/ValidationError"
@@ -27,48 +27,13 @@ import * as Option from "effect/Option"
 import pkg from "../../package.json" with { type: "json" }
 import { loadEnvFiles, projectDir } from "../EnvFiles.js"
 import * as ServerError from "../ServerError.js"
-import { backup, backups } from "./backup/index.js"
-import { db } from "./db/index.js"
-import { deploy } from "./deploy/index.js"
-import { env } from "./env/index.js"
+import { dbkit } from "./commands.js"
 import { applyEnvName, selectDatabase, takeEnvFlag } from "./envFlag.js"
 import { ExitCode, exitCodeOfTag } from "./exitCodes.js"
-import { health } from "./health/index.js"
 import * as Help from "./help.js"
-import { init } from "./init/index.js"
 import { handlerStarted } from "./lazy.js"
-import { migrate } from "./migrate/index.js"
 import * as OpensNothing from "./opensNothing.js"
-import { audit, privacy } from "./privacy/index.js"
 import { applyProjectConfig, needsProjectConfig } from "./projectConfig.js"
-import { reset } from "./reset/index.js"
-import { restore } from "./restore/index.js"
-import { seed } from "./seed/index.js"
-import { tenant } from "./tenant/index.js"
-
-const dbkit = Command.make("dbkit").pipe(
-  Command.withDescription(
-    "PostgreSQL migrations, seeds, backups, tenancy and health for Effect programs. " +
-      "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite (development and test only). " +
-      "Every command takes --env NAME: that environment's database, from its urlEnv in dbkit.config.ts."
-  ),
-  Command.withSubcommands([
-    init,
-    migrate,
-    seed,
-    backup,
-    backups,
-    restore,
-    reset,
-    tenant,
-    health,
-    db,
-    deploy,
-    env,
-    privacy,
-    audit
-  ])
-)
 
 const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })
 

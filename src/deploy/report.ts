@@ -52,9 +52,6 @@ export interface DeployReport {
   readonly error: string | null
 }
 
-/** Replaces every secret (URL passwords) in a text with ***; the passwords in URLs. */
-export { passwordsOf, scrubber } from "../Redact.js"
-
 /** Who is deploying: the CI actor when there is one, else the OS user (and host). */
 export const deployer = (env: NodeJS.ProcessEnv, osUser: string): string => {
   if (env.GITHUB_ACTOR) {

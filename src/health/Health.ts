@@ -23,6 +23,7 @@ import * as Scope from "effect/Scope"
 import { Backup } from "../backup/Backup.js"
 import { Database } from "../Database.js"
 import { Migrator } from "../migrator/Migrator.js"
+import { reason as reasonOf } from "../ServerError.js"
 import { defaultThresholds, fromEnvironment, type Thresholds } from "../Thresholds.js"
 import {
   allChecks,
@@ -33,7 +34,7 @@ import {
   type DatabaseAccess
 } from "./checks.js"
 import { InvalidThreshold, UnknownHealthCheck } from "./errors.js"
-import { type CheckResult, type Outcome, overall, type OverallStatus, reasonOf } from "./status.js"
+import { type CheckResult, type Outcome, overall, type OverallStatus } from "./status.js"
 
 export { defaultThresholds, type Thresholds } from "../Thresholds.js"
 export type { CheckResult, CheckStatus, OverallStatus } from "./status.js"

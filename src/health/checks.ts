@@ -17,6 +17,7 @@ import { describeRedisUrl, makeRedis } from "../Cache.js"
 import type { DatabaseShape } from "../Database.js"
 import type { Migrator } from "../migrator/Migrator.js"
 import * as Redact from "../Redact.js"
+import { reason as reasonOf } from "../ServerError.js"
 import { limit, type Thresholds } from "../Thresholds.js"
 import {
   type CheckStatus,
@@ -27,7 +28,6 @@ import {
   listSome,
   type Outcome,
   percent,
-  reasonOf,
   round,
   seconds
 } from "./status.js"

@@ -2,7 +2,6 @@
  * Pure pieces of a health report: statuses and their order, the one-line results checks return,
  * and the helpers that keep query text and server messages out of reports.
  */
-import * as ServerError from "../ServerError.js"
 
 /** A check's verdict. `unknown`: it could not run (the reason is its detail). */
 export type CheckStatus = "ok" | "warn" | "critical" | "unknown" | "not applicable"
@@ -63,9 +62,6 @@ export const firstKeyword = (query: string | null | undefined): string => {
   const word = /^[A-Za-z]+/.exec(text)?.[0]
   return word === undefined ? "(not visible)" : word.toUpperCase()
 }
-
-/** One line of a driver or server error, without the SQL it ran. */
-export const reasonOf = (error: unknown): string => ServerError.reason(error)
 
 /** "a, b, c (+4 more)". */
 export const listSome = (items: ReadonlyArray<string>, max = 3): string =>
