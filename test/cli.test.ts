@@ -156,7 +156,11 @@ describe.skipIf(!server)("dbkit migrate on the server", () => {
       yield* Effect.promise(() => elsewhere.query("SELECT pg_advisory_lock($1::bigint)", [key]))
       yield* Effect.promise(() => holder.connect())
       yield* Effect.promise(() => holder.query("SELECT pg_advisory_lock($1::bigint)", [key]))
-      const result = yield* Effect.promise(() => runCli(["migrate"], withDb({ DB_MIGRATION_LOCK_WAIT: "1 second" })))
+      // A pending migration of its own, so this run takes the locked path whatever ran before.
+      const dir = writeFolder({ "001_waits_for_the_lock.sql": "CREATE TABLE cli_lock_waiter (x int);" })
+      const result = yield* Effect.promise(() =>
+        runCli(["migrate"], withDb({ DB_MIGRATION_LOCK_WAIT: "1 second", DBKIT_MIGRATIONS_DIR: dir }))
+      )
         .pipe(
           Effect.ensuring(Effect.promise(() => Promise.all([holder.end(), elsewhere.end()])))
         )

@@ -142,17 +142,25 @@ export const backup = (context: BackupContext, options: BackupOptions = {}) =>
         catch: (cause) => new BackupWriteFailed({ file: directory, reason: (cause as Error).message })
       })
       // Whatever ends this scope before the rename (failure, Ctrl-C), our temp file goes —
-      // only ours: `opened` is set once this process created it (flags "wx").
-      let opened = false
+      // only ours: it is created here, synchronously ("wx": never someone else's), and the
+      // finalizer that removes it is in place before anything can interrupt in between.
       let renamed = false
-      yield* Effect.addFinalizer(() =>
-        Effect.sync(() => {
-          if (opened && !renamed) fs.rmSync(temp, { force: true })
-        })
+      let streaming = false // from then on the write stream closes the descriptor
+      const fd = yield* Effect.acquireRelease(
+        Effect.try({
+          try: () => fs.openSync(temp, "wx", 0o600),
+          catch: (cause) => new BackupWriteFailed({ file, reason: (cause as Error).message })
+        }),
+        (fd) =>
+          Effect.sync(() => {
+            if (!streaming) fs.closeSync(fd)
+            if (!renamed) fs.rmSync(temp, { force: true })
+          })
       )
       const written = Effect.tryPromise({
-        try: () =>
-          pipeline(
+        try: () => {
+          streaming = true
+          return pipeline(
             source.bytes,
             counter((n) => (dumpBytes += n)).on("data", source.scan ?? ignoreChunk),
             ...(format === "plain" ? [createGzip({ level })] : []),
@@ -161,8 +169,9 @@ export const backup = (context: BackupContext, options: BackupOptions = {}) =>
               fileBytes += n
               options.onProgress?.(fileBytes)
             }).on("data", (chunk: Buffer) => hash.update(chunk)),
-            fs.createWriteStream(temp, { mode: 0o600, flags: "wx" }).once("open", () => (opened = true))
-          ),
+            fs.createWriteStream(temp, { fd })
+          )
+        },
         catch: (cause) => new BackupWriteFailed({ file, reason: (cause as Error).message })
       })
       const outcome = yield* Effect.exit(written)

@@ -57,27 +57,46 @@ export const bytes = (n: number) =>
     : `${(n / 1024 ** 3).toFixed(2)} GB`
 
 /**
+ * The live line on stderr that progress and status share: drawn only when `on` (a terminal),
+ * at most every 200 ms unless forced, cut to the terminal's width; `clear` erases it.
+ */
+const liveLine = (on: boolean) => {
+  let shown = false
+  let drawn = 0
+  return {
+    draw: (text: (now: number) => string, force = false): void => {
+      const now = Date.now()
+      if (!on || (!force && now - drawn < 200)) return
+      drawn = now
+      const line = text(now)
+      const columns = Math.max(20, (process.stderr.columns || 100) - 1)
+      process.stderr.write(`\r\x1b[K${line.length > columns ? `${line.slice(0, columns - 1)}…` : line}`)
+      shown = true
+    },
+    clear: (): void => {
+      if (shown) process.stderr.write("\r\x1b[K")
+      shown = false
+    }
+  }
+}
+
+/**
  * A progress line on stderr for long operations: redrawn at most every 200 ms, only on a
  * terminal (never in CI logs or under --json). Returns the update function and a finisher.
  */
 export const progress = (label: string, enabled: boolean) => {
   const on = enabled && process.stderr.isTTY === true
   const started = Date.now()
-  let last = 0
+  const line = liveLine(on)
   return {
     /** Whether anything is shown (a terminal, not --json): else callers need not report. */
     enabled: on,
     /** `done` bytes so far; `note` follows the count ("of SQL, 40% of the file"). */
-    update: (done: number, note?: string) => {
-      const now = Date.now()
-      if (!on || now - last < 200) return
-      last = now
-      const rate = done / Math.max(0.001, (now - started) / 1000)
-      process.stderr.write(`\r${label}: ${bytes(done)}${note ? ` ${note}` : ""} (${bytes(rate)}/s)   `)
-    },
-    done: () => {
-      if (on && last > 0) process.stderr.write("\r\x1b[K")
-    }
+    update: (done: number, note?: string) =>
+      line.draw((now) =>
+        `${label}: ${bytes(done)}${note ? ` ${note}` : ""} (${bytes(done / Math.max(0.001, (now - started) / 1000))}/s)`
+      ),
+    done: line.clear
   }
 }
 
@@ -88,24 +107,11 @@ export const progress = (label: string, enabled: boolean) => {
  * get nothing from it, so output there is only the finished lines.
  */
 export const statusLine = () => {
-  const on = process.stderr.isTTY === true
-  let shown = false
-  let drawn = 0
+  const line = liveLine(process.stderr.isTTY === true)
   return {
     /** Draws `text`, unless the last draw was under 200 ms ago (`now` draws regardless). */
-    show: (text: string, now = false) =>
-      Effect.sync(() => {
-        const at = Date.now()
-        if (!on || (!now && at - drawn < 200)) return
-        drawn = at
-        const columns = Math.max(20, (process.stderr.columns || 100) - 1)
-        process.stderr.write(`\r\x1b[K${text.length > columns ? `${text.slice(0, columns - 1)}…` : text}`)
-        shown = true
-      }),
+    show: (text: string, now = false) => Effect.sync(() => line.draw(() => text, now)),
     /** Erases the line if one is shown. */
-    clear: Effect.sync(() => {
-      if (shown) process.stderr.write("\r\x1b[K")
-      shown = false
-    })
+    clear: Effect.sync(line.clear)
   }
 }
