@@ -46,7 +46,20 @@ export interface DbConfigShape {
 }
 
 /** The configuration service. */
-export class DbConfig extends Context.Tag("dbkit/DbConfig")<DbConfig, DbConfigShape>() {}
+export class DbConfig extends Context.Tag("dbkit/DbConfig")<DbConfig, DbConfigShape>() {
+  /** DbConfig read from the environment (DATABASE_URL, DB_ENV, DBKIT_*). */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** DbConfig from explicit values; unspecified fields take the defaults. */
+  static get layerFrom(): typeof layerFrom {
+    return layerFrom
+  }
+  /** Reads the configuration from the environment. */
+  static get load(): typeof load {
+    return load
+  }
+}
 
 const defaults = {
   dataDir: ".dbkit/pglite",

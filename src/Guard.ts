@@ -119,7 +119,12 @@ export class Guard extends Context.Tag("dbkit/Guard")<Guard, {
   readonly confirm: (request: GuardRequest) => Effect.Effect<Confirmation, GuardError>
   /** Shows `question` to a user at a terminal (never under CI) and reads whether they typed `expected`. */
   readonly ask: (question: string, expected: string) => Effect.Effect<Answer>
-}>() {}
+}>() {
+  /** The guard over DbConfig and the terminal. */
+  static get layer(): typeof layer {
+    return layer
+  }
+}
 
 /** The guard, reading the environment through the current ConfigProvider and asking on the Terminal. */
 export const layer: Layer.Layer<Guard, never, DbConfig | Terminal.Terminal> = Layer.effect(Guard, make)

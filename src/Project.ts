@@ -27,7 +27,32 @@ export type ProjectShape = ProjectConfig.DeployConfig
 export type { TenancySettings } from "./ProjectConfig.js"
 
 /** The project's configuration, as read from its dbkit.config.* and the environment. */
-export class Project extends Context.Tag("dbkit/Project")<Project, ProjectShape>() {}
+export class Project extends Context.Tag("dbkit/Project")<Project, ProjectShape>() {
+  /** The project in the working directory, read once. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** The project given as values. */
+  static get layerFrom(): typeof layerFrom {
+    return layerFrom
+  }
+  /** Reads the project in `cwd` (default: the working directory). */
+  static get load(): typeof load {
+    return load
+  }
+  /** The project in context, else the one in the working directory. */
+  static get current(): typeof current {
+    return current
+  }
+  /** The seeds the project declares, in order. */
+  static get seeds(): typeof seeds {
+    return seeds
+  }
+  /** The project's personal-data map. */
+  static get privacyMap(): typeof privacyMap {
+    return privacyMap
+  }
+}
 
 /** Reads the project in `cwd` (default: the working directory); variables override the file. */
 export const load = (

@@ -110,7 +110,7 @@ export type RestoreError =
 /** Verifies a backup file without opening any database (`restore --validate-only`). */
 export const validateFile: (file: string) => Effect.Effect<VerifyResult, VerifyError> = verifyFile
 
-/** The Restore service. */
+/** The Restore service, with its layers. */
 export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
   /** Verifies a backup without touching any database (`restore --validate-only`). */
   readonly validate: (file: string) => Effect.Effect<VerifyResult, RestoreError>
@@ -136,7 +136,16 @@ export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
     file: string,
     options?: RestoreOverOptions
   ) => Effect.Effect<RestoreOverResult, RestoreError | GuardError | BackupError, Guard>
-}>() {}
+}>() {
+  /** Restore over the database, Backup and DbConfig in context. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** Restore with the Backup it verifies with, as configured. */
+  static get layerConfig(): typeof layerConfig {
+    return layerConfig
+  }
+}
 
 const make = Effect.gen(function*() {
   const context = yield* restoreContext(yield* Backup)

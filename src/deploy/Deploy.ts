@@ -81,7 +81,16 @@ export class Deploy extends Context.Tag("dbkit/Deploy")<Deploy, {
   readonly history: (
     options?: { readonly limit?: number | undefined }
   ) => Effect.Effect<ReadonlyArray<Record.DeploymentRow>, SqlError>
-}>() {}
+}>() {
+  /** The Deploy service over the services in context, for one environment. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** Everything a deploy to one environment needs, over its own database. */
+  static get layerFor(): typeof layerFor {
+    return layerFor
+  }
+}
 
 const make = (settings: EnvironmentSettings, migratorOptions: MigratorOptions, secrets: ReadonlyArray<string>) =>
   Effect.gen(function*() {

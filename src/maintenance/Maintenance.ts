@@ -91,7 +91,7 @@ export interface CleanupResult {
   readonly failed: number
 }
 
-/** The Maintenance service. */
+/** The Maintenance service, with its layers. */
 export class Maintenance extends Context.Tag("dbkit/Maintenance")<Maintenance, {
   /** Top statements, table and index sizes and usage, and recommendations. */
   readonly stats: (options?: StatsOptions) => Effect.Effect<StatsReport, SqlError>
@@ -120,7 +120,24 @@ export class Maintenance extends Context.Tag("dbkit/Maintenance")<Maintenance, {
     GuardError | NotSupportedOnEmbedded | InvalidMaintenanceOptions | LoadTestSchemaMissing | SqlError,
     Guard
   >
-}>() {}
+}>() {
+  /** Maintenance over the database in context. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** Maintenance with the project's relationships and retention rules. */
+  static get layerConfig(): typeof layerConfig {
+    return layerConfig
+  }
+  /** Builds the service over the SqlClient, Database and DbConfig in context. */
+  static get make(): typeof make {
+    return make
+  }
+  /** The thresholds used when the options say nothing else. */
+  static get defaultThresholds(): typeof defaultMaintenanceThresholds {
+    return defaultMaintenanceThresholds
+  }
+}
 
 /** Catalog reads are quick; integrity and retention counts scan tables. */
 const CATALOG_TIMEOUT_MS = 15_000

@@ -16,7 +16,6 @@ import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
-import * as Schedule from "effect/Schedule"
 import { DbConfig, InvalidConfig } from "../Config.js"
 import { type ConnectError, Database } from "../Database.js"
 import type { Guard, GuardError } from "../Guard.js"
@@ -37,6 +36,7 @@ import type { MigrationStatus } from "./plan.js"
 import * as Rollback from "./rollback.js"
 import { fromDirectory, type Migration } from "./source.js"
 import * as Status from "./status.js"
+import { lockRetrySchedule } from "./transaction.js"
 import type {
   AdoptResult,
   DriftOptions,
@@ -65,7 +65,7 @@ export type {
 
 type Failure = MigrationSourceError | SqlError
 
-/** The Migrator service. */
+/** The Migrator service, with its layers. */
 export class Migrator extends Context.Tag("dbkit/Migrator")<Migrator, {
   /** The migrations known to the source, in order. */
   readonly migrations: Effect.Effect<ReadonlyArray<Migration>, MigrationSourceError>
@@ -94,7 +94,16 @@ export class Migrator extends Context.Tag("dbkit/Migrator")<Migrator, {
   }) => Effect.Effect<RepairResult, MigrationSourceError | MigrationLockTimeout | UnknownMigration | SqlError>
   /** Replays every migration into a scratch database and compares its catalog with this one. */
   readonly drift: (options?: DriftOptions) => Effect.Effect<DriftReport, MigrateError | ConnectError | SqlError>
-}>() {}
+}>() {
+  /** The Migrator over an explicit source. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** The Migrator over the configured migrations directory, timeouts from the environment. */
+  static get layerConfig(): typeof layerConfig {
+    return layerConfig
+  }
+}
 
 const ms = (d: Duration.DurationInput) => Math.max(0, Math.round(Duration.toMillis(Duration.decode(d))))
 
@@ -120,10 +129,7 @@ const make = (options: MigratorOptions) =>
       retries,
       key: History.lockKey(table),
       pool: (text, params = []) => sql.unsafe(text, params),
-      retrySchedule: Schedule.exponential("250 millis").pipe(
-        Schedule.jittered,
-        Schedule.intersect(Schedule.recurs(retries))
-      ),
+      retrySchedule: lockRetrySchedule(retries),
       catalogScope: options.schema ? { schemas: [options.schema] } : {},
       // The scratch replays of drift and dry runs: another Migrator, on the database provided.
       replay: (replayOptions, migrateOptions) =>

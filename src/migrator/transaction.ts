@@ -3,6 +3,7 @@ import * as SqlClient from "@effect/sql/SqlClient"
 import type { Connection } from "@effect/sql/SqlConnection"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
+import * as Schedule from "effect/Schedule"
 import { type MigratorContext, timeouts } from "./context.js"
 import type { MigrationFailed } from "./errors.js"
 import { failure, isLockTimeout } from "./failure.js"
@@ -37,9 +38,19 @@ export const runBody = (
     }
   })
 
-/** Retries `attempt` after lock timeouts, with jittered backoff, announcing each retry. */
+/**
+ * The backoff between lock-timeout retries: 250 ms doubling, jittered (×0.8–1.2), at most
+ * `retries` times. It waits on the Clock, so a TestClock drives it in tests.
+ */
+export const lockRetrySchedule = (retries: number): Schedule.Schedule<unknown, unknown> =>
+  Schedule.exponential("250 millis").pipe(
+    Schedule.jittered,
+    Schedule.intersect(Schedule.recurs(retries))
+  )
+
+/** Retries `attempt` after lock timeouts, on `ctx.retrySchedule`, announcing each retry. */
 export const retryingLockTimeouts = <A, E>(
-  ctx: MigratorContext,
+  ctx: Pick<MigratorContext, "retries" | "retrySchedule">,
   name: string,
   onEvent: OnEvent,
   attempt: Effect.Effect<A, E>

@@ -144,7 +144,7 @@ export interface AuditOptions {
 type KeyError = FieldKeysInvalid | FieldKeyMissing | FieldDecryptFailed
 export type SubjectError = InvalidSubject | SubjectNotFound | TenantNotFound | PrivacyMapMismatch | SqlError
 
-/** The Privacy service. */
+/** The Privacy service, with its layers. */
 export class Privacy extends Context.Tag("dbkit/Privacy")<Privacy, {
   readonly privacyMap: PrivacyMap
   readonly map: Effect.Effect<MapReport, SqlError>
@@ -153,7 +153,16 @@ export class Privacy extends Context.Tag("dbkit/Privacy")<Privacy, {
   readonly auditReport: (
     options: AuditOptions
   ) => Effect.Effect<AuditReport, TenantNotFound | PrivacyMapMismatch | SqlError>
-}>() {}
+}>() {
+  /** The Privacy service over a personal-data map. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** Privacy over the project's map and the field keys from the environment. */
+  static get layerConfig(): typeof layerConfig {
+    return layerConfig
+  }
+}
 
 const make = (options: { readonly map: PrivacyMap; readonly keyring?: Keyring | undefined }) =>
   Effect.gen(function*() {

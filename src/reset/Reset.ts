@@ -67,10 +67,19 @@ export type ResetError =
   | InvalidBackupOptions
   | SqlError
 
-/** The Reset service. */
+/** The Reset service, with its layers. */
 export class Reset extends Context.Tag("dbkit/Reset")<Reset, {
   readonly reset: (options: ResetOptions) => Effect.Effect<ResetResult, ResetError, Guard>
-}>() {}
+}>() {
+  /** Reset over the Migrator, Seeder and Backup in context. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** Reset over the project's Migrator, Seeder and Backup. */
+  static get layerConfig(): typeof layerConfig {
+    return layerConfig
+  }
+}
 
 const cacheConfig = Config.all({
   url: Config.option(Config.redacted("REDIS_URL")),

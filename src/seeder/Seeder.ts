@@ -37,7 +37,7 @@ export type { ValidationProblem } from "./validate.js"
 /** Declares a seed (an identity function that checks the shape). */
 export const make = (seed: Seed): Seed => seed
 
-/** The Seeder service. */
+/** The Seeder service, with its layers. */
 export class Seeder extends Context.Tag("dbkit/Seeder")<Seeder, {
   /** Runs the seeds for the environment (or options), in dependency order. */
   readonly run: (
@@ -55,7 +55,20 @@ export class Seeder extends Context.Tag("dbkit/Seeder")<Seeder, {
     GuardError | SqlError,
     Guard
   >
-}>() {}
+}>() {
+  /** The Seeder over the given seeds. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** The Seeder over the seeds the project declares. */
+  static get layerConfig(): typeof layerConfig {
+    return layerConfig
+  }
+  /** Declares a seed (an identity function that checks the shape). */
+  static get make(): typeof make {
+    return make
+  }
+}
 
 /** The service over `seeds` (`make` declares a seed): its context record, and each operation over it. */
 const makeService = (seeds: ReadonlyArray<Seed>) =>
