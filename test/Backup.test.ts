@@ -62,7 +62,7 @@ describe.skipIf(!server)("Backup on the server", () => {
         expect(manifest.tables["public.organizations"]).toBe(2)
         // the two customer inserts, recorded by the audit triggers (migration 0004)
         expect(manifest.tables["public.audit_log"]).toBe(2)
-        expect(manifest.migrationHead).toBe("0004_audit_triggers")
+        expect(manifest.migrationHead).toBe("0007_tenant_transaction_stamp")
         expect(manifest.encryption).toBeNull()
         const dump = gunzipSync(bytes).toString("utf8")
         expect(dump).toContain("PostgreSQL database dump")
@@ -276,7 +276,7 @@ describe("Backup on the embedded database", () => {
         expect(path.basename(result.file)).toMatch(/^postgres_backup_.*\.sql\.gz$/)
         expect(fs.statSync(result.file).mode & 0o777).toBe(0o600)
         expect(result.manifest.tables["public.organizations"]).toBe(3)
-        expect(result.manifest.migrationHead).toBe("0004_audit_triggers")
+        expect(result.manifest.migrationHead).toBe("0007_tenant_transaction_stamp")
         const bytes = fs.readFileSync(result.file)
         expect(result.manifest.sha256).toBe(createHash("sha256").update(bytes).digest("hex"))
         // the embedded database keeps working after its dump, writes included

@@ -38,11 +38,14 @@ for (const backend of await backends()) {
           "0001_reference_schema",
           "0002_rls_force_and_grants",
           "0003_customer_contact",
-          "0004_audit_triggers"
+          "0004_audit_triggers",
+          "0005_tenant_safe_keys",
+          "0006_tenant_safe_keys_validate",
+          "0007_tenant_transaction_stamp"
         ])
         const second = yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
         expect(second.applied).toEqual([])
-        expect(second.upToDate).toBe(5)
+        expect(second.upToDate).toBe(8)
         const sql = yield* SqlClient.SqlClient
         const history = yield* sql<{ name: string; checksum: string; status: string }>`
           SELECT name, checksum, status FROM dbkit.migrations ORDER BY id`
@@ -57,7 +60,7 @@ for (const backend of await backends()) {
         expect(policies[0]!.n).toBeGreaterThan(5)
         const status = yield* withMigrator(referenceMigrations, undefined, (m) => m.status)
         expect(status.pending).toEqual([])
-        expect(status.applied).toHaveLength(5)
+        expect(status.applied).toHaveLength(8)
       }))
 
     it.effect("a failing migration rolls back completely, the ones before it stay applied, and the error names the statement", () =>

@@ -81,7 +81,7 @@ for (const backend of await backends()) {
         expect(result.cleared).toContain("public.invoices")
         expect(result.migrated).toEqual([])
         expect(yield* count("invoices")).toBe(0)
-        expect(yield* count("dbkit.migrations")).toBe(5)
+        expect(yield* count("dbkit.migrations")).toBe(8)
         expect(yield* count("dbkit.seeds")).toBe(0)
         const again = yield* reset({ mode: "soft", yes: true, seed: { seed: 3 } })
         expect(again.seeded).toBe(first.seeded) // forgotten, so all ran again
@@ -108,7 +108,10 @@ for (const backend of await backends()) {
           "0001_reference_schema",
           "0002_rls_force_and_grants",
           "0003_customer_contact",
-          "0004_audit_triggers"
+          "0004_audit_triggers",
+          "0005_tenant_safe_keys",
+          "0006_tenant_safe_keys_validate",
+          "0007_tenant_transaction_stamp"
         ])
         expect(result.safetyBackup).not.toBeNull()
         expect(fs.existsSync(result.safetyBackup!)).toBe(true)

@@ -204,7 +204,7 @@ for (const backend of await backends()) {
           expect(definition("rls public.users")).toBe("enabled, forced")
           expect(definition("rls public.permissions")).toBe("disabled")
           expect(definition("policy public.users.tenant_isolation")).toMatch(
-            /^AS PERMISSIVE FOR ALL TO dbkit_app USING \(.*current_setting.*\) WITH CHECK \(.*\)$/
+            /^AS PERMISSIVE FOR ALL TO dbkit_app USING \(\(tenant_id = public\.app_current_tenant\(\)\)\) WITH CHECK \(.*\)$/
           )
           expect(definition("policy public.roles.roles_visible")).toMatch(
             /^AS PERMISSIVE FOR SELECT TO dbkit_app USING /

@@ -28,7 +28,10 @@ describe("dbkit reset on the embedded database", () => {
         "0001_reference_schema",
         "0002_rls_force_and_grants",
         "0003_customer_contact",
-        "0004_audit_triggers"
+        "0004_audit_triggers",
+        "0005_tenant_safe_keys",
+        "0006_tenant_safe_keys_validate",
+        "0007_tenant_transaction_stamp"
       ])
       expect(result.seeded).toBeGreaterThan(0)
       expect(result.safetyBackup).toBeNull() // development: no safety backup by default

@@ -38,8 +38,8 @@ describe("dbkit restore on the embedded database", () => {
       const restored = yield* Effect.promise(() => runCli(["restore", file], { ...env, DB_RESTORE_CONFIRM: "1" }))
       expect(restored.stderr).toBe(`dbkit restore · development · embedded ${dataDir}\n`) // the banner only
       expect(restored.code).toBe(0)
-      // 20 organizations + the 5 rows of dbkit's migration history
-      expect(restored.stdout).toMatch(/restored postgres from .*: \d+ tables, 25 rows, counts match the manifest/)
+      // 20 organizations + the 8 rows of dbkit's migration history
+      expect(restored.stdout).toMatch(/restored postgres from .*: \d+ tables, 28 rows, counts match the manifest/)
       expect(restored.stdout).toMatch(/the replaced database was backed up to .*postgres_backup_.*\.sql\.gz/)
       expect(
         yield* onDataDir(

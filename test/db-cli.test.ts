@@ -101,22 +101,31 @@ describe.skipIf(!server)("dbkit db on the server", () => {
       expect(JSON.parse(again.stdout)).toEqual({ tasks: [], done: 0, failed: 0 })
     }))
 
-  it.effect("validate: a cross-tenant invoice exits with the integrity code and its key; the other tenant is clean; an unknown tenant is a usage error", () =>
+  it.effect("validate: a cross-tenant user role exits with the integrity code and its key; the other tenant is clean; an unknown tenant is a usage error", () =>
     Effect.gen(function*() {
-      const invoice = yield* Effect.promise(() =>
+      // North's user given south's role: user_roles.role_id is the reference schema's one key between
+      // tenant tables that is not composite (a role may be global); the others refuse such rows (0005).
+      const key = yield* Effect.promise(() =>
         unaudited(async () => {
           const a =
             (await client.query("INSERT INTO organizations (slug, name) VALUES ('north', 'N') RETURNING id")).rows[0].id
           const b =
             (await client.query("INSERT INTO organizations (slug, name) VALUES ('south', 'S') RETURNING id")).rows[0].id
-          const customer =
-            (await client.query("INSERT INTO customers (tenant_id, name) VALUES ($1, 'S') RETURNING id", [b])).rows[0]
-              .id
-          return (await client.query(
-            `INSERT INTO invoices (tenant_id, number, customer_id, issue_date, due_date, currency)
-           VALUES ($1, 'N-1', $2, current_date, current_date, 'EUR') RETURNING id`,
-            [a, customer]
+          const user = (await client.query(
+            "INSERT INTO users (tenant_id, email, name) VALUES ($1, 'n@north.test', 'N') RETURNING id",
+            [
+              a
+            ]
           )).rows[0].id as string
+          const role =
+            (await client.query("INSERT INTO roles (tenant_id, name) VALUES ($1, 'clerk') RETURNING id", [b])).rows[0]
+              .id as string
+          await client.query("INSERT INTO user_roles (tenant_id, user_id, role_id) VALUES ($1, $2, $3)", [
+            a,
+            user,
+            role
+          ])
+          return { user, role, sample: `(${user}, ${role})` }
         })
       )
       const found = yield* cli(["validate"])
@@ -124,7 +133,7 @@ describe.skipIf(!server)("dbkit db on the server", () => {
       expect(found.code).not.toBe(0)
       expect(found.stdout).toMatch(
         new RegExp(
-          `cross-tenant-reference\\s+public\\.invoices\\s+invoices_customer_id_customers_id_fk\\s+1\\s+${invoice}`
+          `cross-tenant-reference\\s+public\\.user_roles\\s+user_roles_role_id_roles_id_fk\\s+1\\s+\\(${key.user}, ${key.role}\\)`
         )
       )
       expect(found.stdout).toContain("1 finding")
@@ -132,7 +141,7 @@ describe.skipIf(!server)("dbkit db on the server", () => {
       const machine = yield* cli(["validate", "--json"])
       expect(machine.code).toBe(found.code)
       expect(JSON.parse(machine.stdout).findings).toEqual([
-        expect.objectContaining({ kind: "cross-tenant-reference", count: 1, sample: [invoice] })
+        expect.objectContaining({ kind: "cross-tenant-reference", count: 1, sample: [key.sample] })
       ])
       const south = yield* cli(["validate", "--tenant", "south"])
       expect(south.code).toBe(0)
@@ -140,7 +149,7 @@ describe.skipIf(!server)("dbkit db on the server", () => {
       const nobody = yield* cli(["validate", "--tenant", "west"])
       expect(nobody.code).toBe(ExitCode.usage)
       expect(nobody.stderr).toContain(`no tenant "west"`)
-      yield* Effect.promise(() => unaudited(() => run(`DELETE FROM invoices WHERE id = '${invoice}'`)))
+      yield* Effect.promise(() => unaudited(() => run(`DELETE FROM user_roles WHERE role_id = '${key.role}'`)))
     }))
 
   it.effect("cleanup: --plan counts old audit entries; --run is refused in production until both variables are set, then deletes them", () =>

@@ -322,10 +322,6 @@ describe.skipIf(!server)("Maintenance on the server", () => {
           "INSERT INTO customers (tenant_id, name) VALUES ($1, 'A') RETURNING id",
           [acme!.id]
         )
-        const [cb] = yield* db.rows<{ id: string }>(
-          "INSERT INTO customers (tenant_id, name) VALUES ($1, 'B') RETURNING id",
-          [globex!.id]
-        )
         const [user] = yield* db.rows<{ id: string }>(
           "INSERT INTO users (tenant_id, email, name) VALUES ($1, 'u@acme.test', 'U') RETURNING id",
           [acme!.id]
@@ -341,7 +337,19 @@ describe.skipIf(!server)("Maintenance on the server", () => {
           )
         yield* invoice(acme!.id, ca!.id, "A-1", 10)
         const negative = yield* invoice(acme!.id, ca!.id, "A-2", -5)
-        const crossTenant = yield* invoice(acme!.id, cb!.id, "A-3", 20) // acme's invoice, globex's customer
+        // acme's user given globex's role. The reference schema's keys between tenant tables are
+        // composite since 0005 (an acme invoice cannot name globex's customer); user_roles.role_id
+        // is the one that cannot be, because a role may be global (tenant_id NULL).
+        const [globexRole] = yield* db.rows<{ id: string }>(
+          "INSERT INTO roles (tenant_id, name) VALUES ($1, 'clerk') RETURNING id",
+          [globex!.id]
+        )
+        yield* db.run(
+          `INSERT INTO user_roles (tenant_id, user_id, role_id) VALUES ('${acme!.id}', '${user!.id}', '${
+            globexRole!.id
+          }')`
+        )
+        const crossTenant = `(${user!.id}, ${globexRole!.id})`
         const [orphan] = yield* db.rows<{ id: string }>(
           `INSERT INTO audit_log (tenant_id, actor, action, table_name, row_key)
            VALUES ($1, $2, 'update', 'invoices', 'A-1'), ($1, gen_random_uuid()::text, 'update', 'invoices', 'A-2') RETURNING id::text AS id`,
@@ -360,10 +368,10 @@ describe.skipIf(!server)("Maintenance on the server", () => {
           ["not-valid-constraint", "maint.notes", "notes_customer_fk", 1, ["1"]],
           ["not-valid-constraint", "public.invoices", "invoices_total_nonnegative", 1, [negative]],
           ["orphaned-rows", "public.audit_log", "audit_log.actor → users.id", 1, [orphan!.id]],
-          ["cross-tenant-reference", "public.invoices", "invoices_customer_id_customers_id_fk", 1, [crossTenant]]
+          ["cross-tenant-reference", "public.user_roles", "user_roles_role_id_roles_id_fk", 1, [crossTenant]]
         ])
         expect(report.findings[1]!.detail).toContain(`VALIDATE CONSTRAINT "invoices_total_nonnegative"`)
-        expect(report.checked).toEqual({ constraints: 2, relationships: 1, tenantLinks: 7 })
+        expect(report.checked).toEqual({ constraints: 2, relationships: 1, tenantLinks: 1 })
         expect(report.rowLevelSecurity).toBe(false)
 
         // globex owns no bad row: only the schema-wide NOT VALID constraints remain (notes has no tenant).
@@ -390,7 +398,7 @@ describe.skipIf(!server)("Maintenance on the server", () => {
         expect(custom.findings.map((f) => f.kind)).not.toContain("orphaned-rows")
         expect(custom.skipped).toEqual(["ledger.user_id → users.id: no table ledger"])
         yield* db.run(
-          "DELETE FROM invoices WHERE id = '" + crossTenant + "'",
+          "DELETE FROM user_roles WHERE role_id = '" + globexRole!.id + "'",
           "DROP TABLE maint.notes",
           "ALTER TABLE invoices DROP CONSTRAINT invoices_total_nonnegative",
           "DELETE FROM audit_log"
@@ -557,9 +565,10 @@ layer(EmbeddedLive, { excludeTestServices: true })("Maintenance on the embedded 
         sql`SELECT set_config('dbkit.audit', 'off', true)`,
         sql.unsafe(`
         INSERT INTO organizations (id, slug, name) VALUES ('00000000-0000-4000-8000-00000000000a', 'a', 'A'), ('00000000-0000-4000-8000-00000000000b', 'b', 'B');
-        INSERT INTO customers (id, tenant_id, name) VALUES ('00000000-0000-4000-8000-0000000000cb', '00000000-0000-4000-8000-00000000000b', 'B');
-        INSERT INTO invoices (id, tenant_id, number, customer_id, issue_date, due_date, currency)
-          VALUES ('00000000-0000-4000-8000-0000000000f1', '00000000-0000-4000-8000-00000000000a', 'A-1', '00000000-0000-4000-8000-0000000000cb', current_date, current_date, 'EUR');
+        INSERT INTO users (id, tenant_id, email, name) VALUES ('00000000-0000-4000-8000-0000000000ca', '00000000-0000-4000-8000-00000000000a', 'u@a.test', 'U');
+        INSERT INTO roles (id, tenant_id, name) VALUES ('00000000-0000-4000-8000-0000000000db', '00000000-0000-4000-8000-00000000000b', 'clerk');
+        INSERT INTO user_roles (tenant_id, user_id, role_id)
+          VALUES ('00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000ca', '00000000-0000-4000-8000-0000000000db');
         INSERT INTO audit_log (tenant_id, actor, action, table_name, row_key, at)
           SELECT '00000000-0000-4000-8000-00000000000a', '00000000-0000-4000-8000-0000000000ee', 'x', 't', g::text, now() - interval '2 years' FROM generate_series(1, 5) g`)
       ))
@@ -582,7 +591,7 @@ layer(EmbeddedLive, { excludeTestServices: true })("Maintenance on the embedded 
       const report = yield* withMaintenance((m) => m.validate())
       expect(report.findings.map((f) => [f.kind, f.count, f.sample])).toEqual([
         ["orphaned-rows", 5, ["1", "2", "3", "4", "5"]], // actor …ee is no user
-        ["cross-tenant-reference", 1, ["00000000-0000-4000-8000-0000000000f1"]]
+        ["cross-tenant-reference", 1, ["(00000000-0000-4000-8000-0000000000ca, 00000000-0000-4000-8000-0000000000db)"]]
       ])
 
       const cleaned = yield* withMaintenance((m) => m.cleanup(), { options: { batchSize: 2 } })

@@ -112,6 +112,7 @@ const freshDatabase = {
   "database-size": "ok",
   backups: "warn",
   tenants: "not applicable",
+  tenancy: "not applicable", // no table with tenant_id
   redis: "not applicable"
 }
 

@@ -249,7 +249,10 @@ describe("no findings for safe statements", () => {
       "0001_reference_schema",
       "0002_rls_force_and_grants",
       "0003_customer_contact",
-      "0004_audit_triggers"
+      "0004_audit_triggers",
+      "0005_tenant_safe_keys",
+      "0006_tenant_safe_keys_validate",
+      "0007_tenant_transaction_stamp"
     ])
     expect(lintMigrations(migrations)).toEqual([])
     // …because the tables are new: on their own, its FKs and indexes would be flagged.

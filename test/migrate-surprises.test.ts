@@ -33,7 +33,7 @@ import {
   serverAvailable,
   tempDir
 } from "./support/databases.js"
-import { freshSchema, withMigrator, writeFolder } from "./support/migrations.js"
+import { freshSchema, referenceMigrationsThrough, withMigrator, writeFolder } from "./support/migrations.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
 const server = await serverAvailable()
@@ -311,13 +311,18 @@ for (const backend of await backends()) {
   })
 }
 
-/** A database drizzle's own migrator has migrated with the reference migrations. */
+/**
+ * A database drizzle's own migrator has migrated with the reference migrations it can run: through
+ * 0004 (it runs all in one transaction, and 0005 builds its indexes CONCURRENTLY).
+ */
 const drizzleMigrated = {
   server: Effect.acquireRelease(
     Effect.promise(async () => {
       const db = await createScratchDatabase("dbkit_surprise")
       const pool = new pg.Pool({ connectionString: db.url })
-      await drizzleMigrateNodePg(drizzleNodePg(pool), { migrationsFolder: referenceMigrations })
+      await drizzleMigrateNodePg(drizzleNodePg(pool), {
+        migrationsFolder: referenceMigrationsThrough("0004_audit_triggers")
+      })
       await pool.end()
       return db
     }),
@@ -326,7 +331,9 @@ const drizzleMigrated = {
   embedded: Effect.promise(async () => {
     const dataDir = path.join(tempDir(), "pglite")
     const pglite = await PGlite.create(dataDir, { loadDataDir: pgliteTemplate() })
-    await drizzleMigratePglite(drizzlePglite(pglite), { migrationsFolder: referenceMigrations })
+    await drizzleMigratePglite(drizzlePglite(pglite), {
+      migrationsFolder: referenceMigrationsThrough("0004_audit_triggers")
+    })
     await pglite.close()
     return dataDir
   })
@@ -344,7 +351,12 @@ const adoptedThenDrift = Effect.gen(function*() {
     .toBe("AdoptRequired")
   // Adopted: drift and the migrate that follows ignore drizzle's bookkeeping.
   expect((yield* withMigrator(referenceMigrations, undefined, (m) => m.adopt)).adopted).toHaveLength(5)
-  expect((yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())).applied).toEqual([])
+  const migrated = yield* withMigrator(referenceMigrations, undefined, (m) => m.migrate())
+  expect(migrated.applied.map((m) => m.name)).toEqual([
+    "0005_tenant_safe_keys",
+    "0006_tenant_safe_keys_validate",
+    "0007_tenant_transaction_stamp"
+  ])
   const drift = yield* withMigrator(referenceMigrations, undefined, (m) => m.drift())
   expect(drift.differences).toEqual([])
 })
@@ -366,7 +378,7 @@ describe.skipIf(!server)("a drizzle-migrated server database", () => {
       expect(result.applied.map((a) => a.name)).toEqual(["001_tenant"])
     }))
 
-  it.scoped("the CLI: migrate exits with adopt advice, adopt, then drift exits 0", () =>
+  it.scoped("the CLI: migrate exits with adopt advice, adopt, migrate applies the rest, then drift exits 0", () =>
     Effect.gen(function*() {
       const db = yield* drizzleMigrated.server
       const env = { DATABASE_URL: db.url, DBKIT_MIGRATIONS_DIR: referenceMigrations }
@@ -376,6 +388,10 @@ describe.skipIf(!server)("a drizzle-migrated server database", () => {
       expect(refused.stderr).toContain("dbkit migrate adopt")
       expect(refused.stderr).not.toContain("already exists")
       expect((yield* Effect.promise(() => runCli(["migrate", "adopt"], env))).code).toBe(0)
+      // The migrations drizzle could not run (0005 builds indexes CONCURRENTLY, 0006–0007 follow) are dbkit's to apply.
+      const migrated = yield* Effect.promise(() => runCli(["migrate"], env))
+      expect(migrated.code).toBe(0)
+      expect(migrated.stdout).toContain("3 applied")
       const drift = yield* Effect.promise(() => runCli(["migrate", "drift"], env))
       expect(drift.stdout).not.toContain("drizzle")
       expect(drift.code).toBe(0)

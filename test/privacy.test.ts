@@ -322,7 +322,8 @@ describe.runIf(server)("privacy on the server", () => {
         // The application role appends, but cannot change or remove entries.
         const asApp = (...statements: Array<string>) =>
           sql.withTransaction(Effect.gen(function*() {
-            yield* sql`SELECT set_config('app.tenant_id', ${acme.id}, true)`
+            yield* sql`SELECT set_config('app.tenant_id', ${acme.id}, true),
+                              set_config('app.tenant_id_xact', (EXTRACT(epoch FROM now()))::text, true)`
             yield* sql`SET LOCAL ROLE dbkit_app`
             for (const statement of statements) yield* sql.unsafe(statement)
           })).pipe(Effect.exit)

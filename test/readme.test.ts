@@ -4,16 +4,7 @@ import { expect, it } from "@effect/vitest"
 import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import {
-  DatabaseLive,
-  DbConfig,
-  Maintenance,
-  MigrationSource,
-  Migrator,
-  PgliteLive,
-  Seeder,
-  Tenancy
-} from "../src/index.js"
+import { Database, DbConfig, Maintenance, MigrationSource, Migrator, Seeder, Tenancy } from "../src/index.js"
 
 it.live("README: `yield* Migrator` in an Effect program", () => {
   // --- README example start ---
@@ -25,13 +16,19 @@ it.live("README: `yield* Migrator` in an Effect program", () => {
   })
 
   const MainLive = Migrator.layer({ source: MigrationSource.fromDirectory("migrations") }).pipe(
-    Layer.provideMerge(PgliteLive({ dataDir: "memory://" })) // or PgLive({ url }) / DatabaseLive
+    Layer.provideMerge(Database.layerPglite({ dataDir: "memory://" })) // or Database.layerPg({ url }) / Database.layerConfig
   )
   // --- README example end ---
   return Effect.gen(function*() {
     const { applied, pending } = yield* program.pipe(Effect.provide(MainLive))
     expect(applied).toEqual(["0000_app_role", "0001_reference_schema", "0002_rls_force_and_grants"])
-    expect(pending).toEqual(["0003_customer_contact", "0004_audit_triggers"]) // after `to`, the later ones wait
+    expect(pending).toEqual([
+      "0003_customer_contact",
+      "0004_audit_triggers",
+      "0005_tenant_safe_keys",
+      "0006_tenant_safe_keys_validate",
+      "0007_tenant_transaction_stamp"
+    ]) // after `to`, the later ones wait
   })
 })
 
@@ -42,10 +39,10 @@ it.live("README: every service's layerConfig reads the project's dbkit.config.ts
     Seeder.layerConfig(),
     Maintenance.layerConfig(),
     Tenancy.layerConfig()
-  ).pipe(Layer.provideMerge(DatabaseLive), Layer.provideMerge(DbConfig.layer), Layer.provide(NodeContext.layer))
+  ).pipe(Layer.provideMerge(Database.layerConfig), Layer.provideMerge(DbConfig.layer), Layer.provide(NodeContext.layer))
   return Effect.gen(function*() {
     const migrated = yield* Effect.flatMap(Migrator, (m) => m.migrate())
-    expect(migrated.applied.map((m) => m.name)).toContain("0004_audit_triggers")
+    expect(migrated.applied.map((m) => m.name)).toContain("0007_tenant_transaction_stamp")
     const seeded = yield* Effect.flatMap(Seeder, (s) => s.run({ profile: "reference" }))
     expect(seeded.map((r) => r.seed).sort()).toEqual(["chart_of_accounts", "permissions", "roles"])
     const integrity = yield* Effect.flatMap(Maintenance, (m) => m.validate())

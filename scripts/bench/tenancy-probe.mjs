@@ -6,7 +6,7 @@
 //   withTenant  Tenancy.withTenant(BENCH_TENANT, …) with strategy rls and role dbkit_app (BEGIN, the one statement
 //               that looks the tenant up and sets app.tenant_id and the role, the query under RLS, COMMIT)
 //   manual      what one writes by hand knowing the tenant's id: sql.withTransaction with
-//               `SELECT set_config('app.tenant_id', $1, true), set_config('role', 'dbkit_app', true)` then the query
+//               `SELECT set_config('app.tenant_id', $1, true), set_config('app.tenant_id_xact', (EXTRACT(epoch FROM now()))::text, true), set_config('role', 'dbkit_app', true)` then the query
 //   bare        sql.withTransaction around the query alone (no tenant, no role: the bench's superuser sees every row)
 // Measured in blocks of BENCH_BLOCK transactions, BENCH_BLOCKS blocks per kind after one warmup block each,
 // interleaved and rotated (withTenant manual bare, manual bare withTenant, …) so drift hits all alike. Prints JSON:
@@ -36,7 +36,7 @@ const program = Effect.gen(function*() {
   const kinds = {
     withTenant: tenancy.withTenant(slug, query),
     manual: sql.withTransaction(
-      sql`SELECT set_config('app.tenant_id', ${tenant.id}, true), set_config('role', 'dbkit_app', true)`.pipe(Effect.zipRight(query))
+      sql`SELECT set_config('app.tenant_id', ${tenant.id}, true), set_config('app.tenant_id_xact', (EXTRACT(epoch FROM now()))::text, true), set_config('role', 'dbkit_app', true)`.pipe(Effect.zipRight(query))
     ),
     bare: sql.withTransaction(query)
   }

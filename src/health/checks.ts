@@ -31,6 +31,7 @@ import {
   round,
   seconds
 } from "./status.js"
+import { tenancy } from "./tenancy.js"
 
 /** What database checks may use. */
 export interface DatabaseAccess {
@@ -730,6 +731,7 @@ export const allChecks: ReadonlyArray<Check> = [
   databaseSize,
   backups,
   tenants,
+  tenancy,
   redis
 ]
 

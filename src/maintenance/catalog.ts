@@ -8,7 +8,7 @@ import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
 import { quoteIdent, quoteQualified } from "../Identifier.js"
 import { TenantNotFound } from "../tenancy/errors.js"
-import { isUuid } from "../tenancy/registry.js"
+import { isUuid, lookupBy } from "../tenancy/registry.js"
 
 /** A query over the catalogs or the statistics views. */
 export type Query = <A extends object>(
@@ -126,8 +126,8 @@ export interface TenantRef {
 }
 
 /**
- * A tenant by slug (or id): from dbkit's registry (dbkit.tenants) when there is one, else from
- * the project's own tenants table (dbkit.config.ts `tenancy.tenantTable`, with id and slug).
+ * A tenant by slug, id or domain: from dbkit's registry (dbkit.tenants) when there is one, else
+ * (by slug or id) from the project's own tenants table (dbkit.config.ts `tenancy.tenantTable`).
  * Both keep the same id for a tenant.
  */
 export const resolveTenant = (
@@ -141,15 +141,21 @@ export const resolveTenant = (
               EXISTS (SELECT 1 FROM pg_attribute WHERE attrelid = to_regclass($1::text) AND attname = 'slug' AND NOT attisdropped) AS own`,
       [tenantTable === undefined ? null : quoteQualified(tenantTable)]
     )
-    const by = isUuid(tenant) ? "id = $1::uuid" : "slug = $1"
-    const tables: ReadonlyArray<readonly [boolean | undefined, string]> = [
-      [present?.registry, "dbkit.tenants"],
-      [present?.own, tenantTable === undefined ? "" : quoteQualified(tenantTable)]
-    ]
-    for (const [available, table] of tables) {
-      if (!available) continue
-      const [row] = yield* query<TenantRef>(`SELECT id::text AS id, slug FROM ${table} WHERE ${by}`, [tenant])
-      if (row) return row
-    }
+    // One registry: where dbkit.tenants exists it alone answers (as it does for `audit report`
+    // and withTenant), by the same lookup; the project's own table only stands in for a database without it.
+    const [row] = present?.registry
+      ? yield* query<TenantRef>(
+        `SELECT id::text AS id, slug FROM dbkit.tenants WHERE ${lookupBy(tenant)[0]}`,
+        [lookupBy(tenant)[1]]
+      )
+      : present?.own && tenantTable !== undefined
+      ? yield* query<TenantRef>(
+        `SELECT id::text AS id, slug FROM ${quoteQualified(tenantTable)} WHERE ${
+          isUuid(tenant) ? "id = $1::uuid" : "slug = $1"
+        }`,
+        [tenant]
+      )
+      : []
+    if (row) return row
     return yield* new TenantNotFound({ tenant })
   })

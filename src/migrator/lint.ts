@@ -15,8 +15,23 @@
  * Names are normalised: `"public"."users"`, `public.users` and `users` are the same table
  * (unqualified names are taken to be in `public`). Code migrations cannot be read: skipped.
  */
+import { tenancyLinter, type TenancyLintRule, tenancyRules } from "./lintTenancy.js"
 import type { Migration } from "./source.js"
 import { transactionControl } from "./sql.js"
+import {
+  identifier,
+  mask,
+  type Masked,
+  NAME,
+  normaliseTableName,
+  PART,
+  splitTopLevel,
+  tableKey,
+  tableList,
+  topLevel
+} from "./sqlMask.js"
+
+export { normaliseTableName } from "./sqlMask.js"
 
 // ---------------------------------------------------------------------------------------------
 // Rules
@@ -41,6 +56,7 @@ export type LintRule =
   | "add-check-without-not-valid"
   | "validate-in-same-transaction"
   | "transaction-control"
+  | TenancyLintRule
 
 /** One line per rule: what is risky and what to do instead. */
 export const rules: { readonly [R in LintRule]: string } = {
@@ -77,7 +93,8 @@ export const rules: { readonly [R in LintRule]: string } = {
     "holds the ADD's ACCESS EXCLUSIVE lock during the scan; move VALIDATE CONSTRAINT to a later migration",
   "transaction-control": "BEGIN / COMMIT / END / ROLLBACK in a migration that runs in dbkit's transaction ends that " +
     "transaction, committing part of the migration without its history row; dbkit refuses to run it. Remove it (each " +
-    "migration already runs in its own transaction), or mark the file -- dbkit:no-transaction to manage transactions yourself"
+    "migration already runs in its own transaction), or mark the file -- dbkit:no-transaction to manage transactions yourself",
+  ...tenancyRules
 }
 
 /** One problem found in a pending migration. */
@@ -91,161 +108,6 @@ export interface LintFinding {
   /** The statement without comments, whitespace collapsed, truncated to about 120 characters. */
   readonly excerpt: string
 }
-
-// ---------------------------------------------------------------------------------------------
-// Masking
-// ---------------------------------------------------------------------------------------------
-
-/** A statement ready to match: `sql` is masked and whitespace-collapsed; `identifiers[N]` is `"N"`. */
-interface Masked {
-  readonly sql: string
-  readonly identifiers: ReadonlyArray<string>
-  /** The statement with comments removed but literals kept, whitespace collapsed. */
-  readonly plain: string
-}
-
-const isIdent = (c: string | undefined) => c !== undefined && /[A-Za-z0-9_$\u0080-\uffff]/.test(c)
-
-/** End (exclusive) of a quoted run starting at `i`, where `quote` doubled is an escape. */
-const quotedEnd = (sql: string, i: number, quote: string, backslashEscapes: boolean): number => {
-  let j = i + 1
-  while (j < sql.length) {
-    if (backslashEscapes && sql[j] === "\\") j += 2
-    else if (sql[j] === quote && sql[j + 1] === quote) j += 2
-    else if (sql[j] === quote) return j + 1
-    else j++
-  }
-  return sql.length
-}
-
-/** End (exclusive) of a block comment starting at `i`; block comments nest in PostgreSQL. */
-const blockCommentEnd = (sql: string, i: number): number => {
-  let depth = 0
-  let j = i
-  while (j < sql.length) {
-    if (sql[j] === "/" && sql[j + 1] === "*") (depth++, j += 2)
-    else if (sql[j] === "*" && sql[j + 1] === "/") {
-      depth--
-      j += 2
-      if (depth === 0) return j
-    } else j++
-  }
-  return sql.length
-}
-
-const collapse = (text: string) => text.replace(/\s+/g, " ").trim()
-
-/** Masks comments, literals and quoted identifiers out of one statement. */
-const mask = (text: string): Masked => {
-  const identifiers: Array<string> = []
-  let sql = ""
-  let plain = ""
-  let i = 0
-  while (i < text.length) {
-    const c = text[i]!
-    const next = text[i + 1]
-    if (c === "-" && next === "-") {
-      const eol = text.indexOf("\n", i)
-      i = eol === -1 ? text.length : eol + 1
-      sql += " "
-      plain += " "
-    } else if (c === "/" && next === "*") {
-      i = blockCommentEnd(text, i)
-      sql += " "
-      plain += " "
-    } else if (c === "'") {
-      const escapes = /[eE]/.test(text[i - 1] ?? "") && !isIdent(text[i - 2])
-      const end = quotedEnd(text, i, "'", escapes)
-      sql += "''"
-      plain += text.slice(i, end)
-      i = end
-    } else if (c === "\"") {
-      const end = quotedEnd(text, i, "\"", false)
-      identifiers.push(text.slice(i + 1, end - 1).replace(/""/g, "\""))
-      sql += `"${identifiers.length - 1}"`
-      plain += text.slice(i, end)
-      i = end
-    } else if (c === "$" && !isIdent(text[i - 1])) {
-      const tag = /^\$(?:[A-Za-z_][A-Za-z0-9_]*)?\$/.exec(text.slice(i))?.[0]
-      const close = tag === undefined ? -1 : text.indexOf(tag, i + tag.length)
-      const end = tag === undefined ? i + 1 : close === -1 ? text.length : close + tag.length
-      sql += tag === undefined ? c : "''"
-      plain += text.slice(i, end)
-      i = end
-    } else {
-      sql += c
-      plain += c
-      i++
-    }
-  }
-  return { sql: collapse(sql).replace(/\s?;$/, ""), identifiers, plain: collapse(plain) }
-}
-
-/** The text with everything inside parentheses removed (`f(a, b)` → `f()`), to see the top level. */
-const topLevel = (sql: string): string => {
-  let depth = 0
-  let out = ""
-  for (const c of sql) {
-    if (c === ")") depth = Math.max(0, depth - 1)
-    if (depth === 0) out += c
-    if (c === "(") depth++
-  }
-  return out
-}
-
-/** Splits on commas outside parentheses (literals are already masked). */
-const splitTopLevel = (sql: string): Array<string> => {
-  const parts: Array<string> = []
-  let depth = 0
-  let start = 0
-  for (let i = 0; i < sql.length; i++) {
-    const c = sql[i]
-    if (c === "(") depth++
-    else if (c === ")") depth = Math.max(0, depth - 1)
-    else if (c === "," && depth === 0) {
-      parts.push(sql.slice(start, i).trim())
-      start = i + 1
-    }
-  }
-  parts.push(sql.slice(start).trim())
-  return parts.filter((p) => p.length > 0)
-}
-
-// ---------------------------------------------------------------------------------------------
-// Names
-// ---------------------------------------------------------------------------------------------
-
-/** One identifier, quoted placeholder or bare. */
-const PART = String.raw`(?:"\d+"|[A-Za-z_][\w$]*)`
-/** A possibly qualified name (`t`, `s.t`, `db.s.t`). */
-const NAME = String.raw`${PART}(?:\s?\.\s?${PART}){0,2}`
-
-/** Resolves one identifier: a placeholder to its exact text, a bare word folded to lower case. */
-const identifier = (part: string, masked: Masked): string => {
-  const placeholder = /^"(\d+)"$/.exec(part)
-  return placeholder ? masked.identifiers[Number(placeholder[1])] ?? "" : part.toLowerCase()
-}
-
-/** A table's key, `schema.table`, with unqualified names in `public`. */
-const tableKey = (name: string, masked: Masked): string => {
-  const parts = name.split(/\s?\.\s?/).map((p) => identifier(p.trim(), masked))
-  const table = parts[parts.length - 1] ?? ""
-  const schema = parts.length > 1 ? parts[parts.length - 2] ?? "public" : "public"
-  return `${schema}.${table}`
-}
-
-/** Normalises a table name given by a caller (`"public"."users"`, `users`, …) to its key. */
-export const normaliseTableName = (name: string): string => {
-  const masked = mask(name)
-  return tableKey(masked.sql, masked)
-}
-
-/** The table keys of a comma-separated list such as `ONLY a, b *` before CASCADE/RESTRICT. */
-const tableList = (list: string, masked: Masked): Array<string> =>
-  splitTopLevel(list.replace(/\s(?:CASCADE|RESTRICT|RESTART IDENTITY|CONTINUE IDENTITY)\b.*$/i, ""))
-    .map((item) => item.replace(/^ONLY\s/i, "").replace(/\s?\*$/, "").trim())
-    .filter((item) => new RegExp(`^${NAME}$`).test(item))
-    .map((item) => tableKey(item, masked))
 
 // ---------------------------------------------------------------------------------------------
 // State across the pending set
@@ -427,8 +289,10 @@ const unique = (hits: ReadonlyArray<Hit>): Array<Hit> =>
 // ---------------------------------------------------------------------------------------------
 
 /** The risks of one statement on its own (every table taken to exist and hold rows). */
-export const lintStatement = (text: string): ReadonlyArray<{ rule: LintRule; message: string }> =>
-  unique(checkStatement(mask(text), emptyState()))
+export const lintStatement = (text: string): ReadonlyArray<{ rule: LintRule; message: string }> => {
+  const masked = mask(text)
+  return unique([...checkStatement(masked, emptyState()), ...tenancyLinter().statement(masked, null).map(hit)])
+}
 
 const EXCERPT_LENGTH = 120
 
@@ -445,28 +309,35 @@ export const lintMigrations = (
   options: { readonly newTables?: Iterable<string> } = {}
 ): ReadonlyArray<LintFinding> => {
   const state = emptyState(options.newTables)
-  const findings: Array<LintFinding> = []
-  for (const migration of migrations) {
-    if (migration.up._tag !== "Sql") continue
+  type At = { readonly order: number; readonly migration: string; readonly statement: number; readonly masked: Masked }
+  const tenancy = tenancyLinter<At>()
+  const found: Array<{ readonly at: At; readonly hit: Hit }> = []
+  migrations.forEach((migration, order) => {
+    if (migration.up._tag !== "Sql") return
     state.notValidInTransaction.clear()
     migration.up.statements.forEach((statement, index) => {
       const masked = mask(statement.text)
+      const at: At = { order, migration: migration.name, statement: index + 1, masked }
       const hits = checkStatement(masked, state)
       if (migration.transactional && transactionControl(statement.text) !== undefined) {
         hits.push(hit("transaction-control"))
       }
-      for (const { message, rule } of unique(hits)) {
-        findings.push({
-          migration: migration.name,
-          statement: index + 1,
-          rule,
-          severity: "warning",
-          message,
-          excerpt: excerpt(masked)
-        })
-      }
+      hits.push(...tenancy.statement(masked, at).map(hit))
+      for (const h of unique(hits)) found.push({ at, hit: h })
       if (!migration.transactional) state.notValidInTransaction.clear()
     })
-  }
-  return findings
+  })
+  // Decided by the whole set (a later migration may fix an earlier one), reported where they arose.
+  for (const { at, rule } of tenancy.end()) found.push({ at, hit: hit(rule) })
+  return found
+    .map((f, i) => ({ ...f, i }))
+    .sort((a, b) => a.at.order - b.at.order || a.at.statement - b.at.statement || a.i - b.i)
+    .map(({ at, hit: { message, rule } }) => ({
+      migration: at.migration,
+      statement: at.statement,
+      rule,
+      severity: "warning" as const,
+      message,
+      excerpt: excerpt(at.masked)
+    }))
 }

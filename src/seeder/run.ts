@@ -29,6 +29,11 @@ export interface SeedOptions {
   /** How much generated data, a finite number above 0 (default 1). */
   readonly scale?: number | undefined
   readonly tenant?: string | undefined
+  /**
+   * A schema the seeds run in: each seed's transaction puts it first on the search_path (then
+   * public), so unqualified table names are the tenant's (schema-per-tenant seeding).
+   */
+  readonly searchPath?: string | undefined
   /** Plan only: say what would run. */
   readonly dryRun?: boolean | undefined
   readonly onEvent?: ((event: SeedEvent) => Effect.Effect<void>) | undefined
@@ -155,6 +160,10 @@ const runOne = (context: SeederContext, seed: Seed, options: SeedOptions, seedNu
         // Seeded rows are not audit events: the audit triggers (migration 0004) skip this
         // transaction when the role may bypass RLS anyway; for the application role they still record.
         yield* sql`SELECT set_config('dbkit.audit', 'off', true)`
+        if (options.searchPath !== undefined) {
+          // Transaction-local, quoted by the server: the schema name never becomes SQL text.
+          yield* sql`SELECT set_config('search_path', quote_ident(${options.searchPath}) || ', public', true)`
+        }
         const reported = yield* Effect.provideService(seed.run(seedContext), SqlClient.SqlClient, sql)
         // A returned number is the seed's row count (say, rows it wrote with plain SQL);
         // otherwise the rows it wrote through `copy` are counted; neither: no count (NULL).

@@ -32,12 +32,16 @@ import type { ConnectError, Database } from "../Database.js"
 import type { Guard, GuardError } from "../Guard.js"
 import { fromDirectory } from "../migrator/source.js"
 import * as Project from "../Project.js"
+import * as RlsAudit from "../RlsAudit.js"
 import { makeContext, type TenancyOptions } from "./context.js"
 import { deprovision, type DeprovisionOptions, type DeprovisionResult } from "./deprovision.js"
 import type {
+  DeprovisionFailed,
   InvalidShardFile,
+  InvalidTenantAttribute,
   InvalidTenantSlug,
   ProvisionFailed,
+  RegistryStrategyConflict,
   TenantMigrationsMissing,
   TenantNotFound,
   TenantStrategyMismatch,
@@ -58,7 +62,7 @@ export type { ProvisionOptions, ProvisionResult } from "./provision.js"
 export type { MigrationState, Strategy, Tenant, TenantStatus } from "./registry.js"
 export type { TenantError } from "./withTenant.js"
 
-/** The Tenancy service. */
+/** The Tenancy service, with its layers. */
 export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
   readonly strategy: Registry.Strategy
   /**
@@ -73,6 +77,8 @@ export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
   ) => Effect.Effect<
     ProvisionResult,
     | InvalidTenantSlug
+    | InvalidTenantAttribute
+    | RegistryStrategyConflict
     | UnknownShard
     | TenantStrategyMismatch
     | ProvisionFailed
@@ -81,6 +87,7 @@ export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
     | SqlError
   >
   readonly list: Effect.Effect<ReadonlyArray<Registry.Tenant>, SqlError>
+  /** One tenant by id, slug or domain (the lookup every `--tenant` goes through). */
   readonly get: (tenant: string) => Effect.Effect<Registry.Tenant, TenantNotFound | SqlError>
   /** Stops `withTenant` for the tenant (its data stays). */
   readonly suspend: (slug: string) => Effect.Effect<Registry.Tenant, TenantNotFound | TenantUnavailable | SqlError>
@@ -94,14 +101,30 @@ export class Tenancy extends Context.Tag("dbkit/Tenancy")<Tenancy, {
     options?: DeprovisionOptions
   ) => Effect.Effect<
     DeprovisionResult,
-    TenantNotFound | UnknownShard | GuardError | BackupError | ConnectError | SqlError,
+    TenantNotFound | UnknownShard | DeprovisionFailed | GuardError | BackupError | ConnectError | SqlError,
     Guard
   >
   /** Applies the migrations to every tenant (schema) or shard (rls), continuing past failures. */
   readonly migrateAll: (
     options?: MigrateAllOptions
   ) => Effect.Effect<MigrateAllReport, TenantMigrationsMissing | SqlError>
-}>() {}
+  /**
+   * Audits the configured database's row-level security (read-only): tenant tables without RLS
+   * enabled and forced, policies that fail open, uncovered commands, privileged application
+   * roles, foreign keys and sequences shared across tenants, unsafe SECURITY DEFINER functions.
+   * The setting and role default to this service's.
+   */
+  readonly audit: (target?: RlsAudit.AuditTarget) => Effect.Effect<RlsAudit.AuditReport, SqlError>
+}>() {
+  /** The Tenancy service over the configured database. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** Tenancy with its strategy, tenant table and shards from the environment. */
+  static get layerConfig(): typeof layerConfig {
+    return layerConfig
+  }
+}
 
 /** The service: its context record, and each operation the engine function of that name over it. */
 const make = (options: TenancyOptions) =>
@@ -118,7 +141,13 @@ const make = (options: TenancyOptions) =>
       suspend: (slug) => onHome(Tenants.setStatus(context, slug, "active", "suspended")),
       resume: (slug) => onHome(Tenants.setStatus(context, slug, "suspended", "active")),
       deprovision: (slug, o) => onHome(deprovision(context, slug, o)),
-      migrateAll: (o) => onHome(migrateAll(context, o))
+      migrateAll: (o) => onHome(migrateAll(context, o)),
+      audit: (target = {}) =>
+        RlsAudit.audit(RlsAudit.readOnlyQueries(context.sql), {
+          ...target,
+          setting: target.setting ?? context.setting,
+          roles: target.roles ?? (context.options.role === undefined ? [] : [context.options.role])
+        })
     })
   })
 

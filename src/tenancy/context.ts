@@ -69,8 +69,8 @@ export interface TenancyContext {
 }
 
 /**
- * One statement looks the tenant up and sets everything, transaction-locally: the tenant (rls)
- * or the search_path (schema), and the role when one is configured.
+ * One statement looks the tenant up and sets everything, transaction-locally: the tenant and
+ * its transaction stamp (rls) or the search_path (schema), and the role when one is configured.
  */
 export const enterStatement = (
   strategy: Registry.Strategy,
@@ -83,8 +83,12 @@ export const enterStatement = (
     return `$${params.length + 1}` // $1 is the tenant
   }
   const sets = [
+    // rls: the tenant, and beside it (`<setting>_xact`) this transaction's start, so a policy
+    // can tell the tenant this transaction set from one a session left on a pooled connection
+    // (the reference schema's app_current_tenant(), migration 0007).
     strategy === "rls"
-      ? `set_config(${param(setting)}, t.id::text, true)`
+      ? `set_config(${param(setting)}, t.id::text, true), ` +
+        `set_config(${param(`${setting}_xact`)}, (EXTRACT(epoch FROM now()))::text, true)`
       : `set_config('search_path', quote_ident(t.schema_name) || ', public', true)`,
     ...(role ? [`set_config('role', ${param(role)}, true)`] : [])
   ].join(", ")

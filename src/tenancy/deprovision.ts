@@ -4,14 +4,18 @@
  * and the registry row with them.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
+import type { SqlError } from "@effect/sql/SqlError"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
-import { Backup, layer as backupLayer } from "../backup/Backup.js"
+import * as fs from "node:fs"
+import { Backup, type BackupError, layer as backupLayer } from "../backup/Backup.js"
 import { DbConfig } from "../Config.js"
 import { Guard } from "../Guard.js"
 import { quoteIdent, quoteQualified } from "../Identifier.js"
+import * as ServerError from "../ServerError.js"
 import { shardContext, type TenancyContext } from "./context.js"
+import { DeprovisionFailed, type UnknownShard } from "./errors.js"
 import { exportRows, tenantTables } from "./exportRows.js"
 import type * as Registry from "./registry.js"
 import { get } from "./tenants.js"
@@ -46,13 +50,36 @@ export const deprovision = (context: TenancyContext, slug: string, options: Depr
     })
     const out = options.out ?? context.config.backupDir
     const takeBackup = options.backup !== false
-    return tenant.strategy === "schema"
-      ? yield* dropSchema(context, tenant, takeBackup ? out : undefined)
-      : yield* deleteRows(context, tenant, takeBackup ? out : undefined)
+    // The backup a failed run wrote is removed with the failure: a file beside the real backups
+    // that restores a tenant which was never deleted would only mislead.
+    const written: Array<string> = []
+    const work: Effect.Effect<DeprovisionResult, UnknownShard | BackupError | SqlError> = tenant.strategy === "schema"
+      ? dropSchema(context, tenant, takeBackup ? out : undefined, written)
+      : deleteRows(context, tenant, takeBackup ? out : undefined, written)
+    return yield* work.pipe(
+      Effect.onError(() =>
+        Effect.sync(() => {
+          for (const file of written) fs.rmSync(file, { force: true })
+        })
+      ),
+      Effect.catchTag("SqlError", (error) =>
+        Effect.fail(
+          new DeprovisionFailed({
+            slug: tenant.slug,
+            reason: ServerError.describe(error, { firstLine: true, max: 300 }),
+            referenced: ServerError.sqlState(error) === "23503"
+          })
+        ))
+    )
   })
 
 /** A schema tenant: its schema dumped to `out` (unless undefined), dropped on its shard, and unregistered. */
-const dropSchema = (context: TenancyContext, tenant: Registry.Tenant, out: string | undefined) =>
+const dropSchema = (
+  context: TenancyContext,
+  tenant: Registry.Tenant,
+  out: string | undefined,
+  written: Array<string>
+) =>
   Effect.scoped(
     Effect.gen(function*() {
       const shardServices = yield* shardContext(context, tenant.shard)
@@ -61,25 +88,35 @@ const dropSchema = (context: TenancyContext, tenant: Registry.Tenant, out: strin
         const backup = yield* Layer.build(backupLayer).pipe(
           Effect.provide(shardServices.pipe(Context.add(DbConfig, context.config)))
         )
-        backupFile = (yield* Context.get(backup, Backup).backup({
+        const taken = yield* Context.get(backup, Backup).backup({
           schemas: [tenant.schema!],
           label: `tenant_${tenant.slug}`,
           out
-        })).file
+        })
+        written.push(taken.file, taken.manifestFile)
+        backupFile = taken.file
       }
       const shardSql = Context.get(shardServices, SqlClient.SqlClient)
       yield* shardSql.unsafe(`DROP SCHEMA IF EXISTS ${quoteIdent(tenant.schema!)} CASCADE`)
+      // From here the backup is the only copy of the tenant's data: kept whatever happens next.
+      written.length = 0
       yield* context.sql`DELETE FROM dbkit.tenants WHERE id = ${tenant.id}::uuid`
       return { tenant, backup: backupFile, removed: { schema: tenant.schema! } } satisfies DeprovisionResult
     })
   )
 
 /** An rls tenant: its rows exported to `out` (unless undefined), then deleted with its registry row in one transaction. */
-const deleteRows = (context: TenancyContext, tenant: Registry.Tenant, out: string | undefined) =>
+const deleteRows = (
+  context: TenancyContext,
+  tenant: Registry.Tenant,
+  out: string | undefined,
+  written: Array<string>
+) =>
   Effect.gen(function*() {
     const { options, setting, sql } = context
     const tables = yield* tenantTables(context)
     const exported = out !== undefined ? yield* exportRows(context, tenant, tables, out) : null
+    if (exported !== null) written.push(exported.file)
     const removed = yield* sql.withTransaction(
       Effect.gen(function*() {
         // The tenant's rows and its audit trail go together (the export above holds both).

@@ -99,3 +99,43 @@ export class TenantMigrationsFailed extends Data.TaggedError("TenantMigrationsFa
     return `${this.failed} of ${this.total} tenant(s) failed to migrate; fix them and run \`dbkit tenant migrate-all --resume\``
   }
 }
+
+/** A tenant's domain, plan, metadata or id that the registry cannot take. */
+export class InvalidTenantAttribute extends Data.TaggedError("InvalidTenantAttribute")<{
+  readonly field: "domain" | "plan" | "metadata" | "id"
+  readonly value: string
+  readonly reason: string
+}> {
+  override get message() {
+    const shown = this.value.length > 80 ? `${this.value.slice(0, 80)}…` : this.value
+    return `${this.field} ${JSON.stringify(shown)} refused: ${this.reason}; nothing was changed`
+  }
+}
+
+/** The registry holds tenants of one strategy; a tenant of the other would not be reachable by this application. */
+export class RegistryStrategyConflict extends Data.TaggedError("RegistryStrategyConflict")<{
+  readonly slug: string
+  readonly strategy: string
+  readonly registered: string
+  /** One tenant of the other strategy, and how many there are. */
+  readonly example: string
+  readonly count: number
+}> {
+  override get message() {
+    return `cannot register tenant ${this.slug} with the ${this.strategy} strategy: the registry holds ${this.count} ${this.registered} tenant(s) (e.g. ${this.example}); one database uses one strategy (check DBKIT_TENANCY / dbkit.config.ts tenancy.strategy)`
+  }
+}
+
+/** Deprovisioning stopped: nothing of the tenant was deleted, and the backup it had begun was removed. */
+export class DeprovisionFailed extends Data.TaggedError("DeprovisionFailed")<{
+  readonly slug: string
+  readonly reason: string
+  /** Rows of another tenant reference this tenant's rows (a foreign key refused the delete). */
+  readonly referenced: boolean
+}> {
+  override get message() {
+    return this.referenced
+      ? `cannot deprovision tenant ${this.slug}: rows outside it still reference its rows (${this.reason}); remove those references first. Nothing was deleted and no backup file was left`
+      : `could not deprovision tenant ${this.slug}: ${this.reason}; nothing was deleted and no backup file was left`
+  }
+}

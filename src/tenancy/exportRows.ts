@@ -3,6 +3,7 @@
  * `tenant_id` in foreign-key order, and a gzipped SQL script that puts the rows back.
  */
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { createGzip } from "node:zlib"
@@ -59,6 +60,14 @@ export const exportRows = (
     const gzip = createGzip()
     const sink = fs.createWriteStream(temp, { mode: 0o600, flags: "wx" })
     gzip.pipe(sink)
+    // A failure or interruption leaves no partial file behind.
+    yield* Effect.addFinalizer((exit) =>
+      Exit.isSuccess(exit) ? Effect.void : Effect.sync(() => {
+        gzip.destroy()
+        sink.destroy()
+        fs.rmSync(temp, { force: true })
+      })
+    )
     const write = (text: string) =>
       Effect.async<void>((resume) => {
         if (gzip.write(text)) resume(Effect.void)
@@ -110,4 +119,4 @@ export const exportRows = (
     fs.renameSync(temp, file)
     durable(out)
     return { file, counts }
-  })
+  }).pipe(Effect.scoped)

@@ -14,7 +14,8 @@ import * as AdvisoryLock from "../AdvisoryLock.js"
 import { quoteIdent, quoteQualified } from "../Identifier.js"
 import { layer as migratorLayer, Migrator } from "../migrator/Migrator.js"
 import { describe, ensureRegistry, requireMigrations, shardContext, type TenancyContext } from "./context.js"
-import { InvalidTenantSlug, ProvisionFailed, TenantStrategyMismatch, UnknownShard } from "./errors.js"
+import { InvalidTenantAttribute, ProvisionFailed, TenantStrategyMismatch, UnknownShard } from "./errors.js"
+import * as Register from "./register.js"
 import * as Registry from "./registry.js"
 import { DEFAULT_SHARD } from "./shards.js"
 import { reread } from "./tenants.js"
@@ -23,6 +24,12 @@ export interface ProvisionOptions {
   readonly name?: string | undefined
   readonly shard?: string | undefined
   readonly id?: string | undefined
+  /** The tenant's host name (validated, lower-cased, unique in the registry). */
+  readonly domain?: string | undefined
+  /** The tenant's plan: short text. */
+  readonly plan?: string | undefined
+  /** A JSON object (or its text), at most 16 KB. */
+  readonly metadata?: unknown
   /** How long to wait while another process provisions the same slug (default 2 minutes). */
   readonly lockWait?: Duration.DurationInput | undefined
 }
@@ -46,8 +53,9 @@ export const provision = (context: TenancyContext, slug: string, options: Provis
         return yield* new UnknownShard({ shard, known: [...shards.keys()] })
       }
       if (options.id !== undefined && !Registry.isUuid(options.id)) {
-        return yield* new InvalidTenantSlug({ slug, reason: `id ${options.id} is not a uuid` })
+        return yield* new InvalidTenantAttribute({ field: "id", value: options.id, reason: "it is not a uuid" })
       }
+      const attributes = yield* Registry.validateAttributes(options)
       const source = strategy === "schema" ? yield* requireMigrations(context) : undefined
       yield* ensureRegistry(context)
       // One provisioner per slug at a time (a second waits, then finds it done).
@@ -76,20 +84,22 @@ export const provision = (context: TenancyContext, slug: string, options: Provis
         return { tenant: existing, created: false, applied: 0 } satisfies ProvisionResult
       }
       const name = options.name ?? existing?.name ?? slug
-      if (strategy === "rls") {
-        return yield* provisionRls(context, slug, { name, shard, id: options.id })
+      const fresh: Register.NewTenant = {
+        id: options.id,
+        slug,
+        name,
+        strategy,
+        status: strategy === "rls" ? "active" : "provisioning",
+        shard,
+        attributes
       }
+      // Nothing is written before the registry has agreed to hold this tenant beside the others.
+      yield* Register.admit(fresh, existing?.id)
+      if (strategy === "rls") return yield* provisionRls(context, fresh)
       // Schema per tenant: the row says "provisioning" until the schema is complete; a
       // failure removes both (and an interrupted run is finished by the next provision).
       const schema = Registry.schemaFor(slug)
-      const row = existing ?? (yield* Effect.flatMap(
-        sql.unsafe<{ id: string }>(
-          `INSERT INTO dbkit.tenants (id, slug, name, strategy, schema_name, status, shard)
-           VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, 'schema', $4, 'provisioning', $5) RETURNING id::text AS id`,
-          [options.id ?? null, slug, name, schema, shard]
-        ),
-        ([inserted]) => reread(context, inserted!.id)
-      ))
+      const row = existing ?? (yield* Effect.flatMap(Register.insert(fresh), (id) => reread(context, id)))
       const built = yield* Effect.exit(
         Effect.scoped(
           Effect.gen(function*() {
@@ -129,30 +139,24 @@ export const provision = (context: TenancyContext, slug: string, options: Provis
   )
 
 /** An rls tenant: the registry row and the application's row in one transaction, or neither. */
-const provisionRls = (
-  context: TenancyContext,
-  slug: string,
-  tenant: { readonly name: string; readonly shard: string; readonly id: string | undefined }
-) => {
+const provisionRls = (context: TenancyContext, tenant: Register.NewTenant) => {
   const { options, sql } = context
   return sql.withTransaction(
     Effect.gen(function*() {
-      const [row] = yield* sql.unsafe<{ id: string }>(
-        `INSERT INTO dbkit.tenants (id, slug, name, strategy, status, shard)
-         VALUES (coalesce($1::uuid, gen_random_uuid()), $2, $3, 'rls', 'active', $4) RETURNING id::text AS id`,
-        [tenant.id ?? null, slug, tenant.name, tenant.shard]
-      )
+      const id = yield* Register.insert(tenant)
       if (options.tenantTable) {
         yield* sql.unsafe(
           `INSERT INTO ${quoteQualified(options.tenantTable)} (id, slug, name) VALUES ($1::uuid, $2, $3)`,
-          [row!.id, slug, tenant.name]
+          [id, tenant.slug, tenant.name]
         )
       }
-      return yield* reread(context, row!.id)
+      return yield* reread(context, id)
     })
   ).pipe(
     Effect.mapError((error) =>
-      error._tag === "SqlError" ? new ProvisionFailed({ slug, reason: describe(Cause.fail(error)) }) : error
+      error._tag === "SqlError"
+        ? new ProvisionFailed({ slug: tenant.slug, reason: describe(Cause.fail(error)) })
+        : error
     ),
     Effect.map((provisioned): ProvisionResult => ({ tenant: provisioned, created: true, applied: 0 }))
   )

@@ -6,7 +6,20 @@
 import * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
-import { InvalidTenantSlug } from "./errors.js"
+import { isUuid, MAX_METADATA_BYTES, MAX_PLAN, MAX_SLUG } from "./validate.js"
+
+export {
+  isUuid,
+  MAX_METADATA_BYTES,
+  MAX_SLUG,
+  schemaFor,
+  type TenantAttributes,
+  validateAttributes,
+  validateDomain,
+  validateMetadata,
+  validatePlan,
+  validateSlug
+} from "./validate.js"
 
 export type Strategy = "rls" | "schema"
 export type TenantStatus = "provisioning" | "active" | "suspended"
@@ -17,10 +30,16 @@ export interface Tenant {
   readonly slug: string
   readonly name: string
   readonly strategy: Strategy
-  /** `tenant_<slug>` for the schema strategy; null for rls. */
+  /** `tenant_<slug>` (each `-` an `_`) for the schema strategy; null for rls. */
   readonly schema: string | null
   readonly status: TenantStatus
   readonly shard: string
+  /** The tenant's host name (unique, lower-case), if it has one. */
+  readonly domain: string | null
+  /** The tenant's plan (short text), if any. */
+  readonly plan: string | null
+  /** Anything else the application keeps about the tenant: a JSON object. */
+  readonly metadata: Readonly<Record<string, unknown>>
   readonly createdAt: string
   /** The last `migrate-all` outcome for this tenant, if it ever ran. */
   readonly migration:
@@ -28,60 +47,11 @@ export interface Tenant {
     | null
 }
 
-/** Names a tenant may not take: they would shadow PostgreSQL's or dbkit's own. */
-const RESERVED = new Set([
-  "public",
-  "dbkit",
-  "default",
-  "information_schema",
-  "postgres",
-  "template0",
-  "template1",
-  "admin",
-  "root",
-  "system",
-  "shared",
-  "tenant",
-  "tenants",
-  "all",
-  "none"
-])
-
-const SLUG = /^[a-z][a-z0-9_]*$/
-export const MAX_SLUG = 40
-
-/**
- * A slug is lower-case letters, digits and underscores, starts with a letter, at most 40
- * characters (so `tenant_<slug>` stays well under PostgreSQL's 63), and not a reserved name.
- * Slugs only ever reach SQL as bound parameters or as this validated identifier.
- */
-export const validateSlug = (slug: string): Effect.Effect<string, InvalidTenantSlug> => {
-  if (slug.length === 0) return Effect.fail(new InvalidTenantSlug({ slug, reason: "it is empty" }))
-  if (slug.length > MAX_SLUG) {
-    return Effect.fail(new InvalidTenantSlug({ slug, reason: `it is longer than ${MAX_SLUG} characters` }))
-  }
-  if (!SLUG.test(slug)) {
-    return Effect.fail(
-      new InvalidTenantSlug({ slug, reason: "use lower-case letters, digits and underscores, starting with a letter" })
-    )
-  }
-  if (RESERVED.has(slug) || slug.startsWith("pg_")) {
-    return Effect.fail(new InvalidTenantSlug({ slug, reason: "it is a reserved name" }))
-  }
-  return Effect.succeed(slug)
-}
-
-/** The schema of a schema-strategy tenant. */
-export const schemaFor = (slug: string): string => `tenant_${slug}`
-
-const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i
-export const isUuid = (text: string): boolean => UUID.test(text)
-
 const DDL = `
 CREATE SCHEMA IF NOT EXISTS dbkit;
 CREATE TABLE IF NOT EXISTS dbkit.tenants (
   id uuid PRIMARY KEY DEFAULT gen_random_uuid(),
-  slug text NOT NULL UNIQUE CHECK (slug ~ '^[a-z][a-z0-9_]*$' AND length(slug) <= ${MAX_SLUG}),
+  slug text NOT NULL UNIQUE,
   name text NOT NULL,
   strategy text NOT NULL CHECK (strategy IN ('rls', 'schema')),
   schema_name text UNIQUE,
@@ -94,6 +64,26 @@ CREATE TABLE IF NOT EXISTS dbkit.tenants (
   updated_at timestamptz NOT NULL DEFAULT now(),
   CHECK ((strategy = 'schema') = (schema_name IS NOT NULL))
 )`
+
+/**
+ * What registries created before domains, plans and metadata (and slugs with `-`) get, and
+ * new ones too: run under the same lock as the DDL, idempotent.
+ */
+const UPGRADE = `
+ALTER TABLE dbkit.tenants
+  ADD COLUMN IF NOT EXISTS domain text,
+  ADD COLUMN IF NOT EXISTS plan text,
+  ADD COLUMN IF NOT EXISTS metadata jsonb NOT NULL DEFAULT '{}'::jsonb;
+ALTER TABLE dbkit.tenants DROP CONSTRAINT IF EXISTS tenants_slug_check;
+ALTER TABLE dbkit.tenants DROP CONSTRAINT IF EXISTS tenants_slug_shape;
+ALTER TABLE dbkit.tenants ADD CONSTRAINT tenants_slug_shape
+  CHECK (slug ~ '^[a-z][a-z0-9_-]*$' AND slug !~ '--' AND slug !~ '-$' AND length(slug) <= ${MAX_SLUG});
+ALTER TABLE dbkit.tenants DROP CONSTRAINT IF EXISTS tenants_attributes_shape;
+ALTER TABLE dbkit.tenants ADD CONSTRAINT tenants_attributes_shape
+  CHECK ((domain IS NULL OR (domain = lower(domain) AND length(domain) <= 253))
+     AND (plan IS NULL OR length(plan) <= ${MAX_PLAN})
+     AND jsonb_typeof(metadata) = 'object' AND octet_length(metadata::text) <= ${MAX_METADATA_BYTES * 2});
+CREATE UNIQUE INDEX IF NOT EXISTS tenants_domain_key ON dbkit.tenants (domain) WHERE domain IS NOT NULL`
 
 /**
  * What `withTenant` reads: one tenant by id or slug, through a SECURITY DEFINER function, so
@@ -112,11 +102,12 @@ REVOKE ALL ON FUNCTION dbkit.tenant_lookup(text) FROM PUBLIC;
 GRANT EXECUTE ON FUNCTION dbkit.tenant_lookup(text) TO PUBLIC;
 GRANT USAGE ON SCHEMA dbkit TO PUBLIC`
 
-/** Creates the registry (and its lookup function) if missing; idempotent, safe against concurrent callers. */
+/** Creates (or brings up to date) the registry and its lookup function; idempotent, safe against concurrent callers. */
 export const ensure: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect.gen(function*() {
   const sql = yield* SqlClient.SqlClient
   const probe =
-    `SELECT to_regclass('dbkit.tenants') IS NOT NULL AND to_regprocedure('dbkit.tenant_lookup(text)') IS NOT NULL AS e`
+    `SELECT to_regclass('dbkit.tenants') IS NOT NULL AND to_regprocedure('dbkit.tenant_lookup(text)') IS NOT NULL
+      AND EXISTS (SELECT 1 FROM pg_constraint WHERE conrelid = to_regclass('dbkit.tenants') AND conname = 'tenants_attributes_shape') AS e`
   const [found] = yield* sql.unsafe<{ e: boolean }>(probe)
   if (found?.e) return
   yield* sql.withTransaction(
@@ -125,6 +116,7 @@ export const ensure: Effect.Effect<void, SqlError, SqlClient.SqlClient> = Effect
       const [again] = yield* sql.unsafe<{ e: boolean }>(probe)
       if (again?.e) return
       yield* sql.unsafe(DDL)
+      yield* sql.unsafe(UPGRADE)
       yield* sql.unsafe(LOOKUP)
     })
   )
@@ -138,6 +130,9 @@ interface Row {
   readonly schema_name: string | null
   readonly status: TenantStatus
   readonly shard: string
+  readonly domain: string | null
+  readonly plan: string | null
+  readonly metadata: Record<string, unknown> | string | null
   readonly created_at: Date | string
   readonly migration_state: MigrationState | null
   readonly migration_error: string | null
@@ -154,6 +149,9 @@ export const fromRow = (row: Row): Tenant => ({
   schema: row.schema_name,
   status: row.status,
   shard: row.shard,
+  domain: row.domain,
+  plan: row.plan,
+  metadata: typeof row.metadata === "string" ? JSON.parse(row.metadata) : (row.metadata ?? {}),
   createdAt: iso(row.created_at)!,
   migration: row.migration_state === null
     ? null
@@ -161,7 +159,7 @@ export const fromRow = (row: Row): Tenant => ({
 })
 
 export const COLUMNS =
-  "id::text AS id, slug, name, strategy, schema_name, status, shard, created_at, migration_state, migration_error, migrated_at"
+  "id::text AS id, slug, name, strategy, schema_name, status, shard, domain, plan, metadata, created_at, migration_state, migration_error, migrated_at"
 
 /** Every tenant, by slug (the registry must exist: see `ensure`). */
 export const all = Effect.gen(function*() {
@@ -170,13 +168,24 @@ export const all = Effect.gen(function*() {
   return rows.map(fromRow)
 })
 
-/** One tenant by id or slug (never interpolated: a bound parameter either way; the registry must exist). */
+/** How `find` matches `tenant` against dbkit.tenants: the condition (on `$1`) and the parameter. */
+export const lookupBy = (tenant: string): readonly [where: string, key: string] =>
+  isUuid(tenant)
+    ? ["id = $1::uuid", tenant]
+    : tenant.includes(".")
+    ? ["domain = $1", tenant.toLowerCase()]
+    : ["slug = $1", tenant]
+
+/**
+ * One tenant by id, slug or domain — a uuid is an id, a name with a dot a domain (slugs have
+ * none), anything else a slug; always a bound parameter (the registry must exist). The one
+ * lookup every command's `--tenant` goes through.
+ */
 export const find = (tenant: string) =>
   Effect.gen(function*() {
     const sql = yield* SqlClient.SqlClient
-    const rows = isUuid(tenant)
-      ? yield* sql.unsafe<Row>(`SELECT ${COLUMNS} FROM dbkit.tenants WHERE id = $1::uuid`, [tenant])
-      : yield* sql.unsafe<Row>(`SELECT ${COLUMNS} FROM dbkit.tenants WHERE slug = $1`, [tenant])
+    const [where, key] = lookupBy(tenant)
+    const rows = yield* sql.unsafe<Row>(`SELECT ${COLUMNS} FROM dbkit.tenants WHERE ${where}`, [key])
     return rows[0] ? fromRow(rows[0]) : undefined
   })
 

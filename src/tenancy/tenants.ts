@@ -10,7 +10,7 @@ import * as Registry from "./registry.js"
 /** Every tenant, by slug. */
 export const all = (context: TenancyContext) => Effect.zipRight(ensureRegistry(context), Registry.all)
 
-/** One tenant by id or slug. */
+/** One tenant by id, slug or domain. */
 export const get = (context: TenancyContext, tenant: string) =>
   Effect.zipRight(ensureRegistry(context), Registry.find(tenant)).pipe(
     Effect.flatMap((found) => (found ? Effect.succeed(found) : Effect.fail(new TenantNotFound({ tenant }))))

@@ -9,7 +9,8 @@ import * as FiberRef from "effect/FiberRef"
 import * as Option from "effect/Option"
 import { ensureRegistry, type TenancyContext } from "./context.js"
 import { TenantNestingRefused, TenantNotFound, TenantUnavailable } from "./errors.js"
-import * as Registry from "./registry.js"
+import type * as Registry from "./registry.js"
+import { isUuid, validateSlug } from "./validate.js"
 
 export type TenantError = TenantNotFound | TenantUnavailable | TenantNestingRefused | SqlError
 
@@ -35,8 +36,8 @@ export const withTenant = <A, E, R>(
     }
     const { enter, sql, strategy } = context
     return Effect.gen(function*() {
-      if (!Registry.isUuid(tenant)) {
-        yield* Registry.validateSlug(tenant).pipe(Effect.mapError(() => new TenantNotFound({ tenant })))
+      if (!isUuid(tenant)) {
+        yield* validateSlug(tenant).pipe(Effect.mapError(() => new TenantNotFound({ tenant })))
       }
       yield* ensureRegistry(context)
       return yield* sql.withTransaction(

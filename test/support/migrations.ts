@@ -37,3 +37,30 @@ export const withMigrator = <A, E, R = never>(
       Migrator.layer({ source: typeof source === "string" ? fromDirectory(source) : source, schema, ...options })
     )
   )
+
+/** The reference migrations folder (drizzle-kit layout). */
+export const referenceMigrationsDir = path.resolve(import.meta.dirname, "../../migrations")
+
+/**
+ * A copy of the reference drizzle-kit folder whose journal ends at `tag`: what a project had
+ * migrated with drizzle's own migrator before adopting dbkit. drizzle's migrator runs every
+ * migration in one transaction, so it cannot apply 0005_tenant_safe_keys (CREATE INDEX
+ * CONCURRENTLY); dbkit runs that one outside a transaction.
+ */
+export const referenceMigrationsThrough = (tag: string): string => {
+  const journal = JSON.parse(fs.readFileSync(path.join(referenceMigrationsDir, "meta", "_journal.json"), "utf8")) as {
+    entries: Array<{ tag: string }>
+  }
+  const end = journal.entries.findIndex((entry) => entry.tag === tag)
+  if (end === -1) throw new Error(`${tag} is not in the reference migrations' journal`)
+  const entries = journal.entries.slice(0, end + 1)
+  return writeFolder({
+    "meta/_journal.json": JSON.stringify({ ...journal, entries }, null, 2),
+    ...Object.fromEntries(
+      entries.map((entry) => [
+        `${entry.tag}.sql`,
+        fs.readFileSync(path.join(referenceMigrationsDir, `${entry.tag}.sql`), "utf8")
+      ])
+    )
+  })
+}

@@ -1,13 +1,23 @@
 // Whole-process no-op migrate (every migration already applied), dbkit vs drizzle's own migrator as a user would
 // run it, on the server (each side its own scratch database) and on the embedded PGlite database (each side its
 // own data dir). Each database is migrated once by its own tool before timing, so every timed run is a no-op.
-import { readFile } from "node:fs/promises"
+// Both tools get the reference migrations drizzle's migrator can run: it applies all of them in one
+// transaction, so it stops at 0005_tenant_safe_keys (CREATE INDEX CONCURRENTLY); the folder is cut there.
+import { copyFile, mkdir, readFile, writeFile } from "node:fs/promises"
 import { join } from "node:path"
 import pg from "pg"
 
-const expected = async (repoRoot) => {
-  const journal = JSON.parse(await readFile(join(repoRoot, "migrations/meta/_journal.json"), "utf8"))
-  return journal.entries.length
+const DRIZZLE_CAN_RUN_THROUGH = "0004_audit_triggers"
+
+/** A copy of the reference drizzle-kit folder ending at DRIZZLE_CAN_RUN_THROUGH; returns it and its count. */
+const referenceFolder = async (ctx) => {
+  const journal = JSON.parse(await readFile(join(ctx.repoRoot, "migrations/meta/_journal.json"), "utf8"))
+  const entries = journal.entries.slice(0, journal.entries.findIndex((e) => e.tag === DRIZZLE_CAN_RUN_THROUGH) + 1)
+  const dir = ctx.tempDir("dbkit-bench-noop-migrations-")
+  await mkdir(join(dir, "meta"), { recursive: true })
+  await writeFile(join(dir, "meta/_journal.json"), JSON.stringify({ ...journal, entries }, null, 2))
+  for (const { tag } of entries) await copyFile(join(ctx.repoRoot, "migrations", `${tag}.sql`), join(dir, `${tag}.sql`))
+  return { dir, count: entries.length }
 }
 
 // Fails loudly if the setup run did not record every migration, so timed runs really are no-ops.
@@ -26,7 +36,8 @@ const check = (what, got, want) => {
 }
 
 export async function rows(ctx) {
-  const want = await expected(ctx.repoRoot)
+  const { dir: migrationsDir, count: want } = await referenceFolder(ctx)
+  const folders = { DBKIT_MIGRATIONS_DIR: migrationsDir, BENCH_MIGRATIONS_DIR: migrationsDir }
   const dbkitArgs = ["bin/dbkit.mjs", "migrate"]
   const out = []
 
@@ -34,8 +45,8 @@ export async function rows(ctx) {
   const dbA = await ctx.scratchDb()
   const dbB = await ctx.scratchDb()
   try {
-    const dbkitEnv = ctx.childEnv({ DATABASE_URL: dbA.url })
-    const drizzleEnv = ctx.childEnv({ DATABASE_URL: dbB.url })
+    const dbkitEnv = ctx.childEnv({ DATABASE_URL: dbA.url, ...folders })
+    const drizzleEnv = ctx.childEnv({ DATABASE_URL: dbB.url, ...folders })
     const drizzleArgs = ["scripts/bench/drizzle-migrate.mjs"]
     await ctx.runProcess(ctx.node, dbkitArgs, { env: dbkitEnv })
     await ctx.runProcess(ctx.node, drizzleArgs, { env: drizzleEnv })
@@ -61,8 +72,8 @@ export async function rows(ctx) {
   // Embedded PGlite (DATABASE_URL unset). Each open of a PGlite data dir costs ~0.5 s on its own.
   const dirA = ctx.tempDir("dbkit-bench-pglite-dbkit-")
   const dirB = ctx.tempDir("dbkit-bench-pglite-drizzle-")
-  const dbkitEnv = ctx.childEnv({ DBKIT_DATA_DIR: dirA })
-  const drizzleEnv = ctx.childEnv({ DBKIT_DATA_DIR: dirB })
+  const dbkitEnv = ctx.childEnv({ DBKIT_DATA_DIR: dirA, ...folders })
+  const drizzleEnv = ctx.childEnv({ DBKIT_DATA_DIR: dirB, ...folders })
   const drizzleArgs = ["scripts/bench/drizzle-migrate-pglite.mjs"]
   await ctx.runProcess(ctx.node, dbkitArgs, { env: dbkitEnv })
   const setup = await ctx.runProcess(ctx.node, drizzleArgs, { env: { ...drizzleEnv, BENCH_REPORT: "1" } })

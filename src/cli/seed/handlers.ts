@@ -4,14 +4,15 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { Seeder, type SeedEvent } from "../../seeder/Seeder.js"
+import { Seeder, type SeedEvent, type SeedOptions } from "../../seeder/Seeder.js"
+import { seedTarget } from "../../tenancy/seedTenant.js"
 import { GuardLive } from "../live.js"
 import type { Parsed } from "../options.js"
 import { SeedsInvalid } from "../outcomes.js"
 import { banner, duration, json, statusLine, table } from "../render.js"
 import { plural } from "../shared.js"
 import type { cleanConfig, listConfig, seedConfig, validateConfig } from "./index.js"
-import { SeederLive } from "./live.js"
+import { SeederLive, SeederWithTenancyLive } from "./live.js"
 
 /**
  * On a terminal, a seed at work shows a line on stderr that counts the rows it has written so far,
@@ -103,15 +104,26 @@ export const clean = (options: Parsed<typeof cleanConfig>) =>
 
 /** `dbkit seed`. */
 export const seed = (options: Parsed<typeof seedConfig>) =>
+  Option.match(options.tenant, {
+    onNone: () => Effect.provide(seedRun(options, Effect.succeed({})), SeederLive),
+    // The tenant resolved through the registry (id, slug or domain): its slug, and its schema for the schema strategy.
+    onSome: (tenant) => Effect.provide(seedRun(options, seedTarget(tenant)), SeederWithTenancyLive)
+  })
+
+const seedRun = <E, R>(
+  options: Parsed<typeof seedConfig>,
+  resolveTarget: Effect.Effect<Pick<SeedOptions, "tenant" | "searchPath">, E, R>
+) =>
   Effect.gen(function*() {
     const seeder = yield* Seeder
+    const target = yield* resolveTarget
     yield* banner(options.dryRun ? "seed --dry-run" : "seed")
     const results = yield* seeder.run({
       only: options.only.length > 0 ? options.only : undefined,
       profile: Option.getOrUndefined(options.profile),
       seed: Option.getOrUndefined(options.seedNumber),
       scale: Option.getOrUndefined(options.scale),
-      tenant: Option.getOrUndefined(options.tenant),
+      ...target,
       dryRun: options.dryRun,
       onEvent: options.json ? undefined : printEvent
     })
@@ -125,4 +137,4 @@ export const seed = (options: Parsed<typeof seedConfig>) =>
         : `${plural(ran.length, "seed")} ran, ${rows.toLocaleString("en-US")} rows generated`
     )
     for (const r of results) if (r.note !== undefined) yield* Console.error(`note: ${r.note}`)
-  }).pipe(Effect.provide(SeederLive))
+  })

@@ -62,7 +62,9 @@ export const seedConfig = {
   ),
   tenant: Options.text("tenant").pipe(
     Options.optional,
-    Options.withDescription("Seed only this tenant (slug), for seeds that read context.tenant")
+    Options.withDescription(
+      "Seed only this tenant (id, slug or domain from the tenant registry; schema strategy: in its schema), for seeds that read context.tenant"
+    )
   ),
   dryRun: Options.boolean("dry-run").pipe(Options.withDescription("Show what would run, change nothing")),
   json: jsonOption

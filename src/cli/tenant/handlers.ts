@@ -20,7 +20,8 @@ import type {
 import { TenancyLive } from "./live.js"
 
 const describeTenant = (t: Tenant) =>
-  `${t.slug} (${t.id}) · ${t.strategy}${t.schema ? ` ${t.schema}` : ""} · ${t.status} · shard ${t.shard}`
+  `${t.slug} (${t.id}) · ${t.strategy}${t.schema ? ` ${t.schema}` : ""} · ${t.status} · shard ${t.shard}` +
+  `${t.domain ? ` · ${t.domain}` : ""}${t.plan ? ` · plan ${t.plan}` : ""}`
 
 /** `dbkit tenant provision SLUG`. */
 export const provision = (options: Parsed<typeof provisionConfig>) =>
@@ -30,7 +31,10 @@ export const provision = (options: Parsed<typeof provisionConfig>) =>
     const result = yield* tenancy.provision(options.slug, {
       name: Option.getOrUndefined(options.name),
       shard: Option.getOrUndefined(options.shard),
-      id: Option.getOrUndefined(options.id)
+      id: Option.getOrUndefined(options.id),
+      domain: Option.getOrUndefined(options.domain),
+      plan: Option.getOrUndefined(options.plan),
+      metadata: Option.getOrUndefined(options.metadata)
     })
     if (options.json) return yield* json(result)
     yield* Console.log(
@@ -46,7 +50,7 @@ export const list = (options: Parsed<typeof listConfig>) =>
     if (options.json) return yield* json(tenants)
     if (tenants.length === 0) return yield* Console.log("no tenants")
     yield* Console.log(table(
-      ["slug", "id", "strategy", "schema", "status", "shard", "last migrate-all"],
+      ["slug", "id", "strategy", "schema", "status", "shard", "domain", "plan", "last migrate-all"],
       tenants.map((t) => [
         t.slug,
         t.id,
@@ -54,6 +58,8 @@ export const list = (options: Parsed<typeof listConfig>) =>
         t.schema ?? "",
         t.status,
         t.shard,
+        t.domain ?? "",
+        t.plan ?? "",
         t.migration
           ? `${t.migration.state}${t.migration.at ? ` ${t.migration.at.slice(0, 19).replace("T", " ")}` : ""}`
           : ""

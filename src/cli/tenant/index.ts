@@ -12,7 +12,9 @@ import { jsonOption, yesOption } from "../options.js"
 const handlers = () => import("./handlers.js")
 
 const slugArg = Args.text({ name: "slug" }).pipe(
-  Args.withDescription("The tenant's slug: lower-case letters, digits and _, starting with a letter, at most 40")
+  Args.withDescription(
+    "The tenant's slug: lower-case letters, digits, _ and - (no --, no - at the end), starting with a letter, at most 40"
+  )
 )
 
 export const provisionConfig = {
@@ -23,6 +25,15 @@ export const provisionConfig = {
     Options.withDescription("Shard from DBKIT_TENANT_SHARDS (default: the configured database)")
   ),
   id: Options.text("id").pipe(Options.optional, Options.withDescription("Use this uuid as the tenant id")),
+  domain: Options.text("domain").pipe(
+    Options.optional,
+    Options.withDescription("The tenant's host name (e.g. acme.example.com; unique, stored lower-case)")
+  ),
+  plan: Options.text("plan").pipe(Options.optional, Options.withDescription("The tenant's plan (short text)")),
+  metadata: Options.text("metadata").pipe(
+    Options.optional,
+    Options.withDescription("A JSON object kept with the tenant (at most 16 KB), e.g. '{\"region\":\"eu\"}'")
+  ),
   json: jsonOption
 }
 
@@ -36,7 +47,7 @@ const provision = Command.make("provision", provisionConfig, (options) => lazy(h
 export const listConfig = { json: jsonOption }
 
 const list = Command.make("list", listConfig, (options) => lazy(handlers, (m) => m.list(options))).pipe(
-  Command.withDescription("The tenants in the registry")
+  Command.withDescription("The tenants in the registry (provisioned or seeded), with their domain and plan")
 )
 
 export const suspendConfig = { slug: slugArg, json: jsonOption }

@@ -3,7 +3,7 @@
  * otherwise tenant-defined), global permissions, and the join tables.
  */
 import { sql } from "drizzle-orm"
-import { index, pgPolicy, pgTable, primaryKey, text, timestamp, unique, uuid } from "drizzle-orm/pg-core"
+import { foreignKey, index, pgPolicy, pgTable, primaryKey, text, timestamp, unique, uuid } from "drizzle-orm/pg-core"
 import { appRole, currentTenantId, organizations, tenantId, tenantIndex, tenantIsolation } from "./tenancy.js"
 
 export const users = pgTable(
@@ -17,6 +17,7 @@ export const users = pgTable(
   },
   (t) => [
     unique("users_tenant_id_email_unique").on(t.tenantId, t.email),
+    unique("users_tenant_id_id_unique").on(t.tenantId, t.id),
     tenantIndex("users", t.tenantId),
     tenantIsolation()
   ]
@@ -89,15 +90,21 @@ export const userRoles = pgTable(
   "user_roles",
   {
     tenantId: tenantId(),
-    userId: uuid("user_id")
-      .notNull()
-      .references(() => users.id, { onDelete: "cascade" }),
+    userId: uuid("user_id").notNull(),
+    // Not tenant-safe: roles.tenant_id is NULL for global roles, so (tenant_id, role_id) cannot
+    // reference roles; a role of another tenant is kept out by the application, not by this key.
     roleId: uuid("role_id")
       .notNull()
       .references(() => roles.id, { onDelete: "cascade" })
   },
   (t) => [
     primaryKey({ name: "user_roles_pk", columns: [t.userId, t.roleId] }),
+    // Tenant-safe: the user must belong to the row's tenant (see accounting.ts).
+    foreignKey({
+      name: "user_roles_tenant_id_user_id_fk",
+      columns: [t.tenantId, t.userId],
+      foreignColumns: [users.tenantId, users.id]
+    }).onDelete("cascade"),
     tenantIndex("user_roles", t.tenantId),
     index("user_roles_role_id_idx").on(t.roleId),
     tenantIsolation()

@@ -13,8 +13,13 @@ import { index, type PgColumn, pgEnum, pgPolicy, pgRole, pgTable, text, timestam
  */
 export const appRole = pgRole("dbkit_app").existing()
 
-/** The current tenant, from the `app.tenant_id` setting; NULL when unset or ''. */
-export const currentTenantId = sql`nullif(current_setting('app.tenant_id', true), '')::uuid`
+/**
+ * The current tenant: the `app.tenant_id` setting, only when this transaction set it (withTenant
+ * stamps it with the transaction's start time in `app.tenant_id_xact`); NULL otherwise — unset,
+ * '', or a session-level `SET` that a misbehaving client left on a pooled connection, which
+ * behind a transaction pooler would otherwise reach the next client. Migration 0007 creates it.
+ */
+export const currentTenantId = sql`app_current_tenant()`
 
 /** Row filter for tables that carry a `tenant_id` column. */
 export const tenantMatches = sql`tenant_id = ${currentTenantId}`

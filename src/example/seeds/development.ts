@@ -11,9 +11,11 @@
  *
  * An organization that already holds rows of a kind is skipped for that kind, so a `--tenant`
  * run over a generated organization, or a full run after a `--tenant` run, adds no duplicates.
+ * Every organization is registered as a tenant (dbkit.tenants, same id and slug) in the same
+ * transaction that writes it: seeding and `tenant provision` keep one registry.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
-import { type CopyValue, Random, type Seed, Seeder } from "dbkit"
+import { type CopyValue, Random, registerTenant, type Seed, Seeder } from "dbkit"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import {
@@ -92,6 +94,12 @@ export const organizations: Seed = Seeder.make({
         .filter((o) => !existing.has(o.slug))
         .map((o): Row => [o.id, o.slug, o.name, o.status, o.createdAt])
       yield* context.copy("organizations", ["id", "slug", "name", "status", "created_at"], rows)
+      // One registry: each organization is a tenant, registered with the same id and slug in this
+      // seed's transaction (so `tenant list`, `audit report --tenant` and withTenant know it), or neither.
+      const seeded = yield* sql<{ id: string; slug: string; name: string }>`
+        SELECT id::text AS id, slug, name FROM organizations WHERE slug IN ${sql.in(wanted.map((o) => o.slug))}
+         ORDER BY slug`
+      for (const o of seeded) yield* registerTenant({ id: o.id, slug: o.slug, name: o.name, strategy: "rls" })
     })
 })
 
