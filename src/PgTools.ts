@@ -17,12 +17,16 @@ import { type ChildProcess, execFile, spawn as spawnChild } from "node:child_pro
 import { PassThrough, Readable, Writable } from "node:stream"
 import * as Redact from "./Redact.js"
 
-export type Tool = "pg_dump" | "pg_restore" | "psql"
+export type Tool = "pg_dump" | "pg_restore" | "psql" | "pgbackrest" | "pg_ctl"
 
 /** The tool is not installed (or not on PATH). */
 export class PgToolMissing extends Data.TaggedError("PgToolMissing")<{ readonly tool: Tool }> {
   override get message() {
-    return `${this.tool} was not found on PATH; install the PostgreSQL client tools (e.g. apt install postgresql-client)`
+    return this.tool === "pgbackrest"
+      ? "pgbackrest was not found on PATH; install pgBackRest (e.g. apt install pgbackrest)"
+      : this.tool === "pg_ctl"
+      ? "pg_ctl was not found; install the PostgreSQL server binaries, or set DBKIT_PG_BINDIR to the folder holding them"
+      : `${this.tool} was not found on PATH; install the PostgreSQL client tools (e.g. apt install postgresql-client)`
   }
 }
 
@@ -123,6 +127,14 @@ export interface SpawnOptions {
   readonly stdin?: "ignore" | "pipe" | "drain" | undefined
   /** "ignore": nobody wants the tool's output (psql running a script). Default "pipe". */
   readonly stdout?: "pipe" | "ignore" | undefined
+  /** More environment for the child (pgBackRest's PGBACKREST_* settings, a cipher pass): never argv. */
+  readonly env?: Readonly<Record<string, string>> | undefined
+  /** The program to start instead of `tool` on PATH (pg_ctl from the server's bin folder). */
+  readonly executable?: string | undefined
+  /** Run it as this system user (`runuser -u USER --`, root only): pgBackRest and pg_ctl run as the server's owner. */
+  readonly runAs?: string | undefined
+  /** Secrets to remove from its stderr besides the URL's password. */
+  readonly secrets?: ReadonlyArray<string> | undefined
 }
 
 /** A running tool, alive until its scope closes. */
@@ -226,10 +238,19 @@ export const spawn = (
     Effect.async<{ readonly child: ChildProcess; readonly process: PgProcess }, PgToolMissing>((resume) => {
       const stdinMode = options.stdin ?? "ignore"
       const stdoutMode = options.stdout ?? "pipe"
-      const child = spawnChild(tool, args, {
-        env: options.url === undefined ? process.env : { ...process.env, ...pgEnv(options.url, `dbkit-${tool}`) },
-        stdio: [stdinMode === "ignore" ? "ignore" : "pipe", stdoutMode, "pipe"]
-      })
+      const program = options.executable ?? tool
+      const child = spawnChild(
+        options.runAs === undefined ? program : "runuser",
+        options.runAs === undefined ? args : ["-u", options.runAs, "--", program, ...args],
+        {
+          env: {
+            ...process.env,
+            ...(options.url === undefined ? {} : pgEnv(options.url, `dbkit-${tool}`)),
+            ...options.env
+          },
+          stdio: [stdinMode === "ignore" ? "ignore" : "pipe", stdoutMode, "pipe"]
+        }
+      )
       // Both streams are taken at once: Node discards the output of an exited child that nobody
       // listens to (measured: a pipeline attached 300 ms late read nothing). pipe() keeps
       // backpressure, so the PassThrough holds one buffer, not the dump.
@@ -255,7 +276,9 @@ export const spawn = (
             new PgToolFailed({
               tool,
               exitCode,
-              stderr: options.url === undefined ? stderr.text() : scrub(stderr.text(), options.url)
+              stderr: Redact.scrubber(options.secrets ?? [])(
+                options.url === undefined ? stderr.text() : scrub(stderr.text(), options.url)
+              )
             })
           ))
       const stdin = stdinMode === "ignore" ? noInput(tool) : inputOf(child, stdinMode)

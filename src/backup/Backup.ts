@@ -25,6 +25,7 @@ import type { BackupWriteFailed, InvalidBackupOptions, VerifyError } from "./err
 import type * as Leftovers from "./leftovers.js"
 import { listBackups, pruneBackups } from "./listing.js"
 import type { Manifest } from "./manifest.js"
+import * as Physical from "./physical/Physical.js"
 import * as Verify from "./verify.js"
 
 export { backupKey } from "./crypto.js"
@@ -114,7 +115,7 @@ export interface PruneResult {
   readonly leftoversRemoved: Leftovers.Removed
 }
 
-/** The Backup service. */
+/** The Backup service, with its layers. */
 export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
   /** Writes a backup and its manifest. */
   readonly backup: (options?: BackupOptions) => Effect.Effect<BackupResult, BackupError>
@@ -146,7 +147,18 @@ export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
    * and restores left (`.partial` files, staging databases). `dryRun` only says what would go.
    */
   readonly prune: (options: PruneOptions) => Effect.Effect<PruneResult, InvalidBackupOptions>
-}>() {}
+  /** Physical backups, point-in-time restores and restore points through pgBackRest (DBKIT_PGBACKREST_*). */
+  readonly physical: Physical.Physical
+}>() {
+  /** Backup over the database and DbConfig in context. */
+  static get layer(): typeof layer {
+    return layer
+  }
+  /** The same layer, named for symmetry with the other services. */
+  static get layerConfig(): typeof layerConfig {
+    return layerConfig
+  }
+}
 
 const make = Effect.map(backupContext, (context) =>
   Backup.of({
@@ -158,7 +170,8 @@ const make = Effect.map(backupContext, (context) =>
         databaseUrl: context.database.url,
         ...options,
         directory: options.directory ?? context.config.backupDir
-      })
+      }),
+    physical: Physical.make(context)
   }))
 
 /** The Backup service on the configured database. */

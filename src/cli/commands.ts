@@ -12,10 +12,12 @@ import { env } from "./env/index.js"
 import { health } from "./health/index.js"
 import { init } from "./init/index.js"
 import { migrate } from "./migrate/index.js"
+import { pitr } from "./pitr/index.js"
 import { audit, privacy } from "./privacy/index.js"
 import { reset } from "./reset/index.js"
 import { restore } from "./restore/index.js"
 import { seed } from "./seed/index.js"
+import { tenancy } from "./tenancy/index.js"
 import { tenant } from "./tenant/index.js"
 
 export const dbkit = Command.make("dbkit").pipe(
@@ -31,8 +33,10 @@ export const dbkit = Command.make("dbkit").pipe(
     backup,
     backups,
     restore,
+    pitr,
     reset,
     tenant,
+    tenancy,
     health,
     db,
     deploy,

@@ -18,6 +18,16 @@ import type {
   BackupUntrustedOrigin,
   RestoreTestMismatch
 } from "../backup/errors.js"
+import type {
+  InvalidRecoveryTarget,
+  NoBackupForTarget,
+  PhysicalVerifyFailed,
+  PitrNotConfigured,
+  PitrServerNotReady,
+  RecoveryExpectationFailed,
+  RecoveryFailed,
+  RestoreDirectoryNotEmpty
+} from "../backup/physical/errors.js"
 import type { InvalidDatabaseName, RestoreTargetExists, RestoreTargetInUse } from "../backup/Restore.js"
 import type { RestoreLockTimeout } from "../backup/targetLock.js"
 import type { BulkInsertFailed } from "../Bulk.js"
@@ -76,9 +86,12 @@ import type {
   UnknownSeedDependency
 } from "../seeder/errors.js"
 import type {
+  DeprovisionFailed,
   InvalidShardFile,
+  InvalidTenantAttribute,
   InvalidTenantSlug,
   ProvisionFailed,
+  RegistryStrategyConflict,
   TenantMigrationsFailed,
   TenantMigrationsMissing,
   TenantNestingRefused,
@@ -96,6 +109,7 @@ import type {
   PlanRejected,
   SeedsInvalid
 } from "./outcomes.js"
+import type { TenancyAuditFindings } from "./tenancy/findings.js"
 
 /** What each exit code means. */
 export const ExitCode = {
@@ -131,7 +145,10 @@ export const ExitCode = {
    * (--trust-unsigned), wrong key, not a dump / corrupt, a restore that would empty the database, or a test restore that differs.
    */
   backupUntrusted: 14,
-  /** `db validate`: integrity findings (NOT VALID constraints, orphaned rows, cross-tenant references). */
+  /**
+   * `db validate`: integrity findings (NOT VALID constraints, orphaned rows, cross-tenant references);
+   * `tenancy audit`: row-level security findings.
+   */
   integrity: 15,
   /** `db maintain --run` / `db cleanup --run`: a step failed (the others ran). */
   maintenanceFailed: 16,
@@ -148,6 +165,15 @@ export const ExitCode = {
   subjectNotFound: 20,
   /** `privacy erase` / `anonymize` / `export` failed; the erasure was rolled back, the copy dropped. */
   privacyFailed: 21,
+  /** `tenant deprovision` failed (say, another tenant's rows reference this one's); nothing was deleted, no backup file left. */
+  tenantDeprovisionFailed: 22,
+  /** `pitr setup`: the server is not set up for WAL archiving; the message lists what to change where. */
+  pitrNotReady: 23,
+  /**
+   * `restore --physical`: no backup serves the target, the restored cluster did not reach it, or it does not match
+   * `--expect-sql` (the running database was not touched).
+   */
+  recoveryFailed: 24,
   /** `health`: the verdict is warn (its own meaning of 1, as monitoring plugins read exit codes). */
   healthWarn: 1,
   /** `health`: the verdict is critical (its own meaning of 2). */
@@ -198,6 +224,7 @@ export type DbkitError =
   | InvalidDatabaseName
   | InvalidEncryptionOptions
   | InvalidMaintenanceOptions
+  | InvalidRecoveryTarget
   | InvalidSeedOptions
   | InvalidShardFile
   | InvalidSubject
@@ -214,17 +241,24 @@ export type DbkitError =
   | MigrationsDrifted
   | MigrationsPending
   | MissingDownMigration
+  | NoBackupForTarget
   | NotSupportedOnEmbedded
   | OutOfOrder
   | PgToolFailed
   | PgToolMissing
   | PgToolTooOld
+  | PhysicalVerifyFailed
+  | PitrNotConfigured
+  | PitrServerNotReady
   | PlainDumpFailed
   | PlanRejected
   | PrivacyMapMismatch
   | ProductionRefused
   | PromotionBlocked
   | ProvisionFailed
+  | RecoveryExpectationFailed
+  | RecoveryFailed
+  | RestoreDirectoryNotEmpty
   | RestoreLockTimeout
   | RestoreTargetExists
   | RestoreTargetInUse
@@ -240,6 +274,9 @@ export type DbkitError =
   | TenantNotFound
   | TenantStrategyMismatch
   | TenantUnavailable
+  | InvalidTenantAttribute
+  | RegistryStrategyConflict
+  | DeprovisionFailed
   | TransactionControlRefused
   | UndeclaredPersonalData
   | UnknownHealthCheck
@@ -247,6 +284,7 @@ export type DbkitError =
   | UnknownSeed
   | UnknownSeedDependency
   | UnknownShard
+  | TenancyAuditFindings
   | SqlError
 
 /** The exit code for each error tag. */
@@ -308,10 +346,14 @@ export const exitCodeByTag = {
   TenantMigrationsMissing: ExitCode.usage,
   TenantStrategyMismatch: ExitCode.usage,
   TenantUnavailable: ExitCode.refused,
+  InvalidTenantAttribute: ExitCode.usage,
+  RegistryStrategyConflict: ExitCode.usage,
+  DeprovisionFailed: ExitCode.tenantDeprovisionFailed,
   ProvisionFailed: ExitCode.migrationFailed,
   TenantMigrationsFailed: ExitCode.migrationFailed,
   TenantNestingRefused: ExitCode.usage,
   IntegrityViolations: ExitCode.integrity,
+  TenancyAuditFindings: ExitCode.integrity,
   MaintenanceFailed: ExitCode.maintenanceFailed,
   InvalidMaintenanceOptions: ExitCode.usage,
   LoadTestSchemaMissing: ExitCode.usage,
@@ -340,6 +382,14 @@ export const exitCodeByTag = {
   LockTimeout: ExitCode.lockTimeout,
   HealthWarn: ExitCode.healthWarn,
   HealthCritical: ExitCode.healthCritical,
+  PitrNotConfigured: ExitCode.usage,
+  InvalidRecoveryTarget: ExitCode.usage,
+  RestoreDirectoryNotEmpty: ExitCode.usage,
+  PitrServerNotReady: ExitCode.pitrNotReady,
+  NoBackupForTarget: ExitCode.recoveryFailed,
+  RecoveryFailed: ExitCode.recoveryFailed,
+  RecoveryExpectationFailed: ExitCode.recoveryFailed,
+  PhysicalVerifyFailed: ExitCode.backupUntrusted,
   SqlError: ExitCode.unexpected
 } as const satisfies Record<DbkitError["_tag"], ExitCode>
 

@@ -27,8 +27,8 @@ type AnyDescriptor = Descriptor.Command<unknown>
 export const groups: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
   ["Set up and migrate", ["init", "migrate"]],
   ["Data", ["seed", "reset", "db"]],
-  ["Backups", ["backup", "backups", "restore"]],
-  ["Tenants", ["tenant"]],
+  ["Backups", ["backup", "backups", "restore", "pitr"]],
+  ["Tenants", ["tenant", "tenancy"]],
   ["Health", ["health"]],
   ["Deploy", ["deploy", "env"]],
   ["Privacy", ["privacy", "audit"]]
@@ -85,14 +85,16 @@ const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
   backup: [
     "dbkit backup",
     "DB_BACKUP_KEY=… dbkit backup --out backups/nightly",
-    "dbkit backup --format custom --exclude-table audit_log"
+    "dbkit backup --format custom --exclude-table audit_log",
+    "dbkit backup --physical --type full"
   ],
   backups: ["dbkit backups list", `dbkit backups verify ${backupFile}`, "dbkit backups prune --keep-last 7 --dry-run"],
   "backups list": ["dbkit backups list", "dbkit backups list --dir backups/nightly --json"],
   "backups verify": [
     `dbkit backups verify ${backupFile}`,
     `dbkit backups verify ${backupFile} --restore-test`,
-    `DB_BACKUP_KEY=… dbkit backups verify ${backupFile}.enc --json`
+    `DB_BACKUP_KEY=… dbkit backups verify ${backupFile}.enc --json`,
+    "dbkit backups verify --physical"
   ],
   "backups prune": [
     "dbkit backups prune --keep-last 7 --dry-run",
@@ -102,12 +104,16 @@ const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
   restore: [
     `DB_RESTORE_CONFIRM=1 dbkit restore ${backupFile}`,
     `dbkit restore ${backupFile} --into app_copy`,
-    `dbkit restore ${backupFile} --validate-only`
+    `dbkit restore ${backupFile} --validate-only`,
+    "dbkit restore --physical --to-time \"2026-12-06 14:03:00+00\" --into-cluster /srv/pg --port 5433"
   ],
+  pitr: ["dbkit pitr setup", "dbkit pitr point before_release_42"],
+  "pitr setup": ["DBKIT_PGBACKREST_STANZA=main dbkit pitr setup", "dbkit pitr setup --env production --json"],
+  "pitr point": ["dbkit pitr point before_release_42", "dbkit pitr point nightly_check --env staging --json"],
   tenant: ["dbkit tenant provision acme", "dbkit tenant list", "dbkit tenant migrate-all --concurrency 4"],
   "tenant provision": [
     "dbkit tenant provision acme",
-    "dbkit tenant provision acme --name \"Acme Corp\"",
+    "dbkit tenant provision fortium-demo --domain demo.fortium.example --plan pro",
     "dbkit tenant provision globex --shard eu1 --json"
   ],
   "tenant list": ["dbkit tenant list", "dbkit tenant list --json"],
@@ -117,6 +123,12 @@ const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
     "dbkit tenant deprovision acme",
     "dbkit tenant deprovision acme --yes --out backups/tenants",
     "DB_TENANT_DEPROVISION_CONFIRM=1 dbkit tenant deprovision acme --no-backup"
+  ],
+  tenancy: ["dbkit tenancy audit", "dbkit tenancy audit --env production --json"],
+  "tenancy audit": [
+    "dbkit tenancy audit",
+    "dbkit tenancy audit --env staging --json",
+    "dbkit tenancy audit --schema public --tenant-column tenant_id"
   ],
   "tenant migrate-all": [
     "dbkit tenant migrate-all",
@@ -428,8 +440,7 @@ export const rootHelp = (root: AnyCommand, version: string): string => {
     "Usage: dbkit <command> [options]",
     "",
     wrap(
-      "Uses DATABASE_URL when set, else the embedded database in .dbkit/pglite (development and test only). " +
-        "Reads the project's dbkit.config.ts.",
+      "Uses DATABASE_URL, else the embedded database .dbkit/pglite (dev/test only); reads dbkit.config.ts.",
       0
     ),
     "",

@@ -4,12 +4,13 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { Backup, listBackups, pruneBackups, verifyFile } from "../../backup/Backup.js"
+import { Backup, InvalidBackupOptions, listBackups, pruneBackups, verifyFile } from "../../backup/Backup.js"
 import * as Leftovers from "../../backup/leftovers.js"
 import { DbConfig } from "../../Config.js"
 import { Guard } from "../../Guard.js"
 import { BackupLive, ConfigLive, GuardLive } from "../live.js"
 import type { Parsed } from "../options.js"
+import { renderBackup } from "../pitr/render.js"
 import { age, banner, bytes, duration, json, progress, table } from "../render.js"
 import type { backupConfig, listConfig, pruneConfig, verifyConfig } from "./index.js"
 
@@ -18,6 +19,11 @@ export const backup = (options: Parsed<typeof backupConfig>) =>
   Effect.gen(function*() {
     const service = yield* Backup
     yield* banner("backup")
+    if (options.physical) {
+      const physical = yield* service.physical.backup({ type: options.type })
+      if (options.json) return yield* json(physical)
+      return yield* renderBackup(physical)
+    }
     const meter = progress("backing up", !options.json)
     const result = yield* service.backup({
       format: options.format,
@@ -105,19 +111,36 @@ export const list = (options: Parsed<typeof listConfig>) =>
 /** `dbkit backups verify FILE`. */
 export const verify = (options: Parsed<typeof verifyConfig>) =>
   Effect.gen(function*() {
-    // Only a test restore needs a database; the checks of the file itself need none.
-    const result = options.restoreTest
-      ? yield* Effect.flatMap(Backup, (service) => service.verify(options.file, { restoreTest: true })).pipe(
+    if (options.physical || Option.isNone(options.file)) {
+      if (!options.physical || Option.isSome(options.file)) {
+        return yield* new InvalidBackupOptions({
+          reason: options.physical
+            ? "backups verify --physical checks the pgBackRest repository and takes no file"
+            : "name the backup file to verify, or pass --physical for the pgBackRest repository"
+        })
+      }
+      const physical = yield* Effect.flatMap(Backup, (service) => service.physical.verify()).pipe(
         Effect.provide(BackupLive)
       )
-      : yield* verifyFile(options.file)
+      if (options.json) return yield* json(physical)
+      return yield* Console.log(
+        `pgBackRest repository of stanza ${physical.stanza}: every file matches its checksum (${physical.backups} backup(s))`
+      )
+    }
+    const file = options.file.value
+    // Only a test restore needs a database; the checks of the file itself need none.
+    const result = options.restoreTest
+      ? yield* Effect.flatMap(Backup, (service) => service.verify(file, { restoreTest: true })).pipe(
+        Effect.provide(BackupLive)
+      )
+      : yield* verifyFile(file)
     if (options.json) return yield* json(result)
     // "checksum ok" only where a signed manifest vouches for the checksum.
     const origin = result.origin === "signed"
       ? "signed, checksum ok"
       : `unverified origin (${result.originReason}), read through`
     yield* Console.log(
-      `${options.file}: ${origin}, ${result.decrypted ? "decrypted and authenticated, " : ""}${
+      `${file}: ${origin}, ${result.decrypted ? "decrypted and authenticated, " : ""}${
         bytes(result.dumpBytes)
       } of SQL` +
         (result.restoreTest

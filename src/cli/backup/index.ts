@@ -29,6 +29,15 @@ export const backupConfig = {
     Options.optional,
     Options.withDescription("Directory to write to (default DBKIT_BACKUP_DIR, ./backups)")
   ),
+  physical: Options.boolean("physical").pipe(
+    Options.withDescription(
+      "A physical backup through pgBackRest (stanza DBKIT_PGBACKREST_STANZA; `dbkit pitr setup` first) instead of pg_dump"
+    )
+  ),
+  type: Options.choice("type", ["full", "diff", "incr"]).pipe(
+    Options.withDefault("incr" as const),
+    Options.withDescription("With --physical: full, differential or incremental (pgBackRest makes the first one full)")
+  ),
   json: jsonOption
 }
 
@@ -52,10 +61,14 @@ const list = Command.make("list", listConfig, (options) => lazy(handlers, (m) =>
 
 export const verifyConfig = {
   file: Args.file({ name: "file", exists: "yes" }).pipe(
-    Args.withDescription("The backup file (its manifest is FILE.json)")
+    Args.withDescription("The backup file (its manifest is FILE.json); none with --physical"),
+    Args.optional
   ),
   restoreTest: Options.boolean("restore-test").pipe(
     Options.withDescription("Also restore into a scratch database and compare row counts with the manifest")
+  ),
+  physical: Options.boolean("physical").pipe(
+    Options.withDescription("Run `pgbackrest verify` on the stanza's repository (DBKIT_PGBACKREST_STANZA) instead")
   ),
   json: jsonOption
 }

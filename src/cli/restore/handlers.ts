@@ -4,13 +4,56 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
+import { Backup, InvalidBackupOptions } from "../../backup/Backup.js"
 import { Restore, type RestoreProgress, validateFile } from "../../backup/Restore.js"
-import { GuardLive, RestoreLive } from "../live.js"
+import { BackupLive, GuardLive, RestoreLive } from "../live.js"
 import type { Parsed } from "../options.js"
+import { renderRestore } from "../pitr/render.js"
 import { banner, bytes, json, progress } from "../render.js"
 import type { restoreConfig } from "./index.js"
 
 export const restore = (options: Parsed<typeof restoreConfig>) =>
+  Effect.gen(function*() {
+    if (options.physical) return yield* physical(options)
+    if (Option.isNone(options.file)) {
+      return yield* new InvalidBackupOptions({
+        reason: "name the backup file to restore, or pass --physical with --to-time, --to-lsn or --to-name"
+      })
+    }
+    return yield* fromFile({ ...options, file: options.file.value })
+  })
+
+/** `restore --physical`: pgBackRest into a new data directory, guarded like every restore. */
+const physical = (options: Parsed<typeof restoreConfig>) =>
+  Effect.gen(function*() {
+    const missing = Option.isNone(options.intoCluster)
+      ? "--into-cluster PATH"
+      : Option.isNone(options.port)
+      ? "--port N"
+      : undefined
+    if (missing !== undefined || Option.isSome(options.file)) {
+      return yield* new InvalidBackupOptions({
+        reason: missing !== undefined
+          ? `restore --physical needs ${missing}: it restores into a new data directory started on its own port`
+          : "restore --physical takes no backup file: it restores from the pgBackRest repository"
+      })
+    }
+    yield* banner("restore --physical")
+    const result = yield* Effect.flatMap(Backup, (b) =>
+      b.physical.restore({
+        toTime: Option.getOrUndefined(options.toTime),
+        toLsn: Option.getOrUndefined(options.toLsn),
+        toName: Option.getOrUndefined(options.toName),
+        into: Option.getOrThrow(options.intoCluster),
+        port: Option.getOrThrow(options.port),
+        expectSql: Option.getOrUndefined(options.expectSql),
+        yes: options.yes
+      }))
+    if (options.json) return yield* json(result)
+    yield* renderRestore(result)
+  }).pipe(Effect.provide(BackupLive), Effect.provide(GuardLive))
+
+const fromFile = (options: Omit<Parsed<typeof restoreConfig>, "file"> & { readonly file: string }) =>
   options.validateOnly
     ? Effect.gen(function*() {
       const result = yield* validateFile(options.file)

@@ -12,7 +12,8 @@ import { jsonOption, yesOption } from "../options.js"
 
 export const restoreConfig = {
   file: Args.file({ name: "file", exists: "yes" }).pipe(
-    Args.withDescription("A dbkit backup (its manifest is FILE.json)")
+    Args.withDescription("A dbkit backup (its manifest is FILE.json); none with --physical"),
+    Args.optional
   ),
   into: Options.text("into").pipe(
     Options.optional,
@@ -41,6 +42,37 @@ export const restoreConfig = {
   ),
   allowEmpty: Options.boolean("allow-empty").pipe(
     Options.withDescription("Restore a backup with no tables over a database that has some")
+  ),
+  physical: Options.boolean("physical").pipe(
+    Options.withDescription(
+      "Point-in-time recovery from pgBackRest into a NEW data directory (--into-cluster) started on --port; the running database is not touched"
+    )
+  ),
+  toTime: Options.text("to-time").pipe(
+    Options.optional,
+    Options.withDescription("With --physical: recover to this moment, with its zone (\"2026-12-06 14:03:00+00\")")
+  ),
+  toLsn: Options.text("to-lsn").pipe(
+    Options.optional,
+    Options.withDescription("With --physical: recover to this WAL position (0/3000138)")
+  ),
+  toName: Options.text("to-name").pipe(
+    Options.optional,
+    Options.withDescription("With --physical: recover to this restore point (`dbkit pitr point NAME`)")
+  ),
+  intoCluster: Options.text("into-cluster").pipe(
+    Options.optional,
+    Options.withDescription("With --physical: the new data directory (must not exist, or be empty)")
+  ),
+  port: Options.integer("port").pipe(
+    Options.optional,
+    Options.withDescription("With --physical: the port the restored cluster listens on")
+  ),
+  expectSql: Options.text("expect-sql").pipe(
+    Options.optional,
+    Options.withDescription(
+      "With --physical: a query whose one value must be true on the restored data (exit 23 otherwise)"
+    )
   ),
   json: jsonOption
 }
