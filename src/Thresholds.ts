@@ -63,6 +63,12 @@ export interface Thresholds {
   readonly databaseSizeBytes: number
   /** The newest verified backup older than this warns (hours). */
   readonly backupMaxAgeHours: number
+  /**
+   * Age of the newest archived WAL segment while completed segments wait to be archived: warn /
+   * critical (seconds). An idle server that fills no segment is not graded by age.
+   */
+  readonly archiveAgeSeconds: number
+  readonly archiveAgeCriticalSeconds: number
   /** Redis PING latency above which the redis check warns (ms). */
   readonly redisLatencyMs: number
 }
@@ -94,6 +100,8 @@ export const defaultThresholds: Thresholds = {
   replicationLagCriticalSeconds: 300,
   databaseSizeBytes: Number.POSITIVE_INFINITY,
   backupMaxAgeHours: 26,
+  archiveAgeSeconds: 3_600,
+  archiveAgeCriticalSeconds: 21_600,
   redisLatencyMs: 100
 }
 

@@ -126,10 +126,17 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
           "lint",
           "drift",
           "backup",
+          "point",
           "migrate",
           "health",
           "retention"
         ])
+        // No pgBackRest stanza configured: no restore point, and the report says why.
+        expect(report.restorePoint).toBeNull()
+        expect(report.steps.find((s: { name: string }) => s.name === "point")).toMatchObject({
+          status: "skipped",
+          detail: "no restore point: no pgBackRest stanza configured (DBKIT_PGBACKREST_STANZA)"
+        })
         expect(await applied(db.name)).toEqual(["0001_base", "0002_orders", "0003_broken", "0004_later"])
 
         const history = await runCli(["deploy", "history", "--env", "staging", "--json"], {
@@ -274,7 +281,8 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
           "history",
           "lint",
           "drift",
-          "backup"
+          "backup",
+          "point"
         ])
 
         writeFolder({ "0002_slow.sql": "CREATE TABLE slow (id int);" }, path.join(dir, "migrations"))

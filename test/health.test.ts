@@ -111,6 +111,7 @@ const freshDatabase = {
   replication: "not applicable",
   "database-size": "ok",
   backups: "warn",
+  archiving: "not applicable", // archive_mode off, no pgBackRest stanza
   tenants: "not applicable",
   tenancy: "not applicable", // no table with tenant_id
   redis: "not applicable"

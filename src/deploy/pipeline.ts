@@ -231,6 +231,7 @@ export const run = (context: DeployContext, pipeline: Pipeline, options: DeployO
         pending: [],
         applied: [],
         backup: null,
+        restorePoint: null,
         abandoned: [],
         promotedFrom: options.promotion?.from ?? null,
         steps: [],

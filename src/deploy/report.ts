@@ -10,6 +10,7 @@ export type StepName =
   | "lint"
   | "drift"
   | "backup"
+  | "point"
   | "migrate"
   | "health"
   | "recovery"
@@ -44,6 +45,8 @@ export interface DeployReport {
   /** What it applied (a recovery undoes these; see `recovery`). */
   readonly applied: ReadonlyArray<string>
   readonly backup: string | null
+  /** The restore point made just before migrating (a pgBackRest stanza is configured): `restore --to-name` undoes the deploy. */
+  readonly restorePoint: { readonly name: string; readonly lsn: string } | null
   /** Earlier deploys found still `running` (their process died): now marked abandoned. */
   readonly abandoned: ReadonlyArray<{ readonly id: number; readonly startedAt: string; readonly who: string }>
   /** Set when this deploy promotes another environment's migrations. */

@@ -1,7 +1,7 @@
 /**
- * The deploy pipeline as data: preflight (connect, history, lint, drift), safety backup, migrate,
- * health, retention, each with the rule for its failure, and the recovery that a failure after
- * the backup runs. pipeline.ts folds it; this module says what each step does and reports.
+ * The deploy pipeline as data: preflight (connect, history, lint, drift), safety backup, restore
+ * point (point.ts), migrate, health, retention, each with the rule for its failure, and the
+ * recovery that a failure after the backup runs. pipeline.ts folds it; this module says what each step does and reports.
  */
 import * as SqlClient from "@effect/sql/SqlClient"
 import * as Duration from "effect/Duration"
@@ -16,6 +16,7 @@ import type { MigrationStatus } from "../migrator/Migrator.js"
 import * as ServerError from "../ServerError.js"
 import { DeployLocked } from "./errors.js"
 import { action, type ActionStage, type Outcome, patch, type Pipeline, type Run, type Stage, step } from "./pipeline.js"
+import { restorePoint } from "./point.js"
 import * as Record from "./record.js"
 import { recover } from "./recovery.js"
 
@@ -241,11 +242,13 @@ const stagesFor = (plan: Plan): ReadonlyArray<Stage> => [
   ...(plan.pending.length === 0
     ? [
       step("backup", skipped("nothing to apply"), "stop"),
+      step("point", skipped("nothing to apply"), "stop"),
       step("migrate", skipped("nothing pending"), "stop"),
       step("health", health, "stop")
     ]
     : [
       step("backup", backup, "stop"),
+      step("point", restorePoint, "stop"),
       step("migrate", migrate, "recover"),
       step("health", health, "recover"),
       step("retention", retention, "stop")

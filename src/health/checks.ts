@@ -19,6 +19,7 @@ import type { Migrator } from "../migrator/Migrator.js"
 import * as Redact from "../Redact.js"
 import { reason as reasonOf } from "../ServerError.js"
 import { limit, type Thresholds } from "../Thresholds.js"
+import { archiving } from "./archiving.js"
 import {
   type CheckStatus,
   firstKeyword,
@@ -730,6 +731,7 @@ export const allChecks: ReadonlyArray<Check> = [
   replication,
   databaseSize,
   backups,
+  archiving,
   tenants,
   tenancy,
   redis

@@ -14,12 +14,14 @@ import type { BackupContext } from "../context.js"
 import type { BackupWriteFailed } from "../errors.js"
 import * as Backups from "./backup.js"
 import type { InvalidRecoveryTarget, PhysicalVerifyFailed, PitrNotConfigured, PitrServerNotReady } from "./errors.js"
+import * as Manifests from "./manifests.js"
 import * as Restore from "./restore.js"
 import * as Settings from "./settings.js"
 import * as Setup from "./setup.js"
 
 export type { PhysicalBackupResult, PhysicalManifest, PhysicalVerifyResult, RestorePoint } from "./backup.js"
 export * from "./errors.js"
+export type { PhysicalBackups } from "./manifests.js"
 export type { PhysicalRestoreError, PhysicalRestoreOptions, PhysicalRestoreResult, RecoveryTarget } from "./restore.js"
 export type { PitrSettings } from "./settings.js"
 export type { ArchivingSettings, SetupResult } from "./setup.js"
@@ -65,6 +67,8 @@ export interface Physical {
     Backups.RestorePoint,
     PitrNotConfigured | InvalidRecoveryTarget | NotSupportedOnEmbedded | BackupWriteFailed | SqlError
   >
+  /** The configured stanza's manifests in the backup folder, newest first; null when no stanza is configured. */
+  readonly manifests: () => Effect.Effect<Manifests.PhysicalBackups | null, PitrNotConfigured>
 }
 
 /** The physical operations over Backup's context (the configured database). */
@@ -115,6 +119,7 @@ export const make = (context: BackupContext): Physical => {
         )
       }),
     verify: () => Effect.flatMap(Settings.fromEnvironment, Backups.verify),
+    manifests: () => Manifests.configured(context.config.backupDir),
     point: (name) =>
       Effect.gen(function*() {
         yield* server

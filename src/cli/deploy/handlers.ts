@@ -77,6 +77,12 @@ export const runDeploy = (
         )
       }
       yield* printSummary(outcome.report)
+      const point = outcome.report.restorePoint
+      if (point !== null) {
+        yield* Console.log(
+          `restore point ${point.name} at ${point.lsn}: dbkit restore --physical --to-name ${point.name} undoes this deploy`
+        )
+      }
     }
     if (outcome.error !== null) return yield* outcome.error
   }).pipe(Effect.provide(environmentLive(settings, config)))
