@@ -6,7 +6,6 @@ import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import pg from "pg"
 import { runCli } from "./support/cli.js"
 import { freePort, pitrTools, startCluster } from "./support/cluster.js"
 import { createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir } from "./support/databases.js"
@@ -24,24 +23,13 @@ const BASE = {
 }
 const DROP = { "0002_drop_name.sql": "ALTER TABLE customers DROP COLUMN name;" }
 
-/** Runs SQL on a cluster (or a restored copy) over one connection. */
-const query = async <A = Record<string, unknown>>(url: string, text: string): Promise<Array<A>> => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query(text)).rows as Array<A>
-  } finally {
-    await client.end()
-  }
-}
-
 /** What a migration changed, as a restore must undo it: the column, and the history rows. */
 const state = async (url: string) => ({
-  columns: (await query<{ c: string }>(
+  columns: (await queryAt<{ c: string }>(
     url,
     "SELECT column_name AS c FROM information_schema.columns WHERE table_name = 'customers' ORDER BY ordinal_position"
   )).map((r) => r.c),
-  history: (await query<{ name: string }>(url, "SELECT name FROM dbkit.migrations ORDER BY id")).map((r) => r.name)
+  history: (await queryAt<{ name: string }>(url, "SELECT name FROM dbkit.migrations ORDER BY id")).map((r) => r.name)
 })
 
 interface Report {

@@ -4,12 +4,10 @@
 // once it is fixed.
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
-import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as path from "node:path"
-import pg from "pg"
 import * as Backup from "../src/backup/Backup.js"
 import * as Config from "../src/Config.js"
 import { PgLive } from "../src/Database.js"
@@ -17,30 +15,13 @@ import { waitingSegments } from "../src/health/archiving.js"
 import * as Health from "../src/health/Health.js"
 import * as Migrator from "../src/migrator/Migrator.js"
 import { fromDirectory } from "../src/migrator/source.js"
-import { type PitrCluster, pitrTools, startCluster } from "./support/cluster.js"
+import { type PitrCluster, pitrTools, startCluster, withClusterEnv } from "./support/cluster.js"
+import { queryAt } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const tools = pitrTools()
 
-const query = async <A = Record<string, unknown>>(url: string, text: string): Promise<Array<A>> => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query(text)).rows as Array<A>
-  } finally {
-    await client.end()
-  }
-}
-const sql = <A = Record<string, unknown>>(url: string, text: string) => Effect.promise(() => query<A>(url, text))
-
-const withEnv = (cluster: PitrCluster) =>
-  Effect.withConfigProvider(
-    ConfigProvider.fromMap(
-      new Map(
-        Object.entries({ ...process.env, ...cluster.env }).filter((e): e is [string, string] => e[1] !== undefined)
-      )
-    )
-  )
+const sql = <A = Record<string, unknown>>(url: string, text: string) => Effect.promise(() => queryAt<A>(url, text))
 
 /** Backup and Health on the cluster, manifests in `backupDir`, pgBackRest settings from its env. */
 const onCluster = (cluster: PitrCluster, backupDir: string) => {
@@ -106,7 +87,7 @@ describe.skipIf("skip" in tools)("the archiving check on a private cluster", () 
         const backupDir = path.join(cluster.dir, "manifests")
         const layer = onCluster(cluster, backupDir)
         const onIt = <A, E>(effect: Effect.Effect<A, E, Backup.Backup | Health.Health>) =>
-          effect.pipe(Effect.provide(layer), withEnv(cluster))
+          effect.pipe(Effect.provide(layer), withClusterEnv(cluster))
         const checkWith = (thresholds: Partial<Health.Thresholds>) =>
           onIt(
             Effect.flatMap(Health.Health, (h) => h.report({ only: ["archiving"], thresholds })).pipe(

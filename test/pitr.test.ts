@@ -12,7 +12,6 @@ import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import pg from "pg"
 import { Backup, layer as backupLayer } from "../src/backup/Backup.js"
 import type { BackrestBackup } from "../src/backup/physical/run.js"
 import { plan } from "../src/backup/physical/setup.js"
@@ -21,22 +20,13 @@ import * as Config from "../src/Config.js"
 import { PgLive } from "../src/Database.js"
 import type { Guard } from "../src/Guard.js"
 import { runCli } from "./support/cli.js"
-import { freePort, type PitrCluster, pitrTools, startCluster } from "./support/cluster.js"
+import { freePort, type PitrCluster, pitrTools, startCluster, withClusterEnv } from "./support/cluster.js"
+import { queryAt } from "./support/databases.js"
 import { NonInteractiveGuard } from "./support/terminal.js"
 
 const tools = pitrTools()
 
-/** Runs SQL on a cluster (or a restored copy) over one connection. */
-const query = async <A = Record<string, unknown>>(url: string, text: string): Promise<Array<A>> => {
-  const client = new pg.Client({ connectionString: url })
-  await client.connect()
-  try {
-    return (await client.query(text)).rows as Array<A>
-  } finally {
-    await client.end()
-  }
-}
-const sql = <A = Record<string, unknown>>(url: string, text: string) => Effect.promise(() => query<A>(url, text))
+const sql = <A = Record<string, unknown>>(url: string, text: string) => Effect.promise(() => queryAt<A>(url, text))
 const portUrl = (cluster: PitrCluster, port: number) => cluster.url.replace(`:${cluster.port}/`, `:${port}/`)
 
 /** Backup (and the guard a restore asks) on the cluster, pgBackRest settings from its env. */
@@ -46,20 +36,14 @@ const onCluster = (cluster: PitrCluster, backupDir: string) =>
     Layer.provide(Config.layerFrom({ backupDir, environment: "test" })),
     Layer.provide(NodeContext.layer)
   )
-const withEnv = (cluster: PitrCluster) =>
-  Effect.withConfigProvider(
-    ConfigProvider.fromMap(
-      new Map(
-        Object.entries({ ...process.env, ...cluster.env }).filter((e): e is [string, string] => e[1] !== undefined)
-      )
-    )
-  )
-
 /** Runs one of Backup.physical's operations on the cluster. */
 const physicalOn =
   (cluster: PitrCluster, backupDir: string) =>
   <A, E>(f: (physical: Backup["Type"]["physical"]) => Effect.Effect<A, E, Guard>) =>
-    Effect.flatMap(Backup, (b) => f(b.physical)).pipe(Effect.provide(onCluster(cluster, backupDir)), withEnv(cluster))
+    Effect.flatMap(Backup, (b) => f(b.physical)).pipe(
+      Effect.provide(onCluster(cluster, backupDir)),
+      withClusterEnv(cluster)
+    )
 
 describe("pitr setup plan (what the server must change)", () => {
   const settings = {
@@ -138,10 +122,13 @@ describe.skipIf("skip" in tools)("point-in-time recovery on a private cluster", 
         const layer = onCluster(cluster, backupDir)
         const physical = Effect.map(Backup, (b) => b.physical)
 
-        const setup = yield* Effect.flatMap(physical, (p) => p.setup()).pipe(Effect.provide(layer), withEnv(cluster))
+        const setup = yield* Effect.flatMap(physical, (p) => p.setup()).pipe(
+          Effect.provide(layer),
+          withClusterEnv(cluster)
+        )
         expect(setup).toMatchObject({ stanza: cluster.stanza, applied: [], checked: true })
         // Idempotent: a second run changes nothing and passes again.
-        expect(yield* Effect.flatMap(physical, (p) => p.setup()).pipe(Effect.provide(layer), withEnv(cluster)))
+        expect(yield* Effect.flatMap(physical, (p) => p.setup()).pipe(Effect.provide(layer), withClusterEnv(cluster)))
           .toMatchObject({ applied: [], checked: true })
 
         yield* sql(cluster.url, "CREATE TABLE events (batch int, n int, at timestamptz DEFAULT clock_timestamp())")
@@ -158,17 +145,17 @@ describe.skipIf("skip" in tools)("point-in-time recovery on a private cluster", 
         yield* batch(1)
         const full = yield* Effect.flatMap(physical, (p) => p.backup({ type: "full" })).pipe(
           Effect.provide(layer),
-          withEnv(cluster)
+          withClusterEnv(cluster)
         )
         yield* batch(2)
         const incr = yield* Effect.flatMap(physical, (p) => p.backup({ type: "incr" })).pipe(
           Effect.provide(layer),
-          withEnv(cluster)
+          withClusterEnv(cluster)
         )
         const afterSecond = yield* moment
         yield* batch(3)
         // The WAL holding batch 3 reaches the repository (setup's `check` switches and waits for it).
-        yield* Effect.flatMap(physical, (p) => p.setup()).pipe(Effect.provide(layer), withEnv(cluster))
+        yield* Effect.flatMap(physical, (p) => p.setup()).pipe(Effect.provide(layer), withClusterEnv(cluster))
 
         expect(full.manifest).toMatchObject({
           kind: "physical",
@@ -190,7 +177,7 @@ describe.skipIf("skip" in tools)("point-in-time recovery on a private cluster", 
             port,
             expectSql: "select count(*) = 200 from events",
             yes: true
-          })).pipe(Effect.provide(layer), withEnv(cluster))
+          })).pipe(Effect.provide(layer), withClusterEnv(cluster))
 
         const counts = yield* sql<{ batch: number; rows: string }>(
           portUrl(cluster, port),

@@ -13,6 +13,7 @@
  * copy) with `pg_ctl stop -m immediate`, then deletes the folder. With CI=true a missing
  * pgbackrest or initdb fails the file; otherwise `pitrTools()` says why the tests are skipped.
  */
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import { execFileSync } from "node:child_process"
 import * as fs from "node:fs"
@@ -192,4 +193,14 @@ export const startCluster = (binDir: string, options: ClusterOptions = {}) =>
         }
         fs.rmSync(cluster.dir, { recursive: true, force: true })
       })
+  )
+
+/** Runs an effect with the process's environment plus the cluster's (its pgBackRest settings) as its Config. */
+export const withClusterEnv = (cluster: PitrCluster) =>
+  Effect.withConfigProvider(
+    ConfigProvider.fromMap(
+      new Map(
+        Object.entries({ ...process.env, ...cluster.env }).filter((e): e is [string, string] => e[1] !== undefined)
+      )
+    )
   )

@@ -71,7 +71,7 @@ export const restoreConfig = {
   expectSql: Options.text("expect-sql").pipe(
     Options.optional,
     Options.withDescription(
-      "With --physical: a query whose one value must be true on the restored data (exit 23 otherwise)"
+      "With --physical: a query whose one value must be true on the restored data (exit 24 otherwise)"
     )
   ),
   json: jsonOption
