@@ -28,6 +28,7 @@ import {
   tempDir
 } from "./support/databases.js"
 import { withMigrator } from "./support/migrations.js"
+import { customersByTenant, type Provisioned } from "./support/tenancy.js"
 
 const server = await serverAvailable()
 const referenceMigrations = path.resolve(import.meta.dirname, "../migrations")
@@ -49,11 +50,6 @@ const isolated = <R>(base: Layer.Layer<SqlClient.SqlClient | Database | R>) =>
   ).pipe(Layer.provide(TenancySupport), Layer.provideMerge(base))
 
 type TenancyService = Tenancy.Tenancy["Type"]
-interface Provisioned {
-  readonly id: string
-  readonly slug: string
-}
-
 /** A small, seedable PRNG, so a failing random run can be replayed with TENANCY_SEED. */
 const mulberry32 = (seed: number) => {
   let state = seed >>> 0
@@ -117,17 +113,6 @@ const addCustomers = (tenancy: TenancyService, tenant: Provisioned, count: numbe
            FROM generate_series(1, $2::int) g RETURNING id::text AS id`,
         [tenant.id, count]
       )
-    ))
-
-/** Customers per tenant as the superuser sees them (outside any tenant, RLS bypassed). */
-const customersByTenant = (tenants: ReadonlyArray<Provisioned>) =>
-  Effect.flatMap(SqlClient.SqlClient, (sql) =>
-    Effect.map(
-      sql.unsafe<{ tenant: string; id: string }>(
-        `SELECT tenant_id::text AS tenant, id::text AS id FROM customers WHERE tenant_id = ANY($1::uuid[]) ORDER BY id`,
-        [tenants.map((t) => t.id)]
-      ),
-      (rows) => new Map(tenants.map((t) => [t.id, rows.filter((r) => r.tenant === t.id).map((r) => r.id).sort()]))
     ))
 
 /** What a tenant transaction runs as. */

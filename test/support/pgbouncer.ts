@@ -10,10 +10,10 @@ import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
 import { type ChildProcess, execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
-import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
+import { freePort } from "./cluster.js"
 import { serverUrl } from "./databases.js"
 
 const candidates = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"]
@@ -54,16 +54,6 @@ export interface PgBouncer {
   /** The log, for failure messages. */
   readonly log: () => string
 }
-
-const freePort = () =>
-  new Promise<number>((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address()
-      probe.close(() => typeof address === "object" && address !== null ? resolve(address.port) : reject(address))
-    })
-  })
 
 const exited = (child: ChildProcess, within: Duration.DurationInput) =>
   Effect.async<boolean>((resume) => {
