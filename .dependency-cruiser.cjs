@@ -9,6 +9,7 @@
  *   2           src/seeder/, src/backup/
  *   3           src/reset/, src/tenancy/, src/health/
  *   4           src/maintenance/, src/deploy/, src/privacy/
+ *   5           src/serve/                 the long-running process: metrics, jobs, dashboard
  *   top         src/cli/, src/example/, src/index.ts
  */
 const layers = [
@@ -21,9 +22,10 @@ const layers = [
   ["health", "^src/health/"],
   ["maintenance", "^src/maintenance/"],
   ["deploy", "^src/deploy/"],
-  ["privacy", "^src/privacy/"]
+  ["privacy", "^src/privacy/"],
+  ["serve", "^src/serve/"]
 ]
-const level = { floor: 0, migrator: 1, seeder: 2, backup: 2, reset: 3, tenancy: 3, health: 3, maintenance: 4, deploy: 4, privacy: 4 }
+const level = { floor: 0, migrator: 1, seeder: 2, backup: 2, reset: 3, tenancy: 3, health: 3, maintenance: 4, deploy: 4, privacy: 4, serve: 5 }
 const top = "^src/(cli/|example/|index[.]ts$)"
 
 const rules = layers.flatMap(([name, path]) => {

@@ -71,6 +71,15 @@ export interface Thresholds {
   readonly archiveAgeCriticalSeconds: number
   /** Redis PING latency above which the redis check warns (ms). */
   readonly redisLatencyMs: number
+  /** Free share of the filesystem backups are written to, at or below which backup-disk warns / is critical. */
+  readonly diskFreeWarn: number
+  readonly diskFreeCritical: number
+  /** The database host's available memory share (MemAvailable / MemTotal): warn / critical at or below. */
+  readonly memoryAvailableWarn: number
+  readonly memoryAvailableCritical: number
+  /** The database host's 1-minute load average per CPU: warn / critical above. */
+  readonly loadPerCpuWarn: number
+  readonly loadPerCpuCritical: number
 }
 
 /** The defaults. */
@@ -102,7 +111,13 @@ export const defaultThresholds: Thresholds = {
   backupMaxAgeHours: 26,
   archiveAgeSeconds: 3_600,
   archiveAgeCriticalSeconds: 21_600,
-  redisLatencyMs: 100
+  redisLatencyMs: 100,
+  diskFreeWarn: 0.15,
+  diskFreeCritical: 0.05,
+  memoryAvailableWarn: 0.1,
+  memoryAvailableCritical: 0.05,
+  loadPerCpuWarn: 2,
+  loadPerCpuCritical: 4
 }
 
 /** The threshold names, as `--threshold` and DBKIT_HEALTH_* accept them. */

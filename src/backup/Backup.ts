@@ -147,6 +147,8 @@ export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
    * and restores left (`.partial` files, staging databases). `dryRun` only says what would go.
    */
   readonly prune: (options: PruneOptions) => Effect.Effect<PruneResult, InvalidBackupOptions>
+  /** The folder backups are written to (DBKIT_BACKUP_DIR, else the project's `backupDir`). */
+  readonly directory: string
   /** Physical backups, point-in-time restores and restore points through pgBackRest (DBKIT_PGBACKREST_*). */
   readonly physical: Physical.Physical
 }>() {
@@ -171,6 +173,7 @@ const make = Effect.map(backupContext, (context) =>
         ...options,
         directory: options.directory ?? context.config.backupDir
       }),
+    directory: context.config.backupDir,
     physical: Physical.make(context)
   }))
 

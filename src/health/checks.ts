@@ -20,6 +20,7 @@ import * as Redact from "../Redact.js"
 import { reason as reasonOf } from "../ServerError.js"
 import { limit, type Thresholds } from "../Thresholds.js"
 import { archiving } from "./archiving.js"
+import { backupDisk, serverHost } from "./host.js"
 import {
   type CheckStatus,
   firstKeyword,
@@ -731,7 +732,9 @@ export const allChecks: ReadonlyArray<Check> = [
   replication,
   databaseSize,
   backups,
+  backupDisk,
   archiving,
+  serverHost,
   tenants,
   tenancy,
   redis
