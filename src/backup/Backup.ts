@@ -19,6 +19,7 @@ import type { DbConfig } from "../Config.js"
 import type { ConnectError, Database, DatabaseUnavailable, NotSupportedOnEmbedded } from "../Database.js"
 import type { PlainDumpFailed } from "../embedded/PlainDump.js"
 import type * as PgTools from "../PgTools.js"
+import { spanTarget, traced } from "../Tracing.js"
 import { backupContext } from "./context.js"
 import * as Dump from "./dump.js"
 import type { BackupWriteFailed, InvalidBackupOptions, VerifyError } from "./errors.js"
@@ -162,20 +163,23 @@ export class Backup extends Context.Tag("dbkit/Backup")<Backup, {
   }
 }
 
-const make = Effect.map(backupContext, (context) =>
-  Backup.of({
-    backup: (options) => Dump.backup(context, options),
-    list: (directory = context.config.backupDir) => listBackups(directory),
-    verify: (file, options) => Verify.verify(context, file, options),
-    prune: (options) =>
-      pruneBackups({
-        databaseUrl: context.database.url,
-        ...options,
-        directory: options.directory ?? context.config.backupDir
-      }),
-    directory: context.config.backupDir,
-    physical: Physical.make(context)
-  }))
+const make = Effect.map(
+  Effect.zip(backupContext, spanTarget),
+  ([context, target]) =>
+    Backup.of(traced("Backup", target, {
+      backup: (options) => Dump.backup(context, options),
+      list: (directory = context.config.backupDir) => listBackups(directory),
+      verify: (file, options) => Verify.verify(context, file, options),
+      prune: (options) =>
+        pruneBackups({
+          databaseUrl: context.database.url,
+          ...options,
+          directory: options.directory ?? context.config.backupDir
+        }),
+      directory: context.config.backupDir,
+      physical: Physical.make(context)
+    }))
+)
 
 /** The Backup service on the configured database. */
 export const layer: Layer.Layer<Backup, never, SqlClient.SqlClient | Database | DbConfig> = Layer.effect(Backup, make)

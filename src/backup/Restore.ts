@@ -23,6 +23,7 @@ import type { ConnectError, Database, NotSupportedOnEmbedded } from "../Database
 import type { PlainDumpFailed } from "../embedded/PlainDump.js"
 import type { Guard, GuardError } from "../Guard.js"
 import type * as PgTools from "../PgTools.js"
+import { spanTarget, traced } from "../Tracing.js"
 import { Backup, type BackupError, layer as backupLayer, type VerifyResult } from "./Backup.js"
 import { restoreContext } from "./context.js"
 import type {
@@ -149,11 +150,11 @@ export class Restore extends Context.Tag("dbkit/Restore")<Restore, {
 
 const make = Effect.gen(function*() {
   const context = yield* restoreContext(yield* Backup)
-  return Restore.of({
+  return Restore.of(traced("Restore", yield* spanTarget, {
     validate: (file) => validateFile(file),
     into: (file, database, options) => into(context, file, database, options),
     over: (file, options) => over(context, file, options)
-  })
+  }))
 })
 
 /** The Restore service (uses Backup's verification and key). */

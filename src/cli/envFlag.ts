@@ -23,25 +23,37 @@ export const takeEnvFlag = (
 ): { readonly argv: Array<string>; readonly env: string | undefined } => {
   const command = argv.slice(2).find((arg) => !arg.startsWith("-"))
   if (command !== undefined && ownsEnvFlag.has(command)) return { argv: [...argv], env: undefined }
+  const { rest, value } = takeFlag(argv, "--env")
+  return { argv: rest, env: value }
+}
+
+/**
+ * Takes `FLAG VALUE` / `FLAG=VALUE` out of `argv` (the node and script paths first); the last one
+ * given wins. Stops at `--`. For flags every command takes (`--env`, `--otlp`).
+ */
+export const takeFlag = (
+  argv: ReadonlyArray<string>,
+  flag: string
+): { readonly rest: Array<string>; readonly value: string | undefined } => {
   const rest: Array<string> = []
-  let env: string | undefined
+  let value: string | undefined
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === "--") {
       rest.push(...argv.slice(i))
       break
     }
-    if (i >= 2 && arg === "--env") {
-      env = argv[++i] ?? ""
+    if (i >= 2 && arg === flag) {
+      value = argv[++i] ?? ""
       continue
     }
-    if (i >= 2 && arg.startsWith("--env=")) {
-      env = arg.slice("--env=".length)
+    if (i >= 2 && arg.startsWith(`${flag}=`)) {
+      value = arg.slice(flag.length + 1)
       continue
     }
     rest.push(arg)
   }
-  return { argv: rest, env }
+  return { rest, value }
 }
 
 /** Checks the name and sets DB_ENV to it, before the .env files are read (`.env.NAME` follows it). */

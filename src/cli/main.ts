@@ -28,11 +28,12 @@ import pkg from "../../package.json" with { type: "json" }
 import { loadEnvFiles, projectDir } from "../EnvFiles.js"
 import * as ServerError from "../ServerError.js"
 import { dbkit } from "./commands.js"
-import { applyEnvName, selectDatabase, takeEnvFlag } from "./envFlag.js"
+import { applyEnvName, selectDatabase, takeEnvFlag, takeFlag } from "./envFlag.js"
 import { ExitCode, exitCodeOfTag } from "./exitCodes.js"
 import * as Help from "./help.js"
 import { handlerStarted } from "./lazy.js"
 import * as OpensNothing from "./opensNothing.js"
+import { endpointOf } from "./otlpEndpoint.js"
 import { applyProjectConfig, needsProjectConfig } from "./projectConfig.js"
 
 const cli = Command.run(dbkit, { name: "dbkit", version: pkg.version })
@@ -79,7 +80,13 @@ const report = (verbose: boolean) => (cause: Cause.Cause<unknown>) =>
 const verbose = process.argv.includes("--verbose")
 // `--env NAME` on every command (deploy and env take their own): DB_ENV now, the database below.
 const envFlag = takeEnvFlag(process.argv.filter((arg) => arg !== "--verbose"))
-const argv = envFlag.argv
+// `--otlp URL` on every command: its trace goes to that OpenTelemetry collector (tracing.ts).
+const otlpFlag = takeFlag(envFlag.argv, "--otlp")
+const argv = otlpFlag.rest
+if (otlpFlag.value !== undefined) {
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = otlpFlag.value
+  delete process.env.OTEL_EXPORTER_OTLP_TRACES_ENDPOINT
+}
 
 /**
  * Log lines for people, on stderr only and once each: "warning: applied migrations missing from
@@ -147,6 +154,20 @@ const withParseErrors = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
       }
     }))
 
+/**
+ * With an OTLP endpoint (`--otlp`, OTEL_EXPORTER_OTLP_ENDPOINT, possibly from a .env file) the
+ * command runs as the root span `dbkit <command>` and its trace is exported before the process
+ * ends; without one, tracing.ts is never loaded.
+ */
+const traced = <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  Effect.suspend(() => {
+    const url = endpointOf(process.env)
+    if (url === undefined) return effect
+    const words = argv.slice(2).filter((arg) => !arg.startsWith("-"))
+    const name = ["dbkit", ...Help.resolve(dbkit, words).path].join(" ")
+    return Effect.flatMap(Effect.promise(() => import("./tracing.js")), (m) => m.traceCommand(effect, name, url))
+  })
+
 const program = Effect.suspend(() =>
   Effect.all([
     needsProjectConfig(argv) ? applyProjectConfig(argv) : Effect.void,
@@ -156,6 +177,7 @@ const program = Effect.suspend(() =>
     Effect.zipRight(withParseErrors(cli(argv)))
   )
 ).pipe(
+  traced,
   Effect.tapErrorCause(report(verbose)),
   // A project's seeds and privacy map are built with the project's own copy of effect, and run
   // on the runtime bundled into this CLI by design: a minor-version difference is expected, not

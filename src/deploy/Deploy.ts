@@ -33,6 +33,7 @@ import { fromDirectory } from "../migrator/source.js"
 import type { DeployConfig, EnvironmentSettings } from "../ProjectConfig.js"
 import { passwordsOf, scrubber } from "../Redact.js"
 import type { Thresholds } from "../Thresholds.js"
+import { spanTarget, traced } from "../Tracing.js"
 import type { DeployFailed, DeployLocked, DeployNotRecovered } from "./errors.js"
 import * as Pipeline from "./pipeline.js"
 import type { DeployContext } from "./pipeline.js"
@@ -107,11 +108,11 @@ const make = (settings: EnvironmentSettings, migratorOptions: MigratorOptions, s
       scrub: scrubber(secrets),
       pool: (text, params = []) => sql.unsafe(text, params as Array<unknown>)
     }
-    return Deploy.of({
+    return Deploy.of(traced("Deploy", yield* spanTarget, {
       environment: settings,
       run: (options = {}) => Pipeline.run(context, pipeline, options),
       history: (options = {}) => Record.list(context.pool, { environment: settings.name, limit: options.limit ?? 20 })
-    })
+    }))
   })
 
 /** The Deploy service over the services in context, for one environment. */

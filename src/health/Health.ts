@@ -25,6 +25,7 @@ import type { Database } from "../Database.js"
 import type { Migrator } from "../migrator/Migrator.js"
 import { reason as reasonOf } from "../ServerError.js"
 import { defaultThresholds, fromEnvironment } from "../Thresholds.js"
+import { spanTarget, traced } from "../Tracing.js"
 import { checkNames } from "./checks.js"
 import type { InvalidThreshold, UnknownHealthCheck } from "./errors.js"
 import {
@@ -94,7 +95,11 @@ export const make = (
 /** Health over the database, Migrator and Backup in context. */
 export const layer = (
   options: HealthOptions = {}
-): Layer.Layer<Health, never, SqlClient.SqlClient | Database | Migrator | Backup> => Layer.effect(Health, make(options))
+): Layer.Layer<Health, never, SqlClient.SqlClient | Database | Migrator | Backup> =>
+  Layer.effect(
+    Health,
+    Effect.map(Effect.zip(make(options), spanTarget), ([health, target]) => traced("Health", target, health))
+  )
 
 /** Thresholds from DBKIT_HEALTH_* and Redis from REDIS_URL, over `options`. */
 export const optionsFromEnvironment = (options: HealthOptions = {}): Effect.Effect<HealthOptions, InvalidThreshold> =>
@@ -169,10 +174,10 @@ export const layerResilient = <E, R>(
           // The time includes connecting (or failing to), which is part of the answer.
           return { ...result, checkedAt: new Date(started).toISOString(), durationMs: Date.now() - started }
         })
-      return Health.of({
+      return Health.of(traced("Health", yield* spanTarget, {
         checks: checkNames,
         report,
         ready: readiness(report({ only: ["connectivity", "migrations"] }))
-      })
+      }))
     })
   )

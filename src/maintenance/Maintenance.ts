@@ -40,6 +40,7 @@ export type {
   TopQueries,
   TopQuery
 } from "./stats.js"
+import { spanTarget, traced } from "../Tracing.js"
 export type { MaintenanceTask, TaskResult } from "./tasks.js"
 export { defaultMaintenanceThresholds, type MaintenanceThresholds } from "./thresholds.js"
 
@@ -169,7 +170,7 @@ export const make = (
     const plan = Effect.zipRight(flushStatistics(sql), Tasks.plan(catalog, thresholds))
     const rules = options.retention ?? []
 
-    return Maintenance.of({
+    return Maintenance.of(traced("Maintenance", yield* spanTarget, {
       stats: (statsOptions = {}) =>
         Effect.zipRight(
           flushStatistics(sql),
@@ -237,7 +238,7 @@ export const make = (
           })
           return yield* LoadTest.run(sql, loadOptions)
         })
-    })
+    }))
   })
 
 /** Maintenance over the database in context. */

@@ -62,6 +62,7 @@ export type {
   RepairResult,
   RollbackOptions
 } from "./types.js"
+import { spanTarget, traced } from "../Tracing.js"
 
 type Failure = MigrationSourceError | SqlError
 
@@ -135,7 +136,7 @@ const make = (options: MigratorOptions) =>
       replay: (replayOptions, migrateOptions) =>
         Effect.flatMap(Migrator, (m) => m.migrate(migrateOptions)).pipe(Effect.provide(layer(replayOptions)))
     }
-    return Migrator.of({
+    return Migrator.of(traced("Migrator", yield* spanTarget, {
       migrations: options.source,
       status: Status.status(ctx),
       plan: (opts) => Status.plan(ctx, opts),
@@ -145,7 +146,7 @@ const make = (options: MigratorOptions) =>
       adopt: Adopt.adopt(ctx),
       repair: (opts) => Adopt.repair(ctx, opts),
       drift: (opts) => Drift.drift(ctx, opts)
-    })
+    }))
   })
 
 /** The Migrator over an explicit source (a folder, code migrations, or both). */

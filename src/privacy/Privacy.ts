@@ -29,6 +29,7 @@ import type { InvalidConfig } from "../Config.js"
 import { Database } from "../Database.js"
 import { Guard, type GuardError } from "../Guard.js"
 import type { TenantNotFound } from "../tenancy/errors.js"
+import { spanTarget, traced } from "../Tracing.js"
 import { privacyContext } from "./context.js"
 import type { Category, PersonalColumn, PrivacyMap } from "./declare.js"
 import { erase } from "./erase.js"
@@ -170,13 +171,13 @@ const make = (options: { readonly map: PrivacyMap; readonly keyring?: Keyring | 
     const context = privacyContext({ sql, database: yield* Database, guard: yield* Guard }, options)
     const local = <A, E>(effect: Effect.Effect<A, E, SqlClient.SqlClient>) =>
       Effect.provideService(effect, SqlClient.SqlClient, sql)
-    return Privacy.of({
+    return Privacy.of(traced("Privacy", yield* spanTarget, {
       privacyMap: options.map,
       map: local(mapReport(context)),
       exportSubject: (request) => local(exportSubject(context, request)),
       erase: (request) => local(erase(context, request)),
       auditReport: (request) => local(auditReport(context, request))
-    })
+    }))
   })
 
 /** The Privacy service over a personal-data map; `keyring` decrypts encrypted columns for exports. */

@@ -31,6 +31,7 @@ import { layerConfig as migratorLayerConfig, Migrator } from "../migrator/Migrat
 import * as Project from "../Project.js"
 import type { SeedFailed, SeedPlanError } from "../seeder/errors.js"
 import { layerConfig as seederLayerConfig, Seeder, type SeedOptions } from "../seeder/Seeder.js"
+import { spanTarget, traced } from "../Tracing.js"
 
 export interface ResetOptions {
   readonly mode: "hard" | "soft"
@@ -165,7 +166,7 @@ const make = Effect.gen(function*() {
       return { mode: options.mode, safetyBackup, cleared, migrated, seeded, cacheKeysDeleted } satisfies ResetResult
     }).pipe(Effect.scoped) // the restore lock, held until the reset ends
 
-  return Reset.of({ reset })
+  return Reset.of(traced("Reset", yield* spanTarget, { reset }))
 })
 
 /** The Reset service over the Migrator, Seeder and Backup of the same database. */

@@ -21,6 +21,7 @@ import type { DbConfig, InvalidConfig } from "../Config.js"
 import type { Database } from "../Database.js"
 import type { Guard, GuardError } from "../Guard.js"
 import * as Project from "../Project.js"
+import { spanTarget, traced } from "../Tracing.js"
 import { clean } from "./clean.js"
 import { makeContext } from "./context.js"
 import type { SeedCycle, SeedFailed, SeedPlanError, UnknownSeedDependency } from "./errors.js"
@@ -72,13 +73,13 @@ export class Seeder extends Context.Tag("dbkit/Seeder")<Seeder, {
 
 /** The service over `seeds` (`make` declares a seed): its context record, and each operation over it. */
 const makeService = (seeds: ReadonlyArray<Seed>) =>
-  Effect.map(makeContext(seeds), (context) =>
-    Seeder.of({
+  Effect.map(Effect.zip(makeContext(seeds), spanTarget), ([context, target]) =>
+    Seeder.of(traced("Seeder", target, {
       run: (options) => run(context, options),
       list: list(context),
       validate: (options) => validate(context, options),
       clean: (options) => clean(context, options)
-    }))
+    })))
 
 /** The Seeder over the given seeds. */
 export const layer = (options: { readonly seeds: ReadonlyArray<Seed> }): Layer.Layer<

@@ -33,6 +33,7 @@ import type { Guard, GuardError } from "../Guard.js"
 import { fromDirectory } from "../migrator/source.js"
 import * as Project from "../Project.js"
 import * as RlsAudit from "../RlsAudit.js"
+import { spanTarget, traced } from "../Tracing.js"
 import { makeContext, type TenancyOptions } from "./context.js"
 import { deprovision, type DeprovisionOptions, type DeprovisionResult } from "./deprovision.js"
 import type {
@@ -132,7 +133,7 @@ const make = (options: TenancyOptions) =>
     const context = yield* makeContext(options)
     // The registry reads inside the engine functions ask for a SqlClient: the configured one.
     const onHome = Effect.provideService(SqlClient.SqlClient, context.sql)
-    return Tenancy.of({
+    return Tenancy.of(traced("Tenancy", yield* spanTarget, {
       strategy: context.strategy,
       withTenant: (tenant, effect) => withTenant(context, tenant, effect),
       provision: (slug, o) => onHome(provision(context, slug, o)),
@@ -148,7 +149,7 @@ const make = (options: TenancyOptions) =>
           setting: target.setting ?? context.setting,
           roles: target.roles ?? (context.options.role === undefined ? [] : [context.options.role])
         })
-    })
+    }))
   })
 
 /** The Tenancy service over the configured database. */
