@@ -77,7 +77,10 @@ export interface Thresholds {
   /** The database host's available memory share (MemAvailable / MemTotal): warn / critical at or below. */
   readonly memoryAvailableWarn: number
   readonly memoryAvailableCritical: number
-  /** The database host's 1-minute load average per CPU: warn / critical above. */
+  /**
+   * The database host's 1-minute load average per CPU: warn / critical above. Load is bursty (a
+   * deploy's own migration raises it), so by default it only warns: no critical limit.
+   */
   readonly loadPerCpuWarn: number
   readonly loadPerCpuCritical: number
 }
@@ -117,7 +120,7 @@ export const defaultThresholds: Thresholds = {
   memoryAvailableWarn: 0.1,
   memoryAvailableCritical: 0.05,
   loadPerCpuWarn: 2,
-  loadPerCpuCritical: 4
+  loadPerCpuCritical: Number.POSITIVE_INFINITY
 }
 
 /** The threshold names, as `--threshold` and DBKIT_HEALTH_* accept them. */

@@ -89,7 +89,8 @@ const cpuCount = (online: string): number =>
 
 const hostThreshold = (t: Thresholds) =>
   `${freeLimits(t.memoryAvailableWarn, t.memoryAvailableCritical).replace("free", "memory available")}; ` +
-  `load per CPU > ${t.loadPerCpuWarn} → warn, > ${t.loadPerCpuCritical} → critical`
+  `load per CPU > ${t.loadPerCpuWarn} → warn` +
+  (Number.isFinite(t.loadPerCpuCritical) ? `, > ${t.loadPerCpuCritical} → critical` : "")
 
 /** The database host's memory, load and data directory use, read through the server. */
 export const serverHost: Check = {
