@@ -121,6 +121,9 @@ export const resolveEnvironment = (
     const statementTimeout = pick("statementTimeout")
     const retention = pick("backupRetention")
     const health = pick("health")
+    const pitr = pick("pitr")
+    const fromConfig = (dir: string | undefined) =>
+      dir === undefined ? undefined : path.resolve(file === null ? "." : path.dirname(file), dir)
 
     // The URL: the named variable; for the current DB_ENV also DATABASE_URL; else the file's url.
     const current = (env.DB_ENV ?? env.NODE_ENV ?? "development").trim().toLowerCase() === name
@@ -155,6 +158,13 @@ export const resolveEnvironment = (
       statementTimeout: statementTimeout === undefined ? Option.none() : Duration.decodeUnknown(statementTimeout),
       backupRetention: retention ?? base.backupRetention,
       health: { failOn: health?.failOn ?? "critical", thresholds: (health?.thresholds ?? {}) as Partial<Thresholds> },
+      jobs: fromFile?.jobs ?? {},
+      pitr: pitr === undefined ? undefined : {
+        ...pitr,
+        configFile: fromConfig(pitr.configFile),
+        repoPath: fromConfig(pitr.repoPath),
+        binDir: fromConfig(pitr.binDir)
+      },
       backupDir: path.join(backupDir, name),
       sources
     } satisfies EnvironmentSettings

@@ -32,6 +32,33 @@ const HealthThresholds = Schema.Struct(
   >
 )
 
+/**
+ * Where this environment's pgBackRest is (`backup --physical`, `restore --physical`, `pitr`):
+ * what DBKIT_PGBACKREST_* stand for; a variable that is set wins. Relative paths are from the
+ * config file's folder. The cipher pass is never written here: `cipherPassEnv` names its variable.
+ */
+export const PitrInput = Schema.Struct({
+  stanza: Schema.String.pipe(Schema.minLength(1, { message: () => "must not be empty" })),
+  configFile: Schema.optional(Schema.String),
+  repoPath: Schema.optional(Schema.String),
+  /** The system user pgBackRest and pg_ctl run as. */
+  user: Schema.optional(Schema.String),
+  /** Where pg_ctl is. */
+  binDir: Schema.optional(Schema.String),
+  cipherPassEnv: Schema.optional(VariableName)
+})
+
+/**
+ * A job `dbkit serve` runs on a schedule, as written in the file. Only its shape is checked
+ * here; src/serve/jobs/schema.ts checks its cron, `run` and time zone when the jobs are read.
+ */
+export const JobInput = Schema.Struct({
+  run: Schema.String,
+  cron: Schema.String,
+  verify: Schema.optional(Schema.Boolean),
+  timeZone: Schema.optional(Schema.String)
+})
+
 /** One environment, as written in the file. Every field is optional. */
 export const EnvironmentInput = Schema.Struct({
   /** The variable holding this environment's URL (default DATABASE_URL for development, else <ENV>_DATABASE_URL). */
@@ -53,11 +80,15 @@ export const EnvironmentInput = Schema.Struct({
     keepLast: Schema.optional(Schema.Int.pipe(Schema.greaterThanOrEqualTo(1))),
     keepDays: Schema.optional(Schema.Number.pipe(Schema.greaterThanOrEqualTo(0)))
   })),
+  /** This environment's pgBackRest stanza and repository (point-in-time recovery). */
+  pitr: Schema.optional(PitrInput),
   /** The post-deploy health check: which verdict fails the deploy, and threshold overrides. */
   health: Schema.optional(Schema.Struct({
     failOn: Schema.optional(Schema.Literal("critical", "warn")),
     thresholds: Schema.optional(HealthThresholds)
-  }))
+  })),
+  /** Jobs `dbkit serve` runs on a schedule here, by name: `{ nightly: { run: "backup", cron: "0 3 * * *" } }`. */
+  jobs: Schema.optional(Schema.Record({ key: Schema.String, value: JobInput }))
 })
 export type EnvironmentInput = typeof EnvironmentInput.Encoded
 

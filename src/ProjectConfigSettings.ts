@@ -3,6 +3,8 @@ import * as Duration from "effect/Duration"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
 import type { Environment } from "./Config.js"
+import type { JobInput } from "./ProjectConfigSchema.js"
+import type { PitrInput } from "./ProjectConfigSchema.js"
 import { RelationshipInput, RetentionInput } from "./ProjectConfigSchema.js"
 import type { Thresholds } from "./Thresholds.js"
 
@@ -26,6 +28,10 @@ export interface EnvironmentSettings {
   readonly statementTimeout: Option.Option<Duration.Duration>
   readonly backupRetention: { readonly keepLast?: number | undefined; readonly keepDays?: number | undefined }
   readonly health: { readonly failOn: "critical" | "warn"; readonly thresholds: Partial<Thresholds> }
+  /** The scheduled jobs, as the file writes them (src/serve/jobs/ checks and parses them). */
+  readonly jobs: Readonly<Record<string, typeof JobInput.Type>>
+  /** Its pgBackRest settings from the file (paths absolute), or undefined; DBKIT_PGBACKREST_* override them. */
+  readonly pitr?: typeof PitrInput.Type | undefined
   /** Safety backups of this environment go here (`<backupDir>/<name>`), so retention never touches another's. */
   readonly backupDir: string
   readonly sources: Readonly<Record<string, Source>>

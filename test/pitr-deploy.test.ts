@@ -1,22 +1,47 @@
 // `dbkit deploy` makes a named restore point just before migrating when a pgBackRest stanza is
 // configured, and reports it: restoring to that name (a private cluster archiving into its own
 // pgBackRest repository, test/support/cluster.ts) gives back the database as it was before the
-// release. A point that cannot be made stops the deploy before anything is migrated.
+// release. The stanza is named in the staging environment's `pitr` block of dbkit.config.ts, so
+// the deploy, `pitr setup`, `backup --physical` and `restore --physical` all read it from there.
+// A point that cannot be made stops the deploy before anything is migrated.
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import { runCli } from "./support/cli.js"
-import { freePort, pitrTools, startCluster } from "./support/cluster.js"
+import { freePort, type PitrCluster, pitrTools, startCluster } from "./support/cluster.js"
 import { createScratchDatabase, dropScratchDatabase, queryAt, serverAvailable, tempDir } from "./support/databases.js"
 import { writeFolder } from "./support/migrations.js"
 
 const tools = pitrTools()
 const server = await serverAvailable()
 
+// The host's load is not what these tests are about (this machine is shared): its check never fails the deploy.
+const HEALTH = "health: { thresholds: { loadPerCpuWarn: 1000, loadPerCpuCritical: 1000 } }"
 const CONFIG = `import { defineConfig } from "dbkit"
-export default defineConfig({ environments: { staging: { urlEnv: "STAGING_URL" } } })
+export default defineConfig({ environments: { staging: { urlEnv: "STAGING_URL", ${HEALTH} } } })
 `
+/** The staging environment's pgBackRest named in the file (environments.staging.pitr), not in variables. */
+const configWithPitr = (cluster: PitrCluster) =>
+  `import { defineConfig } from "dbkit"
+export default defineConfig({
+  environments: {
+    staging: {
+      urlEnv: "STAGING_URL",
+      ${HEALTH},
+      pitr: ${
+    JSON.stringify({
+      stanza: cluster.stanza,
+      configFile: cluster.configFile,
+      binDir: cluster.binDir,
+      user: cluster.runAs
+    })
+  }
+    }
+  }
+})
+`
+
 const BASE = {
   "0001_base.sql":
     "CREATE TABLE customers (id int PRIMARY KEY, name text NOT NULL);\nINSERT INTO customers VALUES (1, 'Ada'), (2, 'Grace');"
@@ -46,14 +71,21 @@ describe.skipIf("skip" in tools)("deploy's restore point on a private cluster", 
     () =>
       Effect.scoped(Effect.gen(function*() {
         const cluster = yield* startCluster(binDir)
-        const project = writeFolder({ "dbkit.config.ts": CONFIG }, tempDir("dbkit-pitr-deploy-"))
+        const project = writeFolder({ "dbkit.config.ts": configWithPitr(cluster) }, tempDir("dbkit-pitr-deploy-"))
         writeFolder(BASE, path.join(project, "migrations"))
         const backupDir = path.join(cluster.dir, "manifests")
-        const env = { ...cluster.env, STAGING_URL: cluster.url, DATABASE_URL: cluster.url, DBKIT_BACKUP_DIR: backupDir }
+        // No DBKIT_PGBACKREST_*: every command (and the deploy) takes staging's pitr block from the file.
+        const env = {
+          DB_ENV: "staging",
+          STAGING_URL: cluster.url,
+          DATABASE_URL: cluster.url,
+          DBKIT_BACKUP_DIR: backupDir
+        }
         const dbkit = (...args: Array<string>) =>
           Effect.promise(() => runCli(args, env, { cwd: project, timeoutMs: 180_000 }))
 
-        expect((yield* dbkit("pitr", "setup")).code).toBe(0)
+        const setup = yield* dbkit("pitr", "setup")
+        expect(setup.code, setup.stderr).toBe(0)
         const first = yield* dbkit("deploy", "--env", "staging", "--yes")
         expect(first.code, first.stderr).toBe(0)
         expect(first.stdout).toMatch(/✓ point .*dbkit_deploy_1_\d{8}T\d{6}Z at [0-9A-F]+\/[0-9A-F]+/)

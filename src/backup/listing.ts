@@ -8,10 +8,14 @@ import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { BackupListing, PruneOptions, PruneResult } from "./Backup.js"
-import { InvalidBackupOptions } from "./errors.js"
+import type { InvalidBackupOptions } from "./errors.js"
 import * as Leftovers from "./leftovers.js"
 import type { Manifest } from "./manifest.js"
-import { selectForPruning } from "./retention.js"
+import type { PhysicalManifest } from "./physical/backup.js"
+import type { PitrNotConfigured } from "./physical/errors.js"
+import { physicalHome } from "./physical/home.js"
+import * as PhysicalManifests from "./physical/manifests.js"
+import { checkRules, selectForPruning } from "./retention.js"
 
 /** Backups in a directory, newest first (reads files only; no database). */
 export const listBackups = (directory: string): Effect.Effect<ReadonlyArray<BackupListing>> =>
@@ -42,6 +46,32 @@ export const listBackups = (directory: string): Effect.Effect<ReadonlyArray<Back
     return listings.sort((a, b) => b.createdAt.localeCompare(a.createdAt))
   })
 
+/** A backup as `backups list` shows it: a logical one, or a physical one from its dbkit manifest. */
+export type ListedBackup =
+  | (BackupListing & { readonly kind: "logical" })
+  | (PhysicalManifest & { readonly file: string })
+
+/** When a listed backup was made, to sort by: a logical one's manifest time, a physical one's stop time and label. */
+const createdOf = (b: ListedBackup) => b.kind === "logical" ? b.createdAt : `${b.stop.time} ${b.label}`
+
+/**
+ * The logical backups in `directory` and, when a pgBackRest stanza is configured, its physical
+ * ones from their manifests (in the stanza's home, physical/home.ts), newest first.
+ */
+export const listAllBackups = (
+  directory: string,
+  environment: string
+): Effect.Effect<ReadonlyArray<ListedBackup>, PitrNotConfigured> =>
+  Effect.gen(function*() {
+    const logical = yield* listBackups(directory)
+    const home = physicalHome(directory, environment)
+    const physical = (yield* PhysicalManifests.configured(home))?.manifests ?? []
+    return [
+      ...logical.map((b) => ({ ...b, kind: "logical" as const })),
+      ...physical.map((m) => ({ ...m, file: path.join(home, PhysicalManifests.fileName(m.stanza, m.label)) }))
+    ].sort((a, b) => createdOf(b).localeCompare(createdOf(a)))
+  })
+
 /**
  * Deletes backups outside the retention rules (file, manifest, verification record); the newest
  * backup and the newest verified one are always kept. Leftovers go too: `.partial` files nobody
@@ -52,17 +82,7 @@ export const pruneBackups = (
   options: PruneOptions & { readonly directory: string }
 ): Effect.Effect<PruneResult, InvalidBackupOptions> =>
   Effect.gen(function*() {
-    if (options.keepLast === undefined && options.keepDays === undefined) {
-      return yield* new InvalidBackupOptions({ reason: "say what to keep: --keep-last N and/or --keep-days D" })
-    }
-    if ((options.keepLast ?? 1) < 1) {
-      return yield* new InvalidBackupOptions({
-        reason: "--keep-last must be at least 1: the newest backup is always kept"
-      })
-    }
-    if ((options.keepDays ?? 1) < 0) {
-      return yield* new InvalidBackupOptions({ reason: "--keep-days must not be negative" })
-    }
+    yield* checkRules(options)
     const now = new Date()
     const { keep, prune: doomed } = selectForPruning(yield* listBackups(options.directory), options, now)
     const url = options.databaseUrl ?? Option.none()

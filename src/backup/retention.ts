@@ -2,8 +2,12 @@
  * Which backups retention keeps, per database: the newest `keepLast`, those younger than
  * `keepDays`, and — whatever the rules say — the newest backup (verified or not) and the newest
  * backup that passed verification, so pruning can never leave a database without a backup, nor
- * without one known to be good.
+ * without one known to be good. The same rules reach pgBackRest for physical backups
+ * (physical/prune.ts).
  */
+import * as Effect from "effect/Effect"
+import { InvalidBackupOptions } from "./errors.js"
+
 export interface RetentionCandidate {
   readonly file: string
   readonly database?: string
@@ -14,6 +18,19 @@ export interface RetentionCandidate {
 export interface RetentionRules {
   readonly keepLast?: number | undefined
   readonly keepDays?: number | undefined
+}
+
+/** Refuses rules that say nothing, or would delete the newest backup. */
+export const checkRules = (rules: RetentionRules): Effect.Effect<RetentionRules, InvalidBackupOptions> => {
+  const refuse = (reason: string) => Effect.fail(new InvalidBackupOptions({ reason }))
+  if (rules.keepLast === undefined && rules.keepDays === undefined) {
+    return refuse("say what to keep: --keep-last N and/or --keep-days D")
+  }
+  if (rules.keepLast !== undefined && !(Number.isInteger(rules.keepLast) && rules.keepLast >= 1)) {
+    return refuse("--keep-last must be at least 1: the newest backup is always kept")
+  }
+  if (rules.keepDays !== undefined && !(rules.keepDays >= 0)) return refuse("--keep-days must not be negative")
+  return Effect.succeed(rules)
 }
 
 /** Splits backups into kept and pruned (each newest first), applying the rules per database. */

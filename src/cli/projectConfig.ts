@@ -8,9 +8,17 @@
  * whose migrations live in `db/drizzle` finds them. The modules a command runs (seeds for
  * `seed`, the personal-data map for `privacy`) are loaded here too, once: the command's layers
  * reuse them. `deploy`, `env` and `init` read the file themselves.
+ *
+ * The selected environment's `pitr` block (`--env`, DB_ENV) becomes the DBKIT_PGBACKREST_*
+ * variables that are unset, checked as physical backups check them: a stanza or path they would
+ * refuse is InvalidConfig naming the field.
  */
 import * as Effect from "effect/Effect"
-import type { InvalidConfig } from "../Config.js"
+import * as Option from "effect/Option"
+import * as path from "node:path"
+import * as PitrSettings from "../backup/physical/settings.js"
+import { InvalidConfig } from "../Config.js"
+import type { EnvironmentSettings } from "../ProjectConfigSettings.js"
 
 const readsItself = new Set(["deploy", "env", "init"])
 
@@ -28,6 +36,36 @@ export const needsProjectConfig = (argv: ReadonlyArray<string>): boolean => {
   return command !== undefined && !readsItself.has(command)
 }
 
+/** Sets the DBKIT_PGBACKREST_* variables an environment's `pitr` block stands for, where unset, after checking them. */
+export const applyPitr = (
+  environment: EnvironmentSettings,
+  file: string | null,
+  env: NodeJS.ProcessEnv = process.env
+): Effect.Effect<void, InvalidConfig> =>
+  Effect.gen(function*() {
+    if (environment.pitr === undefined) return
+    const variables = PitrSettings.variablesOf(environment.pitr)
+    // The file's values as physical backups would read them (variables aside): refused here, with the field named.
+    yield* PitrSettings.check({
+      stanza: environment.pitr.stanza,
+      configFile: environment.pitr.configFile,
+      repoPath: environment.pitr.repoPath,
+      runAs: environment.pitr.user,
+      binDir: environment.pitr.binDir,
+      cipherPass: undefined
+    }).pipe(Effect.mapError((refused) =>
+      new InvalidConfig({
+        variable: `${file === null ? "dbkit.config.ts" : path.basename(file)}: environments.${environment.name}.pitr.${
+          PitrSettings.fieldOf[refused.variable] ?? "stanza"
+        }`,
+        reason: refused.reason
+      })
+    ))
+    for (const [name, value] of Object.entries(variables)) {
+      if (!env[name]?.trim()) env[name] = value
+    }
+  })
+
 /** Loads and checks the project; sets DBKIT_MIGRATIONS_DIR and DBKIT_BACKUP_DIR from it where unset. */
 export const applyProjectConfig = (
   argv: ReadonlyArray<string> = process.argv,
@@ -38,6 +76,10 @@ export const applyProjectConfig = (
     const project = yield* Project.load({ env })
     if (!env.DBKIT_MIGRATIONS_DIR?.trim()) env.DBKIT_MIGRATIONS_DIR = project.migrationsDir
     if (!env.DBKIT_BACKUP_DIR?.trim()) env.DBKIT_BACKUP_DIR = project.backupDir
+    // The selected environment; an unknown name is left for the command's own configuration to report.
+    const ProjectConfig = yield* Effect.promise(() => import("../ProjectConfig.js"))
+    const selected = yield* Effect.option(ProjectConfig.currentEnvironment(env))
+    if (Option.isSome(selected)) yield* applyPitr(project.environments[selected.value], project.file, env)
     const [command, sub] = words(argv)
     if (command === "seed" || (command === "reset" && argv.includes("--seed"))) yield* Project.requiredSeeds(project)
     if (command === "privacy" && sub !== undefined) yield* Project.privacyMap(project)

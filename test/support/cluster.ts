@@ -85,6 +85,8 @@ export interface ClusterOptions {
   readonly pgbackrest?: ReadonlyArray<string>
   /** Environment for the programs the cluster runs (a cipher pass for `stanza-create`). */
   readonly env?: Readonly<Record<string, string>>
+  /** The server's archive_command instead of the push into this stanza (what `pitr setup` then changes). */
+  readonly archiveCommand?: string
 }
 
 /** A running archiving cluster for the scope; stopped and deleted with it. */
@@ -148,7 +150,9 @@ export const startCluster = (binDir: string, options: ClusterOptions = {}) =>
           `unix_socket_directories = '${socketDir}'`,
           "wal_level = replica",
           "archive_mode = on",
-          `archive_command = 'pgbackrest --config=${configFile} --stanza=${stanza} archive-push %p'`,
+          `archive_command = '${
+            options.archiveCommand ?? `pgbackrest --config=${configFile} --stanza=${stanza} archive-push %p`
+          }'`,
           "fsync = off",
           "full_page_writes = on",
           "max_wal_size = 256MB",

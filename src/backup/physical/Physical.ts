@@ -2,7 +2,8 @@
  * Physical backups and point-in-time recovery, driven through pgBackRest (never re-implemented):
  * the interface the Backup service exposes as `physical`, and its wiring over the Backup
  * context. Settings come from the environment (settings.ts) when each operation runs, so a
- * program without pgBackRest pays nothing until it asks for it.
+ * program without pgBackRest pays nothing until it asks for it. Manifests and restore points
+ * live in the stanza's one home (home.ts), whichever backup folder this Backup writes into.
  */
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Effect from "effect/Effect"
@@ -11,10 +12,13 @@ import { NotSupportedOnEmbedded } from "../../Database.js"
 import { Guard, type GuardError } from "../../Guard.js"
 import type * as PgTools from "../../PgTools.js"
 import type { BackupContext } from "../context.js"
-import type { BackupWriteFailed } from "../errors.js"
+import type { BackupWriteFailed, InvalidBackupOptions } from "../errors.js"
+import type { RetentionRules } from "../retention.js"
 import * as Backups from "./backup.js"
 import type { InvalidRecoveryTarget, PhysicalVerifyFailed, PitrNotConfigured, PitrServerNotReady } from "./errors.js"
+import { physicalHome } from "./home.js"
 import * as Manifests from "./manifests.js"
+import * as Prune from "./prune.js"
 import * as Restore from "./restore.js"
 import * as Settings from "./settings.js"
 import * as Setup from "./setup.js"
@@ -22,6 +26,7 @@ import * as Setup from "./setup.js"
 export type { PhysicalBackupResult, PhysicalManifest, PhysicalVerifyResult, RestorePoint } from "./backup.js"
 export * from "./errors.js"
 export type { PhysicalBackups } from "./manifests.js"
+export type { FullRetention, PhysicalPruneResult } from "./prune.js"
 export type { PhysicalRestoreError, PhysicalRestoreOptions, PhysicalRestoreResult, RecoveryTarget } from "./restore.js"
 export type { PitrSettings } from "./settings.js"
 export type { ArchivingSettings, SetupResult } from "./setup.js"
@@ -69,6 +74,15 @@ export interface Physical {
   >
   /** The configured stanza's manifests in the backup folder, newest first; null when no stanza is configured. */
   readonly manifests: () => Effect.Effect<Manifests.PhysicalBackups | null, PitrNotConfigured>
+  /**
+   * Retention through `pgbackrest expire` (keepLast: the newest N full backups and what builds on
+   * them; keepDays: full backups of the last D days; both: whichever keeps more), then removes
+   * the manifests of backups pgBackRest no longer has. `dryRun` changes nothing. Unguarded, as
+   * `prune` is: the CLI asks for confirmation in production.
+   */
+  readonly prune: (
+    rules: RetentionRules & { readonly dryRun?: boolean | undefined }
+  ) => Effect.Effect<Prune.PhysicalPruneResult, PitrNotConfigured | InvalidBackupOptions | Tools>
 }
 
 /** The physical operations over Backup's context (the configured database). */
@@ -79,11 +93,12 @@ export const make = (context: BackupContext): Physical => {
       onSome: (url) => Effect.succeed(url)
     })
   )
+  const home = physicalHome(context.config.backupDir, context.config.environment)
   const source = {
     database: context.database.database,
     target: context.database.target,
     environment: context.config.environment,
-    backupDir: context.config.backupDir
+    backupDir: home
   }
   return {
     setup: () =>
@@ -111,19 +126,20 @@ export const make = (context: BackupContext): Physical => {
           settings,
           {
             url,
-            backupDir: context.config.backupDir,
+            home,
             serverMajor: context.serverMajor
           },
           options,
           confirm
         )
       }),
-    verify: () => Effect.flatMap(Settings.fromEnvironment, Backups.verify),
-    manifests: () => Manifests.configured(context.config.backupDir),
+    verify: Backups.verifyConfigured,
+    manifests: () => Manifests.configured(home),
+    prune: (rules) => Effect.flatMap(Settings.fromEnvironment, (settings) => Prune.prune(settings, home, rules)),
     point: (name) =>
       Effect.gen(function*() {
         yield* server
-        return yield* Backups.point(context.sql, yield* Settings.fromEnvironment, context.config.backupDir, name)
+        return yield* Backups.point(context.sql, yield* Settings.fromEnvironment, home, name)
       })
   }
 }

@@ -9,16 +9,17 @@ import type * as SqlClient from "@effect/sql/SqlClient"
 import type { SqlError } from "@effect/sql/SqlError"
 import * as Clock from "effect/Clock"
 import * as Effect from "effect/Effect"
-import * as fs from "node:fs"
 import * as path from "node:path"
 import { makeDirectories } from "../../Directories.js"
 import * as PgTools from "../../PgTools.js"
 import * as Redact from "../../Redact.js"
 import { writeDurably } from "../durable.js"
 import { BackupWriteFailed } from "../errors.js"
-import { InvalidRecoveryTarget, PhysicalVerifyFailed } from "./errors.js"
+import { InvalidRecoveryTarget, PhysicalVerifyFailed, type PitrNotConfigured } from "./errors.js"
+import { ledgerFile, recordPoint, type RestorePoint } from "./home.js"
+import * as Manifests from "./manifests.js"
 import { type BackrestBackup, info, pgbackrest } from "./run.js"
-import { type PitrSettings, secrets } from "./settings.js"
+import { fromEnvironment, type PitrSettings, secrets } from "./settings.js"
 
 /** What dbkit records of one pgBackRest backup: `<stanza>_<label>.pgbackrest.json` in the backup folder. */
 export interface PhysicalManifest {
@@ -48,6 +49,8 @@ export interface PhysicalManifest {
   /** pgBackRest found page checksum errors while copying. */
   readonly checksumErrors: boolean
 }
+
+export type { RestorePoint } from "./home.js"
 
 export interface PhysicalBackupResult {
   readonly manifestFile: string
@@ -116,7 +119,7 @@ export const backup = (
     }
     const finished = yield* Clock.currentTimeMillis
     const manifest = manifestOf(made, after.cipher, settings, source, new Date(finished))
-    const manifestFile = path.resolve(source.backupDir, `${settings.stanza}_${made.label}.pgbackrest.json`)
+    const manifestFile = path.resolve(source.backupDir, Manifests.fileName(settings.stanza, made.label))
     yield* Effect.try({
       try: () => {
         makeDirectories(source.backupDir)
@@ -126,6 +129,12 @@ export const backup = (
     })
     return { manifestFile, manifest, durationMs: finished - started }
   })
+
+/** `verify` on the configured stanza (settings from the environment); needs no database. */
+export const verifyConfigured = (): Effect.Effect<
+  PhysicalVerifyResult,
+  PitrNotConfigured | PhysicalVerifyFailed | PgTools.PgToolMissing | PgTools.PgToolFailed
+> => Effect.flatMap(fromEnvironment, verify)
 
 export interface PhysicalVerifyResult {
   readonly stanza: string
@@ -158,13 +167,6 @@ export const verify = (
     return { stanza: settings.stanza, backups: backups.length, output: scrub(output) }
   })
 
-/** A restore point dbkit created: its name, WAL position and time. */
-export interface RestorePoint {
-  readonly name: string
-  readonly lsn: string
-  readonly createdAt: string
-}
-
 const pointName = /^[A-Za-z0-9][A-Za-z0-9_.:-]{0,62}$/
 
 /** Checks a restore point name (it ends up in a server config file pgBackRest writes). */
@@ -179,23 +181,11 @@ export const checkPointName = (name: string): Effect.Effect<string, InvalidRecov
       })
     )
 
-/** The ledger of restore points dbkit made for a stanza. */
-export const ledgerFile = (backupDir: string, stanza: string) =>
-  path.resolve(backupDir, `${stanza}.restore-points.json`)
-
-export const readLedger = (backupDir: string, stanza: string): ReadonlyArray<RestorePoint> => {
-  try {
-    return JSON.parse(fs.readFileSync(ledgerFile(backupDir, stanza), "utf8")) as ReadonlyArray<RestorePoint>
-  } catch {
-    return []
-  }
-}
-
-/** `pg_create_restore_point(name)`, recorded in the ledger. */
+/** `pg_create_restore_point(name)`, recorded in the ledger in `home` (home.ts). */
 export const point = (
   sql: SqlClient.SqlClient,
   settings: PitrSettings,
-  backupDir: string,
+  home: string,
   name: string
 ): Effect.Effect<RestorePoint, InvalidRecoveryTarget | SqlError | BackupWriteFailed> =>
   Effect.gen(function*() {
@@ -203,12 +193,9 @@ export const point = (
     const [row] = yield* sql<{ lsn: string; now: Date }>`
       SELECT pg_create_restore_point(${name})::text AS lsn, clock_timestamp() AS now`
     const created: RestorePoint = { name, lsn: row!.lsn, createdAt: new Date(row!.now).toISOString() }
-    const file = ledgerFile(backupDir, settings.stanza)
+    const file = ledgerFile(home, settings.stanza)
     yield* Effect.try({
-      try: () => {
-        makeDirectories(backupDir)
-        writeDurably(file, JSON.stringify([...readLedger(backupDir, settings.stanza), created], null, 2) + "\n")
-      },
+      try: () => recordPoint(home, settings.stanza, created),
       catch: (cause) => new BackupWriteFailed({ file, reason: (cause as Error).message })
     })
     return created

@@ -3,9 +3,7 @@
  * manifests in the backup folder, newest first. Read-only; a file that is not a manifest of this
  * stanza (unreadable, not JSON, another kind) is skipped, never fatal.
  */
-import * as Config from "effect/Config"
 import * as Effect from "effect/Effect"
-import * as Option from "effect/Option"
 import * as fs from "node:fs"
 import * as path from "node:path"
 import type { PhysicalManifest } from "./backup.js"
@@ -20,6 +18,9 @@ export interface PhysicalBackups {
 }
 
 const suffix = ".pgbackrest.json"
+
+/** A manifest's file name in the stanza's home (home.ts). */
+export const fileName = (stanza: string, label: string) => `${stanza}_${label}${suffix}`
 
 const readManifest = (file: string, stanza: string): PhysicalManifest | undefined => {
   try {
@@ -39,19 +40,17 @@ export const list = (backupDir: string, stanza: string): Effect.Effect<ReadonlyA
     return names
       .filter((name) => name.startsWith(`${stanza}_`) && name.endsWith(suffix))
       .flatMap((name) => readManifest(path.join(backupDir, name), stanza) ?? [])
-      .sort((a, b) => Date.parse(b.stop.time) - Date.parse(a.stop.time))
+      // Labels order backups taken within the same second.
+      .sort((a, b) => Date.parse(b.stop.time) - Date.parse(a.stop.time) || b.label.localeCompare(a.label))
   })
 
 /**
- * The configured stanza's manifests, or null when DBKIT_PGBACKREST_STANZA is unset (physical
+ * The configured stanza's manifests in `backupDir` (its home, home.ts), or null when no stanza is named (physical
  * backups are not in use); other settings that cannot be used fail as everywhere else.
  */
 export const configured = (backupDir: string): Effect.Effect<PhysicalBackups | null, PitrNotConfigured> =>
   Effect.gen(function*() {
-    const stanza = yield* Config.option(Config.string("DBKIT_PGBACKREST_STANZA")).pipe(
-      Effect.orElseSucceed(() => Option.none<string>())
-    )
-    if (Option.isNone(stanza) || stanza.value.trim() === "") return null
+    if (!(yield* Settings.stanzaNamed())) return null
     const settings = yield* Settings.fromEnvironment
     return { stanza: settings.stanza, backupDir, manifests: yield* list(backupDir, settings.stanza) }
   })

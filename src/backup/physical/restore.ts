@@ -19,7 +19,6 @@ import * as fs from "node:fs"
 import * as path from "node:path"
 import { type DatabaseUnavailable, describeUrl, PgLive } from "../../Database.js"
 import type * as PgTools from "../../PgTools.js"
-import { readLedger } from "./backup.js"
 import {
   InvalidRecoveryTarget,
   NoBackupForTarget,
@@ -27,6 +26,7 @@ import {
   RecoveryFailed,
   RestoreDirectoryNotEmpty
 } from "./errors.js"
+import { readLedger } from "./home.js"
 import { info, pgbackrest, runTool } from "./run.js"
 import type { PitrSettings } from "./settings.js"
 import { chooseBackup, parseTarget, type RecoveryTarget } from "./target.js"
@@ -112,13 +112,14 @@ const onRestored = <A>(
  */
 export const restore = <E>(
   settings: PitrSettings,
-  source: { readonly url: Redacted.Redacted<string>; readonly backupDir: string; readonly serverMajor: number },
+  /** `home`: where the stanza's records are (home.ts), for the restore points' ledger. */
+  source: { readonly url: Redacted.Redacted<string>; readonly home: string; readonly serverMajor: number },
   options: PhysicalRestoreOptions,
   confirm: Effect.Effect<unknown, E>
 ): Effect.Effect<PhysicalRestoreResult, PhysicalRestoreError | E> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
-    const records = readLedger(source.backupDir, settings.stanza)
+    const records = readLedger(source.home, settings.stanza)
     const recorded = (name: string) => records.filter((p) => p.name === name).at(-1)?.lsn
     const target = yield* parseTarget(options, recorded)
     const dataDir = path.resolve(options.into)

@@ -7,11 +7,17 @@
  * - DBKIT_PGBACKREST_USER     the system user pgBackRest and pg_ctl run as (`runuser -u USER`, when dbkit runs as root)
  * - DBKIT_PG_BINDIR           where pg_ctl is (default /usr/lib/postgresql/<server major>/bin, else PATH)
  * - PGBACKREST_REPO1_CIPHER_PASS  the repository's cipher key: handed to pgBackRest in its environment, never argv
+ * - DBKIT_PGBACKREST_CIPHER_PASS_ENV  the name of another variable holding that key (used when the one above is unset)
+ *
+ * An environment's `pitr` block in dbkit.config.* stands for the same settings (`variablesOf`);
+ * a variable that is set wins over the file. The file names the key's variable, never the key.
  */
 import * as Config from "effect/Config"
+import * as ConfigProvider from "effect/ConfigProvider"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
 import * as Redacted from "effect/Redacted"
+import type { PitrInput } from "../../ProjectConfigSchema.js"
 import { PitrNotConfigured } from "./errors.js"
 
 export interface PitrSettings {
@@ -35,8 +41,35 @@ const raw = Config.all({
   repoPath: optional("DBKIT_PGBACKREST_REPO_PATH"),
   runAs: optional("DBKIT_PGBACKREST_USER"),
   binDir: optional("DBKIT_PG_BINDIR"),
-  cipherPass: Config.option(Config.redacted("PGBACKREST_REPO1_CIPHER_PASS")).pipe(Config.map(Option.getOrUndefined))
+  cipherPass: Config.option(Config.redacted("PGBACKREST_REPO1_CIPHER_PASS")).pipe(Config.map(Option.getOrUndefined)),
+  cipherPassEnv: optional("DBKIT_PGBACKREST_CIPHER_PASS_ENV")
 })
+
+/** An environment's `pitr` block of dbkit.config.* (paths already absolute). */
+export type PitrFileSettings = typeof PitrInput.Type
+
+/** The variables a `pitr` block stands for: what dbkit reads when the variable itself is unset. */
+export const variablesOf = (file: PitrFileSettings): Record<string, string> => {
+  const entries: Array<[string, string | undefined]> = [
+    ["DBKIT_PGBACKREST_STANZA", file.stanza],
+    ["DBKIT_PGBACKREST_CONFIG", file.configFile],
+    ["DBKIT_PGBACKREST_REPO_PATH", file.repoPath],
+    ["DBKIT_PGBACKREST_USER", file.user],
+    ["DBKIT_PG_BINDIR", file.binDir],
+    ["DBKIT_PGBACKREST_CIPHER_PASS_ENV", file.cipherPassEnv]
+  ]
+  return Object.fromEntries(entries.filter((entry): entry is [string, string] => entry[1] !== undefined))
+}
+
+/** Which `pitr` field each variable stands for, to name the field when the file's value is refused. */
+export const fieldOf: Readonly<Record<string, keyof PitrFileSettings>> = {
+  DBKIT_PGBACKREST_STANZA: "stanza",
+  DBKIT_PGBACKREST_CONFIG: "configFile",
+  DBKIT_PGBACKREST_REPO_PATH: "repoPath",
+  DBKIT_PGBACKREST_USER: "user",
+  DBKIT_PG_BINDIR: "binDir",
+  DBKIT_PGBACKREST_CIPHER_PASS_ENV: "cipherPassEnv"
+}
 
 /** Validates settings given by a program (or read from the environment). */
 export const check = (settings: PitrSettings): Effect.Effect<PitrSettings, PitrNotConfigured> => {
@@ -44,7 +77,7 @@ export const check = (settings: PitrSettings): Effect.Effect<PitrSettings, PitrN
   if (settings.stanza === undefined || settings.stanza === "") {
     return fail(
       "DBKIT_PGBACKREST_STANZA",
-      "is not set: name the pgBackRest stanza of this database (e.g. DBKIT_PGBACKREST_STANZA=main), then run `dbkit pitr setup`"
+      "is not set: name the pgBackRest stanza of this database (DBKIT_PGBACKREST_STANZA=main, or `pitr: { stanza: \"main\" }` in the environment of dbkit.config.ts), then run `dbkit pitr setup`"
     )
   }
   if (!plainName.test(settings.stanza)) {
@@ -67,14 +100,63 @@ export const check = (settings: PitrSettings): Effect.Effect<PitrSettings, PitrN
   return Effect.succeed(settings)
 }
 
+/** The key from the variable DBKIT_PGBACKREST_CIPHER_PASS_ENV names; that variable must then be set. */
+const namedCipherPass = (name: string) =>
+  Effect.flatMap(
+    Effect.orElseSucceed(Config.option(Config.redacted(name)), () => Option.none<Redacted.Redacted<string>>()),
+    Option.match({
+      onSome: (pass) => Effect.succeed(pass),
+      onNone: () =>
+        Effect.fail(
+          new PitrNotConfigured({
+            variable: name,
+            reason:
+              "is not set: the pitr settings name it (cipherPassEnv) as the holder of the pgBackRest repository's cipher pass"
+          })
+        )
+    })
+  )
+
 /** The settings from the environment, checked. */
-export const fromEnvironment: Effect.Effect<PitrSettings, PitrNotConfigured> = Effect.flatMap(
-  Effect.mapError(
+export const fromEnvironment: Effect.Effect<PitrSettings, PitrNotConfigured> = Effect.gen(function*() {
+  const { cipherPassEnv, ...settings } = yield* Effect.mapError(
     raw,
     (error) => new PitrNotConfigured({ variable: "DBKIT_PGBACKREST_*", reason: `could not be read: ${error}` })
-  ),
-  (settings) => check({ ...settings, stanza: settings.stanza ?? "" })
-)
+  )
+  if (cipherPassEnv !== undefined && !/^[A-Za-z_][A-Za-z0-9_]*$/.test(cipherPassEnv)) {
+    return yield* new PitrNotConfigured({
+      variable: "DBKIT_PGBACKREST_CIPHER_PASS_ENV",
+      reason: "must be a variable name"
+    })
+  }
+  const cipherPass = settings.cipherPass ??
+    (cipherPassEnv === undefined ? undefined : yield* namedCipherPass(cipherPassEnv))
+  return yield* check({ ...settings, cipherPass, stanza: settings.stanza ?? "" })
+})
+
+/** Provides `file`'s values where the current ConfigProvider has none (a variable wins over the file). */
+const besideFile = (file: PitrFileSettings | undefined) => <A, E, R>(effect: Effect.Effect<A, E, R>) =>
+  file === undefined ? effect : Effect.flatMap(
+    Effect.configProviderWith(Effect.succeed),
+    (current) =>
+      Effect.withConfigProvider(
+        effect,
+        ConfigProvider.orElse(current, () => ConfigProvider.fromMap(new Map(Object.entries(variablesOf(file)))))
+      )
+  )
+
+/** The settings from the environment over an environment's `pitr` block of dbkit.config.* (deploy reads it so). */
+export const withFile = (file: PitrFileSettings | undefined): Effect.Effect<PitrSettings, PitrNotConfigured> =>
+  besideFile(file)(fromEnvironment)
+
+/** Whether a stanza is named at all (a variable, else the file): physical backups are in use. */
+export const stanzaNamed = (file?: PitrFileSettings): Effect.Effect<boolean> =>
+  besideFile(file)(
+    Effect.map(
+      Effect.orElseSucceed(Config.option(Config.string("DBKIT_PGBACKREST_STANZA")), () => Option.none<string>()),
+      Option.exists((stanza) => stanza.trim() !== "")
+    )
+  )
 
 /** pgBackRest's options every command takes: config file, repository path, stanza. */
 export const commonArgs = (settings: PitrSettings): ReadonlyArray<string> => [

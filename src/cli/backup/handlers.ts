@@ -4,8 +4,12 @@
 import * as Console from "effect/Console"
 import * as Effect from "effect/Effect"
 import * as Option from "effect/Option"
-import { Backup, InvalidBackupOptions, listBackups, pruneBackups, verifyFile } from "../../backup/Backup.js"
+import { Backup, InvalidBackupOptions, pruneBackups, verifyFile } from "../../backup/Backup.js"
 import * as Leftovers from "../../backup/leftovers.js"
+import { listAllBackups } from "../../backup/listing.js"
+import { verifyConfigured } from "../../backup/physical/backup.js"
+import { physicalHome } from "../../backup/physical/home.js"
+import { pruneConfigured } from "../../backup/physical/prune.js"
 import { DbConfig } from "../../Config.js"
 import { Guard } from "../../Guard.js"
 import { BackupLive, ConfigLive, GuardLive } from "../live.js"
@@ -60,7 +64,8 @@ export const list = (options: Parsed<typeof listConfig>) =>
   Effect.gen(function*() {
     const config = yield* DbConfig
     const directory = Option.getOrElse(options.dir, () => config.backupDir)
-    const backups = yield* listBackups(directory)
+    // With pgBackRest's backups as dbkit recorded them, when a stanza is configured.
+    const backups = yield* listAllBackups(directory, config.environment)
     // What killed backups and restores left: files always, staging databases when the server answers.
     const found = yield* Leftovers.findLeftovers(directory, config.databaseUrl)
     const leftovers = [
@@ -81,17 +86,32 @@ export const list = (options: Parsed<typeof listConfig>) =>
     const now = Date.now()
     const when = (iso: string) => iso.replace("T", " ").replace(/\.\d+Z$/, "").replace(/Z$/, "")
     yield* Console.log(table(
-      ["file", "created (UTC)", "age", "size", "encrypted", "verified"],
+      ["kind", "file", "created (UTC)", "age", "size", "encrypted", "verified"],
       [
-        ...backups.map((b) => [
-          b.file.split("/").pop() ?? b.file,
-          when(b.createdAt),
-          age(now - Date.parse(b.createdAt)),
-          bytes(b.bytes),
-          b.encrypted ? "yes" : "no",
-          b.verified ? `${b.verified.at.slice(0, 10)}${b.verified.restoreTest ? " (restore-tested)" : ""}` : "never"
-        ]),
+        ...backups.map((b) =>
+          b.kind === "logical"
+            ? [
+              "logical",
+              b.file.split("/").pop() ?? b.file,
+              when(b.createdAt),
+              age(now - Date.parse(b.createdAt)),
+              bytes(b.bytes),
+              b.encrypted ? "yes" : "no",
+              b.verified ? `${b.verified.at.slice(0, 10)}${b.verified.restoreTest ? " (restore-tested)" : ""}` : "never"
+            ]
+            : [
+              `physical ${b.type}`,
+              `${b.stanza} ${b.label}`,
+              when(b.stop.time),
+              age(now - Date.parse(b.stop.time)),
+              // What the backup added to the repository (a full one: all of it).
+              bytes(b.sizes.repositoryDelta),
+              b.encryption ? "yes" : "no",
+              "backups verify --physical"
+            ]
+        ),
         ...leftovers.map((l) => [
+          "",
           "file" in l ? l.file.split("/").pop() ?? l.file : `database ${l.database}`,
           when(l.createdAt),
           age(now - Date.parse(l.createdAt)),
@@ -119,9 +139,8 @@ export const verify = (options: Parsed<typeof verifyConfig>) =>
             : "name the backup file to verify, or pass --physical for the pgBackRest repository"
         })
       }
-      const physical = yield* Effect.flatMap(Backup, (service) => service.physical.verify()).pipe(
-        Effect.provide(BackupLive)
-      )
+      // pgBackRest checks its repository: no database is opened.
+      const physical = yield* verifyConfigured()
       if (options.json) return yield* json(physical)
       return yield* Console.log(
         `pgBackRest repository of stanza ${physical.stanza}: every file matches its checksum (${physical.backups} backup(s))`
@@ -156,12 +175,15 @@ export const prune = (options: Parsed<typeof pruneConfig>) =>
   Effect.gen(function*() {
     const config = yield* DbConfig
     const directory = Option.getOrElse(options.dir, () => config.backupDir)
-    const prune = pruneBackups({
+    const rules = {
       keepLast: Option.getOrUndefined(options.keepLast),
       keepDays: Option.getOrUndefined(options.keepDays),
-      dryRun: options.dryRun,
-      directory,
-      databaseUrl: config.databaseUrl
+      dryRun: options.dryRun
+    }
+    // The same rules for pgBackRest's backups (`pgbackrest expire`) when a stanza is configured.
+    const prune = Effect.all({
+      logical: pruneBackups({ ...rules, directory, databaseUrl: config.databaseUrl }),
+      physical: pruneConfigured(physicalHome(directory, config.environment), rules)
     })
     // Deleting production's backups is as destructive as a reset: DB_PRUNE_CONFIRM / --yes and DB_PRUNE_ALLOW_PRODUCTION.
     const confirmed = config.environment === "production" && !options.dryRun
@@ -171,9 +193,9 @@ export const prune = (options: Parsed<typeof pruneConfig>) =>
         prune
       ).pipe(Effect.provide(GuardLive))
       : prune
-    const result = yield* confirmed
+    const { logical: result, physical } = yield* confirmed
     if (options.json) {
-      return yield* json(result)
+      return yield* json({ ...result, physical })
     }
     const verb = options.dryRun ? "would delete" : "deleted"
     for (const b of result.pruned) {
@@ -190,4 +212,19 @@ export const prune = (options: Parsed<typeof pruneConfig>) =>
         options.dryRun ? "would be " : ""
       }pruned, ${result.kept.length} kept (the newest backup and the newest verified one are always kept)`
     )
+    if (physical !== null) {
+      for (const label of physical.expired) {
+        yield* Console.log(`  ${verb} pgBackRest backup ${label}`)
+      }
+      for (const file of physical.manifestsRemoved) {
+        yield* Console.log(`  ${verb} manifest ${file}`)
+      }
+      yield* Console.log(
+        `pgBackRest stanza ${physical.stanza}: ${physical.expired.length} backup(s) ${
+          options.dryRun ? "would be " : ""
+        }expired, ${physical.kept.length} kept (retention ${physical.retention.type} ${physical.retention.full}${
+          physical.retention.type === "time" ? " days" : " full backups"
+        })`
+      )
+    }
   }).pipe(Effect.provide(ConfigLive))

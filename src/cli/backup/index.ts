@@ -55,7 +55,7 @@ export const listConfig = {
 
 const list = Command.make("list", listConfig, (options) => lazy(handlers, (m) => m.list(options))).pipe(
   Command.withDescription(
-    "List backups, newest first, with size, age and when each was last verified; then leftovers of killed backups and restores (.partial files; staging databases when DATABASE_URL reaches the server)"
+    "List backups, newest first, with kind (logical, or physical full/diff/incr when a pgBackRest stanza is configured), size, age and when each was last verified; then leftovers of killed backups and restores (.partial files; staging databases when DATABASE_URL reaches the server)"
   )
 )
 
@@ -80,7 +80,10 @@ const verify = Command.make("verify", verifyConfig, (options) => lazy(handlers, 
 )
 
 export const pruneConfig = {
-  keepLast: Options.integer("keep-last").pipe(Options.optional, Options.withDescription("Keep the newest N backups")),
+  keepLast: Options.integer("keep-last").pipe(
+    Options.optional,
+    Options.withDescription("Keep the newest N backups (physical: the newest N full backups and what builds on them)")
+  ),
   keepDays: Options.integer("keep-days").pipe(
     Options.optional,
     Options.withDescription("Keep backups younger than D days")
@@ -93,7 +96,7 @@ export const pruneConfig = {
 
 const prune = Command.make("prune", pruneConfig, (options) => lazy(handlers, (m) => m.prune(options))).pipe(
   Command.withDescription(
-    "Delete backups outside --keep-last N (at least 1) / --keep-days D; never the newest one nor the newest verified one; also removes leftovers of killed backups and restores (.partial files, staging databases); in production guarded (DB_PRUNE_CONFIRM=1 or --yes, and DB_PRUNE_ALLOW_PRODUCTION=1); --dry-run first"
+    "Delete backups outside --keep-last N (at least 1) / --keep-days D; never the newest one nor the newest verified one; also removes leftovers of killed backups and restores (.partial files, staging databases); in production guarded (DB_PRUNE_CONFIRM=1 or --yes, and DB_PRUNE_ALLOW_PRODUCTION=1); --dry-run first. With a pgBackRest stanza configured, the same rules run `pgbackrest expire` (--keep-last: full backups; --keep-days: days) and the manifests of expired backups go too"
   )
 )
 

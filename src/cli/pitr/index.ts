@@ -14,7 +14,7 @@ export const setupConfig = { json: jsonOption }
 
 const setup = Command.make("setup", setupConfig, (options) => lazy(handlers, (m) => m.setup(options))).pipe(
   Command.withDescription(
-    "Check wal_level, archive_mode and archive_command (set archive_command itself when it can; otherwise print exactly what to change where), create the pgBackRest stanza and run `pgbackrest check`; idempotent. Reads DBKIT_PGBACKREST_STANZA and DBKIT_PGBACKREST_CONFIG"
+    "Check wal_level, archive_mode and archive_command (set archive_command itself when it can; otherwise print exactly what to change where), create the pgBackRest stanza and run `pgbackrest check`; idempotent. Reads DBKIT_PGBACKREST_STANZA and DBKIT_PGBACKREST_CONFIG, else the environment's `pitr` block in dbkit.config.ts"
   )
 )
 
