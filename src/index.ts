@@ -264,3 +264,33 @@ export type {
   SubjectExport,
   SubjectRequest
 } from "./privacy/Privacy.js"
+
+// ---- Scheduled jobs
+
+/** The schedule `dbkit serve` keeps: jobs declared per environment, run at their cron times, recorded in dbkit.jobs. */
+export { JobBusy, JobHealthCritical, UnknownJob } from "./serve/jobs/errors.js"
+export {
+  type JobDefinition,
+  type JobError,
+  type JobKind,
+  jobKinds,
+  type JobRun,
+  Jobs,
+  type JobsOptions,
+  type JobStatus,
+  type Upcoming as UpcomingJob
+} from "./serve/jobs/Jobs.js"
+
+// ---- Serving: the long-running process
+
+/** Health routes and Prometheus /metrics on one server, with room for a program's own routes and background work. */
+export { Metrics } from "./serve/metrics/Metrics.js"
+export * as Serve from "./serve/Serve.js"
+/** The read-only dashboard's routes, and the sampler that keeps its charts. */
+export * as Dashboard from "./serve/dashboard/Dashboard.js"
+export * as Sampler from "./serve/dashboard/Sampler.js"
+
+// ---- Tracing
+
+/** Every service method runs in a span; `traced` gives a program's own services the same. */
+export { attributesOf, type SpanTarget, traced } from "./Tracing.js"

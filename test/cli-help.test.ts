@@ -127,12 +127,10 @@ describe("dbkit help", () => {
     expect(Math.max(...lines.map((l) => l.length))).toBeLessThanOrEqual(100)
     for (
       const heading of [
-        "Set up and migrate:",
-        "Data:",
+        "Set up, migrate and deploy:",
+        "Data and tenants:",
         "Backups:",
-        "Tenants:",
-        "Health:",
-        "Deploy:",
+        "Operate:",
         "Privacy:",
         "Global options:",
         "Examples:"

@@ -11,12 +11,14 @@ import { deploy } from "./deploy/index.js"
 import { env } from "./env/index.js"
 import { health } from "./health/index.js"
 import { init } from "./init/index.js"
+import { jobs } from "./jobs/index.js"
 import { migrate } from "./migrate/index.js"
 import { pitr } from "./pitr/index.js"
 import { audit, privacy } from "./privacy/index.js"
 import { reset } from "./reset/index.js"
 import { restore } from "./restore/index.js"
 import { seed } from "./seed/index.js"
+import { serve } from "./serve/index.js"
 import { tenancy } from "./tenancy/index.js"
 import { tenant } from "./tenant/index.js"
 
@@ -38,9 +40,11 @@ export const dbkit = Command.make("dbkit").pipe(
     tenant,
     tenancy,
     health,
+    serve,
     db,
     deploy,
     env,
+    jobs,
     privacy,
     audit
   ])

@@ -85,6 +85,7 @@ import type {
   UnknownSeed,
   UnknownSeedDependency
 } from "../seeder/errors.js"
+import type { JobBusy, JobHealthCritical, UnknownJob } from "../serve/jobs/errors.js"
 import type {
   DeprovisionFailed,
   InvalidShardFile,
@@ -285,6 +286,9 @@ export type DbkitError =
   | UnknownSeedDependency
   | UnknownShard
   | TenancyAuditFindings
+  | UnknownJob
+  | JobBusy
+  | JobHealthCritical
   | SqlError
 
 /** The exit code for each error tag. */
@@ -390,6 +394,9 @@ export const exitCodeByTag = {
   RecoveryFailed: ExitCode.recoveryFailed,
   RecoveryExpectationFailed: ExitCode.recoveryFailed,
   PhysicalVerifyFailed: ExitCode.backupUntrusted,
+  UnknownJob: ExitCode.usage,
+  JobBusy: ExitCode.lockTimeout,
+  JobHealthCritical: ExitCode.healthCritical,
   SqlError: ExitCode.unexpected
 } as const satisfies Record<DbkitError["_tag"], ExitCode>
 

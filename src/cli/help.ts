@@ -25,12 +25,10 @@ type AnyDescriptor = Descriptor.Command<unknown>
 
 /** The root command's groups, in the order a newcomer meets them. */
 export const groups: ReadonlyArray<readonly [string, ReadonlyArray<string>]> = [
-  ["Set up and migrate", ["init", "migrate"]],
-  ["Data", ["seed", "reset", "db"]],
+  ["Set up, migrate and deploy", ["init", "migrate", "deploy", "env"]],
+  ["Data and tenants", ["seed", "reset", "db", "tenant", "tenancy"]],
   ["Backups", ["backup", "backups", "restore", "pitr"]],
-  ["Tenants", ["tenant", "tenancy"]],
-  ["Health", ["health"]],
-  ["Deploy", ["deploy", "env"]],
+  ["Operate", ["health", "serve", "jobs"]],
   ["Privacy", ["privacy", "audit"]]
 ]
 
@@ -140,6 +138,14 @@ const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
     "dbkit health --check long-queries --threshold longQuerySeconds=60 --json",
     "dbkit health serve --port 9187"
   ],
+  serve: [
+    "dbkit serve",
+    "dbkit serve --port 9300 --env production",
+    "DBKIT_SERVE_TOKEN=… dbkit serve --host 0.0.0.0"
+  ],
+  jobs: ["dbkit jobs list", "dbkit jobs run nightly", "dbkit jobs list --env production --json"],
+  "jobs list": ["dbkit jobs list", "dbkit jobs list --limit 50", "dbkit jobs list --env production --json"],
+  "jobs run": ["dbkit jobs run nightly", "dbkit jobs run restoreTest --env production --json"],
   "health serve": [
     "dbkit health serve",
     "dbkit health serve --port 9187",
@@ -223,6 +229,7 @@ const examples: Readonly<Record<string, ReadonlyArray<string>>> = {
 const builtIn = new Set(["--completions", "--log-level", "--help", "-h", "--wizard", "--version"])
 const globalOptions = [
   ["--env NAME", "run against that environment of dbkit.config.ts (its urlEnv's database)"],
+  ["--otlp URL", "export the command's trace to an OpenTelemetry collector (OTLP/HTTP)"],
   ["--verbose", "print the full cause of a failure"],
   ["-h, --help", "this help"],
   ["--version", "dbkit's version"],
