@@ -114,6 +114,7 @@ const freshDatabase = {
   archiving: "not applicable", // archive_mode off, no pgBackRest stanza
   "backup-disk": "ok", // with hostNeutral
   "server-host": "ok", // root is a superuser: it reads /proc through the server
+  jobs: "not applicable", // no dbkit.jobs
   tenants: "not applicable",
   tenancy: "not applicable", // no table with tenant_id
   redis: "not applicable"

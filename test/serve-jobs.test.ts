@@ -611,6 +611,43 @@ describe.skipIf(!server)("the scheduler on the server", () => {
     })), { timeout: 120_000 })
 })
 
+describe.skipIf(!server)("the jobs health check", () => {
+  it.live(
+    "warns when a job's last run failed, is critical after three, and is ok once it succeeds",
+    () =>
+      Effect.scoped(Effect.gen(function*() {
+        const { url } = yield* scratch
+        const dir = tempDir("dbkit-jobs-health-")
+        const backups = path.join(dir, "backups")
+        fs.writeFileSync(
+          path.join(dir, "dbkit.config.json"),
+          JSON.stringify({
+            environments: { development: { jobs: { drill: { run: "backup-restore-test", cron: "0 5 * * 0" } } } }
+          })
+        )
+        const env = { DATABASE_URL: url, DB_BACKUP_SIGNING_KEY_FILE: signingKey, DBKIT_BACKUP_DIR: backups }
+        const cli = (args: ReadonlyArray<string>) => Effect.promise(() => runCli(args, env, { cwd: dir }))
+        const check = Effect.map(cli(["health", "--check", "jobs", "--json"]), (r) => JSON.parse(r.stdout).checks[0])
+        expect(yield* check).toMatchObject({ status: "not applicable" })
+        // No backup to restore-test: the drill fails.
+        expect((yield* cli(["jobs", "run", "drill"])).code).not.toBe(0)
+        const warned = yield* check
+        expect(warned).toMatchObject({ status: "warn", value: 1 })
+        expect(warned.detail).toMatch(/^drill failed at \d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2} UTC: /)
+        yield* cli(["jobs", "run", "drill"])
+        yield* cli(["jobs", "run", "drill"])
+        const critical = yield* check
+        expect(critical).toMatchObject({ status: "critical", value: 1 })
+        expect(critical.detail).toMatch(/^drill failed 3x running, last at /)
+        // A backup to test, and the drill passes.
+        expect((yield* cli(["backup"])).code).toBe(0)
+        expect((yield* cli(["jobs", "run", "drill"])).code).toBe(0)
+        expect(yield* check).toMatchObject({ status: "ok", value: 0, detail: "1 job, each last run succeeded" })
+      })),
+    { timeout: 180_000 }
+  )
+})
+
 /** The scratch database's URL with a password in it (trust auth ignores it). */
 function serverUrlFor(database: string) {
   const url = new URL(process.env.DATABASE_URL ?? "postgres://root@127.0.0.1:5432/postgres")

@@ -21,6 +21,7 @@ import { reason as reasonOf } from "../ServerError.js"
 import { limit, type Thresholds } from "../Thresholds.js"
 import { archiving } from "./archiving.js"
 import { backupDisk, serverHost } from "./host.js"
+import { jobs } from "./jobs.js"
 import {
   type CheckStatus,
   firstKeyword,
@@ -734,6 +735,7 @@ export const allChecks: ReadonlyArray<Check> = [
   backups,
   backupDisk,
   archiving,
+  jobs,
   serverHost,
   tenants,
   tenancy,
