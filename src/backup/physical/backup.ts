@@ -106,10 +106,15 @@ export const backup = (
 ): Effect.Effect<PhysicalBackupResult, PgTools.PgToolFailed | PgTools.PgToolMissing | BackupWriteFailed> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
-    const before = new Set((yield* info(settings)).backup.map((b) => b.label))
-    yield* pgbackrest(settings, "backup", [`--type=${type}`])
+    // pgBackRest names the backup it made at log level info ("new backup label = 20261207-030000F"): one
+    // `info` afterwards describes it, and none is needed before (a backup's own run costs only its own time).
+    const output = yield* pgbackrest(settings, "backup", [`--type=${type}`, "--log-level-console=info"])
+    const label = /new backup label = (\S+)/.exec(output)?.[1]
     const after = yield* info(settings)
-    const made = after.backup.filter((b) => !before.has(b.label)).at(-1)
+    const made = label !== undefined
+      ? after.backup.find((b) => b.label === label)
+      // A pgBackRest that words it otherwise: the newest backup that started once this one had.
+      : after.backup.filter((b) => b.timestamp.start * 1000 >= started - 2_000).at(-1)
     if (made === undefined) {
       return yield* new PgTools.PgToolFailed({
         tool: "pgbackrest",
