@@ -10,6 +10,7 @@ import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Redacted from "effect/Redacted"
 import * as fs from "node:fs"
+import * as http from "node:http"
 import { createServer } from "node:http"
 import * as path from "node:path"
 import pg from "pg"
@@ -381,7 +382,23 @@ describe.skipIf(!server)("dbkit serve: who may read it", () => {
         }, ["--host", "0.0.0.0"])
         const base = `http://127.0.0.1:${serve.port}`
         expect((yield* fetchText(`${base}/livez`)).status).toBe(200)
-        for (const route of ["/metrics", "/readyz", "/health"]) {
+        // Paths sent as written (fetch would resolve the dots first): none of them reaches a route past the check.
+        const raw = (route: string) =>
+          Effect.promise(() =>
+            new Promise<number | undefined>((resolve, reject) =>
+              http.get({ host: "127.0.0.1", port: serve.port, path: route }, (response) => {
+                response.resume()
+                resolve(response.statusCode)
+              }).on("error", reject)
+            )
+          )
+        for (
+          const sneaky of ["/metrics;/../livez", "/;/../livez", "/health;/../livez", "/metrics/../livez", "//livez"]
+        ) {
+          expect([sneaky, yield* raw(sneaky)]).not.toEqual([sneaky, 200])
+        }
+        expect(yield* raw("/livez?probe=1")).toBe(200)
+        for (const route of ["/metrics", "/readyz", "/health", "/", "/jobs"]) {
           expect([route, (yield* fetchText(`${base}${route}`)).status]).toEqual([route, 401])
           expect([route, (yield* fetchText(`${base}${route}`, `${token}x`)).status]).toEqual([route, 401])
         }

@@ -3,9 +3,10 @@
 // OTLP/HTTP (`--otlp URL`), with no secret in any attribute.
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it, layer } from "@effect/vitest"
+import * as Cause from "effect/Cause"
 import * as Context from "effect/Context"
 import * as Effect from "effect/Effect"
-import type * as Exit from "effect/Exit"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
 import * as Tracer from "effect/Tracer"
@@ -37,6 +38,7 @@ interface Recorded {
   readonly parentId: string | undefined
   readonly attributes: Map<string, unknown>
   ended: boolean
+  failure?: string
 }
 
 /** An in-memory exporter: a tracer that keeps every span it makes. */
@@ -66,8 +68,9 @@ const recorder = () => {
         links,
         sampled: true,
         kind,
-        end: (_endTime: bigint, _exit: Exit.Exit<unknown, unknown>) => {
+        end: (_endTime: bigint, exit: Exit.Exit<unknown, unknown>) => {
           record.ended = true
+          if (exit._tag === "Failure") record.failure = Cause.pretty(exit.cause)
         },
         attribute: (key, value) => void record.attributes.set(key, value),
         event: () => undefined,
@@ -155,6 +158,9 @@ describe("the scrubbing tracer", () => {
     span.attribute("url", "postgres://app:hunter22@db/prod")
     span.attribute("db.query.text", "UPDATE users SET email = 'a@b.c' WHERE id = 7")
     span.attribute("count", 3)
+    span.end(1n, Exit.fail(new Error("connect to postgres://app:hunter22@db/prod failed")))
+    expect(spans[0]!.failure).toContain("postgres://app:***@db/prod failed")
+    expect(spans[0]!.failure).not.toContain("hunter22")
     expect(Object.fromEntries(spans[0]!.attributes)).toEqual({
       url: "postgres://app:***@db/prod",
       "db.query.text": "UPDATE",

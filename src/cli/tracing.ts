@@ -13,7 +13,9 @@
 import * as OtlpSerialization from "@effect/opentelemetry/OtlpSerialization"
 import * as OtlpTracer from "@effect/opentelemetry/OtlpTracer"
 import * as FetchHttpClient from "@effect/platform/FetchHttpClient"
+import * as Cause from "effect/Cause"
 import * as Effect from "effect/Effect"
+import * as Exit from "effect/Exit"
 import * as Layer from "effect/Layer"
 import * as Tracer from "effect/Tracer"
 import pkg from "../../package.json" with { type: "json" }
@@ -35,7 +37,15 @@ export const secretsOf = (env: NodeJS.ProcessEnv): ReadonlyArray<string> => {
   ]
 }
 
-/** A tracer that hands `base` only scrubbed attribute values. */
+/** `exit` with its failure as one error whose message and stack are the scrubbed text of the cause. */
+const scrubExit = (exit: Exit.Exit<unknown, unknown>, scrub: (text: string) => string): Exit.Exit<unknown, unknown> => {
+  if (Exit.isSuccess(exit) || Cause.isInterruptedOnly(exit.cause)) return exit
+  const error = new Error(scrub(Cause.pretty(exit.cause)))
+  error.stack = error.message
+  return Exit.fail(error)
+}
+
+/** A tracer that hands `base` only scrubbed attribute values, events and failures. */
 export const scrubbing = (base: Tracer.Tracer, scrub: (text: string) => string): Tracer.Tracer => {
   const clean = (key: string, value: unknown): unknown =>
     typeof value !== "string"
@@ -49,7 +59,10 @@ export const scrubbing = (base: Tracer.Tracer, scrub: (text: string) => string):
       const span = base.span(name, parent, context, links, startTime, kind, options)
       const attribute = span.attribute.bind(span)
       const event = span.event.bind(span)
+      const end = span.end.bind(span)
       span.attribute = (key, value) => attribute(key, clean(key, value))
+      // A failure's text (the exporter writes Cause.pretty and each error's message and stack) is scrubbed too.
+      span.end = (endTime, exit) => end(endTime, scrubExit(exit, scrub))
       span.event = (eventName, time, attributes) =>
         event(
           scrub(eventName),

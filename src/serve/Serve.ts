@@ -86,8 +86,9 @@ export const requireToken = (token: Redacted.Redacted<string>) =>
   HttpMiddleware.make((app) =>
     Effect.gen(function*() {
       const request = yield* HttpServerRequest.HttpServerRequest
-      const path = new URL(request.url, "http://localhost").pathname
-      if (path === "/livez") return yield* app
+      // The raw path, exactly: a URL parser would resolve `/metrics;/../livez` to /livez while the router
+      // (which cuts at `;`) serves /metrics — only the literal /livez (with a query at most) goes unchecked.
+      if (request.url.split(/[?#]/, 1)[0] === "/livez") return yield* app
       const match = /^Bearer[ ]+(\S+)\s*$/i.exec(request.headers["authorization"] ?? "")
       if (match !== null && sameSecret(match[1]!, token)) return yield* app
       return HttpServerResponse.unsafeJson(

@@ -9,6 +9,8 @@
 import * as NodeContext from "@effect/platform-node/NodeContext"
 import * as HttpRouter from "@effect/platform/HttpRouter"
 import * as HttpServerResponse from "@effect/platform/HttpServerResponse"
+import * as Cause from "effect/Cause"
+import * as Chunk from "effect/Chunk"
 import * as Effect from "effect/Effect"
 import * as Layer from "effect/Layer"
 import * as Option from "effect/Option"
@@ -74,7 +76,12 @@ export const ServeParts = Effect.gen(function*() {
   // The schedule and the sampler start once the database answers (a bad job declaration fails at once: see serve.ts).
   const whenConnected = <E>(work: Effect.Effect<void, E, Layer.Layer.Success<typeof services>>) =>
     Layer.scopedDiscard(Effect.forkScoped(
-      Effect.retry(Effect.provide(work, services), { schedule: retryEvery, while: (e) => !isConfigError(e) })
+      // Every failure is logged; a database that does not answer (or a defect) is retried, a configuration error is final.
+      Effect.provide(work, services).pipe(
+        Effect.tapErrorCause((cause) => Effect.logError(`dbkit serve: ${Cause.pretty(cause).split("\n")[0]}`)),
+        Effect.sandbox,
+        Effect.retry({ schedule: retryEvery, while: (cause) => !Cause.failures(cause).pipe(Chunk.some(isConfigError)) })
+      )
     ))
   const scheduler = whenConnected(Effect.flatMap(Jobs, (jobs) => jobs.scheduler).pipe(Effect.provide(Jobs.layer())))
   const sampler = whenConnected(Effect.scoped(Effect.flatMap(Sampler.make(), (s) => s.loop)))

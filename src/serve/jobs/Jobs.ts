@@ -192,8 +192,11 @@ export const make = (
         onNone: () => `unexpected: ${Cause.pretty(cause).split("\n")[0]}`
       }))
 
+    // The write completes even when the run was interrupted (a shutdown), yet a hung connection cannot
+    // hold the shutdown past RECORD_TIMEOUT: the timeout races the write in fibers of its own, which
+    // can be interrupted while this one cannot.
     const record = <A, E>(effect: Effect.Effect<A, E>) =>
-      effect.pipe(Effect.timeout(RECORD_TIMEOUT), Effect.orDie, Effect.uninterruptible)
+      effect.pipe(Effect.interruptible, Effect.timeout(RECORD_TIMEOUT), Effect.orDie, Effect.uninterruptible)
 
     /** Claims, runs and records one run of `job`. Fails only when the record cannot be written. */
     const attempt = (job: JobDefinition): Effect.Effect<Outcome, SqlError> =>

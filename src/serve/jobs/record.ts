@@ -33,25 +33,33 @@ type Sql = SqlClient.SqlClient
 /** Two processes creating the table at once would collide in the catalog: one at a time. */
 const createLockKey = AdvisoryLock.keyOf("dbkit:jobs-table")
 
-/** Creates dbkit.jobs and its index if missing. */
+/**
+ * Creates dbkit.jobs and its index if missing. Only when missing: `CREATE SCHEMA IF NOT EXISTS`
+ * still wants CREATE on the database and `CREATE INDEX IF NOT EXISTS` ownership of the table, so a
+ * role that may only write to an existing dbkit.jobs must not run them.
+ */
 export const ensureTable = (sql: Sql): Effect.Effect<void, SqlError> =>
   sql.withTransaction(
     Effect.zipRight(
       sql.unsafe(`SELECT pg_advisory_xact_lock(${createLockKey})`),
-      sql.unsafe(`CREATE SCHEMA IF NOT EXISTS dbkit;
-CREATE TABLE IF NOT EXISTS dbkit.jobs (
-  id bigserial PRIMARY KEY,
-  name text NOT NULL,
-  kind text NOT NULL,
-  started_at timestamptz NOT NULL,
-  finished_at timestamptz,
-  status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped')),
-  error text,
-  detail jsonb,
-  host text,
-  pid int
-);
-CREATE INDEX IF NOT EXISTS jobs_name_started_at_idx ON dbkit.jobs (name, started_at DESC)`)
+      sql.unsafe(`DO $$ BEGIN
+  IF to_regclass('dbkit.jobs') IS NULL THEN
+    CREATE SCHEMA IF NOT EXISTS dbkit;
+    CREATE TABLE dbkit.jobs (
+      id bigserial PRIMARY KEY,
+      name text NOT NULL,
+      kind text NOT NULL,
+      started_at timestamptz NOT NULL,
+      finished_at timestamptz,
+      status text NOT NULL CHECK (status IN ('running', 'succeeded', 'failed', 'interrupted', 'skipped')),
+      error text,
+      detail jsonb,
+      host text,
+      pid int
+    );
+    CREATE INDEX jobs_name_started_at_idx ON dbkit.jobs (name, started_at DESC);
+  END IF;
+END $$`)
     )
   ).pipe(Effect.asVoid)
 

@@ -76,6 +76,14 @@ export const checkJob = (
       )
     )
   }
+  // effect's Cron parses what can never match (30 February) and throws when asked for the next time.
+  try {
+    Cron.next(cron.right, new Date())
+  } catch {
+    return Either.left(
+      fail(`${field}.cron`, `"${input.cron}" never matches a date (e.g. a day that month does not have)`)
+    )
+  }
   return Either.right({
     name,
     kind: input.run as JobKind,

@@ -87,7 +87,12 @@ const inTransaction = <A>(
       )
       return yield* run(query)
     })
-  ).pipe(Effect.catchAllCause(() => Effect.succeed(undefined)))
+  ).pipe(
+    // statement_timeout bounds the server's work, not a connection that stopped answering: the scrape as a
+    // whole has a limit too, so the one in flight (which every caller shares) always ends.
+    Effect.timeout(limits.statementMs * 3 + 5_000),
+    Effect.catchAllCause(() => Effect.succeed(undefined))
+  )
 }
 
 /** Builds the service over a way to reach its dependencies. */
