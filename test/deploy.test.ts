@@ -135,7 +135,8 @@ describe.skipIf(!server)("dbkit deploy on the server", () => {
         expect(report.restorePoint).toBeNull()
         expect(report.steps.find((s: { name: string }) => s.name === "point")).toMatchObject({
           status: "skipped",
-          detail: "no restore point: no pgBackRest stanza configured (DBKIT_PGBACKREST_STANZA, or pitr.stanza in the config file)"
+          detail:
+            "no restore point: no pgBackRest stanza configured (DBKIT_PGBACKREST_STANZA, or pitr.stanza in the config file)"
         })
         expect(await applied(db.name)).toEqual(["0001_base", "0002_orders", "0003_broken", "0004_later"])
 
