@@ -65,7 +65,7 @@ export const listAllBackups = (
   Effect.gen(function*() {
     const logical = yield* listBackups(directory)
     const home = physicalHome(directory, environment)
-    const physical = (yield* PhysicalManifests.configured(home))?.manifests ?? []
+    const physical = (yield* PhysicalManifests.configured(home, environment))?.manifests ?? []
     return [
       ...logical.map((b) => ({ ...b, kind: "logical" as const })),
       ...physical.map((m) => ({ ...m, file: path.join(home, PhysicalManifests.fileName(m.stanza, m.label)) }))

@@ -87,6 +87,8 @@ export interface ClusterOptions {
   readonly env?: Readonly<Record<string, string>>
   /** The server's archive_command instead of the push into this stanza (what `pitr setup` then changes). */
   readonly archiveCommand?: string
+  /** More postgresql.conf lines, e.g. `shared_preload_libraries = 'pg_stat_statements'`. */
+  readonly settings?: ReadonlyArray<string>
 }
 
 /** A running archiving cluster for the scope; stopped and deleted with it. */
@@ -156,6 +158,7 @@ export const startCluster = (binDir: string, options: ClusterOptions = {}) =>
           "fsync = off",
           "full_page_writes = on",
           "max_wal_size = 256MB",
+          ...(options.settings ?? []),
           ""
         ].join("\n")
       )

@@ -134,8 +134,12 @@ export const make = (context: BackupContext): Physical => {
         )
       }),
     verify: Backups.verifyConfigured,
-    manifests: () => Manifests.configured(home),
-    prune: (rules) => Effect.flatMap(Settings.fromEnvironment, (settings) => Prune.prune(settings, home, rules)),
+    manifests: () => Manifests.configured(home, context.config.environment),
+    prune: (rules) =>
+      Effect.flatMap(
+        Settings.fromEnvironment,
+        (settings) => Prune.prune(settings, home, { ...rules, environment: context.config.environment })
+      ),
     point: (name) =>
       Effect.gen(function*() {
         yield* server

@@ -33,13 +33,22 @@ const readManifest = (file: string, stanza: string): PhysicalManifest | undefine
   }
 }
 
-/** The stanza's manifests in `backupDir`, newest first (none when the folder does not exist). */
-export const list = (backupDir: string, stanza: string): Effect.Effect<ReadonlyArray<PhysicalManifest>> =>
+/**
+ * The stanza's manifests in `backupDir`, newest first (none when the folder does not exist); with
+ * `environment`, only that environment's — two environments may name their stanzas alike, in
+ * repositories of their own, and one's records are not the other's.
+ */
+export const list = (
+  backupDir: string,
+  stanza: string,
+  environment?: string
+): Effect.Effect<ReadonlyArray<PhysicalManifest>> =>
   Effect.sync(() => {
     const names = fs.existsSync(backupDir) ? fs.readdirSync(backupDir) : []
     return names
       .filter((name) => name.startsWith(`${stanza}_`) && name.endsWith(suffix))
       .flatMap((name) => readManifest(path.join(backupDir, name), stanza) ?? [])
+      .filter((manifest) => environment === undefined || manifest.environment === environment)
       // Labels order backups taken within the same second.
       .sort((a, b) => Date.parse(b.stop.time) - Date.parse(a.stop.time) || b.label.localeCompare(a.label))
   })
@@ -48,9 +57,12 @@ export const list = (backupDir: string, stanza: string): Effect.Effect<ReadonlyA
  * The configured stanza's manifests in `backupDir` (its home, home.ts), or null when no stanza is named (physical
  * backups are not in use); other settings that cannot be used fail as everywhere else.
  */
-export const configured = (backupDir: string): Effect.Effect<PhysicalBackups | null, PitrNotConfigured> =>
+export const configured = (
+  backupDir: string,
+  environment?: string
+): Effect.Effect<PhysicalBackups | null, PitrNotConfigured> =>
   Effect.gen(function*() {
     if (!(yield* Settings.stanzaNamed())) return null
     const settings = yield* Settings.fromEnvironment
-    return { stanza: settings.stanza, backupDir, manifests: yield* list(backupDir, settings.stanza) }
+    return { stanza: settings.stanza, backupDir, manifests: yield* list(backupDir, settings.stanza, environment) }
   })

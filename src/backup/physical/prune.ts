@@ -11,7 +11,7 @@
 import * as Effect from "effect/Effect"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type * as PgTools from "../../PgTools.js"
+import * as PgTools from "../../PgTools.js"
 import type { InvalidBackupOptions } from "../errors.js"
 import { checkRules, type RetentionRules } from "../retention.js"
 import type { PitrNotConfigured } from "./errors.js"
@@ -72,6 +72,25 @@ export const plan = (
   })
 
 /**
+ * The stanza as `info` describes it, only when its repository could be read: `info` exits 0 with
+ * no backups for a repository that is missing (a wrong path, an unmounted disk), and reading that
+ * as "pgBackRest has none" would delete every manifest. Status 0 is ok, 2 "no valid backups".
+ */
+const readable = (settings: PitrSettings) =>
+  Effect.flatMap(info(settings), (stanza) =>
+    stanza.status.code === 0 || stanza.status.code === 2
+      ? Effect.succeed(stanza)
+      : Effect.fail(
+        new PgTools.PgToolFailed({
+          tool: "pgbackrest",
+          exitCode: 0,
+          stderr:
+            `info: stanza ${settings.stanza} cannot be read (status ${stanza.status.code}: ${stanza.status.message}); ` +
+            "nothing was expired or deleted"
+        })
+      ))
+
+/**
  * Expires backups outside the rules with pgBackRest, then deletes the manifests in `home` of
  * backups it no longer has (also those a manual `pgbackrest expire` left). `dryRun`: nothing
  * changes; the result says what would go.
@@ -79,11 +98,12 @@ export const plan = (
 export const prune = (
   settings: PitrSettings,
   home: string,
-  rules: RetentionRules & { readonly dryRun?: boolean | undefined },
+  rules: RetentionRules & { readonly dryRun?: boolean | undefined; readonly environment?: string | undefined },
   now: Date = new Date()
 ): Effect.Effect<PhysicalPruneResult, InvalidBackupOptions | PgTools.PgToolFailed | PgTools.PgToolMissing> =>
   Effect.gen(function*() {
-    const before = (yield* info(settings)).backup
+    const described = yield* readable(settings)
+    const before = described.backup
     const { kept: planned, retention } = yield* plan(before, rules, now)
     const dryRun = rules.dryRun === true
     // No backups yet (a stanza named before `pitr setup`): nothing for pgBackRest to expire.
@@ -93,9 +113,9 @@ export const prune = (
         `--repo1-retention-full=${retention.full}`
       ])
     }
-    const remaining = dryRun ? planned : (yield* info(settings)).backup.map((b) => b.label)
+    const remaining = dryRun ? planned : (yield* readable(settings)).backup.map((b) => b.label)
     const left = new Set(remaining)
-    const stale = (yield* Manifests.list(home, settings.stanza)).filter((m) => !left.has(m.label))
+    const stale = (yield* Manifests.list(home, settings.stanza, rules.environment)).filter((m) => !left.has(m.label))
     const manifestsRemoved = stale.map((m) => path.join(home, Manifests.fileName(settings.stanza, m.label)))
     if (!dryRun) yield* Effect.sync(() => manifestsRemoved.forEach((file) => fs.rmSync(file, { force: true })))
     return {
@@ -111,7 +131,7 @@ export const prune = (
 /** `prune` on the configured stanza (settings from the environment), or null when no stanza is named. */
 export const pruneConfigured = (
   home: string,
-  rules: RetentionRules & { readonly dryRun?: boolean | undefined }
+  rules: RetentionRules & { readonly dryRun?: boolean | undefined; readonly environment?: string | undefined }
 ): Effect.Effect<
   PhysicalPruneResult | null,
   PitrNotConfigured | InvalidBackupOptions | PgTools.PgToolFailed | PgTools.PgToolMissing

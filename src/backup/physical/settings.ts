@@ -31,7 +31,11 @@ export interface PitrSettings {
 
 /** Names pgBackRest and a shell take without quoting. */
 const plainName = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$/
-const plainPath = /^\/[^\0\n'"]*$/
+/**
+ * Absolute paths of letters, digits and `_ . / + -` only: they go into archive_command, which the server
+ * runs through a shell — a space, `;`, `$(…)` or `%` there would break archiving or run something else.
+ */
+const plainPath = /^\/[A-Za-z0-9_.\/+-]*$/
 
 const optional = (name: string) => Config.option(Config.string(name)).pipe(Config.map(Option.getOrUndefined))
 
@@ -91,7 +95,10 @@ export const check = (settings: PitrSettings): Effect.Effect<PitrSettings, PitrN
     ] as const
   ) {
     if (value !== undefined && !plainPath.test(value)) {
-      return fail(variable, "must be an absolute path without quotes or newlines")
+      return fail(
+        variable,
+        "must be an absolute path of letters, digits and _ . / + - (it goes into the server's archive_command, run by a shell)"
+      )
     }
   }
   if (settings.runAs !== undefined && !plainName.test(settings.runAs)) {

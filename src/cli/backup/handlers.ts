@@ -183,7 +183,10 @@ export const prune = (options: Parsed<typeof pruneConfig>) =>
     // The same rules for pgBackRest's backups (`pgbackrest expire`) when a stanza is configured.
     const prune = Effect.all({
       logical: pruneBackups({ ...rules, directory, databaseUrl: config.databaseUrl }),
-      physical: pruneConfigured(physicalHome(directory, config.environment), rules)
+      // `--dir` names a folder of logical backups: the repository is not in it, and is left alone.
+      physical: Option.isSome(options.dir)
+        ? Effect.succeed(null)
+        : pruneConfigured(physicalHome(directory, config.environment), { ...rules, environment: config.environment })
     })
     // Deleting production's backups is as destructive as a reset: DB_PRUNE_CONFIRM / --yes and DB_PRUNE_ALLOW_PRODUCTION.
     const confirmed = config.environment === "production" && !options.dryRun
