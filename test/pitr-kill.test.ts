@@ -4,14 +4,20 @@
 // dbkit manifest claiming a backup, pgBackRest lists no backup for either, and the next backup
 // succeeds (pgBackRest resumes the aborted one or starts clean) with a manifest that matches
 // what pgBackRest recorded, in a repository that verifies.
+import * as NodeContext from "@effect/platform-node/NodeContext"
 import { describe, expect, it } from "@effect/vitest"
 import * as Effect from "effect/Effect"
+import * as Layer from "effect/Layer"
+import * as Redacted from "effect/Redacted"
 import * as Schedule from "effect/Schedule"
 import { spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as path from "node:path"
+import * as Backup from "../src/backup/Backup.js"
+import * as Config from "../src/Config.js"
+import { PgLive } from "../src/Database.js"
 import { nodeFlags, runCli } from "./support/cli.js"
-import { type PitrCluster, pitrTools, startCluster } from "./support/cluster.js"
+import { type PitrCluster, pitrTools, startCluster, withClusterEnv } from "./support/cluster.js"
 import { queryAt } from "./support/databases.js"
 
 const tools = pitrTools()
@@ -143,6 +149,23 @@ describe.skipIf("skip" in tools)("kill -9 during a physical backup", () => {
           runCli(["backups", "verify", "--physical", "--json"], env, { cwd: cluster.dir, timeoutMs: 300_000 })
         )
         expect([verified.code, JSON.parse(verified.stdout).backups]).toEqual([0, 1])
+
+        // 4. A program's backup hears how far pgBackRest is (what the CLI draws on a terminal).
+        const heard: Array<number> = []
+        const library = Backup.layer.pipe(
+          Layer.provideMerge(PgLive({ url: Redacted.make(cluster.url) })),
+          Layer.provide(Config.layerFrom({ backupDir, environment: "test" })),
+          Layer.provide(NodeContext.layer)
+        )
+        const again = yield* Effect.flatMap(
+          Backup.Backup,
+          (b) => b.physical.backup({ type: "full", onProgress: (percent) => heard.push(percent) })
+        ).pipe(Effect.provide(library), withClusterEnv(cluster))
+        expect(again.manifest.type).toBe("full")
+        // One reading per file copied, rising to 100%.
+        expect(heard.length).toBeGreaterThan(10)
+        expect(heard).toEqual([...heard].sort((a, b) => a - b))
+        expect(heard.at(-1)).toBeGreaterThan(99)
       })),
     600_000
   )

@@ -100,6 +100,17 @@ export const progress = (label: string, enabled: boolean) => {
   }
 }
 
+/** The same for work that says how far it is rather than how many bytes: "label: 37.5%". */
+export const percentProgress = (label: string, enabled: boolean) => {
+  const on = enabled && process.stderr.isTTY === true
+  const line = liveLine(on)
+  return {
+    enabled: on,
+    update: (percent: number) => line.draw(() => `${label}: ${percent.toFixed(1)}%`),
+    done: line.clear
+  }
+}
+
 /**
  * One line of live status on stderr for work that runs for seconds (a seed generating rows, a
  * drift replay, a tenant fan-out): only on a terminal, redrawn at most every 200 ms and cut to

@@ -46,7 +46,11 @@ export interface Physical {
   >
   /** A pgBackRest backup of `type` (default incr; pgBackRest makes the first one full) and its dbkit manifest (0600). */
   readonly backup: (
-    options?: { readonly type?: "full" | "diff" | "incr" | undefined }
+    options?: {
+      readonly type?: "full" | "diff" | "incr" | undefined
+      /** Told, as pgBackRest copies each file, the share of the backup done (0–100, from its detail log). */
+      readonly onProgress?: ((percent: number) => void) | undefined
+    }
   ) => Effect.Effect<
     Backups.PhysicalBackupResult,
     PitrNotConfigured | NotSupportedOnEmbedded | BackupWriteFailed | Tools
@@ -109,7 +113,12 @@ export const make = (context: BackupContext): Physical => {
     backup: (options) =>
       Effect.gen(function*() {
         yield* server
-        return yield* Backups.backup(yield* Settings.fromEnvironment, source, options?.type ?? "incr")
+        return yield* Backups.backup(
+          yield* Settings.fromEnvironment,
+          source,
+          options?.type ?? "incr",
+          options?.onProgress
+        )
       }),
     restore: (options) =>
       Effect.gen(function*() {

@@ -98,17 +98,43 @@ export const manifestOf = (
   checksumErrors: backup.error === true
 })
 
+/**
+ * How far a backup is, from pgBackRest's own log at level detail: each file it copies (or finds
+ * unchanged since the prior backup) is a line ending "(8KB, 37.52%) checksum …", the share of the
+ * whole done so far. Chunks may split lines: the tail is kept for the next one.
+ */
+const progressReader = (onProgress: (percent: number) => void) => {
+  let tail = ""
+  let reached = 0
+  return (text: string) => {
+    const lines = (tail + text).split("\n")
+    tail = lines.pop() ?? ""
+    for (const line of lines) {
+      const match = /DETAIL: .* \([\d.]+[KMGTP]?B, ([\d.]+)%\)/.exec(line)
+      // With process-max > 1, files finish out of order: only a further share is news.
+      const percent = match === null ? 0 : Math.min(100, Number(match[1]))
+      if (percent > reached) onProgress((reached = percent))
+    }
+  }
+}
+
 /** Takes a backup of `type` and records it. */
 export const backup = (
   settings: PitrSettings,
   source: BackupSource,
-  type: "full" | "diff" | "incr"
+  type: "full" | "diff" | "incr",
+  onProgress?: (percent: number) => void
 ): Effect.Effect<PhysicalBackupResult, PgTools.PgToolFailed | PgTools.PgToolMissing | BackupWriteFailed> =>
   Effect.gen(function*() {
     const started = yield* Clock.currentTimeMillis
     // pgBackRest names the backup it made at log level info ("new backup label = 20261207-030000F"): one
     // `info` afterwards describes it, and none is needed before (a backup's own run costs only its own time).
-    const output = yield* pgbackrest(settings, "backup", [`--type=${type}`, "--log-level-console=info"])
+    const output = yield* pgbackrest(
+      settings,
+      "backup",
+      [`--type=${type}`, `--log-level-console=${onProgress === undefined ? "info" : "detail"}`],
+      onProgress === undefined ? undefined : progressReader(onProgress)
+    )
     const label = /new backup label = (\S+)/.exec(output)?.[1]
     const after = yield* info(settings)
     const made = label !== undefined

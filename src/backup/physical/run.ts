@@ -7,12 +7,13 @@ import * as Effect from "effect/Effect"
 import * as PgTools from "../../PgTools.js"
 import { childEnv, commonArgs, type PitrSettings, secrets } from "./settings.js"
 
-/** Runs a tool to its end; its stdout as text. */
+/** Runs a tool to its end; its stdout as text (`onOutput` also hears it as it comes). */
 export const runTool = (
   settings: PitrSettings,
   tool: "pgbackrest" | "pg_ctl",
   args: ReadonlyArray<string>,
-  executable?: string
+  executable?: string,
+  onOutput?: (text: string) => void
 ): Effect.Effect<string, PgTools.PgToolFailed | PgTools.PgToolMissing> =>
   Effect.scoped(
     Effect.gen(function*() {
@@ -25,7 +26,10 @@ export const runTool = (
       const chunks: Array<Buffer> = []
       // Read while it runs (a tool blocks on a full pipe), and wait for both its end and the exit.
       const output = Effect.async<string>((resume) => {
-        child.stdout.on("data", (chunk: Buffer) => chunks.push(chunk))
+        child.stdout.on("data", (chunk: Buffer) => {
+          chunks.push(chunk)
+          onOutput?.(chunk.toString("utf8"))
+        })
         child.stdout.once("close", () => resume(Effect.succeed(Buffer.concat(chunks).toString("utf8"))))
       })
       const [text] = yield* Effect.all([output, child.finished], { concurrency: 2 })
@@ -34,8 +38,12 @@ export const runTool = (
   )
 
 /** `pgbackrest STANZA-OPTIONS COMMAND …`. */
-export const pgbackrest = (settings: PitrSettings, command: string, args: ReadonlyArray<string> = []) =>
-  runTool(settings, "pgbackrest", [...commonArgs(settings), ...args, command])
+export const pgbackrest = (
+  settings: PitrSettings,
+  command: string,
+  args: ReadonlyArray<string> = [],
+  onOutput?: (text: string) => void
+) => runTool(settings, "pgbackrest", [...commonArgs(settings), ...args, command], undefined, onOutput)
 
 /** One backup as `pgbackrest info --output=json` describes it (the fields dbkit reads). */
 export interface BackrestBackup {

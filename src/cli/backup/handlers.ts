@@ -15,7 +15,7 @@ import { Guard } from "../../Guard.js"
 import { BackupLive, ConfigLive, GuardLive } from "../live.js"
 import type { Parsed } from "../options.js"
 import { renderBackup } from "../pitr/render.js"
-import { age, banner, bytes, duration, json, progress, table } from "../render.js"
+import { age, banner, bytes, duration, json, percentProgress, progress, table } from "../render.js"
 import type { backupConfig, listConfig, pruneConfig, verifyConfig } from "./index.js"
 
 /** `dbkit backup`. */
@@ -24,7 +24,11 @@ export const backup = (options: Parsed<typeof backupConfig>) =>
     const service = yield* Backup
     yield* banner("backup")
     if (options.physical) {
-      const physical = yield* service.physical.backup({ type: options.type })
+      const meter = percentProgress("backing up (pgBackRest)", !options.json)
+      const physical = yield* service.physical.backup({
+        type: options.type,
+        onProgress: meter.enabled ? meter.update : undefined
+      }).pipe(Effect.ensuring(Effect.sync(meter.done)))
       if (options.json) return yield* json(physical)
       return yield* renderBackup(physical)
     }
