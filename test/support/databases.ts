@@ -136,9 +136,17 @@ export const backends = async () => {
   ]
 }
 
+/** The temporary directories to remove when the process exits: one listener for all of them. */
+const leftBehind = new Set<string>()
+let listening = false
+
 /** A temporary directory removed when the process exits. */
 export const tempDir = (prefix = "dbkit-") => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix))
-  process.on("exit", () => fs.rmSync(dir, { recursive: true, force: true }))
+  leftBehind.add(dir)
+  if (!listening) {
+    listening = true
+    process.on("exit", () => leftBehind.forEach((d) => fs.rmSync(d, { recursive: true, force: true })))
+  }
   return dir
 }

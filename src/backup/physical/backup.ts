@@ -113,7 +113,7 @@ const progressReader = (onProgress: (percent: number) => void) => {
       const match = /DETAIL: .* \([\d.]+[KMGTP]?B, ([\d.]+)%\)/.exec(line)
       // With process-max > 1, files finish out of order: only a further share is news.
       const percent = match === null ? 0 : Math.min(100, Number(match[1]))
-      if (percent > reached) onProgress((reached = percent))
+      if (percent > reached) onProgress(reached = percent)
     }
   }
 }
