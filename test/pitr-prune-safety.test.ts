@@ -7,7 +7,7 @@ import * as Effect from "effect/Effect"
 import * as Exit from "effect/Exit"
 import * as fs from "node:fs"
 import * as path from "node:path"
-import type { PhysicalManifest } from "../src/backup/physical/backup.js"
+import { type PhysicalManifest, verify } from "../src/backup/physical/backup.js"
 import * as Manifests from "../src/backup/physical/manifests.js"
 import { prune } from "../src/backup/physical/prune.js"
 import { check, type PitrSettings } from "../src/backup/physical/settings.js"
@@ -88,5 +88,18 @@ describe.skipIf("skip" in tools)("physical prune on a repository it cannot read"
       expect(Exit.isFailure(exit)).toBe(true)
       expect(String(Exit.isFailure(exit) ? exit.cause : "")).toContain("cannot be read")
       expect(fs.readdirSync(home)).toEqual([Manifests.fileName("main", "20261201-030000F")])
+    }))
+
+  it.effect("verify says the repository cannot be read (a tool failure), not that it failed verification", () =>
+    Effect.gen(function*() {
+      const dir = tempDir("dbkit-verify-missing-")
+      const config = path.join(dir, "pgbackrest.conf")
+      fs.writeFileSync(config, `[global]\nrepo1-path=${path.join(dir, "no-such-repo")}\nlog-level-file=off\n`)
+      const missingRepo = yield* Effect.flip(verify(settings({ configFile: config })))
+      expect(missingRepo._tag).toBe("PgToolFailed")
+      expect(missingRepo.message).toContain("cannot be read")
+      const missingConfig = yield* Effect.flip(verify(settings({ configFile: path.join(dir, "absent.conf") })))
+      expect(missingConfig._tag).toBe("PgToolFailed")
+      expect(missingConfig.message).toContain("absent.conf")
     }))
 })

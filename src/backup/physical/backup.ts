@@ -18,7 +18,7 @@ import { BackupWriteFailed } from "../errors.js"
 import { InvalidRecoveryTarget, PhysicalVerifyFailed, type PitrNotConfigured } from "./errors.js"
 import { ledgerFile, recordPoint, type RestorePoint } from "./home.js"
 import * as Manifests from "./manifests.js"
-import { type BackrestBackup, info, pgbackrest } from "./run.js"
+import { type BackrestBackup, info, pgbackrest, readableInfo } from "./run.js"
 import { fromEnvironment, type PitrSettings, secrets } from "./settings.js"
 
 /** What dbkit records of one pgBackRest backup: `<stanza>_<label>.pgbackrest.json` in the backup folder. */
@@ -180,6 +180,8 @@ export const verify = (
 ): Effect.Effect<PhysicalVerifyResult, PhysicalVerifyFailed | PgTools.PgToolMissing | PgTools.PgToolFailed> =>
   Effect.gen(function*() {
     const scrub = Redact.scrubber(secrets(settings))
+    // A repository that cannot be read (a missing config file, a wrong path) is that, not a failed verification.
+    const { backup: backups } = yield* readableInfo(settings)
     const output = yield* pgbackrest(settings, "verify", ["--log-level-console=info"]).pipe(
       Effect.catchTag(
         "PgToolFailed",
@@ -194,7 +196,6 @@ export const verify = (
     if (problems.length > 0) {
       return yield* new PhysicalVerifyFailed({ stanza: settings.stanza, problems: scrub(problems.join(" / ")) })
     }
-    const { backup: backups } = yield* info(settings)
     return { stanza: settings.stanza, backups: backups.length, output: scrub(output) }
   })
 

@@ -16,7 +16,7 @@ import type { InvalidBackupOptions } from "../errors.js"
 import { checkRules, type RetentionRules } from "../retention.js"
 import type { PitrNotConfigured } from "./errors.js"
 import * as Manifests from "./manifests.js"
-import { type BackrestBackup, info, pgbackrest } from "./run.js"
+import { type BackrestBackup, pgbackrest, readableInfo } from "./run.js"
 import { fromEnvironment, type PitrSettings, stanzaNamed } from "./settings.js"
 
 /** How the rules reach pgBackRest: `--repo1-retention-full-type=TYPE --repo1-retention-full=FULL`. */
@@ -72,25 +72,6 @@ export const plan = (
   })
 
 /**
- * The stanza as `info` describes it, only when its repository could be read: `info` exits 0 with
- * no backups for a repository that is missing (a wrong path, an unmounted disk), and reading that
- * as "pgBackRest has none" would delete every manifest. Status 0 is ok, 2 "no valid backups".
- */
-const readable = (settings: PitrSettings) =>
-  Effect.flatMap(info(settings), (stanza) =>
-    stanza.status.code === 0 || stanza.status.code === 2
-      ? Effect.succeed(stanza)
-      : Effect.fail(
-        new PgTools.PgToolFailed({
-          tool: "pgbackrest",
-          exitCode: 0,
-          stderr:
-            `info: stanza ${settings.stanza} cannot be read (status ${stanza.status.code}: ${stanza.status.message}); ` +
-            "nothing was expired or deleted"
-        })
-      ))
-
-/**
  * Expires backups outside the rules with pgBackRest, then deletes the manifests in `home` of
  * backups it no longer has (also those a manual `pgbackrest expire` left). `dryRun`: nothing
  * changes; the result says what would go.
@@ -102,7 +83,7 @@ export const prune = (
   now: Date = new Date()
 ): Effect.Effect<PhysicalPruneResult, InvalidBackupOptions | PgTools.PgToolFailed | PgTools.PgToolMissing> =>
   Effect.gen(function*() {
-    const described = yield* readable(settings)
+    const described = yield* readableInfo(settings)
     const before = described.backup
     const { kept: planned, retention } = yield* plan(before, rules, now)
     const dryRun = rules.dryRun === true
@@ -113,7 +94,7 @@ export const prune = (
         `--repo1-retention-full=${retention.full}`
       ])
     }
-    const remaining = dryRun ? planned : (yield* readable(settings)).backup.map((b) => b.label)
+    const remaining = dryRun ? planned : (yield* readableInfo(settings)).backup.map((b) => b.label)
     const left = new Set(remaining)
     const stale = (yield* Manifests.list(home, settings.stanza, rules.environment)).filter((m) => !left.has(m.label))
     const manifestsRemoved = stale.map((m) => path.join(home, Manifests.fileName(settings.stanza, m.label)))

@@ -96,3 +96,24 @@ export const lsnValue = (lsn: string): bigint => {
   const [high, low] = lsn.split("/")
   return (BigInt(`0x${high}`) << 32n) + BigInt(`0x${low}`)
 }
+
+/**
+ * The stanza as `info` describes it, only when its repository could be read: `info` exits 0 with
+ * no backups for a repository that is missing (a wrong path, an unmounted disk), and reading that
+ * as "pgBackRest has none" would delete every manifest. Status 0 is ok, 2 "no valid backups".
+ */
+export const readableInfo = (
+  settings: PitrSettings
+): Effect.Effect<BackrestStanza, PgTools.PgToolFailed | PgTools.PgToolMissing> =>
+  Effect.flatMap(info(settings), (stanza) =>
+    stanza.status.code === 0 || stanza.status.code === 2
+      ? Effect.succeed(stanza)
+      : Effect.fail(
+        new PgTools.PgToolFailed({
+          tool: "pgbackrest",
+          exitCode: 0,
+          stderr:
+            `info: stanza ${settings.stanza} cannot be read (status ${stanza.status.code}: ${stanza.status.message}); ` +
+            "nothing was changed"
+        })
+      ))
