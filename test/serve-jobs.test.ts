@@ -58,6 +58,15 @@ const scratch = Effect.acquireRelease(
   ({ name }) => Effect.promise(() => dropScratchDatabase(name))
 )
 
+/** A table of `count` small rows for a job to back up. */
+const notes = (url: string, count: number) =>
+  Effect.promise(() =>
+    queryAt(
+      url,
+      `CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, ${count}) g`
+    )
+  )
+
 /** Jobs and everything its jobs call, over its own pool to `url` (a second stack is a second process's). */
 const stack = (
   url: string | "embedded",
@@ -333,12 +342,7 @@ describe.skipIf(!server)("the scheduler on the server", () => {
     () =>
       Effect.scoped(Effect.gen(function*() {
         const { url } = yield* scratch
-        yield* Effect.promise(() =>
-          queryAt(
-            url,
-            `CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 100) g`
-          )
-        )
+        yield* notes(url, 100)
         const backupDir = tempDir("dbkit-jobs-backups-")
         const finished = yield* Queue.unbounded<JobRun>()
         yield* withJobs(
@@ -502,12 +506,7 @@ describe.skipIf(!server)("the scheduler on the server", () => {
     () =>
       Effect.scoped(Effect.gen(function*() {
         const { url } = yield* scratch
-        yield* Effect.promise(() =>
-          queryAt(
-            url,
-            `CREATE TABLE notes (id int PRIMARY KEY, body text); INSERT INTO notes SELECT g, 'note ' || g FROM generate_series(1, 50) g`
-          )
-        )
+        yield* notes(url, 50)
         const backupDir = tempDir("dbkit-jobs-kinds-")
         const declared = {
           nightly: { run: "backup", cron: "0 3 * * *" },

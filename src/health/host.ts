@@ -15,16 +15,11 @@ import * as path from "node:path"
 import { reason as reasonOf } from "../ServerError.js"
 import type { Thresholds } from "../Thresholds.js"
 import type { Check } from "./checks.js"
-import { type CheckStatus, type Outcome, percent, round } from "./status.js"
+import { type CheckStatus, grade, type Outcome, overall, percent, round } from "./status.js"
 
 /** Lower is worse: critical at or below `critical`, warn at or below `warn`. */
 const gradeFree = (ratio: number, warn: number, critical: number): CheckStatus =>
   ratio <= critical ? "critical" : ratio <= warn ? "warn" : "ok"
-
-const worst = (a: CheckStatus, b: CheckStatus): CheckStatus => {
-  const rank = { ok: 0, "not applicable": 0, unknown: 1, warn: 2, critical: 3 } as const
-  return rank[a] >= rank[b] ? a : b
-}
 
 const gigabytes = (bytes: number) =>
   bytes < 1024 ** 3 ? `${(bytes / 1024 ** 2).toFixed(0)} MB` : `${(bytes / 1024 ** 3).toFixed(1)} GB`
@@ -142,15 +137,11 @@ export const serverHost: Check = {
       const cpus = Math.max(1, cpuCount(host.cpus))
       const loadPerCpu = load1 / cpus
       const memoryStatus = gradeFree(memoryRatio, thresholds.memoryAvailableWarn, thresholds.memoryAvailableCritical)
-      const loadStatus: CheckStatus = loadPerCpu > thresholds.loadPerCpuCritical
-        ? "critical"
-        : loadPerCpu > thresholds.loadPerCpuWarn
-        ? "warn"
-        : "ok"
+      const loadStatus = grade(loadPerCpu, thresholds.loadPerCpuWarn, thresholds.loadPerCpuCritical)
       const data = `databases ${gigabytes(host.dataBytes)}` +
         (host.walBytes === null ? "" : `, WAL ${gigabytes(host.walBytes)}`)
       return {
-        status: worst(memoryStatus, loadStatus),
+        status: overall([memoryStatus, loadStatus]),
         value: round(memoryRatio, 3),
         unit: "ratio",
         threshold,

@@ -50,12 +50,10 @@ export const jobs: Check = {
       const byJob = new Map<string, Array<Run>>()
       for (const run of runs) byJob.set(run.name, [...(byJob.get(run.name) ?? []), run])
       const failing = [...byJob.values()].filter((last) => last[0]!.status === "failed")
-      const streaks = failing.map((last) => ({
-        last: last[0]!,
-        streak: last.findIndex((run) => run.status !== "failed") === -1
-          ? last.length
-          : last.findIndex((run) => run.status !== "failed")
-      }))
+      const streaks = failing.map((last) => {
+        const firstSuccess = last.findIndex((run) => run.status !== "failed")
+        return { last: last[0]!, streak: firstSuccess === -1 ? last.length : firstSuccess }
+      })
       if (failing.length === 0) {
         return {
           status: "ok",

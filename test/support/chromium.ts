@@ -4,28 +4,15 @@
  * files never share one. Tests run when the binary is installed (Debian's `chromium` package);
  * with CI=true a missing binary fails the file.
  */
-import { execFile, execFileSync } from "node:child_process"
+import { execFile } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
-
-const candidates = ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"]
+import { findBinary } from "./binaries.js"
 
 /** The chromium binary, or undefined; throws under CI=true when there is none. */
-export const chromiumBinary = (): string | undefined => {
-  const onPath = (() => {
-    try {
-      return execFileSync("sh", ["-c", "command -v chromium"], { encoding: "utf8" }).trim() || undefined
-    } catch {
-      return undefined
-    }
-  })()
-  const found = onPath ?? candidates.find((file) => fs.existsSync(file))
-  if (found === undefined && (process.env.CI === "true" || process.env.CI === "1")) {
-    throw new Error("chromium is required (CI=true) but not installed: apt-get install chromium (.ci/run does)")
-  }
-  return found
-}
+export const chromiumBinary = (): string | undefined =>
+  findBinary("chromium", ["/usr/bin/chromium", "/usr/bin/chromium-browser", "/usr/bin/google-chrome"], "chromium")
 
 /** Generous: a cold Chromium start on a loaded 2-core machine takes seconds. */
 const TIMEOUT_MS = 90_000

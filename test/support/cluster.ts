@@ -20,16 +20,9 @@ import * as fs from "node:fs"
 import * as net from "node:net"
 import * as os from "node:os"
 import * as path from "node:path"
+import { ci, which } from "./binaries.js"
 
 const binDirs = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"]
-
-const which = (program: string): string | undefined => {
-  try {
-    return execFileSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8" }).trim() || undefined
-  } catch {
-    return undefined
-  }
-}
 
 /** What the tests need, or why they are skipped (throws under CI=true when something is missing). */
 export const pitrTools = (): { readonly binDir: string } | { readonly skip: string } => {
@@ -42,7 +35,7 @@ export const pitrTools = (): { readonly binDir: string } | { readonly skip: stri
     : process.getuid?.() === 0 && which("runuser") === undefined
     ? "running as root without runuser: initdb cannot run as another user"
     : undefined
-  if (missing !== undefined && (process.env.CI === "true" || process.env.CI === "1")) {
+  if (missing !== undefined && ci) {
     throw new Error(`${missing} (required under CI=true; .ci/run installs pgbackrest)`)
   }
   return missing === undefined ? { binDir: binDir! } : { skip: missing }

@@ -5,34 +5,20 @@
  * it is started with `-u nobody` and its folder is handed to that user. Tests run when the binary
  * is installed (Debian's `pgbouncer` package); with CI=true a missing binary fails the file.
  */
-import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
 import pg from "pg"
+import { findBinary, stopChild } from "./binaries.js"
 import { freePort } from "./cluster.js"
 import { serverUrl } from "./databases.js"
 
-const candidates = ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"]
-
 /** The pgbouncer binary, or undefined; throws under CI=true when there is none. */
-export const pgbouncerBinary = (): string | undefined => {
-  const onPath = (() => {
-    try {
-      return execFileSync("sh", ["-c", "command -v pgbouncer"], { encoding: "utf8" }).trim() || undefined
-    } catch {
-      return undefined
-    }
-  })()
-  const found = onPath ?? candidates.find((file) => fs.existsSync(file))
-  if (found === undefined && (process.env.CI === "true" || process.env.CI === "1")) {
-    throw new Error("pgbouncer is required (CI=true) but not installed: apt-get install pgbouncer (.ci/run does)")
-  }
-  return found
-}
+export const pgbouncerBinary = (): string | undefined =>
+  findBinary("pgbouncer", ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer", "/usr/local/bin/pgbouncer"], "pgbouncer")
 
 export interface PgBouncerOptions {
   /** The test server's database PgBouncer serves, under the same name. */
@@ -54,14 +40,6 @@ export interface PgBouncer {
   /** The log, for failure messages. */
   readonly log: () => string
 }
-
-const exited = (child: ChildProcess, within: Duration.DurationInput) =>
-  Effect.async<boolean>((resume) => {
-    if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(true))
-    const done = () => resume(Effect.succeed(true))
-    child.once("exit", done)
-    return Effect.sync(() => child.off("exit", done))
-  }).pipe(Effect.timeoutTo({ duration: within, onSuccess: () => true, onTimeout: () => false }))
 
 /** A running PgBouncer for the scope, accepting connections when this succeeds. */
 export const startPgBouncer = (binary: string, options: PgBouncerOptions) =>
@@ -111,14 +89,7 @@ export const startPgBouncer = (binary: string, options: PgBouncerOptions) =>
     const log = () => (fs.existsSync(logfile) ? fs.readFileSync(logfile, "utf8") : "")
     const child = yield* Effect.acquireRelease(
       Effect.sync(() => spawn(binary, args, { stdio: "ignore" })),
-      (child) =>
-        Effect.gen(function*() {
-          child.kill("SIGINT")
-          if (!(yield* exited(child, "5 seconds"))) {
-            child.kill("SIGKILL")
-            yield* exited(child, "5 seconds")
-          }
-        })
+      (child) => stopChild(child, "SIGINT", "5 seconds")
     )
     const url = (user = serverUser) => `postgres://${encodeURIComponent(user)}@127.0.0.1:${port}/${options.database}`
     const show = async <A>(command: string) => {

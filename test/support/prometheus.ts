@@ -10,30 +10,13 @@
 import * as Duration from "effect/Duration"
 import * as Effect from "effect/Effect"
 import * as Schedule from "effect/Schedule"
-import { type ChildProcess, execFileSync, spawn } from "node:child_process"
+import { type ChildProcess, spawn } from "node:child_process"
 import * as fs from "node:fs"
 import * as os from "node:os"
 import * as path from "node:path"
+import { findBinary, stopChild as stopChildPolitely } from "./binaries.js"
 import { nodeFlags } from "./cli.js"
 import { freePort } from "./cluster.js"
-
-const ci = process.env.CI === "true" || process.env.CI === "1"
-
-/** A binary on PATH or at one of `candidates`, or undefined; throws under CI=true when there is none. */
-const findBinary = (name: string, candidates: ReadonlyArray<string>, pkg: string): string | undefined => {
-  const onPath = (() => {
-    try {
-      return execFileSync("sh", ["-c", `command -v ${name}`], { encoding: "utf8" }).trim() || undefined
-    } catch {
-      return undefined
-    }
-  })()
-  const found = onPath ?? candidates.find((file) => fs.existsSync(file))
-  if (found === undefined && ci) {
-    throw new Error(`${name} is required (CI=true) but not installed: apt-get install ${pkg} (.ci/run does)`)
-  }
-  return found
-}
 
 /** Debian's prometheus, or undefined (throws under CI=true). */
 export const prometheusBinary = () => findBinary("prometheus", ["/usr/bin/prometheus"], "prometheus")
@@ -42,21 +25,8 @@ export const prometheusBinary = () => findBinary("prometheus", ["/usr/bin/promet
 export const exporterBinary = () =>
   findBinary("prometheus-postgres-exporter", ["/usr/bin/prometheus-postgres-exporter"], "prometheus-postgres-exporter")
 
-const stopChild = (child: ChildProcess) =>
-  Effect.gen(function*() {
-    const exited = (within: Duration.DurationInput) =>
-      Effect.async<boolean>((resume) => {
-        if (child.exitCode !== null || child.signalCode !== null) return resume(Effect.succeed(true))
-        const done = () => resume(Effect.succeed(true))
-        child.once("exit", done)
-        return Effect.sync(() => child.off("exit", done))
-      }).pipe(Effect.timeoutTo({ duration: within, onSuccess: () => true, onTimeout: () => false }))
-    child.kill("SIGTERM")
-    if (!(yield* exited("10 seconds"))) {
-      child.kill("SIGKILL")
-      yield* exited("5 seconds")
-    }
-  })
+/** SIGTERM, then SIGKILL if it lingers. */
+const stopChild = (child: ChildProcess) => stopChildPolitely(child, "SIGTERM", "10 seconds")
 
 export interface RunningServe {
   /** `http://127.0.0.1:PORT` */
