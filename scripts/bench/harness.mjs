@@ -20,9 +20,10 @@
 //                                         processes per run) it reports MB/s and compares time per byte.
 //   formatTable(rows) / rowsToJson(rows)  render rows.
 import { createCipheriv, randomBytes } from "node:crypto"
-import { spawn } from "node:child_process"
+import { execFileSync, spawn } from "node:child_process"
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs"
 import { tmpdir } from "node:os"
+import { createServer } from "node:net"
 import { join } from "node:path"
 import pg from "pg"
 
@@ -336,3 +337,23 @@ export const encryptField = (key, id, plaintext) => {
   const cipher = createCipheriv("aes-256-gcm", key, iv)
   return `enc:v1:${id}:${Buffer.concat([iv, cipher.update(plaintext, "utf8"), cipher.final(), cipher.getAuthTag()]).toString("base64url")}`
 }
+
+/** `program` on PATH, or undefined (rows that need pgbouncer, pgbackrest… skip without it). */
+export const which = (program) => {
+  try {
+    return execFileSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8" }).trim() || undefined
+  } catch {
+    return undefined
+  }
+}
+
+/** A free TCP port on the loopback interface (for a server a row starts). */
+export const freePort = () =>
+  new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once("error", reject)
+    probe.listen(0, "127.0.0.1", () => {
+      const { port } = probe.address()
+      probe.close(() => resolve(port))
+    })
+  })

@@ -15,9 +15,8 @@
 // direct. Skipped with a message when pgbouncer is not installed.
 import { spawn, execFileSync } from "node:child_process"
 import { chownSync, existsSync, readFileSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { join } from "node:path"
-import { fmt, median, withClient } from "../harness.mjs"
+import { fmt, freePort, median, which, withClient } from "../harness.mjs"
 
 const BLOCK = 100
 const BLOCKS = 16
@@ -25,23 +24,7 @@ const ACME_ROWS = 5
 const OTHER_ROWS = 7
 const TIMEOUT_MS = 10 * 60_000
 
-const binary = () => {
-  try {
-    return execFileSync("sh", ["-c", "command -v pgbouncer"], { encoding: "utf8" }).trim() || undefined
-  } catch {
-    return ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find((f) => existsSync(f))
-  }
-}
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
-  })
+const binary = () => which("pgbouncer") ?? ["/usr/sbin/pgbouncer", "/usr/bin/pgbouncer"].find((f) => existsSync(f))
 
 /** A PgBouncer in transaction mode in front of `db`; returns { url, stop }. */
 const startBouncer = async (ctx, bin, db) => {

@@ -21,34 +21,15 @@
 // pgbench scale for a quick try. Skipped (with a log line) when pgbackrest or the server binaries are missing.
 import { execFileSync } from "node:child_process"
 import { chownSync, existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs"
-import { createServer } from "node:net"
 import { tmpdir } from "node:os"
 import { join } from "node:path"
-import { fmt, withClient } from "../harness.mjs"
+import { fmt, freePort, which, withClient } from "../harness.mjs"
 
 const SCALE = Number(process.env.BENCH_PITR_SCALE ?? 34)
 const DEFAULT_RUNS = 2
 const TIMEOUT_MS = 15 * 60_000
 const MB = 1024 * 1024
 const STANZA = "bench"
-
-const which = (program) => {
-  try {
-    return execFileSync("sh", ["-c", `command -v ${program}`], { encoding: "utf8" }).trim() || undefined
-  } catch {
-    return undefined
-  }
-}
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const probe = createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
-  })
 
 export async function rows(ctx) {
   const binDir = ["/usr/lib/postgresql/15/bin", "/usr/lib/postgresql/16/bin", "/usr/lib/postgresql/17/bin"].find((d) =>

@@ -12,8 +12,7 @@
 // Setup (untimed): a scratch database migrated with the reference schema and seeded (dbkit migrate, dbkit seed).
 import { spawn } from "node:child_process"
 import { readFileSync } from "node:fs"
-import * as net from "node:net"
-import { median, readVmHwm } from "../harness.mjs"
+import { freePort, median, readVmHwm } from "../harness.mjs"
 
 const SEQUENTIAL = 200
 const CONCURRENCY = 10
@@ -26,16 +25,6 @@ const percentile = (xs, p) => {
 }
 const ms = (x) => `${x.toFixed(1)} ms`
 const readVmRss = (pid) => Number(/^VmRSS:\s+(\d+)/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1])
-
-const freePort = () =>
-  new Promise((resolve, reject) => {
-    const probe = net.createServer()
-    probe.once("error", reject)
-    probe.listen(0, "127.0.0.1", () => {
-      const { port } = probe.address()
-      probe.close(() => resolve(port))
-    })
-  })
 
 /** Spawns a server and resolves once `ready(output)` (polled every 100 ms) returns its base URL. */
 const startServer = (what, cmd, args, env, ready) =>
